@@ -1,0 +1,4 @@
+"""Radlab's public SDK (`radlab.client`) and CLI (`radlab.cli`), and the generated contract code (`radlab.<svc>.v1`)."""
+
+# The six services, in pipeline order; proto package `radlab.<name>.v1`, Python package `services.<name>`.
+SERVICES = ("ingestion", "anonymization", "annotation", "workflow", "interpolation", "training")

@@ -1,0 +1,137 @@
+"""The `radlab` command: run the platform (`up`, `serve`), make tokens, and talk to a running deployment."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from radlab import SERVICES
+from shared.auth import ROLES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a user sees what went wrong and what to do, never a traceback
+        return _report(error)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="radlab", description="Radlab, the open radiology data-labeling platform.")
+    commands = parser.add_subparsers(title="commands")
+
+    up = commands.add_parser("up", help="run every service on this machine (embedded bus, store, database)")
+    _serving_options(up)
+    up.set_defaults(run=lambda args: _serve(list(SERVICES), args))
+
+    serve = commands.add_parser("serve", help="run one service, configured by RADLAB_* URLs (as the Helm chart does)")
+    serve.add_argument("service", choices=SERVICES)
+    _serving_options(serve)
+    serve.set_defaults(run=lambda args: _serve([args.service], args))
+
+    token = commands.add_parser("token", help="bearer tokens").add_subparsers(title="token commands")
+    create = token.add_parser("create", help="print a signed token (key: RADLAB_TOKEN_KEY, or RADLAB_HOME's own)")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--subject", default=os.environ.get("USER", "radlab"), help="who the token is for")
+    create.add_argument("--tenant", default="default", help="the organisation whose data the token reaches")
+    create.add_argument("--vendor", default="", help="vendor accounts: the vendor's id")
+    create.add_argument("--ttl-days", type=float, default=30.0)
+    create.set_defaults(run=_token_create)
+
+    health = commands.add_parser("health", help="serving status of every service at RADLAB_URL")
+    health.set_defaults(run=_health)
+
+    datasets = commands.add_parser("datasets", help="datasets").add_subparsers(title="dataset commands")
+    make = datasets.add_parser("create", help="create a dataset and print it")
+    make.add_argument("name")
+    make.add_argument("--description", default="")
+    make.set_defaults(run=_datasets_create)
+    listing = datasets.add_parser("list", help="list the datasets you may see")
+    listing.set_defaults(run=_datasets_list)
+    return parser
+
+
+def _serving_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", help="state folder for the embedded adapters (RADLAB_HOME, default ./.radlab)")
+    parser.add_argument("--grpc-addr", help="gRPC listen address (RADLAB_GRPC_ADDR, default 127.0.0.1:50051)")
+    parser.add_argument("--metrics-port", type=int, help="Prometheus port (RADLAB_METRICS_PORT, default 9464)")
+
+
+def _serve(services: list[str], args: argparse.Namespace) -> int:
+    from shared.config import Settings
+    from shared.runtime import serve
+
+    overrides = {"RADLAB_HOME": args.home, "RADLAB_GRPC_ADDR": args.grpc_addr, "RADLAB_METRICS_PORT": args.metrics_port}
+    env = dict(os.environ) | {key: str(value) for key, value in overrides.items() if value is not None}
+    serve(services, Settings.from_env(env))
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    from shared.auth import issue_token, token_key
+    from shared.config import Settings
+
+    settings = Settings.from_env()
+    key = token_key(settings.home, settings.token_key)
+    print(
+        issue_token(
+            key, subject=args.subject, role=args.role, tenant=args.tenant, vendor=args.vendor,
+            ttl_s=int(args.ttl_days * 86400),
+        )
+    )
+    return 0
+
+
+def _health(_args: argparse.Namespace) -> int:
+    from radlab.client import Client
+
+    with Client() as client:
+        statuses = client.health()
+    for service, status in statuses.items():
+        print(f"{service:14} {status}")
+    return 0 if all(status == "SERVING" for status in statuses.values()) else 1
+
+
+def _datasets_create(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from radlab.client import Client
+
+    with Client() as client:
+        dataset = client.create_dataset(args.name, args.description)
+    print(json.dumps(json_format.MessageToDict(dataset), indent=2))
+    return 0
+
+
+def _datasets_list(_args: argparse.Namespace) -> int:
+    from radlab.client import Client
+
+    with Client() as client:
+        for dataset in client.list_datasets():
+            print(f"{dataset.id}  {dataset.name}")
+    return 0
+
+
+def _report(error: Exception) -> int:
+    import grpc
+
+    if isinstance(error, grpc.RpcError):
+        print(f"radlab: {error.code().name}: {error.details()}", file=sys.stderr)
+        if error.code() is grpc.StatusCode.UNAVAILABLE:
+            print("is Radlab running at RADLAB_URL? start it with `radlab up`", file=sys.stderr)
+    else:
+        print(f"radlab: {error}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

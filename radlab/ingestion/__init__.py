@@ -1,0 +1,1 @@
+"""Generated contract code for radlab.ingestion (make protos); never edit by hand."""

@@ -1,0 +1,1 @@
+"""Generated contract code for radlab.interpolation.v1 (make protos); never edit by hand."""

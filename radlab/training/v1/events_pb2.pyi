@@ -1,0 +1,77 @@
+from radlab.training.v1 import training_service_pb2 as _training_service_pb2
+from radlab.type.v1 import label_pb2 as _label_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ModelTrained(_message.Message):
+    __slots__ = ("model_id", "run_id", "dataset_id", "workflow_id", "model_kind", "metrics")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_KIND_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    run_id: str
+    dataset_id: str
+    workflow_id: str
+    model_kind: str
+    metrics: _containers.RepeatedCompositeFieldContainer[_training_service_pb2.Metric]
+    def __init__(self, model_id: _Optional[str] = ..., run_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., model_kind: _Optional[str] = ..., metrics: _Optional[_Iterable[_Union[_training_service_pb2.Metric, _Mapping]]] = ...) -> None: ...
+
+class TrainingFailed(_message.Message):
+    __slots__ = ("run_id", "dataset_id", "workflow_id", "reason")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    dataset_id: str
+    workflow_id: str
+    reason: str
+    def __init__(self, run_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class PredictionsReady(_message.Message):
+    __slots__ = ("prediction_id", "item_id", "model_id", "volume_id", "dataset_id", "workflow_id", "task_id", "labels")
+    PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    prediction_id: str
+    item_id: str
+    model_id: str
+    volume_id: str
+    dataset_id: str
+    workflow_id: str
+    task_id: str
+    labels: _label_pb2.Mask
+    def __init__(self, prediction_id: _Optional[str] = ..., item_id: _Optional[str] = ..., model_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., task_id: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ...) -> None: ...
+
+class PredictionFailed(_message.Message):
+    __slots__ = ("prediction_id", "item_id", "model_id", "volume_id", "dataset_id", "workflow_id", "task_id", "reason")
+    PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    prediction_id: str
+    item_id: str
+    model_id: str
+    volume_id: str
+    dataset_id: str
+    workflow_id: str
+    task_id: str
+    reason: str
+    def __init__(self, prediction_id: _Optional[str] = ..., item_id: _Optional[str] = ..., model_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., task_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

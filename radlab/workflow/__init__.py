@@ -1,0 +1,1 @@
+"""Generated contract code for radlab.workflow (make protos); never edit by hand."""

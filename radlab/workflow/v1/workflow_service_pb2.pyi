@@ -1,0 +1,401 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from radlab.type.v1 import access_pb2 as _access_pb2
+from radlab.type.v1 import label_pb2 as _label_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class StageKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STAGE_KIND_UNSPECIFIED: _ClassVar[StageKind]
+    STAGE_KIND_ANNOTATE: _ClassVar[StageKind]
+    STAGE_KIND_REVIEW: _ClassVar[StageKind]
+    STAGE_KIND_CONSENSUS: _ClassVar[StageKind]
+    STAGE_KIND_MODEL: _ClassVar[StageKind]
+    STAGE_KIND_COMPLETE: _ClassVar[StageKind]
+
+class AssignmentPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ASSIGNMENT_POLICY_UNSPECIFIED: _ClassVar[AssignmentPolicy]
+    ASSIGNMENT_POLICY_CLAIM: _ClassVar[AssignmentPolicy]
+    ASSIGNMENT_POLICY_ROUND_ROBIN: _ClassVar[AssignmentPolicy]
+    ASSIGNMENT_POLICY_MANUAL: _ClassVar[AssignmentPolicy]
+
+class AgreementMeasure(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AGREEMENT_MEASURE_UNSPECIFIED: _ClassVar[AgreementMeasure]
+    AGREEMENT_MEASURE_DICE: _ClassVar[AgreementMeasure]
+    AGREEMENT_MEASURE_IOU: _ClassVar[AgreementMeasure]
+    AGREEMENT_MEASURE_SURFACE_DICE: _ClassVar[AgreementMeasure]
+
+class TaskState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TASK_STATE_UNSPECIFIED: _ClassVar[TaskState]
+    TASK_STATE_UNASSIGNED: _ClassVar[TaskState]
+    TASK_STATE_ASSIGNED: _ClassVar[TaskState]
+    TASK_STATE_WAITING: _ClassVar[TaskState]
+    TASK_STATE_COMPLETED: _ClassVar[TaskState]
+    TASK_STATE_CANCELLED: _ClassVar[TaskState]
+
+class ReviewDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_DECISION_UNSPECIFIED: _ClassVar[ReviewDecision]
+    REVIEW_DECISION_ACCEPT: _ClassVar[ReviewDecision]
+    REVIEW_DECISION_REJECT: _ClassVar[ReviewDecision]
+
+class ConsensusState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONSENSUS_STATE_UNSPECIFIED: _ClassVar[ConsensusState]
+    CONSENSUS_STATE_PENDING: _ClassVar[ConsensusState]
+    CONSENSUS_STATE_REACHED: _ClassVar[ConsensusState]
+    CONSENSUS_STATE_DISPUTED: _ClassVar[ConsensusState]
+STAGE_KIND_UNSPECIFIED: StageKind
+STAGE_KIND_ANNOTATE: StageKind
+STAGE_KIND_REVIEW: StageKind
+STAGE_KIND_CONSENSUS: StageKind
+STAGE_KIND_MODEL: StageKind
+STAGE_KIND_COMPLETE: StageKind
+ASSIGNMENT_POLICY_UNSPECIFIED: AssignmentPolicy
+ASSIGNMENT_POLICY_CLAIM: AssignmentPolicy
+ASSIGNMENT_POLICY_ROUND_ROBIN: AssignmentPolicy
+ASSIGNMENT_POLICY_MANUAL: AssignmentPolicy
+AGREEMENT_MEASURE_UNSPECIFIED: AgreementMeasure
+AGREEMENT_MEASURE_DICE: AgreementMeasure
+AGREEMENT_MEASURE_IOU: AgreementMeasure
+AGREEMENT_MEASURE_SURFACE_DICE: AgreementMeasure
+TASK_STATE_UNSPECIFIED: TaskState
+TASK_STATE_UNASSIGNED: TaskState
+TASK_STATE_ASSIGNED: TaskState
+TASK_STATE_WAITING: TaskState
+TASK_STATE_COMPLETED: TaskState
+TASK_STATE_CANCELLED: TaskState
+REVIEW_DECISION_UNSPECIFIED: ReviewDecision
+REVIEW_DECISION_ACCEPT: ReviewDecision
+REVIEW_DECISION_REJECT: ReviewDecision
+CONSENSUS_STATE_UNSPECIFIED: ConsensusState
+CONSENSUS_STATE_PENDING: ConsensusState
+CONSENSUS_STATE_REACHED: ConsensusState
+CONSENSUS_STATE_DISPUTED: ConsensusState
+
+class AssignmentSettings(_message.Message):
+    __slots__ = ("policy", "assignees", "vendor_id")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEES_FIELD_NUMBER: _ClassVar[int]
+    VENDOR_ID_FIELD_NUMBER: _ClassVar[int]
+    policy: AssignmentPolicy
+    assignees: _containers.RepeatedScalarFieldContainer[str]
+    vendor_id: str
+    def __init__(self, policy: _Optional[_Union[AssignmentPolicy, str]] = ..., assignees: _Optional[_Iterable[str]] = ..., vendor_id: _Optional[str] = ...) -> None: ...
+
+class ReviewSettings(_message.Message):
+    __slots__ = ("reject_stage_id", "sample_fraction")
+    REJECT_STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    reject_stage_id: str
+    sample_fraction: float
+    def __init__(self, reject_stage_id: _Optional[str] = ..., sample_fraction: _Optional[float] = ...) -> None: ...
+
+class ConsensusSettings(_message.Message):
+    __slots__ = ("annotator_count", "measure", "agreement_threshold", "surface_tolerance_mm", "disputed_stage_id")
+    ANNOTATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEASURE_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENT_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    SURFACE_TOLERANCE_MM_FIELD_NUMBER: _ClassVar[int]
+    DISPUTED_STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    annotator_count: int
+    measure: AgreementMeasure
+    agreement_threshold: float
+    surface_tolerance_mm: float
+    disputed_stage_id: str
+    def __init__(self, annotator_count: _Optional[int] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement_threshold: _Optional[float] = ..., surface_tolerance_mm: _Optional[float] = ..., disputed_stage_id: _Optional[str] = ...) -> None: ...
+
+class ModelSettings(_message.Message):
+    __slots__ = ("model_id", "model_kind", "train_every_completed_items")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_KIND_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_EVERY_COMPLETED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    model_kind: str
+    train_every_completed_items: int
+    def __init__(self, model_id: _Optional[str] = ..., model_kind: _Optional[str] = ..., train_every_completed_items: _Optional[int] = ...) -> None: ...
+
+class Stage(_message.Message):
+    __slots__ = ("stage_id", "name", "kind", "assignment", "review", "consensus", "model", "next_stage_id")
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    stage_id: str
+    name: str
+    kind: StageKind
+    assignment: AssignmentSettings
+    review: ReviewSettings
+    consensus: ConsensusSettings
+    model: ModelSettings
+    next_stage_id: str
+    def __init__(self, stage_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[StageKind, str]] = ..., assignment: _Optional[_Union[AssignmentSettings, _Mapping]] = ..., review: _Optional[_Union[ReviewSettings, _Mapping]] = ..., consensus: _Optional[_Union[ConsensusSettings, _Mapping]] = ..., model: _Optional[_Union[ModelSettings, _Mapping]] = ..., next_stage_id: _Optional[str] = ...) -> None: ...
+
+class Workflow(_message.Message):
+    __slots__ = ("workflow_id", "dataset_id", "name", "stages", "creator", "create_time")
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    dataset_id: str
+    name: str
+    stages: _containers.RepeatedCompositeFieldContainer[Stage]
+    creator: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateWorkflowRequest(_message.Message):
+    __slots__ = ("dataset_id", "name", "stages")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    name: str
+    stages: _containers.RepeatedCompositeFieldContainer[Stage]
+    def __init__(self, dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ...) -> None: ...
+
+class CreateWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class GetWorkflowRequest(_message.Message):
+    __slots__ = ("workflow_id",)
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
+
+class GetWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class ListWorkflowsRequest(_message.Message):
+    __slots__ = ("dataset_id", "page_size", "page_token")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, dataset_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListWorkflowsResponse(_message.Message):
+    __slots__ = ("workflows", "next_page_token")
+    WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    workflows: _containers.RepeatedCompositeFieldContainer[Workflow]
+    next_page_token: str
+    def __init__(self, workflows: _Optional[_Iterable[_Union[Workflow, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class Review(_message.Message):
+    __slots__ = ("decision", "comment", "reviewer", "annotation_version", "create_time")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    decision: ReviewDecision
+    comment: str
+    reviewer: str
+    annotation_version: int
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, decision: _Optional[_Union[ReviewDecision, str]] = ..., comment: _Optional[str] = ..., reviewer: _Optional[str] = ..., annotation_version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Task(_message.Message):
+    __slots__ = ("task_id", "workflow_id", "dataset_id", "item_id", "stage_id", "stage_kind", "state", "assignee", "vendor_id", "annotation_id", "rework_of_task_id", "review", "create_time", "update_time")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    VENDOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REWORK_OF_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    workflow_id: str
+    dataset_id: str
+    item_id: str
+    stage_id: str
+    stage_kind: StageKind
+    state: TaskState
+    assignee: str
+    vendor_id: str
+    annotation_id: str
+    rework_of_task_id: str
+    review: Review
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, task_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[StageKind, str]] = ..., state: _Optional[_Union[TaskState, str]] = ..., assignee: _Optional[str] = ..., vendor_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., rework_of_task_id: _Optional[str] = ..., review: _Optional[_Union[Review, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListTasksRequest(_message.Message):
+    __slots__ = ("workflow_id", "dataset_id", "assignee", "stage_id", "stage_kind", "state", "item_id", "page_size", "page_token")
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    dataset_id: str
+    assignee: str
+    stage_id: str
+    stage_kind: StageKind
+    state: TaskState
+    item_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., assignee: _Optional[str] = ..., stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[StageKind, str]] = ..., state: _Optional[_Union[TaskState, str]] = ..., item_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListTasksResponse(_message.Message):
+    __slots__ = ("tasks", "next_page_token")
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[Task]
+    next_page_token: str
+    def __init__(self, tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetTaskRequest(_message.Message):
+    __slots__ = ("task_id",)
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+
+class GetTaskResponse(_message.Message):
+    __slots__ = ("task",)
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: Task
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
+
+class ClaimTaskRequest(_message.Message):
+    __slots__ = ("task_id", "workflow_id", "stage_id")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    workflow_id: str
+    stage_id: str
+    def __init__(self, task_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., stage_id: _Optional[str] = ...) -> None: ...
+
+class ClaimTaskResponse(_message.Message):
+    __slots__ = ("task",)
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: Task
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
+
+class AssignTaskRequest(_message.Message):
+    __slots__ = ("task_id", "assignee")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    assignee: str
+    def __init__(self, task_id: _Optional[str] = ..., assignee: _Optional[str] = ...) -> None: ...
+
+class AssignTaskResponse(_message.Message):
+    __slots__ = ("task",)
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: Task
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
+
+class SubmitReviewRequest(_message.Message):
+    __slots__ = ("task_id", "decision", "comment", "annotation_version")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    decision: ReviewDecision
+    comment: str
+    annotation_version: int
+    def __init__(self, task_id: _Optional[str] = ..., decision: _Optional[_Union[ReviewDecision, str]] = ..., comment: _Optional[str] = ..., annotation_version: _Optional[int] = ...) -> None: ...
+
+class SubmitReviewResponse(_message.Message):
+    __slots__ = ("task",)
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: Task
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
+
+class PairwiseAgreement(_message.Message):
+    __slots__ = ("annotation_id_a", "annotation_id_b", "label_value", "value")
+    ANNOTATION_ID_A_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_ID_B_FIELD_NUMBER: _ClassVar[int]
+    LABEL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    annotation_id_a: str
+    annotation_id_b: str
+    label_value: int
+    value: float
+    def __init__(self, annotation_id_a: _Optional[str] = ..., annotation_id_b: _Optional[str] = ..., label_value: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
+
+class ConsensusResult(_message.Message):
+    __slots__ = ("consensus_result_id", "workflow_id", "stage_id", "item_id", "state", "measure", "agreement", "threshold", "annotation_ids", "pairs", "consensus_labels", "create_time")
+    CONSENSUS_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    MEASURE_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_LABELS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    consensus_result_id: str
+    workflow_id: str
+    stage_id: str
+    item_id: str
+    state: ConsensusState
+    measure: AgreementMeasure
+    agreement: float
+    threshold: float
+    annotation_ids: _containers.RepeatedScalarFieldContainer[str]
+    pairs: _containers.RepeatedCompositeFieldContainer[PairwiseAgreement]
+    consensus_labels: _label_pb2.Mask
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., item_id: _Optional[str] = ..., state: _Optional[_Union[ConsensusState, str]] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., pairs: _Optional[_Iterable[_Union[PairwiseAgreement, _Mapping]]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetConsensusResultRequest(_message.Message):
+    __slots__ = ("workflow_id", "item_id", "stage_id")
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    item_id: str
+    stage_id: str
+    def __init__(self, workflow_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ...) -> None: ...
+
+class GetConsensusResultResponse(_message.Message):
+    __slots__ = ("consensus_result",)
+    CONSENSUS_RESULT_FIELD_NUMBER: _ClassVar[int]
+    consensus_result: ConsensusResult
+    def __init__(self, consensus_result: _Optional[_Union[ConsensusResult, _Mapping]] = ...) -> None: ...

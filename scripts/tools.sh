@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Pinned developer tools for Radlab, built once and cached under $HOME/.cache/radlab/tools/<tool>-<version>/.
+#
+# Usage: scripts/tools.sh TOOL   prints the path of TOOL's binary on stdout (installing it if missing);
+#                                progress and errors go to stderr, so `helm="$(scripts/tools.sh helm)"` works.
+# Tools: helm
+# Needs Go 1.26+ (helm v3.22.0's go.mod) and, on a cold cache, the Go module proxy.
+# RADLAB_TOOLS_DIR moves the cache elsewhere.
+set -euo pipefail
+
+# The newest Helm 3 release checked to build with `go install` on Go 1.26 (and to lint and render
+# this chart). The cache folder is keyed by it, so bumping it rebuilds; after changing only the
+# build flags below, delete the cached folder instead.
+HELM_VERSION="v3.22.0"
+# The Kubernetes minor version Helm assumes when no cluster is asked (helm template, helm lint, and
+# a chart's kubeVersion check). Helm's Makefile derives it from the k8s.io/client-go in its go.mod
+# (v0.37.0 for v3.22.0 gives 1.37); a bare `go install` would leave it at Helm's fallback, 1.20.
+HELM_K8S_MINOR="37"
+
+TOOLS_DIR="${RADLAB_TOOLS_DIR:-${HOME}/.cache/radlab/tools}"
+
+log() { printf 'tools.sh: %s\n' "$*" >&2; }
+
+# go_install MODULE_PATH VERSION NAME [LDFLAGS]: build NAME with `go install` into a temp dir beside
+# the cache entry, then rename it into place, so an interrupted build never leaves a half-written
+# binary cached.
+go_install() {
+  local module="$1" version="$2" name="$3" ldflags="${4:-}"
+  local dest="${TOOLS_DIR}/${name}-${version}"
+  if [[ -x "${dest}/${name}" ]]; then
+    printf '%s\n' "${dest}/${name}"
+    return 0
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    log "cannot build ${name} ${version}: the go command is not on PATH; install Go 1.26 or newer"
+    return 1
+  fi
+  mkdir -p "${TOOLS_DIR}"
+  local tmp
+  tmp="$(mktemp -d "${TOOLS_DIR}/.${name}-${version}.XXXXXX")"
+  # shellcheck disable=SC2064  # expand now: tmp is local and gone when the trap fires
+  trap "rm -rf '${tmp}'" EXIT
+  log "building ${name} ${version} from ${module}@${version} (several minutes on a small machine)..."
+  local started=${SECONDS}
+  if ! GOBIN="${tmp}/bin" go install -ldflags "${ldflags}" "${module}@${version}" >&2; then
+    log "go install ${module}@${version} failed; see the go output above"
+    return 1
+  fi
+  mkdir -p "${tmp}/out"
+  mv "${tmp}/bin/${name}" "${tmp}/out/${name}"
+  # Another run may have finished first; its binary is as good as ours.
+  if ! mv -T "${tmp}/out" "${dest}" 2>/dev/null && [[ ! -x "${dest}/${name}" ]]; then
+    log "could not move the built ${name} into ${dest}"
+    return 1
+  fi
+  log "built ${name} ${version} in $((SECONDS - started))s: ${dest}/${name}"
+  printf '%s\n' "${dest}/${name}"
+}
+
+helm() {
+  # The same -X settings Helm's Makefile passes: the version `helm version` reports, and the
+  # Kubernetes version for rendering without a cluster.
+  local ldflags=(
+    "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+    "-X helm.sh/helm/v3/internal/version.metadata="
+    "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1"
+    "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${HELM_K8S_MINOR}"
+    "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1"
+    "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${HELM_K8S_MINOR}"
+  )
+  go_install helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" helm "${ldflags[*]}"
+}
+
+usage() {
+  sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+}
+
+main() {
+  if [[ $# -ne 1 ]]; then
+    usage
+    return 2
+  fi
+  case "$1" in
+    helm) helm ;;
+    -h|--help) usage ;;
+    *)
+      log "unknown tool '$1'"
+      usage
+      return 2
+      ;;
+  esac
+}
+
+main "$@"

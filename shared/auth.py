@@ -1,0 +1,155 @@
+"""Identity: signed JWT bearer tokens, and the interceptor that checks each RPC's declared roles.
+
+Every RPC declares who may call it with the `(radlab.type.v1.access)` method option; the interceptor
+reads it from the descriptors, so there is no second list to keep in step. A method without one is
+refused (fail closed).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import secrets
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import jwt
+from google.protobuf import descriptor_pool
+
+from radlab.type.v1 import access_pb2
+from shared.grpcwrap import wrap_handler
+
+ROLES = ("admin", "manager", "annotator", "reviewer", "vendor")
+ISSUER = "radlab"
+_ALGORITHM = "HS256"
+# Served without a token: probes and tooling must reach them.
+OPEN_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection")
+
+_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("radlab_principal", default=None)
+
+
+class InvalidToken(ValueError):
+    """A bearer token that is malformed, expired, wrongly signed or missing a claim."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: from the token's subject, role, tenant and (vendor accounts) vendor claims."""
+
+    subject: str
+    role: str
+    tenant: str
+    vendor: str = ""
+
+
+def current_principal() -> Principal:
+    """The caller of the RPC being served; only valid inside a servicer method."""
+    principal = _principal.get()
+    if principal is None:
+        raise RuntimeError("no authenticated caller: current_principal() called outside an RPC")
+    return principal
+
+
+def token_key(home: Path, configured: str | None) -> str:
+    """The signing key: `RADLAB_TOKEN_KEY`, else (one machine only) a random key kept in RADLAB_HOME."""
+    if configured:
+        return configured
+    path = home / "token.key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def issue_token(
+    key: str, *, subject: str, role: str, tenant: str, vendor: str = "", ttl_s: int = 30 * 24 * 3600
+) -> str:
+    """A signed token for `subject`; vendor accounts must name their vendor."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if (role == "vendor") != bool(vendor):
+        raise ValueError("a vendor token needs --vendor, and only vendor tokens may carry one")
+    now = int(time.time())
+    claims = {"iss": ISSUER, "sub": subject, "role": role, "tenant": tenant, "iat": now, "exp": now + ttl_s}
+    if vendor:
+        claims["vendor"] = vendor
+    return jwt.encode(claims, key, algorithm=_ALGORITHM)
+
+
+def verify_token(key: str, token: str) -> Principal:
+    """The principal a token names, if its signature, issuer, expiry and claims hold."""
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=[_ALGORITHM], issuer=ISSUER, options={"require": ["exp", "iss", "sub"]}
+        )
+    except jwt.PyJWTError as error:
+        raise InvalidToken(str(error)) from error
+    role = claims.get("role")
+    if role not in ROLES or not claims.get("tenant"):
+        raise InvalidToken("token lacks a valid role or tenant claim")
+    return Principal(claims["sub"], role, claims["tenant"], claims.get("vendor", ""))
+
+
+def allowed_roles(full_method: str) -> frozenset[str]:
+    """The roles `/pkg.Service/Method` declares; empty when it declares none or is unknown."""
+    service_name, _, method_name = full_method.lstrip("/").partition("/")
+    try:
+        service = descriptor_pool.Default().FindServiceByName(service_name)
+    except KeyError:
+        return frozenset()
+    method = service.methods_by_name.get(method_name)
+    if method is None:
+        return frozenset()
+    rule = method.GetOptions().Extensions[access_pb2.access]
+    return frozenset(access_pb2.Role.Name(role).removeprefix("ROLE_").lower() for role in rule.roles)
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Refuses calls without a valid bearer token (UNAUTHENTICATED) or by a role not declared (PERMISSION_DENIED)."""
+
+    def __init__(self, key: str):
+        self._key = key
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.lstrip("/").startswith(OPEN_SERVICES):
+            return handler
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        bearer = metadata.get("authorization", "")
+        if not bearer.lower().startswith("bearer "):
+            return _refusal(handler, grpc.StatusCode.UNAUTHENTICATED, "no bearer token: set RADLAB_TOKEN (radlab token create)")
+        try:
+            principal = verify_token(self._key, bearer[7:].strip())
+        except InvalidToken as error:
+            return _refusal(handler, grpc.StatusCode.UNAUTHENTICATED, f"invalid token: {error}")
+        roles = allowed_roles(method)
+        if principal.role not in roles:
+            allowed = ", ".join(sorted(roles)) or "no role"
+            return _refusal(
+                handler, grpc.StatusCode.PERMISSION_DENIED, f"role {principal.role} may not call {method} (allowed: {allowed})"
+            )
+
+        @contextmanager
+        def as_principal(_context):
+            token = _principal.set(principal)
+            try:
+                yield
+            finally:
+                _principal.reset(token)
+
+        return wrap_handler(handler, as_principal)
+
+
+def _refusal(handler: grpc.RpcMethodHandler, code: grpc.StatusCode, details: str) -> grpc.RpcMethodHandler:
+    @contextmanager
+    def refuse(context):
+        context.abort(code, details)
+        yield
+
+    return wrap_handler(handler, refuse)

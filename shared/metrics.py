@@ -1,0 +1,25 @@
+"""Prometheus metrics every service exports, named `radlab_<thing>_<unit>[_total]` with no ids in labels."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+RPC_DURATION = Histogram(
+    "radlab_rpc_duration_seconds", "gRPC handling time per method and status code", ["method", "code"]
+)
+EVENTS_HANDLED = Counter("radlab_events_handled_total", "Events applied by a consumer", ["consumer", "type"])
+EVENTS_FAILED = Counter(
+    "radlab_events_failed_total", "Events sent to the dead-letter topic after their last retry", ["consumer", "type"]
+)
+EVENT_RETRIES = Counter("radlab_event_retries_total", "Handler attempts that failed and were retried", ["consumer", "type"])
+HANDLER_DURATION = Histogram(
+    "radlab_event_handler_duration_seconds", "Time to apply one event, retries included", ["consumer", "type"]
+)
+CONSUMER_LAG = Gauge("radlab_consumer_lag_records", "Records published but not yet committed", ["consumer", "topic"])
+OUTBOX_PENDING = Gauge("radlab_outbox_pending_records", "Outbox rows not yet published", ["service"])
+STORED_BYTES = Counter("radlab_stored_bytes_total", "Bytes written to the object store", ["bucket"])
+
+
+def serve(port: int, addr: str = "0.0.0.0") -> None:
+    """Serve /metrics on `port` from a daemon thread."""
+    start_http_server(port, addr=addr)

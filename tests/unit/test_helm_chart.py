@@ -1,0 +1,460 @@
+"""Renders deploy/helm/radlab with the pinned helm and checks what the chart would deploy."""
+
+import importlib.util
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "deploy" / "helm" / "radlab"
+SINGLE_NODE = CHART / "values-single-node.yaml"
+RELEASE = "lab"
+SERVICES = {"ingestion", "anonymization", "annotation", "workflow", "interpolation", "training"}
+SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
+GRPC_PORT = 50051
+
+# A cold helm build takes minutes on a small machine, longer than the suite's default timeout.
+pytestmark = [pytest.mark.timeout(1800)] if importlib.util.find_spec("pytest_timeout") else []
+
+
+# --- a reader for the YAML helm prints --------------------------------------------------------------
+# The chart's output is plain block YAML (mappings, sequences, quoted or plain scalars, JSON-style
+# flow collections), so a small reader turns it into dicts and lists without depending on PyYAML.
+# Anything beyond that subset raises, so a template change can never be misread silently.
+
+
+class UnsupportedYaml(ValueError):
+    """Raised on YAML syntax the reader does not handle (block scalars, anchors, tags)."""
+
+
+def _scalar(text):
+    """Converts one scalar or flow collection to its Python value."""
+    if text.startswith('"') or text.startswith("[") or text.startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise UnsupportedYaml(f"cannot read {text!r}: {error}") from None
+    if text.startswith("'"):
+        if not text.endswith("'") or len(text) < 2:
+            raise UnsupportedYaml(f"unterminated string {text!r}")
+        return text[1:-1].replace("''", "'")
+    if text[0] in "|>&*!":
+        raise UnsupportedYaml(f"block scalars, anchors and tags are not supported: {text!r}")
+    if text in ("true", "false"):
+        return text == "true"
+    if text in ("null", "~"):
+        return None
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return text
+
+
+def _split_key(content):
+    """Splits "key: value" into (key, value text); the value text is "" for a nested block."""
+    if content.endswith(":"):
+        return content[:-1], ""
+    key, sep, rest = content.partition(": ")
+    if not sep:
+        raise UnsupportedYaml(f"expected 'key: value', got {content!r}")
+    return key, rest.strip()
+
+
+def _node(lines, i, indent):
+    """Reads the mapping or sequence starting at lines[i] (at `indent`); returns (value, next i)."""
+    if lines[i][1] == "-" or lines[i][1].startswith("- "):
+        return _sequence(lines, i, indent)
+    return _mapping(lines, i, indent)
+
+
+def _child(lines, i, indent):
+    """Reads the block value of a key at `indent` whose own line ends in ':'."""
+    if i < len(lines):
+        child_indent, content = lines[i]
+        if child_indent > indent:
+            return _node(lines, i, child_indent)
+        # YAML lets a mapping's sequence value start at the key's own indent.
+        if child_indent == indent and (content == "-" or content.startswith("- ")):
+            return _sequence(lines, i, indent)
+    return None, i
+
+
+def _mapping(lines, i, indent):
+    """Reads the mapping whose keys sit at `indent`."""
+    result = {}
+    while i < len(lines) and lines[i][0] == indent and not lines[i][1].startswith("- "):
+        key, rest = _split_key(lines[i][1])
+        if key in result:
+            raise UnsupportedYaml(f"duplicate key {key!r}")
+        if rest:
+            result[key], i = _scalar(rest), i + 1
+        else:
+            result[key], i = _child(lines, i + 1, indent)
+    return result, i
+
+
+def _sequence(lines, i, indent):
+    """Reads the sequence whose dashes sit at `indent`."""
+    result = []
+    while i < len(lines) and lines[i][0] == indent and (lines[i][1] == "-" or lines[i][1].startswith("- ")):
+        item = lines[i][1][2:].strip()
+        if not item:
+            value, i = _child(lines, i + 1, indent)
+        elif re.match(r"^[^\"'\[{][^:]*:( |$)", item):
+            # "- key: value" opens a mapping whose further keys sit under the first one.
+            lines[i] = (indent + 2, item)
+            value, i = _mapping(lines, i, indent + 2)
+        else:
+            value, i = _scalar(item), i + 1
+        result.append(value)
+    return result, i
+
+
+def parse_documents(text):
+    """Reads a multi-document YAML stream as helm prints it into a list of dicts."""
+    documents = []
+    for chunk in re.split(r"^---\s*$", text, flags=re.MULTILINE):
+        lines = []
+        for raw in chunk.splitlines():
+            stripped = raw.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            if "\t" in raw[: len(raw) - len(raw.lstrip())]:
+                raise UnsupportedYaml(f"tab in indentation: {raw!r}")
+            lines.append((len(raw) - len(raw.lstrip(" ")), stripped))
+        if not lines:
+            continue
+        document, end = _node(lines, 0, lines[0][0])
+        if end != len(lines):
+            raise UnsupportedYaml(f"could not read past {lines[end][1]!r}")
+        documents.append(document)
+    return documents
+
+
+def test_reader_handles_the_shapes_helm_prints():
+    """The YAML reader gets nested maps, same-indent lists, list-item maps and quoting right."""
+    text = (
+        "# Source: x\nkind: Deployment\nmetadata:\n  labels:\n    a: \"1\"\nspec:\n"
+        "  args: [\"serve\", \"training\"]\n  drop:\n  - ALL\n  containers:\n"
+        "    - name: c\n      ports:\n        - containerPort: 50051\n      empty: {}\n"
+        "  flag: true\n  note: 'it''s'\n---\nkind: Service\n"
+    )
+    deployment, service = parse_documents(text)
+    assert deployment["metadata"]["labels"] == {"a": "1"}
+    assert deployment["spec"]["args"] == ["serve", "training"]
+    assert deployment["spec"]["drop"] == ["ALL"]
+    assert deployment["spec"]["containers"] == [{"name": "c", "ports": [{"containerPort": 50051}], "empty": {}}]
+    assert deployment["spec"]["flag"] is True and deployment["spec"]["note"] == "it's"
+    assert service == {"kind": "Service"}
+    with pytest.raises(UnsupportedYaml):
+        parse_documents("data: |\n  text\n")
+
+
+# --- helm --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def helm():
+    """Path of the pinned helm binary, built by scripts/tools.sh on first use."""
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "tools.sh"), "helm"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, f"scripts/tools.sh helm failed:\n{result.stderr}"
+    path = Path(result.stdout.strip())
+    assert path.is_file(), f"scripts/tools.sh helm printed {result.stdout!r}, which is not a file"
+    return path
+
+
+def run_helm(helm, *args):
+    """Runs helm from the repository root and returns the finished process."""
+    return subprocess.run([str(helm), *args], cwd=REPO, capture_output=True, text=True)
+
+
+def render(helm, *options):
+    """Renders the chart with extra helm options and returns the resources, failing on any helm error."""
+    result = run_helm(helm, "template", RELEASE, str(CHART), "--namespace", "radlab", *options)
+    assert result.returncode == 0, f"helm template {' '.join(options)} failed:\n{result.stderr}"
+    return parse_documents(result.stdout)
+
+
+def of_kind(resources, kind):
+    """The resources of one kind, keyed by their app.kubernetes.io/component label."""
+    return {r["metadata"]["labels"]["app.kubernetes.io/component"]: r for r in resources if r["kind"] == kind}
+
+
+def env_of(deployment):
+    """The env list of a Deployment's only container, keyed by variable name."""
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+@pytest.fixture(scope="session")
+def default_render(helm):
+    """The chart rendered with its default values."""
+    return render(helm)
+
+
+@pytest.fixture(scope="session")
+def extras_render(helm):
+    """The chart rendered with the ServiceMonitor, the RayCluster and its GPU workers on."""
+    return render(
+        helm,
+        "--set", "metrics.serviceMonitor.enabled=true",
+        "--set", "rayCluster.enabled=true",
+        "--set", "rayCluster.workerGroups.gpu.enabled=true",
+    )
+
+
+# --- lint --------------------------------------------------------------------------------------------
+
+
+def test_lint_passes_with_default_values(helm):
+    """helm lint --strict accepts the chart with values.yaml."""
+    result = run_helm(helm, "lint", "--strict", str(CHART))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_lint_passes_with_single_node_values(helm):
+    """helm lint --strict accepts the chart with values-single-node.yaml."""
+    result = run_helm(helm, "lint", "--strict", str(CHART), "-f", str(SINGLE_NODE))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- workloads ---------------------------------------------------------------------------------------
+
+
+def test_default_values_deploy_each_service_once(default_render):
+    """Six Deployments and six Services by default, each running `radlab serve <its service>`."""
+    deployments = of_kind(default_render, "Deployment")
+    assert set(deployments) == SERVICES
+    assert set(of_kind(default_render, "Service")) == SERVICES
+    for name, deployment in deployments.items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["command"] + container["args"] == ["radlab", "serve", name]
+        assert container["image"] == "ghcr.io/radlab/radlab:0.1.0"
+
+
+def test_disabled_service_gets_no_deployment_or_service(helm):
+    """services.<name>.enabled=false leaves that service out and keeps the others."""
+    resources = render(helm, "--set", "services.workflow.enabled=false")
+    assert set(of_kind(resources, "Deployment")) == SERVICES - {"workflow"}
+    assert set(of_kind(resources, "Service")) == SERVICES - {"workflow"}
+
+
+def test_unknown_service_name_is_refused(helm):
+    """A services key that radlab cannot serve fails the render with the list of valid names."""
+    result = run_helm(helm, "template", RELEASE, str(CHART), "--set", "services.ingest.enabled=true")
+    assert result.returncode != 0
+    assert 'no service called "ingest"' in result.stderr
+    assert "ingestion" in result.stderr
+
+
+def test_selectors_hold_name_instance_component_only(helm, default_render):
+    """Selectors are name + instance + component, match the pods, and do not change with the version."""
+    upgraded = render(helm, "--set", "image.tag=9.9.9")
+    for name, deployment in of_kind(default_render, "Deployment").items():
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector == {
+            "app.kubernetes.io/name": "radlab",
+            "app.kubernetes.io/instance": RELEASE,
+            "app.kubernetes.io/component": name,
+        }
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= pod_labels.items()
+        assert pod_labels["app.kubernetes.io/version"] == "0.1.0"
+        assert pod_labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert of_kind(upgraded, "Deployment")[name]["spec"]["selector"]["matchLabels"] == selector
+    for name, service in of_kind(default_render, "Service").items():
+        assert set(service["spec"]["selector"]) == SELECTOR_KEYS
+        assert service["spec"]["selector"]["app.kubernetes.io/component"] == name
+
+
+def test_every_container_has_grpc_probes_on_50051(default_render):
+    """Startup, liveness and readiness probes all use the native gRPC probe on port 50051."""
+    for deployment in of_kind(default_render, "Deployment").values():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert container[probe]["grpc"] == {"port": GRPC_PORT}, (deployment["metadata"]["name"], probe)
+        ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+        assert ports == {"grpc": GRPC_PORT, "http-metrics": 9464}
+
+
+def test_common_settings_come_from_the_configmap(default_render):
+    """Every service reads the shared RADLAB_* URLs from the chart's ConfigMap."""
+    (config,) = [r for r in default_render if r["kind"] == "ConfigMap"]
+    assert config["data"]["RADLAB_BUS"] == "kafka://kafka:9092"
+    assert config["data"]["RADLAB_STORE"] == "s3://minio:9000"
+    assert config["data"]["RADLAB_DB"] == "postgresql://radlab@postgresql:5432/radlab"
+    assert config["data"]["RADLAB_GRPC_ADDR"] == f"0.0.0.0:{GRPC_PORT}"
+    assert config["data"]["RADLAB_METRICS_PORT"] == "9464"
+    for deployment in of_kind(default_render, "Deployment").values():
+        env = env_of(deployment)
+        for variable in ("RADLAB_BUS", "RADLAB_STORE", "RADLAB_DB", "RADLAB_GRPC_ADDR", "RADLAB_METRICS_PORT"):
+            assert env[variable]["valueFrom"]["configMapKeyRef"] == {
+                "name": config["metadata"]["name"],
+                "key": variable,
+            }
+
+
+# --- credentials -------------------------------------------------------------------------------------
+
+
+def test_token_key_comes_from_a_secret(default_render):
+    """RADLAB_TOKEN_KEY is a secretKeyRef in every service and appears in no ConfigMap or Secret."""
+    for deployment in of_kind(default_render, "Deployment").values():
+        token = env_of(deployment)["RADLAB_TOKEN_KEY"]
+        assert "value" not in token
+        assert token["valueFrom"]["secretKeyRef"] == {"name": "radlab-token-key", "key": "token-key"}
+    assert not [r for r in default_render if r["kind"] == "Secret"]
+    for config in (r for r in default_render if r["kind"] == "ConfigMap"):
+        assert "RADLAB_TOKEN_KEY" not in config["data"]
+
+
+def test_dev_secret_value_goes_into_a_chart_secret_not_the_pod_spec(helm):
+    """secrets.tokenKey.value creates the dev Secret and the pods reference it, never the clear value."""
+    resources = render(helm, "--set", "secrets.tokenKey.value=dev-signing-key")
+    (secret,) = [r for r in resources if r["kind"] == "Secret"]
+    assert secret["metadata"]["name"] == f"{RELEASE}-radlab-dev"
+    assert set(secret["data"]) == {"token-key"}
+    for deployment in of_kind(resources, "Deployment").values():
+        token = env_of(deployment)["RADLAB_TOKEN_KEY"]
+        assert token["valueFrom"]["secretKeyRef"] == {"name": secret["metadata"]["name"], "key": "token-key"}
+        assert "dev-signing-key" not in json.dumps(deployment)
+
+
+def test_missing_token_secret_fails_with_a_message(helm):
+    """With neither an existing Secret nor a dev value for the token key, the render fails and says why."""
+    result = run_helm(helm, "template", RELEASE, str(CHART), "--set", "secrets.tokenKey.existingSecret=")
+    assert result.returncode != 0
+    assert "secrets.tokenKey.existingSecret" in result.stderr
+
+
+def test_chart_managed_variables_cannot_be_set_through_extra_env(helm):
+    """extraEnv may not carry a credential in clear, e.g. RADLAB_TOKEN_KEY."""
+    result = run_helm(
+        helm, "template", RELEASE, str(CHART), "--set", "services.workflow.extraEnv.RADLAB_TOKEN_KEY=oops"
+    )
+    assert result.returncode != 0
+    assert "extraEnv.RADLAB_TOKEN_KEY" in result.stderr
+
+
+def test_extra_env_merges_global_and_service_values(helm):
+    """Global extraEnv reaches every service; a service's own extraEnv wins on the same name."""
+    resources = render(
+        helm,
+        "--set", "extraEnv.TZ=UTC",
+        "--set", "extraEnv.OMP_NUM_THREADS=2",
+        "--set", "services.training.extraEnv.OMP_NUM_THREADS=8",
+    )
+    deployments = of_kind(resources, "Deployment")
+    assert env_of(deployments["training"])["OMP_NUM_THREADS"]["value"] == "8"
+    assert env_of(deployments["workflow"])["OMP_NUM_THREADS"]["value"] == "2"
+    assert all(env_of(d)["TZ"]["value"] == "UTC" for d in deployments.values())
+
+
+def test_phi_key_reaches_anonymization_only(default_render):
+    """Only the anonymization service gets the pseudonym-map key, from its own Secret."""
+    for name, deployment in of_kind(default_render, "Deployment").items():
+        env = env_of(deployment)
+        if name == "anonymization":
+            assert env["RADLAB_PHI_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "radlab-phi-key", "key": "phi-key"}
+        else:
+            assert "RADLAB_PHI_KEY" not in env, name
+
+
+# --- training and Ray --------------------------------------------------------------------------------
+
+
+def test_ray_address_reaches_training_only(default_render):
+    """Training reads RADLAB_RAY from the ConfigMap; the other services do not get it."""
+    (config,) = [r for r in default_render if r["kind"] == "ConfigMap"]
+    assert config["data"]["RADLAB_RAY"] == "ray://raycluster-head-svc:10001"
+    for name, deployment in of_kind(default_render, "Deployment").items():
+        env = env_of(deployment)
+        if name == "training":
+            assert env["RADLAB_RAY"]["valueFrom"]["configMapKeyRef"]["key"] == "RADLAB_RAY"
+        else:
+            assert "RADLAB_RAY" not in env, name
+
+
+def test_training_gpu_option_adds_a_gpu_limit_to_training_only(helm, default_render):
+    """services.training.gpu.enabled adds nvidia.com/gpu to training's limits and nowhere else."""
+    resources = render(helm, "--set", "services.training.gpu.enabled=true", "--set", "services.training.gpu.count=2")
+    for name, deployment in of_kind(resources, "Deployment").items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        limits = container["resources"]["limits"]
+        if name == "training":
+            assert limits["nvidia.com/gpu"] == 2
+            assert limits["memory"] == "8Gi"
+        else:
+            assert "nvidia.com/gpu" not in limits, name
+    for deployment in of_kind(default_render, "Deployment").values():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert "nvidia.com/gpu" not in container["resources"]["limits"]
+
+
+def test_ray_cluster_and_service_monitor_are_off_by_default(default_render):
+    """Without opting in, the chart needs no KubeRay or Prometheus Operator CRDs."""
+    kinds = {r["kind"] for r in default_render}
+    assert "RayCluster" not in kinds
+    assert "ServiceMonitor" not in kinds
+
+
+def test_ray_cluster_has_head_and_worker_groups_and_training_uses_it(extras_render):
+    """rayCluster.enabled renders a ray.io/v1 RayCluster whose head training is pointed at."""
+    (cluster,) = [r for r in extras_render if r["kind"] == "RayCluster"]
+    assert cluster["apiVersion"] == "ray.io/v1"
+    head = cluster["spec"]["headGroupSpec"]
+    (head_container,) = head["template"]["spec"]["containers"]
+    assert {port["containerPort"] for port in head_container["ports"]} >= {6379, 8265, 10001}
+    assert all(isinstance(value, str) for value in head["rayStartParams"].values())
+    groups = {group["groupName"]: group for group in cluster["spec"]["workerGroupSpecs"]}
+    assert set(groups) == {"cpu", "gpu"}
+    (gpu_worker,) = groups["gpu"]["template"]["spec"]["containers"]
+    assert gpu_worker["resources"]["limits"]["nvidia.com/gpu"] == 1
+    (cpu_worker,) = groups["cpu"]["template"]["spec"]["containers"]
+    assert "nvidia.com/gpu" not in cpu_worker["resources"]["limits"]
+    (config,) = [r for r in extras_render if r["kind"] == "ConfigMap"]
+    name = cluster["metadata"]["name"]
+    assert config["data"]["RADLAB_RAY"] == f"ray://{name}-head-svc.radlab.svc:10001"
+
+
+def test_service_monitor_scrapes_every_service_metrics_port(extras_render):
+    """The ServiceMonitor selects all six Services and scrapes their http-metrics port at /metrics."""
+    (monitor,) = [r for r in extras_render if r["kind"] == "ServiceMonitor"]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "http-metrics" and endpoint["path"] == "/metrics"
+    selector = monitor["spec"]["selector"]
+    (expression,) = selector["matchExpressions"]
+    assert expression["key"] == "app.kubernetes.io/component" and expression["operator"] == "In"
+    assert set(expression["values"]) == SERVICES
+    for service in of_kind(extras_render, "Service").values():
+        assert selector["matchLabels"].items() <= service["metadata"]["labels"].items()
+        assert "http-metrics" in {port["name"] for port in service["spec"]["ports"]}
+
+
+def test_pods_carry_prometheus_scrape_annotations(default_render):
+    """Pods are annotated for annotation-based Prometheus discovery of port 9464 at /metrics."""
+    for deployment in of_kind(default_render, "Deployment").values():
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == "9464"
+        assert annotations["prometheus.io/path"] == "/metrics"
+
+
+# --- small clusters ----------------------------------------------------------------------------------
+
+
+def test_single_node_values_run_one_small_pod_per_service(helm):
+    """values-single-node.yaml gives one replica per service, no RayCluster and in-pod Ray for training."""
+    resources = render(helm, "-f", str(SINGLE_NODE))
+    deployments = of_kind(resources, "Deployment")
+    assert set(deployments) == SERVICES
+    assert {d["spec"]["replicas"] for d in deployments.values()} == {1}
+    assert "RayCluster" not in {r["kind"] for r in resources}
+    (config,) = [r for r in resources if r["kind"] == "ConfigMap"]
+    assert "RADLAB_RAY" not in config["data"]
+    assert "RADLAB_RAY" not in env_of(deployments["training"])
