@@ -19,7 +19,7 @@ if [ ! -f "$venv/.complete" ]; then
   touch "$venv/.complete"
 fi
 
-installed=$("$venv/bin/python" -c 'import radlab, os; print(os.path.dirname(os.path.dirname(radlab.__file__)))' 2>/dev/null || true)
+installed=$(cd / && "$venv/bin/python" -c 'import radlab, os; print(os.path.dirname(os.path.dirname(radlab.__file__)))' 2>/dev/null || true)
 if [ "$installed" != "$root" ]; then
   "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation --editable "$root"
 fi

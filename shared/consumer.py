@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 Handler = Callable[[events.Event], None]
 
 
+def consumer_group(service: str) -> str:
+    """The consumer group of a service's handlers, e.g. `radlab.workflow`."""
+    return f"radlab.{service}"
+
+
 class EventConsumer:
     """Applies each event type's handler to the records of its topic, for consumer group `group`."""
 

@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 
 from shared import metrics
 from shared.auth import AuthInterceptor
+from shared.errors import RadlabError
 from shared.grpcwrap import wrap_handler
 from shared.logs import reset_trace_id, set_trace_id
 
@@ -23,7 +24,8 @@ TRACE_HEADER = "x-radlab-trace-id"
 
 
 class ObservabilityInterceptor(grpc.ServerInterceptor):
-    """Gives each call a trace id (the caller's, or new), logs failures and records latency per method."""
+    """Gives each call a trace id (the caller's, or new), reports RadlabErrors with their status, logs
+    unexpected failures and records latency per method."""
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -38,7 +40,10 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
-                yield
+                try:
+                    yield
+                except RadlabError as error:
+                    context.abort(error.code, str(error))
                 code = context.code() or grpc.StatusCode.OK
             except Exception:
                 code = context.code() or grpc.StatusCode.UNKNOWN

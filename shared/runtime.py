@@ -21,7 +21,7 @@ from shared import compute as compute_port
 from shared import metrics, objectstore
 from shared.auth import token_key
 from shared.config import Settings
-from shared.consumer import EventConsumer, Handler
+from shared.consumer import EventConsumer, Handler, consumer_group
 from shared.db import Database, OutboxRelay
 from shared.grpcserver import build_server
 from shared.logs import configure
@@ -58,10 +58,6 @@ class Service:
     register: Callable[[grpc.Server], None]
     database: Database
     handlers: Mapping[str, Handler] = field(default_factory=dict)
-
-    @property
-    def consumer_group(self) -> str:
-        return f"radlab.{self.name}"
 
 
 def bootstrap(name: str, adapters: Adapters) -> Service:
@@ -111,8 +107,13 @@ def _start_workers(services: list[Service], adapters: Adapters, stop: threading.
         relay = OutboxRelay(service.database, adapters.bus)
         workers.append(threading.Thread(target=relay.run, args=(stop,), name=f"outbox-{service.name}", daemon=True))
         if service.handlers:
-            consumer = EventConsumer(adapters.bus, service.consumer_group, service.handlers)
+            consumer = EventConsumer(adapters.bus, consumer_group(service.name), service.handlers)
             workers.append(threading.Thread(target=consumer.run, args=(stop,), name=f"consumer-{service.name}", daemon=True))
     for worker in workers:
         worker.start()
     return workers
+
+
+def main(name: str) -> None:
+    """`python -m services.<name>`: serve one service configured by RADLAB_* variables."""
+    serve([name], Settings.from_env())

@@ -1,0 +1,1 @@
+"""Annotation's pure rules: datasets and (later) classes, items, versioned annotations with provenance."""

@@ -1,0 +1,41 @@
+"""What makes a dataset valid, and who may see it."""
+
+from __future__ import annotations
+
+import re
+
+from shared.errors import InvalidArgument
+
+MAX_NAME = 200
+MAX_DESCRIPTION = 4000
+_VENDOR_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def clean_name(name: str) -> str:
+    """The dataset name to store: trimmed, non-empty, printable, at most MAX_NAME characters."""
+    cleaned = name.strip()
+    if not cleaned:
+        raise InvalidArgument("a dataset needs a name")
+    if len(cleaned) > MAX_NAME:
+        raise InvalidArgument(f"dataset name is {len(cleaned)} characters long; the limit is {MAX_NAME}")
+    if not cleaned.isprintable():
+        raise InvalidArgument("dataset name contains control characters; use plain text")
+    return cleaned
+
+
+def clean_description(description: str) -> str:
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidArgument(f"description is {len(description)} characters long; the limit is {MAX_DESCRIPTION}")
+    return description.strip()
+
+
+def clean_vendor_id(vendor_id: str) -> str:
+    """A vendor id as tokens carry it: lowercase letters, digits, '.', '_' or '-', at most 63."""
+    if not _VENDOR_ID.match(vendor_id):
+        raise InvalidArgument(f"vendor id {vendor_id!r} is not valid: use lowercase letters, digits, '.', '_' or '-'")
+    return vendor_id
+
+
+def visible_to_vendor(shared_with: set[str], vendor_id: str) -> bool:
+    """A vendor account sees a dataset only while it is shared with that vendor."""
+    return vendor_id in shared_with

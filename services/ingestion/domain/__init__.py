@@ -1,0 +1,1 @@
+"""Ingestion's pure rules: series grouping and geometry, volume building (its issue adds them)."""

@@ -1,0 +1,13 @@
+"""Interpolation's gRPC servicer: translates requests to handler calls and results to responses."""
+
+from __future__ import annotations
+
+from radlab.interpolation.v1 import interpolation_service_pb2_grpc as pb_grpc
+from shared.db import Database
+
+
+class InterpolationServicer(pb_grpc.InterpolationServiceServicer):
+    """Every RPC answers UNIMPLEMENTED until its issue lands."""
+
+    def __init__(self, db: Database):
+        self.db = db

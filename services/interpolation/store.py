@@ -1,0 +1,7 @@
+"""Interpolation's tables (jobs) arrive with its issue; for now the shared ones."""
+
+from __future__ import annotations
+
+from shared.db import service_metadata
+
+metadata = service_metadata()

@@ -1,0 +1,1 @@
+"""Training's pure rules: dataset splits, validation metrics (their issues add them)."""

@@ -1,0 +1,1 @@
+"""Workflow's pure rules: stage graphs (and later task routing, review and consensus)."""

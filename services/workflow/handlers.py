@@ -1,0 +1,92 @@
+"""Workflow's command and event handlers: load, apply the domain rules, save, emit."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import sqlalchemy as sa
+
+from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.workflow.v1 import events_pb2
+from radlab.workflow.v1 import workflow_service_pb2 as pb
+from services.workflow import store
+from services.workflow.domain import stages as rules
+from shared.auth import Principal
+from shared.consumer import Handler
+from shared.db import Database, UnitOfWork, idempotent
+from shared.errors import InvalidArgument, NotFound
+from shared.events import Event, event_type
+from shared.protos import timestamp
+
+def create_workflow(db: Database, caller: Principal, dataset_id: str, name: str, stages: list[pb.Stage]) -> pb.Workflow:
+    rules.validate(stages)
+    if not name.strip():
+        raise InvalidArgument("a workflow needs a name")
+    with db.unit_of_work() as uow:
+        known = store.known_datasets
+        row = uow.execute(sa.select(known).where(known.c.dataset_id == dataset_id, known.c.tenant == caller.tenant)).first()
+        if row is None:
+            raise NotFound(f"dataset {dataset_id} not found (create it with CreateDataset first)")
+        return _insert(uow, caller.tenant, dataset_id, name.strip(), stages, caller.subject)
+
+
+def get_workflow(db: Database, caller: Principal, workflow_id: str) -> pb.Workflow:
+    table = store.workflows
+    with db.unit_of_work() as uow:
+        row = uow.execute(sa.select(table).where(table.c.workflow_id == workflow_id, table.c.tenant == caller.tenant)).first()
+    if row is None:
+        raise NotFound(f"workflow {workflow_id} not found")
+    return _workflow(row)
+
+
+def list_workflows(db: Database, caller: Principal, dataset_id: str, after: int, limit: int) -> tuple[list[pb.Workflow], int | None]:
+    table = store.workflows
+    query = sa.select(table).where(table.c.tenant == caller.tenant, table.c.seq > after)
+    if dataset_id:
+        query = query.where(table.c.dataset_id == dataset_id)
+    with db.unit_of_work() as uow:
+        rows = uow.execute(query.order_by(table.c.seq).limit(limit + 1)).all()
+    page = rows[:limit]
+    return [_workflow(row) for row in page], (page[-1].seq if len(rows) > limit else None)
+
+
+def on_dataset_created(uow: UnitOfWork, event: Event) -> None:
+    """Remember the dataset, and give it the default workflow so its items have somewhere to go."""
+    created: annotation_events.DatasetCreated = event.message
+    tenant = event.envelope.tenant
+    uow.execute(store.known_datasets.insert().values(dataset_id=created.dataset_id, tenant=tenant, name=created.name))
+    _insert(uow, tenant, created.dataset_id, rules.DEFAULT_NAME, rules.default_stages(), created.creator or "radlab")
+
+
+def event_handlers(db: Database, consumer: str) -> dict[str, Handler]:
+    """Workflow consumes DatasetCreated now; ItemAdded, AnnotationSubmitted, ModelTrained and
+    PredictionsReady come with their issues."""
+    return {event_type(annotation_events.DatasetCreated): idempotent(db, consumer, on_dataset_created)}
+
+
+def _insert(uow: UnitOfWork, tenant: str, dataset_id: str, name: str, stages: list[pb.Stage], creator: str) -> pb.Workflow:
+    workflow_id = str(uuid.uuid4())
+    uow.execute(
+        store.workflows.insert().values(
+            workflow_id=workflow_id, tenant=tenant, dataset_id=dataset_id, name=name,
+            stages=pb.Workflow(stages=stages).SerializeToString(), creator=creator, created_at=time.time(),
+        )
+    )
+    uow.emit(
+        events_pb2.WorkflowCreated(workflow_id=workflow_id, dataset_id=dataset_id, name=name,
+                                   stage_kinds=[stage.kind for stage in stages]),
+        subject=dataset_id, tenant=tenant,
+    )
+    table = store.workflows
+    return _workflow(uow.execute(sa.select(table).where(table.c.workflow_id == workflow_id)).one())
+
+
+def _workflow(row) -> pb.Workflow:
+    workflow = pb.Workflow.FromString(row.stages)
+    workflow.workflow_id = row.workflow_id
+    workflow.dataset_id = row.dataset_id
+    workflow.name = row.name
+    workflow.creator = row.creator
+    workflow.create_time.CopyFrom(timestamp(row.created_at))
+    return workflow

@@ -1,0 +1,74 @@
+"""The compute port: run Python functions as tasks on a pool of worker processes (one machine or a cluster)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+class ComputeError(Exception):
+    """A task raised; carries the remote exception's type name, message and traceback as text."""
+
+    def __init__(self, error_type: str, message: str, traceback: str = "") -> None:
+        super().__init__(error_type, message, traceback)
+        self.error_type = error_type
+        self.message = message
+        self.traceback = traceback
+
+    def __str__(self) -> str:
+        return f"{self.error_type}: {self.message}"
+
+
+class ComputeCancelled(ComputeError):
+    """The task was cancelled before it finished."""
+
+
+class ComputeTask(abc.ABC):
+    """A handle on one submitted task."""
+
+    @abc.abstractmethod
+    def result(self, timeout: float | None = None) -> Any:
+        """The task's return value, waiting up to `timeout` seconds (None: no limit).
+
+        Raises ComputeError if the task raised, TimeoutError if it is still running at the timeout.
+        """
+
+    @abc.abstractmethod
+    def done(self) -> bool:
+        """Whether the task has finished, successfully or not."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """Stop the task if it has not finished; its `result` then raises ComputeCancelled."""
+
+
+class Compute(abc.ABC):
+    """Runs functions in worker processes; `fn` and its arguments must be picklable."""
+
+    @abc.abstractmethod
+    def submit(
+        self, fn: Callable[..., Any], *args: Any, num_cpus: float = 1, num_gpus: float = 0, **kwargs: Any
+    ) -> ComputeTask:
+        """Start `fn(*args, **kwargs)` on a worker holding `num_cpus` CPUs and `num_gpus` GPUs (fractions allowed)."""
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], *, num_cpus: float = 1) -> list[Any]:
+        """`[fn(item) for item in items]`, one task per item, run in parallel as far as CPUs allow.
+
+        Raises the ComputeError of the first failed item in order, cancelling the tasks still running.
+        """
+        tasks = [self.submit(fn, item, num_cpus=num_cpus) for item in items]
+        try:
+            return [task.result() for task in tasks]
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+
+    @abc.abstractmethod
+    def resources(self) -> dict[str, float]:
+        """The pool's total resources: at least "CPU" and "GPU" counts."""
+
+    @abc.abstractmethod
+    def shutdown(self) -> None:
+        """Release the pool (stopping it if this process started it)."""

@@ -1,0 +1,34 @@
+"""Page tokens for List RPCs: opaque to callers, a position in the listing's order to the server."""
+
+from __future__ import annotations
+
+import base64
+
+from shared.errors import InvalidArgument
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def page_size(requested: int) -> int:
+    """The page size to use for a request's `page_size` (0 means the default; capped)."""
+    if requested < 0:
+        raise InvalidArgument("page_size must not be negative")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def encode(position: int) -> str:
+    return base64.urlsafe_b64encode(f"p{position}".encode()).decode()
+
+
+def decode(token: str) -> int:
+    """The position after which the page starts; 0 for the first page."""
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        if not text.startswith("p"):
+            raise ValueError(text)
+        return int(text[1:])
+    except ValueError as error:
+        raise InvalidArgument("page_token is not one this server issued; start again without it") from error

@@ -1,0 +1,99 @@
+"""The behaviour every compute adapter must have; subclass `ComputeContract` and provide `compute`."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from shared.compute import Compute, ComputeCancelled, ComputeError
+
+# Generous: the first task on a fresh pool waits for a worker process to start.
+RESULT_TIMEOUT_S = 60
+SLEEP_S = 1.0
+
+
+def sleep_then_return(item: tuple[float, int]) -> int:
+    """Sleep `item[0]` seconds, then return `item[1]`: a task whose finishing order the test controls."""
+    seconds, value = item
+    time.sleep(seconds)
+    return value
+
+
+def fail(message: str) -> None:
+    """Raise a ValueError carrying `message`, as a failing task does."""
+    raise ValueError(message)
+
+
+class ComputeContract:
+    """Tests run against every adapter; a subclass supplies `compute`, ideally class-scoped (pools start slowly)."""
+
+    @pytest.fixture
+    def compute(self) -> Compute:
+        raise NotImplementedError("a subclass provides the compute pool under test")
+
+    def test_result_comes_back(self, compute: Compute) -> None:
+        """A submitted function's return value comes back, keyword arguments passed through."""
+        assert compute.submit(int, "ff", base=16).result(timeout=RESULT_TIMEOUT_S) == 255
+
+    def test_task_runs_in_another_process(self, compute: Compute) -> None:
+        """Tasks run in worker processes, not in the caller."""
+        assert compute.submit(os.getpid).result(timeout=RESULT_TIMEOUT_S) != os.getpid()
+
+    def test_done_reports_completion(self, compute: Compute) -> None:
+        """`done` is false while a task runs and true once its result is ready."""
+        task = compute.submit(sleep_then_return, (SLEEP_S, 1))
+        assert not task.done()
+        assert task.result(timeout=RESULT_TIMEOUT_S) == 1
+        assert task.done()
+
+    def test_exception_surfaces_as_compute_error(self, compute: Compute) -> None:
+        """An exception raised in a task arrives as ComputeError with its type name, message and traceback."""
+        task = compute.submit(fail, "series 1.2.3 has two slice sizes")
+        with pytest.raises(ComputeError) as raised:
+            task.result(timeout=RESULT_TIMEOUT_S)
+        assert raised.value.error_type == "ValueError"
+        assert raised.value.message == "series 1.2.3 has two slice sizes"
+        assert "series 1.2.3 has two slice sizes" in str(raised.value)
+        assert "fail" in raised.value.traceback
+
+    def test_map_preserves_order(self, compute: Compute) -> None:
+        """`map` returns results in the order of its items, even when later items finish first."""
+        items = [(0.6, 0), (0.0, 1), (0.3, 2), (0.0, 3)]
+        assert compute.map(sleep_then_return, items, num_cpus=0.25) == [0, 1, 2, 3]
+
+    def test_map_raises_the_first_failure(self, compute: Compute) -> None:
+        """When items fail, `map` raises the ComputeError of the first failing item in order."""
+        with pytest.raises(ComputeError, match="first bad item"):
+            compute.map(fail, ["first bad item", "second bad item"], num_cpus=0.25)
+
+    def test_map_runs_items_in_parallel(self, compute: Compute) -> None:
+        """Two sleeps through `map` take about as long as one, not twice as long."""
+        # Half a CPU each lets two tasks share even a one-CPU pool, so this never needs skipping.
+        num_cpus = min(1.0, compute.resources()["CPU"] / 2)
+        compute.map(sleep_then_return, [(0.1, 0), (0.1, 1)], num_cpus=num_cpus)  # start two workers first
+
+        def wall_time(count: int) -> float:
+            start = time.monotonic()
+            compute.map(sleep_then_return, [(SLEEP_S, n) for n in range(count)], num_cpus=num_cpus)
+            return time.monotonic() - start
+
+        one, two = wall_time(1), wall_time(2)
+        assert two < one + SLEEP_S / 2, f"one sleep took {one:.2f} s, two took {two:.2f} s"
+
+    def test_timeout_raises_timeout_error(self, compute: Compute) -> None:
+        """Waiting less than a task needs raises TimeoutError, and the task can still be cancelled."""
+        task = compute.submit(sleep_then_return, (30.0, 1), num_cpus=0.25)
+        with pytest.raises(TimeoutError):
+            task.result(timeout=0.2)
+        task.cancel()
+        with pytest.raises(ComputeCancelled):
+            task.result(timeout=RESULT_TIMEOUT_S)
+        assert task.done()
+
+    def test_resources_report_cpus(self, compute: Compute) -> None:
+        """The pool reports at least one CPU, and a GPU count."""
+        resources = compute.resources()
+        assert resources["CPU"] >= 1
+        assert resources["GPU"] >= 0
