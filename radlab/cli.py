@@ -96,6 +96,9 @@ def _health(_args: argparse.Namespace) -> int:
 
     with Client() as client:
         statuses = client.health()
+    if all(status == "UNAVAILABLE" for status in statuses.values()):
+        print(f"radlab: nothing answers at {client.url}; is Radlab running there? start it with `radlab up`", file=sys.stderr)
+        return 1
     for service, status in statuses.items():
         print(f"{service:14} {status}")
     return 0 if all(status == "SERVING" for status in statuses.values()) else 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import os
 import secrets
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from shared.grpcwrap import wrap_handler
 ROLES = ("admin", "manager", "annotator", "reviewer", "vendor")
 ISSUER = "radlab"
 _ALGORITHM = "HS256"
+MIN_KEY_LENGTH = 32  # HS256 wants a key at least as long as its 256-bit hash
 # Served without a token: probes and tooling must reach them.
 OPEN_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection")
 
@@ -56,13 +58,28 @@ def current_principal() -> Principal:
 def token_key(home: Path, configured: str | None) -> str:
     """The signing key: `RADLAB_TOKEN_KEY`, else (one machine only) a random key kept in RADLAB_HOME."""
     if configured:
+        if len(configured) < MIN_KEY_LENGTH:
+            raise ValueError(
+                f"RADLAB_TOKEN_KEY is {len(configured)} characters; use at least {MIN_KEY_LENGTH}, e.g. the output of "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         return configured
     path = home / "token.key"
     if not path.exists():
         home.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(48))
+        # Written aside and linked into place: concurrent first users never see a half-written key.
+        fd, draft = tempfile.mkstemp(dir=home, prefix=".token.key.")
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass  # another process won; use its key
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()
 
 
@@ -92,6 +109,8 @@ def verify_token(key: str, token: str) -> Principal:
     role = claims.get("role")
     if role not in ROLES or not claims.get("tenant"):
         raise InvalidToken("token lacks a valid role or tenant claim")
+    if (role == "vendor") != bool(claims.get("vendor")):
+        raise InvalidToken("a vendor token must name its vendor, and only vendor tokens may")
     return Principal(claims["sub"], role, claims["tenant"], claims.get("vendor", ""))
 
 

@@ -68,6 +68,14 @@ class Database:
         with self.engine.begin() as conn:
             yield UnitOfWork(self, conn)
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction: a consistent snapshot that neither waits for nor blocks writers."""
+        with self.engine.connect() as conn:
+            conn.execution_options(radlab_read_only=True)
+            with conn.begin():
+                yield conn
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -143,7 +151,7 @@ class OutboxRelay:
     def publish_pending(self) -> int:
         """Publish what is waiting now; returns how many rows went out."""
         outbox = self.db.outbox
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(
                 sa.select(outbox).where(outbox.c.published_at.is_(None)).order_by(outbox.c.seq).limit(self.batch)
             ).all()
@@ -155,7 +163,7 @@ class OutboxRelay:
 
     def pending(self) -> int:
         outbox = self.db.outbox
-        with self.db.engine.connect() as conn:
+        with self.db.read() as conn:
             return conn.execute(
                 sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
             ).scalar_one()
@@ -181,11 +189,15 @@ def _engine(url: str, service: str) -> Engine:
         folder.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(f"sqlite:///{folder / service}.sqlite", connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        # Take the write lock when the transaction starts: a deferred transaction that reads and then
-        # writes fails at once (no busy wait) when another process wrote in between.
-        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///folder (or postgresql://…)")
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A unit of work takes the write lock when it starts: a deferred transaction that reads and then
+    # writes fails at once (no busy wait) when another process wrote in between. Reads need no lock.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("radlab_read_only") else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -89,7 +89,10 @@ def from_record(record: Record) -> EventEnvelope:
         raise UndecodableEvent(f"record {record.topic}@{record.offset} lacks headers {', '.join(missing)}")
     when = Timestamp()
     if headers.get("ce_time"):
-        when.FromJsonString(headers["ce_time"])
+        try:
+            when.FromJsonString(headers["ce_time"])
+        except ValueError as error:
+            raise UndecodableEvent(f"record {record.topic}@{record.offset} has a bad ce_time: {error}") from error
     return EventEnvelope(
         id=headers["ce_id"],
         type=headers["ce_type"],
@@ -104,7 +107,7 @@ def from_record(record: Record) -> EventEnvelope:
 
 def decode(envelope: EventEnvelope) -> Event:
     """Parse the payload as the message type the envelope names."""
-    _load_contracts()
+    load_contracts()
     try:
         descriptor = descriptor_pool.Default().FindMessageTypeByName(envelope.type)
     except KeyError as error:
@@ -120,7 +123,7 @@ def decode(envelope: EventEnvelope) -> Event:
 _contracts_loaded = False
 
 
-def _load_contracts() -> None:
+def load_contracts() -> None:
     """Import every generated `events_pb2` so the descriptor pool knows all event types."""
     global _contracts_loaded
     if _contracts_loaded:

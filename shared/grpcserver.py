@@ -73,7 +73,12 @@ def build_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=[ObservabilityInterceptor(), AuthInterceptor(token_key)],
-        options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)],
+        options=[
+            ("grpc.max_receive_message_length", 64 << 20),
+            ("grpc.max_send_message_length", 64 << 20),
+            # gRPC sets SO_REUSEPORT by default: a second server on a busy port would silently share it.
+            ("grpc.so_reuseport", 0),
+        ],
     )
     for register in registrations:
         register(server)
@@ -83,7 +88,10 @@ def build_server(
     for name in [*names, ""]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(addr)
+    try:
+        port = server.add_insecure_port(addr)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {addr}: the address is in use or not local")
+        raise OSError(f"cannot listen on {addr}: the address is in use or not local (set RADLAB_GRPC_ADDR or --grpc-addr)")
     return server, health_servicer, port

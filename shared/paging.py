@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import re
 
 from shared.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
+MAX_POSITION = 2**63 - 1
+_POSITION = re.compile(r"p(0|[1-9][0-9]*)")
 
 
 def page_size(requested: int) -> int:
@@ -27,7 +30,7 @@ def decode(token: str) -> int:
         return 0
     try:
         text = base64.urlsafe_b64decode(token.encode()).decode()
-        if not text.startswith("p"):
+        if not _POSITION.fullmatch(text) or int(text[1:]) > MAX_POSITION:
             raise ValueError(text)
         return int(text[1:])
     except ValueError as error:

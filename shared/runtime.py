@@ -8,7 +8,6 @@ import importlib
 import json
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from shared.logs import configure
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 5.0
+WORKER_STOP_S = 10.0  # a relay or consumer notices the stop within one poll (well under a second)
 
 
 class Adapters:
@@ -67,51 +67,64 @@ def bootstrap(name: str, adapters: Adapters) -> Service:
     return importlib.import_module(f"services.{name}").bootstrap(adapters)
 
 
+class Runtime:
+    """The named services on one gRPC server, with their outbox relays and event consumers."""
+
+    def __init__(self, names: list[str], settings: Settings):
+        self.names = names
+        self.adapters = Adapters(settings)
+        self.services = [bootstrap(name, self.adapters) for name in names]
+        self.server, self.health, self.port = build_server(
+            settings.grpc_addr,
+            [service.register for service in self.services],
+            [grpc_name for service in self.services for grpc_name in service.grpc_service_names],
+            token_key(settings.home, settings.token_key),
+        )
+        self.address = f"{settings.grpc_addr.rsplit(':', 1)[0]}:{self.port}"
+        self._stop = threading.Event()
+        self._workers: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for service in self.services:
+            relay = OutboxRelay(service.database, self.adapters.bus)
+            self._workers.append(threading.Thread(target=relay.run, args=(self._stop,), name=f"outbox-{service.name}", daemon=True))
+            if service.handlers:
+                consumer = EventConsumer(self.adapters.bus, consumer_group(service.name), service.handlers)
+                self._workers.append(
+                    threading.Thread(target=consumer.run, args=(self._stop,), name=f"consumer-{service.name}", daemon=True)
+                )
+        for worker in self._workers:
+            worker.start()
+        self.server.start()
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Refuse new calls, let calls in flight finish within `grace_s`, then stop relays and consumers."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace_s).wait()
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(timeout=WORKER_STOP_S)
+        for service in self.services:
+            service.database.dispose()
+        self.adapters.bus.close()
+
+
 def serve(names: list[str], settings: Settings) -> None:
     """Serve the named services in this process until SIGTERM or SIGINT, then stop gracefully."""
     configure("+".join(names) if len(names) < len(SERVICES) else "radlab", settings.log_level)
-    adapters = Adapters(settings)
-    services = [bootstrap(name, adapters) for name in names]
-    server, health, port = build_server(
-        settings.grpc_addr,
-        [service.register for service in services],
-        [grpc_name for service in services for grpc_name in service.grpc_service_names],
-        token_key(settings.home, settings.token_key),
-    )
+    runtime = Runtime(names, settings)
     metrics.serve(settings.metrics_port)
     stop = threading.Event()
-    workers = _start_workers(services, adapters, stop)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    server.start()
-    host = settings.grpc_addr.rsplit(":", 1)[0]
-    ready = {"ready": True, "services": names, "grpc": f"{host}:{port}", "metrics_port": settings.metrics_port}
+    runtime.start()
+    ready = {"ready": True, "services": names, "grpc": runtime.address, "metrics_port": settings.metrics_port}
     print(json.dumps(ready), flush=True)
     log.info("serving", extra=ready)
     stop.wait()
     log.info("stopping", extra={"grace_s": STOP_GRACE_S})
-    health.enter_graceful_shutdown()
-    server.stop(STOP_GRACE_S).wait()
-    for worker in workers:
-        worker.join(timeout=STOP_GRACE_S)
-    for service in services:
-        service.database.dispose()
-    adapters.bus.close()
+    runtime.stop()
     log.info("stopped")
-    sys.stdout.flush()
-
-
-def _start_workers(services: list[Service], adapters: Adapters, stop: threading.Event) -> list[threading.Thread]:
-    workers = []
-    for service in services:
-        relay = OutboxRelay(service.database, adapters.bus)
-        workers.append(threading.Thread(target=relay.run, args=(stop,), name=f"outbox-{service.name}", daemon=True))
-        if service.handlers:
-            consumer = EventConsumer(adapters.bus, consumer_group(service.name), service.handlers)
-            workers.append(threading.Thread(target=consumer.run, args=(stop,), name=f"consumer-{service.name}", daemon=True))
-    for worker in workers:
-        worker.start()
-    return workers
 
 
 def main(name: str) -> None:

@@ -24,12 +24,13 @@ def free_port() -> int:
 
 
 class Stack:
-    """`radlab up` on `home` with its own ports; `with Stack(home) as stack:` waits until it serves."""
+    """`radlab up` (or `radlab serve SERVICE`) on `home` with free ports; `with Stack(home) as stack:` waits until it serves."""
 
-    def __init__(self, home: Path, grpc_port: int | None = None, metrics_port: int | None = None, env: dict | None = None):
+    def __init__(self, home: Path, command: tuple[str, ...] = ("up",), env: dict | None = None):
         self.home = home
-        self.grpc_addr = f"127.0.0.1:{grpc_port or free_port()}"
-        self.metrics_port = metrics_port or free_port()
+        self.command = list(command)
+        self.grpc_addr = f"127.0.0.1:{free_port()}"
+        self.metrics_port = free_port()
         self.env = dict(os.environ) | (env or {}) | {"RADLAB_HOME": str(home)}
         self.process: subprocess.Popen | None = None
         self.log = home / "radlab-up.log"
@@ -43,7 +44,7 @@ class Stack:
 
     def start(self, timeout_s: float = 60.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "radlab.cli", "up", "--grpc-addr", self.grpc_addr, "--metrics-port", str(self.metrics_port)]
+        command = [sys.executable, "-m", "radlab.cli", *self.command, "--grpc-addr", self.grpc_addr, "--metrics-port", str(self.metrics_port)]
         log = self.log.open("ab")
         self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=log, text=True)
         ready = threading.Event()

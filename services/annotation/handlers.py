@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from radlab.annotation.v1 import events_pb2
 from services.annotation import store
@@ -51,8 +52,8 @@ def create_dataset(db: Database, caller: Principal, name: str, description: str)
 
 
 def get_dataset(db: Database, caller: Principal, dataset_id: str) -> DatasetView:
-    with db.unit_of_work() as uow:
-        return _load(uow, caller, dataset_id)
+    with db.read() as conn:
+        return _load(conn, caller, dataset_id)
 
 
 def list_datasets(db: Database, caller: Principal, after: int, limit: int) -> tuple[list[DatasetView], int | None]:
@@ -62,9 +63,9 @@ def list_datasets(db: Database, caller: Principal, after: int, limit: int) -> tu
     if caller.role == "vendor":
         shared = sa.select(store.dataset_vendors.c.dataset_id).where(store.dataset_vendors.c.vendor_id == caller.vendor)
         query = query.where(table.c.dataset_id.in_(shared))
-    with db.unit_of_work() as uow:
-        ids = uow.execute(query.order_by(table.c.seq).limit(limit + 1)).scalars().all()
-        page = [_load(uow, caller, dataset_id) for dataset_id in ids[:limit]]
+    with db.read() as conn:
+        ids = conn.execute(query.order_by(table.c.seq).limit(limit + 1)).scalars().all()
+        page = [_load(conn, caller, dataset_id) for dataset_id in ids[:limit]]
     return page, (page[-1].seq if len(ids) > limit else None)
 
 
@@ -97,7 +98,7 @@ def event_handlers(db: Database, consumer: str) -> dict[str, Handler]:
     return {}
 
 
-def _load(uow: UnitOfWork, caller: Principal, dataset_id: str) -> DatasetView:
+def _load(uow: UnitOfWork | Connection, caller: Principal, dataset_id: str) -> DatasetView:
     table = store.datasets
     row = uow.execute(sa.select(table).where(table.c.dataset_id == dataset_id, table.c.tenant == caller.tenant)).first()
     vendors = set(

@@ -33,8 +33,8 @@ def create_workflow(db: Database, caller: Principal, dataset_id: str, name: str,
 
 def get_workflow(db: Database, caller: Principal, workflow_id: str) -> pb.Workflow:
     table = store.workflows
-    with db.unit_of_work() as uow:
-        row = uow.execute(sa.select(table).where(table.c.workflow_id == workflow_id, table.c.tenant == caller.tenant)).first()
+    with db.read() as conn:
+        row = conn.execute(sa.select(table).where(table.c.workflow_id == workflow_id, table.c.tenant == caller.tenant)).first()
     if row is None:
         raise NotFound(f"workflow {workflow_id} not found")
     return _workflow(row)
@@ -45,8 +45,8 @@ def list_workflows(db: Database, caller: Principal, dataset_id: str, after: int,
     query = sa.select(table).where(table.c.tenant == caller.tenant, table.c.seq > after)
     if dataset_id:
         query = query.where(table.c.dataset_id == dataset_id)
-    with db.unit_of_work() as uow:
-        rows = uow.execute(query.order_by(table.c.seq).limit(limit + 1)).all()
+    with db.read() as conn:
+        rows = conn.execute(query.order_by(table.c.seq).limit(limit + 1)).all()
     page = rows[:limit]
     return [_workflow(row) for row in page], (page[-1].seq if len(rows) > limit else None)
 

@@ -31,7 +31,7 @@ def clean_description(description: str) -> str:
 
 def clean_vendor_id(vendor_id: str) -> str:
     """A vendor id as tokens carry it: lowercase letters, digits, '.', '_' or '-', at most 63."""
-    if not _VENDOR_ID.match(vendor_id):
+    if not _VENDOR_ID.fullmatch(vendor_id):
         raise InvalidArgument(f"vendor id {vendor_id!r} is not valid: use lowercase letters, digits, '.', '_' or '-'")
     return vendor_id
 

@@ -30,14 +30,17 @@ def validate(stages: list[pb.Stage]) -> None:
     if duplicates := sorted({stage_id for stage_id in ids if ids.count(stage_id) > 1}):
         raise InvalidArgument(f"stage ids must be unique; repeated: {', '.join(duplicates)}")
     if stages[-1].kind != pb.STAGE_KIND_COMPLETE:
-        raise InvalidArgument("the last stage must be COMPLETE")
+        last = stages[-1]
+        raise InvalidArgument(
+            f"the last stage must be COMPLETE; the last stage ({last.stage_id}) is {pb.StageKind.Name(last.kind)}"
+        )
     for stage in stages:
         kind = pb.StageKind.Name(stage.kind)
         if stage.kind == pb.STAGE_KIND_UNSPECIFIED:
             raise InvalidArgument(f"stage {stage.stage_id} has no kind")
         if stage.kind == pb.STAGE_KIND_COMPLETE and stage is not stages[-1]:
             raise InvalidArgument(f"stage {stage.stage_id} is COMPLETE but not last")
-        for target in (stage.next_stage_id, stage.review.reject_stage_id):
+        for target in (stage.next_stage_id, stage.review.reject_stage_id, stage.consensus.disputed_stage_id):
             if target and target not in ids:
                 raise InvalidArgument(f"stage {stage.stage_id} points to unknown stage {target!r}")
         if stage.HasField("review") and not 0 <= stage.review.sample_fraction <= 1:

@@ -1,0 +1,215 @@
+"""The database port contract: every adapter (SQLite folder, PostgreSQL) must pass this suite unchanged.
+
+A subclass provides one fixture, `db_url`: a URL naming a database the tests may write to. Every test
+uses its own service name (`t_<hex>`), so its file (SQLite) or schema (PostgreSQL) never collides with
+another test's, and disposes every engine it opened.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from radlab.annotation.v1 import events_pb2
+from shared import bus as bus_port
+from shared import events
+from shared.db import Database, OutboxRelay, UnitOfWork, idempotent, service_metadata
+
+
+def counters_metadata() -> sa.MetaData:
+    """A service's metadata (outbox, processed events) plus `counters(name, value)` and `effects(consumer, event_id)`."""
+    metadata = service_metadata()
+    sa.Table(
+        "counters",
+        metadata,
+        sa.Column("name", sa.String(50), primary_key=True),
+        sa.Column("value", sa.Integer, nullable=False),
+    )
+    sa.Table(
+        "effects",
+        metadata,
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("consumer", sa.String(100), nullable=False),
+        sa.Column("event_id", sa.String(36), nullable=False),
+    )
+    return metadata
+
+
+def count(db: Database, table: str) -> int:
+    """Rows in `table`, read outside any unit of work (what another process would see)."""
+    with db.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(db.metadata.tables[table])).scalar_one()
+
+
+def counter_value(db: Database, name: str) -> int | None:
+    counters = db.metadata.tables["counters"]
+    with db.engine.connect() as conn:
+        return conn.execute(sa.select(counters.c.value).where(counters.c.name == name)).scalar_one_or_none()
+
+
+def dataset_created(tenant: str = "t1") -> events.Event:
+    """A decoded DatasetCreated event with a fresh id, as a consumer would be handed it."""
+    msg = events_pb2.DatasetCreated(dataset_id="ds-1", name="chest CT", creator="alice")
+    return events.Event(events.envelope_for(msg, source="radlab.annotation", subject="ds-1", tenant=tenant), msg)
+
+
+class DatabaseContract:
+    """Units of work, the outbox, idempotent consumers and per-service isolation on one database URL."""
+
+    @pytest.fixture
+    def db_url(self) -> str:
+        raise NotImplementedError("an adapter's suite provides db_url")
+
+    @pytest.fixture
+    def open_database(self, db_url):
+        """Open `Database(db_url, service, counters_metadata())`; every engine opened is disposed after the test."""
+        opened: list[Database] = []
+
+        def open_(service: str) -> Database:
+            db = Database(db_url, service, counters_metadata())
+            opened.append(db)
+            return db
+
+        yield open_
+        for db in opened:
+            db.dispose()
+
+    @pytest.fixture
+    def service(self) -> str:
+        return f"t_{uuid.uuid4().hex[:12]}"
+
+    @pytest.fixture
+    def db(self, open_database, service) -> Database:
+        return open_database(service)
+
+    @pytest.fixture
+    def relay_bus(self, tmp_path):
+        """The bus the outbox relay publishes to; the embedded log will do for every database adapter."""
+        bus = bus_port.connect(f"local://{tmp_path}/relay-bus.sqlite")
+        yield bus
+        bus.close()
+
+    def test_a_unit_of_work_commits_when_its_block_ends(self, db, open_database, service):
+        """Rows and outbox events written in a block that ends normally are there for a fresh engine."""
+        counters = db.metadata.tables["counters"]
+        with db.unit_of_work() as uow:
+            uow.execute(counters.insert().values(name="scans", value=7))
+            uow.emit(events_pb2.DatasetCreated(dataset_id="ds-1"), subject="ds-1", tenant="t1")
+        reopened = open_database(service)
+        assert counter_value(reopened, "scans") == 7
+        assert count(reopened, "outbox") == 1
+
+    def test_a_unit_of_work_rolls_back_rows_and_outbox_when_its_block_raises(self, db):
+        """An exception in the block undoes its table rows and its outbox rows, and propagates."""
+        counters = db.metadata.tables["counters"]
+        with pytest.raises(RuntimeError, match="handler failed"):
+            with db.unit_of_work() as uow:
+                uow.execute(counters.insert().values(name="scans", value=1))
+                uow.emit(events_pb2.DatasetCreated(dataset_id="ds-1"), subject="ds-1", tenant="t1")
+                raise RuntimeError("handler failed")
+        assert count(db, "counters") == 0
+        assert count(db, "outbox") == 0
+
+    def test_an_outbox_event_of_a_rolled_back_unit_of_work_is_never_relayed(self, db, relay_bus):
+        """The relay sees nothing from a rolled-back unit of work, and exactly the event of a committed one."""
+        relay = OutboxRelay(db, relay_bus)
+        with pytest.raises(RuntimeError):
+            with db.unit_of_work() as uow:
+                uow.emit(events_pb2.DatasetCreated(dataset_id="rolled-back"), subject="rolled-back", tenant="t1")
+                raise RuntimeError("abort")
+        assert relay.pending() == 0
+        assert relay.publish_pending() == 0
+        with db.unit_of_work() as uow:
+            uow.emit(events_pb2.DatasetCreated(dataset_id="kept"), subject="kept", tenant="t1")
+        assert relay.pending() == 1
+        assert relay.publish_pending() == 1 and relay.pending() == 0
+
+    def test_idempotent_applies_an_event_once_per_consumer(self, db):
+        """The same event handed twice is applied once; a second consumer applies it once too."""
+        effects = db.metadata.tables["effects"]
+
+        def record_effect(consumer: str):
+            def apply(uow: UnitOfWork, event: events.Event) -> None:
+                uow.execute(effects.insert().values(consumer=consumer, event_id=event.id))
+
+            return apply
+
+        annotation = idempotent(db, "radlab.annotation", record_effect("radlab.annotation"))
+        workflow = idempotent(db, "radlab.workflow", record_effect("radlab.workflow"))
+        event = dataset_created()
+        annotation(event)
+        annotation(event)
+        workflow(event)
+        workflow(event)
+        with db.engine.connect() as conn:
+            rows = conn.execute(sa.select(effects.c.consumer, effects.c.event_id).order_by(effects.c.consumer)).all()
+        assert [tuple(row) for row in rows] == [("radlab.annotation", event.id), ("radlab.workflow", event.id)]
+        other = dataset_created()
+        annotation(other)
+        assert count(db, "effects") == 3, "a different event id was taken for a duplicate"
+
+    def test_a_failed_apply_leaves_no_mark_so_the_redelivery_applies_it(self, db):
+        """Effects and the 'processed' mark commit together: a handler that raises leaves neither behind."""
+        effects = db.metadata.tables["effects"]
+        attempts = []
+
+        def apply(uow: UnitOfWork, event: events.Event) -> None:
+            attempts.append(event.id)
+            uow.execute(effects.insert().values(consumer="radlab.workflow", event_id=event.id))
+            if len(attempts) == 1:
+                raise ConnectionError("store briefly unavailable")
+
+        handle = idempotent(db, "radlab.workflow", apply)
+        event = dataset_created()
+        with pytest.raises(ConnectionError):
+            handle(event)
+        assert count(db, "effects") == 0 and count(db, "processed_events") == 0
+        handle(event)
+        handle(event)
+        assert len(attempts) == 2
+        assert count(db, "effects") == 1 and count(db, "processed_events") == 1
+
+    def test_two_services_on_one_url_have_separate_tables(self, open_database, service):
+        """A row in service A's `counters` is not in service B's `counters`, and the other way round."""
+        first, second = open_database(f"{service}_a"), open_database(f"{service}_b")
+        with first.unit_of_work() as uow:
+            uow.execute(first.metadata.tables["counters"].insert().values(name="only-in-a", value=1))
+        assert count(second, "counters") == 0
+        with second.unit_of_work() as uow:
+            uow.execute(second.metadata.tables["counters"].insert().values(name="only-in-b", value=2))
+        assert (counter_value(first, "only-in-a"), counter_value(first, "only-in-b")) == (1, None)
+        assert (counter_value(second, "only-in-b"), counter_value(second, "only-in-a")) == (2, None)
+
+    def test_concurrent_read_modify_write_units_of_work_lose_no_update(self, db):
+        """4 threads × 25 units of work, each reading a counter then writing it plus one, end at exactly 100.
+
+        Handlers load, decide, then save (no SELECT … FOR UPDATE), so the adapter itself must serialize
+        such units of work, without 'database is locked' or serialization errors reaching the caller.
+        """
+        counters = db.metadata.tables["counters"]
+        with db.unit_of_work() as uow:
+            uow.execute(counters.insert().values(name="hits", value=0))
+        errors: list[BaseException] = []
+        start = threading.Barrier(4)
+
+        def increment_25_times() -> None:
+            try:
+                start.wait()
+                for _ in range(25):
+                    with db.unit_of_work() as uow:
+                        value = uow.execute(sa.select(counters.c.value).where(counters.c.name == "hits")).scalar_one()
+                        uow.execute(counters.update().where(counters.c.name == "hits").values(value=value + 1))
+            except BaseException as error:  # reported below with the count
+                errors.append(error)
+
+        threads = [threading.Thread(target=increment_25_times) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads), "a unit of work hung"
+        assert errors == []
+        assert counter_value(db, "hits") == 100

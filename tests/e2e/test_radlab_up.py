@@ -1,0 +1,134 @@
+"""`radlab up` and `radlab serve` as separate processes, driven through the SDK like a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
+from radlab.client import SERVICE_NAMES, Client
+from radlab.workflow.v1 import workflow_service_pb2 as workflow_pb
+from shared.auth import issue_token, token_key
+from shared.stack import Stack
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with Stack(tmp_path_factory.mktemp("home")) as stack:
+        yield stack
+
+
+def token(stack: Stack, role: str, vendor: str = "", tenant: str = "hospital-a") -> str:
+    return issue_token(token_key(stack.home, None), subject=f"{role}-{vendor}", role=role, tenant=tenant, vendor=vendor)
+
+
+def test_every_service_answers_health(stack):
+    """All six services report SERVING through the standard gRPC health service, no token needed."""
+    with grpc.insecure_channel(stack.grpc_addr) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for name in SERVICE_NAMES.values():
+            assert health.Check(health_pb2.HealthCheckRequest(service=name)).status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_every_service_refuses_calls_without_a_valid_token(stack):
+    """One method of each service: missing or forged tokens are UNAUTHENTICATED."""
+    forged = issue_token("x" * 40, subject="mallory", role="admin", tenant="hospital-a")
+    with Client(stack.grpc_addr, forged) as client:
+        with pytest.raises(grpc.RpcError) as refused:
+            client.list_datasets()
+        assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    with grpc.insecure_channel(stack.grpc_addr) as channel:
+        for name in SERVICE_NAMES.values():
+            method = f"/{name}/{_first_method(name)}"
+            with pytest.raises(grpc.RpcError) as refused:
+                channel.unary_unary(method, request_serializer=bytes, response_deserializer=bytes)(b"", timeout=5)
+            assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED, method
+
+
+def _first_method(service_name: str) -> str:
+    from google.protobuf import descriptor_pool
+
+    service = descriptor_pool.Default().FindServiceByName(service_name)
+    return next(m.name for m in service.methods if not m.client_streaming and not m.server_streaming)
+
+
+def test_a_new_dataset_gets_its_workflow_through_the_bus(stack):
+    """CreateDataset (annotation) → DatasetCreated via the outbox and bus → workflow sets up the default workflow."""
+    with Client(stack.grpc_addr, token(stack, "manager")) as client:
+        dataset = client.create_dataset("liver CT", "portal venous phase")
+        workflow = client.wait_for_workflow(dataset.dataset_id, timeout_s=20)
+        assert [stage.kind for stage in workflow.stages] == [
+            workflow_pb.STAGE_KIND_ANNOTATE, workflow_pb.STAGE_KIND_REVIEW, workflow_pb.STAGE_KIND_COMPLETE
+        ]
+        again = client.workflow.GetWorkflow(workflow_pb.GetWorkflowRequest(workflow_id=workflow.workflow_id)).workflow
+        assert again == workflow
+        with pytest.raises(grpc.RpcError) as duplicate:
+            client.create_dataset("liver CT")
+        assert duplicate.value.code() is grpc.StatusCode.ALREADY_EXISTS and "choose another name" in duplicate.value.details()
+
+
+def test_tenants_and_vendors_see_only_what_is_theirs(stack):
+    """Another tenant sees none of hospital A's datasets; a vendor sees only datasets shared with it."""
+    with Client(stack.grpc_addr, token(stack, "admin")) as admin:
+        shared = admin.create_dataset("shared with acme")
+        private = admin.create_dataset("kept in house")
+        admin.annotation.ShareDataset(annotation_pb.ShareDatasetRequest(dataset_id=shared.dataset_id, vendor_id="acme"))
+    with Client(stack.grpc_addr, token(stack, "vendor", vendor="acme")) as acme:
+        assert [d.dataset_id for d in acme.list_datasets()] == [shared.dataset_id]
+        with pytest.raises(grpc.RpcError) as hidden:
+            acme.annotation.GetDataset(annotation_pb.GetDatasetRequest(dataset_id=private.dataset_id))
+        assert hidden.value.code() is grpc.StatusCode.NOT_FOUND
+    with Client(stack.grpc_addr, token(stack, "vendor", vendor="globex")) as globex:
+        assert globex.list_datasets() == []
+    with Client(stack.grpc_addr, token(stack, "admin", tenant="hospital-b")) as other:
+        assert other.list_datasets() == []
+
+
+def test_metrics_are_served_with_rpc_and_event_series(stack):
+    """/metrics has RPC latency per method and events handled per consumer and type."""
+    with Client(stack.grpc_addr, token(stack, "admin")) as client:
+        client.wait_for_workflow(client.create_dataset("metrics probe").dataset_id)
+    text = urllib.request.urlopen(f"http://127.0.0.1:{stack.metrics_port}/metrics", timeout=5).read().decode()
+    assert 'radlab_rpc_duration_seconds_count{code="OK",method="/radlab.annotation.v1.AnnotationService/CreateDataset"}' in text
+    assert 'radlab_events_handled_total{consumer="radlab.workflow",type="radlab.annotation.v1.DatasetCreated"}' in text
+    assert "radlab_consumer_lag_records" in text
+
+
+def test_sigterm_stops_gracefully_and_state_survives_a_restart(tmp_path):
+    """SIGTERM → exit 0; a restart on the same RADLAB_HOME still has the datasets and workflows."""
+    with Stack(tmp_path) as first:
+        with Client(first.grpc_addr, token(first, "admin")) as client:
+            dataset = client.create_dataset("durable")
+            client.wait_for_workflow(dataset.dataset_id)
+    assert first.process.returncode == 0
+    with Stack(tmp_path) as second:
+        with Client(second.grpc_addr, token(second, "admin")) as client:
+            assert [d.name for d in client.list_datasets()] == ["durable"]
+            assert client.wait_for_workflow(dataset.dataset_id, timeout_s=5)
+
+
+def test_serve_runs_one_service(tmp_path):
+    """`radlab serve annotation` serves annotation only: health knows annotation, not workflow."""
+    with Stack(tmp_path, command=("serve", "annotation")) as stack:
+        with grpc.insecure_channel(stack.grpc_addr) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            assert health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAMES["annotation"])).status == 1
+            with pytest.raises(grpc.RpcError) as unknown:
+                health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAMES["workflow"]))
+            assert unknown.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+def test_radlab_up_refuses_a_port_in_use_with_a_clear_message(stack, tmp_path):
+    """A second `radlab up` on a busy port exits non-zero, says so, and shows no traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "radlab.cli", "up", "--grpc-addr", stack.grpc_addr, "--metrics-port", "0"],
+        cwd=REPO, env={**stack.env, "RADLAB_HOME": str(tmp_path)}, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "cannot listen on" in result.stderr and "Traceback" not in result.stderr
