@@ -5,7 +5,7 @@
 #                                progress and errors go to stderr, so `helm="$(scripts/tools.sh helm)"` works.
 # Tools: helm
 # Needs Go 1.26+ (helm v3.22.0's go.mod) and, on a cold cache, the Go module proxy.
-# RADLAB_TOOLS_DIR moves the cache elsewhere.
+# RADLAB_TOOLS_DIR (or RADLAB_CACHE, for the whole cache) moves it elsewhere.
 set -euo pipefail
 
 # The newest Helm 3 release checked to build with `go install` on Go 1.26 (and to lint and render
@@ -17,7 +17,7 @@ HELM_VERSION="v3.22.0"
 # (v0.37.0 for v3.22.0 gives 1.37); a bare `go install` would leave it at Helm's fallback, 1.20.
 HELM_K8S_MINOR="37"
 
-TOOLS_DIR="${RADLAB_TOOLS_DIR:-${HOME}/.cache/radlab/tools}"
+TOOLS_DIR="${RADLAB_TOOLS_DIR:-${RADLAB_CACHE:-${HOME}/.cache/radlab}/tools}"
 
 log() { printf 'tools.sh: %s\n' "$*" >&2; }
 

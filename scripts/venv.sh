@@ -21,6 +21,9 @@ fi
 
 installed=$(cd / && "$venv/bin/python" -c 'import radlab, os; print(os.path.dirname(os.path.dirname(radlab.__file__)))' 2>/dev/null || true)
 if [ "$installed" != "$root" ]; then
-  "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation --editable "$root"
+  if ! out=$("$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation --editable "$root" 2>&1); then
+    echo "$out" >&2
+    exit 1
+  fi
 fi
 ln -sfn "$venv" "$root/.venv"

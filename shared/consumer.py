@@ -88,6 +88,10 @@ class EventConsumer:
                 try:
                     handler(event)
                     metrics.EVENTS_HANDLED.labels(self.group, event.type).inc()
+                    log.info(
+                        "event handled",
+                        extra={"event_id": event.id, "event_type": event.type, "consumer": self.group, "attempts": attempt},
+                    )
                     return
                 except Exception as error:
                     if attempt == self.max_attempts:

@@ -1,1 +1,1 @@
-
+"""One abstract suite per port, subclassed for each adapter."""

@@ -1,1 +1,1 @@
-
+"""The whole platform as separate processes, driven like a user would."""

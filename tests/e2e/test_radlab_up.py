@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 import urllib.request
+import uuid
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
 from radlab.client import SERVICE_NAMES, Client
@@ -71,6 +75,33 @@ def test_a_new_dataset_gets_its_workflow_through_the_bus(stack):
         with pytest.raises(grpc.RpcError) as duplicate:
             client.create_dataset("liver CT")
         assert duplicate.value.code() is grpc.StatusCode.ALREADY_EXISTS and "choose another name" in duplicate.value.details()
+
+
+def test_the_callers_trace_id_follows_the_event_into_the_consumers_logs(stack):
+    """A trace id sent with CreateDataset reaches workflow's JSON log line for the DatasetCreated it handled."""
+    trace_id = uuid.uuid4().hex
+    with Client(stack.grpc_addr, token(stack, "manager")) as client:
+        request = annotation_pb.CreateDatasetRequest(name=f"traced {trace_id[:6]}")
+        created = client.annotation.CreateDataset(request, metadata=[("x-radlab-trace-id", trace_id)]).dataset
+        client.wait_for_workflow(created.dataset_id)
+    for _ in range(50):
+        lines = [json.loads(line) for line in stack.log.read_text().splitlines() if line.startswith("{")]
+        handled = [line for line in lines if line.get("trace_id") == trace_id and line["message"] == "event handled"]
+        if handled:
+            break
+        time.sleep(0.1)
+    assert handled and handled[0]["event_type"] == "radlab.annotation.v1.DatasetCreated"
+    assert handled[0]["consumer"] == "radlab.workflow" and handled[0]["level"] == "info"
+
+
+def test_reflection_lists_every_service(stack):
+    """Server reflection names the six services (grpcurl and friends work without the protos)."""
+    with grpc.insecure_channel(stack.grpc_addr) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        [response] = list(stub.ServerReflectionInfo(iter([request])))
+    names = {service.name for service in response.list_services_response.service}
+    assert set(SERVICE_NAMES.values()) <= names
 
 
 def test_tenants_and_vendors_see_only_what_is_theirs(stack):

@@ -1,1 +1,1 @@
-
+"""Tests through real servers and the real gRPC stack, in process."""

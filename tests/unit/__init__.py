@@ -1,1 +1,1 @@
-
+"""Fast tests with no servers and no network."""

@@ -1,14 +1,14 @@
 """Renders deploy/helm/radlab with the pinned helm and checks what the chart would deploy."""
 
-import importlib.util
 import json
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO
+
 CHART = REPO / "deploy" / "helm" / "radlab"
 SINGLE_NODE = CHART / "values-single-node.yaml"
 RELEASE = "lab"
@@ -17,139 +17,12 @@ SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.ku
 GRPC_PORT = 50051
 
 # A cold helm build takes minutes on a small machine, longer than the suite's default timeout.
-pytestmark = [pytest.mark.timeout(1800)] if importlib.util.find_spec("pytest_timeout") else []
+pytestmark = pytest.mark.timeout(1800)
 
 
-# --- a reader for the YAML helm prints --------------------------------------------------------------
-# The chart's output is plain block YAML (mappings, sequences, quoted or plain scalars, JSON-style
-# flow collections), so a small reader turns it into dicts and lists without depending on PyYAML.
-# Anything beyond that subset raises, so a template change can never be misread silently.
-
-
-class UnsupportedYaml(ValueError):
-    """Raised on YAML syntax the reader does not handle (block scalars, anchors, tags)."""
-
-
-def _scalar(text):
-    """Converts one scalar or flow collection to its Python value."""
-    if text.startswith('"') or text.startswith("[") or text.startswith("{"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise UnsupportedYaml(f"cannot read {text!r}: {error}") from None
-    if text.startswith("'"):
-        if not text.endswith("'") or len(text) < 2:
-            raise UnsupportedYaml(f"unterminated string {text!r}")
-        return text[1:-1].replace("''", "'")
-    if text[0] in "|>&*!":
-        raise UnsupportedYaml(f"block scalars, anchors and tags are not supported: {text!r}")
-    if text in ("true", "false"):
-        return text == "true"
-    if text in ("null", "~"):
-        return None
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    return text
-
-
-def _split_key(content):
-    """Splits "key: value" into (key, value text); the value text is "" for a nested block."""
-    if content.endswith(":"):
-        return content[:-1], ""
-    key, sep, rest = content.partition(": ")
-    if not sep:
-        raise UnsupportedYaml(f"expected 'key: value', got {content!r}")
-    return key, rest.strip()
-
-
-def _node(lines, i, indent):
-    """Reads the mapping or sequence starting at lines[i] (at `indent`); returns (value, next i)."""
-    if lines[i][1] == "-" or lines[i][1].startswith("- "):
-        return _sequence(lines, i, indent)
-    return _mapping(lines, i, indent)
-
-
-def _child(lines, i, indent):
-    """Reads the block value of a key at `indent` whose own line ends in ':'."""
-    if i < len(lines):
-        child_indent, content = lines[i]
-        if child_indent > indent:
-            return _node(lines, i, child_indent)
-        # YAML lets a mapping's sequence value start at the key's own indent.
-        if child_indent == indent and (content == "-" or content.startswith("- ")):
-            return _sequence(lines, i, indent)
-    return None, i
-
-
-def _mapping(lines, i, indent):
-    """Reads the mapping whose keys sit at `indent`."""
-    result = {}
-    while i < len(lines) and lines[i][0] == indent and not lines[i][1].startswith("- "):
-        key, rest = _split_key(lines[i][1])
-        if key in result:
-            raise UnsupportedYaml(f"duplicate key {key!r}")
-        if rest:
-            result[key], i = _scalar(rest), i + 1
-        else:
-            result[key], i = _child(lines, i + 1, indent)
-    return result, i
-
-
-def _sequence(lines, i, indent):
-    """Reads the sequence whose dashes sit at `indent`."""
-    result = []
-    while i < len(lines) and lines[i][0] == indent and (lines[i][1] == "-" or lines[i][1].startswith("- ")):
-        item = lines[i][1][2:].strip()
-        if not item:
-            value, i = _child(lines, i + 1, indent)
-        elif re.match(r"^[^\"'\[{][^:]*:( |$)", item):
-            # "- key: value" opens a mapping whose further keys sit under the first one.
-            lines[i] = (indent + 2, item)
-            value, i = _mapping(lines, i, indent + 2)
-        else:
-            value, i = _scalar(item), i + 1
-        result.append(value)
-    return result, i
-
-
-def parse_documents(text):
-    """Reads a multi-document YAML stream as helm prints it into a list of dicts."""
-    documents = []
-    for chunk in re.split(r"^---\s*$", text, flags=re.MULTILINE):
-        lines = []
-        for raw in chunk.splitlines():
-            stripped = raw.strip()
-            if not stripped or stripped.startswith("#"):
-                continue
-            if "\t" in raw[: len(raw) - len(raw.lstrip())]:
-                raise UnsupportedYaml(f"tab in indentation: {raw!r}")
-            lines.append((len(raw) - len(raw.lstrip(" ")), stripped))
-        if not lines:
-            continue
-        document, end = _node(lines, 0, lines[0][0])
-        if end != len(lines):
-            raise UnsupportedYaml(f"could not read past {lines[end][1]!r}")
-        documents.append(document)
-    return documents
-
-
-def test_reader_handles_the_shapes_helm_prints():
-    """The YAML reader gets nested maps, same-indent lists, list-item maps and quoting right."""
-    text = (
-        "# Source: x\nkind: Deployment\nmetadata:\n  labels:\n    a: \"1\"\nspec:\n"
-        "  args: [\"serve\", \"training\"]\n  drop:\n  - ALL\n  containers:\n"
-        "    - name: c\n      ports:\n        - containerPort: 50051\n      empty: {}\n"
-        "  flag: true\n  note: 'it''s'\n---\nkind: Service\n"
-    )
-    deployment, service = parse_documents(text)
-    assert deployment["metadata"]["labels"] == {"a": "1"}
-    assert deployment["spec"]["args"] == ["serve", "training"]
-    assert deployment["spec"]["drop"] == ["ALL"]
-    assert deployment["spec"]["containers"] == [{"name": "c", "ports": [{"containerPort": 50051}], "empty": {}}]
-    assert deployment["spec"]["flag"] is True and deployment["spec"]["note"] == "it's"
-    assert service == {"kind": "Service"}
-    with pytest.raises(UnsupportedYaml):
-        parse_documents("data: |\n  text\n")
+def _documents(text):
+    """The non-empty documents of a multi-document YAML stream as helm prints it."""
+    return [document for document in yaml.safe_load_all(text) if document]
 
 
 # --- helm --------------------------------------------------------------------------------------------
@@ -176,7 +49,7 @@ def render(helm, *options):
     """Renders the chart with extra helm options and returns the resources, failing on any helm error."""
     result = run_helm(helm, "template", RELEASE, str(CHART), "--namespace", "radlab", *options)
     assert result.returncode == 0, f"helm template {' '.join(options)} failed:\n{result.stderr}"
-    return parse_documents(result.stdout)
+    return _documents(result.stdout)
 
 
 def of_kind(resources, kind):

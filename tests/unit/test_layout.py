@@ -1,0 +1,69 @@
+"""The house rules a reviewer would check by hand: every service has the same rooms, services never
+import each other, domain code does no I/O, every module says what it is for."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from radlab import SERVICES
+from tests.conftest import REPO
+
+ROOMS = ("__init__.py", "__main__.py", "handlers.py", "server.py", "store.py", "domain/__init__.py")
+IO_MODULES = ("grpc", "sqlalchemy", "shared.db", "shared.bus", "shared.objectstore", "shared.compute", "socket", "subprocess")
+
+
+def imports(path: Path) -> set[str]:
+    """Every module name `path` imports."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def handwritten_modules() -> list[Path]:
+    roots = [REPO / name for name in ("radlab", "shared", "services", "tests", "scripts", "bench")]
+    return sorted(
+        path for root in roots for path in root.rglob("*.py")
+        if not path.name.endswith(("_pb2.py", "_pb2_grpc.py"))
+        and not (path.parent != REPO / "radlab" and path.is_relative_to(REPO / "radlab") and path.name == "__init__.py")
+    )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_the_same_rooms(service):
+    """domain/, handlers.py, server.py, store.py, __main__.py and a bootstrap() in __init__.py."""
+    folder = REPO / "services" / service
+    missing = [room for room in ROOMS if not (folder / room).is_file()]
+    assert missing == []
+    assert "def bootstrap(" in (folder / "__init__.py").read_text()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_services_never_import_each_other(service):
+    """A service talks to another only through contracts (radlab.*) and events, never its code."""
+    for path in (REPO / "services" / service).rglob("*.py"):
+        foreign = {name for name in imports(path) if name.startswith("services.") and name.split(".")[1] != service}
+        assert not foreign, f"{path.relative_to(REPO)} imports {sorted(foreign)}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_domain_code_does_no_io(service):
+    """Domain modules are pure: no gRPC, database, bus, object store, compute, sockets or processes."""
+    for path in (REPO / "services" / service / "domain").rglob("*.py"):
+        io = {name for name in imports(path) if name.startswith(IO_MODULES)}
+        assert not io, f"{path.relative_to(REPO)} imports {sorted(io)}"
+
+
+def test_every_handwritten_module_starts_with_a_docstring():
+    """One line on what each module is for."""
+    undocumented = [
+        str(path.relative_to(REPO)) for path in handwritten_modules()
+        if path.stat().st_size and ast.get_docstring(ast.parse(path.read_text())) is None
+    ]
+    assert undocumented == []
