@@ -4,7 +4,7 @@ PYTHON := .venv/bin/python
 PHASE := scripts/phase.sh
 export RADLAB_DATA ?= $(abspath ../shared/data)
 
-.PHONY: help setup run test protos check-protos bench clean
+.PHONY: help setup run test infra-up infra-down protos check-protos bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -15,9 +15,14 @@ setup:  ## build (or reuse the cached) virtualenv and point .venv at it
 run: setup  ## start the embedded stack, run the smoke flow through the SDK, stop
 	@$(PHASE) run $(PYTHON) scripts/smoke.py
 
-test: setup  ## lint and freshness of the contracts, then every test suite
-	@$(PHASE) check-protos scripts/protos.sh check
-	@$(PHASE) pytest $(PYTHON) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+test: setup  ## contracts lint and freshness, real servers up, every test suite, servers down
+	@scripts/test.sh $(PYTEST_ARGS)
+
+infra-up: setup  ## start Kafka, MinIO and PostgreSQL on loopback; prints the RADLAB_TEST_*_URL exports
+	@scripts/infra.sh up
+
+infra-down:  ## stop them and remove their data
+	@scripts/infra.sh down
 
 protos: setup  ## regenerate radlab/**/_pb2*.py from protos/
 	@scripts/protos.sh generate

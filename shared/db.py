@@ -7,8 +7,11 @@ events a consumer has applied, recorded with the effects so a redelivered event 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -60,12 +63,25 @@ class Database:
         self.engine = _engine(url, service)
         self.outbox = metadata.tables["outbox"]
         self.processed = metadata.tables["processed_events"]
-        metadata.create_all(self.engine)
+        self._postgres = self.engine.dialect.name == "postgresql"
+        if self._postgres:
+            _create_schema_and_tables(self.engine, service, metadata)
+        else:
+            metadata.create_all(self.engine)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         """One transaction: commits when the block ends normally, rolls back when it raises."""
         with self.engine.begin() as conn:
+            if self._postgres:
+                # Units of work of one service run one at a time, as on SQLite (BEGIN IMMEDIATE): handlers
+                # load, decide, then save without SELECT … FOR UPDATE, and READ COMMITTED alone would let
+                # two of them read the same row and lose one's update. SERIALIZABLE would catch that, but
+                # only by failing one transaction, and a `with` block cannot be re-run here to retry it.
+                # The transaction-scoped advisory lock is released at commit or rollback, also when the
+                # process dies (the server ends its session); each statement after it sees every
+                # earlier unit of work committed. It also makes outbox `seq` order the commit order.
+                conn.execute(_ADVISORY_XACT_LOCK, {"key": _lock_key("unit-of-work", self.service)})
             yield UnitOfWork(self, conn)
 
     @contextmanager
@@ -74,6 +90,10 @@ class Database:
         with self.engine.connect() as conn:
             conn.execution_options(radlab_read_only=True)
             with conn.begin():
+                if self._postgres:
+                    # The first statement of the transaction, so it sets the transaction's own mode:
+                    # one snapshot for every statement in the block, and writes refused.
+                    conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield conn
 
     def dispose(self) -> None:
@@ -150,6 +170,20 @@ class OutboxRelay:
 
     def publish_pending(self) -> int:
         """Publish what is waiting now; returns how many rows went out."""
+        if not self.db._postgres:
+            return self._publish_batch()
+        # Several relay processes may serve one service on PostgreSQL. One of them at a time publishes
+        # (the others find the lock taken and go back to waiting), so no row goes out twice and rows go
+        # out in `seq` order; per-row FOR UPDATE SKIP LOCKED would let a second relay publish later rows
+        # before the first relay's earlier ones. The lock belongs to this transaction, which only holds
+        # it: it is released when the batch is done, fails, or its process dies.
+        with self.db.engine.begin() as turn:
+            key = _lock_key("outbox-relay", self.db.service)
+            if not turn.execute(_ADVISORY_XACT_TRY_LOCK, {"key": key}).scalar_one():
+                return 0
+            return self._publish_batch()
+
+    def _publish_batch(self) -> int:
         outbox = self.db.outbox
         with self.db.read() as conn:
             rows = conn.execute(
@@ -181,6 +215,17 @@ class OutboxRelay:
                 stop.wait(idle_s)
 
 
+_ADVISORY_XACT_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")
+_ADVISORY_XACT_TRY_LOCK = sa.text("SELECT pg_try_advisory_xact_lock(:key)")
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _lock_key(purpose: str, service: str) -> int:
+    """A PostgreSQL advisory-lock key (signed 64-bit) for one purpose of one service, the same in every process."""
+    digest = hashlib.blake2b(f"radlab:{purpose}:{service}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def _engine(url: str, service: str) -> Engine:
     if url.startswith("sqlite:///"):
         folder = Path(url.removeprefix("sqlite:///"))
@@ -191,7 +236,55 @@ def _engine(url: str, service: str) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
-    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///folder (or postgresql://…)")
+    if url.startswith(("postgresql://", "postgresql+psycopg://")):
+        return _postgres_engine(url, service)
+    raise ValueError(
+        f"unsupported database URL {url!r}: use sqlite:///folder or postgresql://user[:password]@host:port/database"
+    )
+
+
+def _postgres_engine(url: str, service: str) -> Engine:
+    """An engine (psycopg 3) on which every table of the service's metadata is in the schema named `service`."""
+    if not _SCHEMA_NAME.fullmatch(service):
+        raise ValueError(
+            f"service name {service!r} cannot name its PostgreSQL schema: use lower-case letters, digits and _ "
+            "(not starting with a digit, at most 63 characters)"
+        )
+    parsed = sa.make_url(url).set(drivername="postgresql+psycopg")
+    if parsed.password is None and os.environ.get("RADLAB_DB_PASSWORD"):
+        parsed = parsed.set(password=os.environ["RADLAB_DB_PASSWORD"])
+    # search_path (only the service's schema) for SQL written as text; lock_timeout bounds a wait for a
+    # lock as SQLite's busy timeout does, so a unit of work opened inside another one of the same
+    # service fails after 30 s instead of hanging.
+    options = f"-c search_path={service} -c lock_timeout=30s"
+    if "options" in parsed.query:
+        options = f"{parsed.query['options']} {options}"
+        parsed = parsed.difference_update_query(["options"])
+    return sa.create_engine(
+        parsed,
+        # Whatever the server's default: under REPEATABLE READ a unit of work's snapshot would be taken
+        # by its lock statement, before the wait, and miss what the previous holder committed.
+        isolation_level="READ COMMITTED",
+        pool_pre_ping=True,
+        connect_args={"options": options},
+        # Core statements and DDL name the schema themselves: tables declared without a schema
+        # (every service's, and the shared outbox / processed_events) are created and used in it.
+        execution_options={"schema_translate_map": {None: service}},
+    )
+
+
+def _create_schema_and_tables(engine: Engine, service: str, metadata: sa.MetaData) -> None:
+    """Create the service's schema if missing, then its missing tables, one process at a time."""
+    with engine.begin() as conn:
+        # Concurrent CREATE SCHEMA/TABLE IF NOT EXISTS can both pass the check and one then fails on
+        # the catalog's unique index: replicas starting together take turns instead.
+        conn.execute(_ADVISORY_XACT_LOCK, {"key": _lock_key("schema", service)})
+        # Looked up first because CREATE SCHEMA IF NOT EXISTS still needs the CREATE privilege on the
+        # database, which a role given a ready-made schema may lack.
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :name"), {"name": service}).first()
+        if exists is None:
+            conn.execute(sa.schema.CreateSchema(service))
+        metadata.create_all(conn)
 
 
 def _sqlite_begin(conn: Connection) -> None:

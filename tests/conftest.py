@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,6 +56,31 @@ def minio_url(request) -> str:
 def postgres_url(request) -> str:
     """A real PostgreSQL cluster, e.g. postgresql://radlab@127.0.0.1:15432/radlab."""
     return _server_url("postgres", request)
+
+
+def _admin_engine(url: sa.URL) -> sa.Engine:
+    """An autocommit engine on the cluster of `url`, for CREATE / DROP DATABASE."""
+    if url.password is None and os.environ.get("RADLAB_DB_PASSWORD"):
+        url = url.set(password=os.environ["RADLAB_DB_PASSWORD"])
+    return sa.create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture
+def postgres_database_url(postgres_url) -> str:
+    """A new empty database on the session's cluster, dropped after the test: what tmp_path is to SQLite.
+
+    The delivery contract counts every row of its worker's fixed `deliverytest` schema, so a database
+    shared across tests (or across runs on a long-lived cluster) would carry earlier runs' rows.
+    """
+    base = sa.make_url(postgres_url)
+    name = f"radlab_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine(base)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.dispose()
 
 
 @pytest.hookimpl(hookwrapper=True)

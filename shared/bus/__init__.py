@@ -14,6 +14,10 @@ def connect(url: str) -> EventBus:
         from shared.bus.local import LocalBus
 
         return LocalBus.from_url(url)
+    if scheme == "kafka":
+        from shared.bus.kafka import KafkaBus
+
+        return KafkaBus.from_url(url)
     raise ValueError(f"unsupported bus URL {url!r}: use local:///path/bus.sqlite (or kafka://host:port)")
 
 

@@ -1,4 +1,4 @@
-"""The object store port and its adapters, chosen by URL: `file:///path` (a directory) or, later, `s3://`."""
+"""The object store port and its adapters, chosen by URL: `file:///path` (a directory) or `s3://host:port`."""
 
 from __future__ import annotations
 
@@ -25,14 +25,20 @@ __all__ = [
 
 
 def connect(url: str) -> ObjectStore:
-    """Open the store named by `url`: `file:///abs/dir`, or `file://rel/dir` from the working directory."""
+    """Open the store named by `url`: `file:///abs/dir`, `file://rel/dir` from the working directory, or
+    `s3://[ACCESS:SECRET@]host:port[?secure=true&region=…]` (credentials else from RADLAB_S3_ACCESS_KEY and
+    RADLAB_S3_SECRET_KEY)."""
     scheme, _, location = url.partition("://")
     if scheme == "file" and location:
         from shared.objectstore.file import FileObjectStore
 
         # The rest is a path taken literally (as config writes it), so file://objects means ./objects.
         return FileObjectStore(Path(location))
+    if scheme == "s3" and location:
+        from shared.objectstore.s3 import S3ObjectStore
+
+        return S3ObjectStore.from_url(url)
     raise ValueError(
         f"unsupported object store URL {url!r}: use file:///path/to/objects (a local directory, created if "
-        "missing); s3://host:port is planned"
+        "missing) or s3://ACCESS:SECRET@host:port (an S3 server)"
     )
