@@ -18,7 +18,7 @@ module=github.com/minio/minio
 address=127.0.0.1:${RADLAB_MINIO_PORT:-19000}
 health=/minio/health/live
 
-tools=${HOME}/.cache/radlab/tools
+tools=${RADLAB_TOOLS_DIR:-${RADLAB_CACHE:-${HOME}/.cache/radlab}/tools}
 binary=$tools/minio-$version/minio
 infra=${RADLAB_INFRA_DIR:-/tmp/radlab-infra-$(id -u)}
 state=$infra/minio

@@ -11,8 +11,8 @@ metadata = service_metadata()
 known_datasets = sa.Table(
     "known_datasets",
     metadata,
+    sa.Column("tenant", sa.String(100), primary_key=True),
     sa.Column("dataset_id", sa.String(36), primary_key=True),
-    sa.Column("tenant", sa.String(100), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
 )
 
