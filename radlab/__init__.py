@@ -2,3 +2,6 @@
 
 # The six services, in pipeline order; proto package `radlab.<name>.v1`, Python package `services.<name>`.
 SERVICES = ("ingestion", "anonymization", "annotation", "workflow", "interpolation", "training")
+
+# Full gRPC service name of each service, e.g. radlab.workflow.v1.WorkflowService.
+SERVICE_NAMES = {name: f"radlab.{name}.v1.{name.capitalize()}Service" for name in SERVICES}

@@ -16,7 +16,7 @@ import uuid
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from radlab import SERVICES
+from radlab import SERVICE_NAMES
 from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
 from radlab.annotation.v1 import annotation_service_pb2_grpc as annotation_grpc
 from radlab.anonymization.v1 import anonymization_service_pb2_grpc as anonymization_grpc
@@ -27,8 +27,6 @@ from radlab.workflow.v1 import workflow_service_pb2 as workflow_pb
 from radlab.workflow.v1 import workflow_service_pb2_grpc as workflow_grpc
 
 DEFAULT_URL = "127.0.0.1:50051"
-# Full gRPC service name of each service, e.g. radlab.workflow.v1.WorkflowService.
-SERVICE_NAMES = {name: f"radlab.{name}.v1.{name.capitalize()}Service" for name in SERVICES}
 
 
 class ConfigurationError(RuntimeError):

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from radlab import SERVICES
+import sqlalchemy as sa
+
+from radlab import SERVICE_NAMES, SERVICES
 from shared import bus as bus_port
 from shared import compute as compute_port
 from shared import metrics, objectstore
@@ -58,6 +60,27 @@ class Service:
     register: Callable[[grpc.Server], None]
     database: Database
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+
+    @classmethod
+    def wire(
+        cls,
+        name: str,
+        adapters: Adapters,
+        metadata: sa.MetaData,
+        servicer: Callable[[Database], object],
+        add_to_server: Callable[[object, grpc.Server], None],
+        event_handlers: Callable[[Database, str], Mapping[str, Handler]],
+    ) -> Service:
+        """The usual shape: the service's own database, one servicer over it, handlers in group `radlab.<name>`."""
+        database = adapters.database(name, metadata)
+        instance = servicer(database)
+        return cls(
+            name=name,
+            grpc_service_names=[SERVICE_NAMES[name]],
+            register=lambda server: add_to_server(instance, server),
+            database=database,
+            handlers=event_handlers(database, consumer_group(name)),
+        )
 
 
 def bootstrap(name: str, adapters: Adapters) -> Service:

@@ -15,7 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
-from radlab.client import SERVICE_NAMES, Client
+from radlab import SERVICE_NAMES
+from radlab.client import Client
 from radlab.workflow.v1 import workflow_service_pb2 as workflow_pb
 from shared.auth import issue_token, token_key
 from shared.stack import Stack

@@ -9,8 +9,7 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pool, message_factory
 
-from radlab import SERVICES
-from radlab.client import SERVICE_NAMES
+from radlab import SERVICE_NAMES, SERVICES
 from shared.auth import ROLES, allowed_roles, issue_token
 from shared.config import Settings
 from shared.events import load_contracts
