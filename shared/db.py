@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from shared import events
 from shared.bus import EventBus
 from shared.logs import current_trace_id
+from shared.migrations import Migration, migrate
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def service_metadata() -> sa.MetaData:
 class Database:
     """A service's own tables on the database `url` names; `unit_of_work()` is its only way in."""
 
-    def __init__(self, url: str, service: str, metadata: sa.MetaData):
+    def __init__(self, url: str, service: str, metadata: sa.MetaData, migrations: Sequence[Migration] = ()):
         self.service = service
         self.metadata = metadata
         self.engine = _engine(url, service)
@@ -65,9 +66,10 @@ class Database:
         self.processed = metadata.tables["processed_events"]
         self._postgres = self.engine.dialect.name == "postgresql"
         if self._postgres:
-            _create_schema_and_tables(self.engine, service, metadata)
+            _create_schema_and_tables(self.engine, service, metadata, migrations)
         else:
-            metadata.create_all(self.engine)
+            with self.engine.begin() as conn:  # BEGIN IMMEDIATE: one process migrates at a time
+                migrate(conn, metadata, migrations)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -273,8 +275,8 @@ def _postgres_engine(url: str, service: str) -> Engine:
     )
 
 
-def _create_schema_and_tables(engine: Engine, service: str, metadata: sa.MetaData) -> None:
-    """Create the service's schema if missing, then its missing tables, one process at a time."""
+def _create_schema_and_tables(engine: Engine, service: str, metadata: sa.MetaData, migrations: Sequence[Migration]) -> None:
+    """Create the service's schema if missing, then migrate its tables, one process at a time."""
     with engine.begin() as conn:
         # Concurrent CREATE SCHEMA/TABLE IF NOT EXISTS can both pass the check and one then fails on
         # the catalog's unique index: replicas starting together take turns instead.
@@ -284,7 +286,7 @@ def _create_schema_and_tables(engine: Engine, service: str, metadata: sa.MetaDat
         exists = conn.execute(sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :name"), {"name": service}).first()
         if exists is None:
             conn.execute(sa.schema.CreateSchema(service))
-        metadata.create_all(conn)
+        migrate(conn, metadata, migrations)
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -9,7 +9,7 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -26,6 +26,7 @@ from shared.consumer import EventConsumer, Handler, consumer_group
 from shared.db import Database, OutboxRelay
 from shared.grpcserver import build_server
 from shared.logs import configure
+from shared.migrations import Migration
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,9 @@ class Adapters:
         self.bus = bus_port.connect(settings.bus_url)
         self.store = objectstore.connect(settings.store_url)
 
-    def database(self, service: str, metadata) -> Database:
-        """The service's own database (SQLite file or PostgreSQL schema) with its tables created."""
-        return Database(self.settings.db_url, service, metadata)
+    def database(self, service: str, metadata: sa.MetaData, migrations: Sequence[Migration] = ()) -> Database:
+        """The service's own database (SQLite file or PostgreSQL schema), its tables migrated."""
+        return Database(self.settings.db_url, service, metadata, migrations)
 
     @functools.cached_property
     def compute(self) -> compute_port.Compute:
@@ -70,9 +71,10 @@ class Service:
         servicer: Callable[[Database], object],
         add_to_server: Callable[[object, grpc.Server], None],
         event_handlers: Callable[[Database, str], Mapping[str, Handler]],
+        migrations: Sequence[Migration] = (),
     ) -> Service:
         """The usual shape: the service's own database, one servicer over it, handlers in group `radlab.<name>`."""
-        database = adapters.database(name, metadata)
+        database = adapters.database(name, metadata, migrations)
         instance = servicer(database)
         return cls(
             name=name,

@@ -213,3 +213,77 @@ class DatabaseContract:
         assert not any(thread.is_alive() for thread in threads), "a unit of work hung"
         assert errors == []
         assert counter_value(db, "hits") == 100
+
+    def test_a_new_database_is_created_whole_and_stamped_without_running_steps(self, db_url):
+        """On an empty database every table comes from the metadata and every step is recorded, none run."""
+        service = f"t_{uuid.uuid4().hex[:10]}"
+
+        def must_not_run(_operations):
+            raise AssertionError("a step ran on a fresh database")
+
+        db = Database(db_url, service, _noted_metadata(), [("0001_note", must_not_run)])
+        try:
+            with db.unit_of_work() as uow:
+                uow.execute(db.metadata.tables["counters"].insert().values(name="a", value=1, note="fresh"))
+            assert _recorded_steps(db) == ["0001_note"]
+        finally:
+            db.dispose()
+
+    def test_an_older_database_runs_each_new_step_once_and_keeps_its_rows(self, db_url):
+        """A database made before a step runs it on the next start, keeps its data, and never runs it again."""
+        service = f"t_{uuid.uuid4().hex[:10]}"
+        old = Database(db_url, service, counters_metadata())
+        with old.unit_of_work() as uow:
+            uow.execute(old.metadata.tables["counters"].insert().values(name="kept", value=7))
+        old.dispose()
+        runs = []
+
+        def add_note(operations):
+            runs.append(1)
+            operations.add_column("counters", sa.Column("note", sa.String(50), nullable=True))
+
+        for _ in range(2):
+            db = Database(db_url, service, _noted_metadata(), [("0001_note", add_note)])
+            counters = db.metadata.tables["counters"]
+            with db.unit_of_work() as uow:
+                uow.execute(counters.update().where(counters.c.name == "kept").values(note="migrated"))
+                assert uow.execute(sa.select(counters.c.value, counters.c.note)).all() == [(7, "migrated")]
+            assert _recorded_steps(db) == ["0001_note"]
+            db.dispose()
+        assert len(runs) == 1
+
+    def test_replicas_starting_together_migrate_once(self, db_url):
+        """Four processes' worth of starts at the same moment: the pending step runs exactly once."""
+        service = f"t_{uuid.uuid4().hex[:10]}"
+        Database(db_url, service, counters_metadata()).dispose()
+        runs, errors, guard = [], [], threading.Lock()
+
+        def add_note(operations):
+            with guard:
+                runs.append(1)
+            operations.add_column("counters", sa.Column("note", sa.String(50), nullable=True))
+
+        def start():
+            try:
+                Database(db_url, service, _noted_metadata(), [("0001_note", add_note)]).dispose()
+            except Exception as error:  # collected: the assertion below names it
+                errors.append(error)
+
+        threads = [threading.Thread(target=start) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [] and len(runs) == 1
+
+
+def _noted_metadata() -> sa.MetaData:
+    """counters_metadata() one release later: `counters` gained a nullable `note` column."""
+    metadata = counters_metadata()
+    metadata.tables["counters"].append_column(sa.Column("note", sa.String(50), nullable=True))
+    return metadata
+
+
+def _recorded_steps(db: Database) -> list[str]:
+    with db.read() as conn:
+        return list(conn.execute(sa.text("SELECT name FROM schema_migrations ORDER BY name")).scalars())

@@ -64,7 +64,7 @@ class TestPostgresDelivery(DeliveryContract):
         return postgres_database_url
 
 
-TABLES = {"outbox", "processed_events", "counters", "effects"}
+TABLES = {"outbox", "processed_events", "counters", "effects", "schema_migrations"}
 
 
 def test_each_service_keeps_its_tables_and_sequences_in_its_own_schema(open_database):
