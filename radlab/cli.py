@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     make.set_defaults(run=_datasets_create)
     listing = datasets.add_parser("list", help="list the datasets you may see")
     listing.set_defaults(run=_datasets_list)
+
+    anonymize = commands.add_parser("anonymize", help="de-identify a folder of DICOM files (PS3.15 Basic Profile)")
+    anonymize.add_argument("source", help="folder of DICOM files (read only)")
+    anonymize.add_argument("destination", help="output folder; instances held for burned-in text go to held/")
+    anonymize.add_argument("--key-file", help="file holding the key (default: RADLAB_ANON_KEY)")
+    anonymize.add_argument("--tenant", default="default", help="pseudonyms are stable per tenant")
+    anonymize.set_defaults(run=_anonymize)
     return parser
 
 
@@ -122,6 +129,15 @@ def _datasets_list(_args: argparse.Namespace) -> int:
         for dataset in client.list_datasets():
             print(f"{dataset.id}  {dataset.name}")
     return 0
+
+
+def _anonymize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.anonymization.cli import anonymize_folder, read_key
+
+    key = read_key(args.key_file)
+    return 1 if anonymize_folder(Path(args.source), Path(args.destination), key, args.tenant) else 0
 
 
 def _report(error: Exception) -> int:

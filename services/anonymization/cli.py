@@ -1,0 +1,70 @@
+"""`radlab anonymize SRC_DIR DST_DIR`: de-identify a folder of DICOM files on this machine, writing atomically."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+from services.anonymization.domain.engine import anonymize
+from services.anonymization.rules_table import load_rule_table
+from shared.errors import InvalidArgument
+
+KEY_VARIABLE = "RADLAB_ANON_KEY"
+
+
+def read_key(key_file: str | None) -> bytes:
+    """The key from --key-file, else RADLAB_ANON_KEY; refuse to run without one."""
+    if key_file:
+        key = Path(key_file).read_bytes().strip()
+    else:
+        key = os.environ.get(KEY_VARIABLE, "").encode()
+    if len(key) < 16:
+        raise InvalidArgument(
+            f"no anonymization key: set {KEY_VARIABLE} or pass --key-file with at least 16 bytes "
+            "(the same key gives the same pseudonyms and UIDs; keep it secret and keep it)"
+        )
+    return key
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = "default", out=None) -> int:
+    """De-identify every file under `source` into `destination` (held instances into destination/held/),
+    named by their new SOP Instance UID so no input file name (which may hold PHI) is carried over.
+    Returns the number of files that failed; a failed file writes nothing."""
+    out = out or sys.stdout
+    table = load_rule_table()
+    files = sorted(path for path in Path(source).rglob("*") if path.is_file())
+    failed = 0
+    for number, path in enumerate(files, 1):
+        label = f"[{number}/{len(files)}] file {number}"  # the input name may itself be PHI: never printed
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = anonymize(path.read_bytes(), table, key, tenant)
+        except InvalidArgument as error:
+            failed += 1
+            print(f"{label}: FAILED, nothing written: {error}", file=out)
+            continue
+        name = f"{result.dataset.SOPInstanceUID}.dcm"
+        target = destination / "held" / name if result.report.held else destination / name
+        _write_atomically(target, result.data)
+        status = f"HELD for review ({result.report.held_reason})" if result.report.held else "ok"
+        print(f"{label}: {status} -> {target.relative_to(destination)}", file=out)
+    print(f"{len(files) - failed} de-identified, {failed} failed", file=out)
+    return failed

@@ -1,0 +1,521 @@
+"""The de-identifier: applies the confidentiality profile to one DICOM instance at every depth and reports what it did."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections import Counter
+from dataclasses import dataclass, field
+from io import BytesIO
+
+import numpy as np
+import pydicom
+from pydicom.datadict import dictionary_has_tag
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.uid import UID
+
+from services.anonymization.domain.profile import (
+    COLUMN_DESCRIPTORS,
+    COLUMN_DEVICE,
+    COLUMN_MODIFIED_DATES,
+    COLUMN_PATIENT_CHARACTERISTICS,
+    Options,
+    RuleTable,
+)
+from services.anonymization.domain.safe_private import safe_private_index
+from services.anonymization.domain.temporal import DateShift
+from shared.errors import InvalidArgument
+
+WELL_KNOWN_UID_ROOT = "1.2.840.10008."
+BURNS_IN_TEXT = frozenset({"US", "SC", "XA", "RF", "ES", "XC", "OT"})
+TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "UT", "UC", "AE", "CS", "UR"})
+_ENGINE_NAME = "RADLAB_ANON_1"
+_DUMMY = {
+    "PN": "ANONYMOUS", "LO": "ANONYMIZED", "SH": "ANONYMIZED", "LT": "ANONYMIZED", "ST": "ANONYMIZED",
+    "UT": "ANONYMIZED", "UC": "ANONYMIZED", "CS": "ANONYMIZED", "AE": "ANONYMIZED", "UR": "urn:radlab:anonymized",
+    "DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000D", "DS": "0", "IS": "0",
+    "FL": 0.0, "FD": 0.0, "SS": 0, "US": 0, "SL": 0, "UL": 0, "SV": 0, "UV": 0, "AT": 0,
+    "OB": b"\x00\x00", "OW": b"\x00\x00", "UN": b"\x00\x00", "OF": b"\x00" * 4, "OL": b"\x00" * 4,
+    "OD": b"\x00" * 8, "OV": b"\x00" * 8,
+}
+_PIXEL_DATA = 0x7FE00010
+
+
+class AnonymizationFailed(InvalidArgument):
+    """The input cannot be de-identified safely; nothing was produced. The message says what to do."""
+
+
+@dataclass(frozen=True)
+class PseudonymEntry:
+    """One original → replacement pair, to be stored encrypted so authorised re-identification stays possible."""
+
+    kind: str
+    original: str
+    pseudonym: str
+
+
+@dataclass
+class Report:
+    """What the engine did to one instance: element counts per action, the hold decision, the pseudonym pairs."""
+
+    actions: Counter = field(default_factory=Counter)
+    held_reason: str | None = None
+    pseudonyms: list[PseudonymEntry] = field(default_factory=list)
+    overlay_bits_cleared: bool = False
+
+    @property
+    def held(self) -> bool:
+        return self.held_reason is not None
+
+
+@dataclass
+class Deidentified:
+    """The de-identified instance as Part 10 bytes and as a dataset, with its report."""
+
+    data: bytes
+    dataset: Dataset
+    report: Report
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the instance belongs to, as far as the keyed hashes need to know: the tenant and the patient."""
+
+    tenant: str
+    patient_basis: str
+
+
+def anonymize(data: bytes, table: RuleTable, key: bytes, tenant: str = "default", options: Options = Options()) -> Deidentified:
+    """De-identify one DICOM Part 10 instance; raise AnonymizationFailed (and produce nothing) when it cannot."""
+    if not isinstance(key, bytes) or len(key) < 16:
+        raise InvalidArgument("the anonymization key must be at least 16 bytes")
+    dataset = _read(data)
+    return _Deidentifier(table, key, tenant, options).run(dataset)
+
+
+def _read(data: bytes) -> Dataset:
+    if len(data) < 132 or data[128:132] != b"DICM":
+        raise AnonymizationFailed(
+            "not a DICOM Part 10 file (no 'DICM' marker at byte 128); export it from the PACS or modality as DICOM files"
+        )
+    try:
+        dataset = pydicom.dcmread(BytesIO(data), force=False)
+        _touch(dataset)
+    except AnonymizationFailed:
+        raise
+    except (InvalidDicomError, Exception) as error:  # any parse failure means we cannot vouch for the output
+        raise AnonymizationFailed(f"the DICOM file is unreadable or truncated ({type(error).__name__}: {error}); upload it again") from error
+    syntax = getattr(dataset.file_meta, "TransferSyntaxUID", None)
+    if syntax is None or not UID(syntax).is_transfer_syntax:
+        raise AnonymizationFailed(f"unsupported or missing transfer syntax {syntax!r}; re-export with a standard DICOM transfer syntax")
+    for name, meta_name in (("SOPClassUID", "MediaStorageSOPClassUID"), ("SOPInstanceUID", "MediaStorageSOPInstanceUID")):
+        if not dataset.get(name) and dataset.file_meta.get(meta_name):
+            setattr(dataset, name, dataset.file_meta.get(meta_name))  # some exporters keep them only in the meta
+    if not dataset.get("SOPInstanceUID") or not dataset.get("SOPClassUID"):
+        raise AnonymizationFailed("the file has no SOP Class or SOP Instance UID (a DICOMDIR or a fragment?); upload the image files themselves")
+    if "Image Storage" in UID(dataset.SOPClassUID).name and not {0x7FE00008, 0x7FE00009, _PIXEL_DATA} & set(dataset.keys()):
+        raise AnonymizationFailed("the image has no pixel data (a truncated file?); upload the complete file")
+    _check_pixel_data(dataset, UID(syntax))
+    if not UID(syntax).is_deflated:
+        _check_structure(data, explicit=not UID(syntax).is_implicit_VR, little=UID(syntax).is_little_endian)
+    return dataset
+
+
+_LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UT", b"UN", b"UC", b"UR", b"SV", b"UV"}
+_UNDEFINED = 0xFFFFFFFF
+
+
+def _check_structure(data: bytes, explicit: bool, little: bool) -> None:
+    """Walk every element header to the last byte: pydicom stops quietly at a cut, so a truncated file
+    would otherwise come out as a shorter, valid-looking instance."""
+    view = memoryview(data)
+    position = 132
+    while position + 8 <= len(data) and int.from_bytes(view[position:position + 2], "little") == 0x0002:
+        length = int.from_bytes(view[position + 6:position + 8], "little")
+        if bytes(view[position + 4:position + 6]) in _LONG_VRS:
+            length = int.from_bytes(view[position + 8:position + 12], "little") + 4
+        position += 8 + length
+    order = "little" if little else "big"
+
+    def truncated(where: int):
+        return AnonymizationFailed(f"the DICOM file is truncated or corrupt near byte {where}; upload the complete file")
+
+    def elements(position: int, end: int, until_delimiter: bool) -> int:
+        while position < end:
+            if position + 8 > end:
+                raise truncated(position)
+            group = int.from_bytes(view[position:position + 2], order)
+            number = int.from_bytes(view[position + 2:position + 4], order)
+            if group == 0xFFFE:
+                length = int.from_bytes(view[position + 4:position + 8], order)
+                if number in (0xE00D, 0xE0DD):
+                    return position + 8
+                position += 8
+                if length == _UNDEFINED:
+                    position = elements(position, end, True)
+                elif position + length > end:
+                    raise truncated(position)
+                else:
+                    position += length
+                continue
+            if explicit:
+                vr = bytes(view[position + 4:position + 6])
+                if vr in _LONG_VRS:
+                    if position + 12 > end:
+                        raise truncated(position)
+                    length, position = int.from_bytes(view[position + 8:position + 12], order), position + 12
+                else:
+                    length, position = int.from_bytes(view[position + 6:position + 8], order), position + 8
+            else:
+                length, position = int.from_bytes(view[position + 4:position + 8], order), position + 8
+            if length == _UNDEFINED:
+                position = elements(position, end, True)
+            elif position + length > end:
+                raise truncated(position)
+            else:
+                position += length
+        if until_delimiter:
+            raise truncated(position)
+        return position
+
+    elements(position, len(data), False)
+
+
+def _touch(dataset: Dataset) -> None:
+    """Parse every element now, at every depth, so a damaged file fails here and not half-way through."""
+    for element in dataset:
+        if element.VR == "SQ":
+            for item in element.value:
+                _touch(item)
+
+
+def _check_pixel_data(dataset: Dataset, syntax: UID) -> None:
+    if _PIXEL_DATA not in dataset:
+        return
+    pixels = dataset[_PIXEL_DATA].value or b""
+    if syntax.is_encapsulated:
+        try:
+            frames = list(pydicom.encaps.generate_frames(pixels, number_of_frames=int(dataset.get("NumberOfFrames", 1) or 1)))
+        except Exception as error:
+            raise AnonymizationFailed(f"the compressed pixel data is damaged or truncated ({error}); upload the file again") from error
+        if not frames or any(not frame for frame in frames):
+            raise AnonymizationFailed("the compressed pixel data has an empty frame; upload the file again")
+        return
+    try:
+        expected = (
+            int(dataset.Rows) * int(dataset.Columns) * int(dataset.get("SamplesPerPixel", 1))
+            * int(dataset.get("NumberOfFrames", 1) or 1) * int(dataset.BitsAllocated)
+        )
+    except (AttributeError, TypeError, ValueError) as error:
+        raise AnonymizationFailed(f"the image lacks Rows, Columns or Bits Allocated ({error}); the file is incomplete") from error
+    if len(pixels) * 8 < expected:
+        raise AnonymizationFailed(
+            f"the pixel data is truncated ({len(pixels)} bytes, {(expected + 7) // 8} expected); upload the complete file"
+        )
+
+
+class _Deidentifier:
+    def __init__(self, table: RuleTable, key: bytes, tenant: str, options: Options):
+        self.table, self.key, self.tenant, self.options = table, key, tenant, options
+        self.columns = options.columns()
+        self.safe = safe_private_index() if options.retain_safe_private else frozenset()
+        self.report = Report()
+        self.identifying: set[str] = set()
+
+    # ---- keyed hashes -------------------------------------------------------------------------------------
+    def _digest(self, purpose: str, value: str) -> bytes:
+        message = f"{purpose}\0{self.tenant}\0{value}".encode()
+        return hmac.new(self.key, message, hashlib.sha256).digest()
+
+    def uid(self, original: str) -> str:
+        """The replacement for a UID: 2.25.<128-bit integer from a keyed hash>; well-known UIDs untouched."""
+        original = str(original).strip().rstrip("\0")
+        if not original or original.startswith(WELL_KNOWN_UID_ROOT):
+            return original
+        return "2.25." + str(int.from_bytes(self._digest("uid", original)[:16], "big"))
+
+    def pseudonym(self, basis: str) -> str:
+        return "RL" + base64.b32encode(self._digest("patient", basis)[:10]).decode().rstrip("=")
+
+    def date_shift(self, basis: str) -> DateShift:
+        digest = self._digest("dates", basis)
+        return DateShift(days=365 + int.from_bytes(digest[:4], "big") % (10 * 365), seconds=int.from_bytes(digest[4:8], "big") % 86400)
+
+    # ---- the run ----------------------------------------------------------------------------------------
+    def run(self, dataset: Dataset) -> Deidentified:
+        patient_id = str(dataset.get("PatientID", "") or "").strip()
+        basis = patient_id or "|".join(
+            str(dataset.get(name, "") or "").strip() for name in ("PatientName", "PatientBirthDate")
+        ).strip("|") or str(dataset.StudyInstanceUID if "StudyInstanceUID" in dataset else dataset.SOPInstanceUID)
+        self.shift = self.date_shift(basis)
+        self.report.held_reason = _burned_in_reason(dataset)
+        self._collect_identifying(dataset)
+        originals = {name: str(dataset.get(name, "") or "") for name in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")}
+
+        self._clean(dataset)
+        self._clean_overlay_bits(dataset)
+        pseudonym = self.pseudonym(basis)
+        dataset.PatientID = pseudonym
+        self.report.pseudonyms.append(PseudonymEntry("PatientID", patient_id or basis, pseudonym))
+        for name, original in originals.items():
+            if original:
+                self.report.pseudonyms.append(PseudonymEntry(name, original, self.uid(original)))
+        self._mark(dataset)
+        syntax = UID(dataset.file_meta.TransferSyntaxUID)
+        dataset.file_meta = self._file_meta(dataset, syntax)
+        dataset.preamble = b"\x00" * 128
+        output = BytesIO()
+        try:
+            dataset.save_as(output, enforce_file_format=True)
+            written = output.getvalue()
+            pydicom.dcmread(BytesIO(written))
+        except Exception as error:
+            raise AnonymizationFailed(f"the de-identified instance could not be encoded ({error}); report this file to Radlab") from error
+        return Deidentified(data=written, dataset=dataset, report=self.report)
+
+    # ---- what counts as identifying ------------------------------------------------------------------------
+    def _collect_identifying(self, dataset: Dataset) -> None:
+        """Every value the profile removes or replaces, so free text that repeats one can be cleaned too."""
+        for element in dataset:
+            if element.tag.is_private:
+                continue
+            if element.VR == "SQ":
+                for item in element.value:
+                    self._collect_identifying(item)
+                continue
+            action, _column = self._action(element.tag)
+            if element.VR == "PN" or (action not in (None, "K", "C") and element.VR not in ("UI", "US", "SS", "UL", "SL", "FL", "FD")):
+                for value in _strings(element):
+                    self._add_identifying(value, element.VR)
+
+    def _add_identifying(self, value: str, vr: str) -> None:
+        candidates = [value]
+        if vr == "PN":
+            candidates += value.replace("=", "^").split("^")
+        for candidate in candidates:
+            text = candidate.strip().upper()
+            if len(text) >= 3 and not (text.isdigit() and len(text) < 4):
+                self.identifying.add(text)
+
+    def _names_someone(self, element: DataElement) -> bool:
+        return any(token in value.upper() for value in _strings(element) for token in self.identifying)
+
+    # ---- the walk ---------------------------------------------------------------------------------------
+    def _action(self, tag) -> tuple[str | None, str | None]:
+        rule = self.table.rule(int(tag))
+        return (None, None) if rule is None else rule.action(self.columns)
+
+    def _clean(self, dataset: Dataset) -> None:
+        pairs = self._date_time_pairs(dataset)
+        creators_used: set[int] = set()
+        for tag in sorted(dataset.keys()):
+            element = dataset[tag]
+            group, number = tag >> 16, tag & 0xFFFF
+            if number == 0x0000 and group != 0x0000:
+                self._remove(dataset, tag, "X")  # group lengths: retired, and wrong after any change
+            elif group % 2 == 1:
+                self._private(dataset, tag, element, creators_used)
+            elif 0x5000 <= group <= 0x60FF and group % 2 == 0 and (group < 0x5100 or group >= 0x6000):
+                self._remove(dataset, tag, "X")  # curves and overlays: graphics that may carry text, never kept
+            else:
+                self._public(dataset, tag, element, pairs)
+        for tag in [tag for tag in dataset.keys() if tag.is_private and 0x10 <= (tag & 0xFFFF) <= 0xFF]:
+            if int(tag) not in creators_used:
+                self._remove(dataset, tag, "X")
+
+    def _public(self, dataset: Dataset, tag, element: DataElement, pairs: dict[int, str]) -> None:
+        action, column = self._action(tag)
+        vr = element.VR
+        if action is None:
+            if vr == "SQ":
+                return self._recurse(element, "K")
+            if not dictionary_has_tag(tag):
+                return self._remove(dataset, tag, "X")  # a public tag no dictionary knows may hold anything
+            if vr == "UI":
+                return self._replace_uids(element)
+            if vr in ("DA", "DT", "TM"):
+                return self._shift(dataset, tag, element, pairs) if self.options.retain_longitudinal_modified_dates else self._count("K")
+            if vr == "PN":
+                return self._empty(element)
+            if vr in TEXT_VRS and self._names_someone(element):
+                return self._remove(dataset, tag, "X")
+            if vr == "AS":
+                _cap_age(element)
+            return self._count("K")
+        if action == "C":
+            return self._clean_action(dataset, tag, element, column, pairs)
+        if action == "K":
+            if vr == "SQ":
+                return self._recurse(element, "K")
+            if vr == "AS":
+                _cap_age(element)
+            if vr == "UI":
+                return self._replace_uids(element)
+            return self._count("K")
+        self._basic(dataset, tag, element, action)
+
+    def _basic(self, dataset: Dataset, tag, element: DataElement, action: str) -> None:
+        vr = element.VR
+        if action == "X/Z/U*":
+            return self._recurse(element, "U") if vr == "SQ" else self._replace_uids(element)
+        resolved = {"X/Z": "Z", "X/D": "D", "Z/D": "D", "X/Z/D": "D"}.get(action, action)
+        if resolved == "X":
+            return self._remove(dataset, tag, "X")
+        if resolved == "U" or (resolved == "D" and vr == "UI"):
+            return self._replace_uids(element)
+        if resolved == "Z" or vr == "SQ":
+            return self._empty(element)
+        element.value = _DUMMY.get(vr[:2], b"\x00\x00" if vr.startswith("O") else "ANONYMIZED")
+        self._count("D")
+
+    def _clean_action(self, dataset: Dataset, tag, element: DataElement, column: str | None, pairs) -> None:
+        if element.VR == "SQ":
+            return self._recurse(element, "C")
+        if column == COLUMN_MODIFIED_DATES and element.VR in ("DA", "DT", "TM"):
+            return self._shift(dataset, tag, element, pairs)
+        cleanable = element.VR in TEXT_VRS  # binary values (Maker Note…) cannot be read for names: never kept
+        if column in (COLUMN_DESCRIPTORS, COLUMN_PATIENT_CHARACTERISTICS, COLUMN_DEVICE) and cleanable and not self._names_someone(element):
+            return self._count("C")
+        rule = self.table.rule(int(tag))
+        return self._basic(dataset, tag, element, rule.basic)
+
+    def _private(self, dataset: Dataset, tag, element: DataElement, creators_used: set[int]) -> None:
+        group, number = tag >> 16, tag & 0xFFFF
+        if 0x10 <= number <= 0xFF:
+            return  # a private creator stays only while an element of its block stays (decided after the walk)
+        creator_tag = (group << 16) | (number >> 8)
+        creator = dataset.get(creator_tag)
+        name = str(creator.value).strip() if creator is not None and number >= 0x1000 else None
+        if name is not None and (group, name, number & 0xFF) in self.safe:
+            creators_used.add(creator_tag)
+            return self._count("K")
+        self._remove(dataset, tag, "X")
+
+    # ---- the actions ------------------------------------------------------------------------------------
+    def _count(self, action: str) -> None:
+        self.report.actions[action] += 1
+
+    def _remove(self, dataset: Dataset, tag, action: str) -> None:
+        del dataset[tag]
+        self._count(action)
+
+    def _empty(self, element: DataElement) -> None:
+        element.value = Sequence([]) if element.VR == "SQ" else None
+        self._count("Z")
+
+    def _recurse(self, element: DataElement, action: str) -> None:
+        for item in element.value:
+            self._clean(item)
+        self._count(action)
+
+    def _replace_uids(self, element: DataElement) -> None:
+        values = _strings(element)
+        replaced = [self.uid(value) for value in values]
+        element.value = replaced if len(replaced) > 1 else (replaced[0] if replaced else element.value)
+        self._count("U")
+
+    def _shift(self, dataset: Dataset, tag, element: DataElement, pairs: dict[int, str]) -> None:
+        if int(tag) in pairs:
+            element.value = pairs[int(tag)]
+            return self._count("C")
+        convert = {"DA": self.shift.date, "DT": self.shift.datetime, "TM": self.shift.time}.get(element.VR)
+        values = _strings(element)
+        shifted = [convert(value) for value in values] if convert else [None]
+        if any(value is None for value in shifted):
+            return self._empty(element)  # a value we cannot read as a date may hold anything
+        element.value = shifted if len(shifted) > 1 else (shifted[0] if shifted else element.value)
+        self._count("C")
+
+    def _date_time_pairs(self, dataset: Dataset) -> dict[int, str]:
+        """Shifted values for each (…Date, …Time) pair at this level, moved together as one instant."""
+        shifted: dict[int, str] = {}
+        for element in dataset:
+            keyword = element.keyword
+            if element.VR != "DA" or not keyword.endswith("Date") or element.VM != 1:
+                continue
+            partner = dataset.get(keyword[:-4] + "Time")
+            partner_element = dataset.data_element(keyword[:-4] + "Time") if partner is not None else None
+            if partner_element is None or partner_element.VR != "TM" or partner_element.VM != 1:
+                continue
+            pair = self.shift.date_and_time(str(element.value), str(partner_element.value))
+            if pair is not None:
+                shifted[int(element.tag)], shifted[int(partner_element.tag)] = pair
+        return shifted
+
+    def _clean_overlay_bits(self, dataset: Dataset) -> None:
+        """Zero pixel bits outside Bits Stored (sign bits for signed data): where retired overlays hide."""
+        if _PIXEL_DATA not in dataset or UID(dataset.file_meta.TransferSyntaxUID).is_encapsulated:
+            return
+        allocated, stored = int(dataset.get("BitsAllocated", 0)), int(dataset.get("BitsStored", 0) or 0)
+        if allocated not in (8, 16, 32) or not 0 < stored < allocated:
+            return
+        high = int(dataset.get("HighBit", stored - 1))
+        big = UID(dataset.file_meta.TransferSyntaxUID) == pydicom.uid.ExplicitVRBigEndian
+        dtype = np.dtype(f"u{allocated // 8}").newbyteorder(">" if big else "<")
+        raw = dataset.PixelData
+        usable = len(raw) // dtype.itemsize * dtype.itemsize
+        pixels = np.frombuffer(raw[:usable], dtype=dtype)
+        low = high - stored + 1
+        mask = np.array(((1 << stored) - 1) << low, dtype=dtype)
+        cleaned = pixels & mask
+        if int(dataset.get("PixelRepresentation", 0)) == 1 and low == 0:
+            sign = (pixels >> high) & 1
+            cleaned = cleaned | (sign * np.array(~int(mask) & ((1 << allocated) - 1), dtype=dtype)).astype(dtype)
+        cleaned = cleaned.astype(dtype)
+        if not np.array_equal(cleaned, pixels):
+            dataset.PixelData = cleaned.tobytes() + raw[usable:]
+            self.report.overlay_bits_cleared = True
+            self._count("C")
+
+    def _mark(self, dataset: Dataset) -> None:
+        dataset.PatientIdentityRemoved = "YES"
+        dataset.DeidentificationMethod = [
+            "RADLAB " + _ENGINE_NAME,
+            f"PS3.15 E.1-1 BASIC PROFILE ({self.table.edition_rows} ROWS)",
+        ] + [meaning[:64] for _code, meaning in self.options.method_codes()[1:]]
+        items = []
+        for code, meaning in self.options.method_codes():
+            item = Dataset()
+            item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code, "DCM", meaning
+            items.append(item)
+        dataset.DeidentificationMethodCodeSequence = Sequence(items)
+        dataset.LongitudinalTemporalInformationModified = "MODIFIED" if self.options.retain_longitudinal_modified_dates else "REMOVED"
+
+    def _file_meta(self, dataset: Dataset, syntax: UID) -> FileMetaDataset:
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+        meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+        meta.TransferSyntaxUID = syntax
+        meta.ImplementationClassUID = "2.25." + str(int.from_bytes(hashlib.sha256(_ENGINE_NAME.encode()).digest()[:16], "big"))
+        meta.ImplementationVersionName = _ENGINE_NAME
+        return meta
+
+
+def _strings(element: DataElement) -> list[str]:
+    value = element.value
+    if value is None or isinstance(value, (bytes, bytearray)):
+        return []
+    values = list(value) if isinstance(value, (MultiValue, list, tuple)) else [value]
+    return [str(item) for item in values if item is not None and str(item) != ""]
+
+
+def _cap_age(element: DataElement) -> None:
+    """Ages over 89 become 090Y (PS3.15 Retain Patient Characteristics; HIPAA's 90-and-over rule)."""
+    value = str(element.value or "").strip().upper()
+    if len(value) == 4 and value[:3].isdigit() and value[3] == "Y" and int(value[:3]) > 89:
+        element.value = "090Y"
+
+
+def _burned_in_reason(dataset: Dataset) -> str | None:
+    burned = str(dataset.get("BurnedInAnnotation", "") or "").strip().upper()
+    modality = str(dataset.get("Modality", "") or "").strip().upper()
+    if burned == "YES":
+        return "Burned In Annotation is YES: the pixels carry text; review and clean them before release"
+    if modality in BURNS_IN_TEXT and burned != "NO":
+        return f"modality {modality} often burns text into the pixels and Burned In Annotation is not NO; review before release"
+    return None

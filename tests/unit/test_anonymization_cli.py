@@ -1,0 +1,42 @@
+"""`radlab anonymize`: refuses without a key, writes whole files only, hides input names, holds burned-in text."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+from radlab.cli import main
+from tests.phi_corpus import UID_CANARY, build_instance
+from services.anonymization.rules_table import load_rule_table
+
+
+def test_refuses_to_run_without_a_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("RADLAB_ANON_KEY", raising=False)
+    assert main(["anonymize", str(tmp_path), str(tmp_path / "out")]) == 1
+    assert "RADLAB_ANON_KEY" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_folder_round_trip(tmp_path, data_dir, monkeypatch, capsys):
+    source, destination = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    table = load_rule_table(data_dir / "dicom-standard" / "confidentiality_profile_attributes.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clean, _c, _d = build_instance(table, study_uid=f"{UID_CANARY}.6.1", instance=1)
+        held, _c, _d = build_instance(table, study_uid=f"{UID_CANARY}.6.1", instance=2, modality="US", burned_in=None)
+    (source / "CNRYFILENAME_Doe_John.dcm").write_bytes(clean)
+    (source / "CNRYHELD_us.dcm").write_bytes(held)
+    (source / "CNRYBROKEN.dcm").write_bytes(clean[: len(clean) // 3])
+    shutil.copy(data_dir / "dcm_qa_ct/In/GE/01.dcm", source / "real.dcm")
+    key_file = tmp_path / "key"
+    key_file.write_bytes(b"k" * 32)
+    assert main(["anonymize", str(source), str(destination), "--key-file", str(key_file), "--tenant", "t"]) == 1
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert "radlab:" not in captured.err, captured.err
+    written = sorted(path.relative_to(destination).as_posix() for path in destination.rglob("*") if path.is_file())
+    assert len(written) == 3 and sum(name.startswith("held/") for name in written) == 1
+    assert "CNRY" not in " ".join(written) + printed
+    assert "FAILED, nothing written" in printed and "2 de-identified" not in printed
+    assert not any(path.name.startswith(".partial-") for path in destination.rglob("*"))

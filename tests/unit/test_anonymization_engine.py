@@ -1,0 +1,214 @@
+"""The de-identification engine on a canary-seeded corpus and on the real series: nothing leaks, nothing breaks."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import date
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+
+from services.anonymization.domain.engine import AnonymizationFailed, anonymize
+from services.anonymization.domain.profile import Options
+from services.anonymization.domain.safe_private import safe_private_index
+from services.anonymization.rules_table import load_rule_table
+from tests.phi_corpus import PATIENT_ID, UID_CANARY, build_instance, pixels
+
+KEY = b"radlab-test-key-0123456789abcdef"
+OTHER_KEY = b"another-key-for-radlab-tests-9876"
+STUDY = f"{UID_CANARY}.6.1"
+
+
+@pytest.fixture(scope="module")
+def table(data_dir):
+    return load_rule_table(data_dir / "dicom-standard" / "confidentiality_profile_attributes.json")
+
+
+@pytest.fixture(scope="module")
+def corpus(table):
+    """Two instances of one study: B refers to A, and was acquired 10 days after A."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = build_instance(table, study_uid=STUDY, instance=1)
+        b = build_instance(table, study_uid=STUDY, instance=2, references=f"{UID_CANARY}.9.1", acquisition_date="20190322")
+        outputs = [anonymize(data, table, KEY, "tenant-a") for data, _corpus, _ds in (a, b)]
+    return [a, b], outputs
+
+
+def _walk(dataset: Dataset):
+    for element in dataset:
+        yield element
+        if element.VR == "SQ":
+            for item in element.value:
+                yield from _walk(item)
+
+
+def _text(element) -> str:
+    value = element.value
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("latin-1")
+    return "" if value is None or element.VR == "SQ" else str(value)
+
+
+def test_no_canary_survives_a_tag_walk_or_a_raw_byte_scan(corpus):
+    inputs, outputs = corpus
+    for (_data, planted, _ds), result in zip(inputs, outputs):
+        assert len(planted.canaries) > 1000
+        written = pydicom.dcmread(BytesIO(result.data))
+        texts = [_text(element) for element in [*_walk(written.file_meta), *_walk(written)]]
+        leaked = sorted({canary for canary in planted.canaries for text in texts if canary in text})
+        assert leaked == []
+        raw = result.data
+        assert sorted(canary for canary in planted.canaries if canary.encode() in raw) == []
+
+
+def test_deleting_everything_would_not_pass(corpus):
+    inputs, outputs = corpus
+    (_data, planted, _original), result = inputs[0], outputs[0]
+    written = pydicom.dcmread(BytesIO(result.data))
+    for tag, value in planted.retained.items():
+        assert tag in written, f"{tag:08X} should survive"
+        assert str(written[tag].value) == str(value)
+    for tag in planted.zeroed:
+        assert tag in written and written[tag].is_empty, f"{tag:08X} should be present and empty"
+    for tag in planted.dummied:
+        assert tag in written and not written[tag].is_empty, f"{tag:08X} should hold a dummy"
+    assert written.ImageType == ["ORIGINAL", "PRIMARY", "AXIAL"]
+    assert written.PatientAge == "090Y"
+
+
+def test_pixels_are_identical_except_the_hidden_overlay_bits(corpus):
+    inputs, outputs = corpus
+    written = pydicom.dcmread(BytesIO(outputs[0].data))
+    assert np.frombuffer(written.PixelData, dtype="<u2").reshape(16, 16).tolist() == pixels().tolist()
+    assert outputs[0].report.overlay_bits_cleared
+    assert not any(tag >> 16 in (0x5000, 0x6000, 0x6002) for tag in written.keys())
+    assert "IconImageSequence" not in written
+
+
+def test_uids_remap_consistently_and_references_resolve(corpus):
+    _inputs, outputs = corpus
+    a, b = (pydicom.dcmread(BytesIO(result.data)) for result in outputs)
+    assert a.StudyInstanceUID == b.StudyInstanceUID and a.StudyInstanceUID.startswith("2.25.")
+    assert a.FrameOfReferenceUID == b.FrameOfReferenceUID
+    assert b.SourceImageSequence[0].ReferencedSOPInstanceUID == a.SOPInstanceUID
+    assert a.file_meta.MediaStorageSOPInstanceUID == a.SOPInstanceUID
+    assert a.SOPClassUID == pydicom.uid.CTImageStorage
+    uids = [element.value for element in _walk(a) if element.VR == "UI"]
+    assert all(len(str(uid)) <= 64 and (str(uid).startswith(("2.25.", "1.2.840.10008."))) for uid in uids if uid)
+
+
+def test_dates_shift_by_one_offset_per_patient_and_keep_intervals(corpus):
+    _inputs, outputs = corpus
+    a, b = (pydicom.dcmread(BytesIO(result.data)) for result in outputs)
+    day = lambda text: date(int(text[:4]), int(text[4:6]), int(text[6:8]))  # noqa: E731
+    assert a.StudyDate == b.StudyDate != "20190310"
+    assert (day(b.AcquisitionDate) - day(a.AcquisitionDate)).days == 10
+    assert a.LongitudinalTemporalInformationModified == "MODIFIED"
+    assert str(a.AcquisitionDateTime).endswith("-0500") and "." in str(a.AcquisitionDateTime)
+
+
+def test_conformance_markers_and_patient_pseudonym(corpus):
+    _inputs, outputs = corpus
+    a, b = (pydicom.dcmread(BytesIO(result.data)) for result in outputs)
+    assert a.PatientIdentityRemoved == "YES" and a.DeidentificationMethod
+    codes = {item.CodeValue for item in a.DeidentificationMethodCodeSequence}
+    assert {"113100", "113103", "113104", "113105", "113107", "113108", "113111"} == codes
+    assert a.PatientID == b.PatientID != PATIENT_ID and a.PatientName == ""
+    entry = next(entry for entry in outputs[0].report.pseudonyms if entry.kind == "PatientID")
+    assert (entry.original, entry.pseudonym) == (PATIENT_ID, a.PatientID)
+
+
+def test_private_attributes_only_safe_ones_stay(corpus):
+    _inputs, outputs = corpus
+    written = pydicom.dcmread(BytesIO(outputs[0].data))
+    private = {int(element.tag): element.value for element in _walk(written) if element.tag.is_private}
+    block = written.private_block(0x0019, "SIEMENS MR HEADER")
+    assert written[block.get_tag(0x0C)].value == 1000
+    assert len(private) == 2  # the safe B_value and its creator, nothing else at any depth
+
+
+def test_same_key_same_output_other_key_other_identity(table, corpus):
+    inputs, outputs = corpus
+    data = inputs[0][0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = anonymize(data, table, KEY, "tenant-a")
+        other = anonymize(data, table, OTHER_KEY, "tenant-a")
+    assert again.data == outputs[0].data
+    first, second = outputs[0].dataset, other.dataset
+    assert first.SOPInstanceUID != second.SOPInstanceUID and first.PatientID != second.PatientID
+
+
+@pytest.mark.parametrize(
+    ("modality", "burned_in", "held"),
+    [("US", None, True), ("CT", "YES", True), ("SC", "NO", False), ("CT", None, False)],
+)
+def test_burned_in_text_is_held_for_review(table, modality, burned_in, held):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data, _corpus, _ds = build_instance(table, study_uid=STUDY, instance=3, modality=modality, burned_in=burned_in)
+        assert anonymize(data, table, KEY).report.held is held
+
+
+def test_options_change_what_is_kept(table):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data, _corpus, _ds = build_instance(table, study_uid=STUDY, instance=4)
+        result = anonymize(data, table, KEY, options=Options(retain_safe_private=False, retain_longitudinal_modified_dates=False))
+    written = pydicom.dcmread(BytesIO(result.data))
+    assert not any(element.tag.is_private for element in _walk(written))
+    assert written.StudyDate == "" and written.LongitudinalTemporalInformationModified == "REMOVED"
+
+
+REAL_SERIES = (
+    "dcm_qa_deident/In", "dcm_qa_ct/In/GE", "totalsegmentator/tests/reference_files/example_ct_dicom",
+    "dcmqi/data/segmentations", "rt_utils/tests/mock_data",
+)
+
+
+@pytest.mark.parametrize("folder", REAL_SERIES)
+def test_real_series_pass_through_with_pixels_intact(table, data_dir, folder):
+    files = sorted(path for path in (data_dir / folder).rglob("*") if path.is_file() and "LICENSE" not in path.name)
+    assert files
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in files:
+            original = pydicom.dcmread(path)
+            result = anonymize(path.read_bytes(), table, KEY, "tenant-a")
+            written = pydicom.dcmread(BytesIO(result.data))
+            assert written.PatientIdentityRemoved == "YES"
+            if "PixelData" in original:
+                assert written.PixelData == original.PixelData, path.name
+            kept = {(element.tag.group, element.private_creator, element.tag.element & 0xFF)
+                    for element in _walk(written) if element.tag.is_private and element.tag.element > 0xFF}
+            assert kept <= safe_private_index(), path.name
+
+
+def test_truncated_and_non_dicom_files_fail_closed(table, data_dir):
+    real = (data_dir / "dcm_qa_ct/In/GE/01.dcm").read_bytes()
+    compressed = sorted((data_dir / "totalsegmentator/tests/reference_files/example_ct_dicom").iterdir())[0].read_bytes()
+    broken = {
+        "text": b"patient: CNRY\n" * 20,
+        "empty": b"",
+        "truncated header": real[:600],
+        "truncated pixels": real[: len(real) // 2],
+        "truncated compressed": compressed[: len(compressed) - 5000],
+        "no preamble": real[132:],
+    }
+    for name, data in broken.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(AnonymizationFailed) as failure:
+                anonymize(data, table, KEY)
+                pytest.fail(f"{name}: accepted")
+        assert str(failure.value), name
+
+
+def test_a_short_key_is_refused(table, data_dir):
+    with pytest.raises(Exception, match="at least 16 bytes"):
+        anonymize((data_dir / "dcm_qa_ct/In/GE/01.dcm").read_bytes(), table, b"short")
