@@ -25,3 +25,9 @@ class AlreadyExists(RadlabError):
 
 class PermissionDenied(RadlabError):
     code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class FailedPrecondition(RadlabError):
+    """The request is valid but the resource is not in a state that allows it."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION

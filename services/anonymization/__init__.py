@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from radlab.anonymization.v1 import anonymization_service_pb2_grpc as pb_grpc
 from services.anonymization import handlers, store
+from services.anonymization.keys import Keys
 from services.anonymization.server import AnonymizationServicer
 from shared.runtime import Adapters, Service
 
 
 def bootstrap(adapters: Adapters) -> Service:
-    """Wire anonymization onto the process's adapters."""
+    """Wire anonymization onto the process's adapters: its database, the object store and its keys."""
+    keys = Keys.load(adapters.settings.home)
+
+    def ports(database) -> handlers.Ports:
+        return handlers.Ports(database, adapters.store, keys)
+
     return Service.wire(
-        "anonymization", adapters, store.metadata, AnonymizationServicer, pb_grpc.add_AnonymizationServiceServicer_to_server, handlers.event_handlers
+        "anonymization", adapters, store.metadata,
+        lambda database: AnonymizationServicer(ports(database)), pb_grpc.add_AnonymizationServiceServicer_to_server,
+        lambda database, consumer: handlers.event_handlers(ports(database), consumer),
     )

@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
+from radlab.anonymization.v1 import anonymization_service_pb2 as pb
 from radlab.anonymization.v1 import anonymization_service_pb2_grpc as pb_grpc
-from shared.db import Database
+from services.anonymization import handlers
+from shared import paging
+from shared.auth import current_principal
 
 
 class AnonymizationServicer(pb_grpc.AnonymizationServiceServicer):
-    """Every RPC answers UNIMPLEMENTED until its issue lands."""
+    """GetHeldInstancePreview answers UNIMPLEMENTED until pixel review lands."""
 
-    def __init__(self, db: Database):
-        self.db = db
+    def __init__(self, ports: handlers.Ports):
+        self.ports = ports
+
+    def GetProfile(self, request, context):
+        return pb.GetProfileResponse(profile=handlers.get_profile(self.ports, current_principal(), request.dataset_id))
+
+    def UpdateProfile(self, request, context):
+        profile = handlers.update_profile(self.ports, current_principal(), request.profile, request.update_mask)
+        return pb.UpdateProfileResponse(profile=profile)
+
+    def GetAnonymizationReport(self, request, context):
+        return pb.GetAnonymizationReportResponse(report=handlers.get_report(self.ports, current_principal(), request.scan_id))
+
+    def ListAnonymizationReports(self, request, context):
+        reports, before = handlers.list_reports(
+            self.ports, current_principal(), request.dataset_id, paging.decode(request.page_token), paging.page_size(request.page_size)
+        )
+        return pb.ListAnonymizationReportsResponse(reports=reports, next_page_token=paging.encode(before) if before else "")
+
+    def ListHeldInstances(self, request, context):
+        held, after = handlers.list_held(
+            self.ports, current_principal(), request.dataset_id, request.scan_id, request.state,
+            paging.decode(request.page_token), paging.page_size(request.page_size),
+        )
+        return pb.ListHeldInstancesResponse(held_instances=held, next_page_token=paging.encode(after) if after else "")
+
+    def ReleaseHeldInstance(self, request, context):
+        held = handlers.release_held(
+            self.ports, current_principal(), request.held_instance_id, request.resolution, request.redact_regions, request.comment
+        )
+        return pb.ReleaseHeldInstanceResponse(held_instance=held)
+
+    def LookupPseudonym(self, request, context):
+        return handlers.lookup_pseudonym(self.ports, current_principal(), request)

@@ -1,0 +1,249 @@
+"""The anonymization service's handlers on a real SQLite database and file object store: a scan in, de-identified instances out."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from io import BytesIO
+from pathlib import Path
+
+import grpc
+import pydicom
+import pytest
+import sqlalchemy as sa
+
+from radlab.anonymization.v1 import anonymization_service_pb2 as pb
+from radlab.anonymization.v1 import events_pb2
+from radlab.ingestion.v1 import events_pb2 as ingestion_events
+from services.anonymization import handlers, store
+from services.anonymization.keys import Keys
+from services.anonymization.rules_table import load_rule_table
+from shared.auth import Principal
+from shared.consumer import consumer_group
+from shared.db import Database
+from shared.errors import RadlabError
+from shared.events import Event, envelope_for
+from shared.objectstore.file import FileObjectStore
+from tests.e2e.test_anonymization_pipeline import leaked
+from tests.phi_corpus import PATIENT_ID, UID_CANARY, build_instance
+
+TENANT = "hospital-a"
+ADMIN = Principal("admin-1", "admin", TENANT)
+CONSUMER = consumer_group("anonymization")
+REAL_FILES = 3
+
+
+@pytest.fixture(scope="module")
+def corpus(data_dir):
+    """Two canary-seeded CT instances of one study, one canary-seeded US instance (held), three real MR files."""
+    table = load_rule_table(data_dir / "dicom-standard" / "confidentiality_profile_attributes.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        built = [
+            build_instance(table, study_uid=f"{UID_CANARY}.6.1", instance=1),
+            build_instance(table, study_uid=f"{UID_CANARY}.6.1", instance=2, references=f"{UID_CANARY}.9.1"),
+            build_instance(table, study_uid=f"{UID_CANARY}.6.2", instance=3, modality="US", burned_in=None),
+        ]
+    canaries = set().union(*(planted.canaries for _data, planted, _ds in built)) | {"CNRYFILENAME"}
+    real = [path.read_bytes() for path in sorted((data_dir / "dcm_qa_deident" / "In").glob("*.dcm"))[:REAL_FILES]]
+    return [data for data, _planted, _ds in built] + real, canaries
+
+
+@pytest.fixture
+def ports(tmp_path) -> handlers.Ports:
+    db = Database(f"sqlite:///{tmp_path / 'db'}", "anonymization", store.metadata)
+    keys = Keys.load(tmp_path / "home", {})
+    yield handlers.Ports(db, FileObjectStore(tmp_path / "objects"), keys)
+    db.dispose()
+
+
+def quarantine(ports: handlers.Ports, files: list[bytes], scan: str) -> list[str]:
+    """Put the files into quarantine under names that carry PHI, as a careless uploader's would."""
+    ports.store.ensure_bucket("quarantine")
+    keys = []
+    for number, data in enumerate(files, 1):
+        key = f"{scan}/CNRYFILENAME {PATIENT_ID} {number}.dcm"
+        ports.store.put("quarantine", key, data)
+        keys.append(key)
+    return keys
+
+
+def uploaded(keys: list[str], scan: str) -> Event:
+    message = ingestion_events.ScanUploaded(
+        upload_id=f"upload-{scan}", scan_id=scan, dataset_id="dataset-1", quarantine_bucket="quarantine",
+        quarantine_keys=keys, file_count=len(keys),
+    )
+    return Event(envelope_for(message, source="radlab.ingestion", subject=scan, tenant=TENANT), message)
+
+
+def deliver(ports: handlers.Ports, event: Event) -> None:
+    handlers.event_handlers(ports, CONSUMER)[event.type](event)
+
+
+def outbox(ports: handlers.Ports) -> list[Event]:
+    with ports.db.read() as conn:
+        rows = conn.execute(sa.select(ports.db.outbox).order_by(ports.db.outbox.c.seq)).all()
+    decoded = []
+    for row in rows:
+        message = {"radlab.anonymization.v1.ScanAnonymized": events_pb2.ScanAnonymized,
+                   "radlab.anonymization.v1.AnonymizationFailed": events_pb2.AnonymizationFailed}[row.topic].FromString(row.payload)
+        assert json.loads(row.headers)["ce_tenant"] == TENANT
+        decoded.append(message)
+    return decoded
+
+
+def keys_in(ports: handlers.Ports, bucket: str) -> list[str]:
+    return [info.key for info in ports.store.list(bucket)]
+
+
+def test_a_scan_is_anonymized_into_dicom_and_its_originals_leave_quarantine(ports, corpus, tmp_path):
+    """5 instances written under replaced UIDs, the US one held in quarantine, ScanAnonymized in the outbox; nothing stored holds a canary."""
+    files, canaries = corpus
+    keys = quarantine(ports, files, "scan-1")
+    event = uploaded(keys, "scan-1")
+    deliver(ports, event)
+
+    [announced] = outbox(ports)
+    assert isinstance(announced, events_pb2.ScanAnonymized)
+    assert announced.instance_count == len(files) - 1 == len(announced.object_keys) and announced.held_count == 1
+    assert sorted(announced.object_keys) == keys_in(ports, "dicom")
+    assert all(key.startswith(f"{TENANT}/2.25.") and key.count("/2.25.") == 3 for key in announced.object_keys)
+    assert len(set(announced.study_instance_uids)) == 2  # the canary CT study and the real MR study
+    assert keys_in(ports, "quarantine") == [keys[2]]  # only the held US original stays
+
+    for key in announced.object_keys:
+        data = ports.store.get("dicom", key)
+        dataset = pydicom.dcmread(BytesIO(data))
+        assert key == f"{TENANT}/{dataset.StudyInstanceUID}/{dataset.SeriesInstanceUID}/{dataset.SOPInstanceUID}.dcm"
+        assert dataset.PatientIdentityRemoved == "YES"
+        assert leaked(canaries, data) == []
+    raw_db = b"".join(path.read_bytes() for path in (tmp_path / "db").iterdir())
+    assert leaked(canaries, raw_db) == []
+    assert all(leaked(canaries, message.SerializeToString()) == [] for message in outbox(ports))
+
+    report = handlers.get_report(ports, ADMIN, "scan-1")
+    assert (report.instance_count, report.anonymized_count, report.held_count) == (len(files), len(files) - 1, 1)
+    assert report.profile.retain_longitudinal_modified_dates and not report.profile.retain_device_identity
+    counts = {count.action: count.count for count in report.action_counts}
+    assert counts[pb.DEID_ACTION_REMOVED] > 100 and counts[pb.DEID_ACTION_UID_REPLACED] > 0
+    assert [(c.reason, c.count) for c in report.hold_counts] == [(pb.HOLD_REASON_RISKY_IMAGE_TYPE, 1)]
+    assert report.warnings == [f"file 3 of {len(files)}: held for review: modality US often burns text into the pixels "
+                               "and Burned In Annotation is not NO; review before release"]
+
+
+def test_redelivery_changes_nothing_and_a_crash_before_deletion_is_finished_by_it(ports, corpus):
+    """The same event twice: one report, one ScanAnonymized; originals left after a crash between commit and deletion go on redelivery."""
+    files, _canaries = corpus
+    keys = quarantine(ports, files, "scan-2")
+    event = uploaded(keys, "scan-2")
+    deliver(ports, event)
+    written = {key: ports.store.head("dicom", key).sha256 for key in keys_in(ports, "dicom")}
+    for key in keys:  # as if the process died after the commit, before deleting the originals
+        ports.store.put("quarantine", key, b"restored")
+    with ports.db.unit_of_work() as uow:
+        uow.execute(store.reports.update().values(originals_deleted_at=None))
+
+    deliver(ports, event)
+    deliver(ports, uploaded(keys, "scan-2"))  # the same scan announced again under a new event id
+
+    assert len(outbox(ports)) == 1
+    assert {key: ports.store.head("dicom", key).sha256 for key in keys_in(ports, "dicom")} == written
+    assert keys_in(ports, "quarantine") == [keys[2]]
+    with ports.db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.held_instances)).scalar_one() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.reports)).scalar_one() == 1
+
+
+def test_one_truncated_file_fails_the_whole_scan_and_keeps_every_original(ports, corpus):
+    """File 4 of 6 cut short → AnonymizationFailed naming its position (not its name), nothing in dicom, quarantine untouched."""
+    files, _canaries = corpus
+    broken = files[:3] + [files[3][: len(files[3]) // 2]] + files[4:]
+    keys = quarantine(ports, broken, "scan-3")
+    deliver(ports, uploaded(keys, "scan-3"))
+
+    [failed] = outbox(ports)
+    assert isinstance(failed, events_pb2.AnonymizationFailed)
+    assert failed.reason.startswith(f"file 4 of {len(keys)}: ") and "truncated" in failed.reason
+    assert "CNRY" not in failed.reason
+    assert keys_in(ports, "dicom") == []
+    assert keys_in(ports, "quarantine") == sorted(keys)
+    with pytest.raises(RadlabError) as missing:
+        handlers.get_report(ports, ADMIN, "scan-3")
+    assert missing.value.code is grpc.StatusCode.NOT_FOUND
+
+
+def test_an_admin_looks_up_the_original_patient_id_and_the_row_keeps_only_ciphertext(ports, corpus):
+    """LookupPseudonym returns the original ID with a reason, audits the call, refuses without a reason or across tenants."""
+    files, _canaries = corpus
+    deliver(ports, uploaded(quarantine(ports, files[:1], "scan-4"), "scan-4"))
+    dataset = pydicom.dcmread(BytesIO(ports.store.get("dicom", keys_in(ports, "dicom")[0])))
+    request = pb.LookupPseudonymRequest(patient_pseudonym=dataset.PatientID, reason="patient asked for their data")
+
+    assert handlers.lookup_pseudonym(ports, ADMIN, request).patient_id == PATIENT_ID
+    study = pb.LookupPseudonymRequest(study_instance_uid=dataset.StudyInstanceUID, reason="link to the PACS")
+    assert handlers.lookup_pseudonym(ports, ADMIN, study).study_instance_uid == f"{UID_CANARY}.6.1"
+    with ports.db.read() as conn:
+        rows = conn.execute(sa.select(store.pseudonyms)).all()
+        audit = conn.execute(sa.select(store.lookups)).all()
+    assert {row.kind for row in rows} == {"patient_id", "study_uid", "series_uid", "sop_uid"}
+    assert all(PATIENT_ID.encode() not in row.ciphertext and UID_CANARY.encode() not in row.ciphertext for row in rows)
+    assert [(row.subject, row.pseudonym, row.reason, row.found) for row in audit][0] == (
+        "admin-1", dataset.PatientID, "patient asked for their data", True
+    )
+    with pytest.raises(RadlabError) as unexplained:
+        handlers.lookup_pseudonym(ports, ADMIN, pb.LookupPseudonymRequest(patient_pseudonym=dataset.PatientID))
+    assert unexplained.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(RadlabError) as elsewhere:
+        handlers.lookup_pseudonym(ports, Principal("admin-2", "admin", "hospital-b"), request)
+    assert elsewhere.value.code is grpc.StatusCode.NOT_FOUND
+
+
+def test_a_held_ultrasound_is_listed_and_released_into_dicom(ports, corpus):
+    """The US instance is listed PENDING; redaction is refused clearly; RELEASE writes it, emits ScanAnonymized and empties quarantine."""
+    files, _canaries = corpus
+    deliver(ports, uploaded(quarantine(ports, files, "scan-5"), "scan-5"))
+    [held], _next = handlers.list_held(ports, ADMIN, "", "scan-5", pb.HOLD_STATE_PENDING, 0, 50)
+    assert (held.modality, held.reason, held.state) == ("US", pb.HOLD_REASON_RISKY_IMAGE_TYPE, pb.HOLD_STATE_PENDING)
+    assert held.sop_instance_uid.startswith("2.25.")
+
+    with pytest.raises(RadlabError) as redacted:
+        handlers.release_held(ports, ADMIN, held.held_instance_id, pb.HOLD_RESOLUTION_RELEASE_REDACTED, [pb.PixelRegion(width=5)], "")
+    assert redacted.value.code is grpc.StatusCode.FAILED_PRECONDITION and "not available yet" in str(redacted.value)
+
+    released = handlers.release_held(ports, ADMIN, held.held_instance_id, pb.HOLD_RESOLUTION_RELEASE, [], "no text in the pixels")
+    assert (released.state, released.resolved_by) == (pb.HOLD_STATE_RELEASED, "admin-1")
+    announced = outbox(ports)[-1]
+    assert announced.released_held_instance_id == held.held_instance_id and announced.held_count == 0
+    [key] = announced.object_keys
+    assert key.endswith(f"/{held.sop_instance_uid}.dcm") and ports.store.exists("dicom", key)
+    assert keys_in(ports, "quarantine") == []
+    with pytest.raises(RadlabError) as again:
+        handlers.release_held(ports, ADMIN, held.held_instance_id, pb.HOLD_RESOLUTION_RELEASE, [], "")
+    assert again.value.code is grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_profiles_default_to_radlabs_options_and_update_by_field_mask(ports):
+    """A new dataset gets the engine's defaults; UpdateProfile changes only the masked flags and is per tenant."""
+    profile = handlers.get_profile(ports, ADMIN, "dataset-9")
+    assert profile.retain_safe_private and not profile.retain_institution_identity
+    change = pb.Profile(dataset_id="dataset-9", retain_institution_identity=True, retain_safe_private=False)
+    mask = pb.UpdateProfileRequest(update_mask={"paths": ["retain_institution_identity"]}).update_mask
+    updated = handlers.update_profile(ports, ADMIN, change, mask)
+    assert updated.retain_institution_identity and updated.retain_safe_private and updated.updated_by == "admin-1"
+    assert not handlers.get_profile(ports, Principal("admin-2", "admin", "hospital-b"), "dataset-9").retain_institution_identity
+    with pytest.raises(RadlabError) as unknown:
+        handlers.update_profile(ports, ADMIN, change, pb.UpdateProfileRequest(update_mask={"paths": ["name"]}).update_mask)
+    assert unknown.value.code is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_keys_are_created_once_private_and_reused(tmp_path):
+    """Without RADLAB_ANON_KEY / RADLAB_PHI_KEY a key pair is made once (0600) in RADLAB_HOME; the environment wins."""
+    first, second = Keys.load(tmp_path, {}), Keys.load(tmp_path, {})
+    assert first == second and len(first.phi) == 32
+    assert all((tmp_path / name).stat().st_mode & 0o777 == 0o600 for name in ("anon.key", "phi.key"))
+    configured = Keys.load(tmp_path, {"RADLAB_ANON_KEY": "k" * 32, "RADLAB_PHI_KEY": "ab" * 32})
+    assert configured.anon == b"k" * 32 and configured.phi == bytes.fromhex("ab" * 32)
+    assert "k" * 32 not in repr(configured)
+    with pytest.raises(ValueError, match="RADLAB_PHI_KEY"):
+        Keys.load(tmp_path, {"RADLAB_PHI_KEY": "short"})
+    assert Path(tmp_path / "anon.key").read_text() != ""
