@@ -189,6 +189,7 @@ def build_instance(
     dataset.ContentSequence[0].TextValue = f"seen by {PATIENT_NAME.split('^')[0]} today"
     _private_blocks(dataset, corpus)
     _graphics(dataset, corpus)
+    dataset.DocumentTitle = f"{corpus.text()} scan report.pdf"  # describes the Encapsulated Document, which the table replaces
     dataset.PatientName = PATIENT_NAME
     dataset.PatientID = PATIENT_ID
     corpus.canaries |= {"CNRYPATIENTNAME", "CNRYGIVENNAME", PATIENT_ID, "CNRY VENDOR", "CNRY SEQ", "CNRY NESTED", "CNRYPREAMBLE", UID_CANARY}

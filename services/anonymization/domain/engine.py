@@ -313,10 +313,13 @@ class _Deidentifier:
     def _clean(self, dataset: Dataset) -> None:
         pairs = self._date_time_pairs(dataset)
         creators_used: set[int] = set()
+        follow = {described for content, titles in _DESCRIBES_CONTENT.items() if content in dataset for described in titles}
         for tag in sorted(dataset.keys()):
             element = dataset[tag]
             group, number = tag >> 16, tag & 0xFFFF
-            if number == 0x0000 and group != 0x0000:
+            if int(tag) in follow and self._action(tag)[0] is None:
+                self._empty(element)  # it describes content the profile replaces, and often repeats its file name
+            elif number == 0x0000 and group != 0x0000:
                 self._remove(dataset, tag, "X")  # group lengths: retired, and wrong after any change
             elif group % 2 == 1:
                 self._private(dataset, tag, element, creators_used)
@@ -494,6 +497,11 @@ class _Deidentifier:
         meta.ImplementationClassUID = "2.25." + str(int.from_bytes(hashlib.sha256(_ENGINE_NAME.encode()).digest()[:16], "big"))
         meta.ImplementationVersionName = _ENGINE_NAME
         return meta
+
+
+# Unlisted attributes that describe content the table replaces: they go with it. Document Title
+# (0042,0010) names the Encapsulated Document (0042,0011), typically by the source file's name.
+_DESCRIBES_CONTENT = {0x00420011: (0x00420010,)}
 
 
 def _strings(element: DataElement) -> list[str]:
