@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     anonymize.add_argument("--key-file", help="file holding the key (default: RADLAB_ANON_KEY)")
     anonymize.add_argument("--tenant", default="default", help="pseudonyms are stable per tenant")
     anonymize.set_defaults(run=_anonymize)
+
+    volume = commands.add_parser("volume", help="build NIfTI volumes from a folder of DICOM files, offline, and say what was found")
+    volume.add_argument("source", help="folder of DICOM files (read only, searched recursively)")
+    volume.add_argument("output", help="OUT.nii.gz: the largest series; others go to OUT_2.nii.gz, OUT_3.nii.gz, … by size")
+    volume.set_defaults(run=_volume)
     return parser
 
 
@@ -138,6 +143,31 @@ def _anonymize(args: argparse.Namespace) -> int:
 
     key = read_key(args.key_file)
     return 1 if anonymize_folder(Path(args.source), Path(args.destination), key, args.tenant) else 0
+
+
+def _volume(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.ingestion.domain.series import Volume, build_volumes, parse_instance
+    from shared.volumes import to_nifti
+
+    files = sorted(path for path in Path(args.source).rglob("*") if path.is_file())
+    datasets = [dataset for dataset in map(parse_instance, (path.read_bytes() for path in files)) if dataset is not None]
+    print(f"{len(datasets)} DICOM image(s) among {len(files)} file(s) in {args.source}")
+    results = build_volumes(datasets)
+    output = Path(args.output)
+    stem, suffix = (output.name[:-7], ".nii.gz") if output.name.endswith(".nii.gz") else (output.stem, output.suffix or ".nii")
+    for number, result in enumerate(results, start=1):
+        print(f"series {number}: {result.series.description}, {len(result.series.frames)} slice(s)")
+        for issue in result.issues:
+            print(f"  issue {issue.kind}: {issue.message}")
+        if isinstance(result, Volume):
+            path = to_nifti(result, output if number == 1 else output.with_name(f"{stem}_{number}{suffix}"))
+            shape, spacing = " × ".join(map(str, result.shape[::-1])), " × ".join(f"{v:.4g}" for v in result.spacing)
+            print(f"  wrote {path}: {shape} (i × j × k) voxels of {spacing} mm, {result.data.dtype}")
+        else:
+            print("  not written: the slices do not lie on one regular grid")
+    return 0 if results and all(isinstance(result, Volume) for result in results) else 1
 
 
 def _report(error: Exception) -> int:

@@ -3,8 +3,9 @@
 #
 # Usage: scripts/tools.sh TOOL   prints the path of TOOL's binary on stdout (installing it if missing);
 #                                progress and errors go to stderr, so `helm="$(scripts/tools.sh helm)"` works.
-# Tools: helm
-# Needs Go 1.26+ (helm v3.22.0's go.mod) and, on a cold cache, the Go module proxy.
+# Tools: helm, dcm2niix
+# helm needs Go 1.26+ (helm v3.22.0's go.mod) and, on a cold cache, the Go module proxy.
+# dcm2niix is the distribution's package (Debian: dcm2niix), apt-get installed when missing (as root).
 # RADLAB_TOOLS_DIR (or RADLAB_CACHE, for the whole cache) moves it elsewhere.
 set -euo pipefail
 
@@ -71,8 +72,35 @@ helm() {
   go_install helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" helm "${ldflags[*]}"
 }
 
+# dcm2niix, the reference DICOM→NIfTI converter volume tests compare against: the distribution's
+# package rather than a pinned build (Debian 12 ships 1.0.20220720). Installed with apt-get when
+# missing, which needs root; otherwise the message says what to install.
+dcm2niix_tool() {
+  local found
+  # type -P: the binary on PATH, never this shell function's own name.
+  if found="$(type -P dcm2niix)"; then
+    printf '%s\n' "${found}"
+    return 0
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "dcm2niix is not on PATH and there is no apt-get here; install dcm2niix with your package manager"
+    return 1
+  fi
+  if [[ "$(id -u)" -ne 0 ]]; then
+    log "dcm2niix is not on PATH; install it as root: apt-get install dcm2niix"
+    return 1
+  fi
+  log "installing dcm2niix with apt-get..."
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dcm2niix >&2 \
+         || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dcm2niix >&2; }; }; then
+    log "apt-get install dcm2niix failed; see the apt-get output above"
+    return 1
+  fi
+  type -P dcm2niix
+}
+
 usage() {
-  sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 }
 
 main() {
@@ -82,6 +110,7 @@ main() {
   fi
   case "$1" in
     helm) helm ;;
+    dcm2niix) dcm2niix_tool ;;
     -h|--help) usage ;;
     *)
       log "unknown tool '$1'"

@@ -1,0 +1,376 @@
+"""Series → volume: group parsed DICOM instances into series, check their geometry, and stack them exactly."""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from io import BytesIO
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from shared.errors import InvalidArgument
+
+# Two unit vectors closer than this (per component) are the same orientation.
+ORIENTATION_TOLERANCE = 1e-4
+# Gaps along the normal agree when within max(GAP_TOLERANCE_MM, GAP_TOLERANCE_REL × median gap).
+GAP_TOLERANCE_MM = 0.02
+GAP_TOLERANCE_REL = 0.01
+# Slice positions may stray sideways from the normal line by this fraction of a pixel before it is tilt.
+TILT_TOLERANCE_PIXELS = 0.1
+_INTEGER_DTYPES = (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32)
+
+
+class VolumeRefused(InvalidArgument):
+    """The series cannot be stacked into a correct volume as it stands; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One geometry finding on a series: `kind` is a stable name, `values` its numbers, `message` for people."""
+
+    kind: str
+    message: str
+    values: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One 2D image: a single-frame instance, or one frame of an Enhanced multi-frame instance."""
+
+    dataset: Dataset
+    frame: int | None  # index into a multi-frame instance's frames; None for a single-frame instance
+    study_uid: str
+    series_uid: str
+    orientation: tuple[float, ...]  # ImageOrientationPatient: row direction (along i), then column direction (along j)
+    position: tuple[float, float, float]  # ImagePositionPatient of the first transmitted pixel, LPS mm
+    spacing: tuple[float, float]  # PixelSpacing: between rows (along j), between columns (along i)
+    rows: int
+    columns: int
+    slope: float
+    intercept: float
+    echo: object = None
+    acquisition: object = None
+    temporal: object = None
+    b_value: object = None
+    stack: object = None
+
+    def pixels(self) -> np.ndarray:
+        """The stored values of this frame, [j, i], as pydicom decodes them (any supported transfer syntax)."""
+        array = self.dataset.pixel_array
+        return array if self.frame is None else array[self.frame]
+
+
+@dataclass
+class Series:
+    """Frames that belong in one volume: same study, series, orientation, size and acquisition parameters."""
+
+    study_uid: str
+    series_uid: str
+    frames: list[Frame]
+    split: dict = field(default_factory=dict)  # what set this part apart from the rest of its DICOM series
+
+    @property
+    def description(self) -> str:
+        first = self.frames[0].dataset
+        parts = [str(first.get("Modality", "?")), f"series {first.get('SeriesNumber', '?')}"]
+        if first.get("SeriesDescription"):
+            parts.append(repr(str(first.SeriesDescription)))
+        parts += [f"{key} {value}" for key, value in self.split.items()]
+        return ", ".join(parts)
+
+
+@dataclass
+class Geometry:
+    """A series' frames in order along the slice normal, with what was found about their spacing."""
+
+    frames: list[Frame]
+    row: np.ndarray  # unit vector along i
+    column: np.ndarray  # unit vector along j
+    normal: np.ndarray  # row × column
+    distances: np.ndarray  # each sorted frame's position along the normal, mm
+    offsets: np.ndarray  # each sorted frame's sideways offset from the first frame's normal line, mm (N, 3)
+    issues: list[Issue]
+
+    @property
+    def gaps(self) -> np.ndarray:
+        return np.diff(self.distances)
+
+    @property
+    def stackable(self) -> bool:
+        """True when stacking the frames as they are gives a correct volume on a regular grid."""
+        return not any(issue.kind in _REFUSING for issue in self.issues)
+
+
+@dataclass
+class Volume:
+    """A built volume: `data` indexed [k, j, i]; `affine` maps (i, j, k, 1) to DICOM LPS mm."""
+
+    data: np.ndarray
+    affine: np.ndarray
+    series: Series
+    issues: list[Issue]
+    resampled: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.data.shape)
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        """Voxel size along i, j, k in mm."""
+        return tuple(float(np.linalg.norm(self.affine[:3, axis])) for axis in range(3))
+
+
+_REFUSING = frozenset({"gantry_tilt", "uneven_spacing", "missing_slices", "duplicate_positions"})
+
+
+def parse_instance(data: bytes) -> Dataset | None:
+    """Parse Part 10 bytes (also without preamble); None when they are not DICOM or not an image."""
+    try:
+        with warnings.catch_warnings():  # force=True guesses at non-DICOM bytes and warns about its guesses
+            warnings.simplefilter("ignore")
+            dataset = pydicom.dcmread(BytesIO(data), force=True)
+    except (InvalidDicomError, EOFError, ValueError, TypeError, AttributeError, KeyError):
+        return None
+    if "PixelData" not in dataset or "SeriesInstanceUID" not in dataset:
+        return None
+    return dataset
+
+
+def frames_of(dataset: Dataset) -> list[Frame]:
+    """Every 2D frame of one instance, with its geometry from the top level or the functional groups."""
+    common = {"study_uid": str(dataset.get("StudyInstanceUID", "")), "series_uid": str(dataset.SeriesInstanceUID)}
+    rows, columns = int(dataset.Rows), int(dataset.Columns)
+    if "PerFrameFunctionalGroupsSequence" in dataset:
+        shared = dataset.get("SharedFunctionalGroupsSequence", [Dataset()])[0]
+        frames = []
+        for index, item in enumerate(dataset.PerFrameFunctionalGroupsSequence):
+            def group(name: str) -> Dataset:
+                for source in (item, shared):
+                    if name in source and len(source[name].value):
+                        return source[name].value[0]
+                return Dataset()
+
+            plane, orient, measures = group("PlanePositionSequence"), group("PlaneOrientationSequence"), group("PixelMeasuresSequence")
+            if "ImagePositionPatient" not in plane or "ImageOrientationPatient" not in orient or "PixelSpacing" not in measures:
+                raise VolumeRefused(f"frame {index + 1} of {dataset.get('SOPInstanceUID', 'an instance')} has no plane geometry")
+            transform, content = group("PixelValueTransformationSequence"), group("FrameContentSequence")
+            echo = group("MREchoSequence").get("EffectiveEchoTime")
+            frames.append(Frame(
+                dataset=dataset, frame=index, rows=rows, columns=columns,
+                orientation=tuple(float(v) for v in orient.ImageOrientationPatient),
+                position=tuple(float(v) for v in plane.ImagePositionPatient),
+                spacing=tuple(float(v) for v in measures.PixelSpacing),
+                slope=float(transform.get("RescaleSlope", 1) or 1), intercept=float(transform.get("RescaleIntercept", 0) or 0),
+                echo=None if echo is None else float(echo),
+                temporal=content.get("TemporalPositionIndex"), stack=content.get("StackID"),
+                b_value=group("MRDiffusionSequence").get("DiffusionBValue"),
+                **common,
+            ))
+        return frames
+    for name in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
+        if name not in dataset:
+            raise VolumeRefused(f"{dataset.get('SOPInstanceUID', 'an instance')} has no {name}: not a cross-sectional image")
+    b_value = dataset.get("DiffusionBValue")
+    return [Frame(
+        dataset=dataset, frame=None, rows=rows, columns=columns,
+        orientation=tuple(float(v) for v in dataset.ImageOrientationPatient),
+        position=tuple(float(v) for v in dataset.ImagePositionPatient),
+        spacing=tuple(float(v) for v in dataset.PixelSpacing),
+        slope=float(dataset.get("RescaleSlope", 1) or 1), intercept=float(dataset.get("RescaleIntercept", 0) or 0),
+        echo=dataset.get("EchoNumbers"), acquisition=dataset.get("AcquisitionNumber"),
+        temporal=dataset.get("TemporalPositionIdentifier"), b_value=None if b_value is None else float(b_value),
+        **common,
+    )]
+
+
+def group_series(datasets: list[Dataset]) -> list[Series]:
+    """Group instances by study and series, then split what cannot share one volume.
+
+    A DICOM series is split by orientation, image size, pixel spacing, echo, b-value, temporal position
+    and stack; by acquisition number only when the acquisitions repeat slice positions (some scanners
+    number every slice's acquisition, which must not split a volume).
+    """
+    groups: dict[tuple, list[Frame]] = defaultdict(list)
+    for dataset in datasets:
+        for frame in frames_of(dataset):
+            key = (
+                frame.study_uid, frame.series_uid,
+                tuple(round(v / ORIENTATION_TOLERANCE) for v in frame.orientation),
+                frame.rows, frame.columns, tuple(round(v, 4) for v in frame.spacing),
+                _text(frame.echo), _text(frame.b_value), _text(frame.temporal), _text(frame.stack),
+            )
+            groups[key].append(frame)
+    series_uids = defaultdict(set)
+    for key in groups:
+        series_uids[key[:2]].add(key)
+    result = []
+    for key, frames in groups.items():
+        split = {}
+        if len(series_uids[key[:2]]) > 1:
+            split = _what_differs(key, series_uids[key[:2]])
+        for part, extra in _split_acquisitions(frames):
+            result.append(Series(key[0], key[1], part, split | extra))
+    result.sort(key=lambda series: (series.study_uid, series.series_uid, sorted(series.split.items(), key=str)))
+    return result
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+_KEY_NAMES = {2: "orientation", 3: "rows", 4: "columns", 5: "spacing", 6: "echo", 7: "b-value", 8: "temporal position", 9: "stack"}
+
+
+def _what_differs(key: tuple, siblings: set[tuple]) -> dict:
+    """The grouping values that set `key` apart from the other parts of its DICOM series."""
+    differing = sorted({index for other in siblings for index in _KEY_NAMES if other[index] != key[index]})
+    out = {}
+    for index in differing:
+        value = key[index]
+        if index == 2:  # back from tolerance units to direction cosines
+            value = tuple(round(v * ORIENTATION_TOLERANCE, 4) for v in value)
+        out[_KEY_NAMES[index]] = value
+    return out
+
+
+def _split_acquisitions(frames: list[Frame]) -> list[tuple[list[Frame], dict]]:
+    positions = {tuple(round(v, 3) for v in frame.position) for frame in frames}
+    acquisitions = {_text(frame.acquisition) for frame in frames}
+    if len(positions) == len(frames) or len(acquisitions) < 2:
+        return [(frames, {})]
+    by_acquisition: dict[str, list[Frame]] = defaultdict(list)
+    for frame in frames:
+        by_acquisition[_text(frame.acquisition)].append(frame)
+    return [(part, {"acquisition": name}) for name, part in sorted(by_acquisition.items())]
+
+
+def analyse(series: Series) -> Geometry:
+    """Sort frames along the slice normal and report tilt, uneven gaps, missing slices and duplicates."""
+    orientation = np.asarray(series.frames[0].orientation, dtype=np.float64)
+    row, column = orientation[:3], orientation[3:]
+    row, column = row / np.linalg.norm(row), column / np.linalg.norm(column)
+    normal = np.cross(row, column)
+    positions = np.array([frame.position for frame in series.frames], dtype=np.float64)
+    distances = positions @ normal
+    order = np.argsort(distances, kind="stable")
+    frames = [series.frames[index] for index in order]
+    positions, distances = positions[order], distances[order]
+    offsets = (positions - positions[0]) - np.outer(distances - distances[0], normal)
+    issues = []
+    gaps = np.diff(distances)
+    pixel = min(series.frames[0].spacing)
+    if len(frames) > 1:
+        duplicates = int(np.sum(gaps < GAP_TOLERANCE_MM))
+        if duplicates:
+            issues.append(Issue(
+                "duplicate_positions",
+                f"{duplicates} slice(s) repeat another slice's position: the series mixes volumes that nothing "
+                "here tells apart (echo, time, acquisition); it is not stacked",
+                {"count": duplicates},
+            ))
+        sideways = np.linalg.norm(offsets, axis=1)
+        if sideways.max() > TILT_TOLERANCE_PIXELS * pixel:
+            along = distances[-1] - distances[0]
+            step = positions[-1] - positions[0]
+            angle = float(np.degrees(np.arccos(np.clip(abs(step @ normal) / np.linalg.norm(step), -1, 1)))) if along else 90.0
+            declared = series.frames[0].dataset.get("GantryDetectorTilt")
+            issues.append(Issue(
+                "gantry_tilt",
+                f"slice positions are not along the slice normal: tilt {angle:.2f}° "
+                f"(GantryDetectorTilt {declared if declared is not None else 'absent'}), "
+                f"up to {sideways.max():.2f} mm sideways; stacking as is would shear the anatomy",
+                {"angle_deg": angle, "max_offset_mm": float(sideways.max()),
+                 "declared_deg": None if declared is None else float(declared)},
+            ))
+        valid = gaps[gaps >= GAP_TOLERANCE_MM]
+        if len(valid):
+            median = float(np.median(valid))
+            tolerance = max(GAP_TOLERANCE_MM, GAP_TOLERANCE_REL * median)
+            if np.ptp(valid) > tolerance:
+                smallest = float(valid.min())
+                multiples = valid / smallest
+                whole = np.abs(multiples - np.round(multiples)) * smallest <= tolerance
+                if np.all(whole) and np.any(np.round(multiples) >= 2):
+                    missing = int(np.sum(np.round(multiples) - 1))
+                    where = [int(index) for index in np.flatnonzero(np.round(gaps / smallest) >= 2)]
+                    issues.append(Issue(
+                        "missing_slices",
+                        f"{missing} slice(s) missing from a {smallest:.4g} mm grid (after sorted slice(s) "
+                        f"{', '.join(str(index + 1) for index in where)}); the volume would have holes",
+                        {"count": missing, "spacing_mm": smallest, "after_slices": where},
+                    ))
+                else:
+                    distinct = sorted({round(float(gap), 2) for gap in valid})
+                    between = sorted({round(float(gap), 2) for gap in np.linalg.norm(np.diff(positions, axis=0), axis=1)})
+                    issues.append(Issue(
+                        "uneven_spacing",
+                        f"slice gaps along the normal vary from {valid.min():.3f} to {valid.max():.3f} mm "
+                        f"({len(distinct)} distinct: {', '.join(f'{gap:g}' for gap in distinct[:8])}; between "
+                        f"positions {', '.join(f'{gap:g}' for gap in between[:8])}); no single slice spacing describes the stack",
+                        {"min_mm": float(valid.min()), "max_mm": float(valid.max()), "distinct_mm": distinct,
+                         "between_positions_mm": between},
+                    ))
+    return Geometry(frames, row, column, normal, distances, offsets, issues)
+
+
+def build_volume(series: Series) -> Volume:
+    """Stack a series into a volume on the grid its slices define; refuse (VolumeRefused) when no regular grid does."""
+    geometry = analyse(series)
+    if not geometry.stackable:
+        raise VolumeRefused(
+            f"{series.description}: " + "; ".join(issue.message for issue in geometry.issues if issue.kind in _REFUSING)
+        )
+    frames = geometry.frames
+    first = frames[0]
+    row_spacing, column_spacing = first.spacing
+    affine = np.eye(4)
+    affine[:3, 0] = geometry.row * column_spacing
+    affine[:3, 1] = geometry.column * row_spacing
+    if len(frames) > 1:
+        affine[:3, 2] = (np.asarray(frames[-1].position) - np.asarray(first.position)) / (len(frames) - 1)
+    else:
+        thickness = float(first.dataset.get("SpacingBetweenSlices") or first.dataset.get("SliceThickness") or 1.0)
+        affine[:3, 2] = geometry.normal * thickness
+    affine[:3, 3] = first.position
+    return Volume(_stack(frames), affine, series, geometry.issues)
+
+
+def _stack(frames: list[Frame]) -> np.ndarray:
+    """Stored values × slope + intercept, in the smallest integer dtype that holds them exactly, else float32."""
+    stored = np.stack([frame.pixels() for frame in frames])
+    slopes = np.array([frame.slope for frame in frames])
+    intercepts = np.array([frame.intercept for frame in frames])
+    integral = np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts))
+    if not integral or not np.issubdtype(stored.dtype, np.integer):
+        values = stored.astype(np.float64) * slopes[:, None, None] + intercepts[:, None, None]
+        return values.astype(np.float32)
+    slopes, intercepts = slopes.astype(np.int64), intercepts.astype(np.int64)
+    ends = np.concatenate([
+        stored.min(axis=(1, 2)).astype(np.int64) * slopes + intercepts,
+        stored.max(axis=(1, 2)).astype(np.int64) * slopes + intercepts,
+    ])
+    low, high = int(ends.min()), int(ends.max())
+    for dtype in _INTEGER_DTYPES:
+        info = np.iinfo(dtype)
+        if info.min <= low and high <= info.max:
+            values = stored.astype(np.int64) * slopes[:, None, None] + intercepts[:, None, None]
+            return values.astype(dtype)
+    return (stored.astype(np.float64) * slopes[:, None, None] + intercepts[:, None, None]).astype(np.float32)
+
+
+def build_volumes(datasets: list[Dataset]) -> list[Volume | VolumeRefused]:
+    """Every series in `datasets` as a Volume, or the VolumeRefused saying why it could not be one; largest first."""
+    out: list[Volume | VolumeRefused] = []
+    for series in group_series(datasets):
+        try:
+            out.append(build_volume(series))
+        except VolumeRefused as refused:
+            refused.series = series
+            refused.issues = analyse(series).issues
+            out.append(refused)
+    return sorted(out, key=lambda item: -len(item.series.frames))
