@@ -8,9 +8,7 @@ refused (fail closed).
 from __future__ import annotations
 
 import contextvars
-import os
 import secrets
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from google.protobuf import descriptor_pool
 
 from radlab.type.v1 import access_pb2
 from shared.grpcwrap import wrap_handler
+from shared.keyfile import created_once
 
 ROLES = ("admin", "manager", "annotator", "reviewer", "vendor")
 ISSUER = "radlab"
@@ -64,23 +63,7 @@ def token_key(home: Path, configured: str | None) -> str:
                 "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
         return configured
-    path = home / "token.key"
-    if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        # Written aside and linked into place: concurrent first users never see a half-written key.
-        fd, draft = tempfile.mkstemp(dir=home, prefix=".token.key.")
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(48))
-                out.flush()
-                os.fsync(out.fileno())
-            try:
-                os.link(draft, path)
-            except FileExistsError:
-                pass  # another process won; use its key
-        finally:
-            os.unlink(draft)
-    return path.read_text().strip()
+    return created_once(home / "token.key", lambda: secrets.token_urlsafe(48))
 
 
 def issue_token(

@@ -11,11 +11,12 @@ import base64
 import binascii
 import os
 import secrets
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from shared.keyfile import created_once
 
 ANON_KEY_VARIABLE = "RADLAB_ANON_KEY"
 PHI_KEY_VARIABLE = "RADLAB_PHI_KEY"
@@ -56,11 +57,11 @@ def _anon_key(home: Path, configured: str | None) -> bytes:
                 "python3 -c 'import secrets; print(secrets.token_urlsafe(48))' (keep it: it decides every pseudonym)"
             )
         return key
-    return _created_once(home / "anon.key", lambda: secrets.token_urlsafe(48)).encode()
+    return created_once(home / "anon.key", lambda: secrets.token_urlsafe(48)).encode()
 
 
 def _phi_key(home: Path, configured: str | None) -> bytes:
-    text = configured or _created_once(home / "phi.key", lambda: base64.b64encode(secrets.token_bytes(PHI_KEY_BYTES)).decode())
+    text = configured or created_once(home / "phi.key", lambda: base64.b64encode(secrets.token_bytes(PHI_KEY_BYTES)).decode())
     key = _decode_key(text.strip())
     if key is None:
         where = PHI_KEY_VARIABLE if configured else str(home / "phi.key")
@@ -80,22 +81,3 @@ def _decode_key(text: str) -> bytes | None:
         if len(key) == PHI_KEY_BYTES:
             return key
     return None
-
-
-def _created_once(path: Path, make) -> str:
-    """The key in `path`, written first (0600, linked into place whole) if no process has yet."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp creates it 0600
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(make())
-                out.flush()
-                os.fsync(out.fileno())
-            try:
-                os.link(draft, path)
-            except FileExistsError:
-                pass  # another process won; use its key
-        finally:
-            os.unlink(draft)
-    return path.read_text().strip()
