@@ -132,7 +132,7 @@ def _datasets_list(_args: argparse.Namespace) -> int:
 
     with Client() as client:
         for dataset in client.list_datasets():
-            print(f"{dataset.id}  {dataset.name}")
+            print(f"{dataset.dataset_id}  {dataset.name}")
     return 0
 
 

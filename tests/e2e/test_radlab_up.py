@@ -164,3 +164,21 @@ def test_radlab_up_refuses_a_port_in_use_with_a_clear_message(stack, tmp_path):
     )
     assert result.returncode != 0
     assert "cannot listen on" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_cli_creates_and_lists_datasets_as_the_readme_shows(stack):
+    """`radlab datasets create` then `radlab datasets list` against a running stack, as a user types them."""
+    env = {**stack.env, "RADLAB_URL": stack.grpc_addr, "RADLAB_TOKEN": token(stack, "manager", tenant="cli-tenant")}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "radlab.cli", *args]
+        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+
+    created = run("datasets", "create", "chest CT", "--description", "PE study")
+    assert created.returncode == 0, created.stderr
+    dataset_id = json.loads(created.stdout)["datasetId"]
+    listed = run("datasets", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == [dataset_id, "chest", "CT"]
+    health = run("health")
+    assert health.returncode == 0 and health.stdout.count("SERVING") == 6
