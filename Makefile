@@ -30,7 +30,7 @@ protos: setup  ## regenerate radlab/**/_pb2*.py from protos/
 check-protos: setup  ## buf lint, and fail if the generated code is stale
 	@scripts/protos.sh check
 
-bench: setup  ## benchmarks against the named peers (none yet)
+bench: setup  ## benchmarks against the named peers (anonymization vs gdcmanon, dicognito, dicom-anonymizer, deid)
 	@$(PHASE) bench $(PYTHON) -m bench
 
 clean:  ## remove local state (.radlab) and the .venv link; the cache stays
