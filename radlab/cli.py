@@ -166,7 +166,7 @@ def _volume(args: argparse.Namespace) -> int:
             shape, spacing = " × ".join(map(str, result.shape[::-1])), " × ".join(f"{v:.4g}" for v in result.spacing)
             print(f"  wrote {path}: {shape} (i × j × k) voxels of {spacing} mm, {result.data.dtype}")
         else:
-            print("  not written: the slices do not lie on one regular grid")
+            print("  not written: no single regular grid describes these slices")
     return 0 if results and all(isinstance(result, Volume) for result in results) else 1
 
 

@@ -1,4 +1,4 @@
-"""Series → volume: group parsed DICOM instances into series, check their geometry, and stack them exactly."""
+"""Series → volume: group parsed DICOM instances into series, check their geometry, stack or resample them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from services.ingestion.domain.resample import resample
 from shared.errors import InvalidArgument
 
 # Two unit vectors closer than this (per component) are the same orientation.
@@ -102,6 +103,11 @@ class Geometry:
     @property
     def stackable(self) -> bool:
         """True when stacking the frames as they are gives a correct volume on a regular grid."""
+        return not any(issue.kind in _REFUSING | _RESAMPLING for issue in self.issues)
+
+    @property
+    def buildable(self) -> bool:
+        """True when a correct volume can be built, if need be by resampling onto a regular grid."""
         return not any(issue.kind in _REFUSING for issue in self.issues)
 
 
@@ -125,7 +131,9 @@ class Volume:
         return tuple(float(np.linalg.norm(self.affine[:3, axis])) for axis in range(3))
 
 
-_REFUSING = frozenset({"gantry_tilt", "uneven_spacing", "missing_slices", "duplicate_positions"})
+# Findings no grid can fix (the volume is refused), and findings fixed by resampling onto a regular grid.
+_REFUSING = frozenset({"duplicate_positions"})
+_RESAMPLING = frozenset({"gantry_tilt", "uneven_spacing", "missing_slices"})
 
 
 def parse_instance(data: bytes) -> Dataset | None:
@@ -319,12 +327,19 @@ def analyse(series: Series) -> Geometry:
 
 
 def build_volume(series: Series) -> Volume:
-    """Stack a series into a volume on the grid its slices define; refuse (VolumeRefused) when no regular grid does."""
+    """Stack a series into a volume on the grid its slices define.
+
+    Gantry tilt, uneven gaps and missing slices are resampled onto an equidistant, tilt-corrected grid
+    (dcm2niix's `_Tilt_Eq` method; the volume says so with a `resampled` issue); slices that repeat a
+    position are refused (VolumeRefused), as no grid describes them.
+    """
     geometry = analyse(series)
-    if not geometry.stackable:
+    if not geometry.buildable:
         raise VolumeRefused(
             f"{series.description}: " + "; ".join(issue.message for issue in geometry.issues if issue.kind in _REFUSING)
         )
+    if not geometry.stackable:
+        return _resampled(series, geometry)
     frames = geometry.frames
     first = frames[0]
     row_spacing, column_spacing = first.spacing
@@ -338,6 +353,53 @@ def build_volume(series: Series) -> Volume:
         affine[:3, 2] = geometry.normal * thickness
     affine[:3, 3] = first.position
     return Volume(_stack(frames), affine, series, geometry.issues)
+
+
+def _resampled(series: Series, geometry: Geometry) -> Volume:
+    """Tilt-correct and/or equalise the slice spacing; the grid runs along the slice normal from the first slice."""
+    kinds = {issue.kind for issue in geometry.issues}
+    frames = geometry.frames
+    first = frames[0]
+    row_spacing, column_spacing = first.spacing
+    stacked = _stack(frames)
+    tilted = "gantry_tilt" in kinds
+    shifts = np.zeros((len(frames), 2))
+    if tilted:  # where each slice's first pixel lies off the first slice's normal line, in pixels (j, i)
+        shifts[:, 0] = geometry.offsets @ geometry.column / row_spacing
+        shifts[:, 1] = geometry.offsets @ geometry.row / column_spacing
+    even = not kinds & {"uneven_spacing", "missing_slices"}
+    fill = float(stacked.min())
+    result = resample(stacked, geometry.distances, shifts, fill, even)
+    affine = np.eye(4)
+    affine[:3, 0] = geometry.row * column_spacing
+    affine[:3, 1] = geometry.column * row_spacing
+    affine[:3, 2] = geometry.normal * result.spacing
+    affine[:3, 3] = np.asarray(first.position) + result.i0 * affine[:3, 0] + result.j0 * affine[:3, 1]
+    if np.issubdtype(stacked.dtype, np.integer):  # interpolated values lie within the input's range: same dtype
+        data = np.rint(result.data).astype(stacked.dtype)
+    else:
+        data = result.data.astype(np.float32)
+    done = []
+    if tilted:
+        moved = float(np.abs(geometry.offsets @ geometry.column).max() + np.abs(geometry.offsets @ geometry.row).max())
+        done.append(
+            f"each slice shifted in-plane (up to {moved:.2f} mm) back onto the first slice's normal line, "
+            f"the grid grown by {result.padded[1]} row(s) and {result.padded[0]} column(s) filled with {fill:g}"
+        )
+    if not even:
+        done.append(
+            f"{result.slices_in} unevenly spaced slice(s) interpolated onto {data.shape[0]} at {result.spacing:.4g} mm "
+            f"(smallest gap {float(np.diff(geometry.distances).min()):.4g} mm, at most 2 per input slice)"
+        )
+    issues = list(geometry.issues) + [Issue(
+        "resampled",
+        "resampled onto an equidistant, tilt-corrected grid along the slice normal by linear interpolation "
+        "(dcm2niix's _Tilt_Eq method): " + "; ".join(done),
+        {"method": "linear", "tilt_corrected": tilted, "equidistant": not even, "slices_in": result.slices_in,
+         "slices_out": int(data.shape[0]), "spacing_mm": result.spacing, "padded_rows": result.padded[1],
+         "padded_columns": result.padded[0], "fill_value": fill, "reference": "dcm2niix _Tilt_Eq"},
+    )]
+    return Volume(data, affine, series, issues, resampled=True)
 
 
 def _stack(frames: list[Frame]) -> np.ndarray:
