@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 from services.anonymization.domain.engine import anonymize
 from services.anonymization.rules_table import load_rule_table
 from shared.errors import InvalidArgument
+from shared.files import write_atomically
 
 KEY_VARIABLE = "RADLAB_ANON_KEY"
 
@@ -27,20 +27,6 @@ def read_key(key_file: str | None) -> bytes:
             "(the same key gives the same pseudonyms and UIDs; keep it secret and keep it)"
         )
     return key
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = "default", out=None) -> int:
@@ -63,7 +49,7 @@ def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = 
             continue
         name = f"{result.dataset.SOPInstanceUID}.dcm"
         target = destination / "held" / name if result.report.held else destination / name
-        _write_atomically(target, result.data)
+        write_atomically(target, result.data)
         status = f"HELD for review ({result.report.held_reason})" if result.report.held else "ok"
         print(f"{label}: {status} -> {target.relative_to(destination)}", file=out)
     print(f"{len(files) - failed} de-identified, {failed} failed", file=out)

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from shared.files import fsync_directory, write_atomically
 from shared.objectstore.port import (
     DEFAULT_CONTENT_TYPE,
     BucketNotFound,
@@ -93,7 +94,7 @@ class FileObjectStore(ObjectStore):
                 current = self._current_version(path, self._read_sidecar(bucket, key))
                 self._write_sidecar(bucket, key, [version] + ([current] if current else []))
                 os.replace(temp, path)
-                _fsync_directory(path.parent)
+                fsync_directory(path.parent)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
@@ -201,20 +202,9 @@ class FileObjectStore(ObjectStore):
             return []
 
     def _write_sidecar(self, bucket: str, key: str, versions: list[dict[str, Any]]) -> None:
-        path = self._sidecar_path(bucket, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=self._tmp, prefix="meta-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(json.dumps({"key": key, "versions": versions}).encode())
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp_name, path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
-        # The sidecar must be durable before the bytes it describes replace the old ones.
-        _fsync_directory(path.parent)
+        # Durable (file and folder fsynced) before the bytes it describes replace the old ones.
+        data = json.dumps({"key": key, "versions": versions}).encode()
+        write_atomically(self._sidecar_path(bucket, key), data, temp_dir=self._tmp)
 
     @staticmethod
     def _current_version(path: Path, versions: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -274,14 +264,6 @@ def _info(bucket: str, key: str, version: dict[str, Any]) -> ObjectInfo:
         modified=datetime.fromisoformat(version["modified"]),
         metadata=dict(version["metadata"]),
     )
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_empty_parents(directory: Path, stop: Path) -> None:

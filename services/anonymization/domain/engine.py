@@ -145,6 +145,14 @@ def _check_structure(data: bytes, explicit: bool, little: bool) -> None:
     def truncated(where: int):
         return AnonymizationFailed(f"the DICOM file is truncated or corrupt near byte {where}; upload the complete file")
 
+    def skip(position: int, length: int, end: int) -> int:
+        """Past a value of `length` bytes at `position` (an undefined length: up to its delimiter)."""
+        if length == _UNDEFINED:
+            return elements(position, end, True)
+        if position + length > end:
+            raise truncated(position)
+        return position + length
+
     def elements(position: int, end: int, until_delimiter: bool) -> int:
         while position < end:
             if position + 8 > end:
@@ -155,13 +163,7 @@ def _check_structure(data: bytes, explicit: bool, little: bool) -> None:
                 length = int.from_bytes(view[position + 4:position + 8], order)
                 if number in (0xE00D, 0xE0DD):
                     return position + 8
-                position += 8
-                if length == _UNDEFINED:
-                    position = elements(position, end, True)
-                elif position + length > end:
-                    raise truncated(position)
-                else:
-                    position += length
+                position = skip(position + 8, length, end)
                 continue
             if explicit:
                 vr = bytes(view[position + 4:position + 6])
@@ -173,12 +175,7 @@ def _check_structure(data: bytes, explicit: bool, little: bool) -> None:
                     length, position = int.from_bytes(view[position + 6:position + 8], order), position + 8
             else:
                 length, position = int.from_bytes(view[position + 4:position + 8], order), position + 8
-            if length == _UNDEFINED:
-                position = elements(position, end, True)
-            elif position + length > end:
-                raise truncated(position)
-            else:
-                position += length
+            position = skip(position, length, end)
         if until_delimiter:
             raise truncated(position)
         return position
