@@ -99,19 +99,25 @@ class UploadFilesRequest(_message.Message):
     def __init__(self, metadata: _Optional[_Union[UploadMetadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class UploadFilesResponse(_message.Message):
-    __slots__ = ("upload_id", "scan_id", "bytes_received", "state")
+    __slots__ = ("upload_id", "scan_id", "bytes_received", "state", "failure_reason", "file_count", "skipped")
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     SCAN_ID_FIELD_NUMBER: _ClassVar[int]
     BYTES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    FILE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     upload_id: str
     scan_id: str
     bytes_received: int
     state: UploadState
-    def __init__(self, upload_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., bytes_received: _Optional[int] = ..., state: _Optional[_Union[UploadState, str]] = ...) -> None: ...
+    failure_reason: str
+    file_count: int
+    skipped: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, upload_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., bytes_received: _Optional[int] = ..., state: _Optional[_Union[UploadState, str]] = ..., failure_reason: _Optional[str] = ..., file_count: _Optional[int] = ..., skipped: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Upload(_message.Message):
-    __slots__ = ("upload_id", "scan_id", "dataset_id", "file_name", "total_size", "sha256", "bytes_received", "state", "failure_reason", "uploader", "study_ids", "volume_ids", "create_time", "update_time")
+    __slots__ = ("upload_id", "scan_id", "dataset_id", "file_name", "total_size", "sha256", "bytes_received", "state", "failure_reason", "uploader", "study_ids", "volume_ids", "create_time", "update_time", "file_count", "skipped")
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     SCAN_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -126,6 +132,8 @@ class Upload(_message.Message):
     VOLUME_IDS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    FILE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     upload_id: str
     scan_id: str
     dataset_id: str
@@ -140,7 +148,9 @@ class Upload(_message.Message):
     volume_ids: _containers.RepeatedScalarFieldContainer[str]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, upload_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., file_name: _Optional[str] = ..., total_size: _Optional[int] = ..., sha256: _Optional[str] = ..., bytes_received: _Optional[int] = ..., state: _Optional[_Union[UploadState, str]] = ..., failure_reason: _Optional[str] = ..., uploader: _Optional[str] = ..., study_ids: _Optional[_Iterable[str]] = ..., volume_ids: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    file_count: int
+    skipped: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, upload_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., file_name: _Optional[str] = ..., total_size: _Optional[int] = ..., sha256: _Optional[str] = ..., bytes_received: _Optional[int] = ..., state: _Optional[_Union[UploadState, str]] = ..., failure_reason: _Optional[str] = ..., uploader: _Optional[str] = ..., study_ids: _Optional[_Iterable[str]] = ..., volume_ids: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., file_count: _Optional[int] = ..., skipped: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetUploadRequest(_message.Message):
     __slots__ = ("upload_id",)
