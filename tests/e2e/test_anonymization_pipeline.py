@@ -38,7 +38,7 @@ WAIT_S = 30
 @pytest.fixture(scope="module")
 def corpus(data_dir):
     """Three canary-seeded CT instances (one study, references between them) and four real MR files."""
-    table = load_rule_table(data_dir / "dicom-standard" / "confidentiality_profile_attributes.json")
+    table = load_rule_table()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         built = [

@@ -36,7 +36,7 @@ REAL_FILES = 3
 @pytest.fixture(scope="module")
 def corpus(data_dir):
     """Two canary-seeded CT instances of one study, one canary-seeded US instance (held), three real MR files."""
-    table = load_rule_table(data_dir / "dicom-standard" / "confidentiality_profile_attributes.json")
+    table = load_rule_table()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         built = [

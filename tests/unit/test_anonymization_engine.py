@@ -24,8 +24,8 @@ STUDY = f"{UID_CANARY}.6.1"
 
 
 @pytest.fixture(scope="module")
-def table(data_dir):
-    return load_rule_table(data_dir / "dicom-standard" / "confidentiality_profile_attributes.json")
+def table():
+    return load_rule_table()
 
 
 @pytest.fixture(scope="module")

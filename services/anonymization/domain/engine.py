@@ -476,7 +476,7 @@ class _Deidentifier:
         dataset.PatientIdentityRemoved = "YES"
         dataset.DeidentificationMethod = [
             "RADLAB " + _ENGINE_NAME,
-            f"PS3.15 E.1-1 BASIC PROFILE ({self.table.edition_rows} ROWS)",
+            f"PS3.15 {self.table.edition} E.1-1 BASIC PROFILE ({self.table.edition_rows} ROWS)",
         ] + [meaning[:64] for _code, meaning in self.options.method_codes()[1:]]
         items = []
         for code, meaning in self.options.method_codes():

@@ -92,6 +92,7 @@ class RuleTable:
     curve: Rule | None
     overlay: dict[int, Rule]
     private: Rule | None
+    edition: str
     edition_rows: int
 
     def rule(self, tag: int) -> Rule | None:
@@ -111,8 +112,8 @@ class RuleTable:
 _EXACT_TAG = re.compile(r"^\(([0-9A-F]{4}),([0-9A-F]{4})\)$")
 
 
-def rule_table(rows: list[dict]) -> RuleTable:
-    """Build the rule table from Table E.1-1 as parsed JSON rows (tag, name, basicProfile, option columns).
+def rule_table(rows: list[dict], edition: str) -> RuleTable:
+    """Build the rule table from Table E.1-1 of `edition` as parsed JSON rows (tag, name, basicProfile, option columns).
 
     Raises InvalidArgument when a row cannot be understood: a table the engine half-understands would
     silently keep what it should remove."""
@@ -142,4 +143,4 @@ def rule_table(rows: list[dict]) -> RuleTable:
             raise InvalidArgument(f"confidentiality profile row has a tag pattern the engine does not know: {tag_text}")
     if private is None:
         raise InvalidArgument("the confidentiality profile table has no private-attributes row")
-    return RuleTable(exact=exact, curve=curve, overlay=overlay, private=private, edition_rows=len(rows))
+    return RuleTable(exact=exact, curve=curve, overlay=overlay, private=private, edition=edition, edition_rows=len(rows))
