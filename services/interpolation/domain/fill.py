@@ -82,7 +82,7 @@ def fill(labels: np.ndarray, keys: Mapping[int, LabelKeys], *, axis: int = 0, me
     _clear_off_keys(out, keys)
     propagate = _guided() if method is not Method.SHAPE and image is not None else None
     if propagate is None:
-        filled = _fill_by_shape(out, keys, in_plane, progress)
+        filled = fill_by_shape(out, keys, in_plane, progress=progress)
         used = Method.SHAPE
     else:
         filled = _fill_guided(out, keys, propagate, np.moveaxis(image, axis, 0), (float(spacing[axis]), *in_plane),
@@ -125,16 +125,19 @@ def _clear_off_keys(volume: np.ndarray, keys: Mapping[int, LabelKeys]) -> None:
             volume[s][np.isin(volume[s], off_key)] = 0
 
 
-def _fill_by_shape(volume: np.ndarray, keys: Mapping[int, LabelKeys], spacing: tuple[float, float],
-                   progress: Callable[[float], None] | None) -> dict[int, tuple[int, ...]]:
-    """Shape-based filling; where two labels reach one pixel, the one deeper inside its interpolated outline wins."""
+def fill_by_shape(volume: np.ndarray, keys: Mapping[int, LabelKeys], spacing: tuple[float, float], *,
+                  correspondence: bool = True, progress: Callable[[float], None] | None = None) -> dict[int, tuple[int, ...]]:
+    """Shape-based filling in place of a volume with its key axis first (off-key pixels already cleared); where
+    two labels reach one pixel, the one deeper inside its interpolated outline wins. Without `correspondence`
+    it is the plain signed-distance baseline the benchmark compares against."""
     candidates: dict[int, list[tuple[int, tuple[slice, slice], np.ndarray]]] = {}
     for done, (value, label_keys) in enumerate(keys.items()):
         drawn = set(label_keys.drawn)
         for a, b in gaps(label_keys):
             first = volume[a] == value if a in drawn else np.zeros(volume.shape[1:], dtype=bool)
             last = volume[b] == value if b in drawn else np.zeros(volume.shape[1:], dtype=bool)
-            found = shape.gap_fields(first, last, [(s - a) / (b - a) for s in range(a + 1, b)], spacing)
+            found = shape.gap_fields(first, last, [(s - a) / (b - a) for s in range(a + 1, b)], spacing,
+                                     correspondence=correspondence)
             if found is not None:
                 window, fields = found
                 for s, field in zip(range(a + 1, b), fields):
