@@ -1,11 +1,531 @@
-"""Interpolation's command and event handlers: load, apply the domain rules, save, emit."""
+"""Interpolation's command and event handlers: load key slices and volumes, call the domain's `fill`, save, emit.
+
+A whole-volume job (one per KeySlicesSaved, run on the consumer; one per StartInterpolation, run on a worker
+thread) reads the key-slice version's label array and, when stored, the item's image; fills every label's
+gaps along the plane's array axis; writes the filled array to the `labels` bucket under a prefix naming the
+item, annotation, version and job; then records the result and emits SlicesInterpolated in one unit of
+work. Key slices are never overwritten (`fill` keeps them), and only the filled slices are listed. A
+redelivered KeySlicesSaved finds its job by event id and emits nothing twice. Interpolate fills one label
+across one gap in memory, for the annotator's live preview, and stores nothing.
+"""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy.engine import Connection
+
+from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.interpolation.v1 import events_pb2
+from radlab.interpolation.v1 import interpolation_service_pb2 as pb
+from radlab.type.v1 import geometry_pb2, job_pb2, label_pb2
+from services.interpolation import store
+from services.interpolation.domain.fill import LabelKeys, Method, fill
+from services.interpolation.domain.grid import array_spacing, plane_axis
+from shared.auth import Principal
 from shared.consumer import Handler
-from shared.db import Database
+from shared.db import Database, UnitOfWork, idempotent
+from shared.errors import FailedPrecondition, InvalidArgument, NotFound, RadlabError
+from shared.events import Event, event_type
+from shared.objectstore import ObjectNotFound
+from shared.protos import timestamp
+from shared.volume_store import VolumeStore
+
+log = logging.getLogger(__name__)
+
+VOLUMES_BUCKET = "volumes"
+LABELS_BUCKET = "labels"
+# Share of a job's progress bar before and after the fill itself (reading inputs, writing the result).
+READ_SHARE, WRITE_SHARE = 0.1, 0.1
+PROGRESS_STEP = 5.0  # percent between two progress writes to the job row
+
+_DATA_TYPES = {
+    np.dtype(np.uint8): geometry_pb2.DATA_TYPE_UINT8, np.dtype(np.int8): geometry_pb2.DATA_TYPE_INT8,
+    np.dtype(np.uint16): geometry_pb2.DATA_TYPE_UINT16, np.dtype(np.int16): geometry_pb2.DATA_TYPE_INT16,
+    np.dtype(np.uint32): geometry_pb2.DATA_TYPE_UINT32, np.dtype(np.int32): geometry_pb2.DATA_TYPE_INT32,
+}
 
 
-def event_handlers(db: Database, consumer: str) -> dict[str, Handler]:
-    """Interpolation will consume KeySlicesSaved (its issue adds it)."""
-    return {}
+@dataclass(frozen=True)
+class Ports:
+    """What interpolation's handlers work with: its database, the volume store and the job worker."""
+
+    db: Database
+    volumes: VolumeStore
+    jobs: Executor
+
+
+# ---- access --------------------------------------------------------------------------------------------------
+
+def _visible_item(conn: UnitOfWork | Connection, caller: Principal, item_id: str):
+    """The cached item, if the caller's tenant has it and (vendors) its dataset is shared with the caller's vendor."""
+    if not item_id:
+        raise InvalidArgument("item_id is required")
+    items = store.items
+    row = conn.execute(sa.select(items).where(items.c.tenant == caller.tenant, items.c.item_id == item_id)).first()
+    if row is None or not _dataset_visible(conn, caller, row.dataset_id):
+        raise NotFound(f"item {item_id!r} not found (interpolation knows the items annotation announced with ItemAdded)")
+    return row
+
+
+def _dataset_visible(conn: UnitOfWork | Connection, caller: Principal, dataset_id: str) -> bool:
+    if caller.role != "vendor":
+        return True
+    shares = store.vendor_shares
+    return conn.execute(sa.select(shares.c.dataset_id).where(
+        shares.c.tenant == caller.tenant, shares.c.dataset_id == dataset_id, shares.c.vendor_id == caller.vendor
+    )).first() is not None
+
+
+# ---- Interpolate: one label, one gap, nothing stored ----------------------------------------------------------
+
+def interpolate(ports: Ports, caller: Principal, request: pb.InterpolateRequest) -> pb.InterpolateResponse:
+    """Fill one label between the request's key slices; return a SliceLabel (mask, polygons if asked) per filled slice."""
+    plane = _plane_name(request.plane)
+    if request.label_value <= 0:
+        raise InvalidArgument("label_value must be a label class value of 1 or more (0 is the background)")
+    with ports.db.read() as conn:
+        item = _visible_item(conn, caller, request.item_id)
+    try:
+        info = ports.volumes.info(VOLUMES_BUCKET, item.volume_id)
+    except ObjectNotFound:
+        raise FailedPrecondition(
+            f"volume {item.volume_id} of item {request.item_id} is not stored yet; try again once ingestion has written it"
+        ) from None
+    axis = plane_axis(info.affine, plane)
+    count = info.shape[axis]
+    slice_shape = tuple(size for n, size in enumerate(info.shape) if n != axis)
+    masks = _key_masks(request, slice_shape, count, plane)
+    drawn = sorted(index for index, mask in masks.items() if mask is not None)
+    if not drawn:
+        raise InvalidArgument(f"no key slice has label {request.label_value} drawn; draw it on at least one key slice")
+    first, last = min(masks), max(masks)
+    if last - first < 2:
+        raise InvalidArgument(
+            f"key slices {sorted(masks)} leave no slice between them to fill; give key slices on both sides of the gap"
+        )
+    dtype = np.min_scalar_type(request.label_value)
+    slab = np.zeros((last - first + 1, *slice_shape), dtype=dtype)
+    for index in drawn:
+        slab[index - first][masks[index]] = request.label_value
+    keys = {request.label_value: LabelKeys(
+        drawn=tuple(index - first for index in drawn),
+        absent=tuple(sorted(index - first for index, mask in masks.items() if mask is None)),
+    )}
+    method = _method(request.method, Method.IMAGE_GUIDED_FAST)
+    image = None
+    if method is not Method.SHAPE:
+        image = np.stack([ports.volumes.slice(VOLUMES_BUCKET, item.volume_id, axis, index) for index in range(first, last + 1)])
+    spacing = array_spacing(info.affine)
+    result = fill(slab, keys, axis=0, method=method, image=image,
+                  spacing=(spacing[axis], *(s for n, s in enumerate(spacing) if n != axis)))
+    slices = []
+    for index in result.filled.get(request.label_value, ()):
+        mask = result.labels[index] == request.label_value
+        slices.append(_slice_label(request.plane, first + index, request.label_value, mask, request.include_polygons))
+    return pb.InterpolateResponse(slices=slices, method=_method_proto(result.method))
+
+
+def _key_masks(request: pb.InterpolateRequest, shape: tuple[int, int], count: int, plane: str) -> dict[int, np.ndarray | None]:
+    """Each key slice's index → its mask (None where the label is absent), checked against the volume."""
+    masks: dict[int, np.ndarray | None] = {}
+    for number, key in enumerate(request.key_slices, 1):
+        where = f"key slice {number} (slice {key.slice_index})"
+        if key.plane and key.plane != request.plane:
+            raise InvalidArgument(f"{where} is in plane {geometry_pb2.Plane.Name(key.plane)} but the request asks for "
+                                  f"{geometry_pb2.Plane.Name(request.plane)}; key slices of one request share its plane")
+        if key.label_value and key.label_value != request.label_value:
+            raise InvalidArgument(f"{where} is of label {key.label_value} but the request fills label {request.label_value}")
+        if not 0 <= key.slice_index < count:
+            raise InvalidArgument(f"{where} lies outside the volume: its {plane} slices are 0 to {count - 1}")
+        if key.slice_index in masks:
+            raise InvalidArgument(f"{where}: slice {key.slice_index} is given twice; give each key slice once")
+        masks[key.slice_index] = _key_mask(key, shape, where)
+    if len(masks) < 2:
+        raise InvalidArgument("give at least two key slices, one on each side of the gap to fill")
+    return masks
+
+
+def _key_mask(key: label_pb2.SliceLabel, shape: tuple[int, int], where: str) -> np.ndarray | None:
+    """A key slice's pixels (None for ABSENT, and for a DRAWN key with nothing drawn)."""
+    has_mask = key.HasField("mask")
+    if key.provenance == label_pb2.SLICE_PROVENANCE_ABSENT:
+        if has_mask or key.polygons:
+            raise InvalidArgument(f"{where} is ABSENT but carries a mask or polygons; an absent key slice has neither")
+        return None
+    if key.provenance not in (label_pb2.SLICE_PROVENANCE_UNSPECIFIED, label_pb2.SLICE_PROVENANCE_DRAWN):
+        raise InvalidArgument(f"{where} has provenance {label_pb2.SliceProvenance.Name(key.provenance)}; "
+                              "key slices are DRAWN or ABSENT")
+    if has_mask and key.polygons:
+        raise InvalidArgument(f"{where} has both a mask and polygons; set one of them")
+    if has_mask:
+        mask = _decode_mask(key.mask, shape, where)
+    elif key.polygons:
+        polygons = _polygons()
+        contours = [polygons.Contour(vertices=np.array([(p.x, p.y) for p in polygon.vertices], dtype=np.float64), hole=polygon.hole)
+                    for polygon in key.polygons]
+        short = [len(contour.vertices) for contour in contours if len(contour.vertices) < 3]
+        if short:
+            raise InvalidArgument(f"{where} has a polygon of {short[0]} vertices; a polygon needs at least 3")
+        mask = polygons.rasterize(contours, shape)
+    else:
+        raise InvalidArgument(f"{where} is DRAWN but has neither a mask nor polygons")
+    return mask if mask.any() else None
+
+
+def _decode_mask(mask: label_pb2.SliceMask, shape: tuple[int, int], where: str) -> np.ndarray:
+    if (mask.rows, mask.columns) != shape:
+        raise InvalidArgument(f"{where}: the mask is {mask.rows}×{mask.columns} but a slice of the volume in this plane "
+                              f"is {shape[0]}×{shape[1]} (rows × columns)")
+    if mask.encoding == label_pb2.MASK_ENCODING_RAW:
+        if len(mask.data) != mask.rows * mask.columns:
+            raise InvalidArgument(f"{where}: a RAW mask of {mask.rows}×{mask.columns} holds {mask.rows * mask.columns} "
+                                  f"bytes (one per pixel), not {len(mask.data)}")
+        return np.frombuffer(mask.data, dtype=np.uint8).reshape(shape) != 0
+    if mask.encoding == label_pb2.MASK_ENCODING_PNG:
+        try:
+            with Image.open(io.BytesIO(mask.data), formats=["PNG"]) as png:
+                pixels = np.asarray(png.convert("L"))
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            raise InvalidArgument(f"{where}: the mask is not a readable PNG ({error})") from None
+        if pixels.shape != shape:
+            raise InvalidArgument(f"{where}: the PNG is {pixels.shape[0]}×{pixels.shape[1]} pixels but the mask says "
+                                  f"{shape[0]}×{shape[1]}")
+        return pixels != 0
+    raise InvalidArgument(f"{where}: the mask encoding must be RAW or PNG")
+
+
+def _slice_label(plane: int, index: int, value: int, mask: np.ndarray, with_polygons: bool) -> label_pb2.SliceLabel:
+    rows, columns = mask.shape
+    label = label_pb2.SliceLabel(
+        plane=plane, slice_index=index, label_value=value, provenance=label_pb2.SLICE_PROVENANCE_INTERPOLATED,
+        mask=label_pb2.SliceMask(rows=rows, columns=columns, encoding=label_pb2.MASK_ENCODING_RAW,
+                                 data=mask.astype(np.uint8).tobytes()),
+    )
+    if with_polygons:
+        label.polygons.extend(
+            label_pb2.Polygon(plane=plane, slice_index=index, label_value=value, hole=contour.hole,
+                              vertices=[label_pb2.Point2(x=float(x), y=float(y)) for x, y in contour.vertices])
+            for contour in _polygons().outline(mask)
+        )
+    return label
+
+
+def _polygons():
+    """The domain's polygon module (outline, rasterize); FailedPrecondition while this build lacks it."""
+    try:
+        from services.interpolation.domain import polygons
+    except ImportError:
+        raise FailedPrecondition("polygons are not supported by this server yet; send key slices as masks") from None
+    return polygons
+
+
+# ---- whole-volume jobs ----------------------------------------------------------------------------------------
+
+def start_interpolation(ports: Ports, caller: Principal, request: pb.StartInterpolationRequest) -> pb.InterpolationJob:
+    """Queue a whole-volume job for an annotation's key-slice version (0: the latest) and return it; poll it with get_job."""
+    if not request.annotation_id:
+        raise InvalidArgument("annotation_id is required")
+    with ports.db.unit_of_work() as uow:
+        item = _visible_item(uow, caller, request.item_id)
+        saved = _key_slice_version(uow, caller.tenant, item.item_id, request.annotation_id, request.key_slice_version)
+        if request.plane and request.plane != saved.plane:
+            raise InvalidArgument(
+                f"version {saved.version} of annotation {saved.annotation_id} has key slices in the "
+                f"{geometry_pb2.Plane.Name(saved.plane)} plane only; ask for that plane or leave plane unset"
+            )
+        known = {keys.label_value for keys in saved.key_slices}
+        unknown = sorted(set(request.label_values) - known)
+        if unknown:
+            raise InvalidArgument(f"labels {unknown} have no key slices in version {saved.version}; "
+                                  f"its labels are {sorted(known)}")
+        job_id = _insert_job(uow, caller.tenant, saved, request.method, sorted(set(request.label_values)), caller.subject, None)
+        job = _job(_job_row(uow, job_id))
+    ports.jobs.submit(_run_in_background, ports, job_id)
+    return job
+
+
+def get_job(ports: Ports, caller: Principal, job_id: str) -> pb.InterpolationJob:
+    if not job_id:
+        raise InvalidArgument("job_id is required")
+    table = store.jobs
+    with ports.db.read() as conn:
+        row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, table.c.job_id == job_id)).first()
+        if row is None or not _dataset_visible(conn, caller, row.dataset_id):
+            raise NotFound(f"interpolation job {job_id!r} not found")
+    return _job(row)
+
+
+def _key_slice_version(conn, tenant: str, item_id: str, annotation_id: str, version: int) -> annotation_events.KeySlicesSaved:
+    table = store.key_slice_versions
+    query = sa.select(table).where(table.c.tenant == tenant, table.c.annotation_id == annotation_id, table.c.item_id == item_id)
+    query = query.where(table.c.version == version) if version else query.order_by(table.c.version.desc()).limit(1)
+    row = conn.execute(query).first()
+    if row is None:
+        which = f"version {version}" if version else "any version"
+        raise NotFound(f"no key slices saved for annotation {annotation_id!r} of item {item_id!r} ({which})")
+    return annotation_events.KeySlicesSaved.FromString(row.key_slices_saved)
+
+
+def _insert_job(uow: UnitOfWork, tenant: str, saved: annotation_events.KeySlicesSaved, method: int,
+                label_values: list[int], requester: str, source_event_id: str | None) -> str:
+    job_id = str(uuid.uuid4())
+    now = time.time()
+    uow.execute(store.jobs.insert().values(
+        job_id=job_id, tenant=tenant, item_id=saved.item_id, dataset_id=saved.dataset_id,
+        annotation_id=saved.annotation_id, key_slice_version=saved.version, plane=saved.plane, method=method,
+        label_values=json.dumps(label_values), requester=requester, source_event_id=source_event_id,
+        state=job_pb2.JOB_STATE_QUEUED, percent_done=0.0, message="queued", error="", result=None,
+        method_used=pb.INTERPOLATION_METHOD_UNSPECIFIED, created_at=now, updated_at=now,
+    ))
+    return job_id
+
+
+def _job_row(conn, job_id: str):
+    return conn.execute(sa.select(store.jobs).where(store.jobs.c.job_id == job_id)).one()
+
+
+def _run_in_background(ports: Ports, job_id: str) -> None:
+    """A StartInterpolation job on the worker thread: every failure ends in the job row, none is lost in the executor."""
+    try:
+        run_job(ports, job_id)
+    except Exception:
+        log.exception("interpolation job %s failed", job_id)
+
+
+def run_job(ports: Ports, job_id: str, *, consumer: str = "", event_id: str = "") -> None:
+    """Run a queued job to SUCCEEDED (result stored, SlicesInterpolated emitted) or FAILED.
+
+    With `event_id` (a KeySlicesSaved job) the event is marked processed in the unit of work that finishes the
+    job; errors a user caused end it FAILED for good, any other error is raised again so the consumer retries.
+    """
+    with ports.db.read() as conn:
+        row = _job_row(conn, job_id)
+        saved = _key_slice_version(conn, row.tenant, row.item_id, row.annotation_id, row.key_slice_version)
+    progress = _Progress(ports.db, job_id)
+    progress.report(0.0, "reading the label array and the image", state=job_pb2.JOB_STATE_RUNNING)
+    try:
+        mask, filled = _fill_volume(ports, row, saved, progress)
+    except (RadlabError, ObjectNotFound) as error:
+        _finish(ports, job_id, consumer, event_id, error=_user_message(error))
+        return
+    except Exception as error:
+        progress.report(progress.percent / 100, "failed", state=job_pb2.JOB_STATE_FAILED,
+                        error=f"internal error ({type(error).__name__}); it is retried while the event is redelivered")
+        raise
+    _finish(ports, job_id, consumer, event_id, mask=mask, filled=filled)
+
+
+def _user_message(error: Exception) -> str:
+    if isinstance(error, ObjectNotFound):
+        return f"{error}: the label array of this key-slice version is gone; save the key slices again"
+    return str(error)
+
+
+def _fill_volume(ports: Ports, row, saved: annotation_events.KeySlicesSaved, progress: _Progress):
+    """Read, fill and write one job's label array; returns its Mask and the fill's result."""
+    if not saved.labels.key:
+        raise InvalidArgument(f"version {saved.version} of annotation {saved.annotation_id} names no label array")
+    labels = ports.volumes.read(saved.labels.bucket or LABELS_BUCKET, saved.labels.key)
+    image = _image(ports, saved.volume_id or saved.labels.volume_id, labels.array.shape)
+    axis = plane_axis(labels.affine, _plane_name(saved.plane))
+    wanted = set(json.loads(row.label_values))
+    keys = {
+        keys.label_value: LabelKeys(drawn=tuple(keys.drawn_slice_indices), absent=tuple(keys.absent_slice_indices))
+        for keys in saved.key_slices if not wanted or keys.label_value in wanted
+    }
+    progress.report(READ_SHARE, "filling between the key slices")
+    filled = fill(
+        labels.array, keys, axis=axis, method=_method(row.method, Method.IMAGE_GUIDED), image=image,
+        spacing=array_spacing(labels.affine),
+        progress=lambda done: progress.report(READ_SHARE + (1 - READ_SHARE - WRITE_SHARE) * done, "filling between the key slices"),
+    )
+    progress.report(1 - WRITE_SHARE, "writing the filled label array")
+    prefix = f"{row.tenant}/{row.item_id}/{row.annotation_id}/{row.key_slice_version}/interpolated-{row.job_id}"
+    ports.volumes.write(LABELS_BUCKET, prefix, filled.labels, labels.affine, {
+        "item_id": row.item_id, "annotation_id": row.annotation_id, "key_slice_version": row.key_slice_version,
+        "job_id": row.job_id, "method": filled.method.value,
+        "filled_slices": {str(value): list(slices) for value, slices in filled.filled.items()},
+    })
+    mask = label_pb2.Mask(
+        bucket=LABELS_BUCKET, key=prefix, format=geometry_pb2.VOLUME_FORMAT_ZARR,
+        dtype=_DATA_TYPES.get(filled.labels.dtype, geometry_pb2.DATA_TYPE_UNSPECIFIED),
+        label_values=[int(v) for v in np.unique(filled.labels) if v != 0], volume_id=saved.volume_id or saved.labels.volume_id,
+    )
+    return mask, filled
+
+
+def _image(ports: Ports, volume_id: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The item's image when it is stored on the label array's grid; None (shape-based filling) otherwise."""
+    if not volume_id:
+        return None
+    try:
+        image = ports.volumes.read(VOLUMES_BUCKET, volume_id).array
+    except ObjectNotFound:
+        return None
+    if image.shape != shape:
+        raise InvalidArgument(f"the label array has shape {shape} but volume {volume_id} has {image.shape}; "
+                              "labels must lie on their volume's grid")
+    return image
+
+
+def _finish(ports: Ports, job_id: str, consumer: str, event_id: str, *, mask: label_pb2.Mask | None = None,
+            filled=None, error: str = "") -> None:
+    """End the job (and, for an event's job, mark the event processed) in one unit of work; emit its result."""
+    table = store.jobs
+    with ports.db.unit_of_work() as uow:
+        if event_id and uow.already_processed(consumer, event_id):
+            return
+        row = _job_row(uow, job_id)
+        values = dict(percent_done=100.0, updated_at=time.time())
+        if error:
+            values |= dict(state=job_pb2.JOB_STATE_FAILED, message="failed", error=error)
+            log.info("interpolation job failed", extra={"job_id": job_id, "item_id": row.item_id})
+        else:
+            method = _method_proto(filled.method)
+            values |= dict(state=job_pb2.JOB_STATE_SUCCEEDED, message="done", error="", result=mask.SerializeToString(),
+                           method_used=method)
+            uow.emit(
+                events_pb2.SlicesInterpolated(
+                    item_id=row.item_id, annotation_id=row.annotation_id, key_slice_version=row.key_slice_version,
+                    job_id=job_id, plane=row.plane, method=method, labels=mask,
+                    filled_slices=[events_pb2.FilledSlices(label_value=value, slice_indices=slices)
+                                   for value, slices in sorted(filled.filled.items())],
+                ),
+                subject=row.item_id, tenant=row.tenant,
+            )
+            log.info("slices interpolated", extra={"job_id": job_id, "item_id": row.item_id,
+                                                   "slices": sum(len(s) for s in filled.filled.values())})
+        uow.execute(table.update().where(table.c.job_id == job_id).values(**values))
+        if event_id:
+            uow.mark_processed(consumer, event_id)
+
+
+class _Progress:
+    """A job's progress, written to its row in its own small unit of work every PROGRESS_STEP percent."""
+
+    def __init__(self, db: Database, job_id: str):
+        self.db = db
+        self.job_id = job_id
+        self.percent = 0.0
+        self._written = -PROGRESS_STEP
+
+    def report(self, done: float, message: str, *, state: int | None = None, error: str = "") -> None:
+        self.percent = round(100.0 * min(max(done, 0.0), 1.0), 1)
+        if state is None and self.percent - self._written < PROGRESS_STEP:
+            return
+        self._written = self.percent
+        values = dict(percent_done=self.percent, message=message, updated_at=time.time())
+        if state is not None:
+            values |= dict(state=state, error=error)
+        with self.db.unit_of_work() as uow:
+            uow.execute(store.jobs.update().where(store.jobs.c.job_id == self.job_id).values(**values))
+
+
+def _job(row) -> pb.InterpolationJob:
+    job = pb.InterpolationJob(
+        job=job_pb2.Job(id=row.job_id, state=row.state, percent_done=row.percent_done, message=row.message,
+                        error=row.error, create_time=timestamp(row.created_at), update_time=timestamp(row.updated_at)),
+        item_id=row.item_id, annotation_id=row.annotation_id, key_slice_version=row.key_slice_version, plane=row.plane,
+        method=row.method_used or row.method, label_values=json.loads(row.label_values), requester=row.requester,
+        create_time=timestamp(row.created_at),
+    )
+    if row.result:
+        job.labels.CopyFrom(label_pb2.Mask.FromString(row.result))
+    return job
+
+
+# ---- events --------------------------------------------------------------------------------------------------
+
+def on_item_added(uow: UnitOfWork, event: Event) -> None:
+    """Remember the item's dataset (access) and volume (the image that guides filling)."""
+    added: annotation_events.ItemAdded = event.message
+    items = store.items
+    key = (items.c.tenant == event.envelope.tenant) & (items.c.item_id == added.item_id)
+    uow.execute(items.delete().where(key))
+    uow.execute(items.insert().values(tenant=event.envelope.tenant, item_id=added.item_id, dataset_id=added.dataset_id,
+                                      volume_id=added.volume_id))
+
+
+def on_dataset_shared(uow: UnitOfWork, event: Event) -> None:
+    shared: annotation_events.DatasetShared = event.message
+    shares = store.vendor_shares
+    row = dict(tenant=event.envelope.tenant, dataset_id=shared.dataset_id, vendor_id=shared.vendor_id)
+    if uow.execute(sa.select(shares.c.vendor_id).where(*(shares.c[name] == value for name, value in row.items()))).first() is None:
+        uow.execute(shares.insert().values(**row))
+
+
+def on_dataset_unshared(uow: UnitOfWork, event: Event) -> None:
+    unshared: annotation_events.DatasetUnshared = event.message
+    shares = store.vendor_shares
+    uow.execute(shares.delete().where(shares.c.tenant == event.envelope.tenant, shares.c.dataset_id == unshared.dataset_id,
+                                      shares.c.vendor_id == unshared.vendor_id))
+
+
+def on_key_slices_saved(ports: Ports, consumer: str, event: Event) -> None:
+    """Cache the key-slice version, then interpolate it at once (the job is found again on redelivery)."""
+    saved: annotation_events.KeySlicesSaved = event.message
+    tenant = event.envelope.tenant
+    versions, jobs = store.key_slice_versions, store.jobs
+    with ports.db.unit_of_work() as uow:
+        if uow.already_processed(consumer, event.id):
+            return
+        known = uow.execute(sa.select(versions.c.version).where(
+            versions.c.tenant == tenant, versions.c.annotation_id == saved.annotation_id, versions.c.version == saved.version
+        )).first()
+        if known is None:
+            uow.execute(versions.insert().values(
+                tenant=tenant, annotation_id=saved.annotation_id, version=saved.version, item_id=saved.item_id,
+                dataset_id=saved.dataset_id, key_slices_saved=saved.SerializeToString(), saved_at=time.time(),
+            ))
+        job = uow.execute(sa.select(jobs.c.job_id).where(jobs.c.source_event_id == event.id)).first()
+        job_id = job.job_id if job else _insert_job(uow, tenant, saved, pb.INTERPOLATION_METHOD_UNSPECIFIED, [], "", event.id)
+    run_job(ports, job_id, consumer=consumer, event_id=event.id)
+
+
+def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
+    """ItemAdded and vendor sharing are cached; KeySlicesSaved is interpolated (all idempotent by event id)."""
+
+    def handle_key_slices_saved(event: Event) -> None:
+        on_key_slices_saved(ports, consumer, event)
+
+    cached: Iterable[tuple[type, Callable[[UnitOfWork, Event], None]]] = (
+        (annotation_events.ItemAdded, on_item_added),
+        (annotation_events.DatasetShared, on_dataset_shared),
+        (annotation_events.DatasetUnshared, on_dataset_unshared),
+    )
+    handlers = {event_type(message): idempotent(ports.db, consumer, apply) for message, apply in cached}
+    handlers[event_type(annotation_events.KeySlicesSaved)] = handle_key_slices_saved
+    return handlers
+
+
+# ---- conversions ---------------------------------------------------------------------------------------------
+
+def _plane_name(plane: int) -> str:
+    if plane not in (geometry_pb2.PLANE_AXIAL, geometry_pb2.PLANE_CORONAL, geometry_pb2.PLANE_SAGITTAL):
+        raise InvalidArgument("plane is required: PLANE_AXIAL, PLANE_CORONAL or PLANE_SAGITTAL")
+    return geometry_pb2.Plane.Name(plane).removeprefix("PLANE_").lower()
+
+
+def _method(method: int, default: Method) -> Method:
+    """The domain's method for a request's; UNSPECIFIED is `default` (the image-guided kinds fall back to SHAPE without an image)."""
+    if method == pb.INTERPOLATION_METHOD_UNSPECIFIED:
+        return default
+    try:
+        return Method[pb.InterpolationMethod.Name(method).removeprefix("INTERPOLATION_METHOD_")]
+    except ValueError:
+        raise InvalidArgument(f"unknown interpolation method {method}; use SHAPE, IMAGE_GUIDED or IMAGE_GUIDED_FAST") from None
+
+
+def _method_proto(method: Method) -> int:
+    return pb.InterpolationMethod.Value(f"INTERPOLATION_METHOD_{method.name}")

@@ -1,0 +1,371 @@
+"""The interpolation service on the embedded adapters (local:// bus, file store, SQLite) with the MSD spleen CT and its manual mask.
+
+Events are published on a real local bus as annotation publishes them and consumed by the service's own
+consumer; SlicesInterpolated leaves through the outbox relay onto the same bus.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.interpolation.v1 import events_pb2
+from radlab.interpolation.v1 import interpolation_service_pb2 as pb
+from radlab.type.v1 import geometry_pb2, job_pb2, label_pb2
+from services.interpolation import handlers, store
+from shared import bus as bus_port
+from shared import events
+from shared.agreement import dice
+from shared.auth import Principal
+from shared.consumer import EventConsumer, consumer_group
+from shared.db import Database, OutboxRelay
+from shared.errors import RadlabError
+from shared.objectstore.file import FileObjectStore
+from shared.volume_store import VolumeStore
+from shared.volumes import from_nifti
+
+TENANT = "hospital-a"
+ITEM, DATASET, VOLUME, ANNOTATION = "item-1", "dataset-1", "volume-1", "annotation-1"
+ANNOTATOR = Principal("annotator-1", "annotator", TENANT)
+VENDOR = Principal("vendor-user", "vendor", TENANT, vendor="acme")
+GROUP = consumer_group("interpolation")
+# The spleen is drawn on slices 3..22 of 26 (5 mm apart); every 3rd slice plus the last are keys (k = 3).
+KEYS = (3, 6, 9, 12, 15, 18, 21, 22)
+ABSENT = 1  # a key slice saying "no spleen here", below the first drawn one
+
+
+@pytest.fixture(scope="module")
+def spleen(data_dir):
+    """(image [k, j, i] in HU, manual mask [k, j, i], affine) of the MSD spleen crop."""
+    folder = data_dir / "ivadomed_spleen" / "ct_scan"
+    image, affine = from_nifti(folder / "sub-spleen2" / "ct" / "sub-spleen2_ct.nii.gz")
+    mask, _ = from_nifti(folder / "derivatives" / "labels" / "sub-spleen2" / "ct" / "sub-spleen2_ct_seg-manual.nii.gz")
+    return image, mask, affine
+
+
+@pytest.fixture
+def service(tmp_path, spleen):
+    """The service's ports, a local bus with its consumer, and the spleen image stored as ingestion stores volumes."""
+    db = Database(f"sqlite:///{tmp_path / 'db'}", "interpolation", store.metadata)
+    volumes = VolumeStore(FileObjectStore(tmp_path / "objects"))
+    image, _mask, affine = spleen
+    volumes.write("volumes", VOLUME, image, affine, {"modality": "CT"})
+    jobs = ThreadPoolExecutor(max_workers=1)
+    ports = handlers.Ports(db, volumes, jobs)
+    bus = bus_port.connect(f"local://{tmp_path / 'bus.sqlite'}")
+    consumer = EventConsumer(bus, GROUP, handlers.event_handlers(ports, GROUP), poll_timeout_s=0.05)
+    yield ports, bus, consumer
+    jobs.shutdown(wait=True)
+    consumer.subscription.close()
+    bus.close()
+    db.dispose()
+
+
+def publish(bus, message, subject: str) -> events.EventEnvelope:
+    """Publish `message` on the bus exactly as annotation's outbox relay would."""
+    envelope = events.envelope_for(message, source="radlab.annotation", subject=subject, tenant=TENANT)
+    bus.publish(envelope.type, envelope.subject, envelope.payload, events.to_headers(envelope))
+    return envelope
+
+
+def consume(consumer: EventConsumer) -> None:
+    """Let the service's consumer apply everything published so far."""
+    while consumer.run_once():
+        pass
+
+
+def add_item(service) -> None:
+    _ports, bus, consumer = service
+    publish(bus, annotation_events.ItemAdded(item_id=ITEM, dataset_id=DATASET, volume_id=VOLUME, modality="CT"), ITEM)
+    consume(consumer)
+
+
+def save_key_slices(service, spleen, version: int = 1) -> tuple[annotation_events.KeySlicesSaved, events.EventEnvelope]:
+    """Write the key slices' label array (only key slices drawn) and announce it with KeySlicesSaved."""
+    ports, bus, _consumer = service
+    _image, mask, affine = spleen
+    drawn = np.zeros_like(mask)
+    drawn[list(KEYS)] = mask[list(KEYS)]
+    prefix = f"{TENANT}/{ITEM}/{ANNOTATION}/{version}/keys"
+    ports.volumes.write("labels", prefix, drawn, affine)
+    saved = annotation_events.KeySlicesSaved(
+        item_id=ITEM, dataset_id=DATASET, annotation_id=ANNOTATION, version=version, volume_id=VOLUME,
+        plane=geometry_pb2.PLANE_AXIAL,
+        key_slices=[annotation_events.LabelKeySlices(label_value=1, drawn_slice_indices=KEYS, absent_slice_indices=[ABSENT])],
+        labels=label_pb2.Mask(bucket="labels", key=prefix, format=geometry_pb2.VOLUME_FORMAT_ZARR,
+                              dtype=geometry_pb2.DATA_TYPE_UINT8, label_values=[1], volume_id=VOLUME),
+    )
+    return saved, publish(bus, saved, ITEM)
+
+
+def announced(service) -> list[events_pb2.SlicesInterpolated]:
+    """What the service published: its outbox relayed to the bus and read back by a fresh consumer group."""
+    ports, bus, _consumer = service
+    OutboxRelay(ports.db, bus).publish_pending()
+    subscription = bus.subscribe("test.annotation", [events.event_type(events_pb2.SlicesInterpolated)])
+    try:
+        records = subscription.poll(0.5)
+    finally:
+        subscription.close()
+    decoded = [events.decode(events.from_record(record)) for record in records]
+    assert all(event.envelope.tenant == TENANT and event.envelope.subject == ITEM for event in decoded)
+    return [event.message for event in decoded]
+
+
+def held_out_dice(result: np.ndarray, truth: np.ndarray, slices) -> float:
+    return dice(result[list(slices)] == 1, truth[list(slices)] == 1)
+
+
+def test_key_slices_saved_becomes_an_image_guided_mask_in_the_labels_bucket(service, spleen):
+    """KeySlicesSaved → filled array in `labels`, SlicesInterpolated listing only filled slices, keys byte-identical."""
+    ports, _bus, consumer = service
+    _image, mask, _affine = spleen
+    add_item(service)
+    saved, _envelope = save_key_slices(service, spleen)
+    consume(consumer)
+
+    [done] = announced(service)
+    assert (done.item_id, done.annotation_id, done.key_slice_version) == (ITEM, ANNOTATION, 1)
+    assert done.method == pb.INTERPOLATION_METHOD_IMAGE_GUIDED and done.plane == geometry_pb2.PLANE_AXIAL
+    assert done.labels.bucket == "labels" and done.labels.key.startswith(f"{TENANT}/{ITEM}/{ANNOTATION}/1/")
+    assert done.labels.format == geometry_pb2.VOLUME_FORMAT_ZARR and list(done.labels.label_values) == [1]
+    [filled] = done.filled_slices
+    between = [s for s in range(KEYS[0] + 1, KEYS[-1]) if s not in KEYS]
+    assert filled.label_value == 1 and list(filled.slice_indices) == between
+
+    result = ports.volumes.read(done.labels.bucket, done.labels.key)
+    keys = ports.volumes.read(saved.labels.bucket, saved.labels.key).array
+    assert result.array.dtype == keys.dtype and result.array.shape == mask.shape
+    assert result.array[list(KEYS)].tobytes() == keys[list(KEYS)].tobytes()  # drawn slices never overwritten
+    assert not result.array[:KEYS[0]].any() and not result.array[KEYS[-1] + 1:].any()  # nothing beyond the outer keys
+    assert held_out_dice(result.array, mask, between) > 0.95
+    assert result.attributes["job_id"] == done.job_id
+
+    job = handlers.get_job(ports, ANNOTATOR, done.job_id)
+    assert job.job.state == job_pb2.JOB_STATE_SUCCEEDED and job.job.percent_done == 100.0
+    assert job.requester == "" and job.labels == done.labels
+
+
+def test_a_redelivered_key_slices_saved_makes_no_second_result(service, spleen):
+    """The same envelope published twice (at-least-once delivery): one job, one result, one SlicesInterpolated."""
+    ports, bus, consumer = service
+    add_item(service)
+    _saved, envelope = save_key_slices(service, spleen)
+    consume(consumer)
+    bus.publish(envelope.type, envelope.subject, envelope.payload, events.to_headers(envelope))
+    consume(consumer)
+
+    assert len(announced(service)) == 1
+    with ports.db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.jobs)).scalar_one() == 1
+    written = {info.key.split("/interpolated-")[1].split("/")[0] for info in ports.volumes.objects.list("labels")
+               if "/interpolated-" in info.key}
+    assert len(written) == 1
+
+
+def test_a_missing_label_array_fails_the_job_without_retrying_forever(service, spleen):
+    """A KeySlicesSaved whose label array is gone: the job ends FAILED with a message, the event is not dead-lettered."""
+    ports, bus, consumer = service
+    add_item(service)
+    saved, _envelope = save_key_slices(service, spleen)
+    consume(consumer)
+    gone = annotation_events.KeySlicesSaved()
+    gone.CopyFrom(saved)
+    gone.version, gone.labels.key = 2, f"{TENANT}/{ITEM}/{ANNOTATION}/2/keys"
+    publish(bus, gone, ITEM)
+    consume(consumer)
+
+    assert len(announced(service)) == 1
+    table = store.jobs
+    with ports.db.read() as conn:
+        row = conn.execute(sa.select(table).where(table.c.key_slice_version == 2)).one()
+    assert row.state == job_pb2.JOB_STATE_FAILED and "save the key slices again" in row.error
+    assert consumer.subscription.lag() == {topic: 0 for topic in consumer.subscription.lag()}
+
+
+def test_start_interpolation_runs_a_job_whose_progress_reaches_succeeded(service, spleen):
+    """StartInterpolation on the latest version: QUEUED/RUNNING with progress in the row while it works, then SUCCEEDED."""
+    ports, _bus, consumer = service
+    add_item(service)
+    save_key_slices(service, spleen)
+    consume(consumer)
+    request = pb.StartInterpolationRequest(item_id=ITEM, annotation_id=ANNOTATION, method=pb.INTERPOLATION_METHOD_SHAPE)
+    job = handlers.start_interpolation(ports, ANNOTATOR, request)
+    assert job.job.state in (job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING) and job.key_slice_version == 1
+    seen = []
+    deadline = time.monotonic() + 60
+    while job.job.state not in (job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED) and time.monotonic() < deadline:
+        job = handlers.get_job(ports, ANNOTATOR, job.job.id)
+        seen.append(job.job.percent_done)
+        time.sleep(0.005)
+
+    assert job.job.state == job_pb2.JOB_STATE_SUCCEEDED, job.job.error
+    assert job.method == pb.INTERPOLATION_METHOD_SHAPE and job.requester == "annotator-1" and job.job.percent_done == 100.0
+    assert seen == sorted(seen)  # progress never goes back
+    results = announced(service)
+    assert [r.job_id for r in results][-1] == job.job.id and results[-1].method == pb.INTERPOLATION_METHOD_SHAPE
+    assert held_out_dice(ports.volumes.read("labels", job.labels.key).array, spleen[1],
+                         [s for s in range(4, 22) if s not in KEYS]) > 0.9
+
+
+def test_start_interpolation_refuses_what_it_cannot_run(service, spleen):
+    """An unknown version, a label without key slices and another plane are INVALID_ARGUMENT / NOT_FOUND with reasons."""
+    ports, _bus, consumer = service
+    add_item(service)
+    save_key_slices(service, spleen)
+    consume(consumer)
+    cases = [
+        (pb.StartInterpolationRequest(item_id=ITEM, annotation_id=ANNOTATION, key_slice_version=7), grpc.StatusCode.NOT_FOUND, "version 7"),
+        (pb.StartInterpolationRequest(item_id=ITEM, annotation_id=ANNOTATION, label_values=[1, 5]), grpc.StatusCode.INVALID_ARGUMENT, "[5]"),
+        (pb.StartInterpolationRequest(item_id=ITEM, annotation_id=ANNOTATION, plane=geometry_pb2.PLANE_CORONAL),
+         grpc.StatusCode.INVALID_ARGUMENT, "PLANE_AXIAL plane only"),
+        (pb.StartInterpolationRequest(item_id="item-9", annotation_id=ANNOTATION), grpc.StatusCode.NOT_FOUND, "item-9"),
+    ]
+    for request, code, words in cases:
+        with pytest.raises(RadlabError) as refused:
+            handlers.start_interpolation(ports, ANNOTATOR, request)
+        assert refused.value.code is code and words in str(refused.value)
+
+
+# ---- Interpolate: one label, one gap ------------------------------------------------------------------------
+
+def raw(mask2d: np.ndarray) -> label_pb2.SliceMask:
+    rows, columns = mask2d.shape
+    return label_pb2.SliceMask(rows=rows, columns=columns, encoding=label_pb2.MASK_ENCODING_RAW,
+                               data=(mask2d != 0).astype(np.uint8).tobytes())
+
+
+def png(mask2d: np.ndarray) -> label_pb2.SliceMask:
+    buffer = io.BytesIO()
+    Image.fromarray(((mask2d != 0) * 255).astype(np.uint8), mode="L").save(buffer, format="PNG")
+    rows, columns = mask2d.shape
+    return label_pb2.SliceMask(rows=rows, columns=columns, encoding=label_pb2.MASK_ENCODING_PNG, data=buffer.getvalue())
+
+
+def drawn(index: int, mask: label_pb2.SliceMask) -> label_pb2.SliceLabel:
+    return label_pb2.SliceLabel(slice_index=index, provenance=label_pb2.SLICE_PROVENANCE_DRAWN, mask=mask)
+
+
+def absent(index: int) -> label_pb2.SliceLabel:
+    return label_pb2.SliceLabel(slice_index=index, provenance=label_pb2.SLICE_PROVENANCE_ABSENT)
+
+
+def returned(response: pb.InterpolateResponse) -> dict[int, np.ndarray]:
+    masks = {}
+    for label in response.slices:
+        assert label.provenance == label_pb2.SLICE_PROVENANCE_INTERPOLATED and label.label_value == 1
+        assert label.mask.encoding == label_pb2.MASK_ENCODING_RAW
+        masks[label.slice_index] = np.frombuffer(label.mask.data, np.uint8).reshape(label.mask.rows, label.mask.columns) != 0
+    return masks
+
+
+def test_interpolate_fills_one_gap_from_raw_and_png_key_masks(service, spleen):
+    """Axial key slices 9 (RAW) and 12 (PNG) → slices 10 and 11, image-guided (fast) since the volume is stored."""
+    ports, _bus, _consumer = service
+    _image, mask, _affine = spleen
+    add_item(service)
+    request = pb.InterpolateRequest(item_id=ITEM, plane=geometry_pb2.PLANE_AXIAL, label_value=1,
+                                    key_slices=[drawn(9, raw(mask[9])), drawn(12, png(mask[12]))])
+    response = handlers.interpolate(ports, ANNOTATOR, request)
+
+    assert response.method == pb.INTERPOLATION_METHOD_IMAGE_GUIDED_FAST
+    masks = returned(response)
+    assert sorted(masks) == [10, 11] and masks[10].shape == mask.shape[1:]
+    assert dice(np.stack([masks[10], masks[11]]), mask[10:12] == 1) > 0.9
+    assert all(not label.polygons for label in response.slices)
+
+
+def test_interpolate_along_the_coronal_plane_uses_the_rows_axis(service, spleen):
+    """Coronal key slices fix j (from the affine: j runs along A/P); masks are k rows × i columns."""
+    ports, _bus, _consumer = service
+    _image, mask, _affine = spleen
+    add_item(service)
+    rows = np.nonzero(mask.any(axis=(0, 2)))[0]
+    first = int(rows[len(rows) // 3])
+    request = pb.InterpolateRequest(item_id=ITEM, plane=geometry_pb2.PLANE_CORONAL, label_value=1,
+                                    method=pb.INTERPOLATION_METHOD_SHAPE,
+                                    key_slices=[drawn(first, raw(mask[:, first])), drawn(first + 4, raw(mask[:, first + 4]))])
+    masks = returned(handlers.interpolate(ports, ANNOTATOR, request))
+
+    assert sorted(masks) == [first + 1, first + 2, first + 3] and masks[first + 1].shape == (mask.shape[0], mask.shape[2])
+    assert dice(np.stack([masks[s] for s in sorted(masks)], axis=1), mask[:, first + 1:first + 4] == 1) > 0.85
+
+
+def test_interpolate_toward_an_absent_key_slice_ends_the_structure_inside_the_gap(service, spleen):
+    """Drawn at 20, absent at 24: what is filled shrinks toward 24 and nothing is put on the absent key."""
+    ports, _bus, _consumer = service
+    _image, mask, _affine = spleen
+    add_item(service)
+    request = pb.InterpolateRequest(item_id=ITEM, plane=geometry_pb2.PLANE_AXIAL, label_value=1,
+                                    method=pb.INTERPOLATION_METHOD_SHAPE, key_slices=[drawn(20, raw(mask[20])), absent(24)])
+    masks = returned(handlers.interpolate(ports, ANNOTATOR, request))
+
+    assert masks and set(masks) <= {21, 22, 23}
+    areas = [int(masks[s].sum()) if s in masks else 0 for s in (21, 22, 23)]
+    assert int((mask[20] == 1).sum()) > areas[0] and areas == sorted(areas, reverse=True)
+
+
+def test_interpolate_refuses_bad_requests_with_reasons(service, spleen):
+    """Wrong mask size, key slices on one side only, no drawn key, a RAW mask of the wrong length, an unknown item."""
+    ports, _bus, _consumer = service
+    _image, mask, _affine = spleen
+    add_item(service)
+    good = drawn(9, raw(mask[9]))
+
+    def refused(key_slices, item=ITEM) -> RadlabError:
+        request = pb.InterpolateRequest(item_id=item, plane=geometry_pb2.PLANE_AXIAL, label_value=1, key_slices=key_slices)
+        with pytest.raises(RadlabError) as error:
+            handlers.interpolate(ports, ANNOTATOR, request)
+        return error.value
+
+    small = refused([good, drawn(12, raw(mask[12][:100, :100]))])
+    assert small.code is grpc.StatusCode.INVALID_ARGUMENT and "100×100" in str(small) and "166×164" in str(small)
+    one_side = refused([good])
+    assert one_side.code is grpc.StatusCode.INVALID_ARGUMENT and "each side" in str(one_side)
+    adjacent = refused([good, drawn(10, raw(mask[10]))])
+    assert adjacent.code is grpc.StatusCode.INVALID_ARGUMENT and "no slice between" in str(adjacent)
+    nothing = refused([absent(9), absent(12)])
+    assert nothing.code is grpc.StatusCode.INVALID_ARGUMENT and "draw it" in str(nothing)
+    short = label_pb2.SliceMask(rows=166, columns=164, encoding=label_pb2.MASK_ENCODING_RAW, data=b"\x01" * 10)
+    assert "not 10" in str(refused([good, drawn(12, short)]))
+    outside = refused([good, drawn(40, raw(mask[9]))])
+    assert outside.code is grpc.StatusCode.INVALID_ARGUMENT and "0 to 25" in str(outside)
+    assert refused([good, drawn(12, raw(mask[12]))], item="item-9").code is grpc.StatusCode.NOT_FOUND
+
+
+def test_a_vendor_reaches_an_item_only_while_its_dataset_is_shared_with_it(service, spleen):
+    """Not shared → NOT_FOUND (as if it did not exist); DatasetShared → allowed; DatasetUnshared → NOT_FOUND again."""
+    ports, bus, consumer = service
+    _image, mask, _affine = spleen
+    add_item(service)
+    save_key_slices(service, spleen)
+    consume(consumer)
+    request = pb.InterpolateRequest(item_id=ITEM, plane=geometry_pb2.PLANE_AXIAL, label_value=1, method=pb.INTERPOLATION_METHOD_SHAPE,
+                                    key_slices=[drawn(9, raw(mask[9])), drawn(12, raw(mask[12]))])
+    [done] = announced(service)
+
+    def outcome(call) -> grpc.StatusCode:
+        try:
+            call()
+        except RadlabError as error:
+            return error.code
+        return grpc.StatusCode.OK
+
+    calls = (lambda: handlers.interpolate(ports, VENDOR, request), lambda: handlers.get_job(ports, VENDOR, done.job_id))
+    assert [outcome(call) for call in calls] == [grpc.StatusCode.NOT_FOUND] * 2
+    publish(bus, annotation_events.DatasetShared(dataset_id=DATASET, vendor_id="acme"), DATASET)
+    consume(consumer)
+    assert [outcome(call) for call in calls] == [grpc.StatusCode.OK] * 2
+    publish(bus, annotation_events.DatasetUnshared(dataset_id=DATASET, vendor_id="acme"), DATASET)
+    consume(consumer)
+    assert [outcome(call) for call in calls] == [grpc.StatusCode.NOT_FOUND] * 2
+    other_tenant = Principal("annotator-2", "annotator", "hospital-b")
+    assert outcome(lambda: handlers.interpolate(ports, other_tenant, request)) is grpc.StatusCode.NOT_FOUND
