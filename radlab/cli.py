@@ -69,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     volume.add_argument("source", help="folder of DICOM files (read only, searched recursively)")
     volume.add_argument("output", help="OUT.nii.gz: the largest series; others go to OUT_2.nii.gz, OUT_3.nii.gz, … by size")
     volume.set_defaults(run=_volume)
+
+    interpolate = commands.add_parser("interpolate", help="fill a NIfTI label map between its key slices, offline")
+    interpolate.add_argument("labels", help="LABELS.nii.gz: only its key slices are read; every other slice counts as empty")
+    interpolate.add_argument("output", help="OUT.nii.gz: the key slices plus every slice filled between the outer ones")
+    interpolate.add_argument("--key-slices", required=True, help="slice numbers of the key slices, e.g. 0,4,8")
+    interpolate.add_argument("--axis", type=int, default=2, help="the file's voxel axis the slices are numbered along (0, 1, 2; default 2)")
+    interpolate.add_argument("--image", help="IMG.nii.gz the labels were drawn on: the default method then follows it")
+    interpolate.add_argument("--method", choices=("shape", "image", "fast"), help="default: image with --image, else shape")
+    interpolate.set_defaults(run=_interpolate)
     return parser
 
 
@@ -168,6 +177,23 @@ def _volume(args: argparse.Namespace) -> int:
         else:
             print("  not written: no single regular grid describes these slices")
     return 0 if results and all(isinstance(result, Volume) for result in results) else 1
+
+
+def _interpolate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.interpolation.cli import interpolate_file, parse_key_slices
+    from shared.errors import InvalidArgument
+
+    try:
+        interpolate_file(
+            Path(args.labels), Path(args.output), parse_key_slices(args.key_slices), axis=args.axis,
+            image_path=Path(args.image) if args.image else None, method=args.method,
+        )
+    except InvalidArgument as error:  # bad input: one line, nothing written
+        print(f"radlab: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _report(error: Exception) -> int:
