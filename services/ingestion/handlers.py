@@ -1,11 +1,733 @@
-"""Ingestion's command and event handlers: load, apply the domain rules, save, emit."""
+"""Ingestion's command and event handlers: load, apply the domain rules, save, emit.
+
+Uploads: each stream's bytes become one part object in `quarantine` (object stores do not append);
+when the last byte arrives the parts are concatenated into a local spool while hashing, the sha256 is
+checked, archives are checked whole before any member is read, and every DICOM or NIfTI file becomes
+one quarantine object under an opaque key; one transaction then records the upload and ScanUploaded.
+A failure records a FAILED upload with its reason (IngestFailed) and removes whatever it had written.
+
+ScanAnonymized: the de-identified objects are read back, grouped into series and built into volumes
+(NIfTI keeps its affine), each volume written to the `volumes` bucket before one transaction records
+studies, series, instances and volumes with VolumeReady / IngestFailed and the event's id. Volume ids
+are derived from what they are built from, so a redelivered event rewrites the same volumes.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import re
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+import sqlalchemy as sa
+from pydicom.dataset import Dataset
+from sqlalchemy.engine import Connection
+
+from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.anonymization.v1 import events_pb2 as anonymization_events
+from radlab.ingestion.v1 import events_pb2
+from radlab.ingestion.v1 import ingestion_service_pb2 as pb
+from radlab.type.v1 import geometry_pb2
+from services.ingestion import store
+from services.ingestion.domain.archive import HEAD_BYTES, Archive, ArchiveRefused, Limits, Member, kind_of, suffix_of
+from services.ingestion.domain.series import Series, VolumeRefused, build_volume, frames_of, group_series, parse_instance
+from shared.auth import Principal
 from shared.consumer import Handler
-from shared.db import Database
+from shared.db import Database, UnitOfWork
+from shared.errors import FailedPrecondition, InvalidArgument, NotFound
+from shared.events import Event, event_type
+from shared.objectstore import ObjectNotFound, ObjectStore
+from shared.protos import timestamp
+from shared.volume_store import VolumeStore
+from shared.volumes import from_nifti
+
+log = logging.getLogger(__name__)
+
+QUARANTINE_BUCKET = "quarantine"
+VOLUMES_BUCKET = "volumes"
+SPOOL_IN_MEMORY = 8 << 20  # spools larger than this go to a temporary file
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_NAMESPACE = uuid.UUID("5d8f6c1e-2b47-4f0a-9a43-7f1c2e9b6a10")  # ids derived from content, per tenant
+_DTYPES = {
+    "uint8": geometry_pb2.DATA_TYPE_UINT8, "int8": geometry_pb2.DATA_TYPE_INT8, "uint16": geometry_pb2.DATA_TYPE_UINT16,
+    "int16": geometry_pb2.DATA_TYPE_INT16, "uint32": geometry_pb2.DATA_TYPE_UINT32, "int32": geometry_pb2.DATA_TYPE_INT32,
+    "float32": geometry_pb2.DATA_TYPE_FLOAT32, "float64": geometry_pb2.DATA_TYPE_FLOAT64,
+}
+_ISSUE_KINDS = {
+    "gantry_tilt": geometry_pb2.GEOMETRY_ISSUE_KIND_GANTRY_TILT,
+    "uneven_spacing": geometry_pb2.GEOMETRY_ISSUE_KIND_UNEVEN_SPACING,
+    "missing_slices": geometry_pb2.GEOMETRY_ISSUE_KIND_MISSING_SLICES,
+    "duplicate_positions": geometry_pb2.GEOMETRY_ISSUE_KIND_DUPLICATE_POSITIONS,
+}
+# Instances with pixels that are not images to label: segmentations are labels (annotation imports them).
+_NOT_IMAGES = frozenset({"SEG"})
 
 
-def event_handlers(db: Database, consumer: str) -> dict[str, Handler]:
-    """Ingestion will consume ScanAnonymized (its issue adds it)."""
-    return {}
+@dataclass(frozen=True)
+class Ports:
+    """What ingestion's handlers work with: its database, the object store, volume storage and archive limits."""
+
+    db: Database
+    store: ObjectStore
+    volumes: VolumeStore
+    limits: Limits = field(default_factory=Limits)
+
+
+# ---- uploads -----------------------------------------------------------------------------------------------
+
+def upload(ports: Ports, caller: Principal, requests: Iterator[pb.UploadFilesRequest]) -> pb.UploadFilesResponse:
+    """Take one UploadFiles stream: start or resume the upload, store this stream's bytes, finish when all are in."""
+    first = next(requests, None)
+    if first is None or first.WhichOneof("content") != "metadata":
+        raise InvalidArgument("an UploadFiles stream starts with one UploadMetadata message, then the file's bytes as chunks")
+    metadata = first.metadata
+    row = _resume(ports, caller, metadata) if metadata.resume_upload_id else _start(ports, caller, metadata)
+    received = _receive(ports, row, metadata.offset, requests)
+    if received < row.total_size:
+        return pb.UploadFilesResponse(upload_id=row.upload_id, bytes_received=received, state=pb.UPLOAD_STATE_RECEIVING)
+    return _finish(ports, caller, row.upload_id)
+
+
+def _start(ports: Ports, caller: Principal, metadata: pb.UploadMetadata):
+    sha256 = metadata.sha256.strip().lower()
+    if not metadata.dataset_id:
+        raise InvalidArgument("dataset_id is required: create a dataset first (radlab datasets create NAME) and name its id")
+    if metadata.total_size <= 0:
+        raise InvalidArgument("total_size must be the file's size in bytes (more than 0)")
+    if metadata.total_size > ports.limits.max_total_bytes:
+        raise InvalidArgument(f"the file is {metadata.total_size} bytes, over the {ports.limits.max_total_bytes}-byte limit; split it")
+    if not _SHA256.fullmatch(sha256):
+        raise InvalidArgument("sha256 must be the file's SHA-256 as 64 hex digits (e.g. the output of sha256sum)")
+    if metadata.offset != 0:
+        raise InvalidArgument(f"a new upload starts at offset 0, not {metadata.offset}; to continue one, set resume_upload_id")
+    now = time.time()
+    upload_id = str(uuid.uuid4())
+    with ports.db.unit_of_work() as uow:
+        uow.execute(store.uploads.insert().values(
+            upload_id=upload_id, tenant=caller.tenant, dataset_id=metadata.dataset_id, scan_id="",
+            suffix=suffix_of(metadata.file_name), total_size=metadata.total_size, sha256=sha256, bytes_received=0,
+            state=pb.UPLOAD_STATE_RECEIVING, failure_reason="", uploader=caller.subject, file_count=0, skipped="[]",
+            created_at=now, updated_at=now,
+        ))
+        return _upload_row(uow, caller.tenant, upload_id)
+
+
+def _resume(ports: Ports, caller: Principal, metadata: pb.UploadMetadata):
+    with ports.db.read() as conn:
+        row = _upload_row(conn, caller.tenant, metadata.resume_upload_id)
+    if row is None:
+        raise NotFound(f"upload {metadata.resume_upload_id!r} not found; start a new upload without resume_upload_id")
+    if row.state != pb.UPLOAD_STATE_RECEIVING:
+        raise FailedPrecondition(f"upload {row.upload_id} is {_state_name(row.state)}; only a RECEIVING upload can be resumed")
+    if (metadata.sha256 and metadata.sha256.strip().lower() != row.sha256) or (metadata.total_size and metadata.total_size != row.total_size):
+        raise InvalidArgument(f"upload {row.upload_id} is of another file (its size or sha256 differ); start a new upload")
+    if metadata.offset != row.bytes_received:
+        raise FailedPrecondition(
+            f"offset {metadata.offset} does not match the {row.bytes_received} bytes upload {row.upload_id} holds; "
+            f"resume from offset {row.bytes_received} (GetUpload's bytes_received)"
+        )
+    return row
+
+
+def _receive(ports: Ports, row, offset: int, requests: Iterator[pb.UploadFilesRequest]) -> int:
+    """Store this stream's chunks as one part object; a broken stream keeps what arrived. Returns bytes received."""
+    room = row.total_size - offset
+    spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)
+    size, broken = 0, None
+    try:
+        try:
+            for request in requests:
+                if request.WhichOneof("content") != "chunk":
+                    raise InvalidArgument("only the first message of an UploadFiles stream is metadata; the rest are chunks")
+                size += len(request.chunk)
+                if size > room:
+                    raise InvalidArgument(
+                        f"the stream sent more than the {row.total_size} bytes announced in total_size; start a new upload"
+                    )
+                spool.write(request.chunk)
+        except InvalidArgument:
+            raise
+        except Exception as error:  # the client went away: keep what arrived so it can resume from there
+            broken = error
+        if size:
+            spool.seek(0)
+            ports.store.ensure_bucket(QUARANTINE_BUCKET)
+            key = _part_key(row.upload_id, offset)
+            ports.store.put(QUARANTINE_BUCKET, key, spool)
+            with ports.db.unit_of_work() as uow:
+                moved = uow.execute(
+                    store.uploads.update()
+                    .where(store.uploads.c.upload_id == row.upload_id, store.uploads.c.bytes_received == offset,
+                           store.uploads.c.state == pb.UPLOAD_STATE_RECEIVING)
+                    .values(bytes_received=offset + size, updated_at=time.time())
+                ).rowcount
+            if not moved:
+                ports.store.delete(QUARANTINE_BUCKET, key)
+                raise FailedPrecondition(f"upload {row.upload_id} was continued by another stream; ask GetUpload for the offset")
+    finally:
+        spool.close()
+    if broken is not None:
+        raise broken
+    return offset + size
+
+
+def _part_key(upload_id: str, offset: int) -> str:
+    return f"uploads/{upload_id}/{offset:016d}"
+
+
+def _finish(ports: Ports, caller: Principal, upload_id: str) -> pb.UploadFilesResponse:
+    """All bytes are in: concatenate and check them, unpack into quarantine, record ScanUploaded (or the failure)."""
+    parts = list(ports.store.list(QUARANTINE_BUCKET, f"uploads/{upload_id}/"))
+    with ports.db.read() as conn:
+        row = _upload_row(conn, caller.tenant, upload_id)
+    scan_id = str(uuid.uuid4())
+    written: list[str] = []
+    with tempfile.TemporaryFile() as whole:
+        digest = hashlib.sha256()
+        expected = 0
+        for part in parts:
+            if int(part.key.rsplit("/", 1)[1]) != expected:
+                return _fail(ports, row, parts, [], "the upload's stored parts do not join up; upload the file again")
+            for chunk in ports.store.stream(QUARANTINE_BUCKET, part.key):
+                digest.update(chunk)
+                whole.write(chunk)
+            expected += part.size
+        if digest.hexdigest() != row.sha256:
+            return _fail(ports, row, parts, [], (
+                f"the file's SHA-256 is {digest.hexdigest()}, not the {row.sha256} announced: it changed or was damaged "
+                "on the way; upload it again"
+            ))
+        try:
+            skipped = _unpack(ports, whole, row.total_size, scan_id, written)
+        except ArchiveRefused as refused:
+            return _fail(ports, row, parts, written, str(refused))
+    if not written:
+        return _fail(ports, row, parts, [], "no DICOM or NIfTI file in the upload" + (f" ({'; '.join(skipped[:5])})" if skipped else ""))
+    byte_count = sum(ports.store.head(QUARANTINE_BUCKET, key).size for key in written)
+    with ports.db.unit_of_work() as uow:
+        uow.execute(store.uploads.update().where(store.uploads.c.upload_id == upload_id).values(
+            state=pb.UPLOAD_STATE_UPLOADED, scan_id=scan_id, file_count=len(written), skipped=json.dumps(skipped),
+            updated_at=time.time(),
+        ))
+        uow.emit(events_pb2.ScanUploaded(
+            upload_id=upload_id, scan_id=scan_id, dataset_id=row.dataset_id, quarantine_bucket=QUARANTINE_BUCKET,
+            quarantine_keys=written, file_count=len(written), byte_count=byte_count, uploader=row.uploader,
+        ), subject=scan_id, tenant=row.tenant)
+    _delete(ports, [part.key for part in parts])
+    log.info("upload complete", extra={"upload_id": upload_id, "scan_id": scan_id, "files": len(written), "skipped": len(skipped)})
+    return pb.UploadFilesResponse(
+        upload_id=upload_id, scan_id=scan_id, bytes_received=row.total_size, state=pb.UPLOAD_STATE_UPLOADED,
+        file_count=len(written), skipped=skipped,
+    )
+
+
+def _unpack(ports: Ports, whole: BinaryIO, size: int, scan_id: str, written: list[str]) -> list[str]:
+    """Put each DICOM or NIfTI file of the upload into quarantine (appending keys to `written`); returns why others were skipped."""
+    whole.seek(0)
+    kind = kind_of(whole.read(HEAD_BYTES))
+    whole.seek(0)
+    if kind in ("dicom", "nifti"):
+        written.append(_quarantine(ports, scan_id, 1, whole))
+        return []
+    if kind not in ("zip", "tar"):
+        raise ArchiveRefused(
+            "the file is not DICOM (Part 10, with or without preamble), NIfTI (.nii, .nii.gz), zip or tar(.gz); "
+            "upload one of those"
+        )
+    archive = Archive(whole, kind, size, ports.limits)  # every member checked before any is read
+    skipped = []
+    try:
+        for member in archive.members:
+            with archive.open(member) as stream:
+                member_kind = kind_of(stream.read(HEAD_BYTES))
+            if member_kind in ("dicom", "nifti"):
+                with archive.open(member) as stream:
+                    written.append(_quarantine(ports, scan_id, len(written) + 1, stream))
+            else:
+                skipped.append(_why_skipped(member, member_kind))
+    finally:
+        archive.close()
+    return skipped
+
+
+def _why_skipped(member: Member, kind: str | None) -> str:
+    if kind == "dicomdir":
+        return f"{member.where}: a DICOMDIR (an index, not an image); the files it lists are taken when they are in the upload"
+    if kind in ("zip", "tar"):
+        return f"{member.where}: an archive inside the archive; upload it on its own"
+    return f"{member.where}: not DICOM or NIfTI"
+
+
+def _quarantine(ports: Ports, scan_id: str, number: int, data: BinaryIO) -> str:
+    key = f"scans/{scan_id}/{number:06d}"  # opaque: file names may hold PHI, and keys travel in events
+    ports.store.put(QUARANTINE_BUCKET, key, data)
+    return key
+
+
+def _fail(ports: Ports, row, parts, written: list[str], reason: str) -> pb.UploadFilesResponse:
+    with ports.db.unit_of_work() as uow:
+        uow.execute(store.uploads.update().where(store.uploads.c.upload_id == row.upload_id).values(
+            state=pb.UPLOAD_STATE_FAILED, failure_reason=reason, updated_at=time.time(),
+        ))
+        uow.emit(events_pb2.IngestFailed(upload_id=row.upload_id, dataset_id=row.dataset_id, reason=reason),
+                 subject=row.upload_id, tenant=row.tenant)
+    _delete(ports, written + [part.key for part in parts])
+    log.info("upload failed", extra={"upload_id": row.upload_id})
+    return pb.UploadFilesResponse(
+        upload_id=row.upload_id, bytes_received=row.total_size, state=pb.UPLOAD_STATE_FAILED, failure_reason=reason,
+    )
+
+
+def _delete(ports: Ports, keys: Iterable[str]) -> None:
+    for key in keys:
+        ports.store.delete(QUARANTINE_BUCKET, key)
+
+
+def get_upload(ports: Ports, caller: Principal, upload_id: str) -> pb.Upload:
+    with ports.db.read() as conn:
+        row = _upload_row(conn, caller.tenant, upload_id) if upload_id else None
+        if row is None:
+            raise NotFound(f"upload {upload_id!r} not found")
+        return _upload(conn, row)
+
+
+def list_uploads(ports: Ports, caller: Principal, dataset_id: str, state: int, before: int, limit: int) -> tuple[list[pb.Upload], int | None]:
+    """One page of uploads, newest first; `before` is the position the page starts before (0: from the newest)."""
+    table = store.uploads
+    query = sa.select(table).where(table.c.tenant == caller.tenant)
+    if dataset_id:
+        query = query.where(table.c.dataset_id == dataset_id)
+    if state:
+        query = query.where(table.c.state == state)
+    if before:
+        query = query.where(table.c.seq < before)
+    with ports.db.read() as conn:
+        rows = conn.execute(query.order_by(table.c.seq.desc()).limit(limit + 1)).all()
+        page = rows[:limit]
+        return [_upload(conn, row) for row in page], (page[-1].seq if len(rows) > limit else None)
+
+
+def _upload_row(conn: UnitOfWork | Connection, tenant: str, upload_id: str):
+    table = store.uploads
+    return conn.execute(sa.select(table).where(table.c.tenant == tenant, table.c.upload_id == upload_id)).first()
+
+
+def _upload(conn: Connection, row) -> pb.Upload:
+    volumes = conn.execute(
+        sa.select(store.volumes.c.volume_id, store.volumes.c.study_id).where(store.volumes.c.upload_id == row.upload_id)
+        .order_by(store.volumes.c.seq)
+    ).all()
+    return pb.Upload(
+        upload_id=row.upload_id, scan_id=row.scan_id, dataset_id=row.dataset_id, file_name=row.suffix,
+        total_size=row.total_size, sha256=row.sha256, bytes_received=row.bytes_received, state=row.state,
+        failure_reason=row.failure_reason, uploader=row.uploader,
+        study_ids=list(dict.fromkeys(volume.study_id for volume in volumes)), volume_ids=[volume.volume_id for volume in volumes],
+        create_time=timestamp(row.created_at), update_time=timestamp(row.updated_at),
+        file_count=row.file_count, skipped=json.loads(row.skipped),
+    )
+
+
+def _state_name(state: int) -> str:
+    return pb.UploadState.Name(state).removeprefix("UPLOAD_STATE_")
+
+
+# ---- ScanAnonymized → volumes ------------------------------------------------------------------------------
+
+@dataclass
+class _Built:
+    """One volume made from a scan, written to the volume store, waiting to be recorded."""
+
+    volume_id: str
+    study: dict
+    series: dict
+    instances: list[dict]
+    volume_ref: geometry_pb2.VolumeRef
+    modality: str
+    min_value: float
+    max_value: float
+
+
+@dataclass
+class _Refused:
+    series_instance_uid: str
+    reason: str
+
+
+def on_scan_anonymized(ports: Ports, consumer: str, event: Event) -> None:
+    """Build and store every volume of the scan, then record them with their events in one transaction."""
+    anonymized: anonymization_events.ScanAnonymized = event.message
+    tenant = event.envelope.tenant
+    with ports.db.unit_of_work() as uow:
+        if uow.already_processed(consumer, event.id):
+            return
+        _set_upload_state(uow, tenant, anonymized.upload_id, pb.UPLOAD_STATE_PROCESSING)
+    bucket = anonymized.dicom_bucket or "dicom"
+    built, refused = _build(ports, tenant, anonymized.dataset_id, bucket, list(anonymized.object_keys))
+    now = time.time()
+    with ports.db.unit_of_work() as uow:
+        if uow.already_processed(consumer, event.id):
+            return
+        for volume in built:
+            _record_volume(uow, tenant, anonymized, volume, now)
+        for series in refused:
+            uow.emit(events_pb2.IngestFailed(
+                upload_id=anonymized.upload_id, scan_id=anonymized.scan_id, dataset_id=anonymized.dataset_id,
+                series_instance_uid=series.series_instance_uid, reason=series.reason,
+            ), subject=anonymized.scan_id, tenant=tenant)
+        if built or not refused:
+            _set_upload_state(uow, tenant, anonymized.upload_id, pb.UPLOAD_STATE_COMPLETED)
+        else:
+            _set_upload_state(uow, tenant, anonymized.upload_id, pb.UPLOAD_STATE_FAILED, "; ".join(r.reason for r in refused))
+        uow.mark_processed(consumer, event.id)
+    log.info("scan ingested", extra={"scan_id": anonymized.scan_id, "volumes": len(built), "refused": len(refused)})
+
+
+def on_anonymization_failed(ports: Ports, consumer: str, event: Event) -> None:
+    """The upload could not be de-identified: it is FAILED, with anonymization's reason."""
+    failed: anonymization_events.AnonymizationFailed = event.message
+    with ports.db.unit_of_work() as uow:
+        if uow.already_processed(consumer, event.id):
+            return
+        _set_upload_state(uow, event.envelope.tenant, failed.upload_id, pb.UPLOAD_STATE_FAILED, f"not de-identified: {failed.reason}")
+        uow.mark_processed(consumer, event.id)
+
+
+def _set_upload_state(uow: UnitOfWork, tenant: str, upload_id: str, state: int, reason: str = "") -> None:
+    table = store.uploads
+    values = {"state": state, "updated_at": time.time()} | ({"failure_reason": reason} if reason else {})
+    uow.execute(table.update().where(table.c.tenant == tenant, table.c.upload_id == upload_id).values(**values))
+
+
+def _build(ports: Ports, tenant: str, dataset_id: str, bucket: str, keys: list[str]) -> tuple[list[_Built], list[_Refused]]:
+    """Read the de-identified objects, build each series (and each NIfTI) into a stored volume."""
+    datasets: list[Dataset] = []
+    where: dict[int, str] = {}  # id(dataset) → its object key
+    built: list[_Built] = []
+    refused: list[_Refused] = []
+    unusable: dict[str, str] = {}
+    for key in keys:
+        try:
+            data = ports.store.get(bucket, key)
+        except ObjectNotFound:
+            refused.append(_Refused("", "a de-identified instance is missing from the dicom bucket; upload the scan again"))
+            continue
+        kind = kind_of(data[:HEAD_BYTES])
+        if kind == "nifti":
+            built.append(_nifti_volume(ports, tenant, dataset_id, bucket, key, data, refused))
+            continue
+        dataset = parse_instance(data) if kind == "dicom" else None
+        if dataset is None or str(dataset.get("Modality", "")) in _NOT_IMAGES:
+            continue  # no image to build (structured reports, segmentations, …); nothing to refuse
+        try:
+            frames_of(dataset)
+        except VolumeRefused as error:
+            unusable.setdefault(str(dataset.SeriesInstanceUID), str(error))
+            continue
+        datasets.append(dataset)
+        where[id(dataset)] = key
+    refused += [_Refused(uid, f"series {uid}: {reason}") for uid, reason in unusable.items()]
+    for series in group_series(datasets):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pydicom warnings may quote values
+                volume = build_volume(series)
+        except VolumeRefused as error:
+            refused.append(_Refused(series.series_uid, str(error)))
+            continue
+        except (ValueError, RuntimeError, NotImplementedError, AttributeError) as error:
+            refused.append(_Refused(series.series_uid, (
+                f"{series.description}: the pixel data could not be decoded ({type(error).__name__}); "
+                "export the series uncompressed or in a transfer syntax pydicom reads, and upload it again"
+            )))
+            continue
+        built.append(_dicom_volume(ports, tenant, dataset_id, bucket, series, volume, where))
+    return [volume for volume in built if volume is not None], refused
+
+
+def _dicom_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, series: Series, volume, where: dict[int, str]) -> _Built:
+    first = series.frames[0].dataset
+    sops = sorted({str(frame.dataset.SOPInstanceUID) for frame in series.frames})
+    content = hashlib.sha256("\n".join([series.series_uid, json.dumps(series.split, sort_keys=True, default=str), *sops]).encode())
+    volume_id = str(uuid.uuid5(_NAMESPACE, f"{tenant}/{dataset_id}/{content.hexdigest()}"))
+    modality = str(first.get("Modality", ""))[:16]
+    attributes = {"modality": modality} | _value_range(volume.data)
+    ports.volumes.write(VOLUMES_BUCKET, volume_id, volume.data, volume.affine, attributes)
+    instances = {str(frame.dataset.SOPInstanceUID): frame.dataset for frame in series.frames}
+    return _Built(
+        volume_id=volume_id,
+        study=_study_facts(first, series.study_uid),
+        series={
+            "series_instance_uid": series.series_uid, "modality": modality, "series_number": _int(first.get("SeriesNumber")) or 0,
+            "description": str(first.get("SeriesDescription", "")), "body_part": str(first.get("BodyPartExamined", ""))[:64],
+        },
+        instances=[
+            {"sop_instance_uid": sop, "instance_number": _int(dataset.get("InstanceNumber")), "bucket": bucket, "object_key": where[id(dataset)]}
+            for sop, dataset in instances.items()
+        ],
+        volume_ref=_volume_ref(volume_id, volume.data, volume.affine, str(first.get("FrameOfReferenceUID", "")), volume.issues),
+        modality=modality, min_value=attributes["min_value"], max_value=attributes["max_value"],
+    )
+
+
+def _nifti_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, key: str, data: bytes, refused: list[_Refused]) -> _Built | None:
+    """A NIfTI object as a volume of its own study and series, its affine kept exactly (shared.volumes.from_nifti)."""
+    suffix = ".nii.gz" if data.startswith(b"\x1f\x8b") else ".nii"
+    with tempfile.NamedTemporaryFile(suffix=suffix) as file:
+        file.write(data)
+        file.flush()
+        try:
+            array, affine = from_nifti(file.name)
+        except (ValueError, OSError, EOFError) as error:
+            refused.append(_Refused("", f"a NIfTI file could not be read as one 3D volume ({error}); upload a 3D .nii or .nii.gz"))
+            return None
+    identity = uuid.uuid5(_NAMESPACE, f"{tenant}/{dataset_id}/{bucket}/{key}")
+    volume_id = str(identity)
+    attributes = {"modality": ""} | _value_range(array)
+    ports.volumes.write(VOLUMES_BUCKET, volume_id, array, affine, attributes)
+    uid = f"2.25.{identity.int}"  # NIfTI has no UIDs: the study and series are named for the file's content key
+    return _Built(
+        volume_id=volume_id, study=_study_facts(Dataset(), uid),
+        series={"series_instance_uid": uid, "modality": "", "series_number": 0, "description": "", "body_part": ""},
+        instances=[], volume_ref=_volume_ref(volume_id, array, affine, "", []), modality="",
+        min_value=attributes["min_value"], max_value=attributes["max_value"],
+    )
+
+
+def _value_range(array: np.ndarray) -> dict:
+    return {"min_value": float(np.min(array)), "max_value": float(np.max(array))} if array.size else {"min_value": 0.0, "max_value": 0.0}
+
+
+def _study_facts(dataset: Dataset, study_uid: str) -> dict:
+    return {
+        "study_instance_uid": study_uid, "patient_pseudonym": str(dataset.get("PatientID", ""))[:64],
+        "study_date": str(dataset.get("StudyDate", ""))[:8], "description": str(dataset.get("StudyDescription", "")),
+    }
+
+
+def _int(value) -> int | None:
+    try:
+        return None if value in (None, "") else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _volume_ref(volume_id: str, array: np.ndarray, affine: np.ndarray, frame_of_reference: str, issues) -> geometry_pb2.VolumeRef:
+    spacing = [float(np.linalg.norm(affine[:3, axis])) for axis in (2, 1, 0)]
+    resampled = any(issue.kind == "resampled" for issue in issues)
+    how = next((issue.message for issue in issues if issue.kind == "resampled"), "")
+    return geometry_pb2.VolumeRef(
+        volume_id=volume_id, bucket=VOLUMES_BUCKET, key_prefix=volume_id, format=geometry_pb2.VOLUME_FORMAT_ZARR,
+        dtype=_DTYPES.get(array.dtype.name, geometry_pb2.DATA_TYPE_UNSPECIFIED),
+        geometry=geometry_pb2.Geometry(
+            shape=list(array.shape), affine=[float(v) for v in np.asarray(affine).ravel()], spacing=spacing,
+            frame_of_reference_uid=frame_of_reference,
+            issues=[_issue(issue, resampled, how) for issue in issues if issue.kind in _ISSUE_KINDS],
+        ),
+    )
+
+
+def _issue(issue, resampled: bool, how: str) -> geometry_pb2.GeometryIssue:
+    values = issue.values
+    kind = _ISSUE_KINDS[issue.kind]
+    value = {
+        "gantry_tilt": values.get("angle_deg"), "missing_slices": values.get("count"), "duplicate_positions": values.get("count"),
+        "uneven_spacing": (values.get("max_mm", 0.0) - values.get("min_mm", 0.0)),
+    }[issue.kind]
+    corrected = resampled and issue.kind != "duplicate_positions"
+    return geometry_pb2.GeometryIssue(
+        kind=kind, message=issue.message + (f"; {how}" if corrected else ""),
+        slice_indices=[int(index) for index in values.get("after_slices", [])], value=float(value or 0.0), corrected=corrected,
+    )
+
+
+def _record_volume(uow: UnitOfWork, tenant: str, anonymized, volume: _Built, now: float) -> None:
+    dataset_id = anonymized.dataset_id
+    study_id = _upsert_study(uow, tenant, dataset_id, volume.study, volume.modality, now)
+    series_id = _upsert_series(uow, tenant, dataset_id, study_id, volume.series, now)
+    for instance in volume.instances:
+        key = (store.instances.c.tenant == tenant) & (store.instances.c.series_id == series_id) & (
+            store.instances.c.sop_instance_uid == instance["sop_instance_uid"])
+        if uow.execute(sa.select(store.instances.c.sop_instance_uid).where(key)).first() is None:
+            uow.execute(store.instances.insert().values(tenant=tenant, series_id=series_id, **instance))
+    table = store.volumes
+    if uow.execute(sa.select(table.c.volume_id).where(table.c.volume_id == volume.volume_id)).first() is not None:
+        return  # the same series uploaded again: its volume exists and was announced then
+    uow.execute(table.insert().values(
+        volume_id=volume.volume_id, tenant=tenant, dataset_id=dataset_id, study_id=study_id, series_id=series_id,
+        upload_id=anonymized.upload_id, scan_id=anonymized.scan_id, modality=volume.modality,
+        volume_ref=volume.volume_ref.SerializeToString(), min_value=volume.min_value, max_value=volume.max_value, created_at=now,
+    ))
+    uow.emit(events_pb2.VolumeReady(
+        volume_id=volume.volume_id, study_id=study_id, series_id=series_id, dataset_id=dataset_id, scan_id=anonymized.scan_id,
+        volume_ref=volume.volume_ref, modality=volume.modality, series_description=volume.series["description"],
+    ), subject=study_id, tenant=tenant)
+
+
+def _upsert_study(uow: UnitOfWork, tenant: str, dataset_id: str, facts: dict, modality: str, now: float) -> str:
+    table = store.studies
+    row = uow.execute(sa.select(table).where(
+        table.c.tenant == tenant, table.c.dataset_id == dataset_id, table.c.study_instance_uid == facts["study_instance_uid"]
+    )).first()
+    if row is None:
+        study_id = str(uuid.uuid4())
+        uow.execute(table.insert().values(
+            study_id=study_id, tenant=tenant, dataset_id=dataset_id, modalities=json.dumps([modality] if modality else []),
+            created_at=now, **facts,
+        ))
+        return study_id
+    modalities = json.loads(row.modalities)
+    if modality and modality not in modalities:
+        uow.execute(table.update().where(table.c.study_id == row.study_id).values(modalities=json.dumps(modalities + [modality])))
+    return row.study_id
+
+
+def _upsert_series(uow: UnitOfWork, tenant: str, dataset_id: str, study_id: str, facts: dict, now: float) -> str:
+    table = store.series
+    row = uow.execute(sa.select(table.c.series_id).where(
+        table.c.tenant == tenant, table.c.dataset_id == dataset_id, table.c.series_instance_uid == facts["series_instance_uid"]
+    )).first()
+    if row is not None:
+        return row.series_id
+    series_id = str(uuid.uuid4())
+    uow.execute(table.insert().values(series_id=series_id, study_id=study_id, tenant=tenant, dataset_id=dataset_id, created_at=now, **facts))
+    return series_id
+
+
+# ---- vendor sharing (annotation's facts, cached) -----------------------------------------------------------
+
+def on_dataset_shared(db: Database, consumer: str, event: Event) -> None:
+    shared: annotation_events.DatasetShared = event.message
+    table = store.dataset_vendors
+    with db.unit_of_work() as uow:
+        if uow.already_processed(consumer, event.id):
+            return
+        key = (table.c.tenant == event.envelope.tenant) & (table.c.dataset_id == shared.dataset_id) & (table.c.vendor_id == shared.vendor_id)
+        if uow.execute(sa.select(table.c.vendor_id).where(key)).first() is None:
+            uow.execute(table.insert().values(tenant=event.envelope.tenant, dataset_id=shared.dataset_id, vendor_id=shared.vendor_id))
+        uow.mark_processed(consumer, event.id)
+
+
+def on_dataset_unshared(db: Database, consumer: str, event: Event) -> None:
+    unshared: annotation_events.DatasetUnshared = event.message
+    table = store.dataset_vendors
+    with db.unit_of_work() as uow:
+        if uow.already_processed(consumer, event.id):
+            return
+        uow.execute(table.delete().where(
+            table.c.tenant == event.envelope.tenant, table.c.dataset_id == unshared.dataset_id, table.c.vendor_id == unshared.vendor_id
+        ))
+        uow.mark_processed(consumer, event.id)
+
+
+def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
+    """ScanAnonymized → volumes; AnonymizationFailed → a FAILED upload; vendor sharing cached for slice access."""
+    return {
+        event_type(anonymization_events.ScanAnonymized): lambda event: on_scan_anonymized(ports, consumer, event),
+        event_type(anonymization_events.AnonymizationFailed): lambda event: on_anonymization_failed(ports, consumer, event),
+        event_type(annotation_events.DatasetShared): lambda event: on_dataset_shared(ports.db, consumer, event),
+        event_type(annotation_events.DatasetUnshared): lambda event: on_dataset_unshared(ports.db, consumer, event),
+    }
+
+
+# ---- studies, series, volumes ------------------------------------------------------------------------------
+
+def list_studies(ports: Ports, caller: Principal, request: pb.ListStudiesRequest, after: int, limit: int) -> tuple[list[pb.Study], int | None]:
+    table = store.studies
+    query = sa.select(table).where(table.c.tenant == caller.tenant, table.c.seq > after)
+    if request.dataset_id:
+        query = query.where(table.c.dataset_id == request.dataset_id)
+    if request.patient_pseudonym:
+        query = query.where(table.c.patient_pseudonym == request.patient_pseudonym)
+    if request.modality:
+        query = query.where(table.c.modalities.contains(json.dumps(request.modality)))
+    with ports.db.read() as conn:
+        rows = conn.execute(query.order_by(table.c.seq).limit(limit + 1)).all()
+        page = rows[:limit]
+        return [_study(conn, row) for row in page], (page[-1].seq if len(rows) > limit else None)
+
+
+def get_study(ports: Ports, caller: Principal, study_id: str) -> pb.Study:
+    table = store.studies
+    with ports.db.read() as conn:
+        row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, table.c.study_id == study_id)).first()
+        if row is None:
+            raise NotFound(f"study {study_id!r} not found")
+        return _study(conn, row)
+
+
+def _study(conn: Connection, row) -> pb.Study:
+    count = conn.execute(sa.select(sa.func.count()).select_from(store.series).where(store.series.c.study_id == row.study_id)).scalar_one()
+    return pb.Study(
+        study_id=row.study_id, dataset_id=row.dataset_id, study_instance_uid=row.study_instance_uid,
+        patient_pseudonym=row.patient_pseudonym, study_date=row.study_date, description=row.description,
+        modalities=json.loads(row.modalities), series_count=count, create_time=timestamp(row.created_at),
+    )
+
+
+def list_series(ports: Ports, caller: Principal, request: pb.ListSeriesRequest, after: int, limit: int) -> tuple[list[pb.Series], int | None]:
+    table = store.series
+    query = sa.select(table).where(table.c.tenant == caller.tenant, table.c.seq > after)
+    if request.study_id:
+        query = query.where(table.c.study_id == request.study_id)
+    if request.dataset_id:
+        query = query.where(table.c.dataset_id == request.dataset_id)
+    with ports.db.read() as conn:
+        rows = conn.execute(query.order_by(table.c.seq).limit(limit + 1)).all()
+        page = rows[:limit]
+        return [_series(conn, row) for row in page], (page[-1].seq if len(rows) > limit else None)
+
+
+def get_series(ports: Ports, caller: Principal, series_id: str) -> pb.Series:
+    table = store.series
+    with ports.db.read() as conn:
+        row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, table.c.series_id == series_id)).first()
+        if row is None:
+            raise NotFound(f"series {series_id!r} not found")
+        return _series(conn, row)
+
+
+def _series(conn: Connection, row) -> pb.Series:
+    instances = conn.execute(
+        sa.select(sa.func.count()).select_from(store.instances).where(store.instances.c.series_id == row.series_id)
+    ).scalar_one()
+    volume_ids = conn.execute(
+        sa.select(store.volumes.c.volume_id).where(store.volumes.c.series_id == row.series_id).order_by(store.volumes.c.seq)
+    ).scalars().all()
+    return pb.Series(
+        series_id=row.series_id, study_id=row.study_id, dataset_id=row.dataset_id, series_instance_uid=row.series_instance_uid,
+        modality=row.modality, series_number=row.series_number, description=row.description, body_part=row.body_part,
+        instance_count=instances, volume_ids=volume_ids, create_time=timestamp(row.created_at),
+    )
+
+
+def get_volume(ports: Ports, caller: Principal, volume_id: str) -> pb.Volume:
+    row = _volume_row(ports, caller, volume_id)
+    return pb.Volume(
+        volume_ref=geometry_pb2.VolumeRef.FromString(row.volume_ref), series_id=row.series_id, study_id=row.study_id,
+        dataset_id=row.dataset_id, modality=row.modality, min_value=row.min_value, max_value=row.max_value,
+        create_time=timestamp(row.created_at),
+    )
+
+
+def _volume_row(ports: Ports, caller: Principal, volume_id: str):
+    """The volume, if the caller may see it: its tenant's, and for vendors only in a dataset shared with them."""
+    table = store.volumes
+    with ports.db.read() as conn:
+        row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, table.c.volume_id == volume_id)).first() if volume_id else None
+        if row is not None and caller.role == "vendor":
+            links = store.dataset_vendors
+            shared = conn.execute(sa.select(links.c.vendor_id).where(
+                links.c.tenant == caller.tenant, links.c.dataset_id == row.dataset_id, links.c.vendor_id == caller.vendor
+            )).first()
+            row = row if shared else None
+    if row is None:
+        raise NotFound(f"volume {volume_id!r} not found")
+    return row

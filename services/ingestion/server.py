@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 from radlab.ingestion.v1 import ingestion_service_pb2_grpc as pb_grpc
-from shared.db import Database
+from services.ingestion import handlers
+from shared import paging
+from shared.auth import current_principal
 
 
 class IngestionServicer(pb_grpc.IngestionServiceServicer):
-    """Every RPC answers UNIMPLEMENTED until its issue lands."""
+    """Uploads in; studies, series, volumes and slices out."""
 
-    def __init__(self, db: Database):
-        self.db = db
+    def __init__(self, ports: handlers.Ports):
+        self.ports = ports
+
+    def UploadFiles(self, request_iterator, context):
+        return handlers.upload(self.ports, current_principal(), request_iterator)
+
+    def GetUpload(self, request, context):
+        return pb.GetUploadResponse(upload=handlers.get_upload(self.ports, current_principal(), request.upload_id))
+
+    def ListUploads(self, request, context):
+        uploads, before = handlers.list_uploads(
+            self.ports, current_principal(), request.dataset_id, request.state,
+            paging.decode(request.page_token), paging.page_size(request.page_size),
+        )
+        return pb.ListUploadsResponse(uploads=uploads, next_page_token=paging.encode(before) if before else "")
+
+    def ListStudies(self, request, context):
+        studies, after = handlers.list_studies(
+            self.ports, current_principal(), request, paging.decode(request.page_token), paging.page_size(request.page_size)
+        )
+        return pb.ListStudiesResponse(studies=studies, next_page_token=paging.encode(after) if after else "")
+
+    def GetStudy(self, request, context):
+        return pb.GetStudyResponse(study=handlers.get_study(self.ports, current_principal(), request.study_id))
+
+    def ListSeries(self, request, context):
+        series, after = handlers.list_series(
+            self.ports, current_principal(), request, paging.decode(request.page_token), paging.page_size(request.page_size)
+        )
+        return pb.ListSeriesResponse(series=series, next_page_token=paging.encode(after) if after else "")
+
+    def GetSeries(self, request, context):
+        return pb.GetSeriesResponse(series=handlers.get_series(self.ports, current_principal(), request.series_id))
+
+    def GetVolume(self, request, context):
+        return pb.GetVolumeResponse(volume=handlers.get_volume(self.ports, current_principal(), request.volume_id))

@@ -1,0 +1,361 @@
+"""The ingestion service's handlers on a real SQLite database and file object store: uploads in (chunked, resumed,
+checked), archives unpacked safely, and de-identified scans (through the real anonymization handlers) built into volumes."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.anonymization.v1 import events_pb2 as anonymization_events
+from radlab.ingestion.v1 import events_pb2
+from radlab.ingestion.v1 import ingestion_service_pb2 as pb
+from radlab.type.v1 import geometry_pb2
+from services.anonymization import handlers as anonymization
+from services.anonymization import store as anonymization_store
+from services.anonymization.keys import Keys
+from services.ingestion import handlers, limits, store
+from services.ingestion.domain.archive import Limits
+from services.ingestion.domain.series import Volume, build_volumes, parse_instance
+from shared.auth import Principal
+from shared.bus.port import Record
+from shared.consumer import consumer_group
+from shared.db import Database
+from shared.errors import FailedPrecondition, InvalidArgument, NotFound
+from shared.events import Event, decode, envelope_for, from_record
+from shared.objectstore.file import FileObjectStore
+from shared.volume_store import VolumeStore
+from shared.volumes import from_nifti
+
+TENANT = "hospital-a"
+UPLOADER = Principal("uploader-1", "manager", TENANT)
+DATASET = "dataset-1"
+CONSUMER = consumer_group("ingestion")
+MR = "dcm_qa_deident/In"
+TILTED = "dcm_qa_ct/In/GE"
+CHUNK = 16 << 10
+
+
+@pytest.fixture
+def ports(tmp_path) -> handlers.Ports:
+    db = Database(f"sqlite:///{tmp_path / 'db'}", "ingestion", store.metadata)
+    objects = FileObjectStore(tmp_path / "objects")
+    yield handlers.Ports(db, objects, VolumeStore(objects), Limits())
+    db.dispose()
+
+
+def requests(data: bytes, *, name: str = "study.zip", sha256: str | None = None, resume: str = "", offset: int = 0,
+             chunk: int = CHUNK, total: int | None = None, stop_after: int | None = None):
+    """An UploadFiles stream of `data[offset:]`; with `stop_after`, the stream breaks after that many chunks."""
+    yield pb.UploadFilesRequest(metadata=pb.UploadMetadata(
+        dataset_id=DATASET, file_name=name, total_size=len(data) if total is None else total,
+        sha256=hashlib.sha256(data).hexdigest() if sha256 is None else sha256, resume_upload_id=resume, offset=offset,
+    ))
+    for number, start in enumerate(range(offset, len(data), chunk)):
+        if stop_after is not None and number == stop_after:
+            raise ConnectionResetError("the network went away")
+        yield pb.UploadFilesRequest(chunk=data[start:start + chunk])
+
+
+def zipped(files: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def folder(data_dir: Path, name: str, limit: int | None = None) -> dict[str, bytes]:
+    """A real series' files under names that carry PHI, as a careless uploader's would."""
+    paths = sorted(path for path in (data_dir / name).iterdir() if path.is_file())[:limit]
+    return {f"DOE^JOHN 1957-03-01/{Path(name).name}/{path.name}": path.read_bytes() for path in paths}
+
+
+def outbox(db: Database, topic: str | None = None) -> list[Event]:
+    with db.read() as conn:
+        rows = conn.execute(sa.select(db.outbox).order_by(db.outbox.c.seq)).all()
+    found = [decode(from_record(Record(row.topic, 0, row.seq, row.key, row.payload, json.loads(row.headers)))) for row in rows]
+    return [event for event in found if topic is None or event.type == topic]
+
+
+def keys_in(ports: handlers.Ports, bucket: str) -> list[str]:
+    return [info.key for info in ports.store.list(bucket)] if (ports.store.root / bucket).exists() else []
+
+
+def rows_text(db: Database) -> str:
+    """Every row of every table, as text: what a PHI scan of the database would read."""
+    with db.read() as conn:
+        return "\n".join(str(row) for table in db.metadata.sorted_tables for row in conn.execute(sa.select(table)))
+
+
+# ---- uploads -----------------------------------------------------------------------------------------------
+
+def test_a_chunked_zip_becomes_one_opaque_quarantine_object_per_file(ports, data_dir):
+    files = folder(data_dir, MR, 5)
+    data = zipped(files)
+    response = handlers.upload(ports, UPLOADER, requests(data))
+    assert response.state == pb.UPLOAD_STATE_UPLOADED and response.bytes_received == len(data) and response.file_count == 5
+    [uploaded] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.ScanUploaded")]
+    assert uploaded.scan_id == response.scan_id and uploaded.upload_id == response.upload_id
+    assert uploaded.file_count == 5 and uploaded.byte_count == sum(map(len, files.values())) and uploaded.uploader == "uploader-1"
+    assert sorted(uploaded.quarantine_keys) == keys_in(ports, "quarantine")  # the stream's parts are gone
+    assert all(key.startswith(f"scans/{response.scan_id}/") and "DOE" not in key for key in uploaded.quarantine_keys)
+    stored = sorted(ports.store.get("quarantine", key) for key in uploaded.quarantine_keys)
+    assert stored == sorted(files.values())
+    upload = handlers.get_upload(ports, UPLOADER, response.upload_id)
+    assert (upload.file_name, upload.state, upload.uploader, upload.dataset_id) == (".zip", pb.UPLOAD_STATE_UPLOADED, "uploader-1", DATASET)
+    assert "DOE" not in rows_text(ports.db) and "study" not in rows_text(ports.db)
+
+
+def test_a_broken_stream_resumes_from_getuploads_offset_and_a_wrong_offset_is_refused(ports, data_dir):
+    data = zipped(folder(data_dir, MR, 8), zipfile.ZIP_STORED)
+    assert len(data) > 9 * CHUNK
+    with pytest.raises(ConnectionResetError):
+        handlers.upload(ports, UPLOADER, requests(data, stop_after=5))
+    [receiving] = handlers.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
+    assert receiving.bytes_received == 5 * CHUNK and receiving.sha256 == hashlib.sha256(data).hexdigest()
+    for wrong in (0, 5 * CHUNK - 1, 5 * CHUNK + 1):
+        with pytest.raises(FailedPrecondition, match=f"resume from offset {5 * CHUNK}"):
+            handlers.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=wrong))
+    with pytest.raises(ConnectionResetError):  # a second break, after 3 more chunks
+        handlers.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=5 * CHUNK, stop_after=3))
+    assert handlers.get_upload(ports, UPLOADER, receiving.upload_id).bytes_received == 8 * CHUNK
+    done = handlers.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=8 * CHUNK))
+    assert done.state == pb.UPLOAD_STATE_UPLOADED and done.file_count == 8
+    [uploaded] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.ScanUploaded")]
+    assert sorted(ports.store.get("quarantine", key) for key in uploaded.quarantine_keys) == sorted(folder(data_dir, MR, 8).values())
+    with pytest.raises(FailedPrecondition, match="only a RECEIVING upload"):
+        handlers.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=len(data)))
+    other_tenant = Principal("x", "admin", "hospital-b")
+    with pytest.raises(NotFound):
+        handlers.get_upload(ports, other_tenant, receiving.upload_id)
+
+
+def test_a_wrong_sha256_fails_the_upload_and_leaves_nothing(ports, data_dir):
+    data = zipped(folder(data_dir, MR, 3))
+    response = handlers.upload(ports, UPLOADER, requests(data, sha256="0" * 64))
+    assert response.state == pb.UPLOAD_STATE_FAILED and "SHA-256" in response.failure_reason and "upload it again" in response.failure_reason
+    assert keys_in(ports, "quarantine") == []
+    [failed] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.IngestFailed")]
+    assert failed.upload_id == response.upload_id and failed.reason == response.failure_reason and not failed.scan_id
+    assert outbox(ports.db, "radlab.ingestion.v1.ScanUploaded") == []
+    assert handlers.get_upload(ports, UPLOADER, response.upload_id).failure_reason == response.failure_reason
+
+
+def test_bad_metadata_and_overlong_streams_are_refused_before_anything_is_stored(ports, data_dir):
+    data = zipped(folder(data_dir, MR, 2))
+    with pytest.raises(InvalidArgument, match="sha256 must be"):
+        handlers.upload(ports, UPLOADER, requests(data, sha256="abc"))
+    with pytest.raises(InvalidArgument, match="starts at offset 0"):
+        handlers.upload(ports, UPLOADER, requests(data, offset=10))
+    with pytest.raises(InvalidArgument, match="starts with one UploadMetadata"):
+        handlers.upload(ports, UPLOADER, iter([pb.UploadFilesRequest(chunk=b"x")]))
+    with pytest.raises(InvalidArgument, match="more than the 100 bytes"):
+        handlers.upload(ports, UPLOADER, requests(data, total=100))
+    assert keys_in(ports, "quarantine") == []
+
+
+def test_an_archive_with_good_and_bad_members_hands_on_the_good_ones(ports, data_dir):
+    """DICOM (also without preamble) and NIfTI members go on; text, a nested archive and a DICOMDIR are skipped by position."""
+    mr = folder(data_dir, MR, 2)
+    nifti = (data_dir / "totalsegmentator/tests/reference_files/example_mr_sm.nii.gz").read_bytes()
+    first = next(iter(mr.values()))
+    members = mr | {
+        "DOE JOHN/report.txt": b"Patient DOE^JOHN, born 1957\n" * 100, "nested.zip": zipped({"a.dcm": first}),
+        "raw.dcm": first[132:], "mr.nii.gz": nifti,
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    response = handlers.upload(ports, UPLOADER, requests(buffer.getvalue(), name="DOE JOHN.tar.gz"))
+    assert response.state == pb.UPLOAD_STATE_UPLOADED and response.file_count == 4
+    assert list(response.skipped) == [
+        "member 3 (.txt): not DICOM or NIfTI", "member 4 (.zip): an archive inside the archive; upload it on its own",
+    ]
+    assert handlers.get_upload(ports, UPLOADER, response.upload_id).file_name == ".tar.gz"
+    stored = {ports.store.get("quarantine", key) for key in keys_in(ports, "quarantine")}
+    assert stored == {*mr.values(), first[132:], nifti}
+
+
+@pytest.mark.parametrize("case", ["bomb", "traversal", "symlink", "not an image file", "only text"])
+def test_a_refused_upload_is_failed_with_a_reason_and_nothing_half_written(ports, data_dir, case):
+    first = next(iter(folder(data_dir, MR, 1).values()))
+    if case == "bomb":
+        data, expected = zipped({"a.dcm": first, "b.dcm": b"\0" * (50 << 20)}), "decompression bomb"
+    elif case == "traversal":
+        data, expected = zipped({"a.dcm": first, "../../b.dcm": first}), "climbs out"
+    elif case == "symlink":
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            info = tarfile.TarInfo("a.dcm")
+            info.size = len(first)
+            archive.addfile(info, io.BytesIO(first))
+            link = tarfile.TarInfo("b.dcm")
+            link.type, link.linkname = tarfile.SYMTYPE, "/etc/shadow"
+            archive.addfile(link)
+        data, expected = buffer.getvalue(), "is a link"
+    elif case == "not an image file":
+        data, expected = b"%PDF-1.4 DOE^JOHN" * 100, "not DICOM"
+    else:
+        data, expected = zipped({"notes.txt": b"nothing here" * 100}), "no DICOM or NIfTI file in the upload"
+    response = handlers.upload(ports, UPLOADER, requests(data))
+    assert response.state == pb.UPLOAD_STATE_FAILED and expected in response.failure_reason
+    assert keys_in(ports, "quarantine") == []
+    assert [event.message.reason for event in outbox(ports.db)] == [response.failure_reason]
+
+
+def test_archive_limits_come_from_the_environment():
+    assert limits({"RADLAB_UPLOAD_MAX_RATIO": "50", "RADLAB_UPLOAD_MAX_BYTES": "1000"}) == Limits(max_total_bytes=1000, max_ratio=50.0)
+    assert limits({}) == Limits()
+
+
+# ---- the service path: upload → anonymization → volumes -----------------------------------------------------
+
+@pytest.fixture
+def anonymizer(tmp_path, ports) -> anonymization.Ports:
+    db = Database(f"sqlite:///{tmp_path / 'db'}", "anonymization", anonymization_store.metadata)
+    yield anonymization.Ports(db, ports.store, Keys.load(tmp_path / "home", {}))
+    db.dispose()
+
+
+def through_anonymization(ports: handlers.Ports, anonymizer: anonymization.Ports) -> list[Event]:
+    """Deliver ingestion's ScanUploaded to the real anonymization handlers, then their ScanAnonymized back to ingestion."""
+    anonymize = anonymization.event_handlers(anonymizer, consumer_group("anonymization"))
+    for event in outbox(ports.db, "radlab.ingestion.v1.ScanUploaded"):
+        anonymize[event.type](event)
+    delivered = outbox(anonymizer.db)
+    ingest = handlers.event_handlers(ports, CONSUMER)
+    for event in delivered:
+        ingest[event.type](event)
+    return delivered
+
+
+def test_real_series_become_stored_volumes_equal_to_the_offline_build(ports, anonymizer, data_dir):
+    """The tilted GE CT, the 2-slice CT of rt_utils and the 3-slice CT (with a DICOM-SEG beside it) in one zip: three volumes,
+    voxels and affines equal to build_volumes on the original files, the tilt flagged and corrected; redelivery is a no-op."""
+    files = folder(data_dir, TILTED) | folder(data_dir, "dcmqi/data/segmentations/ct-3slice")
+    files |= {f"DOE^JOHN/{path.name}": path.read_bytes() for path in sorted((data_dir / "rt_utils/tests/mock_data").glob("ct_*.dcm"))}
+    files["DOE^JOHN 1957-03-01/liver-seg.dcm"] = (data_dir / "dcmqi/data/segmentations/liver.dcm").read_bytes()
+    response = handlers.upload(ports, UPLOADER, requests(zipped(files)))
+    assert response.state == pb.UPLOAD_STATE_UPLOADED and response.file_count == 28 + 2 + 3 + 1
+    [anonymized] = through_anonymization(ports, anonymizer)
+    assert anonymized.type == "radlab.anonymization.v1.ScanAnonymized"
+    ready = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
+    assert sorted(len(message.volume_ref.geometry.issues) > 0 for message in ready) == [False, False, True]
+    offline = {volume.data.shape: volume for volume in build_volumes([parse_instance(data) for data in files.values()])
+               if isinstance(volume, Volume)}
+    for message in ready:
+        ref = message.volume_ref
+        stored = ports.volumes.read(ref.bucket, ref.key_prefix)
+        expected = offline[stored.array.shape]
+        assert np.array_equal(stored.array, expected.data) and stored.array.dtype == expected.data.dtype
+        assert np.allclose(stored.affine, expected.affine, atol=1e-6)
+        assert list(ref.geometry.shape) == list(stored.array.shape) and np.allclose(ref.geometry.affine, stored.affine.ravel())
+        assert message.modality == "CT" and message.dataset_id == DATASET and message.scan_id == response.scan_id
+        volume = handlers.get_volume(ports, UPLOADER, message.volume_id)
+        assert (volume.min_value, volume.max_value) == (float(stored.array.min()), float(stored.array.max()))
+    [tilted] = [message for message in ready if message.volume_ref.geometry.issues]
+    kinds = {issue.kind: issue for issue in tilted.volume_ref.geometry.issues}
+    assert geometry_pb2.GEOMETRY_ISSUE_KIND_GANTRY_TILT in kinds
+    assert abs(kinds[geometry_pb2.GEOMETRY_ISSUE_KIND_GANTRY_TILT].value - 18.5) < 0.5
+    assert all(issue.corrected and "resampled" in issue.message for issue in kinds.values())
+    upload = handlers.get_upload(ports, UPLOADER, response.upload_id)
+    assert upload.state == pb.UPLOAD_STATE_COMPLETED and sorted(upload.volume_ids) == sorted(m.volume_id for m in ready)
+    studies, _ = handlers.list_studies(ports, UPLOADER, pb.ListStudiesRequest(dataset_id=DATASET), 0, 50)
+    assert len(studies) == len({m.study_id for m in ready}) and all(study.patient_pseudonym for study in studies)
+    series, _ = handlers.list_series(ports, UPLOADER, pb.ListSeriesRequest(dataset_id=DATASET), 0, 50)
+    assert sorted(s.instance_count for s in series) == [2, 3, 28] and all(len(s.volume_ids) == 1 for s in series)
+    before = (rows_text(ports.db), len(outbox(ports.db)))
+    for event in outbox(anonymizer.db):  # at-least-once: the same event again
+        handlers.event_handlers(ports, CONSUMER)[event.type](event)
+    assert (rows_text(ports.db), len(outbox(ports.db))) == before
+
+
+def test_a_refused_series_is_reported_and_the_rest_of_the_scan_goes_on(ports, data_dir):
+    """Two copies of one slice (same position, different instances) cannot be stacked: IngestFailed for that series only."""
+    mr = sorted((data_dir / MR).glob("*.dcm"))[:4]
+    good = [path.read_bytes() for path in sorted((data_dir / "rt_utils/tests/mock_data").glob("ct_*.dcm"))]
+    first = parse_instance(mr[0].read_bytes())
+    twin = parse_instance(mr[0].read_bytes())
+    twin.SOPInstanceUID = first.SOPInstanceUID + ".2"
+    blobs = [path.read_bytes() for path in mr] + [_bytes(twin)] + good
+    ports.store.ensure_bucket("dicom")
+    keys = []
+    for number, data in enumerate(blobs):
+        ports.store.put("dicom", f"{TENANT}/k{number}.dcm", data)
+        keys.append(f"{TENANT}/k{number}.dcm")
+    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event(keys))
+    [failed] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.IngestFailed")]
+    assert failed.series_instance_uid == str(first.SeriesInstanceUID) and "repeat another slice's position" in failed.reason
+    [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
+    assert list(ready.volume_ref.geometry.shape) == [2, 512, 512]
+
+
+def _bytes(dataset) -> bytes:
+    buffer = io.BytesIO()
+    dataset.save_as(buffer)
+    return buffer.getvalue()
+
+
+def anonymized_event(keys: list[str], scan: str = "scan-1") -> Event:
+    message = anonymization_events.ScanAnonymized(
+        scan_id=scan, upload_id="upload-1", dataset_id=DATASET, dicom_bucket="dicom", object_keys=keys, instance_count=len(keys),
+    )
+    return Event(envelope_for(message, source="radlab.anonymization", subject=scan, tenant=TENANT), message)
+
+
+def test_a_nifti_keeps_its_affine_exactly(ports, data_dir):
+    """NIfTI objects (recognised by content, gzipped or not) become volumes with from_nifti's array and affine, bit for bit."""
+    ports.store.ensure_bucket("dicom")
+    path = data_dir / "totalsegmentator/tests/reference_files/example_ct_sm.nii.gz"
+    ports.store.put("dicom", f"{TENANT}/scan-1/1.nii.gz", path.read_bytes())
+    ports.store.put("dicom", f"{TENANT}/scan-1/2.nii", gzip.decompress((data_dir / "sct_t2/t2/t2.nii.gz").read_bytes()))
+    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/scan-1/1.nii.gz", f"{TENANT}/scan-1/2.nii"]))
+    ready = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
+    assert len(ready) == 2
+    for message, source in zip(ready, (path, data_dir / "sct_t2/t2/t2.nii.gz")):
+        array, affine = from_nifti(source)
+        stored = ports.volumes.read("volumes", message.volume_ref.key_prefix)
+        assert np.array_equal(stored.array, array) and stored.array.dtype == array.dtype
+        assert np.array_equal(stored.affine, affine)
+        assert np.array_equal(np.reshape(message.volume_ref.geometry.affine, (4, 4)), affine)
+    assert len({message.study_id for message in ready}) == 2
+
+
+def test_vendors_see_volumes_only_of_datasets_shared_with_them(ports, data_dir):
+    ports.store.ensure_bucket("dicom")
+    ports.store.put("dicom", f"{TENANT}/a.nii.gz", (data_dir / "totalsegmentator/tests/reference_files/example_mr_sm.nii.gz").read_bytes())
+    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/a.nii.gz"]))
+    [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
+    vendor = Principal("v-1", "vendor", TENANT, "acme")
+    with pytest.raises(NotFound):
+        handlers.get_volume(ports, vendor, ready.volume_id)
+
+    def annotation_fact(message):
+        return Event(envelope_for(message, source="radlab.annotation", subject=DATASET, tenant=TENANT), message)
+
+    deliver = handlers.event_handlers(ports, CONSUMER)
+    shared = annotation_fact(annotation_events.DatasetShared(dataset_id=DATASET, vendor_id="acme"))
+    deliver[shared.type](shared)
+    deliver[shared.type](shared)
+    assert handlers.get_volume(ports, vendor, ready.volume_id).volume_ref.volume_id == ready.volume_id
+    with pytest.raises(NotFound):
+        handlers.get_volume(ports, Principal("v-2", "vendor", TENANT, "other"), ready.volume_id)
+    with pytest.raises(NotFound):
+        handlers.get_volume(ports, Principal("v-1", "vendor", "hospital-b", "acme"), ready.volume_id)
+    unshared = annotation_fact(annotation_events.DatasetUnshared(dataset_id=DATASET, vendor_id="acme"))
+    deliver[unshared.type](unshared)
+    with pytest.raises(NotFound):
+        handlers.get_volume(ports, vendor, ready.volume_id)
