@@ -1,10 +1,10 @@
 """Anonymization's command and event handlers: load, apply the de-identification engine, save, emit.
 
-A scan is all or nothing: every file is de-identified into the `dicom` bucket (keys made of replaced
-UIDs only), then one transaction records the pseudonym map, the report, the held instances and
-`ScanAnonymized`; only after that commit are the non-held originals deleted from quarantine, so a crash
-at any point can be redone from the originals. A redelivered event finds the report and only finishes
-the deletions. No file name, original value or key is ever logged, stored in clear, or put in an event.
+A scan is all or nothing: every file is de-identified into the `dicom` bucket (DICOM under keys made of
+replaced UIDs only; NIfTI, recognised by content, under the scan id and the file's position), then one
+transaction records the pseudonym map, the report, the held instances and `ScanAnonymized`; only after
+that commit are the non-held originals deleted from quarantine, so a crash at any point can be redone
+from the originals. A redelivered event finds the report and only finishes the deletions. No file name, original value or key is ever logged, stored in clear, or put in an event.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from radlab.anonymization.v1 import events_pb2
 from radlab.ingestion.v1 import events_pb2 as ingestion_events
 from services.anonymization import store
 from services.anonymization.domain.engine import AnonymizationFailed, Deidentified, anonymize
+from services.anonymization.domain.nifti import deidentify_nifti, is_nifti
 from services.anonymization.domain.profile import Options
 from services.anonymization.keys import Keys
 from services.anonymization.rules_table import load_rule_table
@@ -148,7 +149,7 @@ def on_scan_uploaded(ports: Ports, consumer: str, event: Event) -> None:
     result = None
     if failure is None:
         try:
-            result = _deidentify(ports, tenant, bucket, keys, _options(profile))
+            result = _deidentify(ports, tenant, uploaded.scan_id, bucket, keys, _options(profile))
         except AnonymizationFailed as error:
             failure = str(error)
     with ports.db.unit_of_work() as uow:
@@ -175,11 +176,11 @@ def _why_not(tenant: str, uploaded: ingestion_events.ScanUploaded, keys: list[st
     if not uploaded.scan_id:
         return "the upload event names no scan; upload again"
     if not keys:
-        return "the upload holds no files; upload the scan's DICOM files"
+        return "the upload holds no files; upload the scan's DICOM or NIfTI files"
     return None
 
 
-def _deidentify(ports: Ports, tenant: str, bucket: str, keys: list[str], options: Options) -> _Pass:
+def _deidentify(ports: Ports, tenant: str, scan_id: str, bucket: str, keys: list[str], options: Options) -> _Pass:
     """Every file through the engine, outputs written as they come; on the first failure, remove them and raise."""
     table = load_rule_table()
     ports.store.ensure_bucket(DICOM_BUCKET)
@@ -192,6 +193,11 @@ def _deidentify(ports: Ports, tenant: str, bucket: str, keys: list[str], options
             except ObjectNotFound:
                 raise AnonymizationFailed(f"{where}: missing from quarantine; upload the scan again") from None
             try:
+                if is_nifti(data):
+                    cleaned = deidentify_nifti(data)
+                    done.actions.update(cleaned.actions)
+                    _put(ports, done, _nifti_key(tenant, scan_id, number), cleaned.data, "application/gzip")
+                    continue
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # pydicom warnings quote values, and values may be PHI
                     result = anonymize(data, table, ports.keys.anon, tenant, options)
@@ -204,12 +210,7 @@ def _deidentify(ports: Ports, tenant: str, bucket: str, keys: list[str], options
                 done.held.append((key, result))
                 done.warnings.append(f"{where}: held for review: {result.report.held_reason}")
                 continue
-            target = _dicom_key(tenant, result)
-            if target not in done.object_keys:
-                if not ports.store.exists(DICOM_BUCKET, target):
-                    done.written.append(target)
-                ports.store.put(DICOM_BUCKET, target, result.data, content_type="application/dicom")
-                done.object_keys.append(target)
+            _put(ports, done, _dicom_key(tenant, result), result.data, "application/dicom")
             study = str(result.dataset.StudyInstanceUID)
             if study not in done.studies:
                 done.studies.append(study)
@@ -218,6 +219,21 @@ def _deidentify(ports: Ports, tenant: str, bucket: str, keys: list[str], options
             ports.store.delete(DICOM_BUCKET, target)
         raise
     return done
+
+
+def _put(ports: Ports, done: _Pass, target: str, data: bytes, content_type: str) -> None:
+    """Write one output (once per key: a file uploaded twice is one instance), remembering what this pass created."""
+    if target in done.object_keys:
+        return
+    if not ports.store.exists(DICOM_BUCKET, target):
+        done.written.append(target)
+    ports.store.put(DICOM_BUCKET, target, data, content_type=content_type)
+    done.object_keys.append(target)
+
+
+def _nifti_key(tenant: str, scan_id: str, number: int) -> str:
+    """NIfTI has no UIDs: its output is named for the scan (an opaque id) and the file's position in it."""
+    return f"{tenant}/nifti/{scan_id}/{number}.nii.gz"
 
 
 def _dicom_key(tenant: str, result: Deidentified) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import warnings
 from io import BytesIO
 from pathlib import Path
 
 import grpc
+import nibabel as nib
+import numpy as np
 import pydicom
 import pytest
 import sqlalchemy as sa
@@ -26,6 +29,9 @@ from shared.events import Event, envelope_for
 from shared.objectstore.file import FileObjectStore
 from tests.e2e.test_anonymization_pipeline import leaked
 from tests.phi_corpus import PATIENT_ID, UID_CANARY, build_instance
+from tests.unit.test_anonymization_nifti import CANARIES as NIFTI_CANARIES
+from tests.unit.test_anonymization_nifti import MR as NIFTI_MR
+from tests.unit.test_anonymization_nifti import with_phi
 
 TENANT = "hospital-a"
 ADMIN = Principal("admin-1", "admin", TENANT)
@@ -247,3 +253,26 @@ def test_keys_are_created_once_private_and_reused(tmp_path):
     with pytest.raises(ValueError, match="RADLAB_PHI_KEY"):
         Keys.load(tmp_path, {"RADLAB_PHI_KEY": "short"})
     assert Path(tmp_path / "anon.key").read_text() != ""
+
+
+def test_a_nifti_scan_leaves_quarantine_without_its_free_text_and_extensions(ports, data_dir, tmp_path):
+    """ScanUploaded with a .nii.gz (PHI in descrip, aux_file, an extension and the gzip name) → one .nii.gz in
+    dicom under the scan id, listed in ScanAnonymized; no canary in any stored object, row or event; voxels and affine kept."""
+    data, _image = with_phi(data_dir / NIFTI_MR)
+    keys = quarantine(ports, [data], "scan-6")
+    deliver(ports, uploaded(keys, "scan-6"))
+
+    [announced] = outbox(ports)
+    assert isinstance(announced, events_pb2.ScanAnonymized)
+    assert list(announced.object_keys) == keys_in(ports, "dicom") == [f"{TENANT}/nifti/scan-6/1.nii.gz"]
+    assert announced.instance_count == 1 and list(announced.study_instance_uids) == []
+    assert keys_in(ports, "quarantine") == []
+    stored = ports.store.get("dicom", announced.object_keys[0])
+    canaries = set(NIFTI_CANARIES) | {"CNRYFILENAME", PATIENT_ID}
+    assert leaked(canaries, stored) == [] and leaked(canaries, gzip.decompress(stored)) == []
+    assert leaked(canaries, b"".join(path.read_bytes() for path in (tmp_path / "db").iterdir())) == []
+    after, real = nib.Nifti1Image.from_bytes(gzip.decompress(stored)), nib.load(data_dir / NIFTI_MR)
+    assert np.array_equal(after.affine, real.affine) and after.dataobj.get_unscaled().tobytes() == real.dataobj.get_unscaled().tobytes()
+    assert all(leaked(canaries, message.SerializeToString()) == [] for message in outbox(ports))
+    counts = {count.action: count.count for count in handlers.get_report(ports, ADMIN, "scan-6").action_counts}
+    assert counts[pb.DEID_ACTION_REMOVED] == 2 and counts[pb.DEID_ACTION_EMPTIED] >= 3
