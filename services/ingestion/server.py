@@ -48,3 +48,9 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
 
     def GetVolume(self, request, context):
         return pb.GetVolumeResponse(volume=handlers.get_volume(self.ports, current_principal(), request.volume_id))
+
+    def GetSlice(self, request, context):
+        return handlers.get_slice(self.ports, current_principal(), request)
+
+    def GetThumbnail(self, request, context):
+        return handlers.get_thumbnail(self.ports, current_principal(), request)

@@ -359,3 +359,34 @@ def test_vendors_see_volumes_only_of_datasets_shared_with_them(ports, data_dir):
     deliver[unshared.type](unshared)
     with pytest.raises(NotFound):
         handlers.get_volume(ports, vendor, ready.volume_id)
+
+
+def test_slices_and_thumbnails_come_from_the_stored_volume(ports, data_dir):
+    """RAW slices of every plane equal the stored array's, by index and by mm; PNGs are windowed; bad requests say why."""
+    ports.store.ensure_bucket("dicom")
+    ports.store.put("dicom", f"{TENANT}/ct.nii.gz", (data_dir / "totalsegmentator/tests/reference_files/example_ct_sm.nii.gz").read_bytes())
+    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/ct.nii.gz"]))
+    [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
+    stored = ports.volumes.read("volumes", ready.volume_ref.key_prefix)
+    for plane in (geometry_pb2.PLANE_AXIAL, geometry_pb2.PLANE_CORONAL, geometry_pb2.PLANE_SAGITTAL):
+        response = handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, plane=plane, slice_index=7))
+        axis = {geometry_pb2.PLANE_AXIAL: 0, geometry_pb2.PLANE_CORONAL: 1, geometry_pb2.PLANE_SAGITTAL: 2}[plane]  # an RAS-aligned NIfTI
+        expected = np.take(stored.array, 7, axis=axis)
+        raw = np.frombuffer(response.data, dtype=stored.array.dtype.newbyteorder("<")).reshape(tuple(response.shape))
+        assert np.array_equal(raw, expected) and response.dtype == ready.volume_ref.dtype
+        by_mm = handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, plane=plane, position_mm=response.position_mm))
+        assert by_mm.slice_index == 7 and by_mm.data == response.data
+    png = handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(
+        volume_id=ready.volume_id, plane=geometry_pb2.PLANE_AXIAL, slice_index=15, format=pb.SLICE_FORMAT_PNG,
+        window_preset=pb.WINDOW_PRESET_CT_BONE, colormap=pb.COLORMAP_HOT,
+    ))
+    assert png.data.startswith(b"\x89PNG") and (png.applied_window.center, png.applied_window.width) == (400, 1800)
+    with pytest.raises(InvalidArgument, match="does not exist"):
+        handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, plane=geometry_pb2.PLANE_AXIAL, slice_index=999))
+    with pytest.raises(InvalidArgument, match="plane is required"):
+        handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, slice_index=1))
+    for target in ({"volume_id": ready.volume_id}, {"study_id": ready.study_id}, {"series_id": ready.series_id}):
+        thumbnail = handlers.get_thumbnail(ports, UPLOADER, pb.GetThumbnailRequest(max_size=64, **target))
+        assert thumbnail.png.startswith(b"\x89PNG") and max(thumbnail.width, thumbnail.height) == 64
+    with pytest.raises(NotFound):
+        handlers.get_thumbnail(ports, Principal("v-1", "vendor", TENANT, "acme"), pb.GetThumbnailRequest(study_id=ready.study_id))
