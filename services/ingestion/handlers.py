@@ -161,16 +161,9 @@ def _receive(ports: Ports, row, offset: int, requests: Iterator[pb.UploadFilesRe
         if size:
             spool.seek(0)
             ports.store.ensure_bucket(QUARANTINE_BUCKET)
-            key = _part_key(row.upload_id, offset)
+            key = f"uploads/{row.upload_id}/{offset:016d}-{uuid.uuid4().hex[:8]}"  # two streams never share a key
             ports.store.put(QUARANTINE_BUCKET, key, spool)
-            with ports.db.unit_of_work() as uow:
-                moved = uow.execute(
-                    store.uploads.update()
-                    .where(store.uploads.c.upload_id == row.upload_id, store.uploads.c.bytes_received == offset,
-                           store.uploads.c.state == pb.UPLOAD_STATE_RECEIVING)
-                    .values(bytes_received=offset + size, updated_at=time.time())
-                ).rowcount
-            if not moved:
+            if not _add_part(ports, row.upload_id, offset, size, key):
                 ports.store.delete(QUARANTINE_BUCKET, key)
                 raise FailedPrecondition(f"upload {row.upload_id} was continued by another stream; ask GetUpload for the offset")
     finally:
@@ -180,27 +173,35 @@ def _receive(ports: Ports, row, offset: int, requests: Iterator[pb.UploadFilesRe
     return offset + size
 
 
-def _part_key(upload_id: str, offset: int) -> str:
-    return f"uploads/{upload_id}/{offset:016d}"
+def _add_part(ports: Ports, upload_id: str, offset: int, size: int, key: str) -> bool:
+    """Record a stored part if the upload still ends at `offset` (no other stream got there first)."""
+    table = store.uploads
+    with ports.db.unit_of_work() as uow:
+        row = uow.execute(sa.select(table.c.bytes_received, table.c.state, table.c.parts).where(table.c.upload_id == upload_id)).one()
+        if row.bytes_received != offset or row.state != pb.UPLOAD_STATE_RECEIVING:
+            return False
+        uow.execute(table.update().where(table.c.upload_id == upload_id).values(
+            bytes_received=offset + size, parts=json.dumps(json.loads(row.parts) + [key]), updated_at=time.time(),
+        ))
+        return True
 
 
 def _finish(ports: Ports, caller: Principal, upload_id: str) -> pb.UploadFilesResponse:
     """All bytes are in: concatenate and check them, unpack into quarantine, record ScanUploaded (or the failure)."""
-    parts = list(ports.store.list(QUARANTINE_BUCKET, f"uploads/{upload_id}/"))
     with ports.db.read() as conn:
         row = _upload_row(conn, caller.tenant, upload_id)
+    parts = json.loads(row.parts)
     scan_id = str(uuid.uuid4())
     written: list[str] = []
     with tempfile.TemporaryFile() as whole:
         digest = hashlib.sha256()
-        expected = 0
         for part in parts:
-            if int(part.key.rsplit("/", 1)[1]) != expected:
-                return _fail(ports, row, parts, [], "the upload's stored parts do not join up; upload the file again")
-            for chunk in ports.store.stream(QUARANTINE_BUCKET, part.key):
-                digest.update(chunk)
-                whole.write(chunk)
-            expected += part.size
+            try:
+                for chunk in ports.store.stream(QUARANTINE_BUCKET, part):
+                    digest.update(chunk)
+                    whole.write(chunk)
+            except ObjectNotFound:
+                return _fail(ports, row, parts, [], "a stored part of the upload is missing; upload the file again")
         if digest.hexdigest() != row.sha256:
             return _fail(ports, row, parts, [], (
                 f"the file's SHA-256 is {digest.hexdigest()}, not the {row.sha256} announced: it changed or was damaged "
@@ -213,16 +214,20 @@ def _finish(ports: Ports, caller: Principal, upload_id: str) -> pb.UploadFilesRe
     if not written:
         return _fail(ports, row, parts, [], "no DICOM or NIfTI file in the upload" + (f" ({'; '.join(skipped[:5])})" if skipped else ""))
     byte_count = sum(ports.store.head(QUARANTINE_BUCKET, key).size for key in written)
+    table = store.uploads
     with ports.db.unit_of_work() as uow:
-        uow.execute(store.uploads.update().where(store.uploads.c.upload_id == upload_id).values(
+        finished = uow.execute(table.update().where(table.c.upload_id == upload_id, table.c.state == pb.UPLOAD_STATE_RECEIVING).values(
             state=pb.UPLOAD_STATE_UPLOADED, scan_id=scan_id, file_count=len(written), skipped=json.dumps(skipped),
             updated_at=time.time(),
-        ))
+        )).rowcount
+        if not finished:  # another stream finished it first (a retried last stream): its files stand, not these
+            _delete(ports, written)
+            raise FailedPrecondition(f"upload {upload_id} was finished by another stream; see GetUpload")
         uow.emit(events_pb2.ScanUploaded(
             upload_id=upload_id, scan_id=scan_id, dataset_id=row.dataset_id, quarantine_bucket=QUARANTINE_BUCKET,
             quarantine_keys=written, file_count=len(written), byte_count=byte_count, uploader=row.uploader,
         ), subject=scan_id, tenant=row.tenant)
-    _delete(ports, [part.key for part in parts])
+    _delete(ports, parts)
     log.info("upload complete", extra={"upload_id": upload_id, "scan_id": scan_id, "files": len(written), "skipped": len(skipped)})
     return pb.UploadFilesResponse(
         upload_id=upload_id, scan_id=scan_id, bytes_received=row.total_size, state=pb.UPLOAD_STATE_UPLOADED,
@@ -273,14 +278,14 @@ def _quarantine(ports: Ports, scan_id: str, number: int, data: BinaryIO) -> str:
     return key
 
 
-def _fail(ports: Ports, row, parts, written: list[str], reason: str) -> pb.UploadFilesResponse:
+def _fail(ports: Ports, row, parts: list[str], written: list[str], reason: str) -> pb.UploadFilesResponse:
     with ports.db.unit_of_work() as uow:
         uow.execute(store.uploads.update().where(store.uploads.c.upload_id == row.upload_id).values(
             state=pb.UPLOAD_STATE_FAILED, failure_reason=reason, updated_at=time.time(),
         ))
         uow.emit(events_pb2.IngestFailed(upload_id=row.upload_id, dataset_id=row.dataset_id, reason=reason),
                  subject=row.upload_id, tenant=row.tenant)
-    _delete(ports, written + [part.key for part in parts])
+    _delete(ports, written + parts)
     log.info("upload failed", extra={"upload_id": row.upload_id})
     return pb.UploadFilesResponse(
         upload_id=row.upload_id, bytes_received=row.total_size, state=pb.UPLOAD_STATE_FAILED, failure_reason=reason,

@@ -25,6 +25,8 @@ uploads = sa.Table(
     sa.Column("total_size", sa.BigInteger, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("bytes_received", sa.BigInteger, nullable=False),
+    # JSON [quarantine key, ...] of the parts received, in file order (one per stream; they join end to end).
+    sa.Column("parts", sa.Text, nullable=False, default="[]"),
     sa.Column("state", sa.Integer, nullable=False),  # UploadState
     sa.Column("failure_reason", sa.Text, nullable=False, default=""),
     sa.Column("uploader", sa.String(200), nullable=False),
