@@ -181,12 +181,45 @@ def test_real_series_pass_through_with_pixels_intact(table, data_dir, folder):
             original = pydicom.dcmread(path)
             result = anonymize(path.read_bytes(), table, KEY, "tenant-a")
             written = pydicom.dcmread(BytesIO(result.data))
-            assert written.PatientIdentityRemoved == "YES"
+            assert written.PatientIdentityRemoved == "YES" and not result.report.held, path.name
             if "PixelData" in original:
                 assert written.PixelData == original.PixelData, path.name
             kept = {(element.tag.group, element.private_creator, element.tag.element & 0xFF)
                     for element in _walk(written) if element.tag.is_private and element.tag.element > 0xFF}
             assert kept <= safe_private_index(), path.name
+
+
+COMPRESSED_CT = "totalsegmentator/tests/reference_files/example_ct_dicom"
+
+
+def recompressed(path: Path, syntax: str, hidden: bool) -> bytes:
+    """The real JPEG 2000 CT slice (Bits Stored 12) re-encoded losslessly with a 16-bit codestream, and, if
+    `hidden`, bit 14 set in a 10×10 corner: an overlay left in the unused high bits of compressed pixels."""
+    dataset = pydicom.dcmread(path)
+    pixels = dataset.pixel_array.copy()
+    if hidden:
+        pixels[10:20, 10:20] |= 1 << 14
+    dataset.BitsStored, dataset.HighBit = 16, 15  # pydicom's encoders refuse values wider than Bits Stored
+    dataset.compress(syntax, pixels)
+    dataset.BitsStored, dataset.HighBit = 12, 11
+    output = BytesIO()
+    dataset.save_as(output, enforce_file_format=True)
+    return output.getvalue()
+
+
+@pytest.mark.parametrize("syntax", [pydicom.uid.RLELossless, pydicom.uid.JPEG2000Lossless])
+def test_overlay_bits_hidden_in_compressed_pixels_hold_the_instance(table, data_dir, syntax):
+    """Set bits above Bits Stored in compressed pixel data → held for review, never passed on; the same
+    codestream without them passes with its pixel data byte-identical."""
+    path = sorted((data_dir / COMPRESSED_CT).iterdir())[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hidden = anonymize(recompressed(path, syntax, hidden=True), table, KEY)
+        clean_data = recompressed(path, syntax, hidden=False)
+        clean = anonymize(clean_data, table, KEY)
+    assert hidden.report.held and "bits above Bits Stored (12)" in hidden.report.held_reason
+    assert not clean.report.held
+    assert pydicom.dcmread(BytesIO(clean.data)).PixelData == pydicom.dcmread(BytesIO(clean_data)).PixelData
 
 
 def test_truncated_and_non_dicom_files_fail_closed(table, data_dir):

@@ -448,25 +448,25 @@ class _Deidentifier:
         return shifted
 
     def _clean_overlay_bits(self, dataset: Dataset) -> None:
-        """Zero pixel bits outside Bits Stored (sign bits for signed data): where retired overlays hide."""
-        if _PIXEL_DATA not in dataset or UID(dataset.file_meta.TransferSyntaxUID).is_encapsulated:
+        """Zero pixel bits outside Bits Stored (sign bits for signed data): where retired overlays hide.
+        Compressed pixel data is not re-encoded: an instance with such bits set is held for review."""
+        if _PIXEL_DATA not in dataset:
             return
         allocated, stored = int(dataset.get("BitsAllocated", 0)), int(dataset.get("BitsStored", 0) or 0)
         if allocated not in (8, 16, 32) or not 0 < stored < allocated:
             return
+        syntax = UID(dataset.file_meta.TransferSyntaxUID)
+        if syntax.is_encapsulated:
+            if self.report.held_reason is None:
+                self.report.held_reason = _hidden_bits_reason(dataset, stored)
+            return
         high = int(dataset.get("HighBit", stored - 1))
-        big = UID(dataset.file_meta.TransferSyntaxUID) == pydicom.uid.ExplicitVRBigEndian
+        big = syntax == pydicom.uid.ExplicitVRBigEndian
         dtype = np.dtype(f"u{allocated // 8}").newbyteorder(">" if big else "<")
         raw = dataset.PixelData
         usable = len(raw) // dtype.itemsize * dtype.itemsize
         pixels = np.frombuffer(raw[:usable], dtype=dtype)
-        low = high - stored + 1
-        mask = np.array(((1 << stored) - 1) << low, dtype=dtype)
-        cleaned = pixels & mask
-        if int(dataset.get("PixelRepresentation", 0)) == 1 and low == 0:
-            sign = (pixels >> high) & 1
-            cleaned = cleaned | (sign * np.array(~int(mask) & ((1 << allocated) - 1), dtype=dtype)).astype(dtype)
-        cleaned = cleaned.astype(dtype)
+        cleaned = _within_bits_stored(pixels, allocated, stored, high, int(dataset.get("PixelRepresentation", 0)) == 1)
         if not np.array_equal(cleaned, pixels):
             dataset.PixelData = cleaned.tobytes() + raw[usable:]
             self.report.overlay_bits_cleared = True
@@ -514,6 +514,64 @@ def _cap_age(element: DataElement) -> None:
     value = str(element.value or "").strip().upper()
     if len(value) == 4 and value[:3].isdigit() and value[3] == "Y" and int(value[:3]) > 89:
         element.value = "090Y"
+
+
+def _within_bits_stored(pixels: np.ndarray, allocated: int, stored: int, high: int, signed: bool) -> np.ndarray:
+    """`pixels` (unsigned words) with every bit outside Bits Stored zeroed, or set to the sign for signed data."""
+    dtype = pixels.dtype
+    low = high - stored + 1
+    mask = np.array(((1 << stored) - 1) << low, dtype=dtype)
+    cleaned = pixels & mask
+    if signed and low == 0:
+        sign = (pixels >> high) & 1
+        cleaned = cleaned | (sign * np.array(~int(mask) & ((1 << allocated) - 1), dtype=dtype)).astype(dtype)
+    return cleaned.astype(dtype)
+
+
+# Start-of-frame markers of the JPEG family (baseline, extended, progressive, lossless, JPEG-LS): the
+# segment states the sample precision, and no decoded value can have more bits than that.
+_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xF7})
+
+
+def _stated_precision(frame: bytes) -> int | None:
+    """The largest sample precision a compressed frame's header declares; None when it declares none
+    (RLE) or the header is not where the standard puts it (then the frame is decoded instead)."""
+    if frame[:4] == b"\xff\x4f\xff\x51":  # JPEG 2000: SOC, then SIZ with one Ssiz byte per component
+        components = int.from_bytes(frame[40:42], "big")
+        return max(((size & 0x7F) + 1 for size in frame[42:42 + 3 * components:3]), default=None)
+    if frame[:2] != b"\xff\xd8":
+        return None
+    position = 2
+    while position + 4 < len(frame) and frame[position] == 0xFF:
+        marker = frame[position + 1]
+        if marker in _JPEG_SOF:
+            return frame[position + 4]
+        if marker == 0xDA:  # start of scan before any frame header
+            return None
+        position += 2 + int.from_bytes(frame[position + 2:position + 4], "big")
+    return None
+
+
+def _hidden_bits_reason(dataset: Dataset, stored: int) -> str | None:
+    """Why a compressed image must be reviewed: a decoded value uses bits above Bits Stored (an overlay may
+    hide there), or it cannot be decoded to check. Frames whose header states a precision within Bits
+    Stored cannot hold such bits and are not decoded."""
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    precisions = [_stated_precision(frame) for frame in pydicom.encaps.generate_frames(dataset.PixelData, number_of_frames=frames)]
+    if all(precision is not None and precision <= stored for precision in precisions):
+        return None
+    signed = int(dataset.get("PixelRepresentation", 0)) == 1
+    lowest, highest = (-(1 << (stored - 1)), (1 << (stored - 1)) - 1) if signed else (0, (1 << stored) - 1)
+    try:
+        for frame in pydicom.pixels.iter_pixels(dataset, raw=True, correct_unused_bits=False):
+            if int(frame.min()) < lowest or int(frame.max()) > highest:
+                return (
+                    f"the compressed pixel data sets bits above Bits Stored ({stored}), where overlays hide; "
+                    "review the image and re-export it without overlays"
+                )
+    except Exception as error:  # a codec this machine lacks: the bits cannot be checked, so a person must look
+        return f"the compressed pixel data could not be decoded to check for hidden overlay bits ({type(error).__name__}); review the image"
+    return None
 
 
 def _burned_in_reason(dataset: Dataset) -> str | None:
