@@ -9,6 +9,7 @@ PINS=(
   "dicognito==0.19.0"
   "dicom-anonymizer==2.1.0"
   "deid==0.4.13"
+  "itk-morphologicalcontourinterpolation==2.1.2"
 )
 CACHE=${RADLAB_CACHE:-$HOME/.cache/radlab}
 PYTHON=${PEERS_PYTHON:-$(.venv/bin/python -c 'import sys; print(sys.base_prefix)' 2>/dev/null)/bin/python3}
