@@ -1,4 +1,5 @@
-"""Series → volume against dcm2niix on real scans, plus tilt, gaps, missing slices and mixed folders."""
+"""Series → volume against dcm2niix on real scans, plus tilt, gaps, missing slices, mixed folders, and the harder series
+(compressed, Enhanced multi-frame, MONOCHROME1 radiographs with VOI) from pydicom-data's real test files."""
 
 from __future__ import annotations
 
@@ -7,18 +8,23 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pydicom
 import pytest
+from pydicom.data import get_testdata_file
 
 from radlab.cli import main
 from services.ingestion.domain.series import (
     Volume,
     VolumeRefused,
+    _native_pixels,
     analyse,
     build_volume,
     build_volumes,
+    frames_of,
     group_series,
     parse_instance,
 )
+from services.ingestion.domain.slices import Window, middle_axial, render
 from shared.volumes import from_nifti, to_nifti
 from tests.conftest import REPO
 
@@ -232,3 +238,100 @@ def test_cli_reports_tilt_and_writes_the_resampled_volume(data_dir, tmp_path, ca
     printed = capsys.readouterr().out
     assert "gantry_tilt" in printed and "uneven_spacing" in printed and "issue resampled" in printed
     assert nib.load(tmp_path / "ge.nii.gz").shape == (512, 611, 56)
+
+
+# ---- the harder series: compressed transfer syntaxes, Enhanced multi-frame, radiographs -------------------
+
+
+def pydicom_file(name: str):
+    """One of pydicom's test files (the pydicom-data package, offline)."""
+    return pydicom.dcmread(get_testdata_file(name))
+
+
+@pytest.mark.parametrize(
+    "name", ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm", "MR_small_bigendian.dcm",
+             "MR_small_implicit.dcm", "MR_small_expb.dcm"],
+)
+def test_compressed_and_other_transfer_syntaxes_give_the_same_volume(name):
+    """RLE, JPEG-LS, JPEG 2000 lossless, big endian and implicit VR: the same voxels and affine as the native file."""
+    (native,) = build_volumes([pydicom_file("MR_small.dcm")])
+    (other,) = build_volumes([pydicom_file(name)])
+    assert other.data.dtype == native.data.dtype and np.array_equal(other.data, native.data)
+    assert np.array_equal(other.affine, native.affine)
+
+
+@pytest.mark.parametrize("name", ["MR_small.dcm", "CT_small.dcm", "RG3_UNCR.dcm", "RG1_UNCR.dcm", "emri_small.dcm"])
+def test_native_pixels_equal_pydicoms(name):
+    """The direct read of uncompressed pixel data (signed, unsigned, 10 and 15 of 16 bits, multi-frame) is pydicom's."""
+    dataset = pydicom_file(name)
+    expected = dataset.pixel_array.reshape(-1, dataset.Rows, dataset.Columns)
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    for frame in range(frames):
+        got = _native_pixels(dataset, frame, dataset.Rows, dataset.Columns)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected[frame])
+
+
+def test_native_pixels_of_the_long_mr_equal_pydicoms(data_dir):
+    for dataset in read_folder(data_dir / MR)[::20]:
+        assert np.array_equal(_native_pixels(dataset, 0, dataset.Rows, dataset.Columns), dataset.pixel_array)
+
+
+def test_enhanced_multiframe_takes_geometry_and_rescale_from_the_functional_groups():
+    """The Enhanced CT's two frames: positions from Plane Position, spacing from Pixel Measures, intercept −1024
+    from Pixel Value Transformation; stacked along the normal (−z here) 10 mm apart."""
+    dataset = pydicom_file("eCT_Supplemental.dcm")
+    (volume,) = build_volumes([dataset])
+    assert volume.shape == (2, 512, 512) and volume.issues == []
+    expected_affine = np.array([[-0.388672, 0, 0, 99.5], [0, 0.388672, 0, -301.5], [0, 0, -10, -149], [0, 0, 0, 1]])
+    assert np.allclose(volume.affine, expected_affine)
+    stored = dataset.pixel_array.astype(np.int64) - 1024
+    assert np.array_equal(volume.data, stored[[1, 0]])  # frame 2 lies at z = −149, frame 1 at z = −159
+
+
+def test_enhanced_multiframe_without_functional_groups_is_refused_with_the_reason():
+    """emri_small is an Enhanced MR stripped of its functional groups: no geometry to stack its frames by."""
+    with pytest.raises(VolumeRefused, match="no ImagePositionPatient"):
+        frames_of(pydicom_file("emri_small.dcm"))
+
+
+def test_monochrome1_radiograph_is_flipped_so_high_is_bright_and_keeps_its_voi_window():
+    """RG1 (CR, MONOCHROME1, 15 bits, window 15000/30000): values become 32767 − stored, the window follows, and
+    rendering the volume with its window shows exactly what a MONOCHROME1 viewer shows of the original."""
+    dataset = pydicom_file("RG1_UNCR.dcm")
+    (volume,) = build_volumes([dataset])
+    stored = dataset.pixel_array
+    assert volume.shape == (1, 1955, 1841) and volume.data.dtype == np.uint16
+    assert np.array_equal(volume.data[0], 32767 - stored)
+    assert volume.window == (32767 - 15000, 30000)
+    ours = render(volume.data[0], Window(*volume.window))
+    viewer = 255 - render(stored, Window(15000, 30000))  # MONOCHROME1: minimum is white
+    assert np.abs(ours.astype(int) - viewer).max() <= 1
+    (compressed,) = build_volumes([pydicom_file("RG1_J2KR.dcm")])
+    assert np.array_equal(compressed.data, volume.data) and compressed.window == volume.window
+
+
+def test_radiograph_geometry_from_patient_orientation_with_nominal_spacing():
+    """RG3 has no pixel spacing at all (1 mm assumed) and PatientOrientation R\\F: i runs right, j runs to the feet."""
+    (volume,) = build_volumes([pydicom_file("RG3_UNCR.dcm")])
+    assert volume.shape == (1, 1760, 1760)
+    assert np.allclose(volume.affine[:3, 0], (-1, 0, 0)) and np.allclose(volume.affine[:3, 1], (0, 0, -1))
+    assert volume.window == (1023 - 550, 1024)
+    location = middle_axial(volume.affine, volume.shape)
+    assert (location.axis, location.index) == (0, 0)  # a radiograph previews as itself
+
+
+def test_radiographs_of_one_series_are_separate_volumes():
+    """A PA and a lateral share a series but no grid: each is a volume of its own, never a stack."""
+    first, second = pydicom_file("RG1_UNCR.dcm"), pydicom_file("RG3_UNCR.dcm")
+    second.SeriesInstanceUID, second.StudyInstanceUID = first.SeriesInstanceUID, first.StudyInstanceUID
+    volumes = build_volumes([first, second])
+    assert sorted(volume.shape for volume in volumes) == [(1, 1760, 1760), (1, 1955, 1841)]
+    assert all(isinstance(volume, Volume) for volume in volumes)
+
+
+def test_voi_lut_sequence_gives_a_window_over_its_input_range():
+    """vlut_04 carries a 256-entry VOI LUT starting at 0 (no Window Center): its window spans the LUT's input."""
+    dataset = pydicom_file("vlut_04.dcm")
+    dataset.Modality = "DX"  # an OT test image; as a radiograph its VOI LUT is the default window
+    (volume,) = build_volumes([dataset])
+    assert volume.window == (128.0, 256.0)

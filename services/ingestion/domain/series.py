@@ -1,4 +1,9 @@
-"""Series → volume: group parsed DICOM instances into series, check their geometry, stack or resample them."""
+"""Series → volume: group parsed DICOM instances into series, check their geometry, stack or resample them.
+
+Cross-sectional series (CT, MR, PET… single-frame or Enhanced multi-frame, any transfer syntax pydicom and
+pylibjpeg decode) stack along the slice normal; projection radiographs (CR, DX, MG…) are one-slice volumes of
+their own. MONOCHROME1 images are flipped within their stored range so high values are bright everywhere.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from services.ingestion.domain.resample import resample
 from shared.errors import InvalidArgument
@@ -23,6 +29,11 @@ GAP_TOLERANCE_REL = 0.01
 # Slice positions may stray sideways from the normal line by this fraction of a pixel before it is tilt.
 TILT_TOLERANCE_PIXELS = 0.1
 _INTEGER_DTYPES = (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32)
+# Projection radiographs: no patient position, one image per instance, each its own volume.
+PROJECTION_MODALITIES = frozenset({"CR", "DX", "MG", "IO", "PX", "RG"})
+# PatientOrientation letters as LPS unit vectors.
+_ANATOMY = {"L": (1, 0, 0), "R": (-1, 0, 0), "P": (0, 1, 0), "A": (0, -1, 0), "H": (0, 0, 1), "F": (0, 0, -1)}
+_NATIVE_SYNTAXES = frozenset({ExplicitVRLittleEndian, ImplicitVRLittleEndian})
 
 
 class VolumeRefused(InvalidArgument):
@@ -58,11 +69,42 @@ class Frame:
     temporal: object = None
     b_value: object = None
     stack: object = None
+    instance: str = ""  # a projection image's SOP Instance UID: it is a volume of its own; "" otherwise
 
     def pixels(self) -> np.ndarray:
-        """The stored values of this frame, [j, i], as pydicom decodes them (any supported transfer syntax)."""
+        """The stored values of this frame, [j, i], as pydicom decodes them (any supported transfer syntax).
+
+        Native little-endian grayscale is read straight from the pixel data (what pydicom would return,
+        unused high bits masked or sign-extended alike, without its per-call overhead).
+        """
+        native = _native_pixels(self.dataset, self.frame or 0, self.rows, self.columns)
+        if native is not None:
+            return native
         array = self.dataset.pixel_array
         return array if self.frame is None else array[self.frame]
+
+
+def _native_pixels(dataset: Dataset, frame: int, rows: int, columns: int) -> np.ndarray | None:
+    """One frame of uncompressed little-endian single-sample pixel data as an array, or None for anything else."""
+    meta = getattr(dataset, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    bits = dataset.get("BitsAllocated")
+    if (
+        syntax not in _NATIVE_SYNTAXES or bits not in (8, 16, 32) or int(dataset.get("SamplesPerPixel", 1)) != 1
+        or "PixelData" not in dataset
+    ):
+        return None
+    signed = int(dataset.get("PixelRepresentation", 0)) == 1
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    size = rows * columns
+    data = dataset.PixelData
+    if len(data) < (frame + 1) * size * dtype.itemsize:
+        return None  # let pydicom explain the short pixel data
+    array = np.frombuffer(data, dtype=dtype, count=size, offset=frame * size * dtype.itemsize).reshape(rows, columns)
+    unused = bits - int(dataset.get("BitsStored", bits))
+    if unused > 0:  # mask (unsigned) or sign-extend (signed) past Bits Stored, as PS3.5 8.1.1 says to read it
+        array = np.right_shift(np.left_shift(array, unused), unused)
+    return array
 
 
 @dataclass
@@ -120,6 +162,9 @@ class Volume:
     series: Series
     issues: list[Issue]
     resampled: bool = False
+    # A radiograph's own display window (center, width) from its VOI attributes, in the volume's values;
+    # None for cross-sectional series, whose default window goes by modality.
+    window: tuple[float, float] | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -147,6 +192,43 @@ def parse_instance(data: bytes) -> Dataset | None:
     if "PixelData" not in dataset or "SeriesInstanceUID" not in dataset:
         return None
     return dataset
+
+
+def is_projection(dataset: Dataset) -> bool:
+    """True for a projection radiograph: a projection modality and no patient position to stack by."""
+    return str(dataset.get("Modality", "")) in PROJECTION_MODALITIES and "ImagePositionPatient" not in dataset
+
+
+def _projection_frame(dataset: Dataset, common: dict) -> Frame:
+    """A radiograph as one frame: rows and columns along its PatientOrientation, at a nominal origin.
+
+    Spacing is PixelSpacing (calibrated at the patient), else ImagerPixelSpacing (at the detector), else 1 mm
+    where neither is a positive number.
+    """
+    if int(dataset.get("NumberOfFrames", 1) or 1) != 1:
+        raise VolumeRefused(
+            f"{dataset.get('SOPInstanceUID', 'an instance')} is a {dataset.get('Modality')} image with "
+            f"{dataset.NumberOfFrames} frames; only single-frame radiographs are supported: export the frames separately"
+        )
+    directions = []
+    letters = list(dataset.get("PatientOrientation") or [])
+    for code, default in zip(letters + ["", ""], ("L", "F")):
+        vector = np.sum([_ANATOMY[letter] for letter in str(code).upper() if letter in _ANATOMY] or [_ANATOMY[default]], axis=0)
+        directions.append(vector / np.linalg.norm(vector))
+    if abs(float(directions[0] @ directions[1])) > 0.5:  # contradictory letters: fall back to the convention
+        directions = [np.array(_ANATOMY["L"], float), np.array(_ANATOMY["F"], float)]
+    spacing = (1.0, 1.0)
+    for name in ("PixelSpacing", "ImagerPixelSpacing"):
+        values = [float(v) for v in dataset.get(name) or []]
+        if len(values) == 2 and min(values) > 0:
+            spacing = (values[0], values[1])
+            break
+    return Frame(
+        dataset=dataset, frame=None, rows=int(dataset.Rows), columns=int(dataset.Columns),
+        orientation=tuple(float(v) for v in np.concatenate(directions)), position=(0.0, 0.0, 0.0), spacing=spacing,
+        slope=float(dataset.get("RescaleSlope", 1) or 1), intercept=float(dataset.get("RescaleIntercept", 0) or 0),
+        instance=str(dataset.get("SOPInstanceUID", "")), **common,
+    )
 
 
 def frames_of(dataset: Dataset) -> list[Frame]:
@@ -180,6 +262,8 @@ def frames_of(dataset: Dataset) -> list[Frame]:
                 **common,
             ))
         return frames
+    if is_projection(dataset):
+        return [_projection_frame(dataset, common)]
     for name in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
         if name not in dataset:
             raise VolumeRefused(f"{dataset.get('SOPInstanceUID', 'an instance')} has no {name}: not a cross-sectional image")
@@ -210,7 +294,7 @@ def group_series(datasets: list[Dataset]) -> list[Series]:
                 frame.study_uid, frame.series_uid,
                 tuple(round(v / ORIENTATION_TOLERANCE) for v in frame.orientation),
                 frame.rows, frame.columns, tuple(round(v, 4) for v in frame.spacing),
-                _text(frame.echo), _text(frame.b_value), _text(frame.temporal), _text(frame.stack),
+                _text(frame.echo), _text(frame.b_value), _text(frame.temporal), _text(frame.stack), frame.instance,
             )
             groups[key].append(frame)
     series_uids = defaultdict(set)
@@ -231,7 +315,10 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-_KEY_NAMES = {2: "orientation", 3: "rows", 4: "columns", 5: "spacing", 6: "echo", 7: "b-value", 8: "temporal position", 9: "stack"}
+_KEY_NAMES = {
+    2: "orientation", 3: "rows", 4: "columns", 5: "spacing", 6: "echo", 7: "b-value", 8: "temporal position", 9: "stack",
+    10: "image",
+}
 
 
 def _what_differs(key: tuple, siblings: set[tuple]) -> dict:
@@ -352,7 +439,8 @@ def build_volume(series: Series) -> Volume:
         thickness = float(first.dataset.get("SpacingBetweenSlices") or first.dataset.get("SliceThickness") or 1.0)
         affine[:3, 2] = geometry.normal * thickness
     affine[:3, 3] = first.position
-    return Volume(_stack(frames), affine, series, geometry.issues)
+    window = voi_window(first) if first.instance else None
+    return Volume(_stack(frames), affine, series, geometry.issues, window=window)
 
 
 def _resampled(series: Series, geometry: Geometry) -> Volume:
@@ -402,27 +490,94 @@ def _resampled(series: Series, geometry: Geometry) -> Volume:
     return Volume(data, affine, series, issues, resampled=True)
 
 
+def _stored_range(frame: Frame) -> tuple[int, int]:
+    """The lowest and highest value Bits Stored and Pixel Representation allow."""
+    dataset = frame.dataset
+    bits = int(dataset.get("BitsStored") or dataset.get("BitsAllocated") or 16)
+    if int(dataset.get("PixelRepresentation", 0)) == 1:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def _monochrome1(frame: Frame) -> bool:
+    return str(frame.dataset.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1"
+
+
+def _bright_high(frame: Frame) -> np.ndarray:
+    """The frame's stored values, MONOCHROME1 flipped within the stored range (low + high − value) so high is bright."""
+    pixels = frame.pixels()
+    if not _monochrome1(frame):
+        return pixels
+    low, high = _stored_range(frame)
+    return (np.asarray(low + high, dtype=pixels.dtype) - pixels).astype(pixels.dtype)
+
+
+def voi_window(frame: Frame) -> tuple[float, float] | None:
+    """The frame's VOI window (center, width) in modality values, flipped like the pixels for MONOCHROME1.
+
+    Window Center / Width (the first pair when several are given; from the functional groups in an Enhanced
+    instance), else a VOI LUT's input range; None when the instance has neither.
+    """
+    dataset = frame.dataset
+    sources = [dataset]
+    if frame.frame is not None:
+        for name in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"):
+            groups = dataset.get(name) or []
+            item = groups[frame.frame if name.startswith("Per") else 0] if groups else Dataset()
+            sources[:0] = list(item.get("FrameVOILUTSequence") or [])
+    window = None
+    for source in sources:
+        if source.get("WindowCenter") is not None and source.get("WindowWidth") is not None:
+            center, width = (float(v[0] if isinstance(v, pydicom.multival.MultiValue) else v)
+                             for v in (source.WindowCenter, source.WindowWidth))
+            window = (center, width)
+            break
+        if source.get("VOILUTSequence"):
+            entries, first_mapped = (int(v) for v in source.VOILUTSequence[0].LUTDescriptor[:2])
+            entries = entries or 65536  # PS3.3 C.11.2.1.1: 0 means 2^16 entries
+            window = (first_mapped + entries / 2, float(entries))
+            break
+    if window is None or window[1] <= 0:
+        return None
+    if _monochrome1(frame):
+        low, high = _stored_range(frame)
+        window = ((low + high) * frame.slope + 2 * frame.intercept - window[0], window[1])
+    return window
+
+
 def _stack(frames: list[Frame]) -> np.ndarray:
-    """Stored values × slope + intercept, in the smallest integer dtype that holds them exactly, else float32."""
-    stored = np.stack([frame.pixels() for frame in frames])
+    """Stored values × slope + intercept, in the smallest integer dtype that holds them exactly, else float32.
+
+    Each frame is written straight into the output: integer rescales run in the output dtype, whose
+    wrap-around arithmetic gives the exact result whenever that result fits (which is how the dtype is chosen).
+    """
+    stored = [_bright_high(frame) for frame in frames]
     slopes = np.array([frame.slope for frame in frames])
     intercepts = np.array([frame.intercept for frame in frames])
+    shape = (len(frames), *stored[0].shape)
     integral = np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts))
-    if not integral or not np.issubdtype(stored.dtype, np.integer):
-        values = stored.astype(np.float64) * slopes[:, None, None] + intercepts[:, None, None]
-        return values.astype(np.float32)
-    slopes, intercepts = slopes.astype(np.int64), intercepts.astype(np.int64)
-    ends = np.concatenate([
-        stored.min(axis=(1, 2)).astype(np.int64) * slopes + intercepts,
-        stored.max(axis=(1, 2)).astype(np.int64) * slopes + intercepts,
-    ])
-    low, high = int(ends.min()), int(ends.max())
-    for dtype in _INTEGER_DTYPES:
-        info = np.iinfo(dtype)
-        if info.min <= low and high <= info.max:
-            values = stored.astype(np.int64) * slopes[:, None, None] + intercepts[:, None, None]
-            return values.astype(dtype)
-    return (stored.astype(np.float64) * slopes[:, None, None] + intercepts[:, None, None]).astype(np.float32)
+    if not integral or not all(np.issubdtype(pixels.dtype, np.integer) for pixels in stored):
+        return _rescaled_float(stored, slopes, intercepts, shape)
+    ends = [int(v) * int(m) + int(b) for pixels, m, b in zip(stored, slopes, intercepts) for v in (pixels.min(), pixels.max())]
+    low, high = min(ends), max(ends)
+    dtype = next((np.dtype(t) for t in _INTEGER_DTYPES if np.iinfo(t).min <= low and high <= np.iinfo(t).max), None)
+    if dtype is None:
+        return _rescaled_float(stored, slopes, intercepts, shape)
+    out = np.empty(shape, dtype=dtype)
+    for index, (pixels, slope, intercept) in enumerate(zip(stored, slopes, intercepts)):
+        np.copyto(out[index], pixels, casting="unsafe")
+        if slope != 1:
+            np.multiply(out[index], np.array(int(slope)).astype(dtype), out=out[index])
+        if intercept != 0:
+            np.add(out[index], np.array(int(intercept)).astype(dtype), out=out[index])
+    return out
+
+
+def _rescaled_float(stored: list[np.ndarray], slopes: np.ndarray, intercepts: np.ndarray, shape: tuple) -> np.ndarray:
+    out = np.empty(shape, dtype=np.float32)
+    for index, (pixels, slope, intercept) in enumerate(zip(stored, slopes, intercepts)):
+        out[index] = pixels.astype(np.float64) * slope + intercept
+    return out
 
 
 def build_volumes(datasets: list[Dataset]) -> list[Volume | VolumeRefused]:

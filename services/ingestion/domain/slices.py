@@ -234,7 +234,10 @@ def thumbnail(pixels: np.ndarray, pixel_spacing: tuple[float, float], window: Wi
 
 
 def middle_axial(affine: np.ndarray, shape: tuple[int, int, int]) -> SliceLocation:
-    """The middle slice of the axial plane, what thumbnails show."""
+    """What a thumbnail shows: the middle slice of the axial plane; a single image (a radiograph) as itself."""
+    if shape[0] == 1:
+        plane = next(plane for plane in Plane if plane_axis(affine, plane) == 0)
+        return locate(affine, shape, plane, index=0)
     axis = plane_axis(affine, Plane.AXIAL)
     return locate(affine, shape, Plane.AXIAL, index=shape[axis] // 2)
 
