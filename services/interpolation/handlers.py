@@ -32,6 +32,7 @@ from radlab.type.v1 import geometry_pb2, job_pb2, label_pb2
 from services.interpolation import store
 from services.interpolation.domain.fill import LabelKeys, Method, fill
 from services.interpolation.domain.grid import array_spacing, plane_axis
+from services.interpolation.domain.polygons import Contour, outline, rasterize
 from shared.auth import Principal
 from shared.consumer import Handler
 from shared.db import Database, UnitOfWork, idempotent
@@ -114,8 +115,7 @@ def interpolate(ports: Ports, caller: Principal, request: pb.InterpolateRequest)
         raise InvalidArgument(
             f"key slices {sorted(masks)} leave no slice between them to fill; give key slices on both sides of the gap"
         )
-    dtype = np.min_scalar_type(request.label_value)
-    slab = np.zeros((last - first + 1, *slice_shape), dtype=dtype)
+    slab = np.zeros((last - first + 1, *slice_shape), dtype=np.min_scalar_type(request.label_value))
     for index in drawn:
         slab[index - first][masks[index]] = request.label_value
     keys = {request.label_value: LabelKeys(
@@ -171,13 +171,12 @@ def _key_mask(key: label_pb2.SliceLabel, shape: tuple[int, int], where: str) -> 
     if has_mask:
         mask = _decode_mask(key.mask, shape, where)
     elif key.polygons:
-        polygons = _polygons()
-        contours = [polygons.Contour(vertices=np.array([(p.x, p.y) for p in polygon.vertices], dtype=np.float64), hole=polygon.hole)
+        contours = [Contour(vertices=np.array([(p.x, p.y) for p in polygon.vertices], dtype=np.float64), hole=polygon.hole)
                     for polygon in key.polygons]
         short = [len(contour.vertices) for contour in contours if len(contour.vertices) < 3]
         if short:
             raise InvalidArgument(f"{where} has a polygon of {short[0]} vertices; a polygon needs at least 3")
-        mask = polygons.rasterize(contours, shape)
+        mask = rasterize(contours, shape)
     else:
         raise InvalidArgument(f"{where} is DRAWN but has neither a mask nor polygons")
     return mask if mask.any() else None
@@ -216,18 +215,9 @@ def _slice_label(plane: int, index: int, value: int, mask: np.ndarray, with_poly
         label.polygons.extend(
             label_pb2.Polygon(plane=plane, slice_index=index, label_value=value, hole=contour.hole,
                               vertices=[label_pb2.Point2(x=float(x), y=float(y)) for x, y in contour.vertices])
-            for contour in _polygons().outline(mask)
+            for contour in outline(mask)
         )
     return label
-
-
-def _polygons():
-    """The domain's polygon module (outline, rasterize); FailedPrecondition while this build lacks it."""
-    try:
-        from services.interpolation.domain import polygons
-    except ImportError:
-        raise FailedPrecondition("polygons are not supported by this server yet; send key slices as masks") from None
-    return polygons
 
 
 # ---- whole-volume jobs ----------------------------------------------------------------------------------------

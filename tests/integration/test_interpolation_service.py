@@ -313,6 +313,30 @@ def test_interpolate_toward_an_absent_key_slice_ends_the_structure_inside_the_ga
     assert int((mask[20] == 1).sum()) > areas[0] and areas == sorted(areas, reverse=True)
 
 
+def test_interpolate_takes_polygon_key_slices_and_returns_polygons(service, spleen):
+    """Key slices as outlines (from the domain's own `outline`) → filled masks plus their polygons, on the filled slices."""
+    from services.interpolation.domain.polygons import outline
+
+    ports, _bus, _consumer = service
+    _image, mask, _affine = spleen
+    add_item(service)
+
+    def as_polygons(index: int) -> label_pb2.SliceLabel:
+        polygons = [label_pb2.Polygon(hole=c.hole, vertices=[label_pb2.Point2(x=x, y=y) for x, y in c.vertices])
+                    for c in outline(mask[index] == 1)]
+        return label_pb2.SliceLabel(slice_index=index, provenance=label_pb2.SLICE_PROVENANCE_DRAWN, polygons=polygons)
+
+    request = pb.InterpolateRequest(item_id=ITEM, plane=geometry_pb2.PLANE_AXIAL, label_value=1, include_polygons=True,
+                                    method=pb.INTERPOLATION_METHOD_SHAPE, key_slices=[as_polygons(12), as_polygons(15)])
+    response = handlers.interpolate(ports, ANNOTATOR, request)
+
+    masks = returned(response)
+    assert sorted(masks) == [13, 14] and dice(np.stack([masks[13], masks[14]]), mask[13:15] == 1) > 0.85
+    for label in response.slices:
+        assert label.polygons and all(p.slice_index == label.slice_index and p.label_value == 1 and len(p.vertices) >= 3
+                                      for p in label.polygons)
+
+
 def test_interpolate_refuses_bad_requests_with_reasons(service, spleen):
     """Wrong mask size, key slices on one side only, no drawn key, a RAW mask of the wrong length, an unknown item."""
     ports, _bus, _consumer = service
