@@ -5,9 +5,15 @@ from __future__ import annotations
 # Source: DICOM PS3.15 (Security and System Management Profiles), Annex E, section E.3.10
 # "Retain Safe Private Option", Table E.3.10-1 "Safe Private Attributes" — transcribed by hand from the
 # standard's text as (group, private creator, element within the block, VR, meaning). This is a PARTIAL
-# transcription (the 2024b table has several hundred rows); a private attribute not listed here is removed,
+# transcription (the table has several hundred rows); a private attribute not listed here is removed,
 # so a missing row costs information, never privacy. Matching is by creator AND element, never by tag alone,
 # because the block offset (gggg,00xx) differs from file to file.
+# Not generated like Table E.1-1 because no machine-readable copy of E.3.10-1 exists on this machine or in
+# the pinned packages (checked 2026-11): innolitics/dicom-standard's JSON covers only E.1-1 (its one
+# private row says "(GGGG,EEEE) where GGGG is odd": X, rtnSafePrivOpt C); dicom-anonymizer 2.1.0 ships only
+# E.1-1's basic actions; pydicom's _private_dict is the private data dictionary (names and VRs, no safety
+# judgement); gdcm's XML holds PS3.3/PS3.6, not PS3.15; the part15 DocBook XML (the one source with the
+# table) is not here. Generating it needs part15.xml from dicom.nema.org added to the shared data.
 SAFE_PRIVATE_ROWS: tuple[tuple[int, str, int, str, str], ...] = (
     (0x0019, "SIEMENS MR HEADER", 0x0C, "IS", "B_value"),
     (0x0019, "SIEMENS MR HEADER", 0x0D, "CS", "Diffusion Directionality"),
