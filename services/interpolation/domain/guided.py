@@ -7,25 +7,29 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from skimage.registration import optical_flow_ilk
+from skimage.registration import optical_flow_tvl1
 
 
 @dataclass(frozen=True)
 class Settings:
     """How one propagation runs: flow window and warps, chaining, and how the image weighs in the fusion."""
 
-    radius: int = 4            # Lucas–Kanade window radius, pixels
-    num_warp: int = 3          # flow refinements per pyramid level
+    attachment: float = 15.0   # TV-L1 data attachment: higher follows the image more, lower keeps the flow smoother
+    tightness: float = 0.3     # TV-L1 coupling between the flow and its smoothed copy
+    num_warp: int = 5          # flow refinements per pyramid level
+    num_iter: int = 10         # TV-L1 fixed-point iterations per refinement
+    pixel: float = 2.0         # finest pixel (mm) the flow is computed on; finer slices are resampled for it
     chain: bool = True         # register slice to slice from each key (else jump the gap directly)
     likelihood: float = 0.5    # exponent of the per-label intensity likelihood learned on the keys
-    match: float = 4.0         # sharpness of the local image-match weight between the two keys
     floor: float = 1e-3        # warped probability floor: the likelihood may only reassign nearby labels
+    blur: float = 0.5          # Gaussian sigma (pixels) of the fused label probabilities: boundary uncertainty
 
 
 DEFAULT = Settings()
-FAST = Settings(num_warp=1, chain=False)
+FAST = Settings(num_warp=2, num_iter=5, chain=False)
 MARGIN = 8          # pixels kept around the labels' bounding box
-BINS = 32           # intensity histogram bins per label
+QUANTILES = 256     # intensity quantiles that equalise the image
+BINS = 64           # intensity histogram bins per label
 
 
 def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequence[int], *,
@@ -47,18 +51,18 @@ def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequen
     wanted = np.asarray(sorted(set(labels)), dtype=np.int64)
     filled: dict[int, np.ndarray] = {}
     for (first, last), inside in gaps.items():
-        filled.update(_fill_gap(image, window, keys[first], keys[last], first, last, sorted(inside), wanted, settings))
+        filled.update(_fill_gap(image, window, keys[first], keys[last], first, last, sorted(inside), wanted, spacing, settings))
     return filled
 
 
-def _window(image: np.ndarray, first: int, last: int) -> tuple[float, float]:
-    """1st and 99th intensity percentiles between the outer keys: the range mapped onto [0, 1] (robust to metal and air)."""
-    low, high = np.percentile(np.asarray(image[first:last + 1, ::2, ::2], dtype=np.float32), (1, 99))
-    return float(low), float(max(high, low + 1e-6))
+def _window(image: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Intensity quantiles between the outer keys: mapping through them equalises the histogram onto [0, 1]."""
+    sample = np.asarray(image[first:last + 1, ::2, ::2], dtype=np.float32)
+    return np.percentile(sample, np.linspace(0, 100, QUANTILES)).astype(np.float32)
 
 
-def _fill_gap(image: np.ndarray, window: tuple[float, float], first_labels: np.ndarray, last_labels: np.ndarray, first: int, last: int,
-              targets: list[int], wanted: np.ndarray, settings: Settings) -> dict[int, np.ndarray]:
+def _fill_gap(image: np.ndarray, window: np.ndarray, first_labels: np.ndarray, last_labels: np.ndarray, first: int, last: int,
+              targets: list[int], wanted: np.ndarray, spacing: tuple[float, float, float], settings: Settings) -> dict[int, np.ndarray]:
     """Targets of one gap between keys `first` and `last`."""
     shape = first_labels.shape
     present = np.union1d(np.unique(first_labels), np.unique(last_labels))
@@ -67,25 +71,25 @@ def _fill_gap(image: np.ndarray, window: tuple[float, float], first_labels: np.n
         return {t: np.zeros(shape, dtype=first_labels.dtype) for t in targets}
     box = _box(first_labels != 0, last_labels != 0, shape)
     classes = np.concatenate([[0], present])
-    low, high = window
-    crop = np.clip((np.asarray(image[first:last + 1, box[0], box[1]], dtype=np.float32) - low) / (high - low), 0, 1)
+    crop = _equalise(image[first:last + 1, box[0], box[1]], window)
     onehot_first = _onehot(first_labels[box], classes)
     onehot_last = _onehot(last_labels[box], classes)
     likelihood = _likelihoods((crop[0], crop[-1]), (first_labels[box], last_labels[box]), classes)
-    from_first = _coordinates(crop, 0, [t - first for t in targets], settings)
-    from_last = _coordinates(crop, len(crop) - 1, [t - first for t in targets], settings)
+    zoom = [min(1.0, step / settings.pixel) for step in spacing[1:]]
+    coarse = ndimage.zoom(crop, [1.0] + zoom, order=1) if min(zoom) < 1 else crop
+    from_first = _coordinates(coarse, 0, [t - first for t in targets], settings)
+    from_last = _coordinates(coarse, len(crop) - 1, [t - first for t in targets], settings)
+    if coarse is not crop:
+        from_first, from_last = _resampled(from_first, crop.shape[1:]), _resampled(from_last, crop.shape[1:])
     filled = {}
     for t in targets:
         local = t - first
         probability = 0.0
-        weights = 0.0
         for key, onehot, coords in ((0, onehot_first, from_first[local]), (len(crop) - 1, onehot_last, from_last[local])):
-            warped_image = ndimage.map_coordinates(crop[key], coords, order=1, mode="nearest")
             warped = np.stack([ndimage.map_coordinates(channel, coords, order=1, mode="nearest") for channel in onehot])
-            weight = (1 - abs(local - key) / (len(crop) - 1)) * _match(warped_image, crop[local], settings)
-            probability = probability + weight * warped
-            weights = weights + weight
-        probability = probability / weights
+            probability = probability + (1 - abs(local - key) / (len(crop) - 1)) * warped
+        if settings.blur:
+            probability = ndimage.gaussian_filter(probability, (0, settings.blur, settings.blur))
         score = np.log(probability + settings.floor) + settings.likelihood * np.log(_lookup(likelihood, crop[local]))
         winner = classes[np.argmax(score, axis=0)]
         winner[~np.isin(winner, wanted)] = 0
@@ -93,6 +97,16 @@ def _fill_gap(image: np.ndarray, window: tuple[float, float], first_labels: np.n
         out[box] = winner
         filled[t] = out
     return filled
+
+
+def _equalise(image: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """`image` as float32 in [0, 1] through the volume's quantiles (ties spread evenly)."""
+    unique, first = np.unique(quantiles, return_index=True)
+    levels = np.linspace(0, 1, len(quantiles), dtype=np.float32)
+    if len(unique) < 2:
+        return np.zeros(image.shape, dtype=np.float32)
+    counts = np.diff(np.append(first, len(quantiles)))
+    return np.interp(np.asarray(image, dtype=np.float32), unique, levels[first] + (counts - 1) * (levels[1] - levels[0]) / 2).astype(np.float32)
 
 
 def _box(first: np.ndarray, last: np.ndarray, shape: tuple[int, int]) -> tuple[slice, slice]:
@@ -126,24 +140,33 @@ def _lookup(likelihood: np.ndarray, image: np.ndarray) -> np.ndarray:
     return likelihood[:, bins]
 
 
-def _match(warped: np.ndarray, target: np.ndarray, settings: Settings) -> np.ndarray:
-    """Local image agreement in (0, 1]: exp(-sharpness × local mean squared difference / local variance)."""
-    difference = ndimage.uniform_filter((warped - target) ** 2, 2 * settings.radius + 1)
-    variance = ndimage.uniform_filter(target ** 2, 2 * settings.radius + 1) - ndimage.uniform_filter(target, 2 * settings.radius + 1) ** 2
-    return np.exp(-settings.match * difference / (variance + 1e-3)) + 1e-6
-
-
 def _coordinates(stack: np.ndarray, key: int, targets: list[int], settings: Settings) -> dict[int, np.ndarray]:
     """For each target, where each of its pixels lies on the key slice: [2, rows, cols] coordinates."""
     grid = np.mgrid[: stack.shape[1], : stack.shape[2]].astype(np.float32)
     if not settings.chain:
-        return {t: grid + optical_flow_ilk(stack[t], stack[key], radius=settings.radius, num_warp=settings.num_warp) for t in targets}
+        return {t: grid + _flow(stack[t], stack[key], settings) for t in targets}
     step = 1 if max(targets) > key else -1
     found = {}
     coords = grid
     for slice_index in range(key + step, max(targets) + 1 if step > 0 else min(targets) - 1, step):
-        flow = optical_flow_ilk(stack[slice_index], stack[slice_index - step], radius=settings.radius, num_warp=settings.num_warp)
+        flow = _flow(stack[slice_index], stack[slice_index - step], settings)
         # pixel x of this slice sits at x + flow(x) on the previous one, which sits at coords(x + flow(x)) on the key
         coords = np.stack([ndimage.map_coordinates(channel, grid + flow, order=1, mode="nearest") for channel in coords])
         found[slice_index] = coords
     return found
+
+
+def _flow(target: np.ndarray, source: np.ndarray, settings: Settings) -> np.ndarray:
+    """[2, rows, cols] displacement: pixel x of `target` looks like `source` at x + flow(x)."""
+    return optical_flow_tvl1(target, source, attachment=settings.attachment, tightness=settings.tightness,
+                             num_warp=settings.num_warp, num_iter=settings.num_iter, dtype=np.float32)
+
+
+def _resampled(coords: dict[int, np.ndarray], shape: tuple[int, int]) -> dict[int, np.ndarray]:
+    """Coordinates found on a coarser grid, as coordinates of the `shape` grid (corners aligned, as ndimage.zoom)."""
+    result = {}
+    for t, coarse in coords.items():
+        factors = [(full - 1) / max(small - 1, 1) for full, small in zip(shape, coarse.shape[1:])]
+        result[t] = np.stack([ndimage.zoom(channel, (shape[0] / channel.shape[0], shape[1] / channel.shape[1]), order=1) * factor
+                              for channel, factor in zip(coarse, factors)])
+    return result
