@@ -1,0 +1,229 @@
+"""Ingestion benchmark: volume building against dcm2niix, GetSlice latency through `radlab up`, upload throughput."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from radlab.client import Client
+from radlab.ingestion.v1 import ingestion_service_pb2 as pb
+from radlab.type.v1 import geometry_pb2
+from services.ingestion.domain import slices
+from services.ingestion.domain.series import Volume, build_volumes, parse_instance
+from shared import objectstore
+from shared.auth import issue_token, token_key
+from shared.stack import Stack
+from shared.volume_store import VolumeStore
+from shared.volumes import to_nifti
+
+REPO = Path(__file__).resolve().parents[1]
+SERIES = {
+    "MR, 196 slices, uncompressed": "dcm_qa_deident/In",
+    "CT, 20 slices, JPEG 2000": "totalsegmentator/tests/reference_files/example_ct_dicom",
+    "CT, 28 slices, gantry tilt": "dcm_qa_ct/In/GE",
+}
+REPEATS = 3
+BUILD_GOAL = 0.7  # × dcm2niix's slices/s
+WARM_P99_GOAL_MS = 30.0
+SLICE_VOLUME = (300, 512, 512)
+WARM_REQUESTS = 100
+TENANT = "bench"
+PLANES = {"axial": geometry_pb2.PLANE_AXIAL, "coronal": geometry_pb2.PLANE_CORONAL, "sagittal": geometry_pb2.PLANE_SAGITTAL}
+
+
+@dataclass(frozen=True)
+class Latency:
+    """One plane's slice times in ms: the first (cold) request, then warm p50 / p99."""
+
+    cold_ms: float
+    p50_ms: float
+    p99_ms: float
+
+
+def data_dir() -> Path:
+    path = Path(os.environ.get("RADLAB_DATA") or REPO.parent / "shared" / "data")
+    if not path.is_dir():
+        raise FileNotFoundError(f"real data not found at {path}: set RADLAB_DATA to the shared data folder")
+    return path
+
+
+def dcm2niix_path() -> str:
+    found = subprocess.run([str(REPO / "scripts" / "tools.sh"), "dcm2niix"], capture_output=True, text=True, timeout=600, check=True)
+    return found.stdout.strip().splitlines()[-1]
+
+
+def best_seconds(action: Callable[[], object], repeats: int = REPEATS) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def build_in_process(folder: Path) -> list:
+    """What ingestion does with a series' files: read, parse, group, build (no storage)."""
+    files = sorted(path for path in folder.iterdir() if path.is_file())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        datasets = [dataset for dataset in (parse_instance(path.read_bytes()) for path in files) if dataset is not None]
+        return build_volumes(datasets)
+
+
+def build_speed(data: Path, dcm2niix: str) -> list[tuple[str, int, float, float]]:
+    """Per series: input slices, our slices/s and dcm2niix's, best of REPEATS each, in this run."""
+    rows = []
+    for name, relative in SERIES.items():
+        folder = data / relative
+        slices_in = sum(1 for path in folder.iterdir() if path.is_file())
+        ours = best_seconds(lambda: build_in_process(folder))
+        with tempfile.TemporaryDirectory() as out:
+            theirs = best_seconds(lambda: subprocess.run(
+                [dcm2niix, "-z", "n", "-b", "n", "-f", "ref", "-o", out, str(folder)], capture_output=True, check=True,
+            ))
+        rows.append((name, slices_in, slices_in / ours, slices_in / theirs))
+    return rows
+
+
+def slice_volume(data: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A 512×512×300 int16 CT: the 20 real JPEG 2000 CT slices played back and forth along k, at its 2 mm spacing."""
+    (ct,) = [volume for volume in build_in_process(data / SERIES["CT, 20 slices, JPEG 2000"]) if isinstance(volume, Volume)]
+    cycle = np.concatenate([np.arange(ct.shape[0]), np.arange(ct.shape[0])[::-1]])
+    order = cycle[np.arange(SLICE_VOLUME[0]) % len(cycle)]
+    return np.ascontiguousarray(ct.data[order].astype(np.int16)), ct.affine
+
+
+def percentiles(times_s: list[float]) -> tuple[float, float]:
+    p50, p99 = np.percentile(np.array(times_s) * 1e3, [50, 99])
+    return float(p50), float(p99)
+
+
+def in_process_latency(array: np.ndarray, affine: np.ndarray, work: Path) -> tuple[float, dict[str, Latency]]:
+    """VolumeStore on file:// plus rendering to PNG, no RPC: write time, then per plane cold and warm slices."""
+    store = objectstore.connect(f"file://{work / 'objects'}")
+    start = time.perf_counter()
+    VolumeStore(store).write("volumes", "bench", array, affine, slices.volume_attributes(array, "CT"))
+    written = time.perf_counter() - start
+    volumes = VolumeStore(store)
+    window = slices.resolve_window(None, volumes.info("volumes", "bench").attributes)
+    rng = np.random.default_rng(0)
+    result = {}
+
+    def one(axis: int, index: int) -> float:
+        begin = time.perf_counter()
+        slices.encode_png(slices.render(volumes.slice("volumes", "bench", axis, index), window))
+        return time.perf_counter() - begin
+
+    for name, plane in (("axial", slices.Plane.AXIAL), ("coronal", slices.Plane.CORONAL), ("sagittal", slices.Plane.SAGITTAL)):
+        axis = slices.plane_axis(affine, plane)
+        cold = one(axis, array.shape[axis] // 2)
+        result[name] = (axis, cold)
+    volumes.read("volumes", "bench")  # everything decoded: what follows is warm
+    latencies = {}
+    for name, (axis, cold) in result.items():
+        warm = [one(axis, int(rng.integers(array.shape[axis]))) for _ in range(WARM_REQUESTS)]
+        latencies[name] = Latency(cold * 1e3, *percentiles(warm))
+    return written, latencies
+
+
+def stack_latency(array: np.ndarray, affine: np.ndarray, work: Path) -> tuple[dict, dict[str, Latency], dict[str, Latency]]:
+    """Through `radlab up`: upload the volume (and the MR folder) with the SDK, then GetSlice PNG and RAW per plane."""
+    nifti = to_nifti(_Plain(array, affine), work / "ct_512x512x300.nii")
+    home = work / "home"
+    uploads = {}
+    with Stack(home, env={"RADLAB_ANON_KEY": "", "RADLAB_PHI_KEY": ""}) as stack:
+        token = issue_token(token_key(home, None), subject="bench", role="admin", tenant=TENANT)
+        with Client(stack.grpc_addr, token) as client:
+            dataset = client.create_dataset(f"ingestion bench {uuid.uuid4().hex[:8]}").dataset_id
+            for label, path in (("NIfTI 512×512×300 int16", nifti), ("MR folder, 196 DICOM files", data_dir() / SERIES["MR, 196 slices, uncompressed"])):
+                size = nifti.stat().st_size if path == nifti else sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+                start = time.perf_counter()
+                upload = client.upload(path, dataset)
+                sent = time.perf_counter() - start
+                done = client.wait_for_upload(upload.upload_id)
+                ready = time.perf_counter() - start
+                if done.state != pb.UPLOAD_STATE_COMPLETED:
+                    raise RuntimeError(f"upload of {label} ended {pb.UploadState.Name(done.state)}: {done.failure_reason}")
+                uploads[label] = (size, sent, ready, list(done.volume_ids))
+            volume_id = uploads["NIfTI 512×512×300 int16"][3][0]
+            geometry = client.ingestion.GetVolume(pb.GetVolumeRequest(volume_id=volume_id)).volume.volume_ref.geometry
+            stored = np.reshape(geometry.affine, (4, 4))
+            count = {plane: geometry.shape[slices.plane_axis(stored, slices.Plane[plane.upper()])] for plane in PLANES}
+            png = _rpc_latencies(client, volume_id, count, pb.SLICE_FORMAT_PNG)
+            raw = _rpc_latencies(client, volume_id, count, pb.SLICE_FORMAT_RAW)
+    return uploads, png, raw
+
+
+def _rpc_latencies(client: Client, volume_id: str, count: dict[str, int], form: int) -> dict[str, Latency]:
+    """Per plane: the first request (cold), then WARM_REQUESTS random slices once every chunk was decoded."""
+    rng = np.random.default_rng(1)
+
+    def one(plane: str, index: int) -> float:
+        request = pb.GetSliceRequest(volume_id=volume_id, plane=PLANES[plane], slice_index=index, format=form)
+        begin = time.perf_counter()
+        client.ingestion.GetSlice(request)
+        return time.perf_counter() - begin
+
+    colds = {plane: one(plane, count[plane] // 2) for plane in PLANES}
+    for index in range(0, count["axial"], 8):  # every chunk layer of the volume decoded once: what follows is warm
+        one("axial", index)
+    return {
+        plane: Latency(colds[plane] * 1e3, *percentiles([one(plane, int(rng.integers(count[plane]))) for _ in range(WARM_REQUESTS)]))
+        for plane in PLANES
+    }
+
+
+@dataclass
+class _Plain:
+    data: np.ndarray
+    affine: np.ndarray
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def run() -> None:
+    data = data_dir()
+    dcm2niix = dcm2niix_path()
+    print(f"volume building, in-process vs dcm2niix ({dcm2niix}), best of {REPEATS}, same run:")
+    print(f"  {'series':34} {'slices':>6} {'radlab/s':>9} {'dcm2niix/s':>10} {'ratio':>6}  goal ≥ {BUILD_GOAL}×")
+    for name, count, ours, theirs in build_speed(data, dcm2niix):
+        ratio = ours / theirs
+        print(f"  {name:34} {count:6d} {ours:9.0f} {theirs:10.0f} {ratio:5.2f}×  {_verdict(ratio >= BUILD_GOAL)}")
+
+    array, affine = slice_volume(data)
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        written, local = in_process_latency(array, affine, work)
+        print(f"\nslices of a {'×'.join(map(str, SLICE_VOLUME[::-1]))} int16 volume, ms; warm over {WARM_REQUESTS} random slices:")
+        print(f"  in-process (VolumeStore on file:// + PNG render; volume written in {written:.2f} s):")
+        for plane, latency in local.items():
+            print(f"    {plane:9} cold {latency.cold_ms:7.1f}   warm p50 {latency.p50_ms:6.2f}   p99 {latency.p99_ms:6.2f}")
+        uploads, png, raw = stack_latency(array, affine, work)
+        for label, latencies in (("GetSlice PNG via radlab up (gRPC)", png), ("GetSlice RAW via radlab up (gRPC)", raw)):
+            print(f"  {label}:")
+            for plane, latency in latencies.items():
+                print(
+                    f"    {plane:9} cold {latency.cold_ms:7.1f}   warm p50 {latency.p50_ms:6.2f}   p99 {latency.p99_ms:6.2f}"
+                    f"   goal p99 < {WARM_P99_GOAL_MS:.0f} ms: {_verdict(latency.p99_ms < WARM_P99_GOAL_MS)}"
+                )
+        print("\nupload through the SDK (radlab.client.Client.upload) to `radlab up`:")
+        for label, (size, sent, ready, volume_ids) in uploads.items():
+            print(
+                f"  {label:28} {size / 1e6:7.1f} MB  sent in {sent:6.2f} s = {size / 1e6 / sent:6.1f} MB/s;"
+                f" volume ready {ready:6.2f} s after the start ({len(volume_ids)} volume(s))"
+            )
+
+
+if __name__ == "__main__":
+    run()
