@@ -34,6 +34,8 @@ from shared.errors import InvalidArgument
 WELL_KNOWN_UID_ROOT = "1.2.840.10008."
 BURNS_IN_TEXT = frozenset({"US", "SC", "XA", "RF", "ES", "XC", "OT"})
 TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "UT", "UC", "AE", "CS", "UR"})
+# The VRs an unlisted attribute is read for (shifted, replaced, emptied, searched for names, capped).
+_READ_WHEN_UNLISTED = frozenset({"SQ", "UI", "DA", "DT", "TM", "PN", "AS"}) | TEXT_VRS
 _ENGINE_NAME = "RADLAB_ANON_1"
 _DUMMY = {
     "PN": "ANONYMOUS", "LO": "ANONYMIZED", "SH": "ANONYMIZED", "LT": "ANONYMIZED", "ST": "ANONYMIZED",
@@ -184,11 +186,21 @@ def _check_structure(data: bytes, explicit: bool, little: bool) -> None:
 
 
 def _touch(dataset: Dataset) -> None:
-    """Parse every element now, at every depth, so a damaged file fails here and not half-way through."""
-    for element in dataset:
-        if element.VR == "SQ":
-            for item in element.value:
-                _touch(item)
+    """Parse every sequence now, at every depth, so a damaged file fails here and not half-way through.
+    Other values stay raw until an action needs them: what is removed or kept untouched is never decoded
+    (kept ones are written back byte for byte), which is most of the engine's time saved."""
+    for tag in dataset.keys():
+        if _needs_decoding(dataset.get_item(tag)):
+            element = dataset[tag]
+            if element.VR == "SQ":
+                for item in element.value:
+                    _touch(item)
+
+
+def _needs_decoding(raw) -> bool:
+    """Whether an element must be decoded before the engine may judge it: sequences, and any element whose
+    VR the file does not state (implicit VR, UN) or whose length is undefined (a sequence in disguise)."""
+    return raw.VR in (None, "SQ", "UN") or getattr(raw, "length", 0) == _UNDEFINED
 
 
 def _check_pixel_data(dataset: Dataset, syntax: UID) -> None:
@@ -278,15 +290,17 @@ class _Deidentifier:
     # ---- what counts as identifying ------------------------------------------------------------------------
     def _collect_identifying(self, dataset: Dataset) -> None:
         """Every value the profile removes or replaces, so free text that repeats one can be cleaned too."""
-        for element in dataset:
-            if element.tag.is_private:
+        for tag in dataset.keys():
+            if tag.is_private:
                 continue
-            if element.VR == "SQ":
-                for item in element.value:
+            vr = dataset.get_item(tag).VR
+            if vr == "SQ":
+                for item in dataset[tag].value:
                     self._collect_identifying(item)
                 continue
-            action, _column = self._action(element.tag)
-            if element.VR == "PN" or (action not in (None, "K", "C") and element.VR not in ("UI", "US", "SS", "UL", "SL", "FL", "FD")):
+            action, _column = self._action(tag)
+            if vr == "PN" or (action not in (None, "K", "C") and vr not in ("UI", "US", "SS", "UL", "SL", "FL", "FD")):
+                element = dataset[tag]
                 for value in _strings(element):
                     self._add_identifying(value, element.VR)
 
@@ -312,25 +326,33 @@ class _Deidentifier:
         creators_used: set[int] = set()
         follow = {described for content, titles in _DESCRIBES_CONTENT.items() if content in dataset for described in titles}
         for tag in sorted(dataset.keys()):
-            element = dataset[tag]
             group, number = tag >> 16, tag & 0xFFFF
             if int(tag) in follow and self._action(tag)[0] is None:
-                self._empty(element)  # it describes content the profile replaces, and often repeats its file name
+                self._empty(dataset[tag])  # it describes content the profile replaces, and often repeats its file name
             elif number == 0x0000 and group != 0x0000:
                 self._remove(dataset, tag, "X")  # group lengths: retired, and wrong after any change
             elif group % 2 == 1:
-                self._private(dataset, tag, element, creators_used)
+                self._private(dataset, tag, creators_used)
             elif 0x5000 <= group <= 0x60FF and group % 2 == 0 and (group < 0x5100 or group >= 0x6000):
                 self._remove(dataset, tag, "X")  # curves and overlays: graphics that may carry text, never kept
             else:
-                self._public(dataset, tag, element, pairs)
+                self._public(dataset, tag, pairs)
         for tag in [tag for tag in dataset.keys() if tag.is_private and 0x10 <= (tag & 0xFFFF) <= 0xFF]:
             if int(tag) not in creators_used:
                 self._remove(dataset, tag, "X")
 
-    def _public(self, dataset: Dataset, tag, element: DataElement, pairs: dict[int, str]) -> None:
+    def _public(self, dataset: Dataset, tag, pairs: dict[int, str]) -> None:
         action, column = self._action(tag)
-        vr = element.VR
+        # Decoded only when the action reads or changes the value (a kept raw value is written back as it
+        # came); _touch decoded every element whose VR the file does not state, so this VR is the element's.
+        vr = dataset.get_item(tag).VR
+        if action is None and vr not in _READ_WHEN_UNLISTED and dictionary_has_tag(tag):
+            return self._count("K")
+        if action == "K" and vr not in ("SQ", "AS", "UI"):
+            return self._count("K")
+        if action == "X":
+            return self._remove(dataset, tag, "X")
+        element = dataset[tag]
         if action is None:
             if vr == "SQ":
                 return self._recurse(element, "K")
@@ -384,7 +406,7 @@ class _Deidentifier:
         rule = self.table.rule(int(tag))
         return self._basic(dataset, tag, element, rule.basic)
 
-    def _private(self, dataset: Dataset, tag, element: DataElement, creators_used: set[int]) -> None:
+    def _private(self, dataset: Dataset, tag, creators_used: set[int]) -> None:
         group, number = tag >> 16, tag & 0xFFFF
         if 0x10 <= number <= 0xFF:
             return  # a private creator stays only while an element of its block stays (decided after the walk)
@@ -434,9 +456,12 @@ class _Deidentifier:
     def _date_time_pairs(self, dataset: Dataset) -> dict[int, str]:
         """Shifted values for each (…Date, …Time) pair at this level, moved together as one instant."""
         shifted: dict[int, str] = {}
-        for element in dataset:
+        for tag in dataset.keys():
+            if tag.is_private or dataset.get_item(tag).VR != "DA":
+                continue
+            element = dataset[tag]
             keyword = element.keyword
-            if element.VR != "DA" or not keyword.endswith("Date") or element.VM != 1:
+            if not keyword.endswith("Date") or element.VM != 1:
                 continue
             partner = dataset.get(keyword[:-4] + "Time")
             partner_element = dataset.data_element(keyword[:-4] + "Time") if partner is not None else None
