@@ -9,6 +9,8 @@ import numpy as np
 from scipy import ndimage
 from skimage.registration import optical_flow_tvl1
 
+from shared.errors import InvalidArgument
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -45,7 +47,8 @@ def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequen
     for target in targets:
         after = np.searchsorted(order, target)
         if after == 0 or after == len(order) or order[after] == target:
-            raise ValueError(f"slice {target} is not strictly between two key slices ({order})")
+            raise InvalidArgument(f"slice {target} is not strictly between two key slices ({order}); "
+                                  "only slices between the first and last key that are not keys themselves can be filled")
         gaps.setdefault((order[after - 1], order[after]), []).append(target)
     window = _window(image, order[0], order[-1])
     wanted = np.asarray(sorted(set(labels)), dtype=np.int64)
