@@ -19,16 +19,19 @@ from PIL import Image
 from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.interpolation.v1 import events_pb2
 from radlab.interpolation.v1 import interpolation_service_pb2 as pb
+from radlab.interpolation.v1 import interpolation_service_pb2_grpc as pb_grpc
 from radlab.type.v1 import geometry_pb2, job_pb2, label_pb2
 from services.interpolation import handlers, store
 from shared import bus as bus_port
 from shared import events
 from shared.agreement import dice
-from shared.auth import Principal
+from shared.auth import Principal, issue_token
+from shared.config import Settings
 from shared.consumer import EventConsumer, consumer_group
 from shared.db import Database, OutboxRelay
 from shared.errors import RadlabError
 from shared.objectstore.file import FileObjectStore
+from shared.runtime import Runtime
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti
 
@@ -88,14 +91,13 @@ def add_item(service) -> None:
     consume(consumer)
 
 
-def save_key_slices(service, spleen, version: int = 1) -> tuple[annotation_events.KeySlicesSaved, events.EventEnvelope]:
-    """Write the key slices' label array (only key slices drawn) and announce it with KeySlicesSaved."""
-    ports, bus, _consumer = service
+def save_key_slices(volumes: VolumeStore, bus, spleen, version: int = 1) -> tuple[annotation_events.KeySlicesSaved, events.EventEnvelope]:
+    """Write the key slices' label array (only key slices drawn) and announce it with KeySlicesSaved, as annotation does."""
     _image, mask, affine = spleen
     drawn = np.zeros_like(mask)
     drawn[list(KEYS)] = mask[list(KEYS)]
     prefix = f"{TENANT}/{ITEM}/{ANNOTATION}/{version}/keys"
-    ports.volumes.write("labels", prefix, drawn, affine)
+    volumes.write("labels", prefix, drawn, affine)
     saved = annotation_events.KeySlicesSaved(
         item_id=ITEM, dataset_id=DATASET, annotation_id=ANNOTATION, version=version, volume_id=VOLUME,
         plane=geometry_pb2.PLANE_AXIAL,
@@ -126,10 +128,10 @@ def held_out_dice(result: np.ndarray, truth: np.ndarray, slices) -> float:
 
 def test_key_slices_saved_becomes_an_image_guided_mask_in_the_labels_bucket(service, spleen):
     """KeySlicesSaved → filled array in `labels`, SlicesInterpolated listing only filled slices, keys byte-identical."""
-    ports, _bus, consumer = service
+    ports, bus, consumer = service
     _image, mask, _affine = spleen
     add_item(service)
-    saved, _envelope = save_key_slices(service, spleen)
+    saved, _envelope = save_key_slices(ports.volumes, bus, spleen)
     consume(consumer)
 
     [done] = announced(service)
@@ -158,7 +160,7 @@ def test_a_redelivered_key_slices_saved_makes_no_second_result(service, spleen):
     """The same envelope published twice (at-least-once delivery): one job, one result, one SlicesInterpolated."""
     ports, bus, consumer = service
     add_item(service)
-    _saved, envelope = save_key_slices(service, spleen)
+    _saved, envelope = save_key_slices(ports.volumes, bus, spleen)
     consume(consumer)
     bus.publish(envelope.type, envelope.subject, envelope.payload, events.to_headers(envelope))
     consume(consumer)
@@ -175,7 +177,7 @@ def test_a_missing_label_array_fails_the_job_without_retrying_forever(service, s
     """A KeySlicesSaved whose label array is gone: the job ends FAILED with a message, the event is not dead-lettered."""
     ports, bus, consumer = service
     add_item(service)
-    saved, _envelope = save_key_slices(service, spleen)
+    saved, _envelope = save_key_slices(ports.volumes, bus, spleen)
     consume(consumer)
     gone = annotation_events.KeySlicesSaved()
     gone.CopyFrom(saved)
@@ -193,9 +195,9 @@ def test_a_missing_label_array_fails_the_job_without_retrying_forever(service, s
 
 def test_start_interpolation_runs_a_job_whose_progress_reaches_succeeded(service, spleen):
     """StartInterpolation on the latest version: QUEUED/RUNNING with progress in the row while it works, then SUCCEEDED."""
-    ports, _bus, consumer = service
+    ports, bus, consumer = service
     add_item(service)
-    save_key_slices(service, spleen)
+    save_key_slices(ports.volumes, bus, spleen)
     consume(consumer)
     request = pb.StartInterpolationRequest(item_id=ITEM, annotation_id=ANNOTATION, method=pb.INTERPOLATION_METHOD_SHAPE)
     job = handlers.start_interpolation(ports, ANNOTATOR, request)
@@ -218,9 +220,9 @@ def test_start_interpolation_runs_a_job_whose_progress_reaches_succeeded(service
 
 def test_start_interpolation_refuses_what_it_cannot_run(service, spleen):
     """An unknown version, a label without key slices and another plane are INVALID_ARGUMENT / NOT_FOUND with reasons."""
-    ports, _bus, consumer = service
+    ports, bus, consumer = service
     add_item(service)
-    save_key_slices(service, spleen)
+    save_key_slices(ports.volumes, bus, spleen)
     consume(consumer)
     cases = [
         (pb.StartInterpolationRequest(item_id=ITEM, annotation_id=ANNOTATION, key_slice_version=7), grpc.StatusCode.NOT_FOUND, "version 7"),
@@ -370,7 +372,7 @@ def test_a_vendor_reaches_an_item_only_while_its_dataset_is_shared_with_it(servi
     ports, bus, consumer = service
     _image, mask, _affine = spleen
     add_item(service)
-    save_key_slices(service, spleen)
+    save_key_slices(ports.volumes, bus, spleen)
     consume(consumer)
     request = pb.InterpolateRequest(item_id=ITEM, plane=geometry_pb2.PLANE_AXIAL, label_value=1, method=pb.INTERPOLATION_METHOD_SHAPE,
                                     key_slices=[drawn(9, raw(mask[9])), drawn(12, raw(mask[12]))])
@@ -393,3 +395,53 @@ def test_a_vendor_reaches_an_item_only_while_its_dataset_is_shared_with_it(servi
     assert [outcome(call) for call in calls] == [grpc.StatusCode.NOT_FOUND] * 2
     other_tenant = Principal("annotator-2", "annotator", "hospital-b")
     assert outcome(lambda: handlers.interpolate(ports, other_tenant, request)) is grpc.StatusCode.NOT_FOUND
+
+
+def test_the_rpcs_answer_through_a_served_runtime(tmp_path, spleen):
+    """`radlab serve interpolation` in-process: events on its bus, then Interpolate, StartInterpolation and
+    GetInterpolationJob over gRPC with a bearer token; a bad request comes back INVALID_ARGUMENT with its reason."""
+    key = "interpolation-test-key-of-at-least-32-bytes"
+    settings = Settings.from_env({"RADLAB_HOME": str(tmp_path / "home"), "RADLAB_GRPC_ADDR": "127.0.0.1:0", "RADLAB_TOKEN_KEY": key})
+    image, mask, affine = spleen
+    runtime = Runtime(["interpolation"], settings)
+    runtime.start()
+    try:
+        volumes = VolumeStore(runtime.adapters.store)
+        volumes.write("volumes", VOLUME, image, affine)
+        publish(runtime.adapters.bus, annotation_events.ItemAdded(item_id=ITEM, dataset_id=DATASET, volume_id=VOLUME), ITEM)
+        token = [("authorization", f"Bearer {issue_token(key, subject='annotator-1', role='annotator', tenant=TENANT)}")]
+        request = pb.InterpolateRequest(item_id=ITEM, plane=geometry_pb2.PLANE_AXIAL, label_value=1,
+                                        key_slices=[drawn(9, raw(mask[9])), drawn(12, png(mask[12]))])
+        with grpc.insecure_channel(runtime.address) as channel:
+            stub = pb_grpc.InterpolationServiceStub(channel)
+            deadline = time.monotonic() + 30
+            while True:  # until the consumer has cached ItemAdded
+                try:
+                    response = stub.Interpolate(request, metadata=token, timeout=30)
+                    break
+                except grpc.RpcError as error:
+                    assert error.code() is grpc.StatusCode.NOT_FOUND and time.monotonic() < deadline
+                    time.sleep(0.05)
+            assert sorted(returned(response)) == [10, 11]
+
+            save_key_slices(volumes, runtime.adapters.bus, spleen)
+            start = pb.StartInterpolationRequest(item_id=ITEM, annotation_id=ANNOTATION, method=pb.INTERPOLATION_METHOD_SHAPE)
+            while True:  # until the consumer has cached KeySlicesSaved
+                try:
+                    job = stub.StartInterpolation(start, metadata=token, timeout=30).interpolation_job
+                    break
+                except grpc.RpcError as error:
+                    assert error.code() is grpc.StatusCode.NOT_FOUND and time.monotonic() < deadline
+                    time.sleep(0.05)
+            while job.job.state != job_pb2.JOB_STATE_SUCCEEDED and time.monotonic() < deadline:
+                assert job.job.state != job_pb2.JOB_STATE_FAILED, job.job.error
+                time.sleep(0.05)
+                job = stub.GetInterpolationJob(pb.GetInterpolationJobRequest(job_id=job.job.id), metadata=token, timeout=30).interpolation_job
+            assert job.job.state == job_pb2.JOB_STATE_SUCCEEDED and job.labels.key.endswith(job.job.id)
+
+            with pytest.raises(grpc.RpcError) as bad:
+                stub.Interpolate(pb.InterpolateRequest(item_id=ITEM, plane=geometry_pb2.PLANE_AXIAL, label_value=1,
+                                                       key_slices=[drawn(9, raw(mask[9]))]), metadata=token, timeout=30)
+            assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "each side" in bad.value.details()
+    finally:
+        runtime.stop(0)
