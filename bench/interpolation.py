@@ -51,6 +51,7 @@ ISSUE_PEERS = {("spleen CT", 3): (0.900, 0.960, 0.933), ("spleen CT", 6): (0.828
 # The issue's Dice goals for Radlab's default method; every other (case, k) must beat the best peer.
 GOALS = {("41-organ CT", 2): 0.90, ("41-organ CT", 3): 0.87, ("41-organ CT", 4): 0.82, ("41-organ CT", 6): 0.75,
          ("spleen CT", 3): 0.975, ("spleen CT", 6): 0.96, ("24-label MR", 3): 0.82}
+_mci_cache: dict[tuple[str, tuple[int, ...]], tuple[np.ndarray | None, float]] = {}  # run() fills it in one go
 SECONDS_GOALS = {Method.IMAGE_GUIDED: 5.0, Method.IMAGE_GUIDED_FAST: 1.0}
 ONE_GAP_MS_GOAL = 200.0
 
@@ -146,12 +147,17 @@ def score(truth: np.ndarray, predicted: np.ndarray, axis: int, scored: list[int]
                  false_empty=false_empty, false_present=false_present, seconds=seconds, per_label=per_label)
 
 
+def given_keys(case: Case, keys: list[int]) -> np.ndarray:
+    """The case's labels on the key slices only: what every method starts from."""
+    given = np.zeros_like(case.labels)
+    np.moveaxis(given, case.axis, 0)[keys] = np.moveaxis(case.labels, case.axis, 0)[keys]
+    return given
+
+
 def predict(case: Case, keys: list[int], method: str) -> tuple[np.ndarray | None, float]:
     """The method's filled volume from the case's key slices, and the seconds it took (None: unavailable)."""
     moved = np.moveaxis(case.labels, case.axis, 0)
-    given = np.zeros_like(moved)
-    given[keys] = moved[keys]
-    given = np.moveaxis(given, 0, case.axis)
+    given = given_keys(case, keys)
     started = time.perf_counter()
     if method == NEAREST:
         first, last = labelled_range(case.labels, case.axis)
@@ -165,7 +171,7 @@ def predict(case: Case, keys: list[int], method: str) -> tuple[np.ndarray | None
         fill_by_shape(volume, keys_from_slices(given, keys, case.axis), in_plane, correspondence=False)
         filled = np.moveaxis(volume, 0, case.axis)
     elif method == MCI:
-        return _mci(given, case.axis)
+        return _mci_cache.pop((case.name, tuple(keys)), None) or mci([(given, case.axis)])[0]
     else:
         filled = fill(given, keys_from_slices(given, keys, case.axis), axis=case.axis, method=Method[method],
                       image=case.image, spacing=case.spacing).labels
@@ -196,21 +202,26 @@ def _peers_python() -> Path | None:
     return python if check.returncode == 0 else None
 
 
-def _mci(given: np.ndarray, axis: int) -> tuple[np.ndarray | None, float]:
-    """Run ITK MCI in the peers' venv; a crash at interpreter exit is tolerated when the output was written."""
+def mci(runs: list[tuple[np.ndarray, int]]) -> list[tuple[np.ndarray | None, float]]:
+    """ITK MCI on each (key-slice labels, axis) in one peers'-venv subprocess: filled maps and ITK's seconds
+    (None where it is not installed or wrote nothing; a crash at interpreter exit does not matter)."""
     python = _peers_python()
     if python is None:
-        return None, 0.0
+        return [(None, 0.0)] * len(runs)
     with tempfile.TemporaryDirectory() as folder:
-        source, target = Path(folder) / "keys.npy", Path(folder) / "filled.npy"
-        np.save(source, given.astype(np.uint16))
-        started = time.perf_counter()
-        subprocess.run([str(python), str(REPO / "bench" / "interpolation_mci.py"), str(source), str(target), str(axis)],
-                       capture_output=True, timeout=600)
-        seconds = time.perf_counter() - started
-        if not target.is_file():
-            return None, seconds
-        return np.load(target).astype(given.dtype), seconds
+        arguments = []
+        for n, (given, axis) in enumerate(runs):
+            np.save(Path(folder) / f"{n}.npy", given.astype(np.uint16))
+            arguments += [str(Path(folder) / f"{n}.npy"), str(Path(folder) / f"{n}.out.npy"), str(axis)]
+        subprocess.run([str(python), str(REPO / "bench" / "interpolation_mci.py"), *arguments],
+                       capture_output=True, timeout=1200)
+        results = []
+        for n, (given, _axis) in enumerate(runs):
+            target = Path(folder) / f"{n}.out.npy"
+            done = target.is_file() and Path(f"{target}.seconds").is_file()
+            results.append((np.load(target).astype(given.dtype), float(Path(f"{target}.seconds").read_text()))
+                           if done else (None, 0.0))
+        return results
 
 
 def one_gap_ms(method: Method, repeats: int = 5) -> float:
@@ -239,6 +250,10 @@ def one_gap_ms(method: Method, repeats: int = 5) -> float:
 def run() -> None:
     """Print the held-out Dice, HD95, false-empty/present and seconds per case, k and method, with the goals."""
     results: dict[tuple[str, int, str], Score | None] = {}
+    runs = [(load_case(name), key_slices(load_case(name).labels, load_case(name).axis, k)) for name in CASES for k in KS]
+    print(f"ITK MCI on {len(runs)} key sets (one subprocess)…", flush=True)
+    for (case, keys), result in zip(runs, mci([(given_keys(case, keys), case.axis) for case, keys in runs])):
+        _mci_cache[case.name, tuple(keys)] = result
     for name in CASES:
         case = load_case(name)
         print(f"\n{name}: {case.labels.shape} [k, j, i], spacing {tuple(round(s, 3) for s in case.spacing)} mm, "
@@ -273,13 +288,14 @@ def _row(result: Score | None) -> str:
 
 
 def _goal(name: str, k: int, method: str, results: dict) -> str:
-    """For Radlab's methods: the issue's Dice goal (or the best peer to beat), met or not."""
+    """For Radlab's methods: better than every peer, and the issue's Dice goal where it sets one."""
     result = results[name, k, method]
     if method in PEERS or result is None:
         return ""
-    peers = [results[name, k, peer].dice for peer in PEERS if results[name, k, peer] is not None]
-    target = max([*peers, GOALS.get((name, k), 0.0)])
-    return f"  ≥ {target:.3f}: {'met' if result.dice >= target else 'not met'}"
+    best_peer = max((results[name, k, peer].dice for peer in PEERS if results[name, k, peer] is not None), default=0.0)
+    goal = GOALS.get((name, k))
+    met = result.dice > best_peer and (goal is None or result.dice >= goal)
+    return f"  > {best_peer:.3f}" + (f" and ≥ {goal:.3f}" if goal else "") + (": met" if met else ": not met")
 
 
 if __name__ == "__main__":

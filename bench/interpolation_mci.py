@@ -1,24 +1,39 @@
-"""ITK's MorphologicalContourInterpolator on one key-slice label map, run in the peers' virtualenv.
+"""ITK's MorphologicalContourInterpolator on key-slice label maps, run in the peers' virtualenv.
 
-`python interpolation_mci.py IN.npy OUT.npy AXIS`: IN holds the labels on the key slices only (array axes
-[k, j, i]); OUT gets the interpolated map. Kept free of Radlab imports: the peers' venv has only ITK.
+`python interpolation_mci.py IN.npy OUT.npy AXIS [IN.npy OUT.npy AXIS ...]`: each IN holds labels on the
+key slices only (array axes [k, j, i]); OUT gets the interpolated map and OUT.seconds the time ITK took
+(ITK's import, seconds long, is paid once for all). Kept free of Radlab imports: the venv has only ITK.
 """
 
 import sys
+import time
 
 import itk
 import numpy as np
 
 
-def main(source: str, target: str, axis: int) -> None:
+def interpolate(source: str, target: str, axis: int) -> None:
     labels = np.load(source)
-    image = itk.image_from_array(np.ascontiguousarray(labels))
-    interpolator = itk.MorphologicalContourInterpolator.New(image)
-    # ITK indexes (i, j, k): numpy axis n is ITK axis 2 - n.
-    interpolator.SetAxis(2 - axis)
+    started = time.perf_counter()
+    interpolator = itk.MorphologicalContourInterpolator.New(itk.image_from_array(np.ascontiguousarray(labels)))
+    interpolator.SetAxis(2 - axis)  # ITK indexes (i, j, k): numpy axis n is ITK axis 2 - n
     interpolator.Update()
-    np.save(target, itk.array_from_image(interpolator.GetOutput()))
+    filled = itk.array_from_image(interpolator.GetOutput())
+    seconds = time.perf_counter() - started
+    np.save(target, filled)
+    with open(target + ".seconds", "w") as out:
+        out.write(f"{seconds}\n")
+
+
+def warm_up() -> None:
+    """ITK loads its modules on first use (seconds): pay that before anything is timed."""
+    tiny = np.zeros((3, 4, 4), dtype=np.uint16)
+    tiny[0, 1:3, 1:3] = tiny[2, 1:3, 1:3] = 1
+    itk.MorphologicalContourInterpolator.New(itk.image_from_array(tiny)).Update()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    warm_up()
+    jobs = sys.argv[1:]
+    for n in range(0, len(jobs), 3):
+        interpolate(jobs[n], jobs[n + 1], int(jobs[n + 2]))
