@@ -185,6 +185,17 @@ def _check_structure(data: bytes, explicit: bool, little: bool) -> None:
     elements(position, len(data), False)
 
 
+def _check_written(written: bytes, syntax: UID) -> None:
+    """The output reads back: its marker, and every element header to the last byte (a walk over the bytes,
+    a quarter of a full parse's time); deflated output, which cannot be walked, is parsed."""
+    if written[128:132] != b"DICM":
+        raise ValueError("no DICM marker in the output")
+    if syntax.is_deflated:
+        pydicom.dcmread(BytesIO(written))
+    else:
+        _check_structure(written, explicit=not syntax.is_implicit_VR, little=syntax.is_little_endian)
+
+
 def _touch(dataset: Dataset) -> None:
     """Parse every sequence now, at every depth, so a damaged file fails here and not half-way through.
     Other values stay raw until an action needs them: what is removed or kept untouched is never decoded
@@ -233,6 +244,7 @@ class _Deidentifier:
         self.table, self.key, self.tenant, self.options = table, key, tenant, options
         self.columns = options.columns()
         self.safe = safe_private_index() if options.retain_safe_private else frozenset()
+        self.safe_elements = {(group, element) for group, _creator, element in self.safe}  # a cheap first test
         self.report = Report()
         self.identifying: set[str] = set()
 
@@ -282,7 +294,7 @@ class _Deidentifier:
         try:
             dataset.save_as(output, enforce_file_format=True)
             written = output.getvalue()
-            pydicom.dcmread(BytesIO(written))
+            _check_written(written, syntax)
         except Exception as error:
             raise AnonymizationFailed(f"the de-identified instance could not be encoded ({error}); report this file to Radlab") from error
         return Deidentified(data=written, dataset=dataset, report=self.report)
@@ -410,6 +422,8 @@ class _Deidentifier:
         group, number = tag >> 16, tag & 0xFFFF
         if 0x10 <= number <= 0xFF:
             return  # a private creator stays only while an element of its block stays (decided after the walk)
+        if (group, number & 0xFF) not in self.safe_elements:
+            return self._remove(dataset, tag, "X")
         creator_tag = (group << 16) | (number >> 8)
         creator = dataset.get(creator_tag)
         name = str(creator.value).strip() if creator is not None and number >= 0x1000 else None
