@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--image", help="IMG.nii.gz the labels were drawn on: the default method then follows it")
     interpolate.add_argument("--method", choices=("shape", "image", "fast"), help="default: image with --image, else shape")
     interpolate.set_defaults(run=_interpolate)
+
+    upload = commands.add_parser("upload", help="upload a DICOM or NIfTI file, a folder, a zip/tar or a DICOMDIR into a dataset")
+    upload.add_argument("path", help="a file, a folder (sent as a tar), a zip or tar(.gz), or a DICOMDIR (the files it lists)")
+    upload.add_argument("--dataset", required=True, help="the dataset id (radlab datasets create NAME)")
+    upload.add_argument("--wait", action="store_true", help="wait until the volumes are built (or the upload failed)")
+    upload.set_defaults(run=_upload)
     return parser
 
 
@@ -194,6 +200,46 @@ def _interpolate(args: argparse.Namespace) -> int:
         print(f"radlab: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from radlab.client import Client
+    from radlab.ingestion.v1 import ingestion_service_pb2 as pb
+
+    with Client() as client:
+        upload = client.upload(args.path, args.dataset, progress=_ProgressBar("uploading"))
+        print(f"upload {upload.upload_id}: scan {upload.scan_id}, {upload.file_count} file(s) handed on to anonymization")
+        for why in upload.skipped:
+            print(f"  skipped {why}")
+        if args.wait:
+            upload = client.wait_for_upload(upload.upload_id)
+            print(f"upload {upload.upload_id}: {pb.UploadState.Name(upload.state).removeprefix('UPLOAD_STATE_')}, "
+                  f"{len(upload.volume_ids)} volume(s) in {len(upload.study_ids)} study(ies)")
+            for volume_id in upload.volume_ids:
+                print(f"  volume {volume_id}")
+            if upload.failure_reason:
+                print(f"  {upload.failure_reason}", file=sys.stderr)
+    return 0 if upload.state != pb.UPLOAD_STATE_FAILED else 1
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr: percent, megabytes and rate."""
+
+    def __init__(self, label: str, width: int = 30):
+        import time
+
+        self.label, self.width, self.clock = label, width, time.monotonic
+        self.started, self.first, self.last = self.clock(), 0, -1
+
+    def __call__(self, sent: int, total: int) -> None:
+        if sent < self.last or self.last < 0:  # a (re)started stream: measure the rate from here
+            self.started, self.first = self.clock(), sent
+        self.last = sent
+        done = sent / total if total else 1.0
+        rate = (sent - self.first) / max(self.clock() - self.started, 1e-6) / 1e6
+        bar = "#" * round(done * self.width)
+        print(f"\r{self.label} [{bar:<{self.width}}] {done:6.1%} {sent / 1e6:.1f}/{total / 1e6:.1f} MB {rate:.1f} MB/s",
+              end="\n" if sent >= total else "", file=sys.stderr, flush=True)
 
 
 def _report(error: Exception) -> int:

@@ -3,15 +3,23 @@
     from radlab.client import Client
     radlab = Client()                     # RADLAB_URL (default 127.0.0.1:50051), RADLAB_TOKEN
     dataset = radlab.create_dataset("chest CT")
+    radlab.upload("study/", dataset.dataset_id)     # a file, a folder, a zip/tar or a DICOMDIR; resumes when broken
     radlab.annotation.ListDatasets(annotation_service_pb2.ListDatasetsRequest())   # any RPC, as a stub
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import hashlib
 import os
+import tarfile
+import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -20,6 +28,7 @@ from radlab import SERVICE_NAMES
 from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
 from radlab.annotation.v1 import annotation_service_pb2_grpc as annotation_grpc
 from radlab.anonymization.v1 import anonymization_service_pb2_grpc as anonymization_grpc
+from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion_pb
 from radlab.ingestion.v1 import ingestion_service_pb2_grpc as ingestion_grpc
 from radlab.interpolation.v1 import interpolation_service_pb2_grpc as interpolation_grpc
 from radlab.training.v1 import training_service_pb2_grpc as training_grpc
@@ -27,10 +36,23 @@ from radlab.workflow.v1 import workflow_service_pb2 as workflow_pb
 from radlab.workflow.v1 import workflow_service_pb2_grpc as workflow_grpc
 
 DEFAULT_URL = "127.0.0.1:50051"
+UPLOAD_CHUNK_BYTES = 1 << 20
+UPLOAD_ATTEMPTS = 5
+# A stream that ends with one of these may have delivered part of the file: look up the upload and resume it.
+_RESUMABLE = frozenset({
+    grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.INTERNAL, grpc.StatusCode.FAILED_PRECONDITION,
+})
+_FINISHED = (ingestion_pb.UPLOAD_STATE_COMPLETED, ingestion_pb.UPLOAD_STATE_FAILED, ingestion_pb.UPLOAD_STATE_EXPIRED)
+Progress = Callable[[int, int], None]
 
 
 class ConfigurationError(RuntimeError):
     """The SDK was not told where Radlab is or who is calling."""
+
+
+class UploadFailed(RuntimeError):
+    """The server took the bytes but refused the upload (checksum, unsafe archive, no images); the message says why."""
 
 
 class _Credentials(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
@@ -133,3 +155,125 @@ class Client:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no workflow for dataset {dataset_id} after {timeout_s:.0f} s")
             time.sleep(0.1)
+
+    def upload(
+        self, path: str | Path, dataset_id: str, progress: Progress | None = None, chunk_size: int = UPLOAD_CHUNK_BYTES
+    ) -> ingestion_pb.Upload:
+        """Upload a DICOM or NIfTI file, a zip or tar(.gz), a folder (sent as a tar) or a DICOMDIR (the files it lists).
+
+        `progress(sent_bytes, total_bytes)` is called as chunks go out. A broken stream, or an earlier run of the
+        same file that broke, is resumed from the offset the server holds. Returns the upload once handed on to
+        anonymization; raises UploadFailed when the server refuses it.
+        """
+        with _upload_source(Path(path)) as (file, name):
+            size, sha256 = _measure(file)
+            upload = self._receiving_upload(dataset_id, sha256, size)
+            for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+                if upload is not None and upload.state != ingestion_pb.UPLOAD_STATE_RECEIVING:
+                    break
+                metadata = ingestion_pb.UploadMetadata(
+                    dataset_id=dataset_id, file_name=name, total_size=size, sha256=sha256,
+                    resume_upload_id=upload.upload_id if upload else "", offset=upload.bytes_received if upload else 0,
+                )
+                try:
+                    response = self.ingestion.UploadFiles(_upload_stream(file, metadata, chunk_size, progress))
+                except grpc.RpcError as error:
+                    if error.code() not in _RESUMABLE or attempt == UPLOAD_ATTEMPTS:
+                        raise
+                    time.sleep(0.2 * 2**attempt)
+                    upload = self._upload(upload.upload_id) if upload else self._receiving_upload(dataset_id, sha256, size)
+                    continue
+                upload = self._upload(response.upload_id)
+        if upload.state == ingestion_pb.UPLOAD_STATE_RECEIVING:
+            raise UploadFailed(f"upload {upload.upload_id} is still incomplete after {UPLOAD_ATTEMPTS} streams; run it again to resume")
+        if upload.state == ingestion_pb.UPLOAD_STATE_FAILED:
+            raise UploadFailed(f"upload {upload.upload_id} failed: {upload.failure_reason}")
+        return upload
+
+    def wait_for_upload(self, upload_id: str, timeout_s: float = 600.0) -> ingestion_pb.Upload:
+        """The upload once its volumes are built (COMPLETED) or it failed; polls GetUpload."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            upload = self._upload(upload_id)
+            if upload.state in _FINISHED:
+                return upload
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"upload {upload_id} is still {ingestion_pb.UploadState.Name(upload.state)} after {timeout_s:.0f} s")
+            time.sleep(0.2)
+
+    def _upload(self, upload_id: str) -> ingestion_pb.Upload:
+        return self.ingestion.GetUpload(ingestion_pb.GetUploadRequest(upload_id=upload_id)).upload
+
+    def _receiving_upload(self, dataset_id: str, sha256: str, size: int) -> ingestion_pb.Upload | None:
+        """The newest unfinished upload of this very file into this dataset, to resume instead of starting over."""
+        request = ingestion_pb.ListUploadsRequest(dataset_id=dataset_id, state=ingestion_pb.UPLOAD_STATE_RECEIVING, page_size=100)
+        for upload in self.ingestion.ListUploads(request).uploads:
+            if upload.sha256 == sha256 and upload.total_size == size:
+                return upload
+        return None
+
+
+def _upload_stream(file: BinaryIO, metadata: ingestion_pb.UploadMetadata, chunk_size: int, progress: Progress | None):
+    yield ingestion_pb.UploadFilesRequest(metadata=metadata)
+    sent = metadata.offset
+    file.seek(sent)
+    if progress:
+        progress(sent, metadata.total_size)
+    while chunk := file.read(chunk_size):
+        yield ingestion_pb.UploadFilesRequest(chunk=chunk)
+        sent += len(chunk)
+        if progress:
+            progress(sent, metadata.total_size)
+
+
+def _measure(file: BinaryIO) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    file.seek(0)
+    while chunk := file.read(UPLOAD_CHUNK_BYTES):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _upload_source(path: Path) -> Iterator[tuple[BinaryIO, str]]:
+    """The bytes to send and a name for them: the file itself, or a tar (in a temporary file) of a folder or a DICOMDIR's files."""
+    if path.is_dir():
+        files = sorted(child for child in path.rglob("*") if child.is_file())
+        if not files:
+            raise FileNotFoundError(f"{path} holds no files; name a folder of DICOM or NIfTI files")
+    elif path.name.upper() == "DICOMDIR":
+        files = _dicomdir_files(path)
+    elif path.is_file():
+        with path.open("rb") as file:
+            yield file, path.name
+        return
+    else:
+        raise FileNotFoundError(f"{path} does not exist; name a file, a folder or a DICOMDIR")
+    with tempfile.TemporaryFile() as packed:
+        with tarfile.open(fileobj=packed, mode="w") as archive:
+            for number, source in enumerate(files, 1):
+                # Members are named by position: file names may hold PHI, and the server tells kinds by content.
+                info = tarfile.TarInfo(f"{number:06d}")
+                info.size = source.stat().st_size
+                with source.open("rb") as content:
+                    archive.addfile(info, content)
+        yield packed, f"{path.name}.tar"
+
+
+def _dicomdir_files(path: Path) -> list[Path]:
+    """The files a DICOMDIR lists (Referenced File IDs, relative to its folder)."""
+    import pydicom
+
+    directory = pydicom.dcmread(path)
+    files = []
+    for record in directory.get("DirectoryRecordSequence", []):
+        if "ReferencedFileID" in record:
+            parts = record.ReferencedFileID
+            file = path.parent.joinpath(*([parts] if isinstance(parts, str) else list(parts)))
+            if not file.is_file():
+                raise FileNotFoundError(f"{path} lists {file}, which is missing; copy the whole media folder and upload it again")
+            files.append(file)
+    if not files:
+        raise FileNotFoundError(f"{path} lists no files; upload the folder of DICOM files instead")
+    return files
