@@ -1,4 +1,5 @@
-"""Image-guided propagation: key-slice labels carried onto the slices between them by 2-D optical flow, fused by image match."""
+"""Image-guided propagation: key-slice labels carried onto the slices between them by 2-D optical flow, fused
+by distance to each key and by per-label intensity likelihoods learned on the keys."""
 
 from __future__ import annotations
 
@@ -7,21 +8,21 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from skimage.registration import optical_flow_tvl1
 
+from services.interpolation.domain import flow
 from shared.errors import InvalidArgument
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How one propagation runs: flow window and warps, chaining, and how the image weighs in the fusion."""
+    """How one propagation runs: the flow, chaining, and how the image weighs in the fusion."""
 
     attachment: float = 15.0   # TV-L1 data attachment: higher follows the image more, lower keeps the flow smoother
     tightness: float = 0.3     # TV-L1 coupling between the flow and its smoothed copy
     num_warp: int = 5          # flow refinements per pyramid level
     num_iter: int = 10         # TV-L1 fixed-point iterations per refinement
     pixel: float = 2.0         # finest pixel (mm) the flow is computed on; finer slices are resampled for it
-    chain: bool = True         # register slice to slice from each key (else jump the gap directly)
+    chain: bool = True         # register slice to slice from each key (else jump from the key directly)
     likelihood: float = 0.5    # exponent of the per-label intensity likelihood learned on the keys
     floor: float = 1e-3        # warped probability floor: the likelihood may only reassign nearby labels
     blur: float = 0.5          # Gaussian sigma (pixels) of the fused label probabilities: boundary uncertainty
@@ -29,9 +30,10 @@ class Settings:
 
 DEFAULT = Settings()
 FAST = Settings(num_warp=2, num_iter=5, chain=False)
-MARGIN = 8          # pixels kept around the labels' bounding box
-QUANTILES = 256     # intensity quantiles that equalise the image
-BINS = 64           # intensity histogram bins per label
+MARGIN = 8               # pixels kept around the labels' bounding box
+QUANTILES = 256          # intensity quantiles that equalise the image
+BINS = 64                # intensity histogram bins per label
+PAIRS_PIXELS = 1 << 21   # slice pairs registered together: at most this many pixels (bounds memory)
 
 
 def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequence[int], *,
@@ -44,85 +46,129 @@ def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequen
     settings = FAST if fast else DEFAULT
     order = sorted(keys)
     gaps: dict[tuple[int, int], list[int]] = {}
-    for target in targets:
-        after = np.searchsorted(order, target)
+    for target in sorted(targets):
+        after = int(np.searchsorted(order, target))
         if after == 0 or after == len(order) or order[after] == target:
             raise InvalidArgument(f"slice {target} is not strictly between two key slices ({order}); "
                                   "only slices between the first and last key that are not keys themselves can be filled")
         gaps.setdefault((order[after - 1], order[after]), []).append(target)
-    window = _window(image, order[0], order[-1])
     wanted = np.asarray(sorted(set(labels)), dtype=np.int64)
-    filled: dict[int, np.ndarray] = {}
-    for (first, last), inside in gaps.items():
-        filled.update(_fill_gap(image, window, keys[first], keys[last], first, last, sorted(inside), wanted, spacing, settings))
-    return filled
+    empty = {t: np.zeros(image.shape[1:], dtype=keys[order[0]].dtype) for t in targets}
+    box = _box([np.isin(keys[s], wanted) for s in order], image.shape[1:])
+    if box is None:
+        return empty
+    first = order[0]
+    crop = _equalise(image[first:order[-1] + 1, box[0], box[1]], _quantiles(image, first, order[-1]))
+    zoom = [min(1.0, step / settings.pixel) for step in spacing[1:]]
+    coarse = ndimage.zoom(crop, [1.0, *zoom], order=1) if min(zoom) < 1 else crop
+    pairs = [(t - first, s - first) for (a, b), inside in gaps.items() for t, s in _pairs(a, b, inside, settings)]
+    flows = _flows(coarse, sorted(set(pairs)), settings)
+    for (a, b), inside in gaps.items():
+        local = [t - first for t in inside]
+        from_first = _coordinates(flows, a - first, local, settings.chain)
+        from_last = _coordinates(flows, b - first, local, settings.chain)
+        if coarse is not crop:
+            from_first, from_last = _resampled(from_first, crop.shape[1:]), _resampled(from_last, crop.shape[1:])
+        found = _fuse(crop, a - first, b - first, keys[a][box], keys[b][box], from_first, from_last, wanted, settings)
+        for t, winner in found.items():
+            empty[t + first][box] = winner
+    return empty
 
 
-def _window(image: np.ndarray, first: int, last: int) -> np.ndarray:
+def _pairs(first: int, last: int, inside: list[int], settings: Settings) -> list[tuple[int, int]]:
+    """(target, source) slices whose flow a gap needs: neighbour to neighbour from each key when chaining."""
+    if not settings.chain:
+        return [(t, key) for t in inside for key in (first, last)]
+    return ([(s, s - 1) for s in range(first + 1, max(inside) + 1)]
+            + [(s, s + 1) for s in range(min(inside), last)])
+
+
+def _flows(stack: np.ndarray, pairs: list[tuple[int, int]], settings: Settings) -> dict[tuple[int, int], np.ndarray]:
+    """Flow of every (target, source) pair, registered in batches."""
+    found: dict[tuple[int, int], np.ndarray] = {}
+    batch = max(1, PAIRS_PIXELS // (stack.shape[1] * stack.shape[2]))
+    for start in range(0, len(pairs), batch):
+        part = pairs[start:start + batch]
+        fields = flow.tvl1(stack[[t for t, _ in part]], stack[[s for _, s in part]], attachment=settings.attachment,
+                           tightness=settings.tightness, num_warp=settings.num_warp, num_iter=settings.num_iter)
+        found.update(zip(part, fields))
+    return found
+
+
+def _coordinates(flows: dict[tuple[int, int], np.ndarray], key: int, targets: list[int], chain: bool) -> dict[int, np.ndarray]:
+    """For each target, where each of its pixels lies on the key slice: [2, rows, cols] coordinates."""
+    shape = next(iter(flows.values())).shape[1:]
+    grid = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+    if not chain:
+        return {t: grid + flows[t, key] for t in targets}
+    step = 1 if targets[0] > key else -1
+    found = {}
+    coords = grid
+    for slice_index in range(key + step, (max(targets) + 1) if step > 0 else (min(targets) - 1), step):
+        # pixel x of this slice sits at x + flow(x) on the previous one, which sits at coords(x + flow(x)) on the key
+        moved = grid + flows[slice_index, slice_index - step]
+        coords = np.stack([ndimage.map_coordinates(channel, moved, order=1, mode="nearest") for channel in coords])
+        found[slice_index] = coords
+    return {t: found[t] for t in targets}
+
+
+def _resampled(coords: dict[int, np.ndarray], shape: tuple[int, int]) -> dict[int, np.ndarray]:
+    """Coordinates found on a coarser grid, as coordinates of the `shape` grid (corners aligned, as ndimage.zoom)."""
+    result = {}
+    for t, coarse in coords.items():
+        factors = [(full - 1) / max(small - 1, 1) for full, small in zip(shape, coarse.shape[1:])]
+        result[t] = np.stack([ndimage.zoom(channel, (shape[0] / channel.shape[0], shape[1] / channel.shape[1]), order=1) * factor
+                              for channel, factor in zip(coarse, factors)])
+    return result
+
+
+def _fuse(crop: np.ndarray, first: int, last: int, first_labels: np.ndarray, last_labels: np.ndarray,
+          from_first: dict[int, np.ndarray], from_last: dict[int, np.ndarray], wanted: np.ndarray,
+          settings: Settings) -> dict[int, np.ndarray]:
+    """Each target's labels: both keys' one-hot maps warped, weighted by nearness, times the intensity likelihood."""
+    present = np.union1d(np.unique(first_labels), np.unique(last_labels))
+    classes = np.concatenate([[0], present[present != 0]])
+    likelihood = _likelihoods((crop[first], crop[last]), (first_labels, last_labels), classes)
+    found = {}
+    for t in from_first:
+        probability = 0.0
+        for key, labels, coords in ((first, first_labels, from_first[t]), (last, last_labels, from_last[t])):
+            warped = np.stack([ndimage.map_coordinates((labels == value).astype(np.float32), coords, order=1, mode="nearest")
+                               for value in classes])
+            probability = probability + (1 - abs(t - key) / (last - first)) * warped
+        if settings.blur:
+            probability = ndimage.gaussian_filter(probability, (0, settings.blur, settings.blur))
+        score = np.log(probability + settings.floor) + settings.likelihood * np.log(_lookup(likelihood, crop[t]))
+        winner = classes[np.argmax(score, axis=0)]
+        winner[~np.isin(winner, wanted)] = 0
+        found[t] = winner
+    return found
+
+
+def _quantiles(image: np.ndarray, first: int, last: int) -> np.ndarray:
     """Intensity quantiles between the outer keys: mapping through them equalises the histogram onto [0, 1]."""
     sample = np.asarray(image[first:last + 1, ::2, ::2], dtype=np.float32)
     return np.percentile(sample, np.linspace(0, 100, QUANTILES)).astype(np.float32)
 
 
-def _fill_gap(image: np.ndarray, window: np.ndarray, first_labels: np.ndarray, last_labels: np.ndarray, first: int, last: int,
-              targets: list[int], wanted: np.ndarray, spacing: tuple[float, float, float], settings: Settings) -> dict[int, np.ndarray]:
-    """Targets of one gap between keys `first` and `last`."""
-    shape = first_labels.shape
-    present = np.union1d(np.unique(first_labels), np.unique(last_labels))
-    present = present[present != 0]
-    if not np.isin(present, wanted).any():
-        return {t: np.zeros(shape, dtype=first_labels.dtype) for t in targets}
-    box = _box(first_labels != 0, last_labels != 0, shape)
-    classes = np.concatenate([[0], present])
-    crop = _equalise(image[first:last + 1, box[0], box[1]], window)
-    onehot_first = _onehot(first_labels[box], classes)
-    onehot_last = _onehot(last_labels[box], classes)
-    likelihood = _likelihoods((crop[0], crop[-1]), (first_labels[box], last_labels[box]), classes)
-    zoom = [min(1.0, step / settings.pixel) for step in spacing[1:]]
-    coarse = ndimage.zoom(crop, [1.0] + zoom, order=1) if min(zoom) < 1 else crop
-    from_first = _coordinates(coarse, 0, [t - first for t in targets], settings)
-    from_last = _coordinates(coarse, len(crop) - 1, [t - first for t in targets], settings)
-    if coarse is not crop:
-        from_first, from_last = _resampled(from_first, crop.shape[1:]), _resampled(from_last, crop.shape[1:])
-    filled = {}
-    for t in targets:
-        local = t - first
-        probability = 0.0
-        for key, onehot, coords in ((0, onehot_first, from_first[local]), (len(crop) - 1, onehot_last, from_last[local])):
-            warped = np.stack([ndimage.map_coordinates(channel, coords, order=1, mode="nearest") for channel in onehot])
-            probability = probability + (1 - abs(local - key) / (len(crop) - 1)) * warped
-        if settings.blur:
-            probability = ndimage.gaussian_filter(probability, (0, settings.blur, settings.blur))
-        score = np.log(probability + settings.floor) + settings.likelihood * np.log(_lookup(likelihood, crop[local]))
-        winner = classes[np.argmax(score, axis=0)]
-        winner[~np.isin(winner, wanted)] = 0
-        out = np.zeros(shape, dtype=first_labels.dtype)
-        out[box] = winner
-        filled[t] = out
-    return filled
-
-
 def _equalise(image: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     """`image` as float32 in [0, 1] through the volume's quantiles (ties spread evenly)."""
     unique, first = np.unique(quantiles, return_index=True)
-    levels = np.linspace(0, 1, len(quantiles), dtype=np.float32)
     if len(unique) < 2:
         return np.zeros(image.shape, dtype=np.float32)
+    levels = np.linspace(0, 1, len(quantiles), dtype=np.float32)
     counts = np.diff(np.append(first, len(quantiles)))
     return np.interp(np.asarray(image, dtype=np.float32), unique, levels[first] + (counts - 1) * (levels[1] - levels[0]) / 2).astype(np.float32)
 
 
-def _box(first: np.ndarray, last: np.ndarray, shape: tuple[int, int]) -> tuple[slice, slice]:
-    """Bounding box of both keys' labels, grown by MARGIN."""
-    rows = np.nonzero((first | last).any(axis=1))[0]
-    cols = np.nonzero((first | last).any(axis=0))[0]
+def _box(masks: list[np.ndarray], shape: tuple[int, int]) -> tuple[slice, slice] | None:
+    """Bounding box of the masks' union grown by MARGIN, or None when they are all empty."""
+    union = np.logical_or.reduce(masks)
+    rows, cols = np.nonzero(union.any(axis=1))[0], np.nonzero(union.any(axis=0))[0]
+    if rows.size == 0:
+        return None
     return (slice(max(rows[0] - MARGIN, 0), min(rows[-1] + MARGIN + 1, shape[0])),
             slice(max(cols[0] - MARGIN, 0), min(cols[-1] + MARGIN + 1, shape[1])))
-
-
-def _onehot(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """[classes, rows, cols] float32 indicator of each class."""
-    return (labels[None] == classes[:, None, None]).astype(np.float32)
 
 
 def _likelihoods(images: tuple[np.ndarray, ...], label_maps: tuple[np.ndarray, ...], classes: np.ndarray) -> np.ndarray:
@@ -141,35 +187,3 @@ def _lookup(likelihood: np.ndarray, image: np.ndarray) -> np.ndarray:
     """[classes, rows, cols] likelihood of each pixel's intensity under each class."""
     bins = np.minimum((image * BINS).astype(np.int64), BINS - 1)
     return likelihood[:, bins]
-
-
-def _coordinates(stack: np.ndarray, key: int, targets: list[int], settings: Settings) -> dict[int, np.ndarray]:
-    """For each target, where each of its pixels lies on the key slice: [2, rows, cols] coordinates."""
-    grid = np.mgrid[: stack.shape[1], : stack.shape[2]].astype(np.float32)
-    if not settings.chain:
-        return {t: grid + _flow(stack[t], stack[key], settings) for t in targets}
-    step = 1 if max(targets) > key else -1
-    found = {}
-    coords = grid
-    for slice_index in range(key + step, max(targets) + 1 if step > 0 else min(targets) - 1, step):
-        flow = _flow(stack[slice_index], stack[slice_index - step], settings)
-        # pixel x of this slice sits at x + flow(x) on the previous one, which sits at coords(x + flow(x)) on the key
-        coords = np.stack([ndimage.map_coordinates(channel, grid + flow, order=1, mode="nearest") for channel in coords])
-        found[slice_index] = coords
-    return found
-
-
-def _flow(target: np.ndarray, source: np.ndarray, settings: Settings) -> np.ndarray:
-    """[2, rows, cols] displacement: pixel x of `target` looks like `source` at x + flow(x)."""
-    return optical_flow_tvl1(target, source, attachment=settings.attachment, tightness=settings.tightness,
-                             num_warp=settings.num_warp, num_iter=settings.num_iter, dtype=np.float32)
-
-
-def _resampled(coords: dict[int, np.ndarray], shape: tuple[int, int]) -> dict[int, np.ndarray]:
-    """Coordinates found on a coarser grid, as coordinates of the `shape` grid (corners aligned, as ndimage.zoom)."""
-    result = {}
-    for t, coarse in coords.items():
-        factors = [(full - 1) / max(small - 1, 1) for full, small in zip(shape, coarse.shape[1:])]
-        result[t] = np.stack([ndimage.zoom(channel, (shape[0] / channel.shape[0], shape[1] / channel.shape[1]), order=1) * factor
-                              for channel, factor in zip(coarse, factors)])
-    return result
