@@ -327,9 +327,9 @@ def _upload_row(conn: UnitOfWork | Connection, tenant: str, upload_id: str):
 
 
 def _upload(conn: Connection, row) -> pb.Upload:
+    link = store.upload_volumes
     volumes = conn.execute(
-        sa.select(store.volumes.c.volume_id, store.volumes.c.study_id).where(store.volumes.c.upload_id == row.upload_id)
-        .order_by(store.volumes.c.seq)
+        sa.select(link.c.volume_id, link.c.study_id).where(link.c.upload_id == row.upload_id).order_by(link.c.seq)
     ).all()
     return pb.Upload(
         upload_id=row.upload_id, scan_id=row.scan_id, dataset_id=row.dataset_id, file_name=row.suffix,
@@ -371,10 +371,13 @@ def on_scan_anonymized(ports: Ports, consumer: str, event: Event) -> None:
     """Build and store every volume of the scan, then record them with their events in one transaction."""
     anonymized: anonymization_events.ScanAnonymized = event.message
     tenant = event.envelope.tenant
+    # A reviewer's release of one held instance adds to an upload already done: it never un-completes it.
+    release = bool(anonymized.released_held_instance_id)
     with ports.db.unit_of_work() as uow:
         if uow.already_processed(consumer, event.id):
             return
-        _set_upload_state(uow, tenant, anonymized.upload_id, pb.UPLOAD_STATE_PROCESSING)
+        if not release:
+            _set_upload_state(uow, tenant, anonymized.upload_id, pb.UPLOAD_STATE_PROCESSING)
     bucket = anonymized.dicom_bucket or "dicom"
     built, refused = _build(ports, tenant, anonymized.dataset_id, bucket, list(anonymized.object_keys))
     now = time.time()
@@ -388,9 +391,9 @@ def on_scan_anonymized(ports: Ports, consumer: str, event: Event) -> None:
                 upload_id=anonymized.upload_id, scan_id=anonymized.scan_id, dataset_id=anonymized.dataset_id,
                 series_instance_uid=series.series_instance_uid, reason=series.reason,
             ), subject=anonymized.scan_id, tenant=tenant)
-        if built or not refused:
+        if built or not (refused or release):
             _set_upload_state(uow, tenant, anonymized.upload_id, pb.UPLOAD_STATE_COMPLETED)
-        else:
+        elif not release:
             _set_upload_state(uow, tenant, anonymized.upload_id, pb.UPLOAD_STATE_FAILED, "; ".join(r.reason for r in refused))
         uow.mark_processed(consumer, event.id)
     log.info("scan ingested", extra={"scan_id": anonymized.scan_id, "volumes": len(built), "refused": len(refused)})
@@ -465,7 +468,10 @@ def _dicom_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, serie
     volume_id = str(uuid.uuid5(_NAMESPACE, f"{tenant}/{dataset_id}/{content.hexdigest()}"))
     modality = str(first.get("Modality", ""))[:16]
     attributes = slices.volume_attributes(volume.data, modality)
-    ports.volumes.write(VOLUMES_BUCKET, volume_id, volume.data, volume.affine, attributes)
+    with ports.db.read() as conn:
+        known = conn.execute(sa.select(store.volumes.c.volume_id).where(store.volumes.c.volume_id == volume_id)).first()
+    if known is None:  # the same instances uploaded again make the same volume: it is stored already
+        ports.volumes.write(VOLUMES_BUCKET, volume_id, volume.data, volume.affine, attributes)
     instances = {str(frame.dataset.SOPInstanceUID): frame.dataset for frame in series.frames}
     return _Built(
         volume_id=volume_id,
@@ -559,6 +565,9 @@ def _record_volume(uow: UnitOfWork, tenant: str, anonymized, volume: _Built, now
             store.instances.c.sop_instance_uid == instance["sop_instance_uid"])
         if uow.execute(sa.select(store.instances.c.sop_instance_uid).where(key)).first() is None:
             uow.execute(store.instances.insert().values(tenant=tenant, series_id=series_id, **instance))
+    link = store.upload_volumes
+    if uow.execute(sa.select(link.c.volume_id).where(link.c.upload_id == anonymized.upload_id, link.c.volume_id == volume.volume_id)).first() is None:
+        uow.execute(link.insert().values(upload_id=anonymized.upload_id, volume_id=volume.volume_id, study_id=study_id, created_at=now))
     table = store.volumes
     if uow.execute(sa.select(table.c.volume_id).where(table.c.volume_id == volume.volume_id)).first() is not None:
         return  # the same series uploaded again: its volume exists and was announced then

@@ -100,6 +100,18 @@ volumes = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+# Which volumes each upload yielded: also those it only repeated (a series uploaded again keeps its first volume).
+upload_volumes = sa.Table(
+    "upload_volumes",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("upload_id", sa.String(36), nullable=False, index=True),
+    sa.Column("volume_id", sa.String(36), nullable=False),
+    sa.Column("study_id", sa.String(36), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("upload_id", "volume_id", name="volume_once_per_upload"),
+)
+
 # Annotation's DatasetShared / DatasetUnshared, cached: which vendors may read a dataset's volumes.
 dataset_vendors = sa.Table(
     "dataset_vendors",

@@ -283,6 +283,18 @@ def test_real_series_become_stored_volumes_equal_to_the_offline_build(ports, ano
     assert (rows_text(ports.db), len(outbox(ports.db))) == before
 
 
+def test_the_same_series_uploaded_twice_is_one_volume_that_both_uploads_list(ports, anonymizer, data_dir):
+    files = {f"x/{path.name}": path.read_bytes() for path in sorted((data_dir / "rt_utils/tests/mock_data").glob("ct_*.dcm"))}
+    first = handlers.upload(ports, UPLOADER, requests(zipped(files)))
+    second = handlers.upload(ports, UPLOADER, requests(zipped(files, zipfile.ZIP_STORED)))
+    through_anonymization(ports, anonymizer)
+    [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
+    for response in (first, second):
+        upload = handlers.get_upload(ports, UPLOADER, response.upload_id)
+        assert upload.state == pb.UPLOAD_STATE_COMPLETED and list(upload.volume_ids) == [ready.volume_id]
+        assert list(upload.study_ids) == [ready.study_id]
+
+
 def test_a_refused_series_is_reported_and_the_rest_of_the_scan_goes_on(ports, data_dir):
     """Two copies of one slice (same position, different instances) cannot be stacked: IngestFailed for that series only."""
     mr = sorted((data_dir / MR).glob("*.dcm"))[:4]
