@@ -17,7 +17,6 @@ import sqlalchemy as sa
 
 from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.anonymization.v1 import events_pb2 as anonymization_events
-from radlab.ingestion.v1 import events_pb2
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 from radlab.type.v1 import geometry_pb2
 from services.anonymization import handlers as anonymization
