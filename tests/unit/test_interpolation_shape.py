@@ -54,6 +54,19 @@ def test_a_moving_structure_moves_rather_than_fading():
     assert not fill(labels, keys_from_slices(labels, [0, 4], 0), method=Method.SHAPE).labels[2].any()
 
 
+def test_a_structure_on_a_curved_path_follows_the_curve_through_four_keys():
+    """A disk travelling along an arc (60° per 4 slices around the image centre): halfway between the two
+    middle keys it lies on the arc (radius 20), not on the chord (17.3), as a straight interpolation would."""
+    angles = {0: 0.0, 4: np.pi / 3, 8: 2 * np.pi / 3, 12: np.pi}
+    labels = volume({s: {1: circle((32 + 20 * np.sin(a), 32 + 20 * np.cos(a)), 5)} for s, a in angles.items()},
+                    count=13)
+    out = fill(labels, keys_from_slices(labels, list(angles), 0), method=Method.SHAPE).labels
+    row, col = ndimage.center_of_mass(out[6] == 1)
+    assert np.hypot(row - 32, col - 32) > 19
+    chord = fill(labels, {1: LabelKeys(drawn=(4, 8), absent=())}, method=Method.SHAPE).labels
+    assert ndimage.center_of_mass(chord[6] == 1)[0] - 32 < 18
+
+
 def test_a_split_is_one_structure_then_two():
     """One wide blob on slice 0 splitting into two on slice 6: one component near the first key, two near
     the last, no pixel far outside both."""

