@@ -467,7 +467,7 @@ def _dicom_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, serie
     content = hashlib.sha256("\n".join([series.series_uid, json.dumps(series.split, sort_keys=True, default=str), *sops]).encode())
     volume_id = str(uuid.uuid5(_NAMESPACE, f"{tenant}/{dataset_id}/{content.hexdigest()}"))
     modality = str(first.get("Modality", ""))[:16]
-    attributes = slices.volume_attributes(volume.data, modality)
+    attributes = slices.volume_attributes(volume.data, modality, slices.Window(*volume.window) if volume.window else None)
     with ports.db.read() as conn:
         known = conn.execute(sa.select(store.volumes.c.volume_id).where(store.volumes.c.volume_id == volume_id)).first()
     if known is None:  # the same instances uploaded again make the same volume: it is stored already

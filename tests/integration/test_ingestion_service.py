@@ -401,3 +401,22 @@ def test_slices_and_thumbnails_come_from_the_stored_volume(ports, data_dir):
         assert thumbnail.png.startswith(b"\x89PNG") and max(thumbnail.width, thumbnail.height) == 64
     with pytest.raises(NotFound):
         handlers.get_thumbnail(ports, Principal("v-1", "vendor", TENANT, "acme"), pb.GetThumbnailRequest(study_id=ready.study_id))
+
+
+def test_a_radiograph_is_a_one_slice_volume_shown_in_its_own_voi_window(ports):
+    """A MONOCHROME1 CR (pydicom-data) becomes a 1-slice volume whose default window is its VOI window, as the thumbnail uses."""
+    from pydicom.data import get_testdata_file
+
+    radiograph = Path(get_testdata_file("RG1_UNCI.dcm")).read_bytes()
+    [offline] = build_volumes([parse_instance(radiograph)])
+    ports.store.ensure_bucket("dicom")
+    ports.store.put("dicom", f"{TENANT}/cr.dcm", radiograph)
+    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/cr.dcm"]))
+    [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
+    assert ready.modality == "CR" and list(ready.volume_ref.geometry.shape) == [1, 1955, 1841]
+    attributes = ports.volumes.info("volumes", ready.volume_ref.key_prefix).attributes
+    assert attributes["default_window"] == list(offline.window)
+    png = handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(
+        volume_id=ready.volume_id, plane=geometry_pb2.PLANE_AXIAL, slice_index=0, format=pb.SLICE_FORMAT_PNG,
+    ))
+    assert (png.applied_window.center, png.applied_window.width) == offline.window
