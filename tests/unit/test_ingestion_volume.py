@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import subprocess
+from io import BytesIO
 from pathlib import Path
 
 import nibabel as nib
@@ -17,6 +18,7 @@ from services.ingestion.domain.series import (
     Volume,
     VolumeRefused,
     _native_pixels,
+    _read_explicit_little_endian,
     analyse,
     build_volume,
     build_volumes,
@@ -335,3 +337,42 @@ def test_voi_lut_sequence_gives_a_window_over_its_input_range():
     dataset.Modality = "DX"  # an OT test image; as a radiograph its VOI LUT is the default window
     (volume,) = build_volumes([dataset])
     assert volume.window == (128.0, 256.0)
+
+
+def test_fast_reader_gives_what_dcmread_gives(data_dir):
+    """parse_instance splits explicit VR little endian files itself: every attribute (nested sequences, private
+    tags, encapsulated pixel data included), the file meta and the pixels equal pydicom's dcmread of the same bytes."""
+    paths = [path for folder in (MR, CT_J2K, CT_TILT, "dcmqi/data/segmentations", "rt_utils/tests/mock_data")
+             for path in sorted((data_dir / folder).iterdir()) if path.is_file()][::3]
+    paths += [Path(get_testdata_file(name)) for name in ("eCT_Supplemental.dcm", "RG1_J2KR.dcm", "MR_small_RLE.dcm", "emri_small_jpeg_ls_lossless.dcm")]
+    implicit = 0
+    for path in paths:
+        data = path.read_bytes()
+        full = pydicom.dcmread(BytesIO(data), force=True)
+        ours = _read_explicit_little_endian(data)
+        if full.file_meta.TransferSyntaxUID.is_implicit_VR:  # rt_utils' RTSTRUCTs: left to dcmread
+            assert ours is None
+            implicit += 1
+            continue
+        assert ours == full and ours.file_meta == full.file_meta, path.name
+        if "PixelData" in full:
+            assert np.array_equal(ours.pixel_array, full.pixel_array), path.name
+    assert len(paths) - implicit > 80
+
+
+@pytest.mark.parametrize("name", ["MR_small_bigendian.dcm", "MR_small_implicit.dcm", "no_meta.dcm"])
+def test_other_encodings_are_left_to_dcmread(name):
+    data = Path(get_testdata_file(name)).read_bytes()
+    assert _read_explicit_little_endian(data) is None
+    parsed = parse_instance(data)
+    assert parsed is None or parsed == pydicom.dcmread(BytesIO(data), force=True)
+
+
+def test_truncated_or_damaged_bytes_fall_back_or_fail_closed(data_dir):
+    """A file cut in its pixel data, or with a corrupted VR, is not split here; parse_instance answers like dcmread."""
+    data = next(path for path in sorted((data_dir / MR).iterdir()) if path.is_file()).read_bytes()
+    assert _read_explicit_little_endian(data[: len(data) - 1000]) is None
+    damaged = bytearray(data)
+    damaged[data.index(b"UI", 400)] = ord("Z")
+    assert _read_explicit_little_endian(bytes(damaged)) is None
+    assert parse_instance(b"not DICOM at all") is None
