@@ -1,13 +1,15 @@
-"""`radlab anonymize SRC_DIR DST_DIR`: de-identify a folder of DICOM files on this machine, writing atomically."""
+"""`radlab anonymize SRC_DIR DST_DIR`: de-identify a folder of DICOM and NIfTI files on this machine, writing atomically."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import warnings
 from pathlib import Path
 
 from services.anonymization.domain.engine import anonymize
+from services.anonymization.domain.nifti import deidentify_nifti, is_nifti
 from services.anonymization.rules_table import load_rule_table
 from shared.errors import InvalidArgument
 from shared.files import write_atomically
@@ -31,7 +33,8 @@ def read_key(key_file: str | None) -> bytes:
 
 def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = "default", out=None) -> int:
     """De-identify every file under `source` into `destination` (held instances into destination/held/),
-    named by their new SOP Instance UID so no input file name (which may hold PHI) is carried over.
+    named by their new SOP Instance UID (NIfTI: by a digest of the cleaned file) so no input file name
+    (which may hold PHI) is carried over.
     Returns the number of files that failed; a failed file writes nothing."""
     out = out or sys.stdout
     table = load_rule_table()
@@ -40,9 +43,16 @@ def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = 
     for number, path in enumerate(files, 1):
         label = f"[{number}/{len(files)}] file {number}"  # the input name may itself be PHI: never printed
         try:
+            data = path.read_bytes()
+            if is_nifti(data):
+                cleaned = deidentify_nifti(data).data
+                target = destination / f"{hashlib.sha256(cleaned).hexdigest()[:32]}.nii.gz"
+                write_atomically(target, cleaned)
+                print(f"{label}: ok -> {target.relative_to(destination)}", file=out)
+                continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = anonymize(path.read_bytes(), table, key, tenant)
+                result = anonymize(data, table, key, tenant)
         except InvalidArgument as error:
             failed += 1
             print(f"{label}: FAILED, nothing written: {error}", file=out)

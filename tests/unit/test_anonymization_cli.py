@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import warnings
 
 from radlab.cli import main
 from tests.phi_corpus import UID_CANARY, build_instance
+from tests.unit.test_anonymization_nifti import MR as NIFTI_MR
+from tests.unit.test_anonymization_nifti import with_phi
 from services.anonymization.rules_table import load_rule_table
 
 
@@ -29,6 +32,7 @@ def test_folder_round_trip(tmp_path, data_dir, monkeypatch, capsys):
     (source / "CNRYHELD_us.dcm").write_bytes(held)
     (source / "CNRYBROKEN.dcm").write_bytes(clean[: len(clean) // 3])
     shutil.copy(data_dir / "dcm_qa_ct/In/GE/01.dcm", source / "real.dcm")
+    (source / "CNRYNIFTI_Doe.nii.gz").write_bytes(with_phi(data_dir / NIFTI_MR)[0])
     key_file = tmp_path / "key"
     key_file.write_bytes(b"k" * 32)
     assert main(["anonymize", str(source), str(destination), "--key-file", str(key_file), "--tenant", "t"]) == 1
@@ -36,7 +40,8 @@ def test_folder_round_trip(tmp_path, data_dir, monkeypatch, capsys):
     printed = captured.out
     assert "radlab:" not in captured.err, captured.err
     written = sorted(path.relative_to(destination).as_posix() for path in destination.rglob("*") if path.is_file())
-    assert len(written) == 3 and sum(name.startswith("held/") for name in written) == 1
-    assert "CNRY" not in " ".join(written) + printed
+    assert len(written) == 4 and sum(name.startswith("held/") for name in written) == 1
+    [nifti] = [destination / name for name in written if name.endswith(".nii.gz")]
+    assert "CNRY" not in " ".join(written) + printed and b"CNRY" not in gzip.decompress(nifti.read_bytes())
     assert "FAILED, nothing written" in printed and "2 de-identified" not in printed
     assert not any(path.name.startswith(".partial-") for path in destination.rglob("*"))
