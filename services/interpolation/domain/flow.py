@@ -13,7 +13,7 @@ from scipy import ndimage
 
 MIN_SIZE = 16            # the coarsest pyramid level keeps at least this many pixels a side
 TIME_STEP = 0.25         # Chambolle's step for two dimensions (stable at ≤ 1/4)
-PROJECTIONS = 2          # total-variation projections per data-term threshold
+PROJECTIONS = 1          # total-variation projections per data-term threshold
 
 
 def tvl1(targets: np.ndarray, sources: np.ndarray, *, attachment: float, tightness: float, num_warp: int,
@@ -52,13 +52,16 @@ def _resize(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def _solve(targets: np.ndarray, sources: np.ndarray, flow: np.ndarray, attachment: float, tightness: float,
            num_warp: int, num_iter: int) -> np.ndarray:
-    """Refine `flow` on one pyramid level."""
+    """Refine `flow` on one pyramid level (in-place arithmetic: these loops are the whole cost)."""
     pairs, rows, cols = targets.shape
     grid = np.mgrid[:pairs, :rows, :cols].astype(np.float32)
     threshold = attachment * tightness
     step = TIME_STEP / tightness
-    dual = np.zeros((2, 2) + targets.shape, dtype=np.float32)  # [flow component, derivative axis, ...]
-    flow = np.ascontiguousarray(flow.transpose(1, 0, 2, 3))     # [component, pairs, rows, cols]
+    flow = np.ascontiguousarray(flow.transpose(1, 0, 2, 3))       # [component, pairs, rows, cols]
+    dual = np.zeros((2, 2) + targets.shape, dtype=np.float32)    # [component, derivative axis, pairs, rows, cols]
+    derivative = np.zeros_like(dual)
+    magnitude = np.empty_like(flow)
+    divergence = np.empty_like(flow)
     for _ in range(num_warp):
         warped = ndimage.map_coordinates(sources, (grid[0], grid[1] + flow[0], grid[2] + flow[1]), order=1,
                                          mode="nearest")
@@ -67,31 +70,32 @@ def _solve(targets: np.ndarray, sources: np.ndarray, flow: np.ndarray, attachmen
         norm[norm == 0] = 1
         residual_at_zero = warped - targets - (gradient * flow).sum(axis=0)
         for _ in range(num_iter):
-            residual = residual_at_zero + (gradient * flow).sum(axis=0)
+            residual = residual_at_zero + gradient[0] * flow[0] + gradient[1] * flow[1]
             # the data term's minimiser along the image gradient, clipped to ±threshold·gradient
-            shift = np.clip(-residual / norm, -threshold, threshold)
-            data = flow + shift * gradient
+            shift = np.clip(np.divide(residual, norm, out=residual), -threshold, threshold)
+            data = flow - shift * gradient
             for _ in range(PROJECTIONS):
-                flow = data + tightness * _divergence(dual)
-                derivative = _forward_gradient(flow)
-                magnitude = np.sqrt((derivative ** 2).sum(axis=1, keepdims=True))
-                dual = (dual + step * derivative) / (1 + step * magnitude)
+                _divergence(dual, divergence)
+                flow = np.add(data, np.multiply(divergence, tightness, out=divergence), out=flow)
+                _forward_gradient(flow, derivative)
+                np.hypot(derivative[:, 0], derivative[:, 1], out=magnitude)
+                magnitude *= step
+                magnitude += 1
+                derivative *= step
+                dual += derivative
+                dual /= magnitude[:, None]
     return np.ascontiguousarray(flow.transpose(1, 0, 2, 3))
 
 
-def _forward_gradient(flow: np.ndarray) -> np.ndarray:
-    """[component, axis, pairs, rows, cols] forward differences of each flow component, zero at the far edge."""
-    derivative = np.zeros((2,) + flow.shape, dtype=np.float32)
-    derivative = derivative.transpose(1, 0, 2, 3, 4)
-    derivative[:, 0, :, :-1, :] = flow[:, :, 1:, :] - flow[:, :, :-1, :]
-    derivative[:, 1, :, :, :-1] = flow[:, :, :, 1:] - flow[:, :, :, :-1]
-    return derivative
+def _forward_gradient(flow: np.ndarray, out: np.ndarray) -> None:
+    """Into `out` [component, axis, pairs, rows, cols]: forward differences of each flow component, zero at the far edge."""
+    np.subtract(flow[:, :, 1:, :], flow[:, :, :-1, :], out=out[:, 0, :, :-1, :])
+    np.subtract(flow[:, :, :, 1:], flow[:, :, :, :-1], out=out[:, 1, :, :, :-1])
 
 
-def _divergence(dual: np.ndarray) -> np.ndarray:
-    """[component, pairs, rows, cols] divergence of each component's dual field: minus the adjoint of
+def _divergence(dual: np.ndarray, out: np.ndarray) -> None:
+    """Into `out` [component, pairs, rows, cols]: divergence of each component's dual field, minus the adjoint of
     `_forward_gradient` (the dual is zero on the far edge, where the gradient is)."""
-    divergence = dual[:, 0] + dual[:, 1]
-    divergence[:, :, 1:, :] -= dual[:, 0, :, :-1, :]
-    divergence[:, :, :, 1:] -= dual[:, 1, :, :, :-1]
-    return divergence
+    np.add(dual[:, 0], dual[:, 1], out=out)
+    out[:, :, 1:, :] -= dual[:, 0, :, :-1, :]
+    out[:, :, :, 1:] -= dual[:, 1, :, :, :-1]

@@ -20,7 +20,7 @@ class Settings:
     attachment: float = 15.0   # TV-L1 data attachment: higher follows the image more, lower keeps the flow smoother
     tightness: float = 0.3     # TV-L1 coupling between the flow and its smoothed copy
     num_warp: int = 5          # flow refinements per pyramid level
-    num_iter: int = 10         # TV-L1 fixed-point iterations per refinement
+    num_iter: int = 5          # TV-L1 fixed-point iterations per refinement
     pixel: float = 2.0         # finest pixel (mm) the flow is computed on; finer slices are resampled for it
     chain: bool = True         # register slice to slice from each key (else jump from the key directly)
     likelihood: float = 0.5    # exponent of the per-label intensity likelihood learned on the keys
