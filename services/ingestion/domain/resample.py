@@ -15,7 +15,8 @@ MAX_SLICES_PER_INPUT = 2
 
 @dataclass(frozen=True)
 class Resampled:
-    """A resampled stack `data` [k, j, i] (float64) and where its grid lies relative to the first input slice.
+    """A resampled stack `data` [k, j, i] (in the dtype asked for) and where its grid lies relative to the first
+    input slice.
 
     Output voxel (i, j, k) sits at input pixel (i + i0, j + j0) of the first slice's pixel grid, moved
     k × `spacing` mm along the slice normal.
@@ -80,10 +81,11 @@ def _blend(low: np.ndarray, high: np.ndarray, frac: np.ndarray | float, fill: fl
     return np.where(padding, np.where(frac < 0.5, low, high), linear)
 
 
-def equidistant(data: np.ndarray, distances: np.ndarray, fill: float) -> tuple[np.ndarray, float]:
+def equidistant(data: np.ndarray, distances: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, float]:
     """Linearly interpolate slices at `distances` (ascending, mm) onto an equal spacing from the first to the last.
 
-    Plain linear interpolation between the two nearest slices (as dcm2niix). The spacing is the smallest
+    Plain linear interpolation between the two nearest slices (as dcm2niix), in float64, each output slice
+    then stored as `dtype` (rounded to the nearest integer for integer types). The spacing is the smallest
     gap, stretched so the grid ends exactly on the last slice; at most
     MAX_SLICES_PER_INPUT × slices (then spacing = extent / (that − 1)), as dcm2niix does. Returns (data, spacing).
     """
@@ -98,19 +100,30 @@ def equidistant(data: np.ndarray, distances: np.ndarray, fill: float) -> tuple[n
     high = np.clip(np.searchsorted(distances, targets, side="left"), 1, count - 1)
     low = high - 1
     frac = np.clip((targets - distances[low]) / (distances[high] - distances[low]), 0.0, 1.0)
-    out = np.empty((len(targets),) + data.shape[1:], dtype=np.float64)
+    # Slice by slice into the output type: no volume-sized float64 array beside the result.
+    out = np.empty((len(targets),) + data.shape[1:], dtype=dtype)
+    blended = np.empty(data.shape[1:], dtype=np.float64)
     for k in range(len(targets)):
-        out[k] = data[low[k]] * (1 - frac[k]) + data[high[k]] * frac[k]
+        np.multiply(data[low[k]], 1 - frac[k], out=blended)
+        blended += data[high[k]] * frac[k]
+        out[k] = _stored(blended, dtype)
     return out, spacing
 
 
-def resample(data: np.ndarray, distances: np.ndarray, shifts: np.ndarray, fill: float, even: bool) -> Resampled:
+def _stored(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Interpolated float64 values as `dtype`: rounded to the nearest integer first for integer types."""
+    return np.rint(values) if np.issubdtype(dtype, np.integer) else values
+
+
+def resample(data: np.ndarray, distances: np.ndarray, shifts: np.ndarray, fill: float, even: bool, dtype: np.dtype) -> Resampled:
     """Tilt-correct `data` [k, j, i] (slices at `distances` along the normal, sideways `shifts` (j, i) in pixels),
-    then, unless `even`, interpolate it onto equidistant slices; dcm2niix's order (tilt first, then spacing)."""
+    then, unless `even`, interpolate it onto equidistant slices; dcm2niix's order (tilt first, then spacing).
+    The result is stored as `dtype`."""
     corrected, j0, i0 = tilt_correct(data, shifts, fill)
     padded = (corrected.shape[2] - data.shape[2], corrected.shape[1] - data.shape[1])
     if even or len(distances) < 2:
         spacing = float((distances[-1] - distances[0]) / (len(distances) - 1)) if len(distances) > 1 else 0.0
-        return Resampled(corrected, i0, j0, spacing, padded, len(distances))
-    out, spacing = equidistant(corrected, distances, fill)
+        return Resampled(_stored(corrected, dtype).astype(dtype), i0, j0, spacing, padded, len(distances))
+    out, spacing = equidistant(corrected, distances, dtype)
     return Resampled(out, i0, j0, spacing, padded, len(distances))
+

@@ -590,16 +590,15 @@ def _resampled(series: Series, geometry: Geometry) -> Volume:
         shifts[:, 1] = geometry.offsets @ geometry.row / column_spacing
     even = not kinds & {"uneven_spacing", "missing_slices"}
     fill = float(stacked.min())
-    result = resample(stacked, geometry.distances, shifts, fill, even)
+    # Interpolated values lie within the input's range: integer input keeps its dtype (rounded), else float32.
+    dtype = stacked.dtype if np.issubdtype(stacked.dtype, np.integer) else np.dtype(np.float32)
+    result = resample(stacked, geometry.distances, shifts, fill, even, dtype)
     affine = np.eye(4)
     affine[:3, 0] = geometry.row * column_spacing
     affine[:3, 1] = geometry.column * row_spacing
     affine[:3, 2] = geometry.normal * result.spacing
     affine[:3, 3] = np.asarray(first.position) + result.i0 * affine[:3, 0] + result.j0 * affine[:3, 1]
-    if np.issubdtype(stacked.dtype, np.integer):  # interpolated values lie within the input's range: same dtype
-        data = np.rint(result.data).astype(stacked.dtype)
-    else:
-        data = result.data.astype(np.float32)
+    data = result.data
     done = []
     if tilted:
         moved = float(np.abs(geometry.offsets @ geometry.column).max() + np.abs(geometry.offsets @ geometry.row).max())
