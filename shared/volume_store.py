@@ -27,7 +27,8 @@ import numpy as np
 import zarr
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 from zarr.codecs import BloscCodec
-from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
+from zarr.core.buffer import Buffer, BufferPrototype
+from zarr.core.buffer.cpu import NDBuffer
 
 from shared.objectstore import ObjectNotFound, ObjectStore
 
@@ -190,7 +191,8 @@ class _OpenVolume:
             low = missing.min(axis=0) + [g.start for g in grid]
             high = missing.max(axis=0) + [g.start for g in grid] + 1
             box = tuple(slice(lo * c, min(hi * c, n)) for lo, hi, c, n in zip(low, high, self.chunks, self.voxels.shape))
-            self.voxels[box] = self.array[box]
+            # Decoded straight into the cache: no second volume-sized copy on the cold path.
+            self.array.get_basic_selection(box, out=NDBuffer.from_numpy_array(self.voxels[box]))
             self.loaded[tuple(slice(lo, hi) for lo, hi in zip(low, high))] = True
 
 
