@@ -192,7 +192,7 @@ def _finish(ports: Ports, caller: Principal, upload_id: str) -> pb.UploadFilesRe
         row = _upload_row(conn, caller.tenant, upload_id)
     parts = json.loads(row.parts)
     scan_id = str(uuid.uuid4())
-    written: list[str] = []
+    written: dict[str, int] = {}  # quarantine key → bytes
     with tempfile.TemporaryFile() as whole:
         digest = hashlib.sha256()
         for part in parts:
@@ -210,10 +210,12 @@ def _finish(ports: Ports, caller: Principal, upload_id: str) -> pb.UploadFilesRe
         try:
             skipped = _unpack(ports, whole, row.total_size, scan_id, written)
         except ArchiveRefused as refused:
-            return _fail(ports, row, parts, written, str(refused))
+            return _fail(ports, row, parts, list(written), str(refused))
+        except Exception:  # the store failed: nothing half-written stays; the upload can be finished again
+            _delete(ports, written)
+            raise
     if not written:
         return _fail(ports, row, parts, [], "no DICOM or NIfTI file in the upload" + (f" ({'; '.join(skipped[:5])})" if skipped else ""))
-    byte_count = sum(ports.store.head(QUARANTINE_BUCKET, key).size for key in written)
     table = store.uploads
     with ports.db.unit_of_work() as uow:
         finished = uow.execute(table.update().where(table.c.upload_id == upload_id, table.c.state == pb.UPLOAD_STATE_RECEIVING).values(
@@ -225,7 +227,7 @@ def _finish(ports: Ports, caller: Principal, upload_id: str) -> pb.UploadFilesRe
             raise FailedPrecondition(f"upload {upload_id} was finished by another stream; see GetUpload")
         uow.emit(events_pb2.ScanUploaded(
             upload_id=upload_id, scan_id=scan_id, dataset_id=row.dataset_id, quarantine_bucket=QUARANTINE_BUCKET,
-            quarantine_keys=written, file_count=len(written), byte_count=byte_count, uploader=row.uploader,
+            quarantine_keys=list(written), file_count=len(written), byte_count=sum(written.values()), uploader=row.uploader,
         ), subject=scan_id, tenant=row.tenant)
     _delete(ports, parts)
     log.info("upload complete", extra={"upload_id": upload_id, "scan_id": scan_id, "files": len(written), "skipped": len(skipped)})
@@ -235,13 +237,15 @@ def _finish(ports: Ports, caller: Principal, upload_id: str) -> pb.UploadFilesRe
     )
 
 
-def _unpack(ports: Ports, whole: BinaryIO, size: int, scan_id: str, written: list[str]) -> list[str]:
-    """Put each DICOM or NIfTI file of the upload into quarantine (appending keys to `written`); returns why others were skipped."""
+def _unpack(ports: Ports, whole: BinaryIO, size: int, scan_id: str, written: dict[str, int]) -> list[str]:
+    """Put each DICOM or NIfTI file of the upload into quarantine (recording key → size in `written`); returns why others were skipped."""
     whole.seek(0)
     kind = kind_of(whole.read(HEAD_BYTES))
     whole.seek(0)
     if kind in ("dicom", "nifti"):
-        written.append(_quarantine(ports, scan_id, 1, whole))
+        key = _quarantine_key(scan_id, 1)
+        written[key] = 0  # recorded before the put, so a failing put is cleaned up too
+        written[key] = ports.store.put(QUARANTINE_BUCKET, key, whole).size
         return []
     if kind not in ("zip", "tar"):
         raise ArchiveRefused(
@@ -249,16 +253,18 @@ def _unpack(ports: Ports, whole: BinaryIO, size: int, scan_id: str, written: lis
             "upload one of those"
         )
     archive = Archive(whole, kind, size, ports.limits)  # every member checked before any is read
-    skipped = []
+    skipped: list[str] = []
     try:
         for member in archive.members:
             with archive.open(member) as stream:
                 member_kind = kind_of(stream.read(HEAD_BYTES))
-            if member_kind in ("dicom", "nifti"):
-                with archive.open(member) as stream:
-                    written.append(_quarantine(ports, scan_id, len(written) + 1, stream))
-            else:
-                skipped.append(_why_skipped(member, member_kind))
+                if member_kind not in ("dicom", "nifti"):
+                    skipped.append(_why_skipped(member, member_kind))
+                    continue
+                key = _quarantine_key(scan_id, len(written) + 1)
+                written[key] = 0
+                stream.seek(0)  # within the member: zip and tar members seek back by re-reading, no second open
+                written[key] = ports.store.put(QUARANTINE_BUCKET, key, stream).size
     finally:
         archive.close()
     return skipped
@@ -272,10 +278,8 @@ def _why_skipped(member: Member, kind: str | None) -> str:
     return f"{member.where}: not DICOM or NIfTI"
 
 
-def _quarantine(ports: Ports, scan_id: str, number: int, data: BinaryIO) -> str:
-    key = f"scans/{scan_id}/{number:06d}"  # opaque: file names may hold PHI, and keys travel in events
-    ports.store.put(QUARANTINE_BUCKET, key, data)
-    return key
+def _quarantine_key(scan_id: str, number: int) -> str:
+    return f"scans/{scan_id}/{number:06d}"  # opaque: file names may hold PHI, and keys travel in events
 
 
 def _fail(ports: Ports, row, parts: list[str], written: list[str], reason: str) -> pb.UploadFilesResponse:
