@@ -245,3 +245,18 @@ def test_truncated_and_non_dicom_files_fail_closed(table, data_dir):
 def test_a_short_key_is_refused(table, data_dir):
     with pytest.raises(Exception, match="at least 16 bytes"):
         anonymize((data_dir / "dcm_qa_ct/In/GE/01.dcm").read_bytes(), table, b"short")
+
+
+@pytest.mark.parametrize("folder", REAL_SERIES)
+def test_copying_untouched_elements_writes_what_pydicom_would(table, data_dir, folder):
+    """The engine copies still-raw elements byte for byte instead of letting pydicom re-encode them: the
+    bytes must equal pydicom's own writing of the same de-identified dataset."""
+    files = sorted(path for path in (data_dir / folder).rglob("*") if path.is_file() and "LICENSE" not in path.name)[:4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        corpus = [build_instance(table, study_uid=STUDY, instance=7)[0]]
+        for data in [path.read_bytes() for path in files] + corpus:
+            result = anonymize(data, table, KEY, "tenant-a")
+            reference = BytesIO()
+            result.dataset.save_as(reference, enforce_file_format=True)
+            assert result.data == reference.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -13,7 +14,10 @@ import numpy as np
 import pydicom
 from pydicom.datadict import dictionary_has_tag
 from pydicom.dataelem import DataElement
+from pydicom.charset import default_encoding
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -185,6 +189,39 @@ def _check_structure(data: bytes, explicit: bool, little: bool) -> None:
     elements(position, len(data), False)
 
 
+_LONG_LENGTH_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
+
+
+def _encode(dataset: Dataset, syntax: UID) -> bytes:
+    """The instance as Part 10 bytes. In explicit VR little endian (nearly every file), when neither the
+    encoding nor the character set changed, elements still raw (kept untouched by the engine) are copied
+    byte for byte and pydicom encodes the rest; anything else goes through pydicom's writer whole."""
+    output = BytesIO()
+    plain = not syntax.is_implicit_VR and syntax.is_little_endian and not syntax.is_deflated
+    if not (plain and dataset.original_encoding == (False, True) and dataset.original_character_set == dataset._character_set):
+        dataset.save_as(output, enforce_file_format=True)
+        return output.getvalue()
+    if any(tag >> 16 in (0x0000, 0x0002) for tag in dataset.keys()):
+        raise ValueError("command or file meta elements inside the dataset")
+    if _PIXEL_DATA in dataset:
+        dataset[_PIXEL_DATA].is_undefined_length = syntax.is_compressed
+    stream = DicomBytesIO()
+    stream.is_implicit_VR, stream.is_little_endian = False, True
+    stream.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(stream, dataset.file_meta, enforce_standard=True)
+    encoding = dataset.get("SpecificCharacterSet", default_encoding)
+    for tag in sorted(dataset.keys()):
+        element = dataset.get_item(tag)
+        value = element.value if element.is_raw else None
+        vr = element.VR
+        if isinstance(value, bytes) and vr not in (None, "SQ") and element.length != _UNDEFINED and (vr in _LONG_LENGTH_VRS or len(value) <= 0xFFFF):
+            length = len(value).to_bytes(4, "little") if vr in _LONG_LENGTH_VRS else len(value).to_bytes(2, "little")
+            stream.write(struct.pack("<HH", tag >> 16, tag & 0xFFFF) + vr.encode() + (b"\x00\x00" if vr in _LONG_LENGTH_VRS else b"") + length + value)
+        else:
+            write_data_element(stream, element, encoding)
+    return stream.getvalue()
+
+
 def _check_written(written: bytes, syntax: UID) -> None:
     """The output reads back: its marker, and every element header to the last byte (a walk over the bytes,
     a quarter of a full parse's time); deflated output, which cannot be walked, is parsed."""
@@ -290,10 +327,8 @@ class _Deidentifier:
         syntax = UID(dataset.file_meta.TransferSyntaxUID)
         dataset.file_meta = self._file_meta(dataset, syntax)
         dataset.preamble = b"\x00" * 128
-        output = BytesIO()
         try:
-            dataset.save_as(output, enforce_file_format=True)
-            written = output.getvalue()
+            written = _encode(dataset, syntax)
             _check_written(written, syntax)
         except Exception as error:
             raise AnonymizationFailed(f"the de-identified instance could not be encoded ({error}); report this file to Radlab") from error
@@ -326,7 +361,11 @@ class _Deidentifier:
                 self.identifying.add(text)
 
     def _names_someone(self, element: DataElement) -> bool:
-        return any(token in value.upper() for value in _strings(element) for token in self.identifying)
+        return any(self._names_someone_in(value) for value in _strings(element))
+
+    def _names_someone_in(self, text: str) -> bool:
+        upper = text.upper()
+        return any(token in upper for token in self.identifying)
 
     # ---- the walk ---------------------------------------------------------------------------------------
     def _action(self, tag) -> tuple[str | None, str | None]:
@@ -360,6 +399,8 @@ class _Deidentifier:
         vr = dataset.get_item(tag).VR
         if action is None and vr not in _READ_WHEN_UNLISTED and dictionary_has_tag(tag):
             return self._count("K")
+        if action is None and vr in TEXT_VRS and dictionary_has_tag(tag) and (text := _plain_text(dataset.get_item(tag))) is not None:
+            return self._remove(dataset, tag, "X") if self._names_someone_in(text) else self._count("K")
         if action == "K" and vr not in ("SQ", "AS", "UI"):
             return self._count("K")
         if action == "X":
@@ -546,6 +587,15 @@ def _strings(element: DataElement) -> list[str]:
         return []
     values = list(value) if isinstance(value, (MultiValue, list, tuple)) else [value]
     return [str(item) for item in values if item is not None and str(item) != ""]
+
+
+def _plain_text(raw) -> str | None:
+    """A still-raw text value as a string when its bytes read the same in every DICOM character set
+    (7-bit, no ISO 2022 escape), so it can be searched without decoding; None otherwise."""
+    value = raw.value if raw.is_raw else None
+    if not isinstance(value, bytes) or not value.isascii() or b"\x1b" in value:
+        return None
+    return value.decode("ascii")
 
 
 def _cap_age(element: DataElement) -> None:
