@@ -1,12 +1,13 @@
 """Interpolation's command and event handlers: load key slices and volumes, call the domain's `fill`, save, emit.
 
-A whole-volume job (one per KeySlicesSaved, run on the consumer; one per StartInterpolation, run on a worker
-thread) reads the key-slice version's label array and, when stored, the item's image; fills every label's
-gaps along the plane's array axis; writes the filled array to the `labels` bucket under a prefix naming the
+A whole-volume job (one per KeySlicesSaved, run on the consumer; one per StartInterpolation, run on the
+worker under a claim that lets another instance take it over if this process stops: worker.py) reads the
+key-slice version's label array and, when stored, the item's image; fills every label's gaps along the
+plane's array axis; writes the filled array to the `labels` bucket under a prefix naming the
 item, annotation, version and job; then records the result and emits SlicesInterpolated in one unit of
 work. Key slices are never overwritten (`fill` keeps them), and only the filled slices are listed. A
 redelivered KeySlicesSaved finds its job by event id and emits nothing twice. Interpolate fills one label
-across one gap in memory, for the annotator's live preview, and stores nothing.
+between its key slices (every gap between the outer ones) in memory, for the live preview, and stores nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import sqlalchemy as sa
@@ -33,6 +34,7 @@ from services.interpolation import store
 from services.interpolation.domain.fill import LabelKeys, Method, fill
 from services.interpolation.domain.grid import array_spacing, plane_axis
 from services.interpolation.domain.polygons import Contour, outline, rasterize
+from services.interpolation.worker import JobWorker
 from shared.auth import Principal
 from shared.consumer import Handler
 from shared.db import Database, UnitOfWork, idempotent
@@ -63,7 +65,7 @@ class Ports:
 
     db: Database
     volumes: VolumeStore
-    jobs: Executor
+    worker: JobWorker
 
 
 # ---- access --------------------------------------------------------------------------------------------------
@@ -239,10 +241,17 @@ def start_interpolation(ports: Ports, caller: Principal, request: pb.StartInterp
         if unknown:
             raise InvalidArgument(f"labels {unknown} have no key slices in version {saved.version}; "
                                   f"its labels are {sorted(known)}")
-        job_id = _insert_job(uow, caller.tenant, saved, request.method, sorted(set(request.label_values)), caller.subject, None)
+        job_id = _insert_job(uow, caller.tenant, saved, request.method, sorted(set(request.label_values)), caller.subject,
+                             None, ports.worker.claim())
         job = _job(_job_row(uow, job_id))
-    ports.jobs.submit(_run_in_background, ports, job_id)
+    ports.worker.submit(job_id, partial(_run_in_background, ports, job_id))
     return job
+
+
+def resume_abandoned_jobs(ports: Ports) -> list[str]:
+    """From startup on: take over and run the StartInterpolation jobs a stopped process left QUEUED or RUNNING
+    (those whose claims have lapsed now, and later ones as theirs lapse); returns the ids taken now."""
+    return ports.worker.watch(partial(_run_in_background, ports))
 
 
 def get_job(ports: Ports, caller: Principal, job_id: str) -> pb.InterpolationJob:
@@ -268,7 +277,7 @@ def _key_slice_version(conn, tenant: str, item_id: str, annotation_id: str, vers
 
 
 def _insert_job(uow: UnitOfWork, tenant: str, saved: annotation_events.KeySlicesSaved, method: int,
-                label_values: list[int], requester: str, source_event_id: str | None) -> str:
+                label_values: list[int], requester: str, source_event_id: str | None, claim: dict | None = None) -> str:
     job_id = str(uuid.uuid4())
     now = time.time()
     uow.execute(store.jobs.insert().values(
@@ -276,7 +285,7 @@ def _insert_job(uow: UnitOfWork, tenant: str, saved: annotation_events.KeySlices
         annotation_id=saved.annotation_id, key_slice_version=saved.version, plane=saved.plane, method=method,
         label_values=json.dumps(label_values), requester=requester, source_event_id=source_event_id,
         state=job_pb2.JOB_STATE_QUEUED, percent_done=0.0, message="queued", error="", result=None,
-        method_used=pb.INTERPOLATION_METHOD_UNSPECIFIED, created_at=now, updated_at=now,
+        method_used=pb.INTERPOLATION_METHOD_UNSPECIFIED, created_at=now, updated_at=now, **(claim or {}),
     ))
     return job_id
 
@@ -288,32 +297,38 @@ def _job_row(conn, job_id: str):
 def _run_in_background(ports: Ports, job_id: str) -> None:
     """A StartInterpolation job on the worker thread: every failure ends in the job row, none is lost in the executor."""
     try:
-        run_job(ports, job_id)
+        run_job(ports, job_id, owner=ports.worker.owner)
     except Exception:
         log.exception("interpolation job %s failed", job_id)
 
 
-def run_job(ports: Ports, job_id: str, *, consumer: str = "", event_id: str = "") -> None:
+def run_job(ports: Ports, job_id: str, *, consumer: str = "", event_id: str = "", owner: str = "") -> None:
     """Run a queued job to SUCCEEDED (result stored, SlicesInterpolated emitted) or FAILED.
 
     With `event_id` (a KeySlicesSaved job) the event is marked processed in the unit of work that finishes the
     job; errors a user caused end it FAILED for good, any other error is raised again so the consumer retries.
+    With `owner` (a StartInterpolation job) the job row is changed only while that worker's claim on it holds:
+    had this process stalled past its claim and another instance taken the job over, the job is left to it.
     """
     with ports.db.read() as conn:
         row = _job_row(conn, job_id)
         saved = _key_slice_version(conn, row.tenant, row.item_id, row.annotation_id, row.key_slice_version)
-    progress = _Progress(ports.db, job_id)
+    if owner and row.claimed_by != owner:
+        log.warning("interpolation job claimed by another instance; left to it", extra={"job_id": job_id})
+        return
+    progress = _Progress(ports.db, job_id, owner)
     progress.report(0.0, "reading the label array and the image", state=job_pb2.JOB_STATE_RUNNING)
     try:
         mask, filled = _fill_volume(ports, row, saved, progress)
     except (RadlabError, ObjectNotFound) as error:
-        _finish(ports, job_id, consumer, event_id, error=_user_message(error))
+        _finish(ports, job_id, consumer, event_id, owner, error=_user_message(error))
         return
     except Exception as error:
+        retry = "it is retried while the event is redelivered" if event_id else "start the interpolation again"
         progress.report(progress.percent / 100, "failed", state=job_pb2.JOB_STATE_FAILED,
-                        error=f"internal error ({type(error).__name__}); it is retried while the event is redelivered")
+                        error=f"internal error ({type(error).__name__}); {retry}")
         raise
-    _finish(ports, job_id, consumer, event_id, mask=mask, filled=filled)
+    _finish(ports, job_id, consumer, event_id, owner, mask=mask, filled=filled)
 
 
 def _user_message(error: Exception) -> str:
@@ -369,14 +384,20 @@ def _image(ports: Ports, volume_id: str, shape: tuple[int, ...]) -> np.ndarray |
     return image
 
 
-def _finish(ports: Ports, job_id: str, consumer: str, event_id: str, *, mask: label_pb2.Mask | None = None,
+def _finish(ports: Ports, job_id: str, consumer: str, event_id: str, owner: str, *, mask: label_pb2.Mask | None = None,
             filled=None, error: str = "") -> None:
-    """End the job (and, for an event's job, mark the event processed) in one unit of work; emit its result."""
+    """End the job (and, for an event's job, mark the event processed) in one unit of work; emit its result.
+
+    Nothing changes when the event was processed already, or when `owner` no longer holds the job's claim.
+    """
     table = store.jobs
     with ports.db.unit_of_work() as uow:
         if event_id and uow.already_processed(consumer, event_id):
             return
         row = _job_row(uow, job_id)
+        if owner and row.claimed_by != owner:
+            log.warning("interpolation job taken over by another instance; its result is left to it", extra={"job_id": job_id})
+            return
         values = dict(percent_done=100.0, updated_at=time.time())
         if error:
             values |= dict(state=job_pb2.JOB_STATE_FAILED, message="failed", error=error)
@@ -402,11 +423,13 @@ def _finish(ports: Ports, job_id: str, consumer: str, event_id: str, *, mask: la
 
 
 class _Progress:
-    """A job's progress, written to its row in its own small unit of work every PROGRESS_STEP percent."""
+    """A job's progress, written to its row in its own small unit of work every PROGRESS_STEP percent (only while
+    `owner`, when given, holds the job's claim)."""
 
-    def __init__(self, db: Database, job_id: str):
+    def __init__(self, db: Database, job_id: str, owner: str = ""):
         self.db = db
         self.job_id = job_id
+        self.owner = owner
         self.percent = 0.0
         self._written = -PROGRESS_STEP
 
@@ -418,8 +441,10 @@ class _Progress:
         values = dict(percent_done=self.percent, message=message, updated_at=time.time())
         if state is not None:
             values |= dict(state=state, error=error)
+        table = store.jobs
+        mine = (table.c.job_id == self.job_id) & (table.c.claimed_by == self.owner if self.owner else sa.true())
         with self.db.unit_of_work() as uow:
-            uow.execute(store.jobs.update().where(store.jobs.c.job_id == self.job_id).values(**values))
+            uow.execute(table.update().where(mine).values(**values))
 
 
 def _job(row) -> pb.InterpolationJob:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic.operations import Operations
 
 from shared.db import service_metadata
+from shared.migrations import Migration
 
 metadata = service_metadata()
 
@@ -67,4 +69,16 @@ jobs = sa.Table(
     sa.Column("method_used", sa.Integer, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # StartInterpolation jobs: the worker running it (see worker.py) and until when, unless renewed; NULL for
+    # KeySlicesSaved jobs, which their event's redelivery resumes.
+    sa.Column("claimed_by", sa.String(36), nullable=True),
+    sa.Column("claimed_until", sa.Float, nullable=True),
 )
+
+
+def _add_job_claims(op: Operations) -> None:
+    op.add_column("jobs", sa.Column("claimed_by", sa.String(36), nullable=True))
+    op.add_column("jobs", sa.Column("claimed_until", sa.Float, nullable=True))
+
+
+migrations: list[Migration] = [("jobs-claimed-by-until", _add_job_claims)]

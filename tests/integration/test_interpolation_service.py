@@ -7,6 +7,7 @@ consumer; SlicesInterpolated leaves through the outbox relay onto the same bus.
 from __future__ import annotations
 
 import io
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,7 +22,9 @@ from radlab.interpolation.v1 import events_pb2
 from radlab.interpolation.v1 import interpolation_service_pb2 as pb
 from radlab.interpolation.v1 import interpolation_service_pb2_grpc as pb_grpc
 from radlab.type.v1 import geometry_pb2, job_pb2, label_pb2
-from services.interpolation import handlers, store
+from services import interpolation
+from services.interpolation import handlers, store, worker
+from services.interpolation.worker import JobWorker
 from shared import bus as bus_port
 from shared import events
 from shared.agreement import dice
@@ -31,7 +34,7 @@ from shared.consumer import EventConsumer, consumer_group
 from shared.db import Database, OutboxRelay
 from shared.errors import RadlabError
 from shared.objectstore.file import FileObjectStore
-from shared.runtime import Runtime
+from shared.runtime import Adapters, Runtime
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti
 
@@ -57,16 +60,15 @@ def spleen(data_dir):
 @pytest.fixture
 def service(tmp_path, spleen):
     """The service's ports, a local bus with its consumer, and the spleen image stored as ingestion stores volumes."""
-    db = Database(f"sqlite:///{tmp_path / 'db'}", "interpolation", store.metadata)
+    db = Database(f"sqlite:///{tmp_path / 'db'}", "interpolation", store.metadata, store.migrations)
     volumes = VolumeStore(FileObjectStore(tmp_path / "objects"))
     image, _mask, affine = spleen
     volumes.write("volumes", VOLUME, image, affine, {"modality": "CT"})
-    jobs = ThreadPoolExecutor(max_workers=1)
-    ports = handlers.Ports(db, volumes, jobs)
+    ports = handlers.Ports(db, volumes, JobWorker(db))
     bus = bus_port.connect(f"local://{tmp_path / 'bus.sqlite'}")
     consumer = EventConsumer(bus, GROUP, handlers.event_handlers(ports, GROUP), poll_timeout_s=0.05)
     yield ports, bus, consumer
-    jobs.shutdown(wait=True)
+    ports.worker.shutdown()
     consumer.subscription.close()
     bus.close()
     db.dispose()
@@ -235,6 +237,153 @@ def test_start_interpolation_refuses_what_it_cannot_run(service, spleen):
         with pytest.raises(RadlabError) as refused:
             handlers.start_interpolation(ports, ANNOTATOR, request)
         assert refused.value.code is code and words in str(refused.value)
+
+
+# ---- StartInterpolation jobs across process restarts and replicas -------------------------------------------
+
+def leave_job(db: Database, job_id: str, state: int, claimed_by: str | None, claimed_until: float | None,
+              source_event_id: str | None = None) -> None:
+    """Write a StartInterpolation (or, with `source_event_id`, KeySlicesSaved) job row as a process would have left it."""
+    now = time.time()
+    with db.unit_of_work() as uow:
+        uow.execute(store.jobs.insert().values(
+            job_id=job_id, tenant=TENANT, item_id=ITEM, dataset_id=DATASET, annotation_id=ANNOTATION, key_slice_version=1,
+            plane=geometry_pb2.PLANE_AXIAL, method=pb.INTERPOLATION_METHOD_SHAPE, label_values="[]", requester="annotator-1",
+            source_event_id=source_event_id, state=state, percent_done=40.0 if state == job_pb2.JOB_STATE_RUNNING else 0.0,
+            message="filling between the key slices", error="", result=None, method_used=pb.INTERPOLATION_METHOD_UNSPECIFIED,
+            created_at=now - 300, updated_at=now - 200, claimed_by=claimed_by, claimed_until=claimed_until,
+        ))
+
+
+def job_row(db: Database, job_id: str):
+    with db.read() as conn:
+        return conn.execute(sa.select(store.jobs).where(store.jobs.c.job_id == job_id)).one()
+
+
+def announced_jobs(db: Database) -> list[str]:
+    """The job ids of the SlicesInterpolated events in the service's outbox, sorted."""
+    with db.read() as conn:
+        payloads = conn.execute(sa.select(db.outbox.c.payload).where(
+            db.outbox.c.topic == events.event_type(events_pb2.SlicesInterpolated))).scalars().all()
+    return sorted(events_pb2.SlicesInterpolated.FromString(payload).job_id for payload in payloads)
+
+
+def test_jobs_a_stopped_process_left_finish_once_after_replicas_start_and_live_claims_are_kept(tmp_path, spleen):
+    """Two instances bootstrap at once over the database a dead process left: its RUNNING job (claim lapsed) and its
+    QUEUED job (claimed before claims existed) are taken over by one of them and finish, each with one
+    SlicesInterpolated; a job claimed by a live instance and a KeySlicesSaved job (its event is redelivered) stay."""
+    image, mask, affine = spleen
+    adapters = Adapters(Settings.from_env({"RADLAB_HOME": str(tmp_path / "home")}))
+    volumes = VolumeStore(adapters.store)
+    volumes.write("volumes", VOLUME, image, affine)
+    first = interpolation.bootstrap(adapters)
+    consumer = EventConsumer(adapters.bus, GROUP, first.handlers, poll_timeout_s=0.05)
+    replicas = []
+    try:
+        publish(adapters.bus, annotation_events.ItemAdded(item_id=ITEM, dataset_id=DATASET, volume_id=VOLUME), ITEM)
+        save_key_slices(volumes, adapters.bus, spleen)
+        consume(consumer)
+        db, now = first.database, time.time()
+        leave_job(db, "dead-running", job_pb2.JOB_STATE_RUNNING, "dead-process", now - 1)
+        leave_job(db, "dead-queued", job_pb2.JOB_STATE_QUEUED, None, None)
+        leave_job(db, "live-running", job_pb2.JOB_STATE_RUNNING, "live-process", now + worker.CLAIM_S)
+        leave_job(db, "event-running", job_pb2.JOB_STATE_RUNNING, None, None, source_event_id="event-1")
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            replicas.extend(pool.map(lambda _: interpolation.bootstrap(adapters), range(2)))
+        owners = {job_row(db, job_id).claimed_by for job_id in ("dead-running", "dead-queued")}
+        assert len(owners) == 1 and owners.isdisjoint({None, "dead-process"})  # one replica took both
+        deadline = time.monotonic() + 60
+        while {job_row(db, j).state for j in ("dead-running", "dead-queued")} != {job_pb2.JOB_STATE_SUCCEEDED}:
+            assert time.monotonic() < deadline and job_pb2.JOB_STATE_FAILED not in {
+                job_row(db, j).state for j in ("dead-running", "dead-queued")}
+            time.sleep(0.05)
+
+        for job_id in ("dead-running", "dead-queued"):
+            row = job_row(db, job_id)
+            assert row.percent_done == 100.0 and row.claimed_by in owners and row.method_used == pb.INTERPOLATION_METHOD_SHAPE
+            result = volumes.read("labels", label_pb2.Mask.FromString(row.result).key).array
+            assert held_out_dice(result, mask, [s for s in range(4, 22) if s not in KEYS]) > 0.9
+        assert [job_id for job_id in announced_jobs(db) if job_id.startswith("dead-")] == ["dead-queued", "dead-running"]
+        for job_id, claimed_by in (("live-running", "live-process"), ("event-running", None)):
+            row = job_row(db, job_id)
+            assert (row.state, row.percent_done, row.claimed_by) == (job_pb2.JOB_STATE_RUNNING, 40.0, claimed_by)
+    finally:
+        consumer.subscription.close()
+        for service in (first, *replicas):
+            service.database.dispose()
+        adapters.bus.close()
+
+
+def test_a_worker_renews_its_claims_and_gives_up_a_job_taken_over(service, spleen, monkeypatch):
+    """While a job is held its claim is pushed forward every heartbeat; once another instance holds the claim,
+    the heartbeat leaves it alone and the job, run by the old worker, changes nothing and announces nothing."""
+    ports, bus, consumer = service
+    add_item(service)
+    save_key_slices(ports.volumes, bus, spleen)
+    consume(consumer)
+    monkeypatch.setattr(worker, "HEARTBEAT_S", 0.02)
+    claim = ports.worker.claim()
+    leave_job(ports.db, "held", job_pb2.JOB_STATE_RUNNING, claim["claimed_by"], claim["claimed_until"])
+    release = threading.Event()
+    ports.worker.submit("held", lambda: release.wait(30))
+    try:
+        deadline = time.monotonic() + 10
+        while job_row(ports.db, "held").claimed_until <= claim["claimed_until"]:
+            assert time.monotonic() < deadline, "the claim was never renewed"
+            time.sleep(0.01)
+        other = time.time() + worker.CLAIM_S
+        with ports.db.unit_of_work() as uow:
+            uow.execute(store.jobs.update().where(store.jobs.c.job_id == "held").values(claimed_by="other", claimed_until=other))
+        time.sleep(0.1)  # several heartbeats
+        row = job_row(ports.db, "held")
+        assert (row.claimed_by, row.claimed_until) == ("other", other)
+    finally:
+        release.set()
+
+    handlers.run_job(ports, "held", owner=ports.worker.owner)
+    row = job_row(ports.db, "held")
+    assert (row.state, row.percent_done, row.result, row.claimed_by) == (job_pb2.JOB_STATE_RUNNING, 40.0, None, "other")
+    assert "held" not in announced_jobs(ports.db)
+
+
+def test_a_claim_that_lapses_after_startup_is_taken_over_at_a_heartbeat(service, spleen, monkeypatch):
+    """A restart quicker than CLAIM_S: the stopped process's claim is still fresh when the new one starts, so the job is
+    left alone then, and taken over and finished (once) at the first heartbeat after the claim has lapsed."""
+    ports, bus, consumer = service
+    add_item(service)
+    save_key_slices(ports.volumes, bus, spleen)
+    consume(consumer)
+    monkeypatch.setattr(worker, "HEARTBEAT_S", 0.05)
+    lapses = time.time() + 1.0
+    leave_job(ports.db, "restarted", job_pb2.JOB_STATE_RUNNING, "previous-process", lapses)
+
+    assert handlers.resume_abandoned_jobs(ports) == []
+    assert job_row(ports.db, "restarted").claimed_by == "previous-process"
+    deadline = time.monotonic() + 60
+    while job_row(ports.db, "restarted").state != job_pb2.JOB_STATE_SUCCEEDED:
+        assert time.monotonic() < deadline and job_row(ports.db, "restarted").state != job_pb2.JOB_STATE_FAILED
+        time.sleep(0.05)
+    row = job_row(ports.db, "restarted")
+    assert row.claimed_by == ports.worker.owner and row.updated_at >= lapses
+    assert announced_jobs(ports.db).count("restarted") == 1
+
+
+def test_a_database_from_before_job_claims_gains_the_claim_columns(tmp_path):
+    """A jobs table written before claims existed (no claim columns, no migration recorded) is migrated on open."""
+    url = f"sqlite:///{tmp_path / 'db'}"
+    Database(url, "interpolation", store.metadata, store.migrations).dispose()
+    with sa.create_engine(f"{url}/interpolation.sqlite").begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE jobs DROP COLUMN claimed_by")
+        conn.exec_driver_sql("ALTER TABLE jobs DROP COLUMN claimed_until")
+        conn.exec_driver_sql("DELETE FROM schema_migrations")
+    db = Database(url, "interpolation", store.metadata, store.migrations)
+    try:
+        assert {"claimed_by", "claimed_until"} <= {c["name"] for c in sa.inspect(db.engine).get_columns("jobs")}
+        leave_job(db, "old", job_pb2.JOB_STATE_QUEUED, None, None)
+        assert JobWorker(db).take_over_abandoned() == ["old"]
+    finally:
+        db.dispose()
 
 
 # ---- Interpolate: one label, one gap ------------------------------------------------------------------------

@@ -61,8 +61,9 @@ class InterpolationServiceServicer:
     """
 
     def Interpolate(self, request, context):
-        """Fills one label across one gap between key slices and returns the filled slices; nothing is
-        stored. For the annotator's live preview.
+        """Fills one label between the key slices given and returns the filled slices; nothing is stored.
+        For the annotator's live preview. The item's volume must be stored (FAILED_PRECONDITION until
+        ingestion has written it): it gives the slice size and guides the image-guided methods.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -70,7 +71,8 @@ class InterpolationServiceServicer:
 
     def StartInterpolation(self, request, context):
         """Interpolates every gap of every label of an annotation's key-slice version; poll
-        GetInterpolationJob.
+        GetInterpolationJob. A job whose process stops is taken over by a running or restarted
+        instance within about a minute: it goes back to QUEUED at 0% and runs again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,142 @@
+"""The worker that runs StartInterpolation jobs, each under a claim in its job row that replicas respect.
+
+A job is claimed by one worker (`claimed_by`, a random id per process) until `claimed_until`; the worker
+renews its claims every HEARTBEAT_S while it holds jobs, queued or running. A process that stops renewing
+(it died, or was restarted) loses its claims CLAIM_S later, and a watching worker, in this process or a
+replica, takes its QUEUED and RUNNING jobs over: at once when it starts, else at its next heartbeat. A
+claim is taken by an UPDATE conditional on the row's claim having lapsed, inside a unit of work, so of
+several replicas exactly one gets each job. KeySlicesSaved jobs are never claimed: the bus redelivers
+their event to the consumer group until the job has finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+import sqlalchemy as sa
+
+from radlab.type.v1 import job_pb2
+from services.interpolation import store
+from shared.db import Database
+
+log = logging.getLogger(__name__)
+
+CLAIM_S = 30.0  # a claim not renewed for this long is a stopped process's: a watching worker takes the job over
+HEARTBEAT_S = 5.0  # between two renewals of a worker's claims (and two looks for lapsed ones)
+UNFINISHED = (job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING)
+
+
+class JobWorker:
+    """Runs claimed jobs one at a time (each already uses the machine's cores) and keeps their claims alive."""
+
+    def __init__(self, db: Database, workers: int = 1):
+        self.db = db
+        self.owner = str(uuid.uuid4())
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="interpolation-job")
+        self._lock = threading.Lock()
+        self._held: set[str] = set()
+        self._adopt: Callable[[str], None] | None = None
+        self._beating = False
+        self._stop = threading.Event()
+
+    def claim(self) -> dict[str, object]:
+        """The claim columns of a job this worker is about to run (for the row that creates it)."""
+        return dict(claimed_by=self.owner, claimed_until=time.time() + CLAIM_S)
+
+    def submit(self, job_id: str, run: Callable[[], None]) -> None:
+        """Run `run` (the claimed job `job_id`) on the worker thread, renewing its claim until it returns."""
+        with self._lock:
+            self._held.add(job_id)
+        self._start_beating()
+        self._executor.submit(self._run, job_id, run)
+
+    def watch(self, run: Callable[[str], None]) -> list[str]:
+        """Take over the jobs whose claims have lapsed, now and at every heartbeat from now on, running each with
+        `run(job_id)`; returns the ids taken now."""
+        with self._lock:
+            self._adopt = run
+        taken = self._take_over(run)
+        self._start_beating()
+        return taken
+
+    def take_over_abandoned(self) -> list[str]:
+        """Claim every StartInterpolation job still QUEUED or RUNNING whose claim has lapsed (back to QUEUED at 0%);
+        returns their ids, oldest first."""
+        table = store.jobs
+        now = time.time()
+        # Not this worker's own jobs: one whose renewal came late is still running here.
+        abandoned = (table.c.state.in_(UNFINISHED) & table.c.source_event_id.is_(None)
+                     & (table.c.claimed_until.is_(None) | (table.c.claimed_until < now))
+                     & (table.c.claimed_by.is_(None) | (table.c.claimed_by != self.owner)))
+        with self.db.read() as conn:  # most heartbeats find nothing: no write lock for them
+            if conn.execute(sa.select(table.c.job_id).where(abandoned).limit(1)).first() is None:
+                return []
+        taken = []
+        with self.db.unit_of_work() as uow:
+            for job_id in uow.execute(sa.select(table.c.job_id).where(abandoned).order_by(table.c.seq)).scalars().all():
+                # Conditional on the claim having lapsed still: whoever updates the row first owns the job.
+                updated = uow.execute(table.update().where(table.c.job_id == job_id, abandoned).values(
+                    state=job_pb2.JOB_STATE_QUEUED, percent_done=0.0, message="queued again: the process running it stopped",
+                    updated_at=now, **self.claim(),
+                ))
+                if updated.rowcount == 1:
+                    taken.append(job_id)
+        if taken:
+            log.info("interpolation jobs taken over", extra={"jobs": taken, "owner": self.owner})
+        return taken
+
+    def shutdown(self) -> None:
+        """Wait for the jobs submitted so far (their claims renewed meanwhile), then stop renewing and watching."""
+        self._executor.shutdown(wait=True)
+        self._stop.set()
+
+    def _take_over(self, run: Callable[[str], None]) -> list[str]:
+        taken = self.take_over_abandoned()
+        for job_id in taken:
+            self.submit(job_id, partial(run, job_id))
+        return taken
+
+    def _run(self, job_id: str, run: Callable[[], None]) -> None:
+        try:
+            run()
+        finally:
+            with self._lock:
+                self._held.discard(job_id)
+
+    def _start_beating(self) -> None:
+        with self._lock:
+            if self._beating:
+                return
+            self._beating = True
+        threading.Thread(target=self._beat, name="interpolation-claims", daemon=True).start()
+
+    def _beat(self) -> None:
+        """Every HEARTBEAT_S renew the held claims and, when watching, take over lapsed ones; ends once neither is left
+        to do (the next submit starts it again) or at shutdown."""
+        while not self._stop.wait(HEARTBEAT_S):
+            with self._lock:
+                held, adopt = sorted(self._held), self._adopt
+                if not held and adopt is None:
+                    self._beating = False
+                    return
+            try:
+                if held:
+                    self._renew(held)
+                if adopt is not None:
+                    self._take_over(adopt)
+            except Exception:
+                log.exception("interpolation job claims: renewal or take-over failed; retried in %s s", HEARTBEAT_S)
+
+    def _renew(self, held: list[str]) -> None:
+        table = store.jobs
+        with self.db.unit_of_work() as uow:
+            renewed = uow.execute(table.update().where(table.c.job_id.in_(held), table.c.claimed_by == self.owner)
+                                  .values(claimed_until=time.time() + CLAIM_S)).rowcount
+        if renewed < len(held):
+            log.warning("interpolation job claims lost to another instance", extra={"held": held, "renewed": renewed})
