@@ -21,7 +21,6 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import zarr

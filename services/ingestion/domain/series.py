@@ -22,6 +22,7 @@ from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
@@ -660,7 +661,7 @@ def voi_window(frame: Frame) -> tuple[float, float] | None:
     window = None
     for source in sources:
         if source.get("WindowCenter") is not None and source.get("WindowWidth") is not None:
-            center, width = (float(v[0] if isinstance(v, pydicom.multival.MultiValue) else v)
+            center, width = (float(v[0] if isinstance(v, MultiValue) else v)
                              for v in (source.WindowCenter, source.WindowWidth))
             window = (center, width)
             break
