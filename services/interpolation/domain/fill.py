@@ -134,24 +134,16 @@ def fill_by_shape(volume: np.ndarray, keys: Mapping[int, LabelKeys], spacing: tu
     for done, (value, label_keys) in enumerate(keys.items()):
         drawn = set(label_keys.drawn)
         slices = label_keys.slices
-
-        def mask(index: int) -> np.ndarray:
-            return volume[index] == value if index in drawn else np.zeros(volume.shape[1:], dtype=bool)
-
-        def neighbour(index: int, end: int, length: int) -> shape.Neighbour | None:
-            if not 0 <= index < len(slices) or not correspondence or not (found := mask(slices[index])).any():
-                return None
-            return shape.Neighbour(found, abs(slices[index] - end) / length)
-
+        empty = np.zeros(volume.shape[1:], dtype=bool)
+        stack = shape.KeyStack({s: volume[s] == value if s in drawn else empty for s in slices}, spacing)
         for a, b in gaps(label_keys):
             at = slices.index(a)
-            found = shape.gap_fields(mask(a), mask(b), [(s - a) / (b - a) for s in range(a + 1, b)], spacing,
-                                     correspondence=correspondence, before=neighbour(at - 1, a, b - a),
-                                     after=neighbour(at + 2, b, b - a))
+            found = shape.gap_fields(stack, a, b, [(s - a) / (b - a) for s in range(a + 1, b)],
+                                     correspondence=correspondence, before=_drawn_key(stack, slices, at - 1),
+                                     after=_drawn_key(stack, slices, at + 2))
             if found is not None:
-                window, fields = found
-                for s, field in zip(range(a + 1, b), fields):
-                    candidates.setdefault(s, []).append((value, window, field))
+                for s, field in zip(range(a + 1, b), found):
+                    candidates.setdefault(s, []).append((value, stack.window, field))
         if progress:
             progress(0.9 * (done + 1) / max(len(keys), 1))
     filled: dict[int, set[int]] = {}
@@ -164,6 +156,11 @@ def fill_by_shape(volume: np.ndarray, keys: Mapping[int, LabelKeys], spacing: tu
             winner[window][claim] = value
         _write(volume[s], winner, s, filled)
     return {value: tuple(sorted(slices)) for value, slices in sorted(filled.items())}
+
+
+def _drawn_key(stack: shape.KeyStack, slices: tuple[int, ...], at: int) -> int | None:
+    """The key slice at position `at` when the label is drawn there (a neighbour for the cubic path)."""
+    return slices[at] if 0 <= at < len(slices) and stack.masks[slices[at]].any() else None
 
 
 def _fill_guided(volume: np.ndarray, keys: Mapping[int, LabelKeys], propagate, image: np.ndarray,

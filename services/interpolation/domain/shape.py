@@ -11,8 +11,7 @@ position), which bends with the organ instead of cutting corners (+0.04 held-out
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -23,12 +22,33 @@ EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 REACH_DIAMETERS = 3.0
 
 
-@dataclass(frozen=True)
-class Neighbour:
-    """A label's mask on the key beyond a gap, and how far that key lies from the gap's end, in gap lengths."""
+class KeyStack:
+    """One label on its key slices (slice index → mask, empty where absent), cut to one window around all of
+    them, so each key's distance field and centroid are computed once however many gaps it bounds."""
 
-    mask: np.ndarray
-    distance: float
+    def __init__(self, masks: Mapping[int, np.ndarray], spacing: tuple[float, float]):
+        self.spacing = spacing
+        drawn = [masks[s] for s in sorted(masks) if masks[s].any()]
+        centres = [np.asarray(ndimage.center_of_mass(mask)) for mask in drawn]
+        # Fields are moved by at most the centroid distances between keys up to three gaps apart.
+        reach = max((np.abs(c - d).max() for n, c in enumerate(centres) for d in centres[n:n + 4]), default=0.0)
+        self.window = _crop(drawn, margin=int(np.ceil(reach)) + 2)[0] if drawn else \
+            (slice(0, 0), slice(0, 0))
+        self.masks = {s: mask[self.window] for s, mask in masks.items()}
+        self._distances: dict[int, np.ndarray] = {}
+        self._centres: dict[int, np.ndarray] = {}
+
+    def distance(self, index: int) -> np.ndarray:
+        """The key's signed distance field (mm) in the window."""
+        if index not in self._distances:
+            self._distances[index] = signed_distance(self.masks[index], self.spacing).astype(np.float32)
+        return self._distances[index]
+
+    def centre(self, index: int) -> np.ndarray:
+        """The key's centroid (row, column) in the window's pixels."""
+        if index not in self._centres:
+            self._centres[index] = np.asarray(ndimage.center_of_mass(self.masks[index]))
+        return self._centres[index]
 
 
 def signed_distance(mask: np.ndarray, spacing: tuple[float, float]) -> np.ndarray:
@@ -39,74 +59,77 @@ def signed_distance(mask: np.ndarray, spacing: tuple[float, float]) -> np.ndarra
     return sd[1:-1, 1:-1]
 
 
-def gap_fields(first: np.ndarray, last: np.ndarray, fractions: Sequence[float], spacing: tuple[float, float], *,
-               correspondence: bool = True, before: Neighbour | None = None,
-               after: Neighbour | None = None) -> tuple[tuple[slice, slice], np.ndarray] | None:
-    """Interpolated signed-distance fields (mm, < 0 inside) at each fraction (0 = `first`, 1 = `last`), as
-    (window, fields [len(fractions), *window shape]); outside the window every field is outside. None when
-    nothing lies between the keys.
+def gap_fields(keys: KeyStack, first: int, last: int, fractions: Sequence[float], *, correspondence: bool = True,
+               before: int | None = None, after: int | None = None) -> np.ndarray | None:
+    """Interpolated signed-distance fields (mm, < 0 inside) in `keys.window` at each fraction of the gap
+    between key slices `first` (0) and `last` (1), as [len(fractions), *window shape]; None when nothing lies
+    between them.
 
-    `first` and `last` are 2-D boolean masks of one label on the two key slices. Without `correspondence`
-    this is the plain baseline: the two distance fields blended as they are, nothing when a key is empty.
-    `before` and `after` are the label on the keys beyond `first` and `last`, when it is drawn there: a
-    structure that is one piece on both keys then follows a cubic (Hermite) path through all four, shape and
-    position, instead of a straight one.
+    Without `correspondence` this is the plain baseline: the two distance fields blended as they are,
+    nothing when a key is empty. `before` and `after` are the keys beyond the gap, when the label is drawn
+    there: a structure that is one piece on both ends of the gap then follows a cubic path through all four.
     """
-    if not first.any() and not last.any() or not correspondence and not (first.any() and last.any()):
+    start, end = keys.masks[first], keys.masks[last]
+    if not start.any() and not end.any() or not correspondence and not (start.any() and end.any()):
         return None
     if not correspondence:
-        window, crop_first, crop_last = _crop((first, last), margin=2)
-        sd_first, sd_last = signed_distance(crop_first, spacing), signed_distance(crop_last, spacing)
-        return window, np.stack([(1 - t) * sd_first + t * sd_last for t in fractions]).astype(np.float32)
-    groups = _groups(first, last, spacing)
-    if len(groups) == 1 and first.any() and last.any() and (before or after):
-        return _smooth_fields(first, last, fractions, spacing, before, after)
-    offsets = [_offset(a, b) for a, b in groups]
-    margin = int(np.ceil(max(np.abs(offset).max() for offset in offsets))) + 2
-    window = _crop((first, last), margin=margin)[0]
-    fields = np.full((len(fractions), *first[window].shape), np.inf, dtype=np.float32)
-    for (group_first, group_last), offset in zip(groups, offsets):
-        np.minimum(fields, _group_fields(group_first[window], group_last[window], offset, fractions, spacing), out=fields)
-    return window, fields
+        return np.stack([(1 - t) * keys.distance(first) + t * keys.distance(last) for t in fractions]).astype(np.float32)
+    groups = _groups(start, end, keys.spacing)
+    if len(groups) == 1 and start.any() and end.any():
+        return _smooth_fields(keys, [first if before is None else before, first, last, last if after is None else after],
+                              fractions)
+    fields = np.full((len(fractions), *start.shape), np.inf, dtype=np.float32)
+    for group_first, group_last in groups:
+        np.minimum(fields, _group_fields(group_first, group_last, fractions, keys.spacing), out=fields)
+    return fields
 
 
-def _smooth_fields(first: np.ndarray, last: np.ndarray, fractions: Sequence[float], spacing: tuple[float, float],
-                   before: Neighbour | None, after: Neighbour | None) -> tuple[tuple[slice, slice], np.ndarray]:
-    """Cubic Hermite fields through four keys: every key's distance field is moved so its centroid sits on the
-    interpolated centroid, then the fields are blended with finite-difference tangents. A missing neighbour
-    stands in as the gap's own end at distance 0, which gives the straight tangent there."""
-    before = before or Neighbour(first, 0.0)
-    after = after or Neighbour(last, 0.0)
-    masks = (before.mask, first, last, after.mask)
-    centres = [np.asarray(ndimage.center_of_mass(mask)) for mask in masks]
-    reach = max(np.abs(c - d).max() for c in centres for d in centres)
-    window = _crop(masks, margin=int(np.ceil(reach)) + 2)[0]
-    centres = [c - (window[0].start, window[1].start) for c in centres]
-    distances = {id(mask): signed_distance(mask[window], spacing) for mask in masks}
-    fields = [distances[id(mask)] for mask in masks]
+def _smooth_fields(keys: KeyStack, path: list[int], fractions: Sequence[float]) -> np.ndarray:
+    """Cubic Hermite fields through the keys `path` = (before, first, last, after): every key's distance field
+    is moved so its centroid sits on the interpolated centroid, then the fields are blended with
+    finite-difference tangents. A missing neighbour is the gap's own end (the straight tangent there)."""
+    before, first, last, after = path
+    length = last - first
+    centres = [keys.centre(index) for index in path]
 
     def hermite(values: Sequence, t: float):
         """The cubic through values at (before, first, last, after) at fraction t of the first→last gap."""
-        start_slope = (values[2] - values[0]) / (1 + before.distance)
-        end_slope = (values[3] - values[1]) / (1 + after.distance)
+        start_slope = (values[2] - values[0]) * length / (last - before)
+        end_slope = (values[3] - values[1]) * length / (after - first)
         return ((2 * t**3 - 3 * t**2 + 1) * values[1] + (t**3 - 2 * t**2 + t) * start_slope
                 + (-2 * t**3 + 3 * t**2) * values[2] + (t**3 - t**2) * end_slope)
 
-    out = np.empty((len(fractions), *fields[0].shape), dtype=np.float32)
+    out = np.empty((len(fractions), *keys.masks[first].shape), dtype=np.float32)
     for row, t in enumerate(fractions):
         centre = hermite(centres, t)
-        out[row] = hermite([ndimage.shift(f, centre - c, order=1, mode="nearest") for f, c in zip(fields, centres)], t)
-    return window, out
+        moved = {index: _moved(keys.distance(index), centre - keys.centre(index)) for index in set(path)}
+        out[row] = hermite([moved[index] for index in path], t)
+    return out
+
+
+def _moved(field: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """The field translated by `offset` (rows, columns; sub-pixel, bilinear), edges extended: what
+    ndimage.shift(order=1, mode="nearest") gives, as row and column gathers (twice as fast)."""
+    whole = np.floor(offset).astype(int)
+    part = offset - whole
+    for axis in (0, 1):
+        source = np.arange(field.shape[axis]) - whole[axis]
+        near = field.take(np.clip(source, 0, field.shape[axis] - 1), axis=axis)
+        if part[axis]:
+            far = field.take(np.clip(source - 1, 0, field.shape[axis] - 1), axis=axis)
+            near = (1 - part[axis]) * near + part[axis] * far
+        field = near
+    return field
 
 
 def interpolate_gap(first: np.ndarray, last: np.ndarray, count: int, spacing: tuple[float, float], *,
                     correspondence: bool = True) -> np.ndarray:
     """The `count` masks strictly between two key-slice masks, as a boolean array [count, rows, cols]."""
     masks = np.zeros((count, *first.shape), dtype=bool)
-    found = gap_fields(first, last, [(n + 1) / (count + 1) for n in range(count)], spacing, correspondence=correspondence)
+    keys = KeyStack({0: first, 1: last}, spacing)
+    found = gap_fields(keys, 0, 1, [(n + 1) / (count + 1) for n in range(count)], correspondence=correspondence)
     if found is not None and count:
-        window, fields = found
-        masks[(slice(None), *window)] = fields < 0
+        masks[(slice(None), *keys.window)] = found < 0
     return masks
 
 
@@ -171,14 +194,7 @@ def _match_nearby(first_parts: np.ndarray, n_first: int, last_parts: np.ndarray,
         distance[:, b] = np.inf
 
 
-def _offset(first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """How far (pixels, rows and columns) a group's centroid moves from the first key to the last; 0 when one is empty."""
-    if not first.any() or not last.any():
-        return np.zeros(2)
-    return np.subtract(ndimage.center_of_mass(last), ndimage.center_of_mass(first))
-
-
-def _group_fields(first: np.ndarray, last: np.ndarray, offset: np.ndarray, fractions: Sequence[float],
+def _group_fields(first: np.ndarray, last: np.ndarray, fractions: Sequence[float],
                   spacing: tuple[float, float]) -> np.ndarray:
     """Fields [len(fractions), rows, cols] for one corresponding group, in a frame moving with its centroid."""
     if not last.any() or not first.any():
@@ -190,7 +206,5 @@ def _group_fields(first: np.ndarray, last: np.ndarray, offset: np.ndarray, fract
         depth = -sd.min()
         return np.stack([sd + min(2 * t, 1.0) ** 2 * depth for t in from_present])
     sd_first, sd_last = signed_distance(first, spacing), signed_distance(last, spacing)
-    if not offset.any():
-        return np.stack([(1 - t) * sd_first + t * sd_last for t in fractions])
-    return np.stack([(1 - t) * ndimage.shift(sd_first, t * offset, order=1, mode="nearest")
-                     + t * ndimage.shift(sd_last, -(1 - t) * offset, order=1, mode="nearest") for t in fractions])
+    offset = np.subtract(ndimage.center_of_mass(last), ndimage.center_of_mass(first))
+    return np.stack([(1 - t) * _moved(sd_first, t * offset) + t * _moved(sd_last, -(1 - t) * offset) for t in fractions])
