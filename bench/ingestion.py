@@ -210,7 +210,10 @@ def run() -> None:
         for plane, latency in local.items():
             print(f"    {plane:9} cold {latency.cold_ms:7.1f}   warm p50 {latency.p50_ms:6.2f}   p99 {latency.p99_ms:6.2f}")
         uploads, png, raw = stack_latency(array, affine, work)
-        for label, latencies in (("GetSlice PNG via radlab up (gRPC)", png), ("GetSlice RAW via radlab up (gRPC)", raw)):
+        for label, latencies in (
+            ("GetSlice PNG via radlab up (gRPC; cold = first request of each plane)", png),
+            ("GetSlice RAW via radlab up (gRPC; after the PNG run, so its first requests are already warm)", raw),
+        ):
             print(f"  {label}:")
             for plane, latency in latencies.items():
                 print(
