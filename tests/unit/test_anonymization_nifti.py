@@ -90,5 +90,9 @@ def test_truncated_damaged_and_paired_files_fail_closed(data_dir):
     broken[70:72] = (999).to_bytes(2, "little")  # an unknown datatype
     with pytest.raises(AnonymizationFailed, match="inconsistent"):
         deidentify_nifti(bytes(broken))
+    bomb = bytearray(data)
+    bomb[42:48] = (30000).to_bytes(2, "little") * 3  # 30000³ voxels declared: never inflated
+    with pytest.raises(AnonymizationFailed, match="GiB of voxels"):
+        deidentify_nifti(gzip.compress(bytes(bomb)))
     dicom = (data_dir / "dcm_qa_ct/In/GE/01.dcm").read_bytes()
     assert not is_nifti(dicom) and not is_nifti(b"\x1f\x8b not gzip")

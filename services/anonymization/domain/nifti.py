@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from services.anonymization.domain.engine import AnonymizationFailed
 
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_DATA_BYTES = 4 << 30  # inflating is bounded by what the header declares, and the header by this
 # (header size, magic offset, single-file magic, pair magic, free-text fields as (offset, length))
 _FORMATS = {
     348: (344, b"n+1\0", b"ni1\0", ((4, 10), (14, 18), (148, 80), (228, 24), (328, 16))),  # data_type, db_name, descrip, aux_file, intent_name
@@ -57,6 +58,11 @@ def deidentify_nifti(data: bytes) -> CleanNifti:
         raise AnonymizationFailed("a NIfTI header without its image (.hdr/.img pair); convert it to a single .nii.gz and upload that")
     dims, bitpix, offset = _layout(head, size, order)
     expected = (bitpix * math.prod(dims) + 7) // 8
+    if expected > MAX_DATA_BYTES:
+        raise AnonymizationFailed(
+            f"the NIfTI header declares {expected / 2**30:.1f} GiB of voxels (dim {dims}), over the "
+            f"{MAX_DATA_BYTES >> 30} GiB one scan may hold; check the header or split the scan"
+        )
     whole = _inflate(data, offset + expected) if compressed else data[:offset + expected]
     if len(whole) < offset + expected or offset < size + 4:
         raise AnonymizationFailed(
