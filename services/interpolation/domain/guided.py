@@ -21,7 +21,7 @@ class Settings:
     tightness: float = 0.3     # TV-L1 coupling between the flow and its smoothed copy
     num_warp: int = 5          # flow refinements per pyramid level
     num_iter: int = 5          # TV-L1 fixed-point iterations per refinement
-    pixel: float = 2.0         # finest pixel (mm) the flow is computed on; finer slices are resampled for it
+    pixel: float = 2.0         # pixel (mm) of the grid the flow is computed on: organ-scale motion, bounded cost
     chain: bool = True         # register slice to slice from each key (else jump from the key directly)
     likelihood: float = 0.5    # exponent of the per-label intensity likelihood learned on the keys
     floor: float = 1e-3        # warped probability floor: the likelihood may only reassign nearby labels
@@ -29,7 +29,7 @@ class Settings:
 
 
 DEFAULT = Settings()
-FAST = Settings(num_warp=2, num_iter=5, chain=False)
+FAST = Settings(num_warp=2, num_iter=3, pixel=3.0)
 MARGIN = 8               # pixels kept around the labels' bounding box
 QUANTILES = 256          # intensity quantiles that equalise the image
 BINS = 64                # intensity histogram bins per label
@@ -59,15 +59,15 @@ def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequen
         return empty
     first = order[0]
     crop = _equalise(image[first:order[-1] + 1, box[0], box[1]], _quantiles(image, first, order[-1]))
-    zoom = [min(1.0, step / settings.pixel) for step in spacing[1:]]
-    coarse = ndimage.zoom(crop, [1.0, *zoom], order=1) if min(zoom) < 1 else crop
+    zoom = [step / settings.pixel for step in spacing[1:]]
+    stack = ndimage.zoom(crop, [1.0, *zoom], order=1) if zoom != [1.0, 1.0] else crop
     pairs = [(t - first, s - first) for (a, b), inside in gaps.items() for t, s in _pairs(a, b, inside, settings)]
-    flows = _flows(coarse, sorted(set(pairs)), settings)
+    flows = _flows(stack, sorted(set(pairs)), settings)
     for (a, b), inside in gaps.items():
         local = [t - first for t in inside]
         from_first = _coordinates(flows, a - first, local, settings.chain)
         from_last = _coordinates(flows, b - first, local, settings.chain)
-        if coarse is not crop:
+        if stack is not crop:  # coordinates on the flow grid → on the crop
             from_first, from_last = _resampled(from_first, crop.shape[1:]), _resampled(from_last, crop.shape[1:])
         found = _fuse(crop, a - first, b - first, keys[a][box], keys[b][box], from_first, from_last, wanted, settings)
         for t, winner in found.items():
@@ -113,12 +113,12 @@ def _coordinates(flows: dict[tuple[int, int], np.ndarray], key: int, targets: li
 
 
 def _resampled(coords: dict[int, np.ndarray], shape: tuple[int, int]) -> dict[int, np.ndarray]:
-    """Coordinates found on a coarser grid, as coordinates of the `shape` grid (corners aligned, as ndimage.zoom)."""
+    """Coordinates found on another grid, as coordinates of the `shape` grid (corners aligned, as ndimage.zoom)."""
     result = {}
-    for t, coarse in coords.items():
-        factors = [(full - 1) / max(small - 1, 1) for full, small in zip(shape, coarse.shape[1:])]
+    for t, found in coords.items():
+        factors = [(full - 1) / max(small - 1, 1) for full, small in zip(shape, found.shape[1:])]
         result[t] = np.stack([ndimage.zoom(channel, (shape[0] / channel.shape[0], shape[1] / channel.shape[1]), order=1) * factor
-                              for channel, factor in zip(coarse, factors)])
+                              for channel, factor in zip(found, factors)])
     return result
 
 
