@@ -332,6 +332,21 @@ def anonymized_event(keys: list[str], scan: str = "scan-1") -> Event:
     return Event(envelope_for(message, source="radlab.anonymization", subject=scan, tenant=TENANT), message)
 
 
+def test_a_jpeg_2000_series_with_blank_uids_builds_from_the_dicom_bucket(ports, data_dir):
+    """TotalSegmentator's 20-slice lossless JPEG 2000 CT (Study and Series Instance UIDs blank) put straight into `dicom`,
+    as anonymization would write it: one volume equal to the offline build."""
+    paths = sorted((data_dir / "totalsegmentator/tests/reference_files/example_ct_dicom").iterdir())
+    ports.store.ensure_bucket("dicom")
+    for number, path in enumerate(paths):
+        ports.store.put("dicom", f"{TENANT}/j2k/{number}.dcm", path.read_bytes())
+    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/j2k/{number}.dcm" for number in range(len(paths))]))
+    [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
+    [offline] = build_volumes([parse_instance(path.read_bytes()) for path in paths])
+    stored = ports.volumes.read("volumes", ready.volume_ref.key_prefix)
+    assert stored.array.shape == (20, 512, 512) and np.array_equal(stored.array, offline.data)
+    assert np.allclose(stored.affine, offline.affine, atol=1e-6)
+
+
 def test_a_nifti_keeps_its_affine_exactly(ports, data_dir):
     """NIfTI objects (recognised by content, gzipped or not) become volumes with from_nifti's array and affine, bit for bit."""
     ports.store.ensure_bucket("dicom")
