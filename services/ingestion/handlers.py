@@ -99,7 +99,7 @@ def upload(ports: Ports, caller: Principal, requests: Iterator[pb.UploadFilesReq
 
 def _start(ports: Ports, caller: Principal, metadata: pb.UploadMetadata):
     sha256 = metadata.sha256.strip().lower()
-    if not metadata.dataset_id:
+    if not metadata.dataset_id or len(metadata.dataset_id) > 36:
         raise InvalidArgument("dataset_id is required: create a dataset first (radlab datasets create NAME) and name its id")
     if metadata.total_size <= 0:
         raise InvalidArgument("total_size must be the file's size in bytes (more than 0)")
