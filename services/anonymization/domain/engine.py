@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from io import BytesIO
 
 import numpy as np
@@ -17,7 +19,8 @@ from pydicom.dataelem import DataElement
 from pydicom.charset import default_encoding
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_data_element, write_file_meta_info
+from pydicom.filereader import data_element_generator
+from pydicom.filewriter import write_data_element, write_dataset, write_file_meta_info
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -193,12 +196,11 @@ _LONG_LENGTH_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "U
 
 
 def _encode(dataset: Dataset, syntax: UID) -> bytes:
-    """The instance as Part 10 bytes. In explicit VR little endian (nearly every file), when neither the
-    encoding nor the character set changed, elements still raw (kept untouched by the engine) are copied
-    byte for byte and pydicom encodes the rest; anything else goes through pydicom's writer whole."""
-    output = BytesIO()
-    plain = not syntax.is_implicit_VR and syntax.is_little_endian and not syntax.is_deflated
-    if not (plain and dataset.original_encoding == (False, True) and dataset.original_character_set == dataset._character_set):
+    """The instance as Part 10 bytes. Where _copies_raw (nearly every file), elements still raw (kept
+    untouched, or the conformance markers encoded once) are copied byte for byte and pydicom encodes the
+    rest; anything else goes through pydicom's writer whole."""
+    if not _copies_raw(dataset, syntax):
+        output = BytesIO()
         dataset.save_as(output, enforce_file_format=True)
         return output.getvalue()
     if any(tag >> 16 in (0x0000, 0x0002) for tag in dataset.keys()):
@@ -214,12 +216,20 @@ def _encode(dataset: Dataset, syntax: UID) -> bytes:
         element = dataset.get_item(tag)
         value = element.value if element.is_raw else None
         vr = element.VR
-        if isinstance(value, bytes) and vr not in (None, "SQ") and element.length != _UNDEFINED and (vr in _LONG_LENGTH_VRS or len(value) <= 0xFFFF):
+        if isinstance(value, bytes) and vr is not None and element.length != _UNDEFINED and (vr in _LONG_LENGTH_VRS or len(value) <= 0xFFFF):
             length = len(value).to_bytes(4, "little") if vr in _LONG_LENGTH_VRS else len(value).to_bytes(2, "little")
             stream.write(struct.pack("<HH", tag >> 16, tag & 0xFFFF) + vr.encode() + (b"\x00\x00" if vr in _LONG_LENGTH_VRS else b"") + length + value)
         else:
             write_data_element(stream, element, encoding)
     return stream.getvalue()
+
+
+def _copies_raw(dataset: Dataset, syntax: UID) -> bool:
+    """Whether raw elements can be copied into the output as they are: explicit VR little endian, not
+    deflated, read in that encoding, character set unchanged. (Every raw sequence there is one the engine
+    encoded itself: _touch decoded the input's.)"""
+    plain = not syntax.is_implicit_VR and syntax.is_little_endian and not syntax.is_deflated
+    return plain and dataset.original_encoding == (False, True) and dataset.original_character_set == dataset._character_set
 
 
 def _check_written(written: bytes, syntax: UID) -> None:
@@ -553,18 +563,13 @@ class _Deidentifier:
             self._count("C")
 
     def _mark(self, dataset: Dataset) -> None:
-        dataset.PatientIdentityRemoved = "YES"
-        dataset.DeidentificationMethod = [
-            "RADLAB " + _ENGINE_NAME,
-            f"PS3.15 {self.table.edition} E.1-1 BASIC PROFILE ({self.table.edition_rows} ROWS)",
-        ] + [meaning[:64] for _code, meaning in self.options.method_codes()[1:]]
-        items = []
-        for code, meaning in self.options.method_codes():
-            item = Dataset()
-            item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code, "DCM", meaning
-            items.append(item)
-        dataset.DeidentificationMethodCodeSequence = Sequence(items)
-        dataset.LongitudinalTemporalInformationModified = "MODIFIED" if self.options.retain_longitudinal_modified_dates else "REMOVED"
+        """The conformance markers; the same for every instance of a profile, so when the output keeps the
+        input's encoding they are set as elements encoded once (immutable, shared) and copied as they are."""
+        if _copies_raw(dataset, UID(dataset.file_meta.TransferSyntaxUID)):
+            for element in _encoded_markers(self.options, self.table.edition, self.table.edition_rows):
+                dataset[element.tag] = element
+        else:
+            dataset.update(copy.deepcopy(_markers(self.options, self.table.edition, self.table.edition_rows)))
 
     def _file_meta(self, dataset: Dataset, syntax: UID) -> FileMetaDataset:
         meta = FileMetaDataset()
@@ -579,6 +584,33 @@ class _Deidentifier:
 # Unlisted attributes that describe content the table replaces: they go with it. Document Title
 # (0042,0010) names the Encapsulated Document (0042,0011), typically by the source file's name.
 _DESCRIBES_CONTENT = {0x00420011: (0x00420010,)}
+
+
+@lru_cache(maxsize=64)
+def _markers(options: Options, edition: str, rows: int) -> Dataset:
+    """PatientIdentityRemoved, DeidentificationMethod, its code sequence (CID 7050) and the longitudinal flag."""
+    markers = Dataset()
+    markers.PatientIdentityRemoved = "YES"
+    markers.DeidentificationMethod = [
+        "RADLAB " + _ENGINE_NAME, f"PS3.15 {edition} E.1-1 BASIC PROFILE ({rows} ROWS)",
+    ] + [meaning[:64] for _code, meaning in options.method_codes()[1:]]
+    items = []
+    for code, meaning in options.method_codes():
+        item = Dataset()
+        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code, "DCM", meaning
+        items.append(item)
+    markers.DeidentificationMethodCodeSequence = Sequence(items)
+    markers.LongitudinalTemporalInformationModified = "MODIFIED" if options.retain_longitudinal_modified_dates else "REMOVED"
+    return markers
+
+
+@lru_cache(maxsize=64)
+def _encoded_markers(options: Options, edition: str, rows: int) -> tuple:
+    """The markers as raw explicit VR little endian elements (ASCII text: the same bytes in every character set)."""
+    stream = DicomBytesIO()
+    stream.is_implicit_VR, stream.is_little_endian = False, True
+    write_dataset(stream, copy.deepcopy(_markers(options, edition, rows)))
+    return tuple(data_element_generator(BytesIO(stream.getvalue()), is_implicit_VR=False, is_little_endian=True))
 
 
 def _strings(element: DataElement) -> list[str]:
