@@ -142,14 +142,14 @@ _UNDEFINED = 0xFFFFFFFF
 def _check_structure(data: bytes, explicit: bool, little: bool) -> None:
     """Walk every element header to the last byte: pydicom stops quietly at a cut, so a truncated file
     would otherwise come out as a shorter, valid-looking instance."""
-    view = memoryview(data)
     position = 132
-    while position + 8 <= len(data) and int.from_bytes(view[position:position + 2], "little") == 0x0002:
-        length = int.from_bytes(view[position + 6:position + 8], "little")
-        if bytes(view[position + 4:position + 6]) in _LONG_VRS:
-            length = int.from_bytes(view[position + 8:position + 12], "little") + 4
+    while position + 8 <= len(data) and data[position:position + 2] == b"\x02\x00":
+        length = int.from_bytes(data[position + 6:position + 8], "little")
+        if data[position + 4:position + 6] in _LONG_VRS:
+            length = int.from_bytes(data[position + 8:position + 12], "little") + 4
         position += 8 + length
-    order = "little" if little else "big"
+    order = "<" if little else ">"
+    header, short_length, long_length = struct.Struct(order + "HHL"), struct.Struct(order + "H"), struct.Struct(order + "L")
 
     def truncated(where: int):
         return AnonymizationFailed(f"the DICOM file is truncated or corrupt near byte {where}; upload the complete file")
@@ -166,24 +166,21 @@ def _check_structure(data: bytes, explicit: bool, little: bool) -> None:
         while position < end:
             if position + 8 > end:
                 raise truncated(position)
-            group = int.from_bytes(view[position:position + 2], order)
-            number = int.from_bytes(view[position + 2:position + 4], order)
+            group, number, length = header.unpack_from(data, position)  # implicit VR: the length; items too
             if group == 0xFFFE:
-                length = int.from_bytes(view[position + 4:position + 8], order)
                 if number in (0xE00D, 0xE0DD):
                     return position + 8
                 position = skip(position + 8, length, end)
                 continue
             if explicit:
-                vr = bytes(view[position + 4:position + 6])
-                if vr in _LONG_VRS:
+                if data[position + 4:position + 6] in _LONG_VRS:
                     if position + 12 > end:
                         raise truncated(position)
-                    length, position = int.from_bytes(view[position + 8:position + 12], order), position + 12
+                    length, position = long_length.unpack_from(data, position + 8)[0], position + 12
                 else:
-                    length, position = int.from_bytes(view[position + 6:position + 8], order), position + 8
+                    length, position = short_length.unpack_from(data, position + 6)[0], position + 8
             else:
-                length, position = int.from_bytes(view[position + 4:position + 8], order), position + 8
+                position += 8
             position = skip(position, length, end)
         if until_delimiter:
             raise truncated(position)
