@@ -1,4 +1,4 @@
-"""`make bench`: runs every benchmark module in turn (for now: anonymization); one failing does not stop the others."""
+"""`make bench`: runs every benchmark module in turn (anonymization, ingestion, interpolation); one failing does not stop the others."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import importlib
 import sys
 import traceback
 
-# Each module has run() that prints its own table; ingestion and interpolation add theirs here.
-MODULES = ("bench.anonymization",)
+# Each module has run() that prints its own table (and runs alone as `python -m bench.<name>`).
+MODULES = ("bench.anonymization", "bench.ingestion", "bench.interpolation")
 
 
 def main() -> int:

@@ -14,7 +14,7 @@ import numpy as np
 from nibabel.filebasedimages import ImageFileError
 
 from services.interpolation.domain.fill import Filled, Method, fill, keys_from_slices
-from services.interpolation.domain.grid import array_spacing
+from shared.grid import array_spacing
 from shared.errors import InvalidArgument
 from shared.files import write_atomically
 from shared.volumes import from_nifti, to_nifti

@@ -32,7 +32,7 @@ from radlab.interpolation.v1 import interpolation_service_pb2 as pb
 from radlab.type.v1 import geometry_pb2, job_pb2, label_pb2
 from services.interpolation import store
 from services.interpolation.domain.fill import LabelKeys, Method, fill
-from services.interpolation.domain.grid import array_spacing, plane_axis
+from shared.grid import array_spacing, plane_axis
 from services.interpolation.domain.polygons import Contour, outline, rasterize
 from services.interpolation.worker import JobWorker
 from shared.auth import Principal

@@ -14,6 +14,7 @@ from io import BytesIO
 import numpy as np
 from PIL import Image
 
+from shared import grid
 from shared.errors import InvalidArgument
 
 # Percentiles of the MR_AUTO window, and at most this many voxels sampled (evenly strided) to find them.
@@ -106,25 +107,9 @@ class SliceLocation:
     pixel_spacing: tuple[float, float]  # mm between rows, between columns of the returned 2-D slice
 
 
-def spacing_kji(affine: np.ndarray) -> np.ndarray:
-    """Voxel size in mm along array axes k, j, i: norms of the affine's columns for k, j, i."""
-    return np.linalg.norm(np.asarray(affine, dtype=np.float64)[:3, [2, 1, 0]], axis=0)
-
-
 def plane_axis(affine: np.ndarray, plane: Plane) -> int:
-    """The array axis (0 = k, 1 = j, 2 = i) whose direction is nearest to the plane's patient axis.
-
-    Each patient axis gets a different array axis (a greedy match, strongest alignment first), so an
-    oblique volume still shows three distinct planes.
-    """
-    directions = np.asarray(affine, dtype=np.float64)[:3, [2, 1, 0]]
-    alignment = np.abs(directions / np.linalg.norm(directions, axis=0))  # [patient x/y/z, array axis]
-    chosen: dict[int, int] = {}
-    for flat in np.argsort(-alignment, axis=None):
-        patient, axis = divmod(int(flat), 3)
-        if patient not in chosen and axis not in chosen.values():
-            chosen[patient] = axis
-    return chosen[plane.value]
+    """The array axis (0 = k, 1 = j, 2 = i) the plane holds fixed (the pairing shared.grid makes for every service)."""
+    return grid.plane_axis(affine, plane.name.lower())
 
 
 def _axis_frame(affine: np.ndarray, axis: int) -> tuple[float, float]:
@@ -165,7 +150,7 @@ def locate(
             )
     elif not 0 <= index < count:
         raise InvalidArgument(f"{plane.name.lower()} slice {index} does not exist: the volume has {count} (0 to {count - 1})")
-    spacing = spacing_kji(affine)
+    spacing = np.asarray(grid.array_spacing(affine))
     rows, columns = (a for a in range(3) if a != axis)
     return SliceLocation(axis, index, start + index * step, (float(spacing[rows]), float(spacing[columns])))
 

@@ -1,4 +1,7 @@
-"""The array grid of a volume: which array axis each slice plane holds fixed, and the spacing along each axis."""
+"""The array grid of a volume: which array axis each slice plane holds fixed, and the spacing along each axis.
+
+One place for both, so the slice a viewer shows (ingestion) and the slice interpolation fills are the same.
+"""
 
 from __future__ import annotations
 
