@@ -4,7 +4,7 @@ PYTHON := .venv/bin/python
 PHASE := scripts/phase.sh
 export RADLAB_DATA ?= $(abspath ../shared/data)
 
-.PHONY: help setup run test infra-up infra-down protos check-protos bench clean
+.PHONY: help setup run test infra-up infra-down protos check-protos rules bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,7 +30,10 @@ protos: setup  ## regenerate radlab/**/_pb2*.py from protos/
 check-protos: setup  ## buf lint, and fail if the generated code is stale
 	@scripts/protos.sh check
 
-bench: setup  ## benchmarks against the named peers (anonymization vs gdcmanon, dicognito, dicom-anonymizer, deid)
+rules: setup  ## regenerate the packaged PS3.15 rule table (services/anonymization/profile_rules.json)
+	@scripts/rules.sh
+
+bench: setup  ## benchmarks vs named peers: anonymization (gdcmanon, dicognito, …), ingestion (dcm2niix), interpolation (ITK MCI)
 	@$(PHASE) bench $(PYTHON) -m bench
 
 clean:  ## remove local state (.radlab) and the .venv link; the cache stays
