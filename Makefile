@@ -12,7 +12,7 @@ help:  ## list the targets
 setup:  ## build (or reuse the cached) virtualenv and point .venv at it
 	@$(PHASE) setup scripts/venv.sh
 
-run: setup  ## start the embedded stack, run the smoke flow through the SDK, stop
+run: setup  ## start every service on this machine, push real scans through it with the SDK, fill a label map, stop
 	@$(PHASE) run $(PYTHON) scripts/smoke.py
 
 test: setup  ## contracts lint and freshness, real servers up, every test suite, servers down

@@ -1,39 +1,53 @@
-"""`make run` for now: start the embedded stack, drive a smoke flow through the SDK, stop it."""
+"""`make run`: start the embedded stack, push real scans through it with the SDK, fill a label map, stop."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import grpc
+import numpy as np
 
-from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
 from radlab.client import Client
+from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion_pb
+from radlab.type.v1 import geometry_pb2
 from shared.auth import issue_token, token_key
 from shared.config import Settings
+from shared.grid import plane_axis
 from shared.stack import Stack
+
+REPO = Path(__file__).resolve().parent.parent
+# Real scans in the shared data folder: a 196-slice MR and a GE CT with gantry tilt and uneven gaps.
+SCANS = {"MR, 196 slices": "dcm_qa_deident/In", "CT with gantry tilt": "dcm_qa_ct/In/GE"}
+SPLEEN = ("ivadomed_spleen/ct_scan/sub-spleen2/ct/sub-spleen2_ct.nii.gz",
+          "ivadomed_spleen/ct_scan/derivatives/labels/sub-spleen2/ct/sub-spleen2_ct_seg-manual.nii.gz")
 
 
 def main() -> int:
     settings = Settings.from_env()
+    data = Path(os.environ.get("RADLAB_DATA") or REPO.parent / "shared" / "data")
+    if not data.is_dir():
+        print(f"real data not found at {data}: set RADLAB_DATA to the shared data folder", file=sys.stderr)
+        return 2
     print(f"starting radlab up (state in {settings.home}) ...", flush=True)
     with Stack(settings.home) as stack:
         print(f"serving gRPC on {stack.grpc_addr}, metrics on :{stack.metrics_port}")
         key = token_key(settings.home, settings.token_key)
-        admin = issue_token(key, subject="smoke", role="admin", tenant="default")
+        admin = issue_token(key, subject="make-run", role="admin", tenant="default")
         with Client(stack.grpc_addr, admin) as client:
             statuses = client.health()
             print("health:", ", ".join(f"{name} {status}" for name, status in statuses.items()))
             started = time.perf_counter()
-            dataset = client.create_dataset(f"smoke {time.strftime('%Y-%m-%d %H:%M:%S')}", "made by make run")
+            dataset = client.create_dataset(f"make run {time.strftime('%Y-%m-%d %H:%M:%S')}", "real scans from RADLAB_DATA")
             workflow = client.wait_for_workflow(dataset.dataset_id)
-            elapsed = time.perf_counter() - started
             stages = " → ".join(stage.stage_id for stage in workflow.stages)
-            print(f"dataset {dataset.dataset_id} ({dataset.name!r}) created by annotation")
-            print(f"workflow {workflow.workflow_id} [{stages}] set up by workflow from DatasetCreated in {elapsed * 1000:.0f} ms")
-            print(f"datasets in this tenant: {len(client.list_datasets())}")
+            print(f"dataset {dataset.dataset_id} created; workflow [{stages}] set up from DatasetCreated "
+                  f"in {(time.perf_counter() - started) * 1000:.0f} ms")
+            volumes = [volume for name, folder in SCANS.items() for volume in _ingest(client, dataset.dataset_id, name, data / folder)]
+            previews = _preview(client, volumes, settings.home / "run")
         with Client(stack.grpc_addr, "not-a-token") as stranger:
             try:
                 stranger.list_datasets()
@@ -42,11 +56,80 @@ def main() -> int:
                 refused = error.code().name
             print(f"a call with an invalid token: {refused}")
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{stack.metrics_port}/metrics", timeout=5).read().decode()
-        handled = [line for line in metrics.splitlines() if line.startswith("radlab_events_handled_total{")]
-        print("metrics:", "; ".join(handled) or "no events counted")
-    ok = all(status == "SERVING" for status in statuses.values()) and refused == "UNAUTHENTICATED" and handled
-    print("smoke flow:", "OK" if ok else "FAILED")
+        handled = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("radlab_events_handled_total{"))
+        print(f"metrics: {handled:.0f} events handled")
+    dice = _interpolate(data)
+    ok = (all(status == "SERVING" for status in statuses.values()) and refused == "UNAUTHENTICATED"
+          and len(volumes) == len(SCANS) and previews and dice > 0.9)
+    print("make run:", "OK" if ok else "FAILED")
     return 0 if ok else 1
+
+
+def _ingest(client: Client, dataset_id: str, name: str, folder: Path) -> list[ingestion_pb.Volume]:
+    """Upload a folder, wait for anonymization and ingestion, and describe the volumes it became."""
+    files = sum(1 for path in folder.rglob("*") if path.is_file())
+    started = time.perf_counter()
+    upload = client.wait_for_upload(client.upload(folder, dataset_id).upload_id)
+    state = ingestion_pb.UploadState.Name(upload.state).removeprefix("UPLOAD_STATE_")
+    print(f"{name}: {files} files uploaded, de-identified and built in {time.perf_counter() - started:.1f} s → {state}"
+          + (f" ({upload.failure_reason})" if upload.failure_reason else ""))
+    volumes = [client.ingestion.GetVolume(ingestion_pb.GetVolumeRequest(volume_id=volume_id)).volume for volume_id in upload.volume_ids]
+    for volume in volumes:
+        geometry = volume.volume_ref.geometry
+        shape = "×".join(str(n) for n in geometry.shape)
+        spacing = " × ".join(f"{mm:.2f}" for mm in geometry.spacing)
+        print(f"  volume {volume.volume_ref.volume_id}: {volume.modality} {shape} voxels, {spacing} mm, "
+              f"values {volume.min_value:g}..{volume.max_value:g}")
+        for issue in geometry.issues:
+            print(f"    {geometry_pb2.GeometryIssueKind.Name(issue.kind).removeprefix('GEOMETRY_ISSUE_KIND_').lower()}: {issue.message}")
+    return volumes
+
+
+def _preview(client: Client, volumes: list[ingestion_pb.Volume], folder: Path) -> list[Path]:
+    """Write a windowed PNG of each volume's middle slice in all three planes, as a viewer would fetch them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for volume in volumes:
+        for plane in (geometry_pb2.PLANE_AXIAL, geometry_pb2.PLANE_CORONAL, geometry_pb2.PLANE_SAGITTAL):
+            middle = _middle_index(volume, plane)
+            png = client.ingestion.GetSlice(ingestion_pb.GetSliceRequest(
+                volume_id=volume.volume_ref.volume_id, plane=plane, slice_index=middle, format=ingestion_pb.SLICE_FORMAT_PNG))
+            path = folder / f"{volume.volume_ref.volume_id}-{geometry_pb2.Plane.Name(plane).removeprefix('PLANE_').lower()}.png"
+            path.write_bytes(png.data)
+            written.append(path)
+    print(f"slices: {len(written)} windowed PNGs (middle slice, three planes per volume) in {folder}")
+    return written
+
+
+def _middle_index(volume: ingestion_pb.Volume, plane: int) -> int:
+    affine = np.asarray(volume.volume_ref.geometry.affine, dtype=float).reshape(4, 4)
+    axis = plane_axis(affine, geometry_pb2.Plane.Name(plane).removeprefix("PLANE_").lower())
+    return volume.volume_ref.geometry.shape[axis] // 2
+
+
+def _interpolate(data: Path) -> float:
+    """Keep every third slice of the spleen's manual label as key slices, fill the rest from the image, score them."""
+    from services.interpolation.domain.fill import fill, keys_from_slices
+    from shared.agreement import dice
+    from shared.grid import array_spacing
+    from shared.volumes import from_nifti
+
+    image, affine = from_nifti(data / SPLEEN[0])
+    truth, _ = from_nifti(data / SPLEEN[1])
+    truth = truth.astype(np.uint8)
+    spacing = array_spacing(affine)
+    axis = int(np.argmax(spacing))
+    labelled = np.flatnonzero(truth.any(axis=tuple(a for a in range(3) if a != axis)))
+    keys = sorted({*labelled[::3].tolist(), int(labelled[-1])})
+    started = time.perf_counter()
+    filled = fill(np.where(np.isin(np.arange(truth.shape[axis]), keys).reshape([-1 if a == axis else 1 for a in range(3)]), truth, 0),
+                  keys_from_slices(truth, keys, axis), axis=axis, image=image, spacing=spacing)
+    elapsed = time.perf_counter() - started
+    held_out = [index for index in range(keys[0], keys[-1]) if index not in keys]
+    score = dice(np.take(filled.labels, held_out, axis=axis) > 0, np.take(truth, held_out, axis=axis) > 0)
+    print(f"interpolation: spleen CT, {len(keys)} key slices of {len(labelled)} labelled, {len(held_out)} filled "
+          f"({filled.method.name.lower()}) in {elapsed:.1f} s, Dice on the filled slices {score:.3f}")
+    return score
 
 
 if __name__ == "__main__":
