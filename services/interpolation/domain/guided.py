@@ -16,21 +16,20 @@ from shared.errors import InvalidArgument
 
 @dataclass(frozen=True)
 class Settings:
-    """How one propagation runs: the flow, chaining, and how the image weighs in the fusion."""
+    """How one propagation runs: the flow, and how the image weighs in the fusion."""
 
     attachment: float = 15.0   # TV-L1 data attachment: higher follows the image more, lower keeps the flow smoother
     tightness: float = 0.3     # TV-L1 coupling between the flow and its smoothed copy
     num_warp: int = 5          # flow refinements per pyramid level
     num_iter: int = 5          # TV-L1 fixed-point iterations per refinement
     pixel: float = 2.0         # pixel (mm) of the grid the flow is computed on: organ-scale motion, bounded cost
-    chain: bool = True         # register slice to slice from each key (else jump from the key directly)
     likelihood: float = 0.5    # exponent of the per-label intensity likelihood learned on the keys
     floor: float = 1e-3        # warped probability floor: the likelihood may only reassign nearby labels
     blur: float = 0.5          # Gaussian sigma (pixels) of the fused label probabilities: boundary uncertainty
 
 
 DEFAULT = Settings()
-FAST = Settings(num_warp=2, num_iter=3, pixel=3.0)
+FAST = Settings(num_warp=2, num_iter=3, pixel=3.0)   # for live preview: a coarser grid, fewer iterations
 # Fusion settings tried per volume (same flow): the one that best predicts held-back keys is used.
 CANDIDATES = (DEFAULT, replace(DEFAULT, blur=0.0))
 CHECKS = 16              # key slices predicted from their neighbours to choose among CANDIDATES
@@ -58,10 +57,10 @@ def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequen
                                   "only slices between the first and last key that are not keys themselves can be filled")
         gaps.setdefault((order[after - 1], order[after]), []).append(target)
     wanted = np.asarray(sorted(set(labels)), dtype=np.int64)
-    empty = {t: np.zeros(image.shape[1:], dtype=keys[order[0]].dtype) for t in targets}
+    filled = {t: np.zeros(image.shape[1:], dtype=keys[order[0]].dtype) for t in targets}
     box = _box([np.isin(keys[s], wanted) for s in order], image.shape[1:])
     if box is None:
-        return empty
+        return filled
     first = order[0]
     crop = _equalise(image[first:order[-1] + 1, box[0], box[1]], _quantiles(image, first, order[-1]))
     zoom = [step / settings.pixel for step in spacing[1:]]
@@ -70,12 +69,12 @@ def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequen
     local_keys = {s - first: keys[s][box] for s in order}
     local_gaps = {(a - first, b - first): [t - first for t in inside] for (a, b), inside in gaps.items()}
     checks = {} if fast else _checks(sorted(local_keys))
-    pairs = {pair for (a, b), inside in (*local_gaps.items(), *checks.items()) for pair in _pairs(a, b, inside, settings)}
+    pairs = {pair for (a, b), inside in (*local_gaps.items(), *checks.items()) for pair in _pairs(a, b, inside)}
     flows = _flows(stack, sorted(pairs), settings)
 
     def carried(a: int, b: int, inside: list[int]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
         """Where each inside slice's pixels lie on key a and on key b, on the crop's grid."""
-        from_first, from_last = _coordinates(flows, a, inside, settings.chain), _coordinates(flows, b, inside, settings.chain)
+        from_first, from_last = _coordinates(flows, a, inside), _coordinates(flows, b, inside)
         if stack is crop:
             return from_first, from_last
         return _resampled(from_first, crop.shape[1:]), _resampled(from_last, crop.shape[1:])
@@ -85,8 +84,8 @@ def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequen
     for (a, b), inside in local_gaps.items():
         found = _fuse(crop, a, b, local_keys[a], local_keys[b], *carried(a, b, inside), wanted, settings)
         for t, winner in found.items():
-            empty[t + first][box] = winner
-    return empty
+            filled[t + first][box] = winner
+    return filled
 
 
 def _checks(order: list[int]) -> dict[tuple[int, int], list[int]]:
@@ -115,12 +114,10 @@ def _dice(found: np.ndarray, truth: np.ndarray) -> list[float]:
     return [agreement.dice(found == v, truth == v) for v in values[values != 0]]
 
 
-def _pairs(first: int, last: int, inside: list[int], settings: Settings) -> list[tuple[int, int]]:
-    """(target, source) slices whose flow a gap needs: neighbour to neighbour from each key when chaining."""
-    if not settings.chain:
-        return [(t, key) for t in inside for key in (first, last)]
-    return ([(s, s - 1) for s in range(first + 1, max(inside) + 1)]
-            + [(s, s + 1) for s in range(min(inside), last)])
+def _pairs(first: int, last: int, inside: list[int]) -> list[tuple[int, int]]:
+    """(target, source) slices whose flow a gap needs: neighbour to neighbour from each key up to its farthest target
+    (chained small steps follow an organ better than one jump across the gap)."""
+    return [(s, s - 1) for s in range(first + 1, max(inside) + 1)] + [(s, s + 1) for s in range(min(inside), last)]
 
 
 def _flows(stack: np.ndarray, pairs: list[tuple[int, int]], settings: Settings) -> dict[tuple[int, int], np.ndarray]:
@@ -135,12 +132,11 @@ def _flows(stack: np.ndarray, pairs: list[tuple[int, int]], settings: Settings) 
     return found
 
 
-def _coordinates(flows: dict[tuple[int, int], np.ndarray], key: int, targets: list[int], chain: bool) -> dict[int, np.ndarray]:
-    """For each target, where each of its pixels lies on the key slice: [2, rows, cols] coordinates."""
+def _coordinates(flows: dict[tuple[int, int], np.ndarray], key: int, targets: list[int]) -> dict[int, np.ndarray]:
+    """For each target, where each of its pixels lies on the key slice: [2, rows, cols] coordinates, the
+    neighbour-to-neighbour flows composed from the key outwards."""
     shape = next(iter(flows.values())).shape[1:]
     grid = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
-    if not chain:
-        return {t: grid + flows[t, key] for t in targets}
     step = 1 if targets[0] > key else -1
     found = {}
     coords = grid
