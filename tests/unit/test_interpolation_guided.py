@@ -1,11 +1,14 @@
 """Image-guided propagation on real scans: held-out accuracy above the shape method, structures that end or
-appear between keys, labels absent on both keys, only the labels asked for, determinism, and its arguments."""
+appear between keys, labels absent on both keys, only the labels asked for, determinism, its arguments, and
+the optical flow under it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
+from services.interpolation.domain import flow
 from services.interpolation.domain.fill import Method, fill, keys_from_slices
 from services.interpolation.domain.guided import propagate
 from shared import agreement
@@ -137,3 +140,20 @@ def test_targets_must_lie_strictly_between_keys(spleen, target):
     image, labels, spacing = spleen
     with pytest.raises(InvalidArgument, match="strictly between"):
         propagate(image, {8: labels[8], 12: labels[12]}, [target], labels=[1], spacing=spacing)
+
+
+def test_the_flow_recovers_a_known_smooth_motion_of_a_real_slice(spleen):
+    """A CT slice moved by a known smooth field (up to 3 px): TV-L1 finds it within 0.15 px on average, and a
+    pair gives the same flow alone as in a batch with other pairs (nothing couples two pairs)."""
+    image, _, _ = spleen
+    source = np.clip((image[12] + 200) / 400, 0, 1).astype(np.float32)
+    rows, cols = np.mgrid[: source.shape[0], : source.shape[1]].astype(np.float32)
+    motion = np.stack([3 * np.sin(cols / 25), 2 * np.cos(rows / 30)]).astype(np.float32)
+    target = ndimage.map_coordinates(source, (rows + motion[0], cols + motion[1]), order=1, mode="nearest")
+    settings = dict(attachment=15.0, tightness=0.3, num_warp=5, num_iter=5)
+    alone = flow.tvl1(target[None], source[None], **settings)[0]
+    batch = flow.tvl1(np.stack([target, np.flipud(target)]), np.stack([source, np.flipud(source)]), **settings)[0]
+    inner = (slice(10, -10), slice(10, -10))
+    error = np.hypot(*(alone - motion)[(slice(None), *inner)])
+    assert error.mean() < 0.15  # 0.05 measured; no flow at all is 2.5
+    np.testing.assert_allclose(batch, alone, atol=1e-4)
