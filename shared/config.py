@@ -8,6 +8,12 @@ from pathlib import Path
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
 DEFAULT_METRICS_PORT = 9464
+# Uploads: archives are refused whole beyond these (studies of thousands of files fit), and an upload that
+# receives nothing for DEFAULT_UPLOAD_TTL_S expires (its parts deleted).
+DEFAULT_UPLOAD_MAX_BYTES = 32 << 30  # every member of an archive together, uncompressed; also the largest upload
+DEFAULT_UPLOAD_MAX_RATIO = 200.0  # uncompressed bytes per compressed byte, for a whole archive
+DEFAULT_UPLOAD_MAX_FILES = 200_000
+DEFAULT_UPLOAD_TTL_S = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -23,12 +29,19 @@ class Settings:
     metrics_port: int
     token_key: str | None
     log_level: str
+    upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES
+    upload_max_ratio: float = DEFAULT_UPLOAD_MAX_RATIO
+    upload_max_files: int = DEFAULT_UPLOAD_MAX_FILES
+    upload_ttl_s: float = DEFAULT_UPLOAD_TTL_S
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Read the settings from `env` (default: the process environment)."""
         env = dict(os.environ if env is None else env)
         home = Path(env.get("RADLAB_HOME", "./.radlab")).resolve()
+        upload_ttl_s = float(env.get("RADLAB_UPLOAD_TTL_S") or DEFAULT_UPLOAD_TTL_S)
+        if upload_ttl_s <= 0:
+            raise ValueError(f"RADLAB_UPLOAD_TTL_S must be a number of seconds above 0, not {upload_ttl_s:g}")
         return cls(
             home=home,
             bus_url=env.get("RADLAB_BUS") or f"local://{home / 'bus.sqlite'}",
@@ -39,4 +52,8 @@ class Settings:
             metrics_port=int(env.get("RADLAB_METRICS_PORT") or DEFAULT_METRICS_PORT),
             token_key=env.get("RADLAB_TOKEN_KEY") or None,
             log_level=env.get("RADLAB_LOG_LEVEL") or "INFO",
+            upload_max_bytes=int(env.get("RADLAB_UPLOAD_MAX_BYTES") or DEFAULT_UPLOAD_MAX_BYTES),
+            upload_max_ratio=float(env.get("RADLAB_UPLOAD_MAX_RATIO") or DEFAULT_UPLOAD_MAX_RATIO),
+            upload_max_files=int(env.get("RADLAB_UPLOAD_MAX_FILES") or DEFAULT_UPLOAD_MAX_FILES),
+            upload_ttl_s=upload_ttl_s,
         )

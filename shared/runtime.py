@@ -1,5 +1,6 @@
 """Runs services: builds the adapters from settings, serves their gRPC APIs on one port and metrics on
-another, and runs each service's outbox relay and event consumer until SIGTERM."""
+another, and runs each service's outbox relay, event consumer and dead-letter consumer until SIGTERM, then
+stops each service's own background work before its database closes."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from shared.auth import token_key
 from shared.config import Settings
 from shared.consumer import EventConsumer, Handler, consumer_group
 from shared.db import Database, OutboxRelay
+from shared.deadletters import DeadLetterConsumer, DeadLetterHandler
 from shared.grpcserver import build_server
 from shared.logs import configure
 from shared.migrations import Migration
@@ -52,15 +54,45 @@ class Adapters:
         return compute_port.connect(self.settings.ray_url)
 
 
+class Periodic:
+    """Calls `work` every `interval_s` on a daemon thread until `stop()`; a failure is logged and tried again next time."""
+
+    def __init__(self, name: str, interval_s: float, work: Callable[[], object]):
+        self.name = name
+        self.interval_s = interval_s
+        self.work = work
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Let the current run finish, then end the thread."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=WORKER_STOP_S)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.work()
+            except Exception:
+                log.exception("%s failed; tried again in %s s", self.name, self.interval_s)
+
+
 @dataclass
 class Service:
-    """What a service's `bootstrap(adapters)` hands the runtime."""
+    """What a service's `bootstrap(adapters)` hands the runtime: `handlers` by event type, `dead_letter_handlers` by
+    the topic whose dead letters they take, and `stop`, which ends the service's own background threads."""
 
     name: str
     grpc_service_names: list[str]
     register: Callable[[grpc.Server], None]
     database: Database
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    dead_letter_handlers: Mapping[str, DeadLetterHandler] = field(default_factory=dict)
+    stop: Callable[[], None] | None = None
 
     @classmethod
     def wire(
@@ -72,6 +104,7 @@ class Service:
         add_to_server: Callable[[object, grpc.Server], None],
         event_handlers: Callable[[Database, str], Mapping[str, Handler]],
         migrations: Sequence[Migration] = (),
+        dead_letter_handlers: Callable[[Database, str], Mapping[str, DeadLetterHandler]] | None = None,
     ) -> Service:
         """The usual shape: the service's own database, one servicer over it, handlers in group `radlab.<name>`."""
         database = adapters.database(name, metadata, migrations)
@@ -82,6 +115,7 @@ class Service:
             register=lambda server: add_to_server(instance, server),
             database=database,
             handlers=event_handlers(database, consumer_group(name)),
+            dead_letter_handlers=dead_letter_handlers(database, consumer_group(name)) if dead_letter_handlers else {},
         )
 
 
@@ -106,28 +140,48 @@ class Runtime:
             token_key(settings.home, settings.token_key),
         )
         self.address = f"{settings.grpc_addr.rsplit(':', 1)[0]}:{self.port}"
-        self._stop = threading.Event()
-        self._workers: list[threading.Thread] = []
+        self._stop_consuming = threading.Event()
+        self._stop_relaying = threading.Event()
+        self._consumers: list[threading.Thread] = []
+        self._relays: list[threading.Thread] = []
 
     def start(self) -> None:
+        bus = self.adapters.bus
         for service in self.services:
-            relay = OutboxRelay(service.database, self.adapters.bus)
-            self._workers.append(threading.Thread(target=relay.run, args=(self._stop,), name=f"outbox-{service.name}", daemon=True))
+            group = consumer_group(service.name)
+            relay = OutboxRelay(service.database, bus)
+            self._relays.append(self._thread(f"outbox-{service.name}", relay.run, self._stop_relaying))
             if service.handlers:
-                consumer = EventConsumer(self.adapters.bus, consumer_group(service.name), service.handlers)
-                self._workers.append(
-                    threading.Thread(target=consumer.run, args=(self._stop,), name=f"consumer-{service.name}", daemon=True)
-                )
-        for worker in self._workers:
+                consumer = EventConsumer(bus, group, service.handlers)
+                self._consumers.append(self._thread(f"consumer-{service.name}", consumer.run, self._stop_consuming))
+            if service.dead_letter_handlers:
+                letters = DeadLetterConsumer(bus, group, service.dead_letter_handlers)
+                self._consumers.append(self._thread(f"dead-letters-{service.name}", letters.run, self._stop_consuming))
+        for worker in self._consumers + self._relays:
             worker.start()
         self.server.start()
 
+    @staticmethod
+    def _thread(name: str, run: Callable[[threading.Event], None], stop: threading.Event) -> threading.Thread:
+        return threading.Thread(target=run, args=(stop,), name=name, daemon=True)
+
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
-        """Refuse new calls, let calls in flight finish within `grace_s`, then stop relays and consumers."""
+        """Refuse new calls, let calls in flight finish within `grace_s`, stop consuming, stop each service's own
+        background work (what it emits meanwhile still reaches the outbox relays), then stop the relays and close
+        the databases."""
         self.health.enter_graceful_shutdown()
         self.server.stop(grace_s).wait()
-        self._stop.set()
-        for worker in self._workers:
+        self._stop_consuming.set()
+        for worker in self._consumers:
+            worker.join(timeout=WORKER_STOP_S)
+        for service in self.services:
+            if service.stop is not None:
+                try:
+                    service.stop()
+                except Exception:
+                    log.exception("stopping %s's background work failed", service.name)
+        self._stop_relaying.set()
+        for worker in self._relays:
             worker.join(timeout=WORKER_STOP_S)
         for service in self.services:
             service.database.dispose()

@@ -2,37 +2,42 @@
 
 from __future__ import annotations
 
-import os
-
 from radlab.ingestion.v1 import ingestion_service_pb2_grpc as pb_grpc
 from services.ingestion import handlers, store
 from services.ingestion.domain.archive import Limits
 from services.ingestion.server import IngestionServicer
-from shared.runtime import Adapters, Service
+from shared.config import Settings
+from shared.runtime import Adapters, Periodic, Service
 from shared.volume_store import VolumeStore
 
+EXPIRY_SWEEP_MAX_S = 600.0  # an idle upload expires at most this long after its TTL (sooner for short TTLs)
 
-def limits(env: dict[str, str] | None = None) -> Limits:
-    """Archive limits from RADLAB_UPLOAD_MAX_BYTES, RADLAB_UPLOAD_MAX_RATIO and RADLAB_UPLOAD_MAX_FILES, else the defaults."""
-    env = dict(os.environ if env is None else env)
-    default = Limits()
-    return Limits(
-        max_total_bytes=int(env.get("RADLAB_UPLOAD_MAX_BYTES") or default.max_total_bytes),
-        max_ratio=float(env.get("RADLAB_UPLOAD_MAX_RATIO") or default.max_ratio),
-        max_members=int(env.get("RADLAB_UPLOAD_MAX_FILES") or default.max_members),
-    )
+
+def limits(settings: Settings) -> Limits:
+    """The archive limits the settings name (RADLAB_UPLOAD_MAX_BYTES, RADLAB_UPLOAD_MAX_RATIO, RADLAB_UPLOAD_MAX_FILES)."""
+    return Limits(settings.upload_max_bytes, settings.upload_max_ratio, settings.upload_max_files)
 
 
 def bootstrap(adapters: Adapters) -> Service:
-    """Wire ingestion onto the process's adapters: its database, the object store, volume storage and upload limits."""
+    """Wire ingestion onto the process's adapters: its database, the object store, volume storage and upload limits;
+    read its own ScanUploaded's dead letters; sweep idle uploads to EXPIRED until the runtime stops."""
+    settings = adapters.settings
     volumes = VolumeStore(adapters.store)
-    upload_limits = limits()
+    upload_limits = limits(settings)
 
     def ports(database) -> handlers.Ports:
         return handlers.Ports(database, adapters.store, volumes, upload_limits)
 
-    return Service.wire(
+    service = Service.wire(
         "ingestion", adapters, store.metadata,
         lambda database: IngestionServicer(ports(database)), pb_grpc.add_IngestionServiceServicer_to_server,
         lambda database, consumer: handlers.event_handlers(ports(database), consumer),
+        dead_letter_handlers=lambda database, consumer: handlers.dead_letter_handlers(ports(database), consumer),
     )
+    expiry = Periodic(
+        "ingestion-upload-expiry", min(settings.upload_ttl_s / 4, EXPIRY_SWEEP_MAX_S),
+        lambda: handlers.expire_uploads(ports(service.database), settings.upload_ttl_s),
+    )
+    expiry.start()
+    service.stop = expiry.stop
+    return service

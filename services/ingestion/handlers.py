@@ -5,6 +5,8 @@ when the last byte arrives the parts are concatenated into a local spool while h
 checked, archives are checked whole before any member is read, and every DICOM or NIfTI file becomes
 one quarantine object under an opaque key; one transaction then records the upload and ScanUploaded.
 A failure records a FAILED upload with its reason (IngestFailed) and removes whatever it had written.
+An upload that receives nothing for the TTL expires (EXPIRED, its parts deleted); one whose ScanUploaded
+anonymization dead-lettered is FAILED (IngestFailed, its quarantined files deleted).
 
 ScanAnonymized: the de-identified objects are read back, grouped into series and built into volumes
 (NIfTI keeps its affine), each volume written to the `volumes` bucket before one transaction records
@@ -41,8 +43,9 @@ from services.ingestion.domain import slices
 from services.ingestion.domain.archive import HEAD_BYTES, Archive, ArchiveRefused, Limits, Member, kind_of, suffix_of
 from services.ingestion.domain.series import Series, VolumeRefused, build_volume, frames_of, group_series, parse_instance
 from shared.auth import Principal
-from shared.consumer import Handler
+from shared.consumer import Handler, consumer_group
 from shared.db import Database, UnitOfWork
+from shared.deadletters import DeadLetter, DeadLetterHandler
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound
 from shared.events import Event, event_type
 from shared.objectstore import ObjectNotFound, ObjectStore
@@ -70,6 +73,7 @@ _ISSUE_KINDS = {
 }
 # Instances with pixels that are not images to label: segmentations are labels (annotation imports them).
 _NOT_IMAGES = frozenset({"SEG"})
+_ANONYMIZATION = consumer_group("anonymization")  # the group whose giving up on a ScanUploaded fails the upload
 
 
 @dataclass(frozen=True)
@@ -161,11 +165,12 @@ def _receive(ports: Ports, row, offset: int, requests: Iterator[pb.UploadFilesRe
         if size:
             spool.seek(0)
             ports.store.ensure_bucket(QUARANTINE_BUCKET)
-            key = f"uploads/{row.upload_id}/{offset:016d}-{uuid.uuid4().hex[:8]}"  # two streams never share a key
+            key = f"{_parts_prefix(row.upload_id)}{offset:016d}-{uuid.uuid4().hex[:8]}"  # two streams never share a key
             ports.store.put(QUARANTINE_BUCKET, key, spool)
-            if not _add_part(ports, row.upload_id, offset, size, key):
+            refused = _add_part(ports, row.upload_id, offset, size, key)
+            if refused:
                 ports.store.delete(QUARANTINE_BUCKET, key)
-                raise FailedPrecondition(f"upload {row.upload_id} was continued by another stream; ask GetUpload for the offset")
+                raise FailedPrecondition(refused)
     finally:
         spool.close()
     if broken is not None:
@@ -173,17 +178,24 @@ def _receive(ports: Ports, row, offset: int, requests: Iterator[pb.UploadFilesRe
     return offset + size
 
 
-def _add_part(ports: Ports, upload_id: str, offset: int, size: int, key: str) -> bool:
-    """Record a stored part if the upload still ends at `offset` (no other stream got there first)."""
+def _parts_prefix(upload_id: str) -> str:
+    return f"uploads/{upload_id}/"
+
+
+def _add_part(ports: Ports, upload_id: str, offset: int, size: int, key: str) -> str | None:
+    """Record a stored part if the upload is still RECEIVING and ends at `offset` (no other stream got there first);
+    else say why not."""
     table = store.uploads
     with ports.db.unit_of_work() as uow:
-        row = uow.execute(sa.select(table.c.bytes_received, table.c.state, table.c.parts).where(table.c.upload_id == upload_id)).one()
-        if row.bytes_received != offset or row.state != pb.UPLOAD_STATE_RECEIVING:
-            return False
+        row = uow.execute(sa.select(table).where(table.c.upload_id == upload_id)).one()
+        if row.state != pb.UPLOAD_STATE_RECEIVING:
+            return f"upload {upload_id} is {_state_name(row.state)} ({row.failure_reason or 'see GetUpload'}); start a new upload"
+        if row.bytes_received != offset:
+            return f"upload {upload_id} was continued by another stream; ask GetUpload for the offset"
         uow.execute(table.update().where(table.c.upload_id == upload_id).values(
             bytes_received=offset + size, parts=json.dumps(json.loads(row.parts) + [key]), updated_at=time.time(),
         ))
-        return True
+        return None
 
 
 def _finish(ports: Ports, caller: Principal, upload_id: str) -> pb.UploadFilesResponse:
@@ -299,6 +311,84 @@ def _fail(ports: Ports, row, parts: list[str], written: list[str], reason: str) 
 def _delete(ports: Ports, keys: Iterable[str]) -> None:
     for key in keys:
         ports.store.delete(QUARANTINE_BUCKET, key)
+
+
+def expire_uploads(ports: Ports, ttl_s: float, now: float | None = None) -> list[str]:
+    """Uploads left RECEIVING with no part recorded for `ttl_s` become EXPIRED and their parts are deleted; returns
+    their ids. Each is taken by an update conditional on it being idle still, so of several replicas sweeping at
+    once one expires it, and a stream that brings a part meanwhile keeps its upload."""
+    now = time.time() if now is None else now
+    table = store.uploads
+    idle = (table.c.state == pb.UPLOAD_STATE_RECEIVING) & (table.c.updated_at < now - ttl_s)
+    with ports.db.read() as conn:  # most sweeps find nothing: no write lock for them
+        candidates = conn.execute(sa.select(table.c.upload_id).where(idle).order_by(table.c.seq)).scalars().all()
+    reason = f"no bytes arrived for {_duration(ttl_s)}, so the bytes received were deleted; upload the file again"
+    expired = []
+    for upload_id in candidates:
+        with ports.db.unit_of_work() as uow:
+            taken = uow.execute(table.update().where(table.c.upload_id == upload_id, idle).values(
+                state=pb.UPLOAD_STATE_EXPIRED, failure_reason=reason, updated_at=now,
+            )).rowcount
+        if taken:  # every object under the upload's prefix: also a part whose stream broke before it was recorded
+            ports.store.ensure_bucket(QUARANTINE_BUCKET)
+            _delete(ports, [info.key for info in ports.store.list(QUARANTINE_BUCKET, _parts_prefix(upload_id))])
+            expired.append(upload_id)
+    if expired:
+        log.info("uploads expired", extra={"uploads": expired, "ttl_s": ttl_s})
+    return expired
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
+def on_scan_upload_dead_lettered(ports: Ports, consumer: str, letter: DeadLetter) -> None:
+    """Anonymization retried a ScanUploaded, then gave up: the upload, if still UPLOADED, is FAILED with IngestFailed, and
+    its quarantined originals (which may hold PHI and which nothing will read now) are deleted. The reason names only the
+    error's type: its message may quote an object key."""
+    event = letter.event
+    if event is None or event.type != event_type(events_pb2.ScanUploaded):
+        log.warning("a dead letter that is not a ScanUploaded; no upload to fail", extra={"topic": letter.record.topic, "offset": letter.record.offset})
+        return
+    if letter.consumer != _ANONYMIZATION:
+        return  # another group's trouble with the event says nothing about de-identification
+    uploaded: events_pb2.ScanUploaded = event.message
+    tenant = event.envelope.tenant
+    table = store.uploads
+    waiting = (table.c.tenant == tenant) & (table.c.upload_id == uploaded.upload_id) & (table.c.scan_id == uploaded.scan_id) & (
+        table.c.state == pb.UPLOAD_STATE_UPLOADED)
+    with ports.db.read() as conn:
+        row = conn.execute(sa.select(table).where(waiting)).first()
+    if row is None:
+        return  # failed already, or anonymization got through on a redelivery and the scan was built
+    quarantine = uploaded.quarantine_bucket or QUARANTINE_BUCKET
+    for key in uploaded.quarantine_keys:
+        ports.store.delete(quarantine, key)
+    tries = f" {letter.attempts} times" if letter.attempts else ""
+    reason = (
+        f"de-identification failed{tries} with an internal error ({letter.error_type or 'unknown'}) and the uploaded files "
+        f"were deleted; upload the scan again, and if it fails again ask an admin to read the dead letter of scan "
+        f"{uploaded.scan_id} on {letter.record.topic}"
+    )
+    with ports.db.unit_of_work() as uow:
+        if uow.already_processed(consumer, event.id):
+            return
+        if uow.execute(table.update().where(waiting).values(
+            state=pb.UPLOAD_STATE_FAILED, failure_reason=reason, updated_at=time.time(),
+        )).rowcount:
+            uow.emit(events_pb2.IngestFailed(
+                upload_id=row.upload_id, scan_id=row.scan_id, dataset_id=row.dataset_id, reason=reason,
+            ), subject=row.upload_id, tenant=tenant)
+        uow.mark_processed(consumer, event.id)
+    log.info("upload failed: anonymization gave up", extra={"upload_id": row.upload_id, "scan_id": row.scan_id})
+
+
+def dead_letter_handlers(ports: Ports, consumer: str) -> dict[str, DeadLetterHandler]:
+    """The dead letters of ingestion's own ScanUploaded: an upload anonymization gave up on is FAILED, not left waiting."""
+    return {event_type(events_pb2.ScanUploaded): lambda letter: on_scan_upload_dead_lettered(ports, consumer, letter)}
 
 
 def get_upload(ports: Ports, caller: Principal, upload_id: str) -> pb.Upload:

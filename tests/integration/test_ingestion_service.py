@@ -9,9 +9,12 @@ import io
 import json
 import logging
 import tarfile
+import threading
+import time
 import zipfile
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -19,6 +22,7 @@ import sqlalchemy as sa
 from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.anonymization.v1 import events_pb2 as anonymization_events
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
+from radlab.ingestion.v1 import ingestion_service_pb2_grpc as pb_grpc
 from radlab.type.v1 import geometry_pb2
 from services.anonymization import handlers as anonymization
 from services.anonymization import store as anonymization_store
@@ -26,13 +30,17 @@ from services.anonymization.keys import Keys
 from services.ingestion import handlers, limits, store
 from services.ingestion.domain.archive import Limits
 from services.ingestion.domain.series import Volume, build_volumes, parse_instance
-from shared.auth import Principal
+from shared.auth import Principal, issue_token
+from shared.bus.local import LocalBus
 from shared.bus.port import Record
-from shared.consumer import consumer_group
-from shared.db import Database
+from shared.config import Settings
+from shared.consumer import EventConsumer, consumer_group
+from shared.db import Database, OutboxRelay
+from shared.deadletters import DeadLetterConsumer
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound
 from shared.events import Event, decode, envelope_for, from_record
 from shared.objectstore.file import FileObjectStore
+from shared.runtime import Runtime
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti
 
@@ -220,9 +228,53 @@ def test_a_refused_upload_is_failed_with_a_reason_and_nothing_half_written(ports
     assert [event.message.reason for event in outbox(ports.db)] == [response.failure_reason]
 
 
-def test_archive_limits_come_from_the_environment():
-    assert limits({"RADLAB_UPLOAD_MAX_RATIO": "50", "RADLAB_UPLOAD_MAX_BYTES": "1000"}) == Limits(max_total_bytes=1000, max_ratio=50.0)
-    assert limits({}) == Limits()
+def test_upload_limits_and_ttl_are_settings_with_single_machine_defaults():
+    settings = Settings.from_env({"RADLAB_UPLOAD_MAX_RATIO": "50", "RADLAB_UPLOAD_MAX_BYTES": "1000", "RADLAB_UPLOAD_TTL_S": "90"})
+    assert limits(settings) == Limits(max_total_bytes=1000, max_ratio=50.0) and settings.upload_ttl_s == 90
+    defaults = Settings.from_env({})
+    assert limits(defaults) == Limits() and defaults.upload_ttl_s == 24 * 3600
+    with pytest.raises(ValueError, match="RADLAB_UPLOAD_TTL_S must be"):
+        Settings.from_env({"RADLAB_UPLOAD_TTL_S": "0"})
+
+
+def parts_of(ports: handlers.Ports, upload_id: str) -> list[str]:
+    return [key for key in keys_in(ports, "quarantine") if key.startswith(f"uploads/{upload_id}/")]
+
+
+def test_an_upload_idle_past_its_ttl_expires_and_its_parts_are_deleted(ports, data_dir):
+    """Expiry takes only uploads idle for the TTL (a part recorded since keeps its upload), deletes every object under the
+    upload's prefix (also one whose stream broke before it was recorded), and a stream still running on it is refused."""
+    data = zipped(folder(data_dir, MR, 4), zipfile.ZIP_STORED)
+    with pytest.raises(ConnectionResetError):
+        handlers.upload(ports, UPLOADER, requests(data, stop_after=2))
+    [idle] = handlers.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
+    ports.store.put("quarantine", f"uploads/{idle.upload_id}/orphan", b"a part whose stream broke before it was recorded")
+    time.sleep(0.3)
+    with pytest.raises(ConnectionResetError):
+        handlers.upload(ports, UPLOADER, requests(data, stop_after=1))
+    [active] = [upload for upload in handlers.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
+                if upload.upload_id != idle.upload_id]
+    assert len(parts_of(ports, idle.upload_id)) == 2 and len(parts_of(ports, active.upload_id)) == 1
+
+    assert handlers.expire_uploads(ports, ttl_s=0.2) == [idle.upload_id]
+    expired = handlers.get_upload(ports, UPLOADER, idle.upload_id)
+    assert expired.state == pb.UPLOAD_STATE_EXPIRED and "upload the file again" in expired.failure_reason
+    assert parts_of(ports, idle.upload_id) == [] and len(parts_of(ports, active.upload_id)) == 1
+    assert handlers.expire_uploads(ports, ttl_s=0.2) == []
+    with pytest.raises(FailedPrecondition, match="is EXPIRED"):
+        handlers.upload(ports, UPLOADER, requests(data, resume=idle.upload_id, offset=idle.bytes_received))
+
+    def expiring_midway():
+        """The resumed stream of `active`: the sweep runs while its chunks arrive."""
+        for number, request in enumerate(requests(data, resume=active.upload_id, offset=active.bytes_received)):
+            if number == 2:
+                assert handlers.expire_uploads(ports, ttl_s=1e-6) == [active.upload_id]
+            yield request
+
+    with pytest.raises(FailedPrecondition, match="is EXPIRED .*no bytes arrived"):
+        handlers.upload(ports, UPLOADER, expiring_midway())
+    assert parts_of(ports, active.upload_id) == []
+    assert outbox(ports.db) == []
 
 
 # ---- the service path: upload → anonymization → volumes -----------------------------------------------------
@@ -244,6 +296,84 @@ def through_anonymization(ports: handlers.Ports, anonymizer: anonymization.Ports
     for event in delivered:
         ingest[event.type](event)
     return delivered
+
+
+def poison_dicom_bucket(root: Path) -> None:
+    """A file where the `dicom` bucket's folder goes: anonymization cannot write a single output (a store error that
+    lasts, as a full or read-only disk would)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dicom").write_bytes(b"")
+
+
+def test_an_upload_whose_scanuploaded_anonymization_dead_lettered_fails(ports, anonymizer, tmp_path, data_dir):
+    """On the embedded bus: anonymization's real handler fails on a store error until its consumer dead-letters the
+    ScanUploaded; ingestion reads the dead letter and the upload is FAILED (IngestFailed, quarantine emptied), with no
+    file name or path in the reason; redelivery and undecodable dead letters change nothing."""
+    poison_dicom_bucket(ports.store.root)
+    bus = LocalBus(tmp_path / "bus.sqlite")
+    response = handlers.upload(ports, UPLOADER, requests(zipped(folder(data_dir, MR, 2)), name="DOE^JOHN.zip"))
+    assert OutboxRelay(ports.db, bus).publish_pending() == 1
+    anonymize = EventConsumer(bus, consumer_group("anonymization"), anonymization.event_handlers(anonymizer, consumer_group("anonymization")),
+                              max_attempts=3, backoff_s=0.001)
+    assert anonymize.run_once() == 1
+    letters = DeadLetterConsumer(bus, CONSUMER, handlers.dead_letter_handlers(ports, CONSUMER), poll_timeout_s=2)
+    stop = threading.Event()
+    assert letters.run_once(stop) == 1
+
+    upload = handlers.get_upload(ports, UPLOADER, response.upload_id)
+    assert upload.state == pb.UPLOAD_STATE_FAILED
+    assert "3 times" in upload.failure_reason and "FileExistsError" in upload.failure_reason and response.scan_id in upload.failure_reason
+    assert str(tmp_path) not in upload.failure_reason and "DOE" not in rows_text(ports.db)
+    [failed] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.IngestFailed")]
+    assert (failed.upload_id, failed.scan_id, failed.reason) == (response.upload_id, response.scan_id, upload.failure_reason)
+    assert keys_in(ports, "quarantine") == []
+
+    before = (rows_text(ports.db), len(outbox(ports.db)))
+    [record] = bus.subscribe("a reader", ["radlab.ingestion.v1.ScanUploaded.dlq"]).poll(2)
+    bus.publish(record.topic, record.key, record.value, record.headers)  # dead-lettered twice (anonymization redelivered)
+    bus.publish(record.topic, record.key, b"\xff not an event", {"radlab_error": "ValueError: x", "radlab_consumer": "radlab.anonymization"})
+    assert letters.run_once(stop) == 2
+    assert (rows_text(ports.db), len(outbox(ports.db))) == before
+
+
+def test_a_served_runtime_fails_dead_lettered_uploads_expires_idle_ones_and_stops_its_threads(tmp_path, data_dir):
+    """`radlab serve ingestion anonymization` in-process with a 0.5 s upload TTL: a gRPC upload anonymization cannot
+    write becomes FAILED instead of waiting forever, a broken upload becomes EXPIRED, and Runtime.stop ends the dead-letter
+    consumer and the expiry sweep before the databases close."""
+    key = "ingestion-test-key-of-at-least-32-bytes!"
+    home = tmp_path / "home"
+    settings = Settings.from_env({
+        "RADLAB_HOME": str(home), "RADLAB_GRPC_ADDR": "127.0.0.1:0", "RADLAB_TOKEN_KEY": key, "RADLAB_UPLOAD_TTL_S": "0.5",
+    })
+    poison_dicom_bucket(home / "objects")
+    runtime = Runtime(["ingestion", "anonymization"], settings)
+    runtime.start()
+    ours = ("dead-letters-ingestion", "ingestion-upload-expiry")
+    try:
+        assert {thread.name for thread in threading.enumerate()} >= set(ours)
+        token = [("authorization", f"Bearer {issue_token(key, subject='uploader-1', role='manager', tenant=TENANT)}")]
+        data = next(iter(folder(data_dir, MR, 1).values()))
+        [ingestion] = [service for service in runtime.services if service.name == "ingestion"]
+        ports = handlers.Ports(ingestion.database, runtime.adapters.store, VolumeStore(runtime.adapters.store), Limits())
+        with grpc.insecure_channel(runtime.address) as channel:
+            stub = pb_grpc.IngestionServiceStub(channel)
+            uploaded = stub.UploadFiles(requests(data, name="DOE^JOHN.dcm"), metadata=token, timeout=30)
+            assert uploaded.state == pb.UPLOAD_STATE_UPLOADED
+            with pytest.raises(ConnectionResetError):
+                handlers.upload(ports, UPLOADER, requests(data, chunk=1024, stop_after=3))
+            [broken] = [upload for upload in handlers.list_uploads(ports, UPLOADER, DATASET, 0, 0, 10)[0]
+                        if upload.upload_id != uploaded.upload_id]
+            deadline = time.monotonic() + 30
+            while True:
+                states = [stub.GetUpload(pb.GetUploadRequest(upload_id=upload_id), metadata=token, timeout=30).upload.state
+                          for upload_id in (uploaded.upload_id, broken.upload_id)]
+                if states == [pb.UPLOAD_STATE_FAILED, pb.UPLOAD_STATE_EXPIRED] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            assert states == [pb.UPLOAD_STATE_FAILED, pb.UPLOAD_STATE_EXPIRED]
+    finally:
+        runtime.stop(0)
+    assert not [thread.name for thread in threading.enumerate() if thread.name in ours]
 
 
 def test_real_series_become_stored_volumes_equal_to_the_offline_build(ports, anonymizer, data_dir):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
+from shared.config import DEFAULT_UPLOAD_MAX_BYTES, DEFAULT_UPLOAD_MAX_FILES, DEFAULT_UPLOAD_MAX_RATIO
 from shared.errors import InvalidArgument
 
 # How many leading bytes `kind_of` needs to tell every kind apart (tar's magic sits at 257).
@@ -34,11 +35,11 @@ class ArchiveRefused(InvalidArgument):
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds an archive must stay within before anything is extracted (defaults suit studies of thousands of files)."""
+    """Bounds an archive must stay within before anything is extracted (the defaults are the settings' defaults)."""
 
-    max_total_bytes: int = 32 << 30  # every member together, uncompressed; also the largest upload
-    max_ratio: float = 200.0  # uncompressed bytes per compressed byte, for the whole archive
-    max_members: int = 200_000
+    max_total_bytes: int = DEFAULT_UPLOAD_MAX_BYTES  # every member together, uncompressed; also the largest upload
+    max_ratio: float = DEFAULT_UPLOAD_MAX_RATIO  # uncompressed bytes per compressed byte, for the whole archive
+    max_members: int = DEFAULT_UPLOAD_MAX_FILES
 
 
 @dataclass(frozen=True)
