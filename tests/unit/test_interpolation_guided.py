@@ -157,3 +157,15 @@ def test_the_flow_recovers_a_known_smooth_motion_of_a_real_slice(spleen):
     error = np.hypot(*(alone - motion)[(slice(None), *inner)])
     assert error.mean() < 0.15  # 0.05 measured; no flow at all is 2.5
     np.testing.assert_allclose(batch, alone, atol=1e-4)
+
+
+def test_a_tiny_structure_on_fine_pixels_and_no_targets(spleen):
+    """A 3×3-pixel label on 0.1 mm pixels (its box would be one pixel of the 2 mm flow grid) is still carried
+    onto the slice between; no targets give no slices."""
+    image, _, _ = spleen
+    keys = {0: np.zeros(image.shape[1:], dtype=np.int32), 2: np.zeros(image.shape[1:], dtype=np.int32)}
+    keys[0][80:83, 80:83] = 1
+    keys[2][80:83, 81:84] = 1
+    found = propagate(image[8:11], keys, [1], labels=[1], spacing=(5.0, 0.1, 0.1))
+    assert found[1].shape == image.shape[1:] and set(np.unique(found[1]).tolist()) == {0, 1}
+    assert propagate(image[8:11], keys, [], labels=[1], spacing=(5.0, 0.1, 0.1)) == {}

@@ -34,6 +34,7 @@ FAST = Settings(num_warp=2, num_iter=3, pixel=3.0)   # for live preview: a coars
 CANDIDATES = (DEFAULT, replace(DEFAULT, blur=0.0))
 CHECKS = 16              # key slices predicted from their neighbours to choose among CANDIDATES
 MARGIN = 8               # pixels kept around the labels' bounding box
+MIN_GRID = 16            # the flow grid keeps at least this many pixels a side
 QUANTILES = 256          # intensity quantiles that equalise the image
 BINS = 64                # intensity histogram bins per label
 PAIRS_PIXELS = 1 << 21   # slice pairs registered together: at most this many pixels (bounds memory)
@@ -59,11 +60,12 @@ def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequen
     wanted = np.asarray(sorted(set(labels)), dtype=np.int64)
     filled = {t: np.zeros(image.shape[1:], dtype=keys[order[0]].dtype) for t in targets}
     box = _box([np.isin(keys[s], wanted) for s in order], image.shape[1:])
-    if box is None:
+    if box is None or not gaps:
         return filled
     first = order[0]
     crop = _equalise(image[first:order[-1] + 1, box[0], box[1]], _quantiles(image, first, order[-1]))
-    zoom = [step / settings.pixel for step in spacing[1:]]
+    # the flow grid: settings.pixel mm, but never under MIN_GRID pixels a side for a small structure
+    zoom = [max(step / settings.pixel, min(1.0, MIN_GRID / size)) for step, size in zip(spacing[1:], crop.shape[1:])]
     stack = ndimage.zoom(crop, [1.0, *zoom], order=1) if zoom != [1.0, 1.0] else crop
     # from here on slices are numbered from the first key, and label maps are cropped to the box
     local_keys = {s - first: keys[s][box] for s in order}
