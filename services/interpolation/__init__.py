@@ -30,5 +30,6 @@ def bootstrap(adapters: Adapters) -> Service:
         lambda database, consumer: handlers.event_handlers(ports(database), consumer),
         store.migrations,
     )
+    service.stop = ports(service.database).worker.shutdown  # before the database closes: jobs finish, claims stop
     handlers.resume_abandoned_jobs(ports(service.database))
     return service
