@@ -167,8 +167,8 @@ class Runtime:
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """Refuse new calls, let calls in flight finish within `grace_s`, stop consuming, stop each service's own
-        background work (what it emits meanwhile still reaches the outbox relays), then stop the relays and close
-        the databases."""
+        background work (the outbox relays run meanwhile: what it emits goes out now, or from the outbox at the next
+        start), then stop the relays and close the databases."""
         self.health.enter_graceful_shutdown()
         self.server.stop(grace_s).wait()
         self._stop_consuming.set()

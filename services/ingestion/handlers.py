@@ -351,7 +351,8 @@ def on_scan_upload_dead_lettered(ports: Ports, consumer: str, letter: DeadLetter
     error's type: its message may quote an object key."""
     event = letter.event
     if event is None or event.type != event_type(events_pb2.ScanUploaded):
-        log.warning("a dead letter that is not a ScanUploaded; no upload to fail", extra={"topic": letter.record.topic, "offset": letter.record.offset})
+        record = letter.record
+        log.warning("a dead letter that is not a ScanUploaded; no upload to fail", extra={"topic": record.topic, "offset": record.offset})
         return
     if letter.consumer != _ANONYMIZATION:
         return  # another group's trouble with the event says nothing about de-identification

@@ -36,7 +36,7 @@ from shared.bus.port import Record
 from shared.config import Settings
 from shared.consumer import EventConsumer, consumer_group
 from shared.db import Database, OutboxRelay
-from shared.deadletters import DeadLetterConsumer
+from shared.deadletters import DeadLetter, DeadLetterConsumer
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound
 from shared.events import Event, decode, envelope_for, from_record
 from shared.objectstore.file import FileObjectStore
@@ -313,6 +313,11 @@ def test_an_upload_whose_scanuploaded_anonymization_dead_lettered_fails(ports, a
     bus = LocalBus(tmp_path / "bus.sqlite")
     response = handlers.upload(ports, UPLOADER, requests(zipped(folder(data_dir, MR, 2)), name="DOE^JOHN.zip"))
     assert OutboxRelay(ports.db, bus).publish_pending() == 1
+    [original] = bus.subscribe("a reader", ["radlab.ingestion.v1.ScanUploaded"]).poll(2)
+    elsewhere = Record(original.topic + ".dlq", 0, 1, original.key, original.value,
+                       original.headers | {"radlab_error": "OSError: x", "radlab_consumer": "radlab.audit"})
+    handlers.on_scan_upload_dead_lettered(ports, CONSUMER, DeadLetter.from_record(elsewhere))  # another group gave up
+    assert handlers.get_upload(ports, UPLOADER, response.upload_id).state == pb.UPLOAD_STATE_UPLOADED
     anonymize = EventConsumer(bus, consumer_group("anonymization"), anonymization.event_handlers(anonymizer, consumer_group("anonymization")),
                               max_attempts=3, backoff_s=0.001)
     assert anonymize.run_once() == 1
