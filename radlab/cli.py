@@ -58,9 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     listing = datasets.add_parser("list", help="list the datasets you may see")
     listing.set_defaults(run=_datasets_list)
 
-    anonymize = commands.add_parser("anonymize", help="de-identify a folder of DICOM files (PS3.15 Basic Profile)")
-    anonymize.add_argument("source", help="folder of DICOM files (read only)")
-    anonymize.add_argument("destination", help="output folder; instances held for burned-in text go to held/")
+    anonymize = commands.add_parser(
+        "anonymize", help="de-identify a folder of DICOM (PS3.15 Basic Profile) and NIfTI (free-text header fields) files"
+    )
+    anonymize.add_argument("source", help="folder of DICOM and NIfTI (.nii, .nii.gz) files (read only)")
+    anonymize.add_argument("destination", help="output folder; instances held for review (burned-in text, hidden overlay bits) go to held/")
     anonymize.add_argument("--key-file", help="file holding the key (default: RADLAB_ANON_KEY)")
     anonymize.add_argument("--tenant", default="default", help="pseudonyms are stable per tenant")
     anonymize.set_defaults(run=_anonymize)

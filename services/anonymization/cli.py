@@ -38,6 +38,7 @@ def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = 
     Returns the number of files that failed; a failed file writes nothing."""
     out = out or sys.stdout
     table = load_rule_table()
+    scan = str(Path(source).resolve())  # instances of the folder lacking a Study or Series UID stay together
     files = sorted(path for path in Path(source).rglob("*") if path.is_file())
     failed = 0
     for number, path in enumerate(files, 1):
@@ -52,7 +53,7 @@ def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = 
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = anonymize(data, table, key, tenant)
+                result = anonymize(data, table, key, tenant, scan=scan)
         except InvalidArgument as error:
             failed += 1
             print(f"{label}: FAILED, nothing written: {error}", file=out)

@@ -26,7 +26,7 @@ from radlab.anonymization.v1 import anonymization_service_pb2 as pb
 from radlab.anonymization.v1 import events_pb2
 from radlab.ingestion.v1 import events_pb2 as ingestion_events
 from services.anonymization import store
-from services.anonymization.domain.engine import AnonymizationFailed, Deidentified, anonymize
+from services.anonymization.domain.engine import AnonymizationFailed, Deidentified, HoldKind, anonymize
 from services.anonymization.domain.nifti import deidentify_nifti, is_nifti
 from services.anonymization.domain.profile import Options
 from services.anonymization.keys import Keys
@@ -55,6 +55,10 @@ LOOKUP_FIELDS = {
 ACTIONS = {
     "X": pb.DEID_ACTION_REMOVED, "Z": pb.DEID_ACTION_EMPTIED, "D": pb.DEID_ACTION_DUMMY, "C": pb.DEID_ACTION_CLEANED,
     "U": pb.DEID_ACTION_UID_REPLACED, "K": pb.DEID_ACTION_KEPT,
+}
+HOLD_REASONS = {
+    HoldKind.BURNED_IN_ANNOTATION: pb.HOLD_REASON_BURNED_IN_ANNOTATION, HoldKind.RISKY_IMAGE_TYPE: pb.HOLD_REASON_RISKY_IMAGE_TYPE,
+    HoldKind.HIDDEN_OVERLAY_BITS: pb.HOLD_REASON_HIDDEN_OVERLAY_BITS,
 }
 
 
@@ -200,7 +204,7 @@ def _deidentify(ports: Ports, tenant: str, scan_id: str, bucket: str, keys: list
                     continue
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # pydicom warnings quote values, and values may be PHI
-                    result = anonymize(data, table, ports.keys.anon, tenant, options)
+                    result = anonymize(data, table, ports.keys.anon, tenant, options, scan=scan_id)
             except AnonymizationFailed as error:
                 raise AnonymizationFailed(f"{where}: {error}") from None
             done.actions.update(result.report.actions)
@@ -237,6 +241,7 @@ def _nifti_key(tenant: str, scan_id: str, number: int) -> str:
 
 
 def _dicom_key(tenant: str, result: Deidentified) -> str:
+    """Made of replaced UIDs only; the engine gives every output all three (a blank one gets a derived UID)."""
     dataset = result.dataset
     return f"{tenant}/{dataset.StudyInstanceUID}/{dataset.SeriesInstanceUID}/{dataset.SOPInstanceUID}.dcm"
 
@@ -304,8 +309,7 @@ def _hold(ports: Ports, uow: UnitOfWork, tenant: str, uploaded, bucket: str, key
 
 
 def _hold_reason(result: Deidentified) -> int:
-    burned = (result.report.held_reason or "").startswith("Burned In Annotation is YES")
-    return pb.HOLD_REASON_BURNED_IN_ANNOTATION if burned else pb.HOLD_REASON_RISKY_IMAGE_TYPE
+    return HOLD_REASONS[result.report.held_kind]
 
 
 def _held_identity(tenant: str, held_instance_id: str) -> str:
@@ -422,7 +426,7 @@ def release_held(ports: Ports, caller: Principal, held_instance_id: str, resolut
             raise FailedPrecondition(f"the original of held instance {held_instance_id} is no longer in quarantine") from None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = anonymize(data, load_rule_table(), ports.keys.anon, caller.tenant, options)
+            result = anonymize(data, load_rule_table(), ports.keys.anon, caller.tenant, options, scan=row.scan_id)
         pairs = {(KINDS[entry.kind], entry.pseudonym): entry.original for entry in result.report.pseudonyms}
         target = _dicom_key(caller.tenant, result)
         ports.store.ensure_bucket(DICOM_BUCKET)

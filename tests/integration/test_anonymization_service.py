@@ -20,7 +20,9 @@ from radlab.anonymization.v1 import events_pb2
 from radlab.ingestion.v1 import events_pb2 as ingestion_events
 from services.anonymization import handlers, store
 from services.anonymization.keys import Keys
+from services.anonymization.domain.engine import anonymize
 from services.anonymization.rules_table import load_rule_table
+from services.ingestion.domain.series import Volume, build_volumes
 from shared.auth import Principal
 from shared.consumer import consumer_group
 from shared.db import Database
@@ -29,6 +31,7 @@ from shared.events import Event, envelope_for
 from shared.objectstore.file import FileObjectStore
 from tests.e2e.test_anonymization_pipeline import leaked
 from tests.phi_corpus import PATIENT_ID, UID_CANARY, build_instance
+from tests.unit.test_anonymization_engine import COMPRESSED_CT, bare, recompressed
 from tests.unit.test_anonymization_nifti import CANARIES as NIFTI_CANARIES
 from tests.unit.test_anonymization_nifti import MR as NIFTI_MR
 from tests.unit.test_anonymization_nifti import with_phi
@@ -276,3 +279,69 @@ def test_a_nifti_scan_leaves_quarantine_without_its_free_text_and_extensions(por
     assert all(leaked(canaries, message.SerializeToString()) == [] for message in outbox(ports))
     counts = {count.action: count.count for count in handlers.get_report(ports, ADMIN, "scan-6").action_counts}
     assert counts[pb.DEID_ACTION_REMOVED] == 2 and counts[pb.DEID_ACTION_EMPTIED] >= 3
+
+
+def test_the_ct_with_blank_study_and_series_uids_becomes_one_series_under_valid_keys(ports, data_dir):
+    """The real 20-slice JPEG 2000 CT has blank Study and Series Instance UIDs: 20 objects under
+    tenant/study/series/sop keys with no empty segment, one study and series, the volume built from
+    them equal to the original's, every original gone from quarantine."""
+    files = sorted((data_dir / COMPRESSED_CT).iterdir())
+    keys = quarantine(ports, [path.read_bytes() for path in files], "scan-7")
+    deliver(ports, uploaded(keys, "scan-7"))
+
+    [announced] = outbox(ports)
+    assert isinstance(announced, events_pb2.ScanAnonymized), announced
+    assert (announced.instance_count, announced.held_count) == (len(files), 0)
+    [study] = announced.study_instance_uids
+    segments = [key.split("/") for key in announced.object_keys]
+    assert all(len(parts) == 4 and all(parts) and parts[1] == study for parts in segments)
+    assert len({parts[2] for parts in segments}) == 1 and len({parts[3] for parts in segments}) == len(files)
+    assert study.startswith("2.25.") and keys_in(ports, "quarantine") == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outputs = [pydicom.dcmread(BytesIO(ports.store.get("dicom", key))) for key in announced.object_keys]
+        [before], [after] = build_volumes([pydicom.dcmread(path) for path in files]), build_volumes(outputs)
+    assert isinstance(after, Volume) and np.array_equal(after.data, before.data) and np.array_equal(after.affine, before.affine)
+
+
+def test_files_without_preamble_or_file_meta_are_anonymized_like_the_originals(ports, data_dir):
+    """Real MR files sent without the preamble and 'DICM', or as bare datasets (implicit and explicit VR), as
+    ingestion accepts them: the scan completes, each output is Part 10 under the key and with the elements
+    the original file's output has."""
+    paths = sorted((data_dir / "dcm_qa_deident" / "In").glob("*.dcm"))[:3]
+    originals = [path.read_bytes() for path in paths]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stripped = [originals[0][132:], bare(originals[1], implicit=True), bare(originals[2], implicit=False)]
+    deliver(ports, uploaded(quarantine(ports, stripped, "scan-8"), "scan-8"))
+
+    [announced] = outbox(ports)
+    assert isinstance(announced, events_pb2.ScanAnonymized), announced
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = [
+            pydicom.dcmread(BytesIO(anonymize(data, load_rule_table(), ports.keys.anon, TENANT, scan="scan-8").data)) for data in originals
+        ]
+        for key, reference in zip(announced.object_keys, expected):
+            assert key == f"{TENANT}/{reference.StudyInstanceUID}/{reference.SeriesInstanceUID}/{reference.SOPInstanceUID}.dcm"
+            written = pydicom.dcmread(BytesIO(ports.store.get("dicom", key)))  # not forced: Part 10
+            assert written.file_meta.MediaStorageSOPInstanceUID == reference.SOPInstanceUID
+            assert [(e.tag, e.value) for e in written if e.tag != 0x7FE00010] == [(e.tag, e.value) for e in reference if e.tag != 0x7FE00010]
+            assert written.PixelData == reference.PixelData
+    assert keys_in(ports, "quarantine") == []
+
+
+def test_overlay_bits_hidden_in_compressed_pixels_are_held_with_their_own_reason(ports, data_dir):
+    """A JPEG 2000 slice with bits set above Bits Stored is held as HIDDEN_OVERLAY_BITS, listed and counted so."""
+    path = sorted((data_dir / COMPRESSED_CT).iterdir())[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = recompressed(path, pydicom.uid.JPEG2000Lossless, hidden=True)
+    keys = quarantine(ports, [data], "scan-9")
+    deliver(ports, uploaded(keys, "scan-9"))
+
+    [held], _next = handlers.list_held(ports, ADMIN, "", "scan-9", pb.HOLD_STATE_PENDING, 0, 50)
+    assert held.reason == pb.HOLD_REASON_HIDDEN_OVERLAY_BITS and "Bits Stored (12)" in held.detail
+    report = handlers.get_report(ports, ADMIN, "scan-9")
+    assert [(c.reason, c.count) for c in report.hold_counts] == [(pb.HOLD_REASON_HIDDEN_OVERLAY_BITS, 1)]
+    assert keys_in(ports, "quarantine") == keys and keys_in(ports, "dicom") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from datetime import date
 from io import BytesIO
@@ -11,8 +12,10 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
 
-from services.anonymization.domain.engine import AnonymizationFailed, anonymize
+from services.anonymization.domain.engine import AnonymizationFailed, HoldKind, anonymize
 from services.anonymization.domain.profile import Options
 from services.anonymization.domain.safe_private import safe_private_index
 from services.anonymization.rules_table import load_rule_table
@@ -218,6 +221,7 @@ def test_overlay_bits_hidden_in_compressed_pixels_hold_the_instance(table, data_
         clean_data = recompressed(path, syntax, hidden=False)
         clean = anonymize(clean_data, table, KEY)
     assert hidden.report.held and "bits above Bits Stored (12)" in hidden.report.held_reason
+    assert hidden.report.held_kind is HoldKind.HIDDEN_OVERLAY_BITS
     assert not clean.report.held
     assert pydicom.dcmread(BytesIO(clean.data)).PixelData == pydicom.dcmread(BytesIO(clean_data)).PixelData
 
@@ -231,8 +235,13 @@ def test_truncated_and_non_dicom_files_fail_closed(table, data_dir):
         "truncated header": real[:600],
         "truncated pixels": real[: len(real) // 2],
         "truncated compressed": compressed[: len(compressed) - 5000],
-        "no preamble": real[132:],
+        "no preamble, truncated": real[132:-4000],
+        "no file meta, truncated": bare(real, implicit=True)[:-4000],
+        "no file meta, cut in the header": bare(real, implicit=False)[:700],
+        "no file meta, compressed": bare(compressed, implicit=False),  # which codec made it cannot be told
     }
+    random = [os.urandom(4096) for _ in range(50)]
+    broken |= {f"random {n}": start + data for n, data in enumerate(random) for start in (b"", b"\x02\x00", b"\x08\x00")}
     for name, data in broken.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -240,6 +249,7 @@ def test_truncated_and_non_dicom_files_fail_closed(table, data_dir):
                 anonymize(data, table, KEY)
                 pytest.fail(f"{name}: accepted")
         assert str(failure.value), name
+        assert "compressed" in str(failure.value) or name != "no file meta, compressed"
 
 
 def test_a_short_key_is_refused(table, data_dir):
@@ -260,3 +270,83 @@ def test_copying_untouched_elements_writes_what_pydicom_would(table, data_dir, f
             reference = BytesIO()
             result.dataset.save_as(reference, enforce_file_format=True)
             assert result.data == reference.getvalue()
+
+
+def bare(part10: bytes, implicit: bool) -> bytes:
+    """The instance's dataset alone, as a network peer sends it: no preamble, no 'DICM', no file meta."""
+    stream = DicomBytesIO()
+    stream.is_implicit_VR, stream.is_little_endian = implicit, True
+    write_dataset(stream, pydicom.dcmread(BytesIO(part10)))
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize("folder", ["dcm_qa_ct/In/GE", "dcm_qa_deident/In"])
+def test_files_without_preamble_or_file_meta_are_de_identified_like_the_original(table, data_dir, folder):
+    """A real file without its 128-byte preamble and 'DICM', and its dataset alone (implicit and explicit VR):
+    each comes out as Part 10 (preamble, file meta naming the replaced SOP Instance UID) holding exactly the
+    elements, values and pixels the original's output holds."""
+    path = sorted((data_dir / folder).glob("*.dcm"))[0]
+    real = path.read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = anonymize(real, table, KEY, "tenant-a")
+        variants = {"no preamble": real[132:], "implicit VR": bare(real, True), "explicit VR": bare(real, False)}
+        for name, data in variants.items():
+            assert data[128:132] != b"DICM", name
+            result = anonymize(data, table, KEY, "tenant-a")
+            written = pydicom.dcmread(BytesIO(result.data))  # not forced: a Part 10 file
+            assert result.data[:132] == b"\x00" * 128 + b"DICM", name
+            assert written.file_meta.MediaStorageSOPInstanceUID == written.SOPInstanceUID == reference.dataset.SOPInstanceUID
+            assert str(written.SOPInstanceUID).startswith("2.25.") and written.PatientIdentityRemoved == "YES"
+            expected = pydicom.dcmread(BytesIO(reference.data))
+            assert [(e.tag, e.VR, e.value) for e in _walk(written)] == [(e.tag, e.VR, e.value) for e in _walk(expected)], name
+            assert result.report.actions == reference.report.actions, name
+        assert anonymize(variants["no preamble"], table, KEY, "tenant-a").data == reference.data
+
+
+def without_uids(data: bytes, names: tuple[str, ...]) -> bytes:
+    """The instance with `names` blank, in its dataset and file meta, as some exporters write them."""
+    dataset = pydicom.dcmread(BytesIO(data))
+    for name in names:
+        setattr(dataset, name, "")
+        if name == "SOPInstanceUID":
+            del dataset.file_meta.MediaStorageSOPInstanceUID
+    output = BytesIO()
+    dataset.save_as(output)
+    return output.getvalue()
+
+
+def test_blank_study_and_series_uids_become_one_uid_per_scan(table, data_dir):
+    """The real JPEG 2000 CT has blank Study and Series Instance UIDs: every slice of a scan gets the same
+    derived ones (a reader grouped the blanks together), another scan other ones, none equal to a replaced UID."""
+    files = sorted((data_dir / COMPRESSED_CT).iterdir())
+    assert {(pydicom.dcmread(path).StudyInstanceUID, pydicom.dcmread(path).SeriesInstanceUID) for path in files[:2]} == {("", "")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outputs = [anonymize(path.read_bytes(), table, KEY, "tenant-a", scan="scan-1").dataset for path in files]
+        other = anonymize(files[0].read_bytes(), table, KEY, "tenant-a", scan="scan-2").dataset
+        alone = [anonymize(path.read_bytes(), table, KEY, "tenant-a").dataset for path in files[:2]]
+    [(study, series)] = {(str(d.StudyInstanceUID), str(d.SeriesInstanceUID)) for d in outputs}
+    assert study.startswith("2.25.") and series.startswith("2.25.") and study != series and len(study) <= 64
+    assert len({str(d.SOPInstanceUID) for d in outputs}) == len(files)
+    assert (other.StudyInstanceUID, other.SeriesInstanceUID) != (study, series)
+    assert alone[0].SeriesInstanceUID != alone[1].SeriesInstanceUID  # without a scan, nothing ties them
+    assert len({str(d.PatientID) for d in outputs}) == 1  # no patient identity either: one pseudonym per scan
+    assert len({str(d.StudyDate) for d in outputs}) == 1
+
+
+def test_a_blank_sop_instance_uid_gets_a_stable_unique_one(table, data_dir):
+    """Blank SOP Instance UIDs (and none in the file meta) → a UID per file, the same on every run, in the meta too."""
+    paths = sorted((data_dir / "dcm_qa_ct/In/GE").glob("*.dcm"))[:2]
+    blank = [without_uids(path.read_bytes(), ("SOPInstanceUID", "StudyInstanceUID")) for path in paths]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first, second = (anonymize(data, table, KEY, "tenant-a", scan="scan-1") for data in blank)
+        again = anonymize(blank[0], table, KEY, "tenant-a", scan="scan-1")
+    assert again.data == first.data
+    assert first.dataset.SOPInstanceUID != second.dataset.SOPInstanceUID
+    assert first.dataset.StudyInstanceUID == second.dataset.StudyInstanceUID
+    for result in (first, second):
+        written = pydicom.dcmread(BytesIO(result.data))
+        assert str(written.SOPInstanceUID).startswith("2.25.") and written.file_meta.MediaStorageSOPInstanceUID == written.SOPInstanceUID
+        assert [entry.kind for entry in result.report.pseudonyms] == ["PatientID", "SeriesInstanceUID"]  # no pair for a blank

@@ -16,7 +16,7 @@ from services.ingestion.domain.series import Volume, build_volumes
 KEY = b"radlab-test-key-0123456789abcdef"
 SERIES = {
     "dcm_qa_deident/In": 1,  # 196-slice sagittal MR, uncompressed
-    "totalsegmentator/tests/reference_files/example_ct_dicom": 1,  # 20-slice CT, JPEG 2000 lossless
+    "totalsegmentator/tests/reference_files/example_ct_dicom": 1,  # 20-slice CT, JPEG 2000 lossless, blank Study/Series UIDs
     "dcm_qa_ct/In/GE": 1,  # 28-slice CT with gantry tilt and uneven gaps: resampled onto a regular grid
 }
 
@@ -28,7 +28,7 @@ def test_the_volume_built_from_the_output_equals_the_originals(data_dir, folder)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         originals = [pydicom.dcmread(path) for path in files]
-        outputs = [pydicom.dcmread(BytesIO(anonymize(path.read_bytes(), table, KEY, "tenant-a").data)) for path in files]
+        outputs = [pydicom.dcmread(BytesIO(anonymize(path.read_bytes(), table, KEY, "tenant-a", scan="scan-1").data)) for path in files]
         before, after = build_volumes(originals), build_volumes(outputs)
 
     assert len(before) == len(after) == SERIES[folder]

@@ -29,6 +29,7 @@ class HoldReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HOLD_REASON_BURNED_IN_ANNOTATION: _ClassVar[HoldReason]
     HOLD_REASON_TEXT_DETECTED: _ClassVar[HoldReason]
     HOLD_REASON_RISKY_IMAGE_TYPE: _ClassVar[HoldReason]
+    HOLD_REASON_HIDDEN_OVERLAY_BITS: _ClassVar[HoldReason]
 
 class HoldState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -55,6 +56,7 @@ HOLD_REASON_UNSPECIFIED: HoldReason
 HOLD_REASON_BURNED_IN_ANNOTATION: HoldReason
 HOLD_REASON_TEXT_DETECTED: HoldReason
 HOLD_REASON_RISKY_IMAGE_TYPE: HoldReason
+HOLD_REASON_HIDDEN_OVERLAY_BITS: HoldReason
 HOLD_STATE_UNSPECIFIED: HoldState
 HOLD_STATE_PENDING: HoldState
 HOLD_STATE_RELEASED: HoldState

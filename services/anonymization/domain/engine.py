@@ -9,6 +9,7 @@ import hmac
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import lru_cache
 from io import BytesIO
 
@@ -68,18 +69,32 @@ class PseudonymEntry:
     pseudonym: str
 
 
+class HoldKind(Enum):
+    """Why an instance is held for review instead of released."""
+
+    BURNED_IN_ANNOTATION = "burned-in annotation"  # the instance says its pixels carry text
+    RISKY_IMAGE_TYPE = "risky image type"  # a modality that often burns text in, and no word either way
+    HIDDEN_OVERLAY_BITS = "hidden overlay bits"  # compressed pixels use bits above Bits Stored, or cannot be checked
+
+
 @dataclass
 class Report:
     """What the engine did to one instance: element counts per action, the hold decision, the pseudonym pairs."""
 
     actions: Counter = field(default_factory=Counter)
-    held_reason: str | None = None
+    held_kind: HoldKind | None = None
+    held_reason: str | None = None  # for the reviewer: what was found and what to do
     pseudonyms: list[PseudonymEntry] = field(default_factory=list)
     overlay_bits_cleared: bool = False
 
     @property
     def held(self) -> bool:
         return self.held_reason is not None
+
+    def hold(self, kind: HoldKind, reason: str | None) -> None:
+        """Hold the instance for `reason` (None: nothing found) unless already held: the first reason found is reported."""
+        if reason is not None and self.held_reason is None:
+            self.held_kind, self.held_reason = kind, reason
 
 
 @dataclass
@@ -99,50 +114,85 @@ class Identity:
     patient_basis: str
 
 
-def anonymize(data: bytes, table: RuleTable, key: bytes, tenant: str = "default", options: Options = Options()) -> Deidentified:
-    """De-identify one DICOM Part 10 instance; raise AnonymizationFailed (and produce nothing) when it cannot."""
+def anonymize(
+    data: bytes, table: RuleTable, key: bytes, tenant: str = "default", options: Options = Options(), scan: str = ""
+) -> Deidentified:
+    """De-identify one DICOM instance (Part 10, or without its preamble and file meta: the output is always
+    Part 10); raise AnonymizationFailed (and produce nothing) when it cannot.
+
+    `scan` names what the instance arrived with (an opaque id): instances of one scan with a blank Study or
+    Series Instance UID, or no patient identity at all, get the same replacement, as they were grouped
+    before; without it each such instance stands alone."""
     if not isinstance(key, bytes) or len(key) < 16:
         raise InvalidArgument("the anonymization key must be at least 16 bytes")
     dataset = _read(data)
-    return _Deidentifier(table, key, tenant, options).run(dataset)
+    return _Deidentifier(table, key, tenant, options).run(dataset, scan, data)
+
+
+# A file written without the 128-byte preamble and 'DICM' starts with its file meta (group 0002), or, with
+# no file meta either (a dataset as sent over the network), with its first group, nearly always 0008.
+_BARE_STARTS = (b"\x02\x00", b"\x08\x00")
+_GUESSED_SYNTAXES = {
+    (True, True): pydicom.uid.ImplicitVRLittleEndian, (False, True): pydicom.uid.ExplicitVRLittleEndian,
+    (False, False): pydicom.uid.ExplicitVRBigEndian,
+}
 
 
 def _read(data: bytes) -> Dataset:
-    if len(data) < 132 or data[128:132] != b"DICM":
+    part10 = len(data) >= 132 and data[128:132] == b"DICM"
+    if not part10 and not (len(data) >= 8 and data[:2] in _BARE_STARTS):
         raise AnonymizationFailed(
-            "not a DICOM Part 10 file (no 'DICM' marker at byte 128); export it from the PACS or modality as DICOM files"
+            "not DICOM (no 'DICM' marker at byte 128, nor file meta or a dataset at byte 0); "
+            "export it from the PACS or modality as DICOM files"
         )
     try:
-        dataset = pydicom.dcmread(BytesIO(data), force=False)
+        dataset = pydicom.dcmread(BytesIO(data), force=not part10)
         _touch(dataset)
     except AnonymizationFailed:
         raise
     except (InvalidDicomError, Exception) as error:  # any parse failure means we cannot vouch for the output
         raise AnonymizationFailed(f"the DICOM file is unreadable or truncated ({type(error).__name__}: {error}); upload it again") from error
+    if not part10 and not dataset.file_meta:
+        dataset.file_meta.TransferSyntaxUID = _guessed_syntax(dataset)
     syntax = getattr(dataset.file_meta, "TransferSyntaxUID", None)
     if syntax is None or not UID(syntax).is_transfer_syntax:
         raise AnonymizationFailed(f"unsupported or missing transfer syntax {syntax!r}; re-export with a standard DICOM transfer syntax")
     for name, meta_name in (("SOPClassUID", "MediaStorageSOPClassUID"), ("SOPInstanceUID", "MediaStorageSOPInstanceUID")):
         if not dataset.get(name) and dataset.file_meta.get(meta_name):
             setattr(dataset, name, dataset.file_meta.get(meta_name))  # some exporters keep them only in the meta
-    if not dataset.get("SOPInstanceUID") or not dataset.get("SOPClassUID"):
-        raise AnonymizationFailed("the file has no SOP Class or SOP Instance UID (a DICOMDIR or a fragment?); upload the image files themselves")
+    if not dataset.get("SOPClassUID"):  # unlike a blank SOP Instance UID (see blank_uids), a class cannot be made up
+        raise AnonymizationFailed("the file has no SOP Class UID (a DICOMDIR or a fragment?); upload the image files themselves")
     if "Image Storage" in UID(dataset.SOPClassUID).name and not {0x7FE00008, 0x7FE00009, _PIXEL_DATA} & set(dataset.keys()):
         raise AnonymizationFailed("the image has no pixel data (a truncated file?); upload the complete file")
     _check_pixel_data(dataset, UID(syntax))
     if not UID(syntax).is_deflated:
-        _check_structure(data, explicit=not UID(syntax).is_implicit_VR, little=UID(syntax).is_little_endian)
+        _check_structure(data, explicit=not UID(syntax).is_implicit_VR, little=UID(syntax).is_little_endian, start=132 if part10 else 0)
     return dataset
+
+
+def _guessed_syntax(dataset: Dataset) -> UID:
+    """The transfer syntax of a dataset without file meta, from the encoding pydicom found its elements in;
+    compressed pixel data does not say which codec made it, so that is refused."""
+    pixels = dataset.get_item(_PIXEL_DATA) if _PIXEL_DATA in dataset else None
+    if pixels is not None and (getattr(pixels, "length", 0) == _UNDEFINED or getattr(pixels, "is_undefined_length", False)):
+        raise AnonymizationFailed(
+            "the file has compressed pixel data but no file meta to say how it was compressed; "
+            "export it again as a DICOM Part 10 file"
+        )
+    syntax = _GUESSED_SYNTAXES.get(dataset.original_encoding)
+    if syntax is None:
+        raise AnonymizationFailed("the file has no file meta and its encoding cannot be told; export it again as a DICOM Part 10 file")
+    return syntax
 
 
 _LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UT", b"UN", b"UC", b"UR", b"SV", b"UV"}
 _UNDEFINED = 0xFFFFFFFF
 
 
-def _check_structure(data: bytes, explicit: bool, little: bool) -> None:
-    """Walk every element header to the last byte: pydicom stops quietly at a cut, so a truncated file
-    would otherwise come out as a shorter, valid-looking instance."""
-    position = 132
+def _check_structure(data: bytes, explicit: bool, little: bool, start: int = 132) -> None:
+    """Walk every element header from `start` to the last byte: pydicom stops quietly at a cut, so a
+    truncated file would otherwise come out as a shorter, valid-looking instance."""
+    position = start
     while position + 8 <= len(data) and data[position:position + 2] == b"\x02\x00":
         length = int.from_bytes(data[position + 6:position + 8], "little")
         if data[position + 4:position + 6] in _LONG_VRS:
@@ -299,10 +349,21 @@ class _Deidentifier:
 
     def uid(self, original: str) -> str:
         """The replacement for a UID: 2.25.<128-bit integer from a keyed hash>; well-known UIDs untouched."""
-        original = str(original).strip().rstrip("\0")
+        original = _uid_text(original)
         if not original or original.startswith(WELL_KNOWN_UID_ROOT):
             return original
-        return "2.25." + str(int.from_bytes(self._digest("uid", original)[:16], "big"))
+        return self._derived_uid("uid", original)
+
+    def _derived_uid(self, purpose: str, basis: str) -> str:
+        return "2.25." + str(int.from_bytes(self._digest(purpose, basis)[:16], "big"))
+
+    def blank_uids(self, originals: dict[str, str], group: str, instance: str) -> dict[str, str]:
+        """UIDs for the instance UIDs it lacks (type 1: the output must have them, and object keys are made of
+        them). A reader groups blank Study and Series UIDs together, so every instance of the `group` gets the
+        same; a blank SOP Instance UID comes from the `instance` (its bytes: unique, the same on every run).
+        From the keyed hash under their own purpose: never equal to a replaced UID, and no PHI."""
+        bases = {"StudyInstanceUID": group, "SeriesInstanceUID": group, "SOPInstanceUID": instance}
+        return {name: self._derived_uid(f"blank {name}", bases[name]) for name, original in originals.items() if not original}
 
     def pseudonym(self, basis: str) -> str:
         return "RL" + base64.b32encode(self._digest("patient", basis)[:10]).decode().rstrip("=")
@@ -312,15 +373,21 @@ class _Deidentifier:
         return DateShift(days=365 + int.from_bytes(digest[:4], "big") % (10 * 365), seconds=int.from_bytes(digest[4:8], "big") % 86400)
 
     # ---- the run ----------------------------------------------------------------------------------------
-    def run(self, dataset: Dataset) -> Deidentified:
+    def run(self, dataset: Dataset, scan: str, data: bytes) -> Deidentified:
+        originals = {name: _uid_text(dataset.get(name, "")) for name in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")}
+        instance = originals["SOPInstanceUID"] or "bytes " + hashlib.sha256(data).hexdigest()
+        # What ties an instance without Study or Series UID, or without any patient identity, to others: its scan.
+        group = f"scan {scan}" if scan else instance
         patient_id = str(dataset.get("PatientID", "") or "").strip()
         basis = patient_id or "|".join(
             str(dataset.get(name, "") or "").strip() for name in ("PatientName", "PatientBirthDate")
-        ).strip("|") or str(dataset.StudyInstanceUID if "StudyInstanceUID" in dataset else dataset.SOPInstanceUID)
+        ).strip("|") or originals["StudyInstanceUID"] or group
         self.shift = self.date_shift(basis)
-        self.report.held_reason = _burned_in_reason(dataset)
+        burned_in = _burned_in(dataset)
+        if burned_in is not None:
+            self.report.hold(*burned_in)
         self._collect_identifying(dataset)
-        originals = {name: str(dataset.get(name, "") or "") for name in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")}
+        blanks = self.blank_uids(originals, group, instance)
 
         self._clean(dataset)
         self._clean_overlay_bits(dataset)
@@ -330,6 +397,8 @@ class _Deidentifier:
         for name, original in originals.items():
             if original:
                 self.report.pseudonyms.append(PseudonymEntry(name, original, self.uid(original)))
+            else:
+                setattr(dataset, name, blanks[name])
         self._mark(dataset)
         syntax = UID(dataset.file_meta.TransferSyntaxUID)
         dataset.file_meta = self._file_meta(dataset, syntax)
@@ -544,8 +613,8 @@ class _Deidentifier:
             return
         syntax = UID(dataset.file_meta.TransferSyntaxUID)
         if syntax.is_encapsulated:
-            if self.report.held_reason is None:
-                self.report.held_reason = _hidden_bits_reason(dataset, stored)
+            if not self.report.held:
+                self.report.hold(HoldKind.HIDDEN_OVERLAY_BITS, _hidden_bits_reason(dataset, stored))
             return
         high = int(dataset.get("HighBit", stored - 1))
         big = syntax == pydicom.uid.ExplicitVRBigEndian
@@ -608,6 +677,11 @@ def _encoded_markers(options: Options, edition: str, rows: int) -> tuple:
     stream.is_implicit_VR, stream.is_little_endian = False, True
     write_dataset(stream, copy.deepcopy(_markers(options, edition, rows)))
     return tuple(data_element_generator(BytesIO(stream.getvalue()), is_implicit_VR=False, is_little_endian=True))
+
+
+def _uid_text(value) -> str:
+    """A UI value as text without its padding; "" for a blank or missing one."""
+    return str(value or "").strip().rstrip("\0").strip()
 
 
 def _strings(element: DataElement) -> list[str]:
@@ -692,11 +766,14 @@ def _hidden_bits_reason(dataset: Dataset, stored: int) -> str | None:
     return None
 
 
-def _burned_in_reason(dataset: Dataset) -> str | None:
+def _burned_in(dataset: Dataset) -> tuple[HoldKind, str] | None:
     burned = str(dataset.get("BurnedInAnnotation", "") or "").strip().upper()
     modality = str(dataset.get("Modality", "") or "").strip().upper()
     if burned == "YES":
-        return "Burned In Annotation is YES: the pixels carry text; review and clean them before release"
+        return HoldKind.BURNED_IN_ANNOTATION, "Burned In Annotation is YES: the pixels carry text; review and clean them before release"
     if modality in BURNS_IN_TEXT and burned != "NO":
-        return f"modality {modality} often burns text into the pixels and Burned In Annotation is not NO; review before release"
+        return (
+            HoldKind.RISKY_IMAGE_TYPE,
+            f"modality {modality} often burns text into the pixels and Burned In Annotation is not NO; review before release",
+        )
     return None
