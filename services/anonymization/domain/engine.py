@@ -106,14 +106,6 @@ class Deidentified:
     report: Report
 
 
-@dataclass(frozen=True)
-class Identity:
-    """Who the instance belongs to, as far as the keyed hashes need to know: the tenant and the patient."""
-
-    tenant: str
-    patient_basis: str
-
-
 def anonymize(
     data: bytes, table: RuleTable, key: bytes, tenant: str = "default", options: Options = Options(), scan: str = ""
 ) -> Deidentified:
