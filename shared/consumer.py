@@ -17,6 +17,10 @@ from shared.bus import CommitFailed, EventBus, Record, dead_letter_topic
 from shared.logs import reset_trace_id, set_trace_id
 
 log = logging.getLogger(__name__)
+# What a dead letter carries besides the record: the error, how often it was tried, the group that gave up.
+ERROR_HEADER = "radlab_error"
+ATTEMPTS_HEADER = "radlab_attempts"
+CONSUMER_HEADER = "radlab_consumer"
 
 Handler = Callable[[events.Event], None]
 
@@ -111,9 +115,9 @@ class EventConsumer:
         headers = dict(record.headers)
         headers.update(
             {
-                "radlab_error": f"{type(error).__name__}: {error}"[:2000],
-                "radlab_attempts": str(attempts),
-                "radlab_consumer": self.group,
+                ERROR_HEADER: f"{type(error).__name__}: {error}"[:2000],
+                ATTEMPTS_HEADER: str(attempts),
+                CONSUMER_HEADER: self.group,
                 "radlab_original_topic": record.topic,
                 "radlab_original_offset": str(record.offset),
             }

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from shared import events, metrics
 from shared.bus import CommitFailed, EventBus, Record, dead_letter_topic
+from shared.consumer import ATTEMPTS_HEADER, CONSUMER_HEADER, ERROR_HEADER
 from shared.logs import reset_trace_id, set_trace_id
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,10 @@ class DeadLetter:
             event = events.decode(events.from_record(record))
         except events.UndecodableEvent:
             event = None
-        attempts = record.headers.get("radlab_attempts", "")
+        attempts = record.headers.get(ATTEMPTS_HEADER, "")
         return cls(
-            record=record, event=event, error=record.headers.get("radlab_error", ""),
-            consumer=record.headers.get("radlab_consumer", ""), attempts=int(attempts) if attempts.isdigit() else 0,
+            record=record, event=event, error=record.headers.get(ERROR_HEADER, ""),
+            consumer=record.headers.get(CONSUMER_HEADER, ""), attempts=int(attempts) if attempts.isdigit() else 0,
         )
 
     @property

@@ -6,7 +6,7 @@ checked, archives are checked whole before any member is read, and every DICOM o
 one quarantine object under an opaque key; one transaction then records the upload and ScanUploaded.
 A failure records a FAILED upload with its reason (IngestFailed) and removes whatever it had written.
 An upload that receives nothing for the TTL expires (EXPIRED, its parts deleted); one whose ScanUploaded
-anonymization dead-lettered is FAILED (IngestFailed, its quarantined files deleted).
+anonymization dead-lettered is FAILED (IngestFailed); its originals stay in quarantine so the letter can be replayed.
 
 ScanAnonymized: the de-identified objects are read back, grouped into series and built into volumes
 (NIfTI keeps its affine), each volume written to the `volumes` bucket before one transaction records
@@ -346,9 +346,11 @@ def _duration(seconds: float) -> str:
 
 
 def on_scan_upload_dead_lettered(ports: Ports, consumer: str, letter: DeadLetter) -> None:
-    """Anonymization retried a ScanUploaded, then gave up: the upload, if still UPLOADED, is FAILED with IngestFailed, and
-    its quarantined originals (which may hold PHI and which nothing will read now) are deleted. The reason names only the
-    error's type: its message may quote an object key."""
+    """Anonymization retried a ScanUploaded, then gave up: the upload, if still UPLOADED, is FAILED with IngestFailed.
+
+    The originals stay in quarantine (nothing is lost: once the cause is fixed an admin can replay the letter, and the
+    ScanAnonymized that follows builds the volumes as usual). The reason names only the error's type: its message may
+    quote an object key."""
     event = letter.event
     if event is None or event.type != event_type(events_pb2.ScanUploaded):
         record = letter.record
@@ -365,14 +367,11 @@ def on_scan_upload_dead_lettered(ports: Ports, consumer: str, letter: DeadLetter
         row = conn.execute(sa.select(table).where(waiting)).first()
     if row is None:
         return  # failed already, or anonymization got through on a redelivery and the scan was built
-    quarantine = uploaded.quarantine_bucket or QUARANTINE_BUCKET
-    for key in uploaded.quarantine_keys:
-        ports.store.delete(quarantine, key)
     tries = f" {letter.attempts} times" if letter.attempts else ""
     reason = (
-        f"de-identification failed{tries} with an internal error ({letter.error_type or 'unknown'}) and the uploaded files "
-        f"were deleted; upload the scan again, and if it fails again ask an admin to read the dead letter of scan "
-        f"{uploaded.scan_id} on {letter.record.topic}"
+        f"de-identification failed{tries} with an internal error ({letter.error_type or 'unknown'}); the uploaded files "
+        f"are kept in quarantine: ask an admin to read the dead letter of scan {uploaded.scan_id} on "
+        f"{letter.record.topic} and replay it once the cause is fixed"
     )
     with ports.db.unit_of_work() as uow:
         if uow.already_processed(consumer, event.id):

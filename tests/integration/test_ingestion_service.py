@@ -307,7 +307,8 @@ def poison_dicom_bucket(root: Path) -> None:
 
 def test_an_upload_whose_scanuploaded_anonymization_dead_lettered_fails(ports, anonymizer, tmp_path, data_dir):
     """On the embedded bus: anonymization's real handler fails on a store error until its consumer dead-letters the
-    ScanUploaded; ingestion reads the dead letter and the upload is FAILED (IngestFailed, quarantine emptied), with no
+    ScanUploaded; ingestion reads the dead letter and the upload is FAILED (IngestFailed, originals kept in quarantine for a
+    replay), with no
     file name or path in the reason; redelivery and undecodable dead letters change nothing."""
     poison_dicom_bucket(ports.store.root)
     bus = LocalBus(tmp_path / "bus.sqlite")
@@ -331,7 +332,8 @@ def test_an_upload_whose_scanuploaded_anonymization_dead_lettered_fails(ports, a
     assert str(tmp_path) not in upload.failure_reason and "DOE" not in rows_text(ports.db)
     [failed] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.IngestFailed")]
     assert (failed.upload_id, failed.scan_id, failed.reason) == (response.upload_id, response.scan_id, upload.failure_reason)
-    assert keys_in(ports, "quarantine") == []
+    scan = DeadLetter.from_record(original).event.message
+    assert sorted(keys_in(ports, "quarantine")) == sorted(scan.quarantine_keys) and len(scan.quarantine_keys) == 2  # kept for a replay
 
     before = (rows_text(ports.db), len(outbox(ports.db)))
     [record] = bus.subscribe("a reader", ["radlab.ingestion.v1.ScanUploaded.dlq"]).poll(2)
