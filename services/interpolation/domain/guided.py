@@ -164,8 +164,10 @@ def _fuse(crop: np.ndarray, first: int, last: int, first_labels: np.ndarray, las
           from_first: dict[int, np.ndarray], from_last: dict[int, np.ndarray], wanted: np.ndarray,
           settings: Settings) -> dict[int, np.ndarray]:
     """Each target's labels: both keys' one-hot maps warped, weighted by nearness, times the intensity likelihood."""
-    present = np.union1d(np.unique(first_labels), np.unique(last_labels))
+    on_first, on_last = np.unique(first_labels), np.unique(last_labels)
+    present = np.union1d(on_first, on_last)
     classes = np.concatenate([[0], present[present != 0]])
+    on_both = np.isin(classes, on_first) & np.isin(classes, on_last) & (classes != 0)
     likelihood = _likelihoods((crop[first], crop[last]), (first_labels, last_labels), classes)
     found = {}
     for t in from_first:
@@ -178,9 +180,19 @@ def _fuse(crop: np.ndarray, first: int, last: int, first_labels: np.ndarray, las
             probability = ndimage.gaussian_filter(probability, (0, settings.blur, settings.blur))
         score = np.log(probability + settings.floor) + settings.likelihood * np.log(_lookup(likelihood, crop[t]))
         winner = classes[np.argmax(score, axis=0)]
+        _keep_lost(winner, probability, classes, on_both)
         winner[~np.isin(winner, wanted)] = 0
         found[t] = winner
     return found
+
+
+def _keep_lost(winner: np.ndarray, probability: np.ndarray, classes: np.ndarray, on_both: np.ndarray) -> None:
+    """A label drawn on both keys but out-voted everywhere (two small warped copies that barely overlap, each
+    at half weight) keeps the background pixels where its probability is at least half its peak."""
+    for index in np.nonzero(on_both)[0]:
+        if not (winner == classes[index]).any():
+            peak = probability[index].max()
+            winner[(probability[index] >= peak / 2) & (winner == 0) & (peak > 0)] = classes[index]
 
 
 def _quantiles(image: np.ndarray, first: int, last: int) -> np.ndarray:
