@@ -169,3 +169,15 @@ def test_a_tiny_structure_on_fine_pixels_and_no_targets(spleen):
     found = propagate(image[8:11], keys, [1], labels=[1], spacing=(5.0, 0.1, 0.1))
     assert found[1].shape == image.shape[1:] and set(np.unique(found[1]).tolist()) == {0, 1}
     assert propagate(image[8:11], keys, [], labels=[1], spacing=(5.0, 0.1, 0.1)) == {}
+
+
+def test_a_small_label_drawn_on_both_keys_never_vanishes_between_them():
+    """Two 3×3 copies that do not overlap on a flat image (no motion to find, no intensity to tell them apart):
+    neither wins a pixel by vote, yet the label is kept where the copies lie."""
+    image = np.full((3, 64, 64), 100.0, dtype=np.float32)
+    keys = {0: np.zeros((64, 64), dtype=np.int32), 2: np.zeros((64, 64), dtype=np.int32)}
+    keys[0][30:33, 20:23] = 1
+    keys[2][30:33, 26:29] = 1
+    found = propagate(image, keys, [1], labels=[1], spacing=(3.0, 1.0, 1.0))[1]
+    assert found[30:33, 20:23].all() and found[30:33, 26:29].all()
+    assert np.count_nonzero(found) == 18  # the two copies, nothing around them
