@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shared import config as settings
 from tests.conftest import REPO
 
 CHART = REPO / "deploy" / "helm" / "radlab"
@@ -15,6 +16,9 @@ RELEASE = "lab"
 SERVICES = {"ingestion", "anonymization", "annotation", "workflow", "interpolation", "training"}
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
 GRPC_PORT = 50051
+UPLOAD_VARIABLES = (
+    "RADLAB_UPLOAD_MAX_BYTES", "RADLAB_UPLOAD_MAX_RATIO", "RADLAB_UPLOAD_MAX_FILES", "RADLAB_UPLOAD_TTL_S",
+)
 
 # A cold helm build takes minutes on a small machine, longer than the suite's default timeout.
 pytestmark = pytest.mark.timeout(1800)
@@ -204,13 +208,32 @@ def test_missing_token_secret_fails_with_a_message(helm):
     assert "secrets.tokenKey.existingSecret" in result.stderr
 
 
-def test_chart_managed_variables_cannot_be_set_through_extra_env(helm):
-    """extraEnv may not carry a credential in clear, e.g. RADLAB_TOKEN_KEY."""
-    result = run_helm(
-        helm, "template", RELEASE, str(CHART), "--set", "services.workflow.extraEnv.RADLAB_TOKEN_KEY=oops"
-    )
+@pytest.mark.parametrize("credential", ["phiKey", "anonKey"])
+def test_missing_anonymization_key_fails_with_a_message(helm, credential):
+    """Anonymization's keys are required while it is enabled: without a Secret or dev value the render
+    fails and says what to set; with anonymization disabled nothing needs them."""
+    unset = f"secrets.{credential}.existingSecret="
+    result = run_helm(helm, "template", RELEASE, str(CHART), "--set", unset)
     assert result.returncode != 0
-    assert "extraEnv.RADLAB_TOKEN_KEY" in result.stderr
+    assert f"secrets.{credential}.existingSecret" in result.stderr
+    resources = render(helm, "--set", unset, "--set", "services.anonymization.enabled=false")
+    assert set(of_kind(resources, "Deployment")) == SERVICES - {"anonymization"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "variable"),
+    [
+        ("services.workflow.extraEnv.RADLAB_TOKEN_KEY", "RADLAB_TOKEN_KEY"),
+        ("extraEnv.RADLAB_ANON_KEY", "RADLAB_ANON_KEY"),
+        ("services.ingestion.extraEnv.RADLAB_UPLOAD_TTL_S", "RADLAB_UPLOAD_TTL_S"),
+    ],
+)
+def test_chart_managed_variables_cannot_be_set_through_extra_env(helm, setting, variable):
+    """extraEnv may carry neither a credential in clear (RADLAB_TOKEN_KEY, RADLAB_ANON_KEY) nor a second copy
+    of a chart-set setting."""
+    result = run_helm(helm, "template", RELEASE, str(CHART), "--set", f"{setting}=oops")
+    assert result.returncode != 0
+    assert f"extraEnv.{variable}" in result.stderr
 
 
 def test_extra_env_merges_global_and_service_values(helm):
@@ -235,6 +258,100 @@ def test_phi_key_reaches_anonymization_only(default_render):
             assert env["RADLAB_PHI_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "radlab-phi-key", "key": "phi-key"}
         else:
             assert "RADLAB_PHI_KEY" not in env, name
+
+
+def test_anon_key_reaches_anonymization_only(default_render):
+    """Every anonymization pod reads the keyed-hash key from the same Secret (one pseudonym per patient
+    across replicas); no other service gets it."""
+    for name, deployment in of_kind(default_render, "Deployment").items():
+        env = env_of(deployment)
+        if name == "anonymization":
+            assert deployment["spec"]["replicas"] > 1
+            assert "value" not in env["RADLAB_ANON_KEY"]
+            assert env["RADLAB_ANON_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "radlab-anon-key", "key": "anon-key"}
+        else:
+            assert "RADLAB_ANON_KEY" not in env, name
+
+
+def test_anon_key_dev_value_goes_into_the_chart_secret(helm):
+    """secrets.anonKey.value lands in the dev Secret under anon-key, referenced by anonymization only."""
+    resources = render(helm, "--set", "secrets.anonKey.value=dev-anonymization-key")
+    (secret,) = [r for r in resources if r["kind"] == "Secret"]
+    assert set(secret["data"]) == {"anon-key"}
+    deployments = of_kind(resources, "Deployment")
+    assert env_of(deployments["anonymization"])["RADLAB_ANON_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": secret["metadata"]["name"],
+        "key": "anon-key",
+    }
+    assert all("dev-anonymization-key" not in json.dumps(d) for d in deployments.values())
+
+
+# --- ingestion uploads -------------------------------------------------------------------------------
+
+
+def upload_settings(resources):
+    """The upload variables of the rendered ConfigMap, checking that ingestion reads each from it and no other
+    service gets any."""
+    (config,) = [r for r in resources if r["kind"] == "ConfigMap"]
+    for name, deployment in of_kind(resources, "Deployment").items():
+        env = env_of(deployment)
+        for variable in UPLOAD_VARIABLES:
+            if name == "ingestion":
+                reference = env[variable]["valueFrom"]["configMapKeyRef"]
+                assert reference == {"name": config["metadata"]["name"], "key": variable}
+            else:
+                assert variable not in env, (name, variable)
+    return {variable: config["data"][variable] for variable in UPLOAD_VARIABLES}
+
+
+def test_upload_settings_default_to_the_codes_defaults(default_render):
+    """Without overrides ingestion gets exactly the defaults of shared/config.py, and they parse back to them."""
+    rendered = upload_settings(default_render)
+    assert rendered == {
+        "RADLAB_UPLOAD_MAX_BYTES": "34359738368",
+        "RADLAB_UPLOAD_MAX_RATIO": "200",
+        "RADLAB_UPLOAD_MAX_FILES": "200000",
+        "RADLAB_UPLOAD_TTL_S": "86400",
+    }
+    parsed = settings.Settings.from_env(rendered)
+    assert parsed.upload_max_bytes == settings.DEFAULT_UPLOAD_MAX_BYTES
+    assert parsed.upload_max_ratio == settings.DEFAULT_UPLOAD_MAX_RATIO
+    assert parsed.upload_max_files == settings.DEFAULT_UPLOAD_MAX_FILES
+    assert parsed.upload_ttl_s == settings.DEFAULT_UPLOAD_TTL_S
+
+
+def test_upload_settings_overrides_reach_ingestion_as_plain_numbers(helm, tmp_path):
+    """Overrides from a values file (where numbers are floats to helm) print as numbers the code reads, never 1e+12."""
+    values = tmp_path / "uploads.yaml"
+    values.write_text(
+        "config:\n  uploads:\n"
+        "    maxBytes: 1099511627776\n    maxRatio: 50.5\n    maxFiles: 10000000\n    ttlSeconds: 2000000\n"
+    )
+    rendered = upload_settings(render(helm, "-f", str(values)))
+    assert rendered == {
+        "RADLAB_UPLOAD_MAX_BYTES": "1099511627776",
+        "RADLAB_UPLOAD_MAX_RATIO": "50.5",
+        "RADLAB_UPLOAD_MAX_FILES": "10000000",
+        "RADLAB_UPLOAD_TTL_S": "2000000",
+    }
+    parsed = settings.Settings.from_env(rendered)
+    assert (parsed.upload_max_bytes, parsed.upload_max_ratio, parsed.upload_max_files, parsed.upload_ttl_s) == (
+        1 << 40, 50.5, 10_000_000, 2_000_000.0,
+    )
+    rendered = upload_settings(
+        render(helm, "--set", "config.uploads.maxBytes=1073741824", "--set", "config.uploads.ttlSeconds=3600")
+    )
+    assert rendered["RADLAB_UPLOAD_MAX_BYTES"] == "1073741824"
+    assert rendered["RADLAB_UPLOAD_TTL_S"] == "3600"
+
+
+@pytest.mark.parametrize("setting", ["maxBytes=32Gi", "maxFiles=0", "ttlSeconds=-1"])
+def test_upload_setting_that_is_not_a_positive_number_fails_with_a_message(helm, setting):
+    """A unit, zero or a negative number fails the render and names the value to fix."""
+    result = run_helm(helm, "template", RELEASE, str(CHART), "--set", f"config.uploads.{setting}")
+    assert result.returncode != 0
+    assert f"config.uploads.{setting.split('=')[0]}" in result.stderr
+    assert "above 0" in result.stderr
 
 
 # --- training and Ray --------------------------------------------------------------------------------

@@ -105,6 +105,24 @@ training
 {{- define "radlab.servicesUsingPhiKey" -}}
 anonymization
 {{- end -}}
+{{- define "radlab.servicesUsingAnonKey" -}}
+anonymization
+{{- end -}}
+{{- define "radlab.servicesUsingUploads" -}}
+ingestion
+{{- end -}}
+
+{{/* The upload settings (config.uploads.<name>) and the variables ingestion reads them from. */}}
+{{- define "radlab.uploadEnvNames" -}}
+maxBytes: RADLAB_UPLOAD_MAX_BYTES
+maxRatio: RADLAB_UPLOAD_MAX_RATIO
+maxFiles: RADLAB_UPLOAD_MAX_FILES
+ttlSeconds: RADLAB_UPLOAD_TTL_S
+{{- end -}}
+{{/* The upload settings the code reads with int(), so they must not print as floats. */}}
+{{- define "radlab.uploadWholeNumbers" -}}
+maxBytes maxFiles
+{{- end -}}
 
 {{/* Fails with a message naming the valid services when services.<name> is not one of them. */}}
 {{- define "radlab.validateServiceName" -}}
@@ -119,13 +137,14 @@ Environment variables the chart sets itself; extraEnv may not set them, so a val
 (or leaks) a chart-managed one.
 */}}
 {{- define "radlab.managedEnvNames" -}}
-RADLAB_BUS RADLAB_STORE RADLAB_DB RADLAB_RAY RADLAB_GRPC_ADDR RADLAB_METRICS_PORT RADLAB_LOG_LEVEL RADLAB_TOKEN_KEY RADLAB_PHI_KEY RADLAB_DB_PASSWORD RADLAB_S3_ACCESS_KEY RADLAB_S3_SECRET_KEY
+RADLAB_BUS RADLAB_STORE RADLAB_DB RADLAB_RAY RADLAB_GRPC_ADDR RADLAB_METRICS_PORT RADLAB_LOG_LEVEL RADLAB_TOKEN_KEY RADLAB_PHI_KEY RADLAB_ANON_KEY RADLAB_DB_PASSWORD RADLAB_S3_ACCESS_KEY RADLAB_S3_SECRET_KEY RADLAB_UPLOAD_MAX_BYTES RADLAB_UPLOAD_MAX_RATIO RADLAB_UPLOAD_MAX_FILES RADLAB_UPLOAD_TTL_S
 {{- end -}}
 
 {{/* Which credential in values.secrets feeds which variable. */}}
 {{- define "radlab.secretEnvNames" -}}
 tokenKey: RADLAB_TOKEN_KEY
 phiKey: RADLAB_PHI_KEY
+anonKey: RADLAB_ANON_KEY
 databasePassword: RADLAB_DB_PASSWORD
 objectStoreAccessKey: RADLAB_S3_ACCESS_KEY
 objectStoreSecretKey: RADLAB_S3_SECRET_KEY
@@ -182,9 +201,17 @@ The whole env list of one service's container. Call with (dict "root" $ "name" $
 {{- if and (has .name (splitList " " (include "radlab.servicesUsingRay" $root))) (include "radlab.rayUrl" $root) }}
 {{ include "radlab.configEnv" (dict "root" $root "name" "RADLAB_RAY") }}
 {{- end }}
+{{- if has .name (splitList " " (include "radlab.servicesUsingUploads" $root)) }}
+{{- range $setting, $envName := include "radlab.uploadEnvNames" $root | fromYaml }}
+{{ include "radlab.configEnv" (dict "root" $root "name" $envName) }}
+{{- end }}
+{{- end }}
 {{- include "radlab.secretEnv" (dict "root" $root "credential" "tokenKey" "required" true) }}
 {{- if has .name (splitList " " (include "radlab.servicesUsingPhiKey" $root)) }}
 {{- include "radlab.secretEnv" (dict "root" $root "credential" "phiKey" "required" true) }}
+{{- end }}
+{{- if has .name (splitList " " (include "radlab.servicesUsingAnonKey" $root)) }}
+{{- include "radlab.secretEnv" (dict "root" $root "credential" "anonKey" "required" true) }}
 {{- end }}
 {{- include "radlab.secretEnv" (dict "root" $root "credential" "databasePassword" "required" false) }}
 {{- include "radlab.secretEnv" (dict "root" $root "credential" "objectStoreAccessKey" "required" false) }}
