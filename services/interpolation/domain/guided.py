@@ -4,13 +4,12 @@ by distance to each key and by per-label intensity likelihoods learned on the ke
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
 from services.interpolation.domain import flow
-from shared import agreement
 from shared.errors import InvalidArgument
 
 
@@ -30,9 +29,6 @@ class Settings:
 
 DEFAULT = Settings()
 FAST = Settings(num_warp=2, num_iter=3, pixel=3.0)   # for live preview: a coarser grid, fewer iterations
-# Fusion settings tried per volume (same flow): the one that best predicts held-back keys is used.
-CANDIDATES = (DEFAULT, replace(DEFAULT, blur=0.0))
-CHECKS = 16              # key slices predicted from their neighbours to choose among CANDIDATES
 MARGIN = 8               # pixels kept around the labels' bounding box
 MIN_GRID = 16            # the flow grid keeps at least this many pixels a side
 QUANTILES = 256          # intensity quantiles that equalise the image
@@ -45,8 +41,7 @@ def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequen
     """Fill `targets` (slices strictly between two of `keys`) from the key label maps, guided by `image` [n, rows, cols].
 
     A label is carried only from keys that hold it: present on one key and not the other it ends where the
-    image says; missing on both it stays absent. Values not in `labels` come back as background. The default
-    mode picks its fusion settings per volume by predicting some key slices from their neighbouring keys.
+    image says; missing on both it stays absent. Values not in `labels` come back as background.
     """
     settings = FAST if fast else DEFAULT
     order = sorted(keys)
@@ -70,50 +65,16 @@ def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequen
     # from here on slices are numbered from the first key, and label maps are cropped to the box
     local_keys = {s - first: keys[s][box] for s in order}
     local_gaps = {(a - first, b - first): [t - first for t in inside] for (a, b), inside in gaps.items()}
-    checks = {} if fast else _checks(sorted(local_keys))
-    pairs = {pair for (a, b), inside in (*local_gaps.items(), *checks.items()) for pair in _pairs(a, b, inside)}
+    pairs = {pair for (a, b), inside in local_gaps.items() for pair in _pairs(a, b, inside)}
     flows = _flows(stack, sorted(pairs), settings)
 
-    def carried(a: int, b: int, inside: list[int]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-        """Where each inside slice's pixels lie on key a and on key b, on the crop's grid."""
-        from_first, from_last = _coordinates(flows, a, inside), _coordinates(flows, b, inside)
-        if stack is crop:
-            return from_first, from_last
-        return _resampled(from_first, crop.shape[1:]), _resampled(from_last, crop.shape[1:])
-
-    if checks:
-        settings = _choose(crop, local_keys, {gap: carried(*gap, inside) for gap, inside in checks.items()}, checks, wanted)
     for (a, b), inside in local_gaps.items():
-        found = _fuse(crop, a, b, local_keys[a], local_keys[b], *carried(a, b, inside), wanted, settings)
-        for t, winner in found.items():
+        from_first, from_last = _coordinates(flows, a, inside), _coordinates(flows, b, inside)
+        if stack is not crop:  # coordinates on the flow grid → on the crop's grid
+            from_first, from_last = _resampled(from_first, crop.shape[1:]), _resampled(from_last, crop.shape[1:])
+        for t, winner in _fuse(crop, a, b, local_keys[a], local_keys[b], from_first, from_last, wanted, settings).items():
             filled[t + first][box] = winner
     return filled
-
-
-def _checks(order: list[int]) -> dict[tuple[int, int], list[int]]:
-    """Interior keys to predict from their neighbouring keys (at most CHECKS, spread evenly): (before, after) → [key]."""
-    interior = range(1, len(order) - 1)
-    chosen = sorted({interior[round(n)] for n in np.linspace(0, len(interior) - 1, min(CHECKS, len(interior)))}) if len(interior) else []
-    return {(order[i - 1], order[i + 1]): [order[i]] for i in chosen}
-
-
-def _choose(crop: np.ndarray, keys: dict[int, np.ndarray], motions: dict[tuple[int, int], tuple[dict, dict]],
-            checks: dict[tuple[int, int], list[int]], wanted: np.ndarray) -> Settings:
-    """The fusion settings that best predict the checked key slices from their neighbours (the default on ties)."""
-    scores = []
-    for candidate in CANDIDATES:
-        dice = []
-        for (before, after), (key,) in checks.items():
-            found = _fuse(crop, before, after, keys[before], keys[after], *motions[before, after], wanted, candidate)[key]
-            dice.extend(_dice(found, np.where(np.isin(keys[key], wanted), keys[key], 0)))
-        scores.append(np.mean(dice) if dice else 0.0)
-    return CANDIDATES[int(np.argmax(scores))]
-
-
-def _dice(found: np.ndarray, truth: np.ndarray) -> list[float]:
-    """Dice of each label in either map."""
-    values = np.union1d(np.unique(found), np.unique(truth))
-    return [agreement.dice(found == v, truth == v) for v in values[values != 0]]
 
 
 def _pairs(first: int, last: int, inside: list[int]) -> list[tuple[int, int]]:
