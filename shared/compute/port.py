@@ -62,7 +62,8 @@ class Compute(abc.ABC):
             return [task.result() for task in tasks]
         except BaseException:
             for task in tasks:
-                task.cancel()
+                if not task.done():  # cancelling a task as it completes can crash Ray's driver (a race in Ray itself)
+                    task.cancel()
             raise
 
     @abc.abstractmethod

@@ -26,6 +26,13 @@ def fail(message: str) -> None:
     raise ValueError(message)
 
 
+def sleep_then_fail(item: tuple[float, str]) -> None:
+    """Sleep `item[0]` seconds, then fail with message `item[1]`: a failure whose timing the test controls."""
+    seconds, message = item
+    time.sleep(seconds)
+    raise ValueError(message)
+
+
 class ComputeContract:
     """Tests run against every adapter; a subclass supplies `compute`, ideally class-scoped (pools start slowly)."""
 
@@ -64,9 +71,13 @@ class ComputeContract:
         assert compute.map(sleep_then_return, items, num_cpus=0.25) == [0, 1, 2, 3]
 
     def test_map_raises_the_first_failure(self, compute: Compute) -> None:
-        """When items fail, `map` raises the ComputeError of the first failing item in order."""
+        """When items fail, `map` raises the ComputeError of the first failing item in order, even when a later item
+        failed sooner, and cancels the items still running."""
+        items = [(0.3, "first bad item"), (0.0, "second bad item"), (30.0, "a slow item")]
+        start = time.monotonic()
         with pytest.raises(ComputeError, match="first bad item"):
-            compute.map(fail, ["first bad item", "second bad item"], num_cpus=0.25)
+            compute.map(sleep_then_fail, items, num_cpus=0.25)
+        assert time.monotonic() - start < 20, "map waited for the slow item instead of cancelling it"
 
     def test_map_runs_items_in_parallel(self, compute: Compute) -> None:
         """Two sleeps through `map` take about as long as one, not twice as long."""
