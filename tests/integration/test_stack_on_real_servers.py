@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from radlab.client import Client
+from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion
+from radlab.type.v1 import geometry_pb2
 from shared.auth import issue_token
 from shared.stack import Stack
 
 KEY = "real-servers-test-signing-key-0123456789"
 
 
-def test_a_dataset_gets_its_workflow_over_kafka_and_postgresql(tmp_path, kafka_url, minio_url, postgres_database_url):
-    """CreateDataset → outbox in PostgreSQL → Kafka → workflow's consumer group → workflow in PostgreSQL."""
+def test_a_dataset_gets_its_workflow_and_a_scan_its_volume_over_kafka_minio_and_postgresql(
+    tmp_path, data_dir, kafka_url, minio_url, postgres_database_url
+):
+    """CreateDataset → outbox in PostgreSQL → Kafka → workflow's consumer group → workflow in PostgreSQL; then the
+    tilted GE CT: UploadFiles → quarantine in MinIO → ScanUploaded on Kafka → anonymization → ScanAnonymized →
+    ingestion builds the volume into MinIO (Zarr) and answers GetSlice from it."""
     env = {
         "RADLAB_BUS": f"{kafka_url}?session_timeout_ms=3000",
         "RADLAB_STORE": minio_url,
@@ -25,5 +31,15 @@ def test_a_dataset_gets_its_workflow_over_kafka_and_postgresql(tmp_path, kafka_u
             workflow = client.wait_for_workflow(dataset.dataset_id, timeout_s=60)
             assert [stage.stage_id for stage in workflow.stages] == ["annotate", "review", "complete"]
             assert [d.dataset_id for d in client.list_datasets()] == [dataset.dataset_id]
+
+            upload = client.wait_for_upload(client.upload(data_dir / "dcm_qa_ct/In/GE", dataset.dataset_id).upload_id, timeout_s=120)
+            assert (ingestion.UploadState.Name(upload.state), upload.failure_reason) == ("UPLOAD_STATE_COMPLETED", "")
+            [volume_id] = upload.volume_ids
+            volume = client.ingestion.GetVolume(ingestion.GetVolumeRequest(volume_id=volume_id)).volume
+            issues = {issue.kind for issue in volume.volume_ref.geometry.issues}
+            assert geometry_pb2.GEOMETRY_ISSUE_KIND_GANTRY_TILT in issues and volume.modality == "CT"
+            png = client.ingestion.GetSlice(ingestion.GetSliceRequest(
+                volume_id=volume_id, plane=geometry_pb2.PLANE_AXIAL, slice_index=10, format=ingestion.SLICE_FORMAT_PNG))
+            assert png.data.startswith(b"\x89PNG") and list(png.shape) == list(volume.volume_ref.geometry.shape[1:])
     assert stack.process.returncode == 0
     assert not (tmp_path / "db").exists() and not (tmp_path / "bus.sqlite").exists()
