@@ -28,7 +28,8 @@ def data_dir() -> Path:
 
 def _server_url(name: str, request: pytest.FixtureRequest) -> str:
     """The URL of a real server for this test session: `RADLAB_TEST_<NAME>_URL` when `make infra-up`
-    started it, else started here by scripts/infra.sh (and stopped when the session ends)."""
+    started it, else started here by scripts/infra.sh and stopped when the session ends — unless it was
+    already running, started by another run (a `make test` beside this one) that will stop it itself."""
     configured = os.environ.get(f"RADLAB_TEST_{name.upper()}_URL")
     if configured:
         return configured
@@ -36,7 +37,8 @@ def _server_url(name: str, request: pytest.FixtureRequest) -> str:
     started = subprocess.run([script, "start", name], capture_output=True, text=True, timeout=1200)
     if started.returncode != 0:
         pytest.fail(f"could not start {name} (scripts/infra.sh start {name}):\n{started.stderr[-3000:]}")
-    request.addfinalizer(lambda: subprocess.run([script, "stop", name], capture_output=True, timeout=120))
+    if "already running" not in started.stderr:
+        request.addfinalizer(lambda: subprocess.run([script, "stop", name], capture_output=True, timeout=120))
     return started.stdout.strip().splitlines()[-1]
 
 
