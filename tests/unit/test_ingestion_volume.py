@@ -12,6 +12,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
+from pydicom.dataelem import RawDataElement
 
 from radlab.cli import main
 from services.ingestion.domain.series import (
@@ -354,6 +355,9 @@ def test_fast_reader_gives_what_dcmread_gives(data_dir):
             assert ours is None
             implicit += 1
             continue
+        # split into what pydicom's own RawDataElement holds (its defaults included), in the file's character set
+        assert all(raw == RawDataElement(*raw[:7]) for raw in ours._dict.values()), path.name
+        assert ours.original_character_set == full.original_character_set, path.name
         assert ours == full and ours.file_meta == full.file_meta, path.name
         if "PixelData" in full:
             assert np.array_equal(ours.pixel_array, full.pixel_array), path.name

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from io import BytesIO
 
 import numpy as np
@@ -227,12 +228,11 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
-_SHORT_VRS = frozenset({
-    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST",
-    b"TM", b"UI", b"UL", b"US",
-})
-_VR_NAMES = {vr: vr.decode() for vr in _LONG_VRS | _SHORT_VRS}
+# Each VR's bytes → its name: those with a 16-bit length, and those with two reserved bytes, then a 32-bit length.
+_SHORT_NAMES = {name.encode(): name for name in (
+    "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "PN", "SH", "SL", "SS", "ST", "TM", "UI", "UL", "US",
+)}
+_LONG_NAMES = {name.encode(): name for name in ("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV")}
 _UNDEFINED = 0xFFFFFFFF
 _ELEMENT = struct.Struct("<HH2sH")  # group, element, VR, 16-bit length
 _ITEM = struct.Struct("<HHI")  # (FFFE,xxxx) item or delimiter, 32-bit length
@@ -252,46 +252,52 @@ def _read_explicit_little_endian(data: bytes) -> FileDataset | None:
         if (group, element, vr) != (2, 0, b"UL"):
             return None
         meta_end = 144 + _LENGTH.unpack_from(data, 140)[0]
-        meta = FileMetaDataset(_raw_elements(data, _walk(data, 132, meta_end)[0]))
+        meta_raw: dict[BaseTag, RawDataElement] = {}
+        _walk(data, 132, meta_end, meta_raw)
+        meta = FileMetaDataset(meta_raw)
+        meta.set_original_encoding(False, True, default_encoding)
         syntax = UID(str(meta.get("TransferSyntaxUID", "")))
         if not syntax.is_transfer_syntax or syntax.is_implicit_VR or not syntax.is_little_endian or syntax.is_deflated:
             return None
-        elements, end = _walk(data, meta_end, len(data))
-        if end != len(data):
+        raw: dict[BaseTag, RawDataElement] = {}
+        if _walk(data, meta_end, len(data), raw) != len(data):
             return None  # a stray delimiter at the top level
     except (_Unusual, struct.error, ValueError):
         return None
-    raw = _raw_elements(data, elements)
     charset = raw.get(BaseTag(0x00080005))
     encoding = convert_encodings(convert_raw_data_element(charset).value) if charset else default_encoding
-    dataset = Dataset(raw)
+    dataset = FileDataset(BytesIO(data), raw, preamble=data[:128], file_meta=meta, is_implicit_VR=False, is_little_endian=True)
+    # As dcmread does: each element is then decoded in the file's character set without looking it up again.
     dataset.set_original_encoding(False, True, encoding)
-    return FileDataset(BytesIO(data), dataset, preamble=data[:128], file_meta=meta, is_implicit_VR=False, is_little_endian=True)
+    return dataset
 
 
-def _raw_elements(data: bytes, elements: list[tuple[int, bytes, int, int, int]]) -> dict[BaseTag, RawDataElement]:
-    raw = {}
-    for tag, vr, length, start, stop in elements:
-        tag = BaseTag(tag)
-        raw[tag] = RawDataElement(tag, _VR_NAMES[vr], length, data[start:stop], start, False, True)
-    return raw
+# Tags repeat from instance to instance: one shared BaseTag each (an immutable int) halves the objects a series
+# leaves for the garbage collector to track. Bounded, as private tags may be anything.
+_tag = lru_cache(maxsize=8192)(BaseTag)
+_new_tuple = tuple.__new__  # RawDataElement's fields given at once, without its Python-level __new__
 
 
-def _walk(data: bytes, pos: int, end: int) -> tuple[list[tuple[int, bytes, int, int, int]], int]:
-    """The elements from `pos` up to `end` or an item delimiter, as (tag, VR, length, value start, value end),
-    and where they stopped. Undefined-length values run to their sequence delimiter, which they exclude."""
-    elements = []
+def _walk(data: bytes, pos: int, end: int, raw: dict[BaseTag, RawDataElement] | None) -> int:
+    """Split the elements from `pos` up to `end` or an item delimiter into `raw` (None: only skip them); where they stopped.
+
+    Undefined-length values run to their sequence delimiter, which they exclude.
+    """
+    size = len(data)
+    unpack, unpack_length = _ELEMENT.unpack_from, _LENGTH.unpack_from
     while pos < end:
-        group, element, vr, length = _ELEMENT.unpack_from(data, pos)
+        group, element, vr, length = unpack(data, pos)
         if group == 0xFFFE:
-            return elements, pos
-        if vr in _LONG_VRS:
-            length = _LENGTH.unpack_from(data, pos + 8)[0]
-            start = pos + 12
-        elif vr in _SHORT_VRS:
+            return pos
+        name = _SHORT_NAMES.get(vr)
+        if name is not None:
             start = pos + 8
         else:
-            raise _Unusual  # implicit VR inside, or damage
+            name = _LONG_NAMES.get(vr)
+            if name is None:
+                raise _Unusual  # implicit VR inside, or damage
+            length = unpack_length(data, pos + 8)[0]
+            start = pos + 12
         if length == _UNDEFINED:
             if vr not in (b"SQ", b"OB", b"OW"):
                 raise _Unusual  # e.g. UN of undefined length holds implicit VR items
@@ -299,10 +305,12 @@ def _walk(data: bytes, pos: int, end: int) -> tuple[list[tuple[int, bytes, int, 
             pos = stop + 8
         else:
             stop = pos = start + length
-            if stop > len(data):
+            if stop > size:
                 raise _Unusual
-        elements.append(((group << 16) | element, vr, length, start, stop))
-    return elements, pos
+        if raw is not None:
+            tag = _tag((group << 16) | element)
+            raw[tag] = _new_tuple(RawDataElement, (tag, name, length, data[start:stop], start, False, True, True, False))
+    return pos
 
 
 def _delimiter(data: bytes, pos: int, nested: bool) -> int:
@@ -321,7 +329,7 @@ def _delimiter(data: bytes, pos: int, nested: bool) -> int:
             continue
         if not nested:
             raise _Unusual  # fragments always have a length
-        _, pos = _walk(data, pos, len(data))
+        pos = _walk(data, pos, len(data), None)
         if _ITEM.unpack_from(data, pos)[:2] != (0xFFFE, 0xE00D):
             raise _Unusual
         pos += 8
