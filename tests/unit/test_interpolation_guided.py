@@ -181,3 +181,14 @@ def test_a_small_label_drawn_on_both_keys_never_vanishes_between_them():
     found = propagate(image, keys, [1], labels=[1], spacing=(3.0, 1.0, 1.0))[1]
     assert found[30:33, 20:23].all() and found[30:33, 26:29].all()
     assert np.count_nonzero(found) == 18  # the two copies, nothing around them
+
+
+def test_every_second_slice_of_the_41_organ_ct_reaches_the_goal_through_the_midway_fusion(monkeypatch):
+    """Keys every 2nd slice (one slice between, exactly midway): the benchmark's held-out Dice on the 41-organ CT
+    is ≥ 0.90 (0.902 measured) with the midway fusion, and lower with the longer gaps' fusion (0.894)."""
+    from bench import interpolation as bench
+    from services.interpolation.domain import guided
+
+    midway = bench.evaluate("41-organ CT", 2, Method.IMAGE_GUIDED.name).dice
+    monkeypatch.setattr(guided, "MIDWAY", {})
+    assert midway >= 0.90 > bench.evaluate("41-organ CT", 2, Method.IMAGE_GUIDED.name).dice

@@ -4,7 +4,7 @@ by distance to each key and by per-label intensity likelihoods learned on the ke
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -23,12 +23,17 @@ class Settings:
     num_iter: int = 5          # TV-L1 fixed-point iterations per refinement
     pixel: float = 2.0         # pixel (mm) of the grid the flow is computed on: organ-scale motion, bounded cost
     likelihood: float = 0.5    # exponent of the per-label intensity likelihood learned on the keys
+    smoothing: float = 1.0     # Gaussian sigma (bins) of the per-label intensity histograms
+    pseudocount: float = 0.5   # count added to every histogram bin: a label seen on few pixels stays near uniform
     floor: float = 1e-3        # warped probability floor: the likelihood may only reassign nearby labels
     blur: float = 0.5          # Gaussian sigma (pixels) of the fused label probabilities: boundary uncertainty
 
 
 DEFAULT = Settings()
 FAST = Settings(num_warp=2, num_iter=3, pixel=3.0)   # for live preview: a coarser grid, fewer iterations
+# One slice between two keys, exactly midway: both warps are a single step, so the warped labels weigh more and a
+# sharper intensity model only settles their boundaries (41-organ CT k=2 0.894 → 0.902; longer gaps lose with it).
+MIDWAY = {"likelihood": 0.2, "smoothing": 0.75, "pseudocount": 0.1}
 MARGIN = 8               # pixels kept around the labels' bounding box
 MIN_GRID = 16            # the flow grid keeps at least this many pixels a side
 QUANTILES = 256          # intensity quantiles that equalise the image
@@ -72,7 +77,8 @@ def propagate(image: np.ndarray, keys: Mapping[int, np.ndarray], targets: Sequen
         from_first, from_last = _coordinates(flows, a, inside), _coordinates(flows, b, inside)
         if stack is not crop:  # coordinates on the flow grid → on the crop's grid
             from_first, from_last = _resampled(from_first, crop.shape[1:]), _resampled(from_last, crop.shape[1:])
-        for t, winner in _fuse(crop, a, b, local_keys[a], local_keys[b], from_first, from_last, wanted, settings).items():
+        fusion = replace(settings, **MIDWAY) if b - a == 2 else settings
+        for t, winner in _fuse(crop, a, b, local_keys[a], local_keys[b], from_first, from_last, wanted, fusion).items():
             filled[t + first][box] = winner
     return filled
 
@@ -129,7 +135,7 @@ def _fuse(crop: np.ndarray, first: int, last: int, first_labels: np.ndarray, las
     present = np.union1d(on_first, on_last)
     classes = np.concatenate([[0], present[present != 0]])
     on_both = np.isin(classes, on_first) & np.isin(classes, on_last) & (classes != 0)
-    likelihood = _likelihoods((crop[first], crop[last]), (first_labels, last_labels), classes)
+    likelihood = _likelihoods((crop[first], crop[last]), (first_labels, last_labels), classes, settings)
     found = {}
     for t in from_first:
         probability = 0.0
@@ -182,7 +188,8 @@ def _box(masks: list[np.ndarray], shape: tuple[int, int]) -> tuple[slice, slice]
             slice(max(cols[0] - MARGIN, 0), min(cols[-1] + MARGIN + 1, shape[1])))
 
 
-def _likelihoods(images: tuple[np.ndarray, ...], label_maps: tuple[np.ndarray, ...], classes: np.ndarray) -> np.ndarray:
+def _likelihoods(images: tuple[np.ndarray, ...], label_maps: tuple[np.ndarray, ...], classes: np.ndarray,
+                 settings: Settings) -> np.ndarray:
     """[classes, BINS] smoothed intensity densities of each class on the key slices."""
     values = np.concatenate([image.ravel() for image in images])
     owners = np.concatenate([labels.ravel() for labels in label_maps])
@@ -190,7 +197,7 @@ def _likelihoods(images: tuple[np.ndarray, ...], label_maps: tuple[np.ndarray, .
     table = np.zeros((len(classes), BINS), dtype=np.float64)
     for index, value in enumerate(classes):
         table[index] = np.bincount(bins[owners == value], minlength=BINS)
-    table = ndimage.gaussian_filter1d(table, 1.0, axis=1) + 0.5
+    table = ndimage.gaussian_filter1d(table, settings.smoothing, axis=1) + settings.pseudocount
     return table / table.sum(axis=1, keepdims=True)
 
 
