@@ -12,13 +12,16 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
+from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
 
 from radlab.cli import main
 from services.ingestion.domain.series import (
     Volume,
     VolumeRefused,
     _native_pixels,
+    _number,
     _read_explicit_little_endian,
     analyse,
     build_volume,
@@ -277,6 +280,31 @@ def test_native_pixels_equal_pydicoms(name):
 def test_native_pixels_of_the_long_mr_equal_pydicoms(data_dir):
     for dataset in read_folder(data_dir / MR)[::20]:
         assert np.array_equal(_native_pixels(dataset, 0, dataset.Rows, dataset.Columns), dataset.pixel_array)
+
+
+def test_numbers_decoded_from_raw_elements_equal_pydicoms(data_dir):
+    """_number decodes raw US and DS values itself: on every public US and DS attribute of the real series it gives
+    what pydicom gives; values it does not decode (empty, NUL-padded, several US, implicit VR) are pydicom's own."""
+    datasets = [parse_instance(path.read_bytes()) for folder in (MR, CT_J2K, CT_TILT) for path in sorted((data_dir / folder).iterdir())[::7]]
+    decoded = 0
+    for dataset in datasets:
+        for tag, raw in list(dataset._dict.items()):
+            keyword = keyword_for_tag(tag)
+            if raw.VR in ("US", "DS") and keyword:
+                ours = _number(dataset, keyword)
+                decoded += isinstance(dataset.get_item(tag), RawDataElement)  # still raw: decoded here, not by pydicom
+                assert ours == dataset[tag].value and type(ours) in (int, float, list), (keyword, ours)
+    assert decoded > 500
+    unusual = {
+        "SliceThickness": ("DS", b"1.5\0"), "PixelSpacing": ("DS", b""), "SpacingBetweenSlices": ("DS", b"1.5\\\0"),
+        "Rows": ("US", b"\1\0\2\0"), "Columns": ("US", b"\0\1"),
+    }
+    for implicit in (False, True):
+        dataset = Dataset({tag_for_keyword(keyword): RawDataElement(tag_for_keyword(keyword), vr, len(value), value, 0, implicit, True)
+                           for keyword, (vr, value) in unusual.items()})
+        for keyword in unusual:
+            assert _number(dataset, keyword) == dataset[keyword].value, keyword
+        assert _number(dataset, "RescaleSlope", 1) == 1
 
 
 def test_enhanced_multiframe_takes_geometry_and_rescale_from_the_functional_groups():

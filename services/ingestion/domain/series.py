@@ -20,6 +20,7 @@ from io import BytesIO
 import numpy as np
 import pydicom
 from pydicom.charset import convert_encodings, default_encoding
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
@@ -97,23 +98,48 @@ def _native_pixels(dataset: Dataset, frame: int, rows: int, columns: int) -> np.
     """One frame of uncompressed little-endian single-sample pixel data as an array, or None for anything else."""
     meta = getattr(dataset, "file_meta", None)
     syntax = meta.get("TransferSyntaxUID") if meta is not None else None
-    bits = dataset.get("BitsAllocated")
+    bits = _number(dataset, "BitsAllocated", None)
     if (
-        syntax not in _NATIVE_SYNTAXES or bits not in (8, 16, 32) or int(dataset.get("SamplesPerPixel", 1)) != 1
+        syntax not in _NATIVE_SYNTAXES or bits not in (8, 16, 32) or int(_number(dataset, "SamplesPerPixel", 1)) != 1
         or "PixelData" not in dataset
     ):
         return None
-    signed = int(dataset.get("PixelRepresentation", 0)) == 1
+    signed = int(_number(dataset, "PixelRepresentation", 0)) == 1
     dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
     size = rows * columns
     data = dataset.PixelData
     if len(data) < (frame + 1) * size * dtype.itemsize:
         return None  # let pydicom explain the short pixel data
     array = np.frombuffer(data, dtype=dtype, count=size, offset=frame * size * dtype.itemsize).reshape(rows, columns)
-    unused = bits - int(dataset.get("BitsStored", bits))
+    unused = bits - int(_number(dataset, "BitsStored", bits))
     if unused > 0:  # mask (unsigned) or sign-extend (signed) past Bits Stored, as PS3.5 8.1.1 says to read it
         array = np.right_shift(np.left_shift(array, unused), unused)
     return array
+
+
+_UNSIGNED_SHORT = struct.Struct("<H")
+_REQUIRED = object()
+
+
+def _number(dataset: Dataset, keyword: str, default: object = _REQUIRED) -> object:
+    """A US or DS attribute's value as plain int or float (a list of them when several), as pydicom decodes it.
+
+    Values still raw from an explicit VR little endian read are decoded here (16-bit unsigned; decimal strings
+    split at backslashes): pydicom's general conversion of each element (~10 µs) was most of the time spent reading a
+    series' geometry. Anything else, absent or unusual, is what `dataset.<keyword>` (with `default`:
+    `dataset.get(keyword, default)`) gives.
+    """
+    element = dataset.get_item(tag_for_keyword(keyword))
+    if isinstance(element, RawDataElement) and element.value and not element.is_implicit_VR and element.is_little_endian:
+        try:
+            if element.VR == "US" and len(element.value) == 2:
+                return _UNSIGNED_SHORT.unpack(element.value)[0]
+            if element.VR == "DS":
+                values = [float(text) for text in element.value.decode("ascii").split("\\")]
+                return values[0] if len(values) == 1 else values
+        except (UnicodeDecodeError, ValueError):
+            pass  # pydicom decodes it, or says what is wrong
+    return getattr(dataset, keyword) if default is _REQUIRED else dataset.get(keyword, default)
 
 
 @dataclass
@@ -375,7 +401,7 @@ def _projection_frame(dataset: Dataset, common: dict) -> Frame:
 def frames_of(dataset: Dataset) -> list[Frame]:
     """Every 2D frame of one instance, with its geometry from the top level or the functional groups."""
     common = {"study_uid": str(dataset.get("StudyInstanceUID", "")), "series_uid": str(dataset.SeriesInstanceUID)}
-    rows, columns = int(dataset.Rows), int(dataset.Columns)
+    rows, columns = int(_number(dataset, "Rows")), int(_number(dataset, "Columns"))
     if "PerFrameFunctionalGroupsSequence" in dataset:
         shared = dataset.get("SharedFunctionalGroupsSequence", [Dataset()])[0]
         frames = []
@@ -411,10 +437,10 @@ def frames_of(dataset: Dataset) -> list[Frame]:
     b_value = dataset.get("DiffusionBValue")
     return [Frame(
         dataset=dataset, frame=None, rows=rows, columns=columns,
-        orientation=tuple(float(v) for v in dataset.ImageOrientationPatient),
-        position=tuple(float(v) for v in dataset.ImagePositionPatient),
-        spacing=tuple(float(v) for v in dataset.PixelSpacing),
-        slope=float(dataset.get("RescaleSlope", 1) or 1), intercept=float(dataset.get("RescaleIntercept", 0) or 0),
+        orientation=tuple(float(v) for v in _number(dataset, "ImageOrientationPatient")),
+        position=tuple(float(v) for v in _number(dataset, "ImagePositionPatient")),
+        spacing=tuple(float(v) for v in _number(dataset, "PixelSpacing")),
+        slope=float(_number(dataset, "RescaleSlope", 1) or 1), intercept=float(_number(dataset, "RescaleIntercept", 0) or 0),
         echo=dataset.get("EchoNumbers"), acquisition=dataset.get("AcquisitionNumber"),
         temporal=dataset.get("TemporalPositionIdentifier"), b_value=None if b_value is None else float(b_value),
         **common,
