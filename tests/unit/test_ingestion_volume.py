@@ -17,6 +17,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from radlab.cli import main
+from services.ingestion.domain.resample import resample
 from services.ingestion.domain.series import (
     Volume,
     VolumeRefused,
@@ -180,6 +181,18 @@ def test_tilt_corrected_grid_lies_on_the_dicom_slices(data_dir):
         step = np.abs(np.diff(frame.pixels().astype(float), axis=0)).max()  # interpolating between rows may move it by ≤ step
         assert np.abs(value - pixels).max() <= step
         assert np.median(np.abs(value - pixels)) <= 1
+
+
+def test_tilt_only_resampling_moves_each_slice_by_its_shift():
+    """Evenly spaced slices shifted by whole rows (1 and 2 pixels) come out moved exactly, each on its own rows of the
+    grown grid, the rest filled; the slice-by-slice resampling keeps each slice's own shift."""
+    data = np.arange(3 * 5 * 4, dtype=np.int16).reshape(3, 5, 4) + 1
+    result = resample(data, np.array([0.0, 2.0, 4.0]), np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), -7.0, True, data.dtype)
+    assert result.data.shape == (3, 7, 4) and result.data.dtype == np.int16
+    assert (result.j0, result.i0, result.padded, result.spacing) == (0, 0, (0, 2), 2.0)
+    for k in range(3):
+        assert np.array_equal(result.data[k, k:k + 5], data[k])
+        assert np.all(np.delete(result.data[k], np.s_[k:k + 5], axis=0) == -7)
 
 
 def test_missing_slice_is_resampled_and_reported(data_dir):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,33 +31,35 @@ class Resampled:
     slices_in: int
 
 
-def tilt_correct(data: np.ndarray, shifts: np.ndarray, fill: float) -> tuple[np.ndarray, int, int]:
-    """Undo gantry tilt: slice k is moved by -shifts[k] = (Δj, Δi) pixels so all slices share one in-plane grid.
+@dataclass(frozen=True)
+class _Shift:
+    """Gantry tilt undone along one in-plane axis (0: rows j, 1: columns i): each slice k moved by -shifts[k] pixels
+    onto `grid`, the input indices from `start` that hold every slice whole."""
 
-    `shifts[k]` is where slice k's first pixel lies, in pixels of (j, i), relative to the first slice's
-    normal line. Each slice is linearly interpolated along the shifted axis (what dcm2niix does along
-    rows; next to padding, the nearer pixel); the grid grows to hold every slice whole, and the new area is
-    `fill`. Returns (data, j0, i0).
-    """
-    out = np.asarray(data, dtype=np.float64)
-    starts = [0, 0]
-    for axis in (1, 2):
-        along = np.asarray(shifts[:, axis - 1], dtype=np.float64)
+    axis: int
+    shifts: np.ndarray
+    start: int
+    grid: np.ndarray
+
+
+def _tilt_shifts(shape: tuple[int, int], shifts: np.ndarray) -> list[_Shift]:
+    """The axes `shifts` (per slice, pixels of (j, i)) move slices along, rows first, as dcm2niix does."""
+    moves = []
+    for axis in (0, 1):
+        along = np.asarray(shifts[:, axis], dtype=np.float64)
         if np.abs(along).max() >= SHIFT_TOLERANCE_PIXELS:
-            out, starts[axis - 1] = _shift_axis(out, along, axis, fill)
-    return out, starts[0], starts[1]
+            start = math.floor(along.min() + SHIFT_TOLERANCE_PIXELS)
+            stop = math.ceil(shape[axis] - 1 + along.max() - SHIFT_TOLERANCE_PIXELS)
+            moves.append(_Shift(axis, along, start, np.arange(start, stop + 1, dtype=np.float64)))
+    return moves
 
 
-def _shift_axis(data: np.ndarray, shifts: np.ndarray, axis: int, fill: float) -> tuple[np.ndarray, int]:
-    size = data.shape[axis]
-    start = math.floor(shifts.min() + SHIFT_TOLERANCE_PIXELS)
-    stop = math.ceil(size - 1 + shifts.max() - SHIFT_TOLERANCE_PIXELS)
-    grid = np.arange(start, stop + 1, dtype=np.float64)
-    shape = list(data.shape)
-    shape[axis] = len(grid)
-    out = np.full(shape, fill, dtype=np.float64)
-    for k, shift in enumerate(shifts):
-        source = grid - shift  # the input index each output index samples
+def _tilt_corrected(image: np.ndarray, k: int, moves: list[_Shift], fill: float) -> np.ndarray:
+    """Slice k (float64) moved by -shifts[k] along each axis of `moves`: linearly interpolated along the shifted
+    axis (what dcm2niix does along rows; next to padding, the nearer pixel); the grown area is `fill`."""
+    for move in moves:
+        size = image.shape[move.axis]
+        source = move.grid - move.shifts[k]  # the input index each output index samples
         # Sampled where an input pixel is less than one pixel away on the near side: dcm2niix's [0, rows) in its
         # row-flipped frame, so the one partial row at the padding edge is the same as in its output.
         inside = (source > -1) & (source <= size - 1)
@@ -64,24 +67,36 @@ def _shift_axis(data: np.ndarray, shifts: np.ndarray, axis: int, fill: float) ->
         low = np.floor(source).astype(np.intp)
         high = np.minimum(low + 1, size - 1)
         frac = source - low
-        if axis == 1:
-            out[k, inside, :] = _blend(data[k, low, :], data[k, high, :], frac[:, None], fill)
+        shape = list(image.shape)
+        shape[move.axis] = len(move.grid)
+        out = np.full(shape, fill, dtype=np.float64)
+        if move.axis == 0:
+            out[inside, :] = _blend(image[_run(low), :], image[_run(high), :], frac[:, None], fill)
         else:
-            out[k][:, inside] = _blend(data[k][:, low], data[k][:, high], frac, fill)
-    return out, start
+            out[:, inside] = _blend(image[:, _run(low)], image[:, _run(high)], frac, fill)
+        image = out
+    return image
+
+
+def _run(indices: np.ndarray) -> np.ndarray | slice:
+    """Ascending indices as a slice (a view, not a copy) when they are consecutive, as they are but for clipped ends."""
+    return slice(indices[0], indices[-1] + 1) if len(indices) and indices[-1] - indices[0] == len(indices) - 1 else indices
 
 
 def _blend(low: np.ndarray, high: np.ndarray, frac: np.ndarray | float, fill: float) -> np.ndarray:
     """Linear interpolation, except next to padding (`fill`, the darkest value): the nearer neighbour, as dcm2niix does,
     so the edge of the field of view stays sharp instead of smearing real values into it."""
-    linear = low * (1 - frac) + high * frac
-    padding = (low == fill) | (high == fill)
-    if not padding.any():
-        return linear
-    return np.where(padding, np.where(frac < 0.5, low, high), linear)
+    linear = low * (1 - frac)
+    linear += high * frac
+    padding = low == fill
+    padding |= high == fill
+    if padding.any():
+        np.copyto(linear, np.where(frac < 0.5, low, high), where=padding)
+    return linear
 
 
-def equidistant(data: np.ndarray, distances: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, float]:
+def _equidistant(slice_at: Callable[[int], np.ndarray], distances: np.ndarray, out_shape: tuple[int, int], dtype: np.dtype
+                 ) -> tuple[np.ndarray, float]:
     """Linearly interpolate slices at `distances` (ascending, mm) onto an equal spacing from the first to the last.
 
     Plain linear interpolation between the two nearest slices (as dcm2niix), in float64, each output slice
@@ -100,30 +115,48 @@ def equidistant(data: np.ndarray, distances: np.ndarray, dtype: np.dtype) -> tup
     high = np.clip(np.searchsorted(distances, targets, side="left"), 1, count - 1)
     low = high - 1
     frac = np.clip((targets - distances[low]) / (distances[high] - distances[low]), 0.0, 1.0)
-    # Slice by slice into the output type: no volume-sized float64 array beside the result.
-    out = np.empty((len(targets),) + data.shape[1:], dtype=dtype)
-    blended = np.empty(data.shape[1:], dtype=np.float64)
+    out = np.empty((len(targets), *out_shape), dtype=dtype)
+    blended, weighted = np.empty(out_shape, dtype=np.float64), np.empty(out_shape, dtype=np.float64)
     for k in range(len(targets)):
-        np.multiply(data[low[k]], 1 - frac[k], out=blended)
-        blended += data[high[k]] * frac[k]
-        out[k] = _stored(blended, dtype)
+        np.multiply(slice_at(int(low[k])), 1 - frac[k], out=blended)
+        blended += np.multiply(slice_at(int(high[k])), frac[k], out=weighted)
+        out[k] = _stored(blended, dtype, blended)
     return out, spacing
 
 
-def _stored(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Interpolated float64 values as `dtype`: rounded to the nearest integer first for integer types."""
-    return np.rint(values) if np.issubdtype(dtype, np.integer) else values
+def _stored(values: np.ndarray, dtype: np.dtype, out: np.ndarray | None = None) -> np.ndarray:
+    """Interpolated float64 values as `dtype`: rounded to the nearest integer first (into `out`, if given) for integer types."""
+    return np.rint(values, out=out) if np.issubdtype(dtype, np.integer) else values
 
 
 def resample(data: np.ndarray, distances: np.ndarray, shifts: np.ndarray, fill: float, even: bool, dtype: np.dtype) -> Resampled:
     """Tilt-correct `data` [k, j, i] (slices at `distances` along the normal, sideways `shifts` (j, i) in pixels),
     then, unless `even`, interpolate it onto equidistant slices; dcm2niix's order (tilt first, then spacing).
-    The result is stored as `dtype`."""
-    corrected, j0, i0 = tilt_correct(data, shifts, fill)
-    padded = (corrected.shape[2] - data.shape[2], corrected.shape[1] - data.shape[1])
+    The result is stored as `dtype`.
+
+    Slice by slice: each tilt-corrected input slice is made when first needed and kept while the next output slices
+    need it, so nothing volume-sized but the result is allocated (float64 copies of the whole stack cost more in
+    memory traffic than the arithmetic).
+    """
+    moves = _tilt_shifts(data.shape[1:], shifts)
+    starts = {move.axis: move.start for move in moves}
+    kept: dict[int, np.ndarray] = {}
+
+    def slice_at(k: int) -> np.ndarray:
+        if k not in kept:
+            for old in [index for index in kept if index < k - 1]:
+                del kept[old]  # output slices go up the stack: nothing below k - 1 is asked for again
+            kept[k] = _tilt_corrected(np.asarray(data[k], dtype=np.float64), k, moves, fill)
+        return kept[k]
+
+    out_shape = slice_at(0).shape
+    padded = (out_shape[1] - data.shape[2], out_shape[0] - data.shape[1])
+    j0, i0 = starts.get(0, 0), starts.get(1, 0)
     if even or len(distances) < 2:
         spacing = float((distances[-1] - distances[0]) / (len(distances) - 1)) if len(distances) > 1 else 0.0
-        return Resampled(_stored(corrected, dtype).astype(dtype), i0, j0, spacing, padded, len(distances))
-    out, spacing = equidistant(corrected, distances, dtype)
+        out = np.empty((len(data), *out_shape), dtype=dtype)
+        for k in range(len(data)):
+            out[k] = _stored(slice_at(k), dtype)
+        return Resampled(out, i0, j0, spacing, padded, len(distances))
+    out, spacing = _equidistant(slice_at, distances, out_shape, dtype)
     return Resampled(out, i0, j0, spacing, padded, len(distances))
-
