@@ -405,6 +405,21 @@ def test_fast_reader_gives_what_dcmread_gives(data_dir):
     assert len(paths) - implicit > 80
 
 
+def test_alike_elements_are_shared_and_stay_apart_when_changed(data_dir):
+    """Two MR slices share their byte-identical small elements (one immutable RawDataElement), not those that differ;
+    decoding or changing an attribute in one dataset leaves the other as read."""
+    first, second = (parse_instance(path.read_bytes()) for path in sorted((data_dir / MR).iterdir())[:2])
+    modality, position = tag_for_keyword("Modality"), tag_for_keyword("ImagePositionPatient")
+    assert first.get_item(modality) is second.get_item(modality)
+    assert first.get_item(position) is not second.get_item(position)
+    shared = sum(first.get_item(tag) is second.get_item(tag) for tag in first.keys())
+    assert 0.8 * len(first) < shared < len(first)
+    assert first.Modality == "MR"
+    first.Modality = "CT"
+    assert isinstance(second.get_item(modality), RawDataElement) and first.Modality == "CT" and second.Modality == "MR"
+    assert second == pydicom.dcmread(sorted((data_dir / MR).iterdir())[1], force=True)
+
+
 @pytest.mark.parametrize("name", ["MR_small_bigendian.dcm", "MR_small_implicit.dcm", "no_meta.dcm"])
 def test_other_encodings_are_left_to_dcmread(name):
     data = Path(get_testdata_file(name)).read_bytes()
