@@ -166,14 +166,24 @@ def _volume(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from services.ingestion.domain.series import Volume, build_volumes, parse_instance
+    from shared.errors import InvalidArgument
     from shared.volumes import to_nifti
 
+    if not Path(args.source).is_dir():
+        raise InvalidArgument(f"{args.source} is not a folder; name the folder that holds the series' DICOM files")
+    output = Path(args.output)
+    if not output.name.endswith((".nii", ".nii.gz")):
+        raise InvalidArgument(f"{output}: name the output .nii or .nii.gz")
+    if not output.parent.is_dir():
+        raise InvalidArgument(f"{output.parent} is not a folder; create it first")
     files = sorted(path for path in Path(args.source).rglob("*") if path.is_file())
     datasets = [dataset for dataset in map(parse_instance, (path.read_bytes() for path in files)) if dataset is not None]
     print(f"{len(datasets)} DICOM image(s) among {len(files)} file(s) in {args.source}")
+    if not datasets:
+        raise InvalidArgument(f"no DICOM images in {args.source}, so nothing was written; export the series from the PACS "
+                              "or modality as DICOM files")
     results = build_volumes(datasets)
-    output = Path(args.output)
-    stem, suffix = (output.name[:-7], ".nii.gz") if output.name.endswith(".nii.gz") else (output.stem, output.suffix or ".nii")
+    stem, suffix = (output.name[:-7], ".nii.gz") if output.name.endswith(".nii.gz") else (output.stem, ".nii")
     for number, result in enumerate(results, start=1):
         print(f"series {number}: {result.series.description}, {len(result.series.frames)} slice(s)")
         for issue in result.issues:

@@ -252,6 +252,23 @@ def test_cli_splits_a_mixed_folder(data_dir, tmp_path, capsys):
     assert nib.load(tmp_path / "out_2.nii.gz").shape == (512, 512, 20)
 
 
+def test_cli_refuses_a_missing_folder_no_dicom_and_a_bad_output_in_one_line(data_dir, tmp_path, capsys):
+    """Each user error is one `radlab:` line naming what to do, exit 1, and nothing written."""
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    cases = [
+        ([str(tmp_path / "nowhere"), str(tmp_path / "out.nii.gz")], "is not a folder"),
+        ([str(tmp_path / "notes.txt"), str(tmp_path / "out.nii.gz")], "is not a folder"),
+        ([str(tmp_path), str(tmp_path / "out.nii.gz")], "no DICOM images in"),
+        ([str(data_dir / CT_TILT), str(tmp_path / "out.txt")], "name the output .nii or .nii.gz"),
+        ([str(data_dir / CT_TILT), str(tmp_path / "missing" / "out.nii.gz")], "create it first"),
+    ]
+    for arguments, expected in cases:
+        assert main(["volume", *arguments]) == 1
+        error = capsys.readouterr().err
+        assert error.startswith("radlab: ") and expected in error and error.count("\n") == 1, error
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
+
+
 def test_cli_reports_tilt_and_writes_the_resampled_volume(data_dir, tmp_path, capsys):
     assert main(["volume", str(data_dir / CT_TILT), str(tmp_path / "ge.nii.gz")]) == 0
     printed = capsys.readouterr().out
