@@ -20,6 +20,8 @@ KEY_VARIABLE = "RADLAB_ANON_KEY"
 def read_key(key_file: str | None) -> bytes:
     """The key from --key-file, else RADLAB_ANON_KEY; refuse to run without one."""
     if key_file:
+        if not Path(key_file).is_file():
+            raise InvalidArgument(f"--key-file {key_file} is not a file; name the file that holds the anonymization key")
         key = Path(key_file).read_bytes().strip()
     else:
         key = os.environ.get(KEY_VARIABLE, "").encode()
@@ -37,9 +39,13 @@ def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = 
     (which may hold PHI) is carried over.
     Returns the number of files that failed; a failed file writes nothing."""
     out = out or sys.stdout
+    if not Path(source).is_dir():
+        raise InvalidArgument(f"{source} is not a folder; name the folder that holds the DICOM and NIfTI files")
     table = load_rule_table()
     scan = str(Path(source).resolve())  # instances of the folder lacking a Study or Series UID stay together
     files = sorted(path for path in Path(source).rglob("*") if path.is_file())
+    if not files:
+        raise InvalidArgument(f"{source} holds no files; name the folder that holds the DICOM and NIfTI files")
     failed = 0
     for number, path in enumerate(files, 1):
         label = f"[{number}/{len(files)}] file {number}"  # the input name may itself be PHI: never printed

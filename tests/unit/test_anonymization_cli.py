@@ -20,6 +20,25 @@ def test_refuses_to_run_without_a_key(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_missing_or_empty_source_and_a_missing_key_file_are_one_line_errors(tmp_path, monkeypatch, capsys):
+    """Nothing to read is an error the user sees (not "0 de-identified, 0 failed" and exit 0), and nothing is written."""
+    monkeypatch.setenv("RADLAB_ANON_KEY", "k" * 32)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "one.dcm").write_bytes(b"not a folder")
+    cases = [
+        (["anonymize", str(tmp_path / "nowhere"), str(tmp_path / "out")], "is not a folder"),
+        (["anonymize", str(tmp_path / "one.dcm"), str(tmp_path / "out")], "is not a folder"),
+        (["anonymize", str(tmp_path / "empty"), str(tmp_path / "out")], "holds no files"),
+        (["anonymize", str(tmp_path / "empty"), str(tmp_path / "out"), "--key-file", str(tmp_path / "no-key")], "--key-file"),
+    ]
+    for argv, expected in cases:
+        assert main(argv) == 1
+        captured = capsys.readouterr()
+        assert captured.err.startswith("radlab: ") and expected in captured.err and captured.err.count("\n") == 1, captured.err
+        assert "de-identified" not in captured.out
+    assert not (tmp_path / "out").exists()
+
+
 def test_folder_round_trip(tmp_path, data_dir, monkeypatch, capsys):
     source, destination = tmp_path / "in", tmp_path / "out"
     source.mkdir()
