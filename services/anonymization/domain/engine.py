@@ -482,7 +482,7 @@ class _Deidentifier:
             if vr == "UI":
                 return self._replace_uids(element)
             if vr in ("DA", "DT", "TM"):
-                return self._shift(dataset, tag, element, pairs) if self.options.retain_longitudinal_modified_dates else self._count("K")
+                return self._shift(tag, element, pairs) if self.options.retain_longitudinal_modified_dates else self._count("K")
             if vr == "PN":
                 return self._empty(element)
             if vr in TEXT_VRS and self._names_someone(element):
@@ -520,7 +520,7 @@ class _Deidentifier:
         if element.VR == "SQ":
             return self._recurse(element, "C")
         if column == COLUMN_MODIFIED_DATES and element.VR in ("DA", "DT", "TM"):
-            return self._shift(dataset, tag, element, pairs)
+            return self._shift(tag, element, pairs)
         cleanable = element.VR in TEXT_VRS  # binary values (Maker Note…) cannot be read for names: never kept
         if column in (COLUMN_DESCRIPTORS, COLUMN_PATIENT_CHARACTERISTICS, COLUMN_DEVICE) and cleanable and not self._names_someone(element):
             return self._count("C")
@@ -564,7 +564,7 @@ class _Deidentifier:
         element.value = replaced if len(replaced) > 1 else (replaced[0] if replaced else element.value)
         self._count("U")
 
-    def _shift(self, dataset: Dataset, tag, element: DataElement, pairs: dict[int, str]) -> None:
+    def _shift(self, tag, element: DataElement, pairs: dict[int, str]) -> None:
         if int(tag) in pairs:
             element.value = pairs[int(tag)]
             return self._count("C")
