@@ -9,6 +9,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import FileDataset, FileMetaDataset
@@ -184,3 +186,23 @@ def test_every_real_file_in_the_data_folder_has_a_kind(data_dir):
     assert len(dicom) == 28 + 196 + 20 + 5 + 5 and len(nifti) >= 5
     assert {kind_of(path.read_bytes()[:HEAD_BYTES]) for path in dicom} == {"dicom"}
     assert {kind_of(path.read_bytes()[:HEAD_BYTES]) for path in nifti} == {"nifti"}
+
+
+def test_nifti_1_and_2_headers_in_either_byte_order_and_of_pairs_are_nifti(data_dir):
+    """NIfTI-2 and big-endian files made from a real image, and .hdr/.img pair headers of both versions, are
+    'nifti' (anonymization then refuses a pair with its reason), as shared.nifti tells them for both services."""
+    image = nib.load(data_dir / NIFTI)
+    data = np.asanyarray(image.dataobj)[:8, :8, :4]
+    for image_class in (nib.Nifti1Image, nib.Nifti2Image):
+        made = image_class(data, image.affine)
+        single = made.to_bytes()
+        assert kind_of(single[:HEAD_BYTES]) == "nifti" and kind_of(gzip.compress(single)[:HEAD_BYTES]) == "nifti"
+        big_endian = image_class(data, image.affine, made.header.as_byteswapped(">")).to_bytes()
+        assert big_endian[:4] == len(made.header.binaryblock).to_bytes(4, "big")
+        assert kind_of(big_endian[:HEAD_BYTES]) == "nifti"
+        pair = bytearray(single)
+        magic_at = 344 if image_class is nib.Nifti1Image else 4
+        pair[magic_at:magic_at + 4] = b"ni1\0" if image_class is nib.Nifti1Image else b"ni2\0"
+        assert kind_of(bytes(pair[:HEAD_BYTES])) == "nifti"
+        pair[magic_at:magic_at + 4] = b"xx1\0"
+        assert kind_of(bytes(pair[:HEAD_BYTES])) is None

@@ -17,13 +17,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from services.anonymization.domain.engine import AnonymizationFailed
+from shared.nifti import header_format, is_pair
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_DATA_BYTES = 4 << 30  # inflating is bounded by what the header declares, and the header by this
-# (header size, magic offset, single-file magic, pair magic, free-text fields as (offset, length))
-_FORMATS = {
-    348: (344, b"n+1\0", b"ni1\0", ((4, 10), (14, 18), (148, 80), (228, 24), (328, 16))),  # data_type, db_name, descrip, aux_file, intent_name
-    540: (4, b"n+2\0", b"ni2\0", ((240, 80), (320, 24), (508, 16), (525, 15))),  # descrip, aux_file, intent_name, unused_str
+# header size → free-text fields as (offset, length)
+_TEXTS = {
+    348: ((4, 10), (14, 18), (148, 80), (228, 24), (328, 16)),  # data_type, db_name, descrip, aux_file, intent_name
+    540: ((240, 80), (320, 24), (508, 16), (525, 15)),  # descrip, aux_file, intent_name, unused_str
 }
 _BITS = {1: 1, 2: 8, 4: 16, 8: 32, 16: 32, 32: 64, 64: 64, 128: 24, 256: 8, 512: 16, 768: 32, 1024: 64, 1280: 64, 1536: 128, 1792: 128, 2048: 256, 2304: 32}
 
@@ -42,19 +43,18 @@ def is_nifti(data: bytes) -> bool:
         head = _inflate(data, 544) if data.startswith(GZIP_MAGIC) else data[:544]
     except AnonymizationFailed:
         return False
-    return _format(head) is not None
+    return header_format(head) is not None
 
 
 def deidentify_nifti(data: bytes) -> CleanNifti:
     """The file with its free text emptied and extensions dropped; AnonymizationFailed when it cannot be read whole."""
     compressed = data.startswith(GZIP_MAGIC)
     head = _inflate(data, 544) if compressed else data[:544]
-    found = _format(head)
+    found = header_format(head)
     if found is None:
         raise AnonymizationFailed("not a NIfTI-1 or NIfTI-2 file; upload .nii or .nii.gz files")
     size, order = found
-    magic_at, single, pair, texts = _FORMATS[size]
-    if head[magic_at:magic_at + 4] == pair:
+    if is_pair(head, size):
         raise AnonymizationFailed("a NIfTI header without its image (.hdr/.img pair); convert it to a single .nii.gz and upload that")
     dims, bitpix, offset = _layout(head, size, order)
     expected = (bitpix * math.prod(dims) + 7) // 8
@@ -70,7 +70,7 @@ def deidentify_nifti(data: bytes) -> CleanNifti:
         )
     header = bytearray(whole[:size])
     actions: Counter = Counter()
-    for start, length in texts:
+    for start, length in _TEXTS[size]:
         if any(header[start:start + length]):
             header[start:start + length] = bytes(length)
             actions["Z"] += 1
@@ -90,17 +90,6 @@ def _inflate(data: bytes, limit: int) -> bytes:
         return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, limit)
     except zlib.error as error:
         raise AnonymizationFailed(f"the compressed NIfTI file is damaged ({error}); upload it again") from error
-
-
-def _format(head: bytes) -> tuple[int, str] | None:
-    """(header size, byte order '<' or '>') when `head` starts a NIfTI header."""
-    for size, (magic_at, single, pair, _texts) in _FORMATS.items():
-        if len(head) < size or head[magic_at:magic_at + 4] not in (single, pair):
-            continue
-        for order in ("<", ">"):
-            if int.from_bytes(head[:4], "little" if order == "<" else "big", signed=True) == size:
-                return size, order
-    return None
 
 
 def _layout(head: bytes, size: int, order: str) -> tuple[list[int], int, int]:

@@ -19,12 +19,11 @@ from typing import BinaryIO
 
 from shared.config import DEFAULT_UPLOAD_MAX_BYTES, DEFAULT_UPLOAD_MAX_FILES, DEFAULT_UPLOAD_MAX_RATIO
 from shared.errors import InvalidArgument
+from shared.nifti import header_format
 
 # How many leading bytes `kind_of` needs to tell every kind apart (tar's magic sits at 257).
 HEAD_BYTES = 1024
 DICOMDIR_SOP_CLASS = b"1.2.840.10008.1.3.10"
-_NIFTI1_MAGICS = (b"n+1\0", b"ni1\0")
-_NIFTI2_MAGIC = b"n+2\0"
 _DICOM_GROUPS = (b"\x02\x00", b"\x08\x00")  # a Part 10 file without preamble starts with group 0002 or 0008
 _SUFFIX = re.compile(r"\.[a-z][a-z0-9]{0,7}")
 
@@ -63,10 +62,10 @@ def kind_of(head: bytes) -> str | None:
             inner = zlib.decompressobj(wbits=31).decompress(head, HEAD_BYTES)
         except zlib.error:
             return None
-        return "tar" if _is_tar(inner) else ("nifti" if _is_nifti(inner) else None)
+        return "tar" if _is_tar(inner) else ("nifti" if header_format(inner) else None)
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
-    if _is_nifti(head):
+    if header_format(head):
         return "nifti"
     if _is_tar(head):
         return "tar"
@@ -77,13 +76,6 @@ def kind_of(head: bytes) -> str | None:
 
 def _is_tar(head: bytes) -> bool:
     return head[257:262] == b"ustar"
-
-
-def _is_nifti(head: bytes) -> bool:
-    """A NIfTI-1 header (348 bytes, magic at 344) or NIfTI-2 (540 bytes, magic at 4), either byte order."""
-    if head[:4] in (b"\x5c\x01\x00\x00", b"\x00\x00\x01\x5c"):
-        return head[344:348] in _NIFTI1_MAGICS
-    return head[:4] in (b"\x1c\x02\x00\x00", b"\x00\x00\x02\x1c") and head[4:8] == _NIFTI2_MAGIC
 
 
 def _names_dicomdir(head: bytes) -> bool:
