@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
 from bench.scoring import Planted, integrity, leaks
+from shared import config
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = b"radlab-bench-key-0123456789abcdef"
@@ -325,7 +326,7 @@ def _file_by_file(tool: Tool, source: Path, output: Path) -> str:
 
 def run(data_dir: Path | None = None) -> dict:
     """The whole benchmark: inputs, tools, measurements; prints the table and returns the results (also saved as JSON)."""
-    data_dir = data_dir or Path(os.environ.get("RADLAB_DATA") or REPO.parent / "shared" / "data")
+    data_dir = data_dir or config.data_dir()
     workdir = Path(tempfile.mkdtemp(prefix="radlab-bench-anonymization-"))
     started = time.perf_counter()
     corpus_dir, series_dir = workdir / "phi-corpus", workdir / "mr-196"

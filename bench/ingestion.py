@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 import time
@@ -20,7 +19,7 @@ from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 from radlab.type.v1 import geometry_pb2
 from services.ingestion.domain import slices
 from services.ingestion.domain.series import Volume, build_volumes, parse_instance
-from shared import objectstore
+from shared import config, objectstore
 from shared.auth import issue_token, token_key
 from shared.stack import Stack
 from shared.volume_store import VolumeStore
@@ -51,7 +50,7 @@ class Latency:
 
 
 def data_dir() -> Path:
-    path = Path(os.environ.get("RADLAB_DATA") or REPO.parent / "shared" / "data")
+    path = config.data_dir()
     if not path.is_dir():
         raise FileNotFoundError(f"real data not found at {path}: set RADLAB_DATA to the shared data folder")
     return path

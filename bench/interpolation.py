@@ -12,7 +12,6 @@ Radlab's `fill` with each method. `python -m bench.interpolation` runs it alone.
 from __future__ import annotations
 
 import functools
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import numpy as np
 
 from services.interpolation.domain.fill import LabelKeys, Method, fill, fill_by_shape, keys_from_slices
 from shared import agreement
+from shared.config import data_dir
 from shared.volumes import from_nifti
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,11 +77,6 @@ class Score:
     false_present: int
     seconds: float
     per_label: dict[int, float] = field(default_factory=dict)
-
-
-def data_dir() -> Path:
-    """RADLAB_DATA, default ../shared/data beside the repository (as the tests use it)."""
-    return Path(os.environ.get("RADLAB_DATA") or REPO.parent / "shared" / "data")
 
 
 @functools.cache

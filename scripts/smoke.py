@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import urllib.request
@@ -15,11 +14,10 @@ from radlab.client import Client
 from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion_pb
 from radlab.type.v1 import geometry_pb2
 from shared.auth import issue_token, token_key
-from shared.config import Settings
+from shared.config import Settings, data_dir
 from shared.grid import plane_axis
 from shared.stack import Stack
 
-REPO = Path(__file__).resolve().parent.parent
 # Real scans in the shared data folder: a 196-slice MR and a GE CT with gantry tilt and uneven gaps.
 SCANS = {"MR, 196 slices": "dcm_qa_deident/In", "CT with gantry tilt": "dcm_qa_ct/In/GE"}
 SPLEEN = ("ivadomed_spleen/ct_scan/sub-spleen2/ct/sub-spleen2_ct.nii.gz",
@@ -28,7 +26,7 @@ SPLEEN = ("ivadomed_spleen/ct_scan/sub-spleen2/ct/sub-spleen2_ct.nii.gz",
 
 def main() -> int:
     settings = Settings.from_env()
-    data = Path(os.environ.get("RADLAB_DATA") or REPO.parent / "shared" / "data")
+    data = data_dir()
     if not data.is_dir():
         print(f"real data not found at {data}: set RADLAB_DATA to the shared data folder", file=sys.stderr)
         return 2

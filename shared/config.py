@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,16 @@ DEFAULT_UPLOAD_MAX_BYTES = 32 << 30  # every member of an archive together, unco
 DEFAULT_UPLOAD_MAX_RATIO = 200.0  # uncompressed bytes per compressed byte, for a whole archive
 DEFAULT_UPLOAD_MAX_FILES = 200_000
 DEFAULT_UPLOAD_TTL_S = 24 * 3600.0
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The shared real-data folder: RADLAB_DATA, default ../shared/data beside the repository.
+
+    Tests, benchmarks, `make run` and the rule generator read real scans and the standard's tables from it;
+    no service does. Callers decide what its absence means (a failed test, a message)."""
+    env = os.environ if env is None else env
+    return Path(env.get("RADLAB_DATA") or REPOSITORY.parent / "shared" / "data")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from shared import config
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -20,7 +22,7 @@ def _require_infra() -> bool:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The shared real-data folder (RADLAB_DATA, default ../shared/data); its absence fails, never skips."""
-    path = Path(os.environ.get("RADLAB_DATA") or REPO.parent / "shared" / "data")
+    path = config.data_dir()
     if not path.is_dir():
         pytest.fail(f"real data not found at {path}: set RADLAB_DATA to the shared data folder")
     return path

@@ -21,12 +21,12 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 import re
 import sys
 from pathlib import Path
 
 from services.anonymization.rules_table import PACKAGED
+from shared.config import data_dir
 
 ANONYMIZER = ("dicom-anonymizer", "2.1.0", "2026c")  # distribution, pinned version, edition it holds
 OPTIONS_EDITION = "2024b"
@@ -45,9 +45,7 @@ class SourceError(Exception):
 
 def default_options_json() -> Path:
     """RADLAB_DATA's Table E.1-1 (2024b, with option columns), or ../shared/data beside the repository."""
-    configured = os.environ.get("RADLAB_DATA")
-    root = Path(configured) if configured else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    return root / OPTIONS_JSON
+    return data_dir() / OPTIONS_JSON
 
 
 def anonymizer_table() -> Path:
