@@ -261,6 +261,9 @@ def _report(error: Exception) -> int:
         print(f"radlab: {error.code().name}: {error.details()}", file=sys.stderr)
         if error.code() is grpc.StatusCode.UNAVAILABLE:
             print("is Radlab running at RADLAB_URL? start it with `radlab up`", file=sys.stderr)
+        elif error.code() is grpc.StatusCode.UNAUTHENTICATED:
+            print("set RADLAB_TOKEN to a token of this deployment that has not expired; an admin makes one with "
+                  "`radlab token create`", file=sys.stderr)
     else:
         print(f"radlab: {error}", file=sys.stderr)
     return 1
