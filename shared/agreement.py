@@ -1,5 +1,7 @@
-"""Agreement between two masks (Dice, IoU, HD95, surface Dice, volume difference): the one implementation that
-workflow consensus, interpolation benchmarks and training validation use.
+"""Agreement between two masks (Dice, IoU, HD95, surface Dice, volume difference), written once for every caller.
+
+Today the interpolation benchmark and `make run` score with Dice and HD95; workflow consensus and training
+validation are to use the same functions when they land (no other module measures agreement).
 
 Masks are boolean arrays of any dimension (2-D slices, 3-D volumes) with `spacing` in mm per array axis.
 Edge cases, decided once: two empty masks agree perfectly (Dice, IoU and surface Dice 1, HD95 0, volume
