@@ -264,8 +264,12 @@ def _upload_source(path: Path) -> Iterator[tuple[BinaryIO, str]]:
 def _dicomdir_files(path: Path) -> list[Path]:
     """The files a DICOMDIR lists (Referenced File IDs, relative to its folder)."""
     import pydicom
+    from pydicom.errors import InvalidDicomError
 
-    directory = pydicom.dcmread(path)
+    try:
+        directory = pydicom.dcmread(path)
+    except (InvalidDicomError, EOFError):
+        raise ValueError(f"{path} is not a readable DICOMDIR; upload the folder of DICOM files instead") from None
     files = []
     for record in directory.get("DirectoryRecordSequence", []):
         if "ReferencedFileID" in record:

@@ -44,3 +44,15 @@ def test_a_token_of_another_deployment_is_refused_with_how_to_get_one(address, m
     assert "RADLAB_TOKEN" in lines[1] and "`radlab token create`" in lines[1]
     own = issue_token(KEY.encode(), subject="s", role="admin", tenant="default")
     assert run(["datasets", "list"], address, own, monkeypatch, capsys) == (0, [])
+
+
+def test_a_path_that_cannot_be_uploaded_is_named_before_anything_is_sent(tmp_path, monkeypatch, capsys):
+    """A missing path, an empty folder and a DICOMDIR that is not one: one line each, no server asked."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "DICOMDIR").write_text("not a DICOM file set")
+    nobody = f"127.0.0.1:{free_port()}"
+    for path, expected in ((tmp_path / "nowhere", "does not exist"), (tmp_path / "empty", "holds no files"),
+                           (tmp_path / "media" / "DICOMDIR", "is not a readable DICOMDIR; upload the folder")):
+        code, lines = run(["upload", str(path), "--dataset", "d"], nobody, "token", monkeypatch, capsys)
+        assert code == 1 and len(lines) == 1 and lines[0].startswith("radlab: ") and expected in lines[0], lines
