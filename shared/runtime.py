@@ -1,6 +1,9 @@
-"""Runs services: builds the adapters from settings, serves their gRPC APIs on one port and metrics on
-another, and runs each service's outbox relay, event consumer and dead-letter consumer until SIGTERM, then
-stops each service's own background work before its database closes."""
+"""Runs services: builds the adapters from settings, serves the services and runs their background work until SIGTERM.
+
+Their gRPC APIs share one port and metrics another; each service's outbox relay, event consumer and
+dead-letter consumer run until SIGTERM, then each service's own background work stops before its database
+closes.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Every image series and NIfTI in the shared data through a real `radlab up`: SDK upload (file, folder, zip, tar.gz,
-DICOMDIR) → anonymization → volumes equal to the offline build, a broken upload resumed, slices and thumbnails over gRPC."""
+"""Every image series and NIfTI in the shared data through a real `radlab up`, from SDK upload to slices.
+
+SDK upload (file, folder, zip, tar.gz, DICOMDIR) → anonymization → volumes equal to the offline build, a
+broken upload resumed, slices and thumbnails over gRPC.
+"""
 
 from __future__ import annotations
 

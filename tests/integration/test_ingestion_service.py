@@ -1,5 +1,8 @@
-"""The ingestion service's handlers on a real SQLite database and file object store: uploads in (chunked, resumed,
-checked), archives unpacked safely, and de-identified scans (through the real anonymization handlers) built into volumes."""
+"""The ingestion service's handlers on a real SQLite database and file object store.
+
+Uploads in (chunked, resumed, checked), archives unpacked safely, and de-identified scans (through the real
+anonymization handlers) built into volumes.
+"""
 
 from __future__ import annotations
 

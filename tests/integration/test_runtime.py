@@ -1,5 +1,7 @@
-"""The runtime on the embedded adapters: Runtime.stop ends every thread it or its services started, each service's
-stop hook running before that service's database closes."""
+"""The runtime on the embedded adapters: Runtime.stop ends every thread it or its services started.
+
+Each service's stop hook runs before that service's database closes.
+"""
 
 from __future__ import annotations
 

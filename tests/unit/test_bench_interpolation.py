@@ -1,5 +1,8 @@
-"""The interpolation benchmark's protocol: acquisition axis, key slices, held-out scoring, and the peers'
-figures the issue measured on the spleen (the protocol is right when they come out the same here)."""
+"""The interpolation benchmark's protocol: acquisition axis, key slices, held-out scoring, the peers' figures.
+
+The peers' figures are those the issue measured on the spleen: the protocol is right when they come out the
+same here.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Series → volume against dcm2niix on real scans, plus tilt, gaps, missing slices, mixed folders, and the harder series
-(compressed, Enhanced multi-frame, MONOCHROME1 radiographs with VOI) from pydicom-data's real test files."""
+"""Series → volume against dcm2niix on real scans, plus tilt, gaps, missing slices, mixed folders, harder series.
+
+The harder series (compressed, Enhanced multi-frame, MONOCHROME1 radiographs with VOI) are pydicom-data's
+real test files.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""Image-guided propagation on real scans: held-out accuracy above the shape method, structures that end or
-appear between keys, labels absent on both keys, only the labels asked for, determinism, its arguments, and
-the optical flow under it."""
+"""Image-guided propagation on real scans, and the optical flow under it.
+
+Held-out accuracy above the shape method, structures that end or appear between keys, labels absent on both
+keys, only the labels asked for, determinism, its arguments.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Polygons from masks and back: ordered, simple, bounded outlines with holes, and a faithful round trip on
-real organ masks (the 41-organ CT's slices)."""
+"""Polygons from masks and back: ordered, simple, bounded outlines with holes, and a faithful round trip.
+
+The round trip runs on real organ masks (the 41-organ CT's slices).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Shape-based filling through `fill`: splits, merges, structures that appear or end, absent key slices,
-several labels, any axis, nothing beyond the outer keys, key slices untouched, and the real spleen."""
+"""Shape-based filling through `fill`, on drawn shapes and the real spleen.
+
+Splits, merges, structures that appear or end, absent key slices, several labels, any axis, nothing beyond
+the outer keys, key slices untouched.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Image-guided propagation: key-slice labels carried onto the slices between them by 2-D optical flow, fused
-by distance to each key and by per-label intensity likelihoods learned on the keys."""
+"""Image-guided propagation: key-slice labels carried onto the slices between them by 2-D optical flow.
+
+Each key's labels are warped along the chained neighbour-to-neighbour flows, then fused by distance to each
+key and by per-label intensity likelihoods learned on the keys.
+"""
 
 from __future__ import annotations
 
