@@ -120,12 +120,6 @@ def _axis_frame(affine: np.ndarray, axis: int) -> tuple[float, float]:
     return float(affine[:3, 3] @ column / step), step
 
 
-def position_of(affine: np.ndarray, axis: int, index: int) -> float:
-    """The voxel centre's patient coordinate projected on the axis direction, for slice `index` of `axis`."""
-    start, step = _axis_frame(affine, axis)
-    return start + index * step
-
-
 def locate(
     affine: np.ndarray,
     shape: tuple[int, int, int],
