@@ -167,15 +167,12 @@ def _volume(args: argparse.Namespace) -> int:
 
     from services.ingestion.domain.series import Volume, build_volumes, parse_instance
     from shared.errors import InvalidArgument
-    from shared.volumes import to_nifti
+    from shared.volumes import check_output, to_nifti
 
     if not Path(args.source).is_dir():
         raise InvalidArgument(f"{args.source} is not a folder; name the folder that holds the series' DICOM files")
     output = Path(args.output)
-    if not output.name.endswith((".nii", ".nii.gz")):
-        raise InvalidArgument(f"{output}: name the output .nii or .nii.gz")
-    if not output.parent.is_dir():
-        raise InvalidArgument(f"{output.parent} is not a folder; create it first")
+    check_output(output)
     files = sorted(path for path in Path(args.source).rglob("*") if path.is_file())
     datasets = [dataset for dataset in map(parse_instance, (path.read_bytes() for path in files)) if dataset is not None]
     print(f"{len(datasets)} DICOM image(s) among {len(files)} file(s) in {args.source}")

@@ -8,6 +8,8 @@ from typing import Protocol
 import nibabel as nib
 import numpy as np
 
+from shared.errors import InvalidArgument
+
 # LPS → RAS and back: negate x and y. Its own inverse.
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -34,6 +36,14 @@ def to_nifti(volume: VolumeLike, path: str | Path) -> Path:
     path = Path(path)
     nib.save(image, path)
     return path
+
+
+def check_output(path: Path) -> None:
+    """Refuse, before any work, an output path `to_nifti` cannot write: not named .nii or .nii.gz, or in no folder."""
+    if not path.name.endswith((".nii", ".nii.gz")):
+        raise InvalidArgument(f"{path}: name the output .nii or .nii.gz")
+    if not path.parent.is_dir():
+        raise InvalidArgument(f"{path.parent} is not a folder; create it first")
 
 
 def from_nifti(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

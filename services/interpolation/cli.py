@@ -17,7 +17,7 @@ from services.interpolation.domain.fill import Filled, Method, fill, keys_from_s
 from shared.grid import array_spacing
 from shared.errors import InvalidArgument
 from shared.files import write_atomically
-from shared.volumes import from_nifti, to_nifti
+from shared.volumes import check_output, from_nifti, to_nifti
 
 METHODS = {"shape": Method.SHAPE, "image": Method.IMAGE_GUIDED, "fast": Method.IMAGE_GUIDED_FAST}
 FILE_AXES = (0, 1, 2)  # NIfTI voxel axes (i, j, k), as nibabel's shape lists them
@@ -53,10 +53,7 @@ def interpolate_file(
     voxel type; it is written atomically, and only after every check passed.
     """
     out = out or sys.stdout
-    if not output.name.endswith((".nii", ".nii.gz")):
-        raise InvalidArgument(f"{output}: name the output .nii or .nii.gz")
-    if not output.parent.is_dir():
-        raise InvalidArgument(f"{output.parent} is not a folder; create it first")
+    check_output(output)
     if axis not in FILE_AXES:
         raise InvalidArgument(f"--axis {axis} is not a voxel axis of a 3-D file; use 0, 1 or 2")
     chosen = METHODS[method] if method else (Method.IMAGE_GUIDED if image_path else Method.SHAPE)
