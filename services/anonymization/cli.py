@@ -41,6 +41,8 @@ def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = 
     out = out or sys.stdout
     if not Path(source).is_dir():
         raise InvalidArgument(f"{source} is not a folder; name the folder that holds the DICOM and NIfTI files")
+    if Path(destination).exists() and not Path(destination).is_dir():
+        raise InvalidArgument(f"{destination} is a file; name a folder for the output (it is made if missing)")
     table = load_rule_table()
     scan = str(Path(source).resolve())  # instances of the folder lacking a Study or Series UID stay together
     files = sorted(path for path in Path(source).rglob("*") if path.is_file())

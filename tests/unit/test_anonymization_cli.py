@@ -30,6 +30,7 @@ def test_a_missing_or_empty_source_and_a_missing_key_file_are_one_line_errors(tm
         (["anonymize", str(tmp_path / "one.dcm"), str(tmp_path / "out")], "is not a folder"),
         (["anonymize", str(tmp_path / "empty"), str(tmp_path / "out")], "holds no files"),
         (["anonymize", str(tmp_path / "empty"), str(tmp_path / "out"), "--key-file", str(tmp_path / "no-key")], "--key-file"),
+        (["anonymize", str(tmp_path / "empty"), str(tmp_path / "one.dcm")], "is a file; name a folder for the output"),
     ]
     for argv, expected in cases:
         assert main(argv) == 1
