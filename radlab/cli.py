@@ -257,7 +257,10 @@ def _report(error: Exception) -> int:
     if isinstance(error, grpc.RpcError):
         print(f"radlab: {error.code().name}: {error.details()}", file=sys.stderr)
         if error.code() is grpc.StatusCode.UNAVAILABLE:
-            print("is Radlab running at RADLAB_URL? start it with `radlab up`", file=sys.stderr)
+            from radlab.client import DEFAULT_URL
+
+            url = os.environ.get("RADLAB_URL") or DEFAULT_URL
+            print(f"is Radlab running at {url} (RADLAB_URL, host:port)? start it with `radlab up`", file=sys.stderr)
         elif error.code() is grpc.StatusCode.UNAUTHENTICATED:
             print("set RADLAB_TOKEN to a token of this deployment that has not expired; an admin makes one with "
                   "`radlab token create`", file=sys.stderr)

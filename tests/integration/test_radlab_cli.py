@@ -33,8 +33,10 @@ def run(argv: list[str], url: str, token: str, monkeypatch, capsys) -> tuple[int
 def test_a_server_that_is_not_running_is_named_with_how_to_start_one(tmp_path, monkeypatch, capsys):
     scan = tmp_path / "scan.dcm"
     scan.write_bytes(b"bytes")
-    code, lines = run(["upload", str(scan), "--dataset", "d"], f"127.0.0.1:{free_port()}", "token", monkeypatch, capsys)
-    assert code == 1 and lines[0].startswith("radlab: UNAVAILABLE") and "`radlab up`" in lines[1] and len(lines) == 2
+    nobody = f"127.0.0.1:{free_port()}"
+    code, lines = run(["upload", str(scan), "--dataset", "d"], nobody, "token", monkeypatch, capsys)
+    assert code == 1 and lines[0].startswith("radlab: UNAVAILABLE") and len(lines) == 2
+    assert f"running at {nobody} (RADLAB_URL, host:port)?" in lines[1] and "`radlab up`" in lines[1]
 
 
 def test_a_token_of_another_deployment_is_refused_with_how_to_get_one(address, monkeypatch, capsys):
