@@ -196,7 +196,6 @@ class Volume:
     affine: np.ndarray
     series: Series
     issues: list[Issue]
-    resampled: bool = False
     # A radiograph's own display window (center, width) from its VOI attributes, in the volume's values;
     # None for cross-sectional series, whose default window goes by modality.
     window: tuple[float, float] | None = None
@@ -666,7 +665,7 @@ def _resampled(series: Series, geometry: Geometry) -> Volume:
          "slices_out": int(data.shape[0]), "spacing_mm": result.spacing, "padded_rows": result.padded[1],
          "padded_columns": result.padded[0], "fill_value": fill, "reference": "dcm2niix _Tilt_Eq"},
     )]
-    return Volume(data, affine, series, issues, resampled=True)
+    return Volume(data, affine, series, issues)
 
 
 def _stored_range(frame: Frame) -> tuple[int, int]:
