@@ -24,6 +24,7 @@ import numpy as np
 from services.interpolation.domain.fill import LabelKeys, Method, fill, fill_by_shape, keys_from_slices
 from shared import agreement
 from shared.config import data_dir
+from shared.grid import array_spacing
 from shared.volumes import from_nifti
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,8 +87,7 @@ def load_case(name: str) -> Case:
     image, affine = from_nifti(image_path)
     labels, _ = from_nifti(labels_path)
     labels = labels.astype(np.int32)
-    # The affine's columns step along i, j, k; array axes are [k, j, i].
-    spacing = tuple(float(s) for s in np.linalg.norm(affine[:3, :3], axis=0)[::-1])
+    spacing = array_spacing(affine)
     return Case(name, image.astype(np.float32), labels, spacing, acquisition_axis(labels, spacing))
 
 

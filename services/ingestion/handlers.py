@@ -48,6 +48,7 @@ from shared.db import Database, UnitOfWork
 from shared.deadletters import DeadLetter, DeadLetterHandler
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound
 from shared.events import Event, event_type
+from shared.grid import array_spacing
 from shared.objectstore import ObjectNotFound, ObjectStore
 from shared.protos import timestamp
 from shared.volume_store import VolumeStore
@@ -622,7 +623,7 @@ def _int(value) -> int | None:
 
 
 def _volume_ref(volume_id: str, array: np.ndarray, affine: np.ndarray, frame_of_reference: str, issues) -> geometry_pb2.VolumeRef:
-    spacing = [float(np.linalg.norm(affine[:3, axis])) for axis in (2, 1, 0)]
+    spacing = list(array_spacing(affine))
     resampled = any(issue.kind == "resampled" for issue in issues)
     how = next((issue.message for issue in issues if issue.kind == "resampled"), "")
     return geometry_pb2.VolumeRef(
