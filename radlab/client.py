@@ -39,6 +39,8 @@ DEFAULT_URL = "127.0.0.1:50051"
 UPLOAD_CHUNK_BYTES = 1 << 20
 UPLOAD_ATTEMPTS = 5
 # A stream that ends with one of these may have delivered part of the file: look up the upload and resume it.
+# FAILED_PRECONDITION also refuses a new upload into a dataset ingestion has not heard of yet (DatasetCreated reaches it
+# a moment after CreateDataset returns): the attempts' backoff (6 s in all) waits for it before giving up.
 _RESUMABLE = frozenset({
     grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN,
     grpc.StatusCode.INTERNAL, grpc.StatusCode.FAILED_PRECONDITION,
@@ -162,8 +164,9 @@ class Client:
         """Upload a DICOM or NIfTI file, a zip or tar(.gz), a folder (sent as a tar) or a DICOMDIR (the files it lists).
 
         `progress(sent_bytes, total_bytes)` is called as chunks go out. A broken stream, or an earlier run of the
-        same file that broke, is resumed from the offset the server holds. Returns the upload once handed on to
-        anonymization; raises UploadFailed when the server refuses it.
+        same file that broke, is resumed from the offset the server holds; a dataset created a moment ago is waited for
+        (a few seconds) until ingestion knows it. Returns the upload once handed on to anonymization; raises UploadFailed
+        when the server refuses the file, grpc.RpcError (FAILED_PRECONDITION) when ingestion does not know the dataset.
         """
         with _upload_source(Path(path)) as (file, name):
             size, sha256 = _measure(file)

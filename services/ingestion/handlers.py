@@ -1,6 +1,7 @@
 """Ingestion's command and event handlers: load, apply the domain rules, save, emit.
 
-Uploads: each stream's bytes become one part object in `quarantine` (object stores do not append);
+Uploads go only into datasets annotation announced (DatasetCreated, cached per tenant); an unknown one is refused
+before anything is stored. Each stream's bytes become one part object in `quarantine` (object stores do not append);
 when the last byte arrives the parts are concatenated into a local spool while hashing, the sha256 is
 checked, archives are checked whole before any member is read, and every DICOM or NIfTI file becomes
 one quarantine object under an opaque key; one transaction then records the upload and ScanUploaded.
@@ -44,7 +45,7 @@ from services.ingestion.domain.archive import HEAD_BYTES, Archive, ArchiveRefuse
 from services.ingestion.domain.series import Series, VolumeRefused, build_volume, frames_of, group_series, parse_instance
 from shared.auth import Principal
 from shared.consumer import Handler, consumer_group
-from shared.db import Database, UnitOfWork
+from shared.db import Database, UnitOfWork, idempotent
 from shared.deadletters import DeadLetter, DeadLetterHandler
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound
 from shared.events import Event, event_type
@@ -117,6 +118,12 @@ def _start(ports: Ports, caller: Principal, metadata: pb.UploadMetadata):
     now = time.time()
     upload_id = str(uuid.uuid4())
     with ports.db.unit_of_work() as uow:
+        known = store.datasets
+        if uow.execute(sa.select(known.c.dataset_id).where(known.c.tenant == caller.tenant, known.c.dataset_id == metadata.dataset_id)).first() is None:
+            raise FailedPrecondition(
+                f"dataset {metadata.dataset_id} is not known: create it with `radlab datasets create` "
+                "(or, if you just did, retry in a moment)"
+            )
         uow.execute(store.uploads.insert().values(
             upload_id=upload_id, tenant=caller.tenant, dataset_id=metadata.dataset_id, scan_id="",
             suffix=suffix_of(metadata.file_name), total_size=metadata.total_size, sha256=sha256, bytes_received=0,
@@ -707,7 +714,13 @@ def _upsert_series(uow: UnitOfWork, tenant: str, dataset_id: str, study_id: str,
     return series_id
 
 
-# ---- vendor sharing (annotation's facts, cached) -----------------------------------------------------------
+# ---- datasets and vendor sharing (annotation's facts, cached) ----------------------------------------------
+
+def on_dataset_created(uow: UnitOfWork, event: Event) -> None:
+    """Remember the dataset in its tenant, so uploads into it are taken."""
+    created: annotation_events.DatasetCreated = event.message
+    uow.execute(store.datasets.insert().values(tenant=event.envelope.tenant, dataset_id=created.dataset_id))
+
 
 def on_dataset_shared(db: Database, consumer: str, event: Event) -> None:
     shared: annotation_events.DatasetShared = event.message
@@ -734,8 +747,10 @@ def on_dataset_unshared(db: Database, consumer: str, event: Event) -> None:
 
 
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
-    """ScanAnonymized → volumes; AnonymizationFailed → a FAILED upload; vendor sharing cached for slice access."""
+    """ScanAnonymized → volumes; AnonymizationFailed → a FAILED upload; datasets cached for uploads, vendor sharing
+    for slice access."""
     return {
+        event_type(annotation_events.DatasetCreated): idempotent(ports.db, consumer, on_dataset_created),
         event_type(anonymization_events.ScanAnonymized): lambda event: on_scan_anonymized(ports, consumer, event),
         event_type(anonymization_events.AnonymizationFailed): lambda event: on_anonymization_failed(ports, consumer, event),
         event_type(annotation_events.DatasetShared): lambda event: on_dataset_shared(ports.db, consumer, event),

@@ -1,4 +1,4 @@
-"""Ingestion's tables: uploads, studies, series, instances (de-identified metadata only), volumes, vendor shares.
+"""Ingestion's tables: uploads, studies, series, instances (de-identified metadata only), volumes, known datasets, vendor shares.
 
 No file name or identifying value is stored: an upload keeps only its file name's extension, and
 studies, series and instances hold the replaced UIDs and cleaned text anonymization wrote.
@@ -110,6 +110,15 @@ upload_volumes = sa.Table(
     sa.Column("study_id", sa.String(36), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.UniqueConstraint("upload_id", "volume_id", name="volume_once_per_upload"),
+)
+
+# Annotation's DatasetCreated, cached: the datasets uploads may go into. A new table: shared.migrations creates it in
+# an existing database too, and the ingestion group's new subscription reads DatasetCreated from the topic's start.
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("tenant", sa.String(100), primary_key=True),
+    sa.Column("dataset_id", sa.String(36), primary_key=True),
 )
 
 # Annotation's DatasetShared / DatasetUnshared, cached: which vendors may read a dataset's volumes.

@@ -58,17 +58,29 @@ CHUNK = 16 << 10
 
 @pytest.fixture
 def ports(tmp_path) -> handlers.Ports:
+    """Ingestion's handlers on a fresh database that has heard of DATASET (annotation's DatasetCreated, delivered)."""
     db = Database(f"sqlite:///{tmp_path / 'db'}", "ingestion", store.metadata)
     objects = FileObjectStore(tmp_path / "objects")
-    yield handlers.Ports(db, objects, VolumeStore(objects), Limits())
+    ports = handlers.Ports(db, objects, VolumeStore(objects), Limits())
+    deliver(ports, annotation_fact(annotation_events.DatasetCreated(dataset_id=DATASET, name="chest CT", creator="manager-1")))
+    yield ports
     db.dispose()
 
 
+def annotation_fact(message, tenant: str = TENANT) -> Event:
+    """An event annotation published about DATASET (its subject), as the bus delivers it."""
+    return Event(envelope_for(message, source="radlab.annotation", subject=message.dataset_id, tenant=tenant), message)
+
+
+def deliver(ports: handlers.Ports, event: Event) -> None:
+    handlers.event_handlers(ports, CONSUMER)[event.type](event)
+
+
 def requests(data: bytes, *, name: str = "study.zip", sha256: str | None = None, resume: str = "", offset: int = 0,
-             chunk: int = CHUNK, total: int | None = None, stop_after: int | None = None):
+             chunk: int = CHUNK, total: int | None = None, stop_after: int | None = None, dataset: str = DATASET):
     """An UploadFiles stream of `data[offset:]`; with `stop_after`, the stream breaks after that many chunks."""
     yield pb.UploadFilesRequest(metadata=pb.UploadMetadata(
-        dataset_id=DATASET, file_name=name, total_size=len(data) if total is None else total,
+        dataset_id=dataset, file_name=name, total_size=len(data) if total is None else total,
         sha256=hashlib.sha256(data).hexdigest() if sha256 is None else sha256, resume_upload_id=resume, offset=offset,
     ))
     for number, start in enumerate(range(offset, len(data), chunk)):
@@ -153,6 +165,30 @@ def test_a_broken_stream_resumes_from_getuploads_offset_and_a_wrong_offset_is_re
     other_tenant = Principal("x", "admin", "hospital-b")
     with pytest.raises(NotFound):
         handlers.get_upload(ports, other_tenant, receiving.upload_id)
+
+
+def test_an_upload_into_a_dataset_ingestion_has_not_heard_of_is_refused_before_anything_is_stored(ports, data_dir):
+    """An unknown id, or another tenant's dataset: FAILED_PRECONDITION saying how to create it, and no upload row, part,
+    quarantine object or event; once DatasetCreated arrives (a redelivery changes nothing) the same upload is taken."""
+    data = zipped(folder(data_dir, MR, 2))
+    stranger = Principal("uploader-2", "manager", "hospital-b")
+    for caller, dataset in ((UPLOADER, "no-such-dataset"), (stranger, DATASET)):
+        with pytest.raises(FailedPrecondition) as refused:
+            handlers.upload(ports, caller, requests(data, dataset=dataset))
+        assert str(refused.value) == (
+            f"dataset {dataset} is not known: create it with `radlab datasets create` (or, if you just did, retry in a moment)"
+        )
+    assert keys_in(ports, "quarantine") == [] and outbox(ports.db) == []
+    with ports.db.read() as conn:
+        assert conn.execute(sa.select(store.uploads)).all() == []
+    created = annotation_fact(annotation_events.DatasetCreated(dataset_id=DATASET, name="chest CT", creator="m"), "hospital-b")
+    deliver(ports, created)
+    deliver(ports, created)
+    taken = handlers.upload(ports, stranger, requests(data))
+    assert taken.state == pb.UPLOAD_STATE_UPLOADED and taken.file_count == 2
+    assert handlers.get_upload(ports, stranger, taken.upload_id).dataset_id == DATASET
+    with pytest.raises(FailedPrecondition, match="dataset no-such-dataset is not known"):
+        handlers.upload(ports, UPLOADER, requests(data, dataset="no-such-dataset"))
 
 
 def test_a_wrong_sha256_fails_the_upload_and_leaves_nothing(ports, data_dir):
@@ -365,6 +401,7 @@ def test_a_served_runtime_fails_dead_lettered_uploads_expires_idle_ones_and_stop
         data = next(iter(folder(data_dir, MR, 1).values()))
         [ingestion] = [service for service in runtime.services if service.name == "ingestion"]
         ports = handlers.Ports(ingestion.database, runtime.adapters.store, VolumeStore(runtime.adapters.store), Limits())
+        deliver(ports, annotation_fact(annotation_events.DatasetCreated(dataset_id=DATASET, name="chest CT")))
         with grpc.insecure_channel(runtime.address) as channel:
             stub = pb_grpc.IngestionServiceStub(channel)
             uploaded = stub.UploadFiles(requests(data, name="DOE^JOHN.dcm"), metadata=token, timeout=30)
@@ -514,20 +551,16 @@ def test_vendors_see_volumes_only_of_datasets_shared_with_them(ports, data_dir):
     with pytest.raises(NotFound):
         handlers.get_volume(ports, vendor, ready.volume_id)
 
-    def annotation_fact(message):
-        return Event(envelope_for(message, source="radlab.annotation", subject=DATASET, tenant=TENANT), message)
-
-    deliver = handlers.event_handlers(ports, CONSUMER)
     shared = annotation_fact(annotation_events.DatasetShared(dataset_id=DATASET, vendor_id="acme"))
-    deliver[shared.type](shared)
-    deliver[shared.type](shared)
+    deliver(ports, shared)
+    deliver(ports, shared)
     assert handlers.get_volume(ports, vendor, ready.volume_id).volume_ref.volume_id == ready.volume_id
     with pytest.raises(NotFound):
         handlers.get_volume(ports, Principal("v-2", "vendor", TENANT, "other"), ready.volume_id)
     with pytest.raises(NotFound):
         handlers.get_volume(ports, Principal("v-1", "vendor", "hospital-b", "acme"), ready.volume_id)
     unshared = annotation_fact(annotation_events.DatasetUnshared(dataset_id=DATASET, vendor_id="acme"))
-    deliver[unshared.type](unshared)
+    deliver(ports, unshared)
     with pytest.raises(NotFound):
         handlers.get_volume(ports, vendor, ready.volume_id)
 
