@@ -119,7 +119,8 @@ def _start(ports: Ports, caller: Principal, metadata: pb.UploadMetadata):
     upload_id = str(uuid.uuid4())
     with ports.db.unit_of_work() as uow:
         known = store.datasets
-        if uow.execute(sa.select(known.c.dataset_id).where(known.c.tenant == caller.tenant, known.c.dataset_id == metadata.dataset_id)).first() is None:
+        key = (known.c.tenant == caller.tenant) & (known.c.dataset_id == metadata.dataset_id)
+        if uow.execute(sa.select(known.c.dataset_id).where(key)).first() is None:
             raise FailedPrecondition(
                 f"dataset {metadata.dataset_id} is not known: create it with `radlab datasets create` "
                 "(or, if you just did, retry in a moment)"

@@ -191,6 +191,23 @@ def test_an_upload_into_a_dataset_ingestion_has_not_heard_of_is_refused_before_a
         handlers.upload(ports, UPLOADER, requests(data, dataset="no-such-dataset"))
 
 
+def test_a_database_from_before_datasets_were_cached_gains_the_table_on_start(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db'}"
+    older = sa.MetaData()
+    for table in store.metadata.sorted_tables:
+        if table.name != "datasets":
+            table.to_metadata(older)
+    Database(url, "ingestion", older).dispose()
+    db = Database(url, "ingestion", store.metadata)
+    try:
+        objects = FileObjectStore(tmp_path / "objects")
+        deliver(handlers.Ports(db, objects, VolumeStore(objects)), annotation_fact(annotation_events.DatasetCreated(dataset_id=DATASET)))
+        with db.read() as conn:
+            assert conn.execute(sa.select(store.datasets)).all() == [(TENANT, DATASET)]
+    finally:
+        db.dispose()
+
+
 def test_a_wrong_sha256_fails_the_upload_and_leaves_nothing(ports, data_dir):
     data = zipped(folder(data_dir, MR, 3))
     response = handlers.upload(ports, UPLOADER, requests(data, sha256="0" * 64))
