@@ -216,7 +216,11 @@ def _upload(args: argparse.Namespace) -> int:
     from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 
     with Client() as client:
-        upload = client.upload(args.path, args.dataset, progress=_ProgressBar("uploading"))
+        bar = _ProgressBar("uploading")
+        try:
+            upload = client.upload(args.path, args.dataset, progress=bar)
+        finally:
+            bar.end_line()  # a refused or broken stream leaves its bar short of 100 %: an error goes on the next line
         print(f"upload {upload.upload_id}: scan {upload.scan_id}, {upload.file_count} file(s) handed on to anonymization")
         for why in upload.skipped:
             print(f"  skipped {why}")
@@ -239,6 +243,7 @@ class _ProgressBar:
 
         self.label, self.width, self.clock = label, width, time.monotonic
         self.started, self.first, self.last = self.clock(), 0, -1
+        self.open = False  # a line printed without its newline yet
 
     def __call__(self, sent: int, total: int) -> None:
         if sent < self.last or self.last < 0:  # a (re)started stream: measure the rate from here
@@ -247,8 +252,15 @@ class _ProgressBar:
         done = sent / total if total else 1.0
         rate = (sent - self.first) / max(self.clock() - self.started, 1e-6) / 1e6
         bar = "#" * round(done * self.width)
+        self.open = sent < total
         print(f"\r{self.label} [{bar:<{self.width}}] {done:6.1%} {sent / 1e6:.1f}/{total / 1e6:.1f} MB {rate:.1f} MB/s",
-              end="\n" if sent >= total else "", file=sys.stderr, flush=True)
+              end="" if self.open else "\n", file=sys.stderr, flush=True)
+
+    def end_line(self) -> None:
+        """Finish a bar left short of 100 %, so what follows starts on a line of its own."""
+        if self.open:
+            print(file=sys.stderr, flush=True)
+            self.open = False
 
 
 def _report(error: Exception) -> int:

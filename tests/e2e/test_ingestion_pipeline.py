@@ -162,7 +162,7 @@ def test_studies_and_series_are_listed_page_by_page(admin, dataset, uploads):
     assert mr.series.modality == "MR"
 
 
-def test_a_broken_upload_is_resumed_by_the_sdk_from_the_servers_offset(admin, dataset, data_dir, tmp_path):
+def test_a_broken_upload_is_resumed_by_the_sdk_from_the_servers_offset(admin, dataset, uploads, data_dir, tmp_path):
     """A stream cut after 3 chunks keeps its bytes; `Client.upload` of the same file finds the upload and sends only the rest."""
     path = packed(data_dir, "dcm_qa_deident/In", "zip", tmp_path)
     data = path.read_bytes()
@@ -193,7 +193,8 @@ def test_a_broken_upload_is_resumed_by_the_sdk_from_the_servers_offset(admin, da
     assert admin.wait_for_upload(upload.upload_id).state == pb.UPLOAD_STATE_COMPLETED
 
 
-def test_a_wrong_checksum_and_an_unsafe_archive_fail_with_reasons(admin, dataset, data_dir, tmp_path):
+def test_a_wrong_checksum_and_an_unsafe_archive_fail_with_reasons(admin, dataset, uploads, data_dir, tmp_path):
+    """Both fail with reasons. It runs after `uploads`, so ingestion knows the dataset (raw streams get no SDK retries)."""
     first = next((data_dir / "dcm_qa_deident/In").iterdir()).read_bytes()
     response = admin.ingestion.UploadFiles(iter([
         pb.UploadFilesRequest(metadata=pb.UploadMetadata(dataset_id=dataset, file_name="a.dcm", total_size=len(first), sha256="0" * 64)),
