@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import re
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
 from shared.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
@@ -35,3 +38,18 @@ def decode(token: str) -> int:
         return int(text[1:])
     except ValueError as error:
         raise InvalidArgument("page_token is not one this server issued; start again without it") from error
+
+
+def page_of(
+    conn: Connection, query: sa.Select, position: sa.ColumnElement[int], after: int, limit: int, *, newest_first: bool = False
+) -> tuple[list[Row], int | None]:
+    """At most `limit` rows of `query` past `after` in `position` order, and the position the next page starts
+    after (None on the last page). Oldest first from after `after`; `newest_first` from before it (0: from the newest)."""
+    if newest_first:
+        query = query.where(position < after) if after else query
+        query = query.order_by(position.desc())
+    else:
+        query = query.where(position > after).order_by(position)
+    rows = conn.execute(query.limit(limit + 1)).all()
+    page = rows[:limit]
+    return page, (page[-1]._mapping[position] if len(rows) > limit else None)

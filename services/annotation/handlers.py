@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from radlab.annotation.v1 import events_pb2
 from services.annotation import store
 from services.annotation.domain import datasets as rules
+from shared import paging
 from shared.auth import Principal
 from shared.consumer import Handler
 from shared.db import Database, UnitOfWork
@@ -59,14 +60,13 @@ def get_dataset(db: Database, caller: Principal, dataset_id: str) -> DatasetView
 def list_datasets(db: Database, caller: Principal, after: int, limit: int) -> tuple[list[DatasetView], int | None]:
     """One page of the caller's datasets in creation order, and the position the next page starts after."""
     table = store.datasets
-    query = sa.select(table.c.dataset_id).where(table.c.tenant == caller.tenant, table.c.seq > after)
+    query = sa.select(table.c.dataset_id, table.c.seq).where(table.c.tenant == caller.tenant)
     if caller.role == "vendor":
         shared = sa.select(store.dataset_vendors.c.dataset_id).where(store.dataset_vendors.c.vendor_id == caller.vendor)
         query = query.where(table.c.dataset_id.in_(shared))
     with db.read() as conn:
-        ids = conn.execute(query.order_by(table.c.seq).limit(limit + 1)).scalars().all()
-        page = [_load(conn, caller, dataset_id) for dataset_id in ids[:limit]]
-    return page, (page[-1].seq if len(ids) > limit else None)
+        rows, next_after = paging.page_of(conn, query, table.c.seq, after, limit)
+        return [_load(conn, caller, row.dataset_id) for row in rows], next_after
 
 
 def share_dataset(db: Database, caller: Principal, dataset_id: str, vendor_id: str) -> DatasetView:

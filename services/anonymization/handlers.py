@@ -31,6 +31,7 @@ from services.anonymization.domain.nifti import deidentify_nifti, is_nifti
 from services.anonymization.domain.profile import Options
 from services.anonymization.keys import Keys
 from services.anonymization.rules_table import load_rule_table
+from shared import paging
 from shared.auth import Principal
 from shared.consumer import Handler
 from shared.db import Database, UnitOfWork
@@ -368,12 +369,9 @@ def list_reports(ports: Ports, caller: Principal, dataset_id: str, before: int, 
     query = sa.select(table).where(table.c.tenant == caller.tenant)
     if dataset_id:
         query = query.where(table.c.dataset_id == dataset_id)
-    if before:
-        query = query.where(table.c.seq < before)
     with ports.db.read() as conn:
-        rows = conn.execute(query.order_by(table.c.seq.desc()).limit(limit + 1)).all()
-    page = rows[:limit]
-    return [_report(row) for row in page], (page[-1].seq if len(rows) > limit else None)
+        rows, next_before = paging.page_of(conn, query, table.c.seq, before, limit, newest_first=True)
+    return [_report(row) for row in rows], next_before
 
 
 def _report(row) -> pb.AnonymizationReport:
@@ -393,14 +391,13 @@ def list_held(
     ports: Ports, caller: Principal, dataset_id: str, scan_id: str, state: int, after: int, limit: int
 ) -> tuple[list[pb.HeldInstance], int | None]:
     table = store.held_instances
-    query = sa.select(table).where(table.c.tenant == caller.tenant, table.c.seq > after)
+    query = sa.select(table).where(table.c.tenant == caller.tenant)
     for column, wanted in ((table.c.dataset_id, dataset_id), (table.c.scan_id, scan_id), (table.c.state, state)):
         if wanted:
             query = query.where(column == wanted)
     with ports.db.read() as conn:
-        rows = conn.execute(query.order_by(table.c.seq).limit(limit + 1)).all()
-    page = rows[:limit]
-    return [_held(row) for row in page], (page[-1].seq if len(rows) > limit else None)
+        rows, next_after = paging.page_of(conn, query, table.c.seq, after, limit)
+    return [_held(row) for row in rows], next_after
 
 
 def release_held(ports: Ports, caller: Principal, held_instance_id: str, resolution: int, regions: Iterable, comment: str) -> pb.HeldInstance:

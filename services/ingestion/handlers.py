@@ -43,6 +43,7 @@ from services.ingestion import store
 from services.ingestion.domain import slices
 from services.ingestion.domain.archive import HEAD_BYTES, Archive, ArchiveRefused, Limits, Member, kind_of, suffix_of
 from services.ingestion.domain.series import Series, VolumeRefused, build_volume, frames_of, group_series, parse_instance
+from shared import paging
 from shared.auth import Principal
 from shared.consumer import Handler, consumer_group
 from shared.db import Database, UnitOfWork, idempotent
@@ -416,12 +417,9 @@ def list_uploads(ports: Ports, caller: Principal, dataset_id: str, state: int, b
         query = query.where(table.c.dataset_id == dataset_id)
     if state:
         query = query.where(table.c.state == state)
-    if before:
-        query = query.where(table.c.seq < before)
     with ports.db.read() as conn:
-        rows = conn.execute(query.order_by(table.c.seq.desc()).limit(limit + 1)).all()
-        page = rows[:limit]
-        return [_upload(conn, row) for row in page], (page[-1].seq if len(rows) > limit else None)
+        rows, next_before = paging.page_of(conn, query, table.c.seq, before, limit, newest_first=True)
+        return [_upload(conn, row) for row in rows], next_before
 
 
 def _upload_row(conn: UnitOfWork | Connection, tenant: str, upload_id: str):
@@ -763,7 +761,7 @@ def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
 
 def list_studies(ports: Ports, caller: Principal, request: pb.ListStudiesRequest, after: int, limit: int) -> tuple[list[pb.Study], int | None]:
     table = store.studies
-    query = sa.select(table).where(table.c.tenant == caller.tenant, table.c.seq > after)
+    query = sa.select(table).where(table.c.tenant == caller.tenant)
     if request.dataset_id:
         query = query.where(table.c.dataset_id == request.dataset_id)
     if request.patient_pseudonym:
@@ -771,9 +769,8 @@ def list_studies(ports: Ports, caller: Principal, request: pb.ListStudiesRequest
     if request.modality:
         query = query.where(table.c.modalities.contains(json.dumps(request.modality)))
     with ports.db.read() as conn:
-        rows = conn.execute(query.order_by(table.c.seq).limit(limit + 1)).all()
-        page = rows[:limit]
-        return [_study(conn, row) for row in page], (page[-1].seq if len(rows) > limit else None)
+        rows, next_after = paging.page_of(conn, query, table.c.seq, after, limit)
+        return [_study(conn, row) for row in rows], next_after
 
 
 def get_study(ports: Ports, caller: Principal, study_id: str) -> pb.Study:
@@ -796,15 +793,14 @@ def _study(conn: Connection, row) -> pb.Study:
 
 def list_series(ports: Ports, caller: Principal, request: pb.ListSeriesRequest, after: int, limit: int) -> tuple[list[pb.Series], int | None]:
     table = store.series
-    query = sa.select(table).where(table.c.tenant == caller.tenant, table.c.seq > after)
+    query = sa.select(table).where(table.c.tenant == caller.tenant)
     if request.study_id:
         query = query.where(table.c.study_id == request.study_id)
     if request.dataset_id:
         query = query.where(table.c.dataset_id == request.dataset_id)
     with ports.db.read() as conn:
-        rows = conn.execute(query.order_by(table.c.seq).limit(limit + 1)).all()
-        page = rows[:limit]
-        return [_series(conn, row) for row in page], (page[-1].seq if len(rows) > limit else None)
+        rows, next_after = paging.page_of(conn, query, table.c.seq, after, limit)
+        return [_series(conn, row) for row in rows], next_after
 
 
 def get_series(ports: Ports, caller: Principal, series_id: str) -> pb.Series:

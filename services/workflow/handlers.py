@@ -12,6 +12,7 @@ from radlab.workflow.v1 import events_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from services.workflow import store
 from services.workflow.domain import stages as rules
+from shared import paging
 from shared.auth import Principal
 from shared.consumer import Handler
 from shared.db import Database, UnitOfWork, idempotent
@@ -42,13 +43,12 @@ def get_workflow(db: Database, caller: Principal, workflow_id: str) -> pb.Workfl
 
 def list_workflows(db: Database, caller: Principal, dataset_id: str, after: int, limit: int) -> tuple[list[pb.Workflow], int | None]:
     table = store.workflows
-    query = sa.select(table).where(table.c.tenant == caller.tenant, table.c.seq > after)
+    query = sa.select(table).where(table.c.tenant == caller.tenant)
     if dataset_id:
         query = query.where(table.c.dataset_id == dataset_id)
     with db.read() as conn:
-        rows = conn.execute(query.order_by(table.c.seq).limit(limit + 1)).all()
-    page = rows[:limit]
-    return [_workflow(row) for row in page], (page[-1].seq if len(rows) > limit else None)
+        rows, next_after = paging.page_of(conn, query, table.c.seq, after, limit)
+    return [_workflow(row) for row in rows], next_after
 
 
 def on_dataset_created(uow: UnitOfWork, event: Event) -> None:
