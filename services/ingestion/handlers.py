@@ -721,30 +721,6 @@ def on_dataset_created(uow: UnitOfWork, event: Event) -> None:
     uow.execute(store.datasets.insert().values(tenant=event.envelope.tenant, dataset_id=created.dataset_id))
 
 
-def on_dataset_shared(db: Database, consumer: str, event: Event) -> None:
-    shared: annotation_events.DatasetShared = event.message
-    table = store.dataset_vendors
-    with db.unit_of_work() as uow:
-        if uow.already_processed(consumer, event.id):
-            return
-        key = (table.c.tenant == event.envelope.tenant) & (table.c.dataset_id == shared.dataset_id) & (table.c.vendor_id == shared.vendor_id)
-        if uow.execute(sa.select(table.c.vendor_id).where(key)).first() is None:
-            uow.execute(table.insert().values(tenant=event.envelope.tenant, dataset_id=shared.dataset_id, vendor_id=shared.vendor_id))
-        uow.mark_processed(consumer, event.id)
-
-
-def on_dataset_unshared(db: Database, consumer: str, event: Event) -> None:
-    unshared: annotation_events.DatasetUnshared = event.message
-    table = store.dataset_vendors
-    with db.unit_of_work() as uow:
-        if uow.already_processed(consumer, event.id):
-            return
-        uow.execute(table.delete().where(
-            table.c.tenant == event.envelope.tenant, table.c.dataset_id == unshared.dataset_id, table.c.vendor_id == unshared.vendor_id
-        ))
-        uow.mark_processed(consumer, event.id)
-
-
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
     """ScanAnonymized → volumes; AnonymizationFailed → a FAILED upload; datasets cached for uploads, vendor sharing
     for slice access."""
@@ -752,8 +728,7 @@ def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
         event_type(annotation_events.DatasetCreated): idempotent(ports.db, consumer, on_dataset_created),
         event_type(anonymization_events.ScanAnonymized): lambda event: on_scan_anonymized(ports, consumer, event),
         event_type(anonymization_events.AnonymizationFailed): lambda event: on_anonymization_failed(ports, consumer, event),
-        event_type(annotation_events.DatasetShared): lambda event: on_dataset_shared(ports.db, consumer, event),
-        event_type(annotation_events.DatasetUnshared): lambda event: on_dataset_unshared(ports.db, consumer, event),
+        **store.vendor_shares.event_handlers(ports.db, consumer),
     }
 
 
@@ -840,12 +815,8 @@ def _volume_row(ports: Ports, caller: Principal, volume_id: str):
     table = store.volumes
     with ports.db.read() as conn:
         row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, table.c.volume_id == volume_id)).first() if volume_id else None
-        if row is not None and caller.role == "vendor":
-            links = store.dataset_vendors
-            shared = conn.execute(sa.select(links.c.vendor_id).where(
-                links.c.tenant == caller.tenant, links.c.dataset_id == row.dataset_id, links.c.vendor_id == caller.vendor
-            )).first()
-            row = row if shared else None
+        if row is not None and not store.vendor_shares.visible(conn, caller, row.dataset_id):
+            row = None
     if row is None:
         raise NotFound(f"volume {volume_id!r} not found")
     return row

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from shared.db import service_metadata
+from shared.sharing import VendorShares
 
 metadata = service_metadata()
 
@@ -122,10 +123,4 @@ datasets = sa.Table(
 )
 
 # Annotation's DatasetShared / DatasetUnshared, cached: which vendors may read a dataset's volumes.
-dataset_vendors = sa.Table(
-    "dataset_vendors",
-    metadata,
-    sa.Column("tenant", sa.String(100), primary_key=True),
-    sa.Column("dataset_id", sa.String(36), primary_key=True),
-    sa.Column("vendor_id", sa.String(100), primary_key=True),
-)
+vendor_shares = VendorShares(metadata, "dataset_vendors")

@@ -76,18 +76,9 @@ def _visible_item(conn: UnitOfWork | Connection, caller: Principal, item_id: str
         raise InvalidArgument("item_id is required")
     items = store.items
     row = conn.execute(sa.select(items).where(items.c.tenant == caller.tenant, items.c.item_id == item_id)).first()
-    if row is None or not _dataset_visible(conn, caller, row.dataset_id):
+    if row is None or not store.vendor_shares.visible(conn, caller, row.dataset_id):
         raise NotFound(f"item {item_id!r} not found (interpolation knows the items annotation announced with ItemAdded)")
     return row
-
-
-def _dataset_visible(conn: UnitOfWork | Connection, caller: Principal, dataset_id: str) -> bool:
-    if caller.role != "vendor":
-        return True
-    shares = store.vendor_shares
-    return conn.execute(sa.select(shares.c.dataset_id).where(
-        shares.c.tenant == caller.tenant, shares.c.dataset_id == dataset_id, shares.c.vendor_id == caller.vendor
-    )).first() is not None
 
 
 # ---- Interpolate: one label, one gap, nothing stored ----------------------------------------------------------
@@ -260,7 +251,7 @@ def get_job(ports: Ports, caller: Principal, job_id: str) -> pb.InterpolationJob
     table = store.jobs
     with ports.db.read() as conn:
         row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, table.c.job_id == job_id)).first()
-        if row is None or not _dataset_visible(conn, caller, row.dataset_id):
+        if row is None or not store.vendor_shares.visible(conn, caller, row.dataset_id):
             raise NotFound(f"interpolation job {job_id!r} not found")
     return _job(row)
 
@@ -472,21 +463,6 @@ def on_item_added(uow: UnitOfWork, event: Event) -> None:
                                       volume_id=added.volume_id))
 
 
-def on_dataset_shared(uow: UnitOfWork, event: Event) -> None:
-    shared: annotation_events.DatasetShared = event.message
-    shares = store.vendor_shares
-    row = dict(tenant=event.envelope.tenant, dataset_id=shared.dataset_id, vendor_id=shared.vendor_id)
-    if uow.execute(sa.select(shares.c.vendor_id).where(*(shares.c[name] == value for name, value in row.items()))).first() is None:
-        uow.execute(shares.insert().values(**row))
-
-
-def on_dataset_unshared(uow: UnitOfWork, event: Event) -> None:
-    unshared: annotation_events.DatasetUnshared = event.message
-    shares = store.vendor_shares
-    uow.execute(shares.delete().where(shares.c.tenant == event.envelope.tenant, shares.c.dataset_id == unshared.dataset_id,
-                                      shares.c.vendor_id == unshared.vendor_id))
-
-
 def on_key_slices_saved(ports: Ports, consumer: str, event: Event) -> None:
     """Cache the key-slice version, then interpolate it at once (the job is found again on redelivery)."""
     saved: annotation_events.KeySlicesSaved = event.message
@@ -516,10 +492,9 @@ def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
 
     cached: Iterable[tuple[type, Callable[[UnitOfWork, Event], None]]] = (
         (annotation_events.ItemAdded, on_item_added),
-        (annotation_events.DatasetShared, on_dataset_shared),
-        (annotation_events.DatasetUnshared, on_dataset_unshared),
     )
     handlers = {event_type(message): idempotent(ports.db, consumer, apply) for message, apply in cached}
+    handlers.update(store.vendor_shares.event_handlers(ports.db, consumer))
     handlers[event_type(annotation_events.KeySlicesSaved)] = handle_key_slices_saved
     return handlers
 

@@ -7,6 +7,7 @@ from alembic.operations import Operations
 
 from shared.db import service_metadata
 from shared.migrations import Migration
+from shared.sharing import VendorShares
 
 metadata = service_metadata()
 
@@ -21,13 +22,7 @@ items = sa.Table(
 )
 
 # Datasets shared with a vendor, from DatasetShared / DatasetUnshared: a vendor reaches only these.
-vendor_shares = sa.Table(
-    "vendor_shares",
-    metadata,
-    sa.Column("tenant", sa.String(100), primary_key=True),
-    sa.Column("dataset_id", sa.String(100), primary_key=True),
-    sa.Column("vendor_id", sa.String(100), primary_key=True),
-)
+vendor_shares = VendorShares(metadata, "vendor_shares")
 
 # Every key-slice version announced by KeySlicesSaved, so StartInterpolation can find its label array and keys.
 key_slice_versions = sa.Table(
