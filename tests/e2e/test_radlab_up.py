@@ -183,3 +183,25 @@ def test_the_cli_creates_and_lists_datasets_as_the_readme_shows(stack):
     assert listed.stdout.split() == [dataset_id, "chest", "CT"]
     health = run("health")
     assert health.returncode == 0 and health.stdout.count("SERVING") == 6
+
+
+def test_datasets_and_workflows_page_in_creation_order(stack):
+    """ListDatasets and ListWorkflows in pages of two walk every item once, in creation order, and end with no token."""
+    tenant = f"paging-{uuid.uuid4().hex[:8]}"
+    with Client(stack.grpc_addr, token(stack, "admin", tenant=tenant)) as admin:
+        created = [admin.create_dataset(f"paged {n}").dataset_id for n in range(5)]
+        for dataset_id in created:
+            admin.wait_for_workflow(dataset_id)
+
+        def walk(call, request_type, field):
+            seen, page_token, pages = [], "", 0
+            while True:
+                page = call(request_type(page_size=2, page_token=page_token))
+                seen += [item.dataset_id for item in getattr(page, field)]
+                pages += 1
+                if not page.next_page_token:
+                    return seen, pages
+                page_token = page.next_page_token
+
+        assert walk(admin.annotation.ListDatasets, annotation_pb.ListDatasetsRequest, "datasets") == (created, 3)
+        assert walk(admin.workflow.ListWorkflows, workflow_pb.ListWorkflowsRequest, "workflows") == (created, 3)
