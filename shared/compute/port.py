@@ -62,8 +62,7 @@ class Compute(abc.ABC):
             return [task.result() for task in tasks]
         except BaseException:
             for task in tasks:
-                if not task.done():  # cancelling a task as it completes can crash Ray's driver (a race in Ray itself)
-                    task.cancel()
+                task.cancel()
             raise
 
     @abc.abstractmethod

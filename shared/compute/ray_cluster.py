@@ -48,9 +48,12 @@ class RayTask(ComputeTask):
         return bool(ready)
 
     def cancel(self) -> None:
-        # Without force, Ray interrupts a task only between Python bytecodes: a task blocked in native
-        # code (a sleep, a CUDA kernel, a socket) would run on. Force ends its worker process now.
-        ray.cancel(self._ref, force=True)
+        # A finished task is left alone: force-cancelling one as it completes can crash the driver (a race in
+        # Ray itself: "Tried to complete task that was not pending"). Without force, Ray interrupts a task only
+        # between Python bytecodes: a task blocked in native code (a sleep, a CUDA kernel, a socket) would run
+        # on. Force ends its worker process now.
+        if not self.done():
+            ray.cancel(self._ref, force=True)
 
 
 class RayCompute(Compute):
