@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from pathlib import Path
 from typing import Protocol
 
@@ -9,6 +11,7 @@ import nibabel as nib
 import numpy as np
 
 from shared.errors import InvalidArgument
+from shared.nifti import header_format
 
 # LPS → RAS and back: negate x and y. Its own inverse.
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -51,10 +54,27 @@ def from_nifti(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     Values are as the file means them (its scl_slope/scl_inter applied when set); only 3D images.
     """
-    image = nib.load(str(path))
+    return _volume(nib.load(str(path)), str(path))
+
+
+def from_nifti_bytes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """`from_nifti` of a single-file NIfTI-1 or -2 (.nii, or gzipped .nii.gz) held in memory, with no file written."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except zlib.error as error:
+            raise ValueError(f"its gzip stream is damaged ({error})") from None
+    found = header_format(data[:540])
+    if found is None:
+        raise ValueError("not a NIfTI-1 or NIfTI-2 file")
+    image_type = nib.Nifti1Image if found[0] == 348 else nib.Nifti2Image
+    return _volume(image_type.from_bytes(data), "the NIfTI file")
+
+
+def _volume(image, name: str) -> tuple[np.ndarray, np.ndarray]:
     data = np.asanyarray(image.dataobj)
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
-        raise ValueError(f"{path}: a volume is 3D; this image has shape {data.shape}")
+        raise ValueError(f"{name}: a volume is 3D; this image has shape {data.shape}")
     return np.ascontiguousarray(data.transpose(2, 1, 0)), LPS_TO_RAS @ image.affine

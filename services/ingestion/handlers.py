@@ -54,7 +54,7 @@ from shared.grid import array_spacing
 from shared.objectstore import ObjectNotFound, ObjectStore
 from shared.protos import timestamp
 from shared.volume_store import VolumeStore
-from shared.volumes import from_nifti
+from shared.volumes import from_nifti_bytes
 
 log = logging.getLogger(__name__)
 
@@ -591,16 +591,12 @@ def _dicom_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, serie
 
 
 def _nifti_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, key: str, data: bytes, refused: list[_Refused]) -> _Built | None:
-    """A NIfTI object as a volume of its own study and series, its affine kept exactly (shared.volumes.from_nifti)."""
-    suffix = ".nii.gz" if data.startswith(b"\x1f\x8b") else ".nii"
-    with tempfile.NamedTemporaryFile(suffix=suffix) as file:
-        file.write(data)
-        file.flush()
-        try:
-            array, affine = from_nifti(file.name)
-        except (ValueError, OSError, EOFError) as error:
-            refused.append(_Refused("", f"a NIfTI file could not be read as one 3D volume ({error}); upload a 3D .nii or .nii.gz"))
-            return None
+    """A NIfTI object as a volume of its own study and series, its affine kept exactly (shared.volumes.from_nifti_bytes)."""
+    try:
+        array, affine = from_nifti_bytes(data)
+    except (ValueError, OSError, EOFError) as error:
+        refused.append(_Refused("", f"a NIfTI file could not be read as one 3D volume ({error}); upload a 3D .nii or .nii.gz"))
+        return None
     identity = uuid.uuid5(_NAMESPACE, f"{tenant}/{dataset_id}/{bucket}/{key}")
     volume_id = str(identity)
     attributes = slices.volume_attributes(array, "")
