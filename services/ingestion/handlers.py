@@ -42,7 +42,7 @@ from radlab.type.v1 import geometry_pb2
 from services.ingestion import store
 from services.ingestion.domain import slices
 from services.ingestion.domain.archive import HEAD_BYTES, Archive, ArchiveRefused, Limits, Member, kind_of, suffix_of
-from services.ingestion.domain.series import Series, VolumeRefused, build_volume, frames_of, group_series, parse_instance
+from services.ingestion.domain.series import Series, VolumeRefused, build_volume, group_image_series, parse_instance
 from shared import paging
 from shared.auth import Principal
 from shared.consumer import Handler, consumer_group
@@ -74,8 +74,6 @@ _ISSUE_KINDS = {
     "missing_slices": geometry_pb2.GEOMETRY_ISSUE_KIND_MISSING_SLICES,
     "duplicate_positions": geometry_pb2.GEOMETRY_ISSUE_KIND_DUPLICATE_POSITIONS,
 }
-# Instances with pixels that are not images to label: segmentations are labels (annotation imports them).
-_NOT_IMAGES = frozenset({"SEG"})
 _ANONYMIZATION = consumer_group("anonymization")  # the group whose giving up on a ScanUploaded fails the upload
 
 
@@ -522,7 +520,6 @@ def _build(ports: Ports, tenant: str, dataset_id: str, bucket: str, keys: list[s
     where: dict[int, str] = {}  # id(dataset) → its object key
     built: list[_Built] = []
     refused: list[_Refused] = []
-    unusable: dict[str, str] = {}
     for key in keys:
         try:
             data = ports.store.get(bucket, key)
@@ -534,17 +531,13 @@ def _build(ports: Ports, tenant: str, dataset_id: str, bucket: str, keys: list[s
             built.append(_nifti_volume(ports, tenant, dataset_id, bucket, key, data, refused))
             continue
         dataset = parse_instance(data) if kind == "dicom" else None
-        if dataset is None or str(dataset.get("Modality", "")) in _NOT_IMAGES:
-            continue  # no image to build (structured reports, segmentations, …); nothing to refuse
-        try:
-            frames_of(dataset)
-        except VolumeRefused as error:
-            unusable.setdefault(str(dataset.SeriesInstanceUID), str(error))
-            continue
+        if dataset is None:
+            continue  # no pixel data (structured reports, RT structures, …): nothing to build, nothing to refuse
         datasets.append(dataset)
         where[id(dataset)] = key
+    series_list, unusable = group_image_series(datasets)
     refused += [_Refused(uid, f"series {uid}: {reason}") for uid, reason in unusable.items()]
-    for series in group_series(datasets):
+    for series in series_list:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # pydicom warnings may quote values

@@ -409,6 +409,11 @@ def _projection_frame(dataset: Dataset, common: dict) -> Frame:
     )
 
 
+# Modalities whose instances carry pixels that are not images to label: segmentations are labels (annotation
+# imports them).
+NOT_IMAGES = frozenset({"SEG"})
+
+
 def frames_of(dataset: Dataset) -> list[Frame]:
     """Every 2D frame of one instance, with its geometry from the top level or the functional groups."""
     common = {"study_uid": str(dataset.get("StudyInstanceUID", "")), "series_uid": str(dataset.SeriesInstanceUID)}
@@ -465,9 +470,33 @@ def group_series(datasets: list[Dataset]) -> list[Series]:
     and stack; by acquisition number only when the acquisitions repeat slice positions (some scanners
     number every slice's acquisition, which must not split a volume).
     """
-    groups: dict[tuple, list[Frame]] = defaultdict(list)
     with _collector_paused():  # reading each instance's geometry converts its elements: many small objects
         frames = [frame for dataset in datasets for frame in frames_of(dataset)]
+    return _group(frames)
+
+
+def group_image_series(datasets: list[Dataset]) -> tuple[list[Series], dict[str, str]]:
+    """`group_series` of the instances that can be part of a volume, each instance's geometry read once.
+
+    Instances that hold no image to build (segmentations) are left out silently; one whose geometry cannot make
+    a volume is left out and its series named with the reason (series uid → the first reason), so the rest of
+    the upload still builds.
+    """
+    frames: list[Frame] = []
+    unusable: dict[str, str] = {}
+    with _collector_paused():
+        for dataset in datasets:
+            if str(dataset.get("Modality", "")) in NOT_IMAGES:
+                continue
+            try:
+                frames += frames_of(dataset)
+            except VolumeRefused as error:
+                unusable.setdefault(str(dataset.SeriesInstanceUID), str(error))
+    return _group(frames), unusable
+
+
+def _group(frames: list[Frame]) -> list[Series]:
+    groups: dict[tuple, list[Frame]] = defaultdict(list)
     for frame in frames:
         key = (
             frame.study_uid, frame.series_uid,
