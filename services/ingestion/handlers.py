@@ -52,7 +52,7 @@ from shared.errors import FailedPrecondition, InvalidArgument, NotFound
 from shared.events import Event, event_type
 from shared.grid import array_spacing
 from shared.objectstore import ObjectNotFound, ObjectStore
-from shared.protos import timestamp
+from shared.protos import data_type, timestamp
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti_bytes
 
@@ -63,11 +63,6 @@ VOLUMES_BUCKET = "volumes"
 SPOOL_IN_MEMORY = 8 << 20  # spools larger than this go to a temporary file
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAMESPACE = uuid.UUID("5d8f6c1e-2b47-4f0a-9a43-7f1c2e9b6a10")  # ids derived from content, per tenant
-_DTYPES = {
-    "uint8": geometry_pb2.DATA_TYPE_UINT8, "int8": geometry_pb2.DATA_TYPE_INT8, "uint16": geometry_pb2.DATA_TYPE_UINT16,
-    "int16": geometry_pb2.DATA_TYPE_INT16, "uint32": geometry_pb2.DATA_TYPE_UINT32, "int32": geometry_pb2.DATA_TYPE_INT32,
-    "float32": geometry_pb2.DATA_TYPE_FLOAT32, "float64": geometry_pb2.DATA_TYPE_FLOAT64,
-}
 _ISSUE_KINDS = {
     "gantry_tilt": geometry_pb2.GEOMETRY_ISSUE_KIND_GANTRY_TILT,
     "uneven_spacing": geometry_pb2.GEOMETRY_ISSUE_KIND_UNEVEN_SPACING,
@@ -623,7 +618,7 @@ def _volume_ref(volume_id: str, array: np.ndarray, affine: np.ndarray, frame_of_
     how = next((issue.message for issue in issues if issue.kind == "resampled"), "")
     return geometry_pb2.VolumeRef(
         volume_id=volume_id, bucket=VOLUMES_BUCKET, key_prefix=volume_id, format=geometry_pb2.VOLUME_FORMAT_ZARR,
-        dtype=_DTYPES.get(array.dtype.name, geometry_pb2.DATA_TYPE_UNSPECIFIED),
+        dtype=data_type(array.dtype),
         geometry=geometry_pb2.Geometry(
             shape=list(array.shape), affine=[float(v) for v in np.asarray(affine).ravel()], spacing=spacing,
             frame_of_reference_uid=frame_of_reference,

@@ -41,7 +41,7 @@ from shared.db import Database, UnitOfWork, idempotent
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, RadlabError
 from shared.events import Event, event_type
 from shared.objectstore import ObjectNotFound
-from shared.protos import timestamp
+from shared.protos import data_type, timestamp
 from shared.volume_store import VolumeStore
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,6 @@ LABELS_BUCKET = "labels"
 # Share of a job's progress bar before and after the fill itself (reading inputs, writing the result).
 READ_SHARE, WRITE_SHARE = 0.1, 0.1
 PROGRESS_STEP = 5.0  # percent between two progress writes to the job row
-
-_DATA_TYPES = {
-    np.dtype(np.uint8): geometry_pb2.DATA_TYPE_UINT8, np.dtype(np.int8): geometry_pb2.DATA_TYPE_INT8,
-    np.dtype(np.uint16): geometry_pb2.DATA_TYPE_UINT16, np.dtype(np.int16): geometry_pb2.DATA_TYPE_INT16,
-    np.dtype(np.uint32): geometry_pb2.DATA_TYPE_UINT32, np.dtype(np.int32): geometry_pb2.DATA_TYPE_INT32,
-}
 
 
 @dataclass(frozen=True)
@@ -355,7 +349,7 @@ def _fill_volume(ports: Ports, row, saved: annotation_events.KeySlicesSaved, pro
     })
     mask = label_pb2.Mask(
         bucket=LABELS_BUCKET, key=prefix, format=geometry_pb2.VOLUME_FORMAT_ZARR,
-        dtype=_DATA_TYPES.get(filled.labels.dtype, geometry_pb2.DATA_TYPE_UNSPECIFIED),
+        dtype=data_type(filled.labels.dtype),
         label_values=[int(v) for v in np.unique(filled.labels) if v != 0], volume_id=saved.volume_id or saved.labels.volume_id,
     )
     return mask, filled
