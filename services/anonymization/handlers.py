@@ -37,13 +37,11 @@ from shared.consumer import Handler
 from shared.db import Database, UnitOfWork
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound
 from shared.events import Event, event_type
-from shared.objectstore import ObjectNotFound, ObjectStore
+from shared.objectstore import DICOM_BUCKET, QUARANTINE_BUCKET, ObjectNotFound, ObjectStore
 from shared.protos import timestamp
 
 log = logging.getLogger(__name__)
 
-DICOM_BUCKET = "dicom"
-QUARANTINE_BUCKET = "quarantine"
 PROFILE_FLAGS = tuple(option.name for option in fields(Options))
 # The engine's entry kinds → the pseudonym map's kinds (and the LookupPseudonym field of each).
 KINDS = {"PatientID": "patient_id", "StudyInstanceUID": "study_uid", "SeriesInstanceUID": "series_uid", "SOPInstanceUID": "sop_uid"}

@@ -51,15 +51,13 @@ from shared.deadletters import DeadLetter, DeadLetterHandler
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound
 from shared.events import Event, event_type
 from shared.grid import array_spacing
-from shared.objectstore import ObjectNotFound, ObjectStore
+from shared.objectstore import DICOM_BUCKET, QUARANTINE_BUCKET, VOLUMES_BUCKET, ObjectNotFound, ObjectStore
 from shared.protos import data_type, timestamp
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti_bytes
 
 log = logging.getLogger(__name__)
 
-QUARANTINE_BUCKET = "quarantine"
-VOLUMES_BUCKET = "volumes"
 SPOOL_IN_MEMORY = 8 << 20  # spools larger than this go to a temporary file
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAMESPACE = uuid.UUID("5d8f6c1e-2b47-4f0a-9a43-7f1c2e9b6a10")  # ids derived from content, per tenant
@@ -472,7 +470,7 @@ def on_scan_anonymized(ports: Ports, consumer: str, event: Event) -> None:
             return
         if not release:
             _set_upload_state(uow, tenant, anonymized.upload_id, pb.UPLOAD_STATE_PROCESSING)
-    bucket = anonymized.dicom_bucket or "dicom"
+    bucket = anonymized.dicom_bucket or DICOM_BUCKET
     built, refused = _build(ports, tenant, anonymized.dataset_id, bucket, list(anonymized.object_keys))
     now = time.time()
     with ports.db.unit_of_work() as uow:

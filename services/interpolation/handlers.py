@@ -40,14 +40,12 @@ from shared.consumer import Handler
 from shared.db import Database, UnitOfWork, idempotent
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, RadlabError
 from shared.events import Event, event_type
-from shared.objectstore import ObjectNotFound
+from shared.objectstore import LABELS_BUCKET, VOLUMES_BUCKET, ObjectNotFound
 from shared.protos import data_type, timestamp
 from shared.volume_store import VolumeStore
 
 log = logging.getLogger(__name__)
 
-VOLUMES_BUCKET = "volumes"
-LABELS_BUCKET = "labels"
 # Share of a job's progress bar before and after the fill itself (reading inputs, writing the result).
 READ_SHARE, WRITE_SHARE = 0.1, 0.1
 PROGRESS_STEP = 5.0  # percent between two progress writes to the job row

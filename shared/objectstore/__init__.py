@@ -13,7 +13,15 @@ from shared.objectstore.port import (
     ObjectStore,
 )
 
+# The buckets of the storage layout: raw uploads (may hold PHI, until anonymization), de-identified instances,
+# image volumes, label arrays.
+QUARANTINE_BUCKET, DICOM_BUCKET, VOLUMES_BUCKET, LABELS_BUCKET = "quarantine", "dicom", "volumes", "labels"
+
 __all__ = [
+    "DICOM_BUCKET",
+    "LABELS_BUCKET",
+    "QUARANTINE_BUCKET",
+    "VOLUMES_BUCKET",
     "BucketNotFound",
     "InvalidBucketName",
     "InvalidObjectKey",
