@@ -176,7 +176,7 @@ def radlab_in_process(source: Path, destination: Path) -> None:
         except InvalidArgument as error:
             failed.append(str(error))
             continue
-        target = destination / ("held" if result.report.held else "") / f"{result.dataset.SOPInstanceUID}.dcm"
+        target = destination / ("held" if result.report.held else "") / f"{result.identity.instance_uid}.dcm"
         target.parent.mkdir(exist_ok=True)
         target.write_bytes(result.data)
     if failed:

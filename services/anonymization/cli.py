@@ -66,7 +66,7 @@ def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = 
             failed += 1
             print(f"{label}: FAILED, nothing written: {error}", file=out)
             continue
-        name = f"{result.dataset.SOPInstanceUID}.dcm"
+        name = f"{result.identity.instance_uid}.dcm"
         target = destination / "held" / name if result.report.held else destination / name
         write_atomically(target, result.data)
         status = f"HELD for review ({result.report.held_reason})" if result.report.held else "ok"

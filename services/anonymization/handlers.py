@@ -214,7 +214,7 @@ def _deidentify(ports: Ports, tenant: str, scan_id: str, bucket: str, keys: list
                 done.warnings.append(f"{where}: held for review: {result.report.held_reason}")
                 continue
             _put(ports, done, _dicom_key(tenant, result), result.data, "application/dicom")
-            study = str(result.dataset.StudyInstanceUID)
+            study = result.identity.study_uid
             if study not in done.studies:
                 done.studies.append(study)
     except AnonymizationFailed:
@@ -241,8 +241,8 @@ def _nifti_key(tenant: str, scan_id: str, number: int) -> str:
 
 def _dicom_key(tenant: str, result: Deidentified) -> str:
     """Made of replaced UIDs only; the engine gives every output all three (a blank one gets a derived UID)."""
-    dataset = result.dataset
-    return f"{tenant}/{dataset.StudyInstanceUID}/{dataset.SeriesInstanceUID}/{dataset.SOPInstanceUID}.dcm"
+    identity = result.identity
+    return f"{tenant}/{identity.study_uid}/{identity.series_uid}/{identity.instance_uid}.dcm"
 
 
 def _record(ports: Ports, uow: UnitOfWork, tenant: str, uploaded, bucket: str, profile: pb.Profile, done: _Pass) -> None:
@@ -298,8 +298,8 @@ def _hold(ports: Ports, uow: UnitOfWork, tenant: str, uploaded, bucket: str, key
     uow.execute(
         store.held_instances.insert().values(
             held_instance_id=held_instance_id, tenant=tenant, scan_id=uploaded.scan_id, upload_id=uploaded.upload_id,
-            dataset_id=uploaded.dataset_id, sop_instance_uid=str(result.dataset.SOPInstanceUID),
-            modality=str(result.dataset.get("Modality", "") or "")[:16],
+            dataset_id=uploaded.dataset_id, sop_instance_uid=result.identity.instance_uid,
+            modality=result.identity.modality[:16],
             reason=_hold_reason(result),
             detail=reason, state=pb.HOLD_STATE_PENDING, quarantine_bucket=bucket, key_nonce=nonce, key_ciphertext=sealed,
             created_at=now, resolved_by="", comment="",
@@ -426,7 +426,7 @@ def release_held(ports: Ports, caller: Principal, held_instance_id: str, resolut
         target = _dicom_key(caller.tenant, result)
         ports.store.ensure_bucket(DICOM_BUCKET)
         ports.store.put(DICOM_BUCKET, target, result.data, content_type="application/dicom")
-        object_keys, study = [target], str(result.dataset.StudyInstanceUID)
+        object_keys, study = [target], result.identity.study_uid
     table = store.held_instances
     with ports.db.unit_of_work() as uow:
         current = uow.execute(sa.select(table.c.state).where(table.c.seq == row.seq)).scalar_one()

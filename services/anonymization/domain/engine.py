@@ -2,108 +2,37 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
-import hmac
 import struct
-from collections import Counter
-from dataclasses import dataclass, field
-from enum import Enum
-from functools import lru_cache
 from io import BytesIO
 
-import numpy as np
 import pydicom
-from pydicom.datadict import dictionary_has_tag
-from pydicom.dataelem import DataElement
 from pydicom.charset import default_encoding
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filebase import DicomBytesIO
-from pydicom.filereader import data_element_generator
-from pydicom.filewriter import write_data_element, write_dataset, write_file_meta_info
 from pydicom.errors import InvalidDicomError
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
-from services.anonymization.domain.profile import (
-    COLUMN_DESCRIPTORS,
-    COLUMN_DEVICE,
-    COLUMN_MODIFIED_DATES,
-    COLUMN_PATIENT_CHARACTERISTICS,
-    Options,
-    RuleTable,
-)
+from services.anonymization.domain import stream
+from services.anonymization.domain.keyed import Keyed, uid_text
+from services.anonymization.domain.outcome import AnonymizationFailed, Deidentified, HoldKind, Identity, PseudonymEntry, Report
+from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
+from services.anonymization.domain.profile import Options, RuleTable
 from services.anonymization.domain.safe_private import safe_private_index
-from services.anonymization.domain.temporal import DateShift
+from services.anonymization.domain.steps import (
+    AGE, CLEAN_UNLESS_NAMED, DESCRIBES_CONTENT, DUMMY_VALUE, EMPTY, ENGINE_NAME, IMPLEMENTATION_CLASS_UID, KEEP, PIXEL_DATA,
+    RECURSE, REMOVE, REMOVE_IF_NAMED, SHIFT, UIDS, burned_in, capped_age, dummy_value, identifying_tokens, markers, plan_for,
+    raw_markers, time_partner,
+)
 from shared.errors import InvalidArgument
 
-WELL_KNOWN_UID_ROOT = "1.2.840.10008."
-BURNS_IN_TEXT = frozenset({"US", "SC", "XA", "RF", "ES", "XC", "OT"})
-TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "UT", "UC", "AE", "CS", "UR"})
-# The VRs an unlisted attribute is read for (shifted, replaced, emptied, searched for names, capped).
-_READ_WHEN_UNLISTED = frozenset({"SQ", "UI", "DA", "DT", "TM", "PN", "AS"}) | TEXT_VRS
-_ENGINE_NAME = "RADLAB_ANON_1"
-_DUMMY = {
-    "PN": "ANONYMOUS", "LO": "ANONYMIZED", "SH": "ANONYMIZED", "LT": "ANONYMIZED", "ST": "ANONYMIZED",
-    "UT": "ANONYMIZED", "UC": "ANONYMIZED", "CS": "ANONYMIZED", "AE": "ANONYMIZED", "UR": "urn:radlab:anonymized",
-    "DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000D", "DS": "0", "IS": "0",
-    "FL": 0.0, "FD": 0.0, "SS": 0, "US": 0, "SL": 0, "UL": 0, "SV": 0, "UV": 0, "AT": 0,
-    "OB": b"\x00\x00", "OW": b"\x00\x00", "UN": b"\x00\x00", "OF": b"\x00" * 4, "OL": b"\x00" * 4,
-    "OD": b"\x00" * 8, "OV": b"\x00" * 8,
-}
-_PIXEL_DATA = 0x7FE00010
-
-
-class AnonymizationFailed(InvalidArgument):
-    """The input cannot be de-identified safely; nothing was produced. The message says what to do."""
-
-
-@dataclass(frozen=True)
-class PseudonymEntry:
-    """One original → replacement pair, to be stored encrypted so authorised re-identification stays possible."""
-
-    kind: str
-    original: str
-    pseudonym: str
-
-
-class HoldKind(Enum):
-    """Why an instance is held for review instead of released."""
-
-    BURNED_IN_ANNOTATION = "burned-in annotation"  # the instance says its pixels carry text
-    RISKY_IMAGE_TYPE = "risky image type"  # a modality that often burns text in, and no word either way
-    HIDDEN_OVERLAY_BITS = "hidden overlay bits"  # compressed pixels use bits above Bits Stored, or cannot be checked
-
-
-@dataclass
-class Report:
-    """What the engine did to one instance: element counts per action, the hold decision, the pseudonym pairs."""
-
-    actions: Counter = field(default_factory=Counter)
-    held_kind: HoldKind | None = None
-    held_reason: str | None = None  # for the reviewer: what was found and what to do
-    pseudonyms: list[PseudonymEntry] = field(default_factory=list)
-    overlay_bits_cleared: bool = False
-
-    @property
-    def held(self) -> bool:
-        return self.held_reason is not None
-
-    def hold(self, kind: HoldKind, reason: str | None) -> None:
-        """Hold the instance for `reason` (None: nothing found) unless already held: the first reason found is reported."""
-        if reason is not None and self.held_reason is None:
-            self.held_kind, self.held_reason = kind, reason
-
-
-@dataclass
-class Deidentified:
-    """The de-identified instance as Part 10 bytes and as a dataset, with its report."""
-
-    data: bytes
-    dataset: Dataset
-    report: Report
+__all__ = ["AnonymizationFailed", "Deidentified", "HoldKind", "Identity", "PseudonymEntry", "Report", "anonymize"]
+_PIXEL_DATA = PIXEL_DATA
 
 
 def anonymize(
@@ -114,9 +43,19 @@ def anonymize(
 
     `scan` names what the instance arrived with (an opaque id): instances of one scan with a blank Study or
     Series Instance UID, or no patient identity at all, get the same replacement, as they were grouped
-    before; without it each such instance stands alone."""
+    before; without it each such instance stands alone.
+
+    Nearly every instance goes through the byte-level engine (`stream`); what it does not take (another
+    encoding, anything unusual, anything wrong) goes through the dataset engine here, which also words
+    every failure. Both apply the same steps and give the same output where both apply."""
     if not isinstance(key, bytes) or len(key) < 16:
         raise InvalidArgument("the anonymization key must be at least 16 bytes")
+    fast = stream.deidentify(data, table, key, tenant, options, scan)
+    return fast if fast is not None else deidentify_dataset(data, table, key, tenant, options, scan)
+
+
+def deidentify_dataset(data: bytes, table: RuleTable, key: bytes, tenant: str, options: Options, scan: str) -> Deidentified:
+    """The general engine: the instance read into a pydicom dataset, every step applied to it, then written."""
     dataset = _read(data)
     return _Deidentifier(table, key, tenant, options).run(dataset, scan, data)
 
@@ -327,46 +266,17 @@ def _check_pixel_data(dataset: Dataset, syntax: UID) -> None:
 
 class _Deidentifier:
     def __init__(self, table: RuleTable, key: bytes, tenant: str, options: Options):
-        self.table, self.key, self.tenant, self.options = table, key, tenant, options
-        self.columns = options.columns()
+        self.table, self.options = table, options
+        self.plan = plan_for(table, options)
+        self.keyed = Keyed(key, tenant)
         self.safe = safe_private_index() if options.retain_safe_private else frozenset()
         self.safe_elements = {(group, element) for group, _creator, element in self.safe}  # a cheap first test
         self.report = Report()
         self.identifying: set[str] = set()
 
-    # ---- keyed hashes -------------------------------------------------------------------------------------
-    def _digest(self, purpose: str, value: str) -> bytes:
-        message = f"{purpose}\0{self.tenant}\0{value}".encode()
-        return hmac.new(self.key, message, hashlib.sha256).digest()
-
-    def uid(self, original: str) -> str:
-        """The replacement for a UID: 2.25.<128-bit integer from a keyed hash>; well-known UIDs untouched."""
-        original = _uid_text(original)
-        if not original or original.startswith(WELL_KNOWN_UID_ROOT):
-            return original
-        return self._derived_uid("uid", original)
-
-    def _derived_uid(self, purpose: str, basis: str) -> str:
-        return "2.25." + str(int.from_bytes(self._digest(purpose, basis)[:16], "big"))
-
-    def blank_uids(self, originals: dict[str, str], group: str, instance: str) -> dict[str, str]:
-        """UIDs for the instance UIDs it lacks (type 1: the output must have them, and object keys are made of
-        them). A reader groups blank Study and Series UIDs together, so every instance of the `group` gets the
-        same; a blank SOP Instance UID comes from the `instance` (its bytes: unique, the same on every run).
-        From the keyed hash under their own purpose: never equal to a replaced UID, and no PHI."""
-        bases = {"StudyInstanceUID": group, "SeriesInstanceUID": group, "SOPInstanceUID": instance}
-        return {name: self._derived_uid(f"blank {name}", bases[name]) for name, original in originals.items() if not original}
-
-    def pseudonym(self, basis: str) -> str:
-        return "RL" + base64.b32encode(self._digest("patient", basis)[:10]).decode().rstrip("=")
-
-    def date_shift(self, basis: str) -> DateShift:
-        digest = self._digest("dates", basis)
-        return DateShift(days=365 + int.from_bytes(digest[:4], "big") % (10 * 365), seconds=int.from_bytes(digest[4:8], "big") % 86400)
-
     # ---- the run ----------------------------------------------------------------------------------------
     def run(self, dataset: Dataset, scan: str, data: bytes) -> Deidentified:
-        originals = {name: _uid_text(dataset.get(name, "")) for name in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")}
+        originals = {name: uid_text(dataset.get(name, "")) for name in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")}
         instance = originals["SOPInstanceUID"] or "bytes " + hashlib.sha256(data).hexdigest()
         # What ties an instance without Study or Series UID, or without any patient identity, to others: its scan.
         group = f"scan {scan}" if scan else instance
@@ -374,21 +284,21 @@ class _Deidentifier:
         basis = patient_id or "|".join(
             str(dataset.get(name, "") or "").strip() for name in ("PatientName", "PatientBirthDate")
         ).strip("|") or originals["StudyInstanceUID"] or group
-        self.shift = self.date_shift(basis)
-        burned_in = _burned_in(dataset)
-        if burned_in is not None:
-            self.report.hold(*burned_in)
+        self.shift = self.keyed.date_shift(basis)
+        held = burned_in(str(dataset.get("BurnedInAnnotation", "") or ""), str(dataset.get("Modality", "") or ""))
+        if held is not None:
+            self.report.hold(*held)
         self._collect_identifying(dataset)
-        blanks = self.blank_uids(originals, group, instance)
+        blanks = self.keyed.blank_uids(originals, group, instance)
 
         self._clean(dataset)
         self._clean_overlay_bits(dataset)
-        pseudonym = self.pseudonym(basis)
+        pseudonym = self.keyed.pseudonym(basis)
         dataset.PatientID = pseudonym
         self.report.pseudonyms.append(PseudonymEntry("PatientID", patient_id or basis, pseudonym))
         for name, original in originals.items():
             if original:
-                self.report.pseudonyms.append(PseudonymEntry(name, original, self.uid(original)))
+                self.report.pseudonyms.append(PseudonymEntry(name, original, self.keyed.uid(original)))
             else:
                 setattr(dataset, name, blanks[name])
         self._mark(dataset)
@@ -400,7 +310,11 @@ class _Deidentifier:
             _check_written(written, syntax)
         except Exception as error:
             raise AnonymizationFailed(f"the de-identified instance could not be encoded ({error}); report this file to Radlab") from error
-        return Deidentified(data=written, dataset=dataset, report=self.report)
+        identity = Identity(
+            study_uid=str(dataset.StudyInstanceUID), series_uid=str(dataset.SeriesInstanceUID),
+            instance_uid=str(dataset.SOPInstanceUID), modality=str(dataset.get("Modality", "") or ""),
+        )
+        return Deidentified(data=written, identity=identity, report=self.report)
 
     # ---- what counts as identifying ------------------------------------------------------------------------
     def _collect_identifying(self, dataset: Dataset) -> None:
@@ -413,20 +327,10 @@ class _Deidentifier:
                 for item in dataset[tag].value:
                     self._collect_identifying(item)
                 continue
-            action, _column = self._action(tag)
-            if vr == "PN" or (action not in (None, "K", "C") and vr not in ("UI", "US", "SS", "UL", "SL", "FL", "FD")):
+            if self.plan.collects(int(tag), vr):
                 element = dataset[tag]
                 for value in _strings(element):
-                    self._add_identifying(value, element.VR)
-
-    def _add_identifying(self, value: str, vr: str) -> None:
-        candidates = [value]
-        if vr == "PN":
-            candidates += value.replace("=", "^").split("^")
-        for candidate in candidates:
-            text = candidate.strip().upper()
-            if len(text) >= 3 and not (text.isdigit() and len(text) < 4):
-                self.identifying.add(text)
+                    self.identifying.update(identifying_tokens(value, element.VR))
 
     def _names_someone(self, element: DataElement) -> bool:
         return any(self._names_someone_in(value) for value in _strings(element))
@@ -436,17 +340,13 @@ class _Deidentifier:
         return any(token in upper for token in self.identifying)
 
     # ---- the walk ---------------------------------------------------------------------------------------
-    def _action(self, tag) -> tuple[str | None, str | None]:
-        rule = self.table.rule(int(tag))
-        return (None, None) if rule is None else rule.action(self.columns)
-
     def _clean(self, dataset: Dataset) -> None:
         pairs = self._date_time_pairs(dataset)
         creators_used: set[int] = set()
-        follow = {described for content, titles in _DESCRIBES_CONTENT.items() if content in dataset for described in titles}
+        follow = {described for content, titles in DESCRIBES_CONTENT.items() if content in dataset for described in titles}
         for tag in sorted(dataset.keys()):
             group, number = tag >> 16, tag & 0xFFFF
-            if int(tag) in follow and self._action(tag)[0] is None:
+            if int(tag) in follow and self.plan.action(int(tag))[0] is None:
                 self._empty(dataset[tag])  # it describes content the profile replaces, and often repeats its file name
             elif number == 0x0000 and group != 0x0000:
                 self._remove(dataset, tag, "X")  # group lengths: retired, and wrong after any change
@@ -461,71 +361,39 @@ class _Deidentifier:
                 self._remove(dataset, tag, "X")
 
     def _public(self, dataset: Dataset, tag, pairs: dict[int, str]) -> None:
-        action, column = self._action(tag)
-        # Decoded only when the action reads or changes the value (a kept raw value is written back as it
-        # came); _touch decoded every element whose VR the file does not state, so this VR is the element's.
-        vr = dataset.get_item(tag).VR
-        if action is None and vr not in _READ_WHEN_UNLISTED and dictionary_has_tag(tag):
+        """The plan's step for this tag and VR. A value is decoded only when the step reads or changes it (a kept
+        raw value is written back as it came); _touch decoded every element whose VR the file does not state."""
+        step = self.plan.public(int(tag), dataset.get_item(tag).VR)
+        self._apply(dataset, tag, step, pairs)
+
+    def _apply(self, dataset: Dataset, tag, step: tuple, pairs: dict[int, str]) -> None:
+        kind = step[0]
+        if kind == KEEP:
             return self._count("K")
-        if action is None and vr in TEXT_VRS and dictionary_has_tag(tag) and (text := _plain_text(dataset.get_item(tag))) is not None:
-            return self._remove(dataset, tag, "X") if self._names_someone_in(text) else self._count("K")
-        if action == "K" and vr not in ("SQ", "AS", "UI"):
-            return self._count("K")
-        if action == "X":
+        if kind == REMOVE:
             return self._remove(dataset, tag, "X")
+        if kind == REMOVE_IF_NAMED:
+            text = _plain_text(dataset.get_item(tag))
+            named = self._names_someone_in(text) if text is not None else self._names_someone(dataset[tag])
+            return self._remove(dataset, tag, "X") if named else self._count("K")
+        if kind == CLEAN_UNLESS_NAMED:
+            return self._count("C") if not self._names_someone(dataset[tag]) else self._apply(dataset, tag, step[1], pairs)
         element = dataset[tag]
-        if action is None:
-            if vr == "SQ":
-                return self._recurse(element, "K")
-            if not dictionary_has_tag(tag):
-                return self._remove(dataset, tag, "X")  # a public tag no dictionary knows may hold anything
-            if vr == "UI":
-                return self._replace_uids(element)
-            if vr in ("DA", "DT", "TM"):
-                return self._shift(tag, element, pairs) if self.options.retain_longitudinal_modified_dates else self._count("K")
-            if vr == "PN":
-                return self._empty(element)
-            if vr in TEXT_VRS and self._names_someone(element):
-                return self._remove(dataset, tag, "X")
-            if vr == "AS":
-                _cap_age(element)
-            return self._count("K")
-        if action == "C":
-            return self._clean_action(dataset, tag, element, column, pairs)
-        if action == "K":
-            if vr == "SQ":
-                return self._recurse(element, "K")
-            if vr == "AS":
-                _cap_age(element)
-            if vr == "UI":
-                return self._replace_uids(element)
-            return self._count("K")
-        self._basic(dataset, tag, element, action)
-
-    def _basic(self, dataset: Dataset, tag, element: DataElement, action: str) -> None:
-        vr = element.VR
-        if action == "X/Z/U*":
-            return self._recurse(element, "U") if vr == "SQ" else self._replace_uids(element)
-        resolved = {"X/Z": "Z", "X/D": "D", "Z/D": "D", "X/Z/D": "D"}.get(action, action)
-        if resolved == "X":
-            return self._remove(dataset, tag, "X")
-        if resolved == "U" or (resolved == "D" and vr == "UI"):
+        if kind == RECURSE:
+            return self._recurse(element, step[1])
+        if kind == UIDS:
             return self._replace_uids(element)
-        if resolved == "Z" or vr == "SQ":
-            return self._empty(element)
-        element.value = _DUMMY.get(vr[:2], b"\x00\x00" if vr.startswith("O") else "ANONYMIZED")
-        self._count("D")
-
-    def _clean_action(self, dataset: Dataset, tag, element: DataElement, column: str | None, pairs) -> None:
-        if element.VR == "SQ":
-            return self._recurse(element, "C")
-        if column == COLUMN_MODIFIED_DATES and element.VR in ("DA", "DT", "TM"):
+        if kind == SHIFT:
             return self._shift(tag, element, pairs)
-        cleanable = element.VR in TEXT_VRS  # binary values (Maker Note…) cannot be read for names: never kept
-        if column in (COLUMN_DESCRIPTORS, COLUMN_PATIENT_CHARACTERISTICS, COLUMN_DEVICE) and cleanable and not self._names_someone(element):
-            return self._count("C")
-        rule = self.table.rule(int(tag))
-        return self._basic(dataset, tag, element, rule.basic)
+        if kind == EMPTY:
+            return self._empty(element)
+        if kind == AGE:
+            if (capped := capped_age(str(element.value or ""))) is not None:
+                element.value = capped
+            return self._count("K")
+        assert kind == DUMMY_VALUE, kind
+        element.value = dummy_value(element.VR)
+        self._count("D")
 
     def _private(self, dataset: Dataset, tag, creators_used: set[int]) -> None:
         group, number = tag >> 16, tag & 0xFFFF
@@ -560,7 +428,7 @@ class _Deidentifier:
 
     def _replace_uids(self, element: DataElement) -> None:
         values = _strings(element)
-        replaced = [self.uid(value) for value in values]
+        replaced = [self.keyed.uid(value) for value in values]
         element.value = replaced if len(replaced) > 1 else (replaced[0] if replaced else element.value)
         self._count("U")
 
@@ -580,19 +448,14 @@ class _Deidentifier:
         """Shifted values for each (…Date, …Time) pair at this level, moved together as one instant."""
         shifted: dict[int, str] = {}
         for tag in dataset.keys():
-            if tag.is_private or dataset.get_item(tag).VR != "DA":
+            if tag.is_private or dataset.get_item(tag).VR != "DA" or (partner_tag := time_partner(int(tag))) is None:
                 continue
-            element = dataset[tag]
-            keyword = element.keyword
-            if not keyword.endswith("Date") or element.VM != 1:
+            element, partner = dataset[tag], dataset.get_item(partner_tag)
+            if partner is None or element.VM != 1 or partner.VR != "TM" or (partner := dataset[partner_tag]).VM != 1:
                 continue
-            partner = dataset.get(keyword[:-4] + "Time")
-            partner_element = dataset.data_element(keyword[:-4] + "Time") if partner is not None else None
-            if partner_element is None or partner_element.VR != "TM" or partner_element.VM != 1:
-                continue
-            pair = self.shift.date_and_time(str(element.value), str(partner_element.value))
+            pair = self.shift.date_and_time(str(element.value), str(partner.value))
             if pair is not None:
-                shifted[int(element.tag)], shifted[int(partner_element.tag)] = pair
+                shifted[int(element.tag)], shifted[int(partner.tag)] = pair
         return shifted
 
     def _clean_overlay_bits(self, dataset: Dataset) -> None:
@@ -608,15 +471,12 @@ class _Deidentifier:
             if not self.report.held:
                 self.report.hold(HoldKind.HIDDEN_OVERLAY_BITS, _hidden_bits_reason(dataset, stored))
             return
-        high = int(dataset.get("HighBit", stored - 1))
-        big = syntax == pydicom.uid.ExplicitVRBigEndian
-        dtype = np.dtype(f"u{allocated // 8}").newbyteorder(">" if big else "<")
-        raw = dataset.PixelData
-        usable = len(raw) // dtype.itemsize * dtype.itemsize
-        pixels = np.frombuffer(raw[:usable], dtype=dtype)
-        cleaned = _within_bits_stored(pixels, allocated, stored, high, int(dataset.get("PixelRepresentation", 0)) == 1)
-        if not np.array_equal(cleaned, pixels):
-            dataset.PixelData = cleaned.tobytes() + raw[usable:]
+        cleaned = cleaned_pixel_bytes(
+            dataset.PixelData, allocated, stored, int(dataset.get("HighBit", stored - 1)),
+            int(dataset.get("PixelRepresentation", 0)) == 1, big_endian=syntax == pydicom.uid.ExplicitVRBigEndian,
+        )
+        if cleaned is not None:
+            dataset.PixelData = cleaned
             self.report.overlay_bits_cleared = True
             self._count("C")
 
@@ -624,56 +484,19 @@ class _Deidentifier:
         """The conformance markers; the same for every instance of a profile, so when the output keeps the
         input's encoding they are set as elements encoded once (immutable, shared) and copied as they are."""
         if _copies_raw(dataset, UID(dataset.file_meta.TransferSyntaxUID)):
-            for element in _encoded_markers(self.options, self.table.edition, self.table.edition_rows):
+            for element in raw_markers(self.options, self.table.edition, self.table.edition_rows):
                 dataset[element.tag] = element
         else:
-            dataset.update(copy.deepcopy(_markers(self.options, self.table.edition, self.table.edition_rows)))
+            dataset.update(copy.deepcopy(markers(self.options, self.table.edition, self.table.edition_rows)))
 
     def _file_meta(self, dataset: Dataset, syntax: UID) -> FileMetaDataset:
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = dataset.SOPClassUID
         meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
         meta.TransferSyntaxUID = syntax
-        meta.ImplementationClassUID = "2.25." + str(int.from_bytes(hashlib.sha256(_ENGINE_NAME.encode()).digest()[:16], "big"))
-        meta.ImplementationVersionName = _ENGINE_NAME
+        meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+        meta.ImplementationVersionName = ENGINE_NAME
         return meta
-
-
-# Unlisted attributes that describe content the table replaces: they go with it. Document Title
-# (0042,0010) names the Encapsulated Document (0042,0011), typically by the source file's name.
-_DESCRIBES_CONTENT = {0x00420011: (0x00420010,)}
-
-
-@lru_cache(maxsize=64)
-def _markers(options: Options, edition: str, rows: int) -> Dataset:
-    """PatientIdentityRemoved, DeidentificationMethod, its code sequence (CID 7050) and the longitudinal flag."""
-    markers = Dataset()
-    markers.PatientIdentityRemoved = "YES"
-    markers.DeidentificationMethod = [
-        "RADLAB " + _ENGINE_NAME, f"PS3.15 {edition} E.1-1 BASIC PROFILE ({rows} ROWS)",
-    ] + [meaning[:64] for _code, meaning in options.method_codes()[1:]]
-    items = []
-    for code, meaning in options.method_codes():
-        item = Dataset()
-        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code, "DCM", meaning
-        items.append(item)
-    markers.DeidentificationMethodCodeSequence = Sequence(items)
-    markers.LongitudinalTemporalInformationModified = "MODIFIED" if options.retain_longitudinal_modified_dates else "REMOVED"
-    return markers
-
-
-@lru_cache(maxsize=64)
-def _encoded_markers(options: Options, edition: str, rows: int) -> tuple:
-    """The markers as raw explicit VR little endian elements (ASCII text: the same bytes in every character set)."""
-    stream = DicomBytesIO()
-    stream.is_implicit_VR, stream.is_little_endian = False, True
-    write_dataset(stream, copy.deepcopy(_markers(options, edition, rows)))
-    return tuple(data_element_generator(BytesIO(stream.getvalue()), is_implicit_VR=False, is_little_endian=True))
-
-
-def _uid_text(value) -> str:
-    """A UI value as text without its padding; "" for a blank or missing one."""
-    return str(value or "").strip().rstrip("\0").strip()
 
 
 def _strings(element: DataElement) -> list[str]:
@@ -693,55 +516,12 @@ def _plain_text(raw) -> str | None:
     return value.decode("ascii")
 
 
-def _cap_age(element: DataElement) -> None:
-    """Ages over 89 become 090Y (PS3.15 Retain Patient Characteristics; HIPAA's 90-and-over rule)."""
-    value = str(element.value or "").strip().upper()
-    if len(value) == 4 and value[:3].isdigit() and value[3] == "Y" and int(value[:3]) > 89:
-        element.value = "090Y"
-
-
-def _within_bits_stored(pixels: np.ndarray, allocated: int, stored: int, high: int, signed: bool) -> np.ndarray:
-    """`pixels` (unsigned words) with every bit outside Bits Stored zeroed, or set to the sign for signed data."""
-    dtype = pixels.dtype
-    low = high - stored + 1
-    mask = np.array(((1 << stored) - 1) << low, dtype=dtype)
-    cleaned = pixels & mask
-    if signed and low == 0:
-        sign = (pixels >> high) & 1
-        cleaned = cleaned | (sign * np.array(~int(mask) & ((1 << allocated) - 1), dtype=dtype)).astype(dtype)
-    return cleaned.astype(dtype)
-
-
-# Start-of-frame markers of the JPEG family (baseline, extended, progressive, lossless, JPEG-LS): the
-# segment states the sample precision, and no decoded value can have more bits than that.
-_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xF7})
-
-
-def _stated_precision(frame: bytes) -> int | None:
-    """The largest sample precision a compressed frame's header declares; None when it declares none
-    (RLE) or the header is not where the standard puts it (then the frame is decoded instead)."""
-    if frame[:4] == b"\xff\x4f\xff\x51":  # JPEG 2000: SOC, then SIZ with one Ssiz byte per component
-        components = int.from_bytes(frame[40:42], "big")
-        return max(((size & 0x7F) + 1 for size in frame[42:42 + 3 * components:3]), default=None)
-    if frame[:2] != b"\xff\xd8":
-        return None
-    position = 2
-    while position + 4 < len(frame) and frame[position] == 0xFF:
-        marker = frame[position + 1]
-        if marker in _JPEG_SOF:
-            return frame[position + 4]
-        if marker == 0xDA:  # start of scan before any frame header
-            return None
-        position += 2 + int.from_bytes(frame[position + 2:position + 4], "big")
-    return None
-
-
 def _hidden_bits_reason(dataset: Dataset, stored: int) -> str | None:
     """Why a compressed image must be reviewed: a decoded value uses bits above Bits Stored (an overlay may
     hide there), or it cannot be decoded to check. Frames whose header states a precision within Bits
     Stored cannot hold such bits and are not decoded."""
     frames = int(dataset.get("NumberOfFrames", 1) or 1)
-    precisions = [_stated_precision(frame) for frame in pydicom.encaps.generate_frames(dataset.PixelData, number_of_frames=frames)]
+    precisions = [stated_precision(frame) for frame in pydicom.encaps.generate_frames(dataset.PixelData, number_of_frames=frames)]
     if all(precision is not None and precision <= stored for precision in precisions):
         return None
     signed = int(dataset.get("PixelRepresentation", 0)) == 1
@@ -755,17 +535,4 @@ def _hidden_bits_reason(dataset: Dataset, stored: int) -> str | None:
                 )
     except Exception as error:  # a codec this machine lacks: the bits cannot be checked, so a person must look
         return f"the compressed pixel data could not be decoded to check for hidden overlay bits ({type(error).__name__}); review the image"
-    return None
-
-
-def _burned_in(dataset: Dataset) -> tuple[HoldKind, str] | None:
-    burned = str(dataset.get("BurnedInAnnotation", "") or "").strip().upper()
-    modality = str(dataset.get("Modality", "") or "").strip().upper()
-    if burned == "YES":
-        return HoldKind.BURNED_IN_ANNOTATION, "Burned In Annotation is YES: the pixels carry text; review and clean them before release"
-    if modality in BURNS_IN_TEXT and burned != "NO":
-        return (
-            HoldKind.RISKY_IMAGE_TYPE,
-            f"modality {modality} often burns text into the pixels and Burned In Annotation is not NO; review before release",
-        )
     return None

@@ -1,0 +1,79 @@
+"""What de-identifying one instance gives: the output, the report of what was done, the hold decision, or the failure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cached_property
+from io import BytesIO
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from shared.errors import InvalidArgument
+
+
+class AnonymizationFailed(InvalidArgument):
+    """The input cannot be de-identified safely; nothing was produced. The message says what to do."""
+
+
+@dataclass(frozen=True)
+class PseudonymEntry:
+    """One original → replacement pair, to be stored encrypted so authorised re-identification stays possible."""
+
+    kind: str
+    original: str
+    pseudonym: str
+
+
+class HoldKind(Enum):
+    """Why an instance is held for review instead of released."""
+
+    BURNED_IN_ANNOTATION = "burned-in annotation"  # the instance says its pixels carry text
+    RISKY_IMAGE_TYPE = "risky image type"  # a modality that often burns text in, and no word either way
+    HIDDEN_OVERLAY_BITS = "hidden overlay bits"  # compressed pixels use bits above Bits Stored, or cannot be checked
+
+
+@dataclass
+class Report:
+    """What the engine did to one instance: element counts per action, the hold decision, the pseudonym pairs."""
+
+    actions: Counter = field(default_factory=Counter)
+    held_kind: HoldKind | None = None
+    held_reason: str | None = None  # for the reviewer: what was found and what to do
+    pseudonyms: list[PseudonymEntry] = field(default_factory=list)
+    overlay_bits_cleared: bool = False
+
+    @property
+    def held(self) -> bool:
+        return self.held_reason is not None
+
+    def hold(self, kind: HoldKind, reason: str | None) -> None:
+        """Hold the instance for `reason` (None: nothing found) unless already held: the first reason found is reported."""
+        if reason is not None and self.held_reason is None:
+            self.held_kind, self.held_reason = kind, reason
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The de-identified instance's replaced UIDs and modality: what its object key and records are made of."""
+
+    study_uid: str
+    series_uid: str
+    instance_uid: str
+    modality: str
+
+
+@dataclass
+class Deidentified:
+    """The de-identified instance as Part 10 bytes, who it now is, and the report; `dataset` parses the bytes
+    when first asked (the engines do not keep one)."""
+
+    data: bytes
+    identity: Identity
+    report: Report
+
+    @cached_property
+    def dataset(self) -> Dataset:
+        return pydicom.dcmread(BytesIO(self.data))
