@@ -1,7 +1,571 @@
-"""The byte-level engine: walks an explicit VR little endian instance's bytes, copies what it keeps and encodes only what it changes."""
+"""The byte-level engine: walks an explicit VR little endian instance's bytes, copies what it keeps and encodes only what it changes.
+
+It applies the same Plan as the dataset engine (engine.py) and gives the same bytes; whatever it does not
+take — another transfer syntax, a value it would have to decode from a non-ASCII character set, a VR it does
+not read, a malformed or unusual structure, anything the dataset engine would refuse — it declines (None),
+and the dataset engine, which also words every failure, handles the instance."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import struct
+from functools import lru_cache
 
-def deidentify(data, table, key, tenant, options, scan):
-    return None
+import pydicom.encaps
+from pydicom.datadict import dictionary_has_tag, dictionary_VR
+from pydicom.dataelem import DataElement
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element
+from pydicom.uid import UID
+
+from services.anonymization.domain.keyed import Keyed, uid_text
+from services.anonymization.domain.outcome import Deidentified, Identity, PseudonymEntry, Report
+from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
+from services.anonymization.domain.profile import Options, RuleTable
+from services.anonymization.domain.safe_private import safe_private_index
+from services.anonymization.domain.steps import (
+    AGE, CLEAN_UNLESS_NAMED, DESCRIBES_CONTENT, DUMMY_VALUE, EMPTY, ENGINE_NAME, IMPLEMENTATION_CLASS_UID, KEEP, PIXEL_DATA,
+    RECURSE, REMOVE, REMOVE_IF_NAMED, SHIFT, UIDS, burned_in, capped_age, dummy_value, encoded_markers, identifying_tokens,
+    plan_for, time_partner,
+)
+
+_UNDEFINED = 0xFFFFFFFF
+_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
+_VRS = {vr.encode(): vr for vr in _LONG_VRS | {
+    "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "PN", "SH", "SL", "SS", "ST", "TM", "UI", "UL", "US",
+}}
+_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})  # read as bytes: no text in them to search
+_SINGLE_VALUED_VRS = frozenset({"LT", "ST", "UT", "UR"})
+_SPLIT_TEXT_VRS = frozenset({"LO", "SH", "UC"})
+_STRING_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "PN", "TM", "UI"}) | _SINGLE_VALUED_VRS | _SPLIT_TEXT_VRS
+_NUMBER = {"IS": re.compile(r"[+-]?\d{1,12}"), "DS": re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")}
+_HEADER = struct.Struct("<HH2sH")
+_ITEM_HEADER = struct.Struct("<HHL")
+_UINT32 = struct.Struct("<L")
+_LONG_HEADER = struct.Struct("<HH2s2xL")
+_ITEM = b"\xfe\xff\x00\xe0"
+_ITEM_DELIMITER = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
+_SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+_STUDY, _SERIES, _INSTANCE, _CLASS = 0x0020000D, 0x0020000E, 0x00080018, 0x00080016
+_PATIENT_ID, _PATIENT_NAME, _BIRTH_DATE, _MODALITY, _BURNED_IN = 0x00100020, 0x00100010, 0x00100030, 0x00080060, 0x00280301
+_CHARACTER_SET = 0x00080005
+_ROWS, _COLUMNS, _SAMPLES, _FRAMES = 0x00280010, 0x00280011, 0x00280002, 0x00280008
+_ALLOCATED, _STORED, _HIGH_BIT, _REPRESENTATION = 0x00280100, 0x00280101, 0x00280102, 0x00280103
+_UID_NAMES = {"StudyInstanceUID": _STUDY, "SeriesInstanceUID": _SERIES, "SOPInstanceUID": _INSTANCE}
+
+
+class _Declined(Exception):
+    """Not for this engine: the dataset engine takes the instance."""
+
+
+# An element: (tag, VR, header start, value start, value end, value length, items), items (sequences only)
+# being [(undefined length?, elements)]. Offsets point into the input; nothing is copied while walking.
+def _elements(data: bytes, position: int, end: int, until_delimiter: bool) -> tuple[list, int]:
+    """The elements of one dataset (or item) from `position`, in ascending tag order, and where they end."""
+    found = []
+    previous = -1
+    header, vrs = _HEADER.unpack_from, _VRS
+    while position < end:
+        if position + 8 > end:
+            raise _Declined
+        group, number, vr_bytes, length = header(data, position)
+        if group == 0xFFFE:
+            if number == 0xE00D and until_delimiter:
+                return found, position + 8
+            raise _Declined
+        tag = group << 16 | number
+        vr = vrs.get(vr_bytes)
+        if tag <= previous or vr is None or group <= 0x0002 or (vr == "UN" and not _stays_unknown(tag)):
+            raise _Declined  # out of order, a VR this engine does not know or that the dataset engine reads (UN), command or file meta
+        previous = tag
+        if vr in _LONG_VRS:
+            if position + 12 > end:
+                raise _Declined
+            length, start = _UINT32.unpack_from(data, position + 8)[0], position + 12
+        else:
+            start = position + 8
+        items = None
+        if vr == "SQ":
+            items, stop = _items(data, start, length, end)
+        elif length == _UNDEFINED:
+            if tag != PIXEL_DATA:
+                raise _Declined  # a sequence in disguise (UN): the dataset engine reads it
+            stop = _fragments(data, start, end)
+        else:
+            stop = start + length
+            if stop > end:
+                raise _Declined
+        found.append((tag, vr, position, start, stop, length, items))
+        position = stop
+    if until_delimiter:
+        raise _Declined
+    return found, position
+
+
+@lru_cache(maxsize=1024)
+def _stays_unknown(tag: int) -> bool:
+    """Whether pydicom keeps a UN element as bytes: a public attribute the dictionary itself says is UN (any other
+    UN the dataset engine re-reads with the dictionary's VR)."""
+    return not tag >> 16 & 1 and dictionary_has_tag(tag) and dictionary_VR(tag) == "UN"
+
+
+def _items(data: bytes, start: int, length: int, end: int) -> tuple[list, int]:
+    """A sequence's items and where the sequence ends (after its delimiter when its length is undefined)."""
+    undefined = length == _UNDEFINED
+    limit = end if undefined else start + length
+    if limit > end:
+        raise _Declined
+    items, position = [], start
+    while position < limit:
+        if position + 8 > limit:
+            raise _Declined
+        group, number, item_length = _ITEM_HEADER.unpack_from(data, position)
+        if group != 0xFFFE:
+            raise _Declined
+        if number == 0xE0DD and undefined:
+            return items, position + 8
+        if number != 0xE000:
+            raise _Declined
+        if item_length == _UNDEFINED:
+            elements, position = _elements(data, position + 8, limit, True)
+            items.append((True, elements))
+        else:
+            item_end = position + 8 + item_length
+            if item_end > limit:
+                raise _Declined
+            elements, _ = _elements(data, position + 8, item_end, False)
+            items.append((False, elements))
+            position = item_end
+    if undefined:
+        raise _Declined
+    return items, limit
+
+
+def _fragments(data: bytes, position: int, end: int) -> int:
+    """Past encapsulated pixel data: its items up to the sequence delimiter."""
+    while position + 8 <= end:
+        group, number, length = _ITEM_HEADER.unpack_from(data, position)
+        if group != 0xFFFE:
+            raise _Declined
+        if number == 0xE0DD:
+            return position + 8
+        if number != 0xE000 or length == _UNDEFINED or position + 8 + length > end:
+            raise _Declined
+        position += 8 + length
+    raise _Declined
+
+
+def _header(tag: int, vr: str, length: int) -> bytes:
+    if vr in _LONG_VRS:
+        return _LONG_HEADER.pack(tag >> 16, tag & 0xFFFF, vr.encode(), length)
+    return _HEADER.pack(tag >> 16, tag & 0xFFFF, vr.encode(), length)
+
+
+def _string_element(tag: int, vr: str, text: str) -> bytes:
+    """A string value encoded as pydicom writes it: ASCII, padded to even length (UIDs with NUL)."""
+    value = text.encode("ascii")
+    if len(value) & 1:
+        value += b"\x00" if vr == "UI" else b" "
+    if len(value) > 0xFFFF and vr not in _LONG_VRS:
+        raise _Declined
+    return _header(tag, vr, len(value)) + value
+
+
+@lru_cache(maxsize=1024)
+def _dummy_element(tag: int, vr: str) -> bytes:
+    """The D action's element for (tag, VR), encoded once by pydicom's writer."""
+    stream = DicomBytesIO()
+    stream.is_implicit_VR, stream.is_little_endian = False, True
+    write_data_element(stream, DataElement(tag, vr, dummy_value(vr)))
+    return stream.getvalue()
+
+
+@lru_cache(maxsize=64)
+def _marker_elements(options: Options, edition: str, rows: int) -> tuple[tuple[int, bytes], ...]:
+    data = encoded_markers(options, edition, rows)
+    return tuple((tag, data[start:stop]) for tag, _vr, start, _value, stop, _length, _items in _elements(data, 0, len(data), False)[0])
+
+
+@lru_cache(maxsize=256)
+def _syntax(uid: str) -> UID | None:
+    """The transfer syntax when this engine reads it: explicit VR little endian, plain or encapsulated, not deflated."""
+    syntax = UID(uid)
+    if not syntax.is_transfer_syntax or syntax.is_implicit_VR or not syntax.is_little_endian or syntax.is_deflated:
+        return None
+    return syntax
+
+
+@lru_cache(maxsize=1024)
+def _is_image_storage(sop_class: str) -> bool:
+    return "Image Storage" in UID(sop_class).name
+
+
+def _file_meta(sop_class: str, instance: str, syntax: str) -> bytes:
+    """The output's file meta (group 0002), as pydicom writes it: version, classes and UIDs, our implementation."""
+    body = b"".join((
+        _header(0x00020001, "OB", 2) + b"\x00\x01",
+        _string_element(0x00020002, "UI", sop_class),
+        _string_element(0x00020003, "UI", instance),
+        _string_element(0x00020010, "UI", syntax),
+        _string_element(0x00020012, "UI", IMPLEMENTATION_CLASS_UID),
+        _string_element(0x00020013, "SH", ENGINE_NAME),
+    ))
+    return b"\x00" * 128 + b"DICM" + _header(0x00020000, "UL", 4) + _UINT32.pack(len(body)) + body
+
+
+def deidentify(data: bytes, table: RuleTable, key: bytes, tenant: str, options: Options, scan: str) -> Deidentified | None:
+    """De-identify one instance from its bytes, or None when this engine does not take it (see the module)."""
+    if len(data) < 132 or data[128:132] != b"DICM":
+        return None
+    try:
+        return _Stream(data, table, key, tenant, options).run(scan)
+    except _Declined:
+        return None
+
+
+class _Stream:
+    def __init__(self, data: bytes, table: RuleTable, key: bytes, tenant: str, options: Options):
+        self.data, self.table, self.options = data, table, options
+        self.plan = plan_for(table, options)
+        self.keyed = Keyed(key, tenant)
+        self.safe = safe_private_index() if options.retain_safe_private else frozenset()
+        self.safe_elements = {(group, element) for group, _creator, element in self.safe}
+        self.report = Report()
+        self.actions = self.report.actions
+        self.identifying: set[str] = set()
+        self.named = None
+
+    # ---- reading values --------------------------------------------------------------------------------------
+    def _ascii(self, element: tuple) -> str:
+        raw = self.data[element[3]:element[4]]
+        if not raw.isascii() or b"\x1b" in raw:
+            raise _Declined  # a character set to decode: the dataset engine does that
+        return raw.decode("ascii")
+
+    def _values(self, element: tuple) -> list[str]:
+        """The element's non-empty values as strings, as pydicom decodes them (the dataset engine's _strings)."""
+        vr = element[1]
+        if vr in _BINARY_VRS:
+            return []
+        if vr not in _STRING_VRS:
+            raise _Declined  # numbers and tags as text: the dataset engine decodes them
+        text = self._ascii(element)
+        if vr in _SINGLE_VALUED_VRS:
+            values = [text.rstrip() if vr == "UR" else text.rstrip("\0 ")]
+        elif vr in _SPLIT_TEXT_VRS:
+            values = [value.rstrip("\0 ") for value in text.split("\\")]
+        elif vr == "AE":
+            values = [value.strip() for value in text.split("\\")]
+        elif vr == "PN":
+            values = text.rstrip("\0 ").split("\\")
+        elif vr in ("DS", "IS"):
+            values = [value.strip() for value in text.strip().split("\\")] if text.strip() else []
+            if not all(_NUMBER[vr].fullmatch(value) for value in values):
+                raise _Declined  # not a number pydicom reads: the dataset engine reports it
+        else:
+            values = text.rstrip(" \0").split("\\")
+        return [value for value in values if value != ""]
+
+    def _single(self, element: tuple | None) -> str:
+        """str() of a single-valued element's value as the dataset engine reads it; "" when absent or empty."""
+        if element is None:
+            return ""
+        values = self._values(element)
+        if len(values) > 1 or (values and "\\" in self._ascii(element).rstrip(" \0")):
+            raise _Declined
+        return values[0] if values else ""
+
+    def _multiplicity(self, element: tuple) -> int:
+        parts = self._ascii(element).rstrip(" \0").split("\\")
+        return len(parts) if len(parts) > 1 else (1 if parts[0] else 0)
+
+    def _number(self, element: tuple | None, default: int) -> int:
+        """A US value (or an IS), or `default` when absent or empty."""
+        if element is None or element[4] == element[3]:
+            return default
+        if element[1] == "US" and element[4] - element[3] == 2:
+            return int.from_bytes(self.data[element[3]:element[4]], "little")
+        if element[1] == "IS":
+            text = self._ascii(element).strip(" \0")
+            if text.isdigit():
+                return int(text)
+        raise _Declined
+
+    def _names_someone(self, text: str) -> bool:
+        return self.named is not None and self.named.search(text.upper()) is not None
+
+    # ---- the run ---------------------------------------------------------------------------------------------
+    def run(self, scan: str) -> Deidentified:
+        data = self.data
+        position, meta = 132, {}
+        while position + 8 <= len(data) and data[position:position + 2] == b"\x02\x00":
+            _group, number, vr_bytes, length = _HEADER.unpack_from(data, position)
+            vr = _VRS.get(vr_bytes)
+            if vr is None:
+                raise _Declined
+            if vr in _LONG_VRS:
+                length, start = _UINT32.unpack_from(data, position + 8)[0], position + 12
+            else:
+                start = position + 8
+            if number in (0x0002, 0x0003, 0x0010):
+                meta[number] = data[start:start + length].decode("ascii", "replace").rstrip("\0 ")
+            position = start + length
+        syntax = _syntax(meta[0x0010]) if meta.get(0x0010) else None
+        if syntax is None:
+            raise _Declined
+        elements, _ = _elements(data, position, len(data), False)
+        top = {element[0]: element for element in elements}
+        from_meta = {}  # a class or instance UID only the file meta has: the dataset engine copies it in first
+        for tag, number in ((_CLASS, 0x0002), (_INSTANCE, 0x0003)):
+            if not self._single(top.get(tag)) and meta.get(number):
+                if (tag in top and top[tag][1] != "UI") or self.plan.public(tag, "UI")[0] != UIDS:
+                    raise _Declined
+                from_meta[tag] = meta[number]
+        sop_class = from_meta.get(_CLASS) or self._single(top.get(_CLASS))
+        originals = {name: uid_text(from_meta.get(tag) or self._single(top.get(tag))) for name, tag in _UID_NAMES.items()}
+        if not sop_class:
+            raise _Declined  # the dataset engine refuses it
+        self._check_pixels(top, syntax, sop_class)
+
+        instance = originals["SOPInstanceUID"] or "bytes " + hashlib.sha256(data).hexdigest()
+        group = f"scan {scan}" if scan else instance
+        patient_id = self._single(top.get(_PATIENT_ID)).strip()
+        basis = patient_id or "|".join(
+            self._single(top.get(tag)).strip() for tag in (_PATIENT_NAME, _BIRTH_DATE)
+        ).strip("|") or originals["StudyInstanceUID"] or group
+        self.shift = self.keyed.date_shift(basis)
+        modality = self._single(top.get(_MODALITY))
+        held = burned_in(self._single(top.get(_BURNED_IN)), modality)
+        if held is not None:
+            self.report.hold(*held)
+        self._collect_identifying(elements)
+        if self.identifying:
+            self.named = re.compile("|".join(re.escape(token) for token in sorted(self.identifying)))
+        blanks = self.keyed.blank_uids(originals, group, instance)
+
+        output = dict(self._clean(elements))
+        for tag, value in from_meta.items():
+            self.actions["U"] += tag not in top  # counted by _clean when the element was there, blank
+            output[tag] = _string_element(tag, "UI", self.keyed.uid(value))
+        if _CHARACTER_SET in top and _CHARACTER_SET not in output:
+            raise _Declined  # the character set itself went: the dataset engine re-encodes everything
+        self._clean_overlay_bits(top, output, syntax)
+        pseudonym = self.keyed.pseudonym(basis)
+        output[_PATIENT_ID] = _string_element(_PATIENT_ID, top[_PATIENT_ID][1] if _PATIENT_ID in top else "LO", pseudonym)
+        self.report.pseudonyms.append(PseudonymEntry("PatientID", patient_id or basis, pseudonym))
+        replaced = {}
+        for name, original in originals.items():
+            if original:
+                replaced[name] = self.keyed.uid(original)
+                self.report.pseudonyms.append(PseudonymEntry(name, original, replaced[name]))
+            else:
+                replaced[name] = blanks[name]
+                tag = _UID_NAMES[name]
+                output[tag] = _string_element(tag, top[tag][1] if tag in top else "UI", blanks[name])
+        output.update(_marker_elements(self.options, self.table.edition, self.table.edition_rows))
+        body = b"".join(output[tag] for tag in sorted(output))
+        meta = _file_meta(sop_class, replaced["SOPInstanceUID"], str(syntax))
+        identity = Identity(study_uid=replaced["StudyInstanceUID"], series_uid=replaced["SeriesInstanceUID"],
+                            instance_uid=replaced["SOPInstanceUID"], modality=modality if _MODALITY in output else "")
+        return Deidentified(data=meta + body, identity=identity, report=self.report)
+
+    def _check_pixels(self, top: dict, syntax: UID, sop_class: str) -> None:
+        """What the dataset engine checks before it starts: an image has pixels, and they are all there."""
+        if _is_image_storage(sop_class) and not {0x7FE00008, 0x7FE00009, PIXEL_DATA} & top.keys():
+            raise _Declined
+        pixels = top.get(PIXEL_DATA)
+        if pixels is None:
+            return
+        if syntax.is_encapsulated != (pixels[5] == _UNDEFINED):
+            raise _Declined
+        if syntax.is_encapsulated:
+            try:
+                self.frames = list(pydicom.encaps.generate_frames(self.data[pixels[3]:pixels[4]], number_of_frames=self._number(top.get(_FRAMES), 1) or 1))
+            except Exception:
+                raise _Declined from None
+            if not self.frames or any(not frame for frame in self.frames):
+                raise _Declined
+            return
+        if None in (top.get(_ROWS), top.get(_COLUMNS), top.get(_ALLOCATED)):
+            raise _Declined
+        expected = (self._number(top[_ROWS], 0) * self._number(top[_COLUMNS], 0) * self._number(top.get(_SAMPLES), 1)
+                    * (self._number(top.get(_FRAMES), 1) or 1) * self._number(top[_ALLOCATED], 0))
+        if pixels[5] * 8 < expected:
+            raise _Declined
+
+    # ---- what counts as identifying ----------------------------------------------------------------------------
+    def _collect_identifying(self, elements: list) -> None:
+        plan = self.plan
+        for element in elements:
+            tag, vr = element[0], element[1]
+            if tag >> 16 & 1:
+                continue
+            if vr == "SQ":
+                for _undefined, item in element[6]:
+                    self._collect_identifying(item)
+            elif plan.collects(tag, vr):
+                for value in self._values(element):
+                    self.identifying.update(identifying_tokens(value, vr))
+
+    # ---- the walk ----------------------------------------------------------------------------------------------
+    def _clean(self, elements: list) -> list[tuple[int, bytes]]:
+        """One dataset level: the (tag, encoded element) pairs that stay, in tag order."""
+        data, plan, actions = self.data, self.plan, self.actions
+        present = {element[0]: element for element in elements}
+        pairs = self._date_time_pairs(elements, present)
+        follow = {described for content, titles in DESCRIBES_CONTENT.items() if content in present for described in titles}
+        output, creators, creators_used = [], [], set()
+        for element in elements:
+            tag = element[0]
+            group, number = tag >> 16, tag & 0xFFFF
+            if follow and tag in follow and plan.action(tag)[0] is None:
+                output.append((tag, self._empty(element)))
+            elif number == 0x0000:
+                actions["X"] += 1  # group lengths: retired, and wrong after any change
+            elif group & 1:
+                if 0x10 <= number <= 0xFF:
+                    creators.append(len(output))  # stays only while an element of its block stays
+                    output.append((tag, data[element[2]:element[4]]))
+                elif self._safe_private(element, group, number, present):
+                    creators_used.add(group << 16 | number >> 8)
+                    actions["K"] += 1
+                    output.append((tag, data[element[2]:element[4]]))
+                else:
+                    actions["X"] += 1
+            elif 0x5000 <= group <= 0x60FF and not group & 1 and (group < 0x5100 or group >= 0x6000):
+                actions["X"] += 1  # curves and overlays: graphics that may carry text, never kept
+            else:
+                chunk = self._apply(element, plan.public(tag, element[1]), pairs)
+                if chunk is not None:
+                    output.append((tag, chunk))
+        if creators:
+            unused = {index for index in creators if output[index][0] not in creators_used}
+            actions["X"] += len(unused)
+            output = [pair for index, pair in enumerate(output) if index not in unused]
+        return output
+
+    def _safe_private(self, element: tuple, group: int, number: int, present: dict) -> bool:
+        if (group, number & 0xFF) not in self.safe_elements or number < 0x1000:
+            return False
+        creator = present.get(group << 16 | number >> 8)
+        if creator is None:
+            return False
+        name = self._single(creator).strip()
+        if (group, name, number & 0xFF) not in self.safe:
+            return False
+        if element[1] == "SQ" or element[5] == _UNDEFINED:
+            raise _Declined
+        return True
+
+    def _apply(self, element: tuple, step: tuple, pairs: dict[int, str]) -> bytes | None:
+        kind, actions = step[0], self.actions
+        tag, vr = element[0], element[1]
+        if vr == "SQ" and kind not in (RECURSE, EMPTY, REMOVE):
+            raise _Declined
+        if kind == KEEP:
+            actions["K"] += 1
+            return self.data[element[2]:element[4]]
+        if kind == REMOVE:
+            actions["X"] += 1
+            return None
+        if kind == REMOVE_IF_NAMED:
+            if self._names_someone(self._ascii(element)):
+                actions["X"] += 1
+                return None
+            actions["K"] += 1
+            return self.data[element[2]:element[4]]
+        if kind == CLEAN_UNLESS_NAMED:
+            if not any(self._names_someone(value) for value in self._values(element)):
+                actions["C"] += 1
+                return self.data[element[2]:element[4]]
+            return self._apply(element, step[1], pairs)
+        if kind == RECURSE:
+            chunk = self._sequence(element)
+            actions[step[1]] += 1
+            return chunk
+        if kind == UIDS:
+            values = self._values(element)
+            actions["U"] += 1
+            return _string_element(tag, vr, "\\".join(self.keyed.uid(value) for value in values))
+        if kind == SHIFT:
+            return self._shift(element, pairs)
+        if kind == EMPTY:
+            return self._empty(element)
+        if kind == AGE:
+            actions["K"] += 1
+            capped = capped_age(self._single(element))
+            return self.data[element[2]:element[4]] if capped is None else _string_element(tag, vr, capped)
+        assert kind == DUMMY_VALUE, kind
+        actions["D"] += 1
+        return _dummy_element(tag, vr)
+
+    def _sequence(self, element: tuple) -> bytes:
+        """A sequence with every item cleaned, lengths recomputed (undefined ones stay undefined)."""
+        parts = []
+        for undefined, item in element[6]:
+            body = b"".join(chunk for _tag, chunk in self._clean(item))
+            parts.append(_ITEM + (_UINT32.pack(_UNDEFINED) + body + _ITEM_DELIMITER if undefined else _UINT32.pack(len(body)) + body))
+        value = b"".join(parts)
+        if element[5] == _UNDEFINED:
+            return _header(element[0], "SQ", _UNDEFINED) + value + _SEQUENCE_DELIMITER
+        return _header(element[0], "SQ", len(value)) + value
+
+    def _empty(self, element: tuple) -> bytes:
+        self.actions["Z"] += 1
+        if element[1] == "SQ" and element[5] == _UNDEFINED:
+            return _header(element[0], "SQ", _UNDEFINED) + _SEQUENCE_DELIMITER
+        return _header(element[0], element[1], 0)
+
+    def _shift(self, element: tuple, pairs: dict[int, str]) -> bytes:
+        tag, vr = element[0], element[1]
+        if tag in pairs:
+            self.actions["C"] += 1
+            return _string_element(tag, vr, pairs[tag])
+        convert = {"DA": self.shift.date, "DT": self.shift.datetime, "TM": self.shift.time}.get(vr)
+        values = self._values(element)
+        shifted = [convert(value) for value in values] if convert else [None]
+        if any(value is None for value in shifted):
+            return self._empty(element)  # a value we cannot read as a date may hold anything
+        self.actions["C"] += 1
+        return _string_element(tag, vr, "\\".join(shifted))
+
+    def _date_time_pairs(self, elements: list, present: dict) -> dict[int, str]:
+        """Shifted values for each (…Date, …Time) pair at this level, moved together as one instant."""
+        shifted: dict[int, str] = {}
+        for element in elements:
+            if element[1] != "DA" or element[0] >> 16 & 1 or (partner_tag := time_partner(element[0])) is None:
+                continue
+            partner = present.get(partner_tag)
+            if partner is None or partner[1] != "TM" or self._multiplicity(element) != 1 or self._multiplicity(partner) != 1:
+                continue
+            pair = self.shift.date_and_time(self._single(element), self._single(partner))
+            if pair is not None:
+                shifted[element[0]], shifted[partner_tag] = pair
+        return shifted
+
+    def _clean_overlay_bits(self, top: dict, output: dict, syntax: UID) -> None:
+        """As the dataset engine: zero native pixel bits outside Bits Stored; compressed frames whose headers do
+        not rule such bits out are left to it (it decodes them)."""
+        pixels = top.get(PIXEL_DATA)
+        if pixels is None:
+            return
+        allocated, stored = self._number(top.get(_ALLOCATED), 0), self._number(top.get(_STORED), 0)
+        if allocated not in (8, 16, 32) or not 0 < stored < allocated:
+            return
+        if syntax.is_encapsulated:
+            if not self.report.held and not all((precision := stated_precision(frame)) is not None and precision <= stored
+                                                for frame in self.frames):
+                raise _Declined
+            return
+        if PIXEL_DATA not in output:
+            raise _Declined
+        cleaned = cleaned_pixel_bytes(
+            self.data[pixels[3]:pixels[4]], allocated, stored, self._number(top.get(_HIGH_BIT), stored - 1),
+            self._number(top.get(_REPRESENTATION), 0) == 1, big_endian=False,
+        )
+        if cleaned is not None:
+            output[PIXEL_DATA] = _header(PIXEL_DATA, pixels[1], len(cleaned)) + cleaned
+            self.report.overlay_bits_cleared = True
+            self.actions["C"] += 1
+

@@ -1,0 +1,168 @@
+"""The byte-level engine against its oracle, the dataset engine: where it takes an instance the bytes and the report are the same; what it declines, the dataset engine handles."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from io import BytesIO
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from services.anonymization.domain import stream
+from services.anonymization.domain.engine import AnonymizationFailed, anonymize, deidentify_dataset
+from services.anonymization.domain.profile import Options
+from services.anonymization.rules_table import load_rule_table
+from tests.phi_corpus import PATIENT_NAME, UID_CANARY, build_instance
+
+KEY = b"radlab-test-key-0123456789abcdef"
+STUDY = f"{UID_CANARY}.6.1"
+EXPLICIT_SERIES = (  # every explicit VR little endian series in the shared data, plain and JPEG 2000
+    "dcm_qa_deident/In", "dcm_qa_ct/In/GE", "totalsegmentator/tests/reference_files/example_ct_dicom",
+    "dcmqi/data/segmentations/liver.dcm", "dcmqi/data/segmentations/partial_overlaps.dcm",
+    "rt_utils/tests/mock_data/ct_1.dcm", "rt_utils/tests/mock_data/ct_2.dcm",
+)
+OPTION_SETS = [Options()] + [
+    dataclasses.replace(Options(), **{field.name: not getattr(Options(), field.name)}) for field in dataclasses.fields(Options)
+] + [Options(**{field.name: False for field in dataclasses.fields(Options)})]
+
+
+@pytest.fixture(scope="module")
+def table():
+    return load_rule_table()
+
+
+def both(data: bytes, table, options: Options = Options(), key: bytes = KEY, scan: str = "scan-1"):
+    """(byte engine's result or None, dataset engine's result or the AnonymizationFailed it raised)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = stream.deidentify(data, table, key, "tenant-a", options, scan)
+        try:
+            slow = deidentify_dataset(data, table, key, "tenant-a", options, scan)
+        except AnonymizationFailed as error:
+            slow = error
+    return fast, slow
+
+
+def assert_same(fast, slow, label: str) -> None:
+    assert fast is not None, f"{label}: the byte engine declined"
+    assert fast.data == slow.data, label
+    assert fast.identity == slow.identity, label
+    report, expected = fast.report, slow.report
+    assert (report.actions, report.held_kind, report.held_reason, report.pseudonyms, report.overlay_bits_cleared) == (
+        expected.actions, expected.held_kind, expected.held_reason, expected.pseudonyms, expected.overlay_bits_cleared), label
+
+
+def files(data_dir, entry: str):
+    path = data_dir / entry
+    return [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and "LICENSE" not in p.name)
+
+
+@pytest.mark.parametrize("entry", EXPLICIT_SERIES)
+def test_the_byte_engine_takes_every_explicit_vr_real_series_and_writes_what_the_dataset_engine_writes(table, data_dir, entry):
+    paths = files(data_dir, entry)
+    assert paths
+    for path in paths:
+        assert_same(*both(path.read_bytes(), table), path.name)
+
+
+@pytest.mark.parametrize("options", OPTION_SETS, ids=lambda options: ",".join(
+    name for name, on in dataclasses.asdict(options).items() if on != getattr(Options(), name)) or "defaults")
+def test_the_phi_corpus_comes_out_the_same_under_every_option(table, options):
+    """The canary corpus (every Table E.1-1 attribute at depths 0–3, listed and unlisted sequences, private blocks
+    of several creators, dates in every format, overlays, curves, hidden overlay bits, references) under the
+    defaults, each option flipped, and all off."""
+    for number, references in ((1, None), (2, f"{UID_CANARY}.9.1")):
+        data = build_instance(table, options, study_uid=STUDY, instance=number, references=references)[0]
+        assert_same(*both(data, table, options), f"instance {number}")
+
+
+def test_a_different_key_or_scan_changes_the_output_the_same_way(table, data_dir):
+    data = files(data_dir, "dcm_qa_ct/In/GE")[0].read_bytes()
+    assert_same(*both(data, table, key=b"another-key-for-radlab-tests-9876"), "other key")
+    assert_same(*both(data, table, scan=""), "no scan")
+    assert both(data, table)[0].data != both(data, table, key=b"another-key-for-radlab-tests-9876")[0].data
+
+
+def _variant(data: bytes, change) -> bytes:
+    dataset = pydicom.dcmread(BytesIO(data))
+    change(dataset)
+    output = BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset.save_as(output, enforce_file_format=True)
+    return output.getvalue()
+
+
+def _undefined_lengths(dataset: Dataset) -> None:
+    """Sequences and items of undefined length, names and dates inside, one sequence empty."""
+    item = Dataset()
+    item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = dataset.SOPClassUID, dataset.SOPInstanceUID
+    item.add_new(0x00081150, "UI", dataset.SOPClassUID)
+    request = Dataset()
+    request.RequestedProcedureDescription = f"follow-up of {PATIENT_NAME}"
+    request.ScheduledProcedureStepStartDate, request.ScheduledProcedureStepStartTime = "20200101", "101010"
+    request.is_undefined_length_sequence_item = True
+    item.is_undefined_length_sequence_item = True
+    dataset.SourceImageSequence = Sequence([item])
+    dataset.RequestAttributesSequence = Sequence([request])
+    dataset.ReferencedPerformedProcedureStepSequence = Sequence([])
+    for keyword in ("SourceImageSequence", "RequestAttributesSequence", "ReferencedPerformedProcedureStepSequence"):
+        dataset[keyword].is_undefined_length = True
+    dataset.PatientName = PATIENT_NAME
+
+
+def _overlay_bits(dataset: Dataset) -> None:
+    pixels = dataset.pixel_array.copy()
+    pixels[:4, :4] |= np.uint16(1 << 14)
+    dataset.PixelData = pixels.tobytes()
+
+
+VARIANTS = {
+    "undefined lengths": _undefined_lengths,
+    "overlay bits": _overlay_bits,
+    "burned in": lambda dataset: setattr(dataset, "BurnedInAnnotation", "YES"),
+    "risky modality": lambda dataset: setattr(dataset, "Modality", "US"),
+    "blank study and series": lambda dataset: [setattr(dataset, name, "") for name in ("StudyInstanceUID", "SeriesInstanceUID")],
+    "instance UID only in the meta": lambda dataset: delattr(dataset, "SOPInstanceUID"),
+    "no patient id": lambda dataset: delattr(dataset, "PatientID"),
+    "old age": lambda dataset: setattr(dataset, "PatientAge", "093Y"),
+    "descriptor naming the patient": lambda dataset: setattr(dataset, "SeriesDescription", f"{PATIENT_NAME.split('^')[0]} head"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_variants_of_a_real_mr_slice_come_out_the_same(table, data_dir, name):
+    data = _variant(files(data_dir, "dcm_qa_deident/In")[0].read_bytes(), VARIANTS[name])
+    assert_same(*both(data, table), name)
+
+
+def test_what_the_byte_engine_declines_the_dataset_engine_handles(table, data_dir):
+    real = files(data_dir, "dcm_qa_ct/In/GE")[0].read_bytes()
+    latin = _variant(real, lambda dataset: [setattr(dataset, "SpecificCharacterSet", "ISO_IR 100"),
+                                             setattr(dataset, "PatientName", "Müller^Jürgen")])
+    declined = {
+        "implicit VR": files(data_dir, "rt_utils/tests/mock_data/rt.dcm")[0].read_bytes(),
+        "a name to decode from Latin-1": latin,
+        "no preamble": real[132:],
+    }
+    for name, data in declined.items():
+        fast, slow = both(data, table)
+        assert fast is None, name
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert anonymize(data, table, KEY, "tenant-a", scan="scan-1").data == slow.data, name
+    assert "Müller" not in str(pydicom.dcmread(BytesIO(anonymize(latin, table, KEY).data)))
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.7, 0.999])
+def test_a_truncated_file_is_declined_and_fails_closed(table, data_dir, cut):
+    real = files(data_dir, "dcm_qa_deident/In")[0].read_bytes()
+    data = real[:int(len(real) * cut)]
+    fast, slow = both(data, table)
+    assert fast is None and isinstance(slow, AnonymizationFailed)
+    with pytest.raises(AnonymizationFailed, match="truncated"):
+        anonymize(data, table, KEY)
