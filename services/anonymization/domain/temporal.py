@@ -67,7 +67,7 @@ def _parse_date(value: str) -> date | None:
     if not re.fullmatch(r"\d{8}", text):
         return None
     try:
-        return datetime.strptime(text, "%Y%m%d").date()
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
         return None
 
