@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -167,7 +168,7 @@ def radlab_in_process(source: Path, destination: Path) -> None:
 
     table = load_rule_table()
     destination.mkdir(parents=True, exist_ok=True)
-    failed = []
+    failed, engines = [], Counter()
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         try:
             with warnings.catch_warnings():
@@ -176,9 +177,11 @@ def radlab_in_process(source: Path, destination: Path) -> None:
         except InvalidArgument as error:
             failed.append(str(error))
             continue
+        engines[result.engine] += 1
         target = destination / ("held" if result.report.held else "") / f"{result.identity.instance_uid}.dcm"
         target.parent.mkdir(exist_ok=True)
         target.write_bytes(result.data)
+    print(f"  radlab engine on {source.name}: " + ", ".join(f"{count} files by the {name} engine" for name, count in sorted(engines.items())))
     if failed:
         raise ToolFailed(f"{len(failed)} failed: {failed[0][:120]}")
 

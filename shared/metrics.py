@@ -18,6 +18,9 @@ HANDLER_DURATION = Histogram(
 CONSUMER_LAG = Gauge("radlab_consumer_lag_records", "Records published but not yet committed", ["consumer", "topic"])
 OUTBOX_PENDING = Gauge("radlab_outbox_pending_records", "Outbox rows not yet published", ["service"])
 STORED_BYTES = Counter("radlab_stored_bytes_total", "Bytes written to the object store", ["bucket"])
+ANONYMIZED_INSTANCES = Counter(
+    "radlab_anonymized_instances_total", "DICOM instances de-identified, by the engine that did it (bytes or dataset)", ["engine"]
+)
 
 
 def serve(port: int, addr: str = "0.0.0.0") -> None:

@@ -37,6 +37,7 @@ from shared.consumer import Handler
 from shared.db import Database, UnitOfWork
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound
 from shared.events import Event, event_type
+from shared.metrics import ANONYMIZED_INSTANCES
 from shared.objectstore import DICOM_BUCKET, QUARANTINE_BUCKET, ObjectNotFound, ObjectStore
 from shared.protos import timestamp
 
@@ -206,6 +207,7 @@ def _deidentify(ports: Ports, tenant: str, scan_id: str, bucket: str, keys: list
                     result = anonymize(data, table, ports.keys.anon, tenant, options, scan=scan_id)
             except AnonymizationFailed as error:
                 raise AnonymizationFailed(f"{where}: {error}") from None
+            ANONYMIZED_INSTANCES.labels(engine=result.engine).inc()
             done.actions.update(result.report.actions)
             for entry in result.report.pseudonyms:
                 done.pseudonyms[(KINDS[entry.kind], entry.pseudonym)] = entry.original

@@ -14,6 +14,7 @@ import numpy as np
 import pydicom
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from radlab.anonymization.v1 import anonymization_service_pb2 as pb
 from radlab.anonymization.v1 import events_pb2
@@ -105,12 +106,19 @@ def keys_in(ports: handlers.Ports, bucket: str) -> list[str]:
     return [info.key for info in ports.store.list(bucket)]
 
 
+def engine_counts() -> tuple[float, float]:
+    """radlab_anonymized_instances_total for the byte-level and the dataset engine."""
+    return tuple(REGISTRY.get_sample_value("radlab_anonymized_instances_total", {"engine": engine}) or 0.0 for engine in ("bytes", "dataset"))
+
+
 def test_a_scan_is_anonymized_into_dicom_and_its_originals_leave_quarantine(ports, corpus, tmp_path):
     """5 instances written under replaced UIDs, the US one held in quarantine, ScanAnonymized in the outbox; nothing stored holds a canary."""
     files, canaries = corpus
     keys = quarantine(ports, files, "scan-1")
     event = uploaded(keys, "scan-1")
+    before = engine_counts()
     deliver(ports, event)
+    assert engine_counts() == (before[0] + len(files), before[1])  # every file through the byte-level engine
 
     [announced] = outbox(ports)
     assert isinstance(announced, events_pb2.ScanAnonymized)
@@ -313,7 +321,9 @@ def test_files_without_preamble_or_file_meta_are_anonymized_like_the_originals(p
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         stripped = [originals[0][132:], bare(originals[1], implicit=True), bare(originals[2], implicit=False)]
+    before = engine_counts()
     deliver(ports, uploaded(quarantine(ports, stripped, "scan-8"), "scan-8"))
+    assert engine_counts() == (before[0], before[1] + 3)  # no preamble: the dataset engine's
 
     [announced] = outbox(ports)
     assert isinstance(announced, events_pb2.ScanAnonymized), announced

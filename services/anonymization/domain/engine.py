@@ -314,7 +314,7 @@ class _Deidentifier:
             study_uid=str(dataset.StudyInstanceUID), series_uid=str(dataset.SeriesInstanceUID),
             instance_uid=str(dataset.SOPInstanceUID), modality=str(dataset.get("Modality", "") or ""),
         )
-        return Deidentified(data=written, identity=identity, report=self.report)
+        return Deidentified(data=written, identity=identity, report=self.report, engine="dataset")
 
     # ---- what counts as identifying ------------------------------------------------------------------------
     def _collect_identifying(self, dataset: Dataset) -> None:

@@ -67,12 +67,13 @@ class Identity:
 
 @dataclass
 class Deidentified:
-    """The de-identified instance as Part 10 bytes, who it now is, and the report; `dataset` parses the bytes
-    when first asked (the engines do not keep one)."""
+    """The de-identified instance as Part 10 bytes, who it now is, the report, and which engine made it
+    ("bytes" or "dataset"); `dataset` parses the bytes when first asked (the engines do not keep one)."""
 
     data: bytes
     identity: Identity
     report: Report
+    engine: str
 
     @cached_property
     def dataset(self) -> Dataset:

@@ -368,7 +368,7 @@ class _Stream:
         meta = _file_meta(sop_class, replaced["SOPInstanceUID"], str(syntax))
         identity = Identity(study_uid=replaced["StudyInstanceUID"], series_uid=replaced["SeriesInstanceUID"],
                             instance_uid=replaced["SOPInstanceUID"], modality=modality if _MODALITY in output else "")
-        return Deidentified(data=meta + body, identity=identity, report=self.report)
+        return Deidentified(data=meta + body, identity=identity, report=self.report, engine="bytes")
 
     def _check_pixels(self, top: dict, syntax: UID, sop_class: str) -> None:
         """What the dataset engine checks before it starts: an image has pixels, and they are all there."""
