@@ -492,12 +492,22 @@ def on_scan_anonymized(ports: Ports, consumer: str, event: Event) -> None:
 
 
 def on_anonymization_failed(ports: Ports, consumer: str, event: Event) -> None:
-    """The upload could not be de-identified: it is FAILED, with anonymization's reason."""
+    """The upload could not be de-identified: it is FAILED, with anonymization's reason, and IngestFailed says so
+    (once: an upload already failed or built stays as it is)."""
     failed: anonymization_events.AnonymizationFailed = event.message
+    tenant, table = event.envelope.tenant, store.uploads
+    waiting = (table.c.tenant == tenant) & (table.c.upload_id == failed.upload_id) & (table.c.state == pb.UPLOAD_STATE_UPLOADED)
+    reason = f"not de-identified: {failed.reason}"
     with ports.db.unit_of_work() as uow:
         if uow.already_processed(consumer, event.id):
             return
-        _set_upload_state(uow, event.envelope.tenant, failed.upload_id, pb.UPLOAD_STATE_FAILED, f"not de-identified: {failed.reason}")
+        row = uow.execute(sa.select(table).where(waiting)).first()
+        if row is not None and uow.execute(table.update().where(waiting).values(
+            state=pb.UPLOAD_STATE_FAILED, failure_reason=reason, updated_at=time.time(),
+        )).rowcount:
+            uow.emit(events_pb2.IngestFailed(
+                upload_id=row.upload_id, scan_id=row.scan_id, dataset_id=row.dataset_id, reason=reason,
+            ), subject=row.upload_id, tenant=tenant)
         uow.mark_processed(consumer, event.id)
 
 

@@ -399,6 +399,22 @@ def test_an_upload_whose_scanuploaded_anonymization_dead_lettered_fails(ports, a
     assert (rows_text(ports.db), len(outbox(ports.db))) == before
 
 
+def test_an_upload_anonymization_refuses_is_failed_with_its_reason_and_one_ingestfailed(ports, anonymizer, data_dir):
+    """A scan whose DICOM file is cut in half: anonymization fails it closed (AnonymizationFailed) and ingestion marks
+    the upload FAILED with that reason and emits IngestFailed; a redelivered AnonymizationFailed changes nothing."""
+    data = sorted((data_dir / MR).iterdir())[0].read_bytes()
+    response = handlers.upload(ports, UPLOADER, requests(data[:len(data) // 2], name="DOE^JOHN.dcm"))
+    delivered = through_anonymization(ports, anonymizer)
+    assert [event.type for event in delivered] == ["radlab.anonymization.v1.AnonymizationFailed"]
+    upload = handlers.get_upload(ports, UPLOADER, response.upload_id)
+    assert upload.state == pb.UPLOAD_STATE_FAILED and "truncated" in upload.failure_reason and "DOE" not in upload.failure_reason
+    [failed] = outbox(ports.db, "radlab.ingestion.v1.IngestFailed")
+    assert (failed.message.upload_id, failed.message.scan_id, failed.message.reason) == (
+        response.upload_id, delivered[0].message.scan_id, upload.failure_reason)
+    handlers.event_handlers(ports, CONSUMER)[delivered[0].type](delivered[0])
+    assert len(outbox(ports.db, "radlab.ingestion.v1.IngestFailed")) == 1
+
+
 def test_a_served_runtime_fails_dead_lettered_uploads_expires_idle_ones_and_stops_its_threads(tmp_path, data_dir):
     """`radlab serve ingestion anonymization` in-process with a 0.5 s upload TTL: a gRPC upload anonymization cannot
     write becomes FAILED instead of waiting forever, a broken upload becomes EXPIRED, and Runtime.stop ends the dead-letter
