@@ -357,6 +357,23 @@ def test_upload_setting_that_is_not_a_positive_number_fails_with_a_message(helm,
 # --- training and Ray --------------------------------------------------------------------------------
 
 
+def scratch_of(deployment):
+    """The emptyDir behind /tmp of a Deployment's pods."""
+    [volume] = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "tmp"]
+    return volume["emptyDir"]
+
+
+def test_ingestion_scratch_is_bounded_above_the_largest_upload(helm, default_render):
+    """Ingestion spools whole uploads in /tmp: its emptyDir has a size limit above config.uploads.maxBytes (so a
+    full disk evicts the pod instead of starving the node); the others stay unbounded unless set."""
+    deployments = of_kind(default_render, "Deployment")
+    limit = scratch_of(deployments["ingestion"])["sizeLimit"]
+    assert limit.endswith("Gi") and int(limit[:-2]) << 30 > int(upload_settings(default_render)["RADLAB_UPLOAD_MAX_BYTES"])
+    assert all(scratch_of(deployment) == {} for name, deployment in deployments.items() if name != "ingestion")
+    custom = of_kind(render(helm, "--set", "services.interpolation.scratch.sizeLimit=2Gi"), "Deployment")
+    assert scratch_of(custom["interpolation"]) == {"sizeLimit": "2Gi"}
+
+
 def test_ray_address_reaches_training_only(default_render):
     """Training reads RADLAB_RAY from the ConfigMap; the other services do not get it."""
     (config,) = [r for r in default_render if r["kind"] == "ConfigMap"]
