@@ -165,7 +165,7 @@ def _anonymize(args: argparse.Namespace) -> int:
 def _volume(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from services.ingestion.domain.series import Volume, build_volumes, parse_instance
+    from services.ingestion.domain.series import Volume, build_volumes, holds_image, parse_instance
     from shared.errors import InvalidArgument
     from shared.volumes import check_output, to_nifti
 
@@ -174,8 +174,10 @@ def _volume(args: argparse.Namespace) -> int:
     output = Path(args.output)
     check_output(output)
     files = sorted(path for path in Path(args.source).rglob("*") if path.is_file())
-    datasets = [dataset for dataset in map(parse_instance, (path.read_bytes() for path in files)) if dataset is not None]
-    print(f"{len(datasets)} DICOM image(s) among {len(files)} file(s) in {args.source}")
+    instances = [dataset for dataset in map(parse_instance, (path.read_bytes() for path in files)) if dataset is not None]
+    datasets = [dataset for dataset in instances if holds_image(dataset)]
+    left_out = f" ({len(instances) - len(datasets)} segmentation(s) left out)" if len(instances) > len(datasets) else ""
+    print(f"{len(datasets)} DICOM image(s) among {len(files)} file(s) in {args.source}{left_out}")
     if not datasets:
         raise InvalidArgument(f"no DICOM images in {args.source}, so nothing was written; export the series from the PACS "
                               "or modality as DICOM files")

@@ -272,6 +272,15 @@ def test_cli_refuses_a_missing_folder_no_dicom_and_a_bad_output_in_one_line(data
     assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def test_cli_leaves_segmentations_out_as_ingestion_does(data_dir, tmp_path, capsys):
+    """dcmqi's folder: a 3-slice CT and two DICOM-SEG objects of it; only the CT becomes a volume, in OUT itself."""
+    assert main(["volume", str(data_dir / "dcmqi/data/segmentations"), str(tmp_path / "out.nii.gz")]) == 0
+    printed = capsys.readouterr().out
+    assert "3 DICOM image(s) among 5 file(s)" in printed and "(2 segmentation(s) left out)" in printed
+    assert [path.name for path in tmp_path.iterdir()] == ["out.nii.gz"]
+    assert nib.load(tmp_path / "out.nii.gz").shape == (512, 512, 3)
+
+
 def test_cli_reports_tilt_and_writes_the_resampled_volume(data_dir, tmp_path, capsys):
     assert main(["volume", str(data_dir / CT_TILT), str(tmp_path / "ge.nii.gz")]) == 0
     printed = capsys.readouterr().out

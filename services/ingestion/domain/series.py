@@ -475,6 +475,11 @@ def group_series(datasets: list[Dataset]) -> list[Series]:
     return _group(frames)
 
 
+def holds_image(dataset: Dataset) -> bool:
+    """Whether the instance holds an image a volume is made of (a segmentation holds labels of one)."""
+    return str(dataset.get("Modality", "")) not in NOT_IMAGES
+
+
 def group_image_series(datasets: list[Dataset]) -> tuple[list[Series], dict[str, str]]:
     """`group_series` of the instances that can be part of a volume, each instance's geometry read once.
 
@@ -486,7 +491,7 @@ def group_image_series(datasets: list[Dataset]) -> tuple[list[Series], dict[str,
     unusable: dict[str, str] = {}
     with _collector_paused():
         for dataset in datasets:
-            if str(dataset.get("Modality", "")) in NOT_IMAGES:
+            if not holds_image(dataset):
                 continue
             try:
                 frames += frames_of(dataset)
@@ -788,9 +793,10 @@ def _rescaled_float(stored: list[np.ndarray], slopes: np.ndarray, intercepts: np
 
 
 def build_volumes(datasets: list[Dataset]) -> list[Volume | VolumeRefused]:
-    """Every series in `datasets` as a Volume, or the VolumeRefused saying why it could not be one; largest first."""
+    """Every image series in `datasets` as a Volume, or the VolumeRefused saying why it could not be one; largest
+    first. Segmentations are left out, as ingestion leaves them out."""
     out: list[Volume | VolumeRefused] = []
-    for series in group_series(datasets):
+    for series in group_series([dataset for dataset in datasets if holds_image(dataset)]):
         try:
             out.append(build_volume(series))
         except VolumeRefused as refused:
