@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import warnings
 from io import BytesIO
 
@@ -168,3 +169,39 @@ def test_a_truncated_file_is_declined_and_fails_closed(table, data_dir, cut):
     assert fast is None and isinstance(slow, AnonymizationFailed)
     with pytest.raises(AnonymizationFailed, match="truncated"):
         anonymize(data, table, KEY)
+
+
+def _damaged(data: bytes, rng: random.Random) -> bytes:
+    """`data` with one of: bits flipped, a byte replaced, a cut, or a run of bytes repeated (near the headers)."""
+    damaged = bytearray(data)
+    where = rng.randrange(132, min(len(damaged), 6000))
+    kind = rng.randrange(4)
+    if kind == 0:
+        damaged[where] ^= 1 << rng.randrange(8)
+    elif kind == 1:
+        damaged[where] = rng.randrange(256)
+    elif kind == 2:
+        del damaged[rng.randrange(132, len(damaged)):]
+    else:
+        damaged[where:where] = damaged[where:where + rng.randrange(2, 40)]
+    return bytes(damaged)
+
+
+def test_damaged_files_are_declined_or_come_out_the_same_and_never_escape_failing_closed(table, data_dir):
+    """300 seeded damages of a real MR slice, a real CT slice and a corpus instance: the byte engine either declines
+    or writes exactly what the dataset engine writes — it never passes a file the dataset engine refuses — and the
+    dataset engine refuses with AnonymizationFailed only (a damaged value met half-way included)."""
+    rng = random.Random(20261127)
+    seeds = [files(data_dir, "dcm_qa_deident/In")[0].read_bytes(), files(data_dir, "dcm_qa_ct/In/GE")[0].read_bytes(),
+             build_instance(table, study_uid=STUDY, instance=1)[0]]
+    outcomes = {"same": 0, "declined": 0}
+    for number in range(300):
+        fast, slow = both(_damaged(rng.choice(seeds), rng), table)
+        assert isinstance(slow, AnonymizationFailed) or slow.data, number  # anything else would have raised here
+        if fast is None:
+            outcomes["declined"] += 1
+            continue
+        assert not isinstance(slow, AnonymizationFailed), f"damage {number}: the byte engine passed a file the dataset engine refuses"
+        assert_same(fast, slow, f"damage {number}")
+        outcomes["same"] += 1
+    assert outcomes["same"] > 50 and outcomes["declined"] > 100, outcomes

@@ -56,8 +56,16 @@ def anonymize(
 
 def deidentify_dataset(data: bytes, table: RuleTable, key: bytes, tenant: str, options: Options, scan: str) -> Deidentified:
     """The general engine: the instance read into a pydicom dataset, every step applied to it, then written."""
-    dataset = _read(data)
-    return _Deidentifier(table, key, tenant, options).run(dataset, scan, data)
+    try:
+        return _Deidentifier(table, key, tenant, options).run(_read(data), scan, data)
+    except AnonymizationFailed:
+        raise
+    except Exception as error:  # a value pydicom cannot decode, met half-way: nothing was produced
+        # Only the error's type: pydicom's messages may quote the value, and the value may be PHI.
+        raise AnonymizationFailed(
+            f"an element of the DICOM file cannot be decoded ({type(error).__name__}); the file is damaged or "
+            "non-conformant: export it again"
+        ) from error
 
 
 # A file written without the 128-byte preamble and 'DICM' starts with its file meta (group 0002), or, with

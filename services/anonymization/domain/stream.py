@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import pydicom.encaps
 from pydicom.datadict import dictionary_has_tag, dictionary_VR
+from pydicom.charset import python_encoding
 from pydicom.dataelem import DataElement
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
@@ -80,8 +81,8 @@ def _elements(data: bytes, position: int, end: int, until_delimiter: bool) -> tu
             raise _Declined  # out of order, a VR this engine does not know or that the dataset engine reads (UN), command or file meta
         previous = tag
         if vr in _LONG_VRS:
-            if position + 12 > end:
-                raise _Declined
+            if position + 12 > end or length:
+                raise _Declined  # cut short, or reserved bytes that are not zero (copied, they would stay so)
             length, start = _UINT32.unpack_from(data, position + 8)[0], position + 12
         else:
             start = position + 8
@@ -327,6 +328,8 @@ class _Stream:
         if not sop_class:
             raise _Declined  # the dataset engine refuses it
         self._check_pixels(top, syntax, sop_class)
+        if _CHARACTER_SET in top and not all(term in python_encoding for term in self._values(top[_CHARACTER_SET])):
+            raise _Declined  # a character set pydicom does not know (or a damaged one): the dataset engine decides
 
         instance = originals["SOPInstanceUID"] or "bytes " + hashlib.sha256(data).hexdigest()
         group = f"scan {scan}" if scan else instance
@@ -365,7 +368,9 @@ class _Stream:
                 output[tag] = _string_element(tag, top[tag][1] if tag in top else "UI", blanks[name])
         output.update(_marker_elements(self.options, self.table.edition, self.table.edition_rows))
         body = b"".join(output[tag] for tag in sorted(output))
-        meta = _file_meta(sop_class, replaced["SOPInstanceUID"], str(syntax))
+        # The file meta names the class as the output's SOP Class UID does (a class outside 1.2.840.10008 is replaced).
+        meta_class = self.keyed.uid(sop_class) if self.plan.public(_CLASS, "UI")[0] == UIDS else sop_class
+        meta = _file_meta(meta_class, replaced["SOPInstanceUID"], str(syntax))
         identity = Identity(study_uid=replaced["StudyInstanceUID"], series_uid=replaced["SeriesInstanceUID"],
                             instance_uid=replaced["SOPInstanceUID"], modality=modality if _MODALITY in output else "")
         return Deidentified(data=meta + body, identity=identity, report=self.report, engine="bytes")
