@@ -2,8 +2,10 @@
 
 A new database gets the current tables straight from the metadata and records every step as done
 (Alembic's "create_all, then stamp head"); an existing one runs, in order, the steps it has not
-recorded, then creates the tables the metadata gained. The caller holds the service's write lock, so
-replicas starting together migrate once.
+recorded, then creates the tables the metadata gained. A step names the table it alters: where that
+table is not there yet (a database older than the table itself), the step is recorded without running,
+since the table is then created as the metadata has it now. The caller holds the service's write lock,
+so replicas starting together migrate once.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy.engine import Connection
 
-# (name, step): the name is recorded once the step ran; names never change once released.
-Migration = tuple[str, Callable[[Operations], None]]
+# (name, the existing table the step alters, step): the name is recorded once the step ran (or was not needed);
+# names never change once released.
+Migration = tuple[str, str, Callable[[Operations], None]]
 
 _versions = sa.Table(
     "schema_migrations",
@@ -29,7 +32,7 @@ _versions = sa.Table(
 
 def migrate(conn: Connection, metadata: sa.MetaData, steps: Sequence[Migration]) -> list[str]:
     """Bring the service's tables up to date; returns the names of the steps run now."""
-    names = [name for name, _ in steps]
+    names = [name for name, _table, _step in steps]
     if len(set(names)) != len(names):
         raise ValueError(f"migration names repeat: {names}")
     inspector = sa.inspect(conn)
@@ -42,11 +45,12 @@ def migrate(conn: Connection, metadata: sa.MetaData, steps: Sequence[Migration])
     done = set(conn.execute(sa.select(_versions.c.name)).scalars())
     operations = Operations(MigrationContext.configure(conn))
     ran = []
-    for name, step in steps:
+    for name, table, step in steps:
         if name not in done:
-            step(operations)
+            if sa.inspect(conn).has_table(table):  # a fresh look: earlier steps may have changed the schema
+                step(operations)
+                ran.append(name)
             _record(conn, [name])
-            ran.append(name)
     metadata.create_all(conn)
     return ran
 

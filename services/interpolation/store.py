@@ -76,4 +76,4 @@ def _add_job_claims(op: Operations) -> None:
     op.add_column("jobs", sa.Column("claimed_until", sa.Float, nullable=True))
 
 
-migrations: list[Migration] = [("jobs-claimed-by-until", _add_job_claims)]
+migrations: list[Migration] = [("jobs-claimed-by-until", "jobs", _add_job_claims)]

@@ -221,7 +221,7 @@ class DatabaseContract:
         def must_not_run(_operations):
             raise AssertionError("a step ran on a fresh database")
 
-        db = Database(db_url, service, _noted_metadata(), [("0001_note", must_not_run)])
+        db = Database(db_url, service, _noted_metadata(), [("0001_note", "counters", must_not_run)])
         try:
             with db.unit_of_work() as uow:
                 uow.execute(db.metadata.tables["counters"].insert().values(name="a", value=1, note="fresh"))
@@ -243,7 +243,7 @@ class DatabaseContract:
             operations.add_column("counters", sa.Column("note", sa.String(50), nullable=True))
 
         for _ in range(2):
-            db = Database(db_url, service, _noted_metadata(), [("0001_note", add_note)])
+            db = Database(db_url, service, _noted_metadata(), [("0001_note", "counters", add_note)])
             counters = db.metadata.tables["counters"]
             with db.unit_of_work() as uow:
                 uow.execute(counters.update().where(counters.c.name == "kept").values(note="migrated"))
@@ -251,6 +251,28 @@ class DatabaseContract:
             assert _recorded_steps(db) == ["0001_note"]
             db.dispose()
         assert len(runs) == 1
+
+    def test_a_step_on_a_table_the_database_does_not_have_yet_is_recorded_not_run(self, db_url):
+        """A database older than the table a step alters: the table is created as the metadata has it now (the step's
+        change included), the step is recorded without running, and the older tables keep their rows."""
+        service = f"t_{uuid.uuid4().hex[:10]}"
+        old = Database(db_url, service, counters_metadata())
+        with old.unit_of_work() as uow:
+            uow.execute(old.metadata.tables["counters"].insert().values(name="kept", value=7))
+        old.dispose()
+
+        def must_not_run(_operations):
+            raise AssertionError("a step ran on a table the database did not have")
+
+        metadata = counters_metadata()
+        sa.Table("claims", metadata, sa.Column("job", sa.String(36), primary_key=True), sa.Column("owner", sa.String(36)))
+        db = Database(db_url, service, metadata, [("0001_claim_owner", "claims", must_not_run)])
+        try:
+            with db.unit_of_work() as uow:
+                uow.execute(metadata.tables["claims"].insert().values(job="j", owner="me"))
+            assert counter_value(db, "kept") == 7 and _recorded_steps(db) == ["0001_claim_owner"]
+        finally:
+            db.dispose()
 
     def test_replicas_starting_together_migrate_once(self, db_url):
         """Four processes' worth of starts at the same moment: the pending step runs exactly once."""
@@ -265,7 +287,7 @@ class DatabaseContract:
 
         def start():
             try:
-                Database(db_url, service, _noted_metadata(), [("0001_note", add_note)]).dispose()
+                Database(db_url, service, _noted_metadata(), [("0001_note", "counters", add_note)]).dispose()
             except Exception as error:  # collected: the assertion below names it
                 errors.append(error)
 

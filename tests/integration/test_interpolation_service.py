@@ -386,6 +386,24 @@ def test_a_database_from_before_job_claims_gains_the_claim_columns(tmp_path):
         db.dispose()
 
 
+def test_a_database_from_before_jobs_existed_gets_the_jobs_table_whole(tmp_path):
+    """An interpolation database written before the jobs table existed (a RADLAB_HOME from an older release): the
+    claims step is not run on a missing table; the table is created with its claim columns and jobs work."""
+    url = f"sqlite:///{tmp_path / 'db'}"
+    older = sa.MetaData()
+    for table in store.metadata.tables.values():
+        if table.name != "jobs":
+            table.to_metadata(older)
+    Database(url, "interpolation", older).dispose()
+    db = Database(url, "interpolation", store.metadata, store.migrations)
+    try:
+        assert {"claimed_by", "claimed_until"} <= {c["name"] for c in sa.inspect(db.engine).get_columns("jobs")}
+        leave_job(db, "old", job_pb2.JOB_STATE_QUEUED, None, None)
+        assert JobWorker(db).take_over_abandoned() == ["old"]
+    finally:
+        db.dispose()
+
+
 # ---- Interpolate: one label, one gap ------------------------------------------------------------------------
 
 def raw(mask2d: np.ndarray) -> label_pb2.SliceMask:
