@@ -199,7 +199,8 @@ def _datasets(folder: Path) -> list[Dataset]:
 
 
 def _distinct(datasets: list[Dataset], name: str) -> int:
-    return len({str(d.get(name)) for d in datasets if d.get(name)})
+    """How many groups `name` makes; instances with it blank or missing are one group, as a reader groups them."""
+    return len({str(d.get(name) or "").strip() for d in datasets})
 
 
 def _references(dataset: Dataset) -> list[str]:

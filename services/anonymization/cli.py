@@ -33,6 +33,23 @@ def read_key(key_file: str | None) -> bytes:
     return key
 
 
+def output_path(destination: Path, result, written: dict[Path, bytes]) -> tuple[Path, bool, str]:
+    """Where an output goes, whether to write it, and a note for the user. Outputs are named by their SOP Instance
+    UID (held ones under held/); when an earlier file of the run gave the same bytes it is one instance sent twice
+    (written once), when it gave other bytes under the same UID this one becomes `<uid>_2.dcm`…, so neither is lost.
+    `written` (path → digest) is this run's record, updated here."""
+    folder = destination / "held" if result.report.held else destination
+    digest = hashlib.sha256(result.data).digest()
+    target, copy = folder / f"{result.identity.instance_uid}.dcm", 1
+    while (seen := written.get(target)) is not None:
+        if seen == digest:
+            return target, False, " (the same instance as an earlier file: written once)"
+        copy += 1
+        target = folder / f"{result.identity.instance_uid}_{copy}.dcm"
+    written[target] = digest
+    return target, True, " (another file has the same SOP Instance UID: kept beside it)" if copy > 1 else ""
+
+
 def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = "default", out=None) -> int:
     """De-identify every file under `source` into `destination` (held instances into destination/held/),
     named by their new SOP Instance UID (NIfTI: by a digest of the cleaned file) so no input file name
@@ -49,6 +66,7 @@ def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = 
     if not files:
         raise InvalidArgument(f"{source} holds no files; name the folder that holds the DICOM and NIfTI files")
     failed = 0
+    written: dict[Path, bytes] = {}  # this run's DICOM outputs: two files with one SOP Instance UID must not overwrite
     for number, path in enumerate(files, 1):
         label = f"[{number}/{len(files)}] file {number}"  # the input name may itself be PHI: never printed
         try:
@@ -66,10 +84,10 @@ def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = 
             failed += 1
             print(f"{label}: FAILED, nothing written: {error}", file=out)
             continue
-        name = f"{result.identity.instance_uid}.dcm"
-        target = destination / "held" / name if result.report.held else destination / name
-        write_atomically(target, result.data)
+        target, new, note = output_path(destination, result, written)
+        if new:
+            write_atomically(target, result.data)
         status = f"HELD for review ({result.report.held_reason})" if result.report.held else "ok"
-        print(f"{label}: {status} -> {target.relative_to(destination)}", file=out)
+        print(f"{label}: {status} -> {target.relative_to(destination)}{note}", file=out)
     print(f"{len(files) - failed} de-identified, {failed} failed", file=out)
     return failed

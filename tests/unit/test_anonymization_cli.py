@@ -65,3 +65,22 @@ def test_folder_round_trip(tmp_path, data_dir, monkeypatch, capsys):
     assert "CNRY" not in " ".join(written) + printed and b"CNRY" not in gzip.decompress(nifti.read_bytes())
     assert "FAILED, nothing written" in printed and "2 de-identified" not in printed
     assert not any(path.name.startswith(".partial-") for path in destination.rglob("*"))
+
+
+def test_two_files_with_one_sop_instance_uid_are_both_kept_and_a_repeated_file_is_written_once(tmp_path, data_dir, capsys):
+    """rt_utils' two variants of one RT Structure Set share a SOP Instance UID but differ: both outputs stay (the
+    second beside the first, said so); the same file twice is one instance, written once."""
+    source, destination = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    mock = data_dir / "rt_utils/tests/mock_data"
+    for name in ("invalid_reference_rt.dcm", "non_existent_reference_rt.dcm"):
+        shutil.copy(mock / name, source / name)
+    shutil.copy(mock / "ct_1.dcm", source / "a.dcm")
+    shutil.copy(mock / "ct_1.dcm", source / "b.dcm")
+    key_file = tmp_path / "key"
+    key_file.write_bytes(b"k" * 32)
+    assert main(["anonymize", str(source), str(destination), "--key-file", str(key_file)]) == 0
+    printed = capsys.readouterr().out
+    written = sorted(path.name for path in destination.glob("*.dcm"))
+    assert len(written) == 3 and sum(name.endswith("_2.dcm") for name in written) == 1
+    assert "kept beside it" in printed and "written once" in printed and "4 de-identified, 0 failed" in printed
