@@ -18,7 +18,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
-from services.anonymization.domain import stream
+from services.anonymization.domain import stream, transcode
 from services.anonymization.domain.keyed import Keyed, uid_text
 from services.anonymization.domain.outcome import AnonymizationFailed, Deidentified, HoldKind, Identity, PseudonymEntry, Report
 from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
@@ -45,11 +45,14 @@ def anonymize(
     Series Instance UID, or no patient identity at all, get the same replacement, as they were grouped
     before; without it each such instance stands alone.
 
-    Nearly every instance goes through the byte-level engine (`stream`); what it does not take (another
-    encoding, anything unusual, anything wrong) goes through the dataset engine here, which also words
-    every failure. Both apply the same steps and give the same output where both apply."""
+    An implicit VR little endian instance is first re-encoded as explicit VR little endian (`transcode`: the
+    VRs pydicom reads it with), so its output is explicit VR too. Nearly every instance then goes through the
+    byte-level engine (`stream`); what it does not take (another encoding, anything unusual, anything wrong)
+    goes through the dataset engine here, which also words every failure. Both apply the same steps and give
+    the same output where both apply."""
     if not isinstance(key, bytes) or len(key) < 16:
         raise InvalidArgument("the anonymization key must be at least 16 bytes")
+    data = transcode.to_explicit(data) or data
     fast = stream.deidentify(data, table, key, tenant, options, scan)
     return fast if fast is not None else deidentify_dataset(data, table, key, tenant, options, scan)
 

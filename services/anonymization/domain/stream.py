@@ -30,6 +30,7 @@ from services.anonymization.domain.steps import (
     RECURSE, REMOVE, REMOVE_IF_NAMED, SHIFT, UIDS, burned_in, capped_age, dummy_value, encoded_markers, identifying_tokens,
     plan_for, time_partner,
 )
+from services.anonymization.domain.transcode import private_vr
 
 _UNDEFINED = 0xFFFFFFFF
 _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
@@ -77,7 +78,7 @@ def _elements(data: bytes, position: int, end: int, until_delimiter: bool) -> tu
             raise _Declined
         tag = group << 16 | number
         vr = vrs.get(vr_bytes)
-        if tag <= previous or vr is None or group <= 0x0002 or (vr == "UN" and not _stays_unknown(tag)):
+        if tag <= previous or vr is None or group <= 0x0002 or (vr == "UN" and not _stays_unknown(data, tag, found)):
             raise _Declined  # out of order, a VR this engine does not know or that the dataset engine reads (UN), command or file meta
         previous = tag
         if vr in _LONG_VRS:
@@ -104,11 +105,26 @@ def _elements(data: bytes, position: int, end: int, until_delimiter: bool) -> tu
     return found, position
 
 
+def _stays_unknown(data: bytes, tag: int, found: list) -> bool:
+    """Whether pydicom keeps a UN element as bytes (any other UN the dataset engine re-reads with the VR its
+    dictionaries give): a public attribute the dictionary says is UN, or a private one (not a creator) whose
+    creator, among the elements `found` so far at this level, the private dictionary does not know it for."""
+    group, number = tag >> 16, tag & 0xFFFF
+    if not group & 1:
+        return _public_unknown(tag)
+    if 0x10 <= number <= 0xFF:
+        return False  # pydicom reads a private creator as LO
+    creator_tag = group << 16 | number >> 8
+    creator = next((element for element in reversed(found) if element[0] == creator_tag), None) if number & 0xFF00 else None
+    if creator is None:
+        return True
+    value = data[creator[3]:creator[4]]
+    return not value.isascii() or private_vr(tag, value.decode("ascii").rstrip("\0 ")) == "UN"
+
+
 @lru_cache(maxsize=1024)
-def _stays_unknown(tag: int) -> bool:
-    """Whether pydicom keeps a UN element as bytes: a public attribute the dictionary itself says is UN (any other
-    UN the dataset engine re-reads with the dictionary's VR)."""
-    return not tag >> 16 & 1 and dictionary_has_tag(tag) and dictionary_VR(tag) == "UN"
+def _public_unknown(tag: int) -> bool:
+    return dictionary_has_tag(tag) and dictionary_VR(tag) == "UN"
 
 
 def _items(data: bytes, start: int, length: int, end: int) -> tuple[list, int]:
