@@ -270,3 +270,38 @@ def test_damaged_implicit_files_are_left_alone_or_re_encoded_to_what_pydicom_rea
                 assert read(explicit) == read(damaged), f"damage {number}"
                 re_encoded += 1
     assert re_encoded > 50
+
+
+@pytest.mark.parametrize("entry", ["dcm_qa_deident/In", "rt_utils/tests/mock_data/rt.dcm"])
+def test_a_file_cut_anywhere_in_its_meta_or_first_elements_fails_closed(table, data_dir, entry):
+    """Every cut from the preamble to byte 700 (explicit and implicit VR): AnonymizationFailed and nothing else
+    escapes — except a cut that lands between two elements of a non-image, which no reader can tell from a short
+    file (DICOM has no end marker): that one is de-identified as it stands."""
+    data = files(data_dir, entry)[0].read_bytes()
+    accepted = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for cut in range(128, 700):
+            try:
+                anonymize(data[:cut], table, KEY)
+                accepted.add(cut)
+            except AnonymizationFailed:
+                pass
+    if entry == "dcm_qa_deident/In":
+        assert accepted == set()  # an image cut before its pixel data is refused at every byte
+    else:
+        boundaries = _dataset_boundaries(data)
+        assert accepted <= boundaries and min(boundaries) > 132 + 150 and len(accepted) < 30, sorted(accepted)
+
+
+def _dataset_boundaries(data: bytes) -> set[int]:
+    """Where the top-level elements after the file meta end (implicit VR; an explicit file's image refuses any cut)."""
+    position = 132
+    while data[position:position + 2] == b"\x02\x00":
+        position += 12 + int.from_bytes(data[position + 8:position + 12], "little") if data[position + 4:position + 6] in (
+            b"OB", b"UN", b"UT", b"SQ") else 8 + int.from_bytes(data[position + 6:position + 8], "little")
+    boundaries = set()
+    while position < min(len(data), 1000) and (length := int.from_bytes(data[position + 4:position + 8], "little")) != 0xFFFFFFFF:
+        position += 8 + length
+        boundaries.add(position)
+    return boundaries

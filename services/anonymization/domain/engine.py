@@ -140,6 +140,8 @@ def _check_structure(data: bytes, explicit: bool, little: bool, start: int = 132
         if data[position + 4:position + 6] in _LONG_VRS:
             length = int.from_bytes(data[position + 8:position + 12], "little") + 4
         position += 8 + length
+    if position >= len(data):  # cut inside the file meta, or nothing after it: there is no instance to de-identify
+        raise AnonymizationFailed("the DICOM file is truncated: it ends in or right after its file meta; upload the complete file")
     order = "<" if little else ">"
     header, short_length, long_length = struct.Struct(order + "HHL"), struct.Struct(order + "H"), struct.Struct(order + "L")
 

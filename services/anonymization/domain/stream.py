@@ -237,7 +237,7 @@ def deidentify(data: bytes, table: RuleTable, key: bytes, tenant: str, options: 
         return None
     try:
         return _Stream(data, table, key, tenant, options).run(scan)
-    except _Declined:
+    except Exception:  # _Declined, or bytes this walk did not expect (a cut in the file meta…): never a failure here
         return None
 
 
@@ -332,6 +332,8 @@ class _Stream:
         if syntax is None:
             raise _Declined
         elements, _ = _elements(data, position, len(data), False)
+        if not elements:
+            raise _Declined  # nothing after the file meta: the dataset engine refuses it
         top = {element[0]: element for element in elements}
         from_meta = {}  # a class or instance UID only the file meta has: the dataset engine copies it in first
         for tag, number in ((_CLASS, 0x0002), (_INSTANCE, 0x0003)):

@@ -35,7 +35,9 @@ def to_explicit(data: bytes) -> bytes | None:
         if meta.get(0x00020010, ("UI", b""))[1].rstrip(b"\0 ") != IMPLICIT.encode():
             return None
         body = _Transcoder(data).dataset(start, len(data), top=True)
-    except (_Untranscodable, struct.error):
+        if not body:
+            return None  # nothing after the file meta: left for the dataset engine to refuse
+    except Exception:  # _Untranscodable, or bytes this walk did not expect: the instance stays as it is
         return None
     meta[0x00020010] = ("UI", EXPLICIT.encode() + b"\0")
     elements = b"".join(_element(tag, vr, value) for tag, (vr, value) in sorted(meta.items()) if tag != 0x00020000)
