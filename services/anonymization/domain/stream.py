@@ -434,7 +434,7 @@ class _Stream:
     # ---- the walk ----------------------------------------------------------------------------------------------
     def _clean(self, elements: list) -> list[tuple[int, bytes]]:
         """One dataset level: the (tag, encoded element) pairs that stay, in tag order."""
-        data, plan, actions = self.data, self.plan, self.actions
+        data, plan, actions, safe_elements = self.data, self.plan, self.actions, self.safe_elements
         present = {element[0]: element for element in elements}
         pairs = self._date_time_pairs(elements, present)
         follow = {described for content, titles in DESCRIBES_CONTENT.items() if content in present for described in titles}
@@ -450,7 +450,7 @@ class _Stream:
                 if 0x10 <= number <= 0xFF:
                     creators.append(len(output))  # stays only while an element of its block stays
                     output.append((tag, data[element[2]:element[4]]))
-                elif self._safe_private(element, group, number, present):
+                elif (group, number & 0xFF) in safe_elements and self._safe_private(element, group, number, present):
                     creators_used.add(group << 16 | number >> 8)
                     actions["K"] += 1
                     output.append((tag, data[element[2]:element[4]]))
@@ -469,7 +469,7 @@ class _Stream:
         return output
 
     def _safe_private(self, element: tuple, group: int, number: int, present: dict) -> bool:
-        if (group, number & 0xFF) not in self.safe_elements or number < 0x1000:
+        if number < 0x1000:
             return False
         creator = present.get(group << 16 | number >> 8)
         if creator is None:
