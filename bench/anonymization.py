@@ -197,7 +197,7 @@ def radlab_in_process(source: Path, destination: Path) -> None:
 
     table = load_rule_table()
     (destination / "held").mkdir(parents=True, exist_ok=True)
-    failed, engines, written = [], Counter(), {}
+    failed, engines, written = [], Counter(), set()
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         try:
             with warnings.catch_warnings():

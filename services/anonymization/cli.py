@@ -33,20 +33,19 @@ def read_key(key_file: str | None) -> bytes:
     return key
 
 
-def output_path(destination: Path, result, written: dict[Path, bytes]) -> tuple[Path, bool, str]:
+def output_path(destination: Path, result, written: set[Path]) -> tuple[Path, bool, str]:
     """Where an output goes, whether to write it, and a note for the user. Outputs are named by their SOP Instance
-    UID (held ones under held/); when an earlier file of the run gave the same bytes it is one instance sent twice
-    (written once), when it gave other bytes under the same UID this one becomes `<uid>_2.dcm`…, so neither is lost.
-    `written` (path → digest) is this run's record, updated here."""
+    UID (held ones under held/); when an earlier file of the run wrote the same bytes there it is one instance
+    sent twice (written once), when it wrote other bytes under the same UID this one becomes `<uid>_2.dcm`…, so
+    neither is lost. `written` is this run's record of paths, updated here."""
     folder = destination / "held" if result.report.held else destination
-    digest = hashlib.sha256(result.data).digest()
     target, copy = folder / f"{result.identity.instance_uid}.dcm", 1
-    while (seen := written.get(target)) is not None:
-        if seen == digest:
+    while target in written:
+        if target.read_bytes() == result.data:  # read back only on a clash, which is rare
             return target, False, " (the same instance as an earlier file: written once)"
         copy += 1
         target = folder / f"{result.identity.instance_uid}_{copy}.dcm"
-    written[target] = digest
+    written.add(target)
     return target, True, " (another file has the same SOP Instance UID: kept beside it)" if copy > 1 else ""
 
 
@@ -66,7 +65,7 @@ def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = 
     if not files:
         raise InvalidArgument(f"{source} holds no files; name the folder that holds the DICOM and NIfTI files")
     failed = 0
-    written: dict[Path, bytes] = {}  # this run's DICOM outputs: two files with one SOP Instance UID must not overwrite
+    written: set[Path] = set()  # this run's DICOM outputs: two files with one SOP Instance UID must not overwrite
     for number, path in enumerate(files, 1):
         label = f"[{number}/{len(files)}] file {number}"  # the input name may itself be PHI: never printed
         try:
