@@ -19,6 +19,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
 from services.anonymization.domain import stream, transcode
+from services.anonymization.domain.encoding import LONG_VR_BYTES, LONG_VRS, UNDEFINED, header
 from services.anonymization.domain.keyed import Keyed, uid_text
 from services.anonymization.domain.outcome import AnonymizationFailed, Deidentified, HoldKind, Identity, PseudonymEntry, Report
 from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
@@ -32,7 +33,6 @@ from services.anonymization.domain.steps import (
 from shared.errors import InvalidArgument
 
 __all__ = ["AnonymizationFailed", "Deidentified", "HoldKind", "Identity", "PseudonymEntry", "Report", "anonymize"]
-_PIXEL_DATA = PIXEL_DATA
 
 
 def anonymize(
@@ -104,7 +104,7 @@ def _read(data: bytes) -> Dataset:
             setattr(dataset, name, dataset.file_meta.get(meta_name))  # some exporters keep them only in the meta
     if not dataset.get("SOPClassUID"):  # unlike a blank SOP Instance UID (see blank_uids), a class cannot be made up
         raise AnonymizationFailed("the file has no SOP Class UID (a DICOMDIR or a fragment?); upload the image files themselves")
-    if "Image Storage" in UID(dataset.SOPClassUID).name and not {0x7FE00008, 0x7FE00009, _PIXEL_DATA} & set(dataset.keys()):
+    if "Image Storage" in UID(dataset.SOPClassUID).name and not {0x7FE00008, 0x7FE00009, PIXEL_DATA} & set(dataset.keys()):
         raise AnonymizationFailed("the image has no pixel data (a truncated file?); upload the complete file")
     _check_pixel_data(dataset, UID(syntax))
     if not UID(syntax).is_deflated:
@@ -115,8 +115,8 @@ def _read(data: bytes) -> Dataset:
 def _guessed_syntax(dataset: Dataset) -> UID:
     """The transfer syntax of a dataset without file meta, from the encoding pydicom found its elements in;
     compressed pixel data does not say which codec made it, so that is refused."""
-    pixels = dataset.get_item(_PIXEL_DATA) if _PIXEL_DATA in dataset else None
-    if pixels is not None and (getattr(pixels, "length", 0) == _UNDEFINED or getattr(pixels, "is_undefined_length", False)):
+    pixels = dataset.get_item(PIXEL_DATA) if PIXEL_DATA in dataset else None
+    if pixels is not None and (getattr(pixels, "length", 0) == UNDEFINED or getattr(pixels, "is_undefined_length", False)):
         raise AnonymizationFailed(
             "the file has compressed pixel data but no file meta to say how it was compressed; "
             "export it again as a DICOM Part 10 file"
@@ -127,8 +127,6 @@ def _guessed_syntax(dataset: Dataset) -> UID:
     return syntax
 
 
-_LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UT", b"UN", b"UC", b"UR", b"SV", b"UV"}
-_UNDEFINED = 0xFFFFFFFF
 
 
 def _check_structure(data: bytes, explicit: bool, little: bool, start: int = 132) -> None:
@@ -137,20 +135,20 @@ def _check_structure(data: bytes, explicit: bool, little: bool, start: int = 132
     position = start
     while position + 8 <= len(data) and data[position:position + 2] == b"\x02\x00":
         length = int.from_bytes(data[position + 6:position + 8], "little")
-        if data[position + 4:position + 6] in _LONG_VRS:
+        if data[position + 4:position + 6] in LONG_VR_BYTES:
             length = int.from_bytes(data[position + 8:position + 12], "little") + 4
         position += 8 + length
     if position >= len(data):  # cut inside the file meta, or nothing after it: there is no instance to de-identify
         raise AnonymizationFailed("the DICOM file is truncated: it ends in or right after its file meta; upload the complete file")
     order = "<" if little else ">"
-    header, short_length, long_length = struct.Struct(order + "HHL"), struct.Struct(order + "H"), struct.Struct(order + "L")
+    tag_and_length, short_length, long_length = struct.Struct(order + "HHL"), struct.Struct(order + "H"), struct.Struct(order + "L")
 
     def truncated(where: int):
         return AnonymizationFailed(f"the DICOM file is truncated or corrupt near byte {where}; upload the complete file")
 
     def skip(position: int, length: int, end: int) -> int:
         """Past a value of `length` bytes at `position` (an undefined length: up to its delimiter)."""
-        if length == _UNDEFINED:
+        if length == UNDEFINED:
             return elements(position, end, True)
         if position + length > end:
             raise truncated(position)
@@ -160,14 +158,14 @@ def _check_structure(data: bytes, explicit: bool, little: bool, start: int = 132
         while position < end:
             if position + 8 > end:
                 raise truncated(position)
-            group, number, length = header.unpack_from(data, position)  # implicit VR: the length; items too
+            group, number, length = tag_and_length.unpack_from(data, position)  # implicit VR: the length; items too
             if group == 0xFFFE:
                 if number in (0xE00D, 0xE0DD):
                     return position + 8
                 position = skip(position + 8, length, end)
                 continue
             if explicit:
-                if data[position + 4:position + 6] in _LONG_VRS:
+                if data[position + 4:position + 6] in LONG_VR_BYTES:
                     if position + 12 > end:
                         raise truncated(position)
                     length, position = long_length.unpack_from(data, position + 8)[0], position + 12
@@ -183,7 +181,6 @@ def _check_structure(data: bytes, explicit: bool, little: bool, start: int = 132
     elements(position, len(data), False)
 
 
-_LONG_LENGTH_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 
 
 def _encode(dataset: Dataset, syntax: UID) -> bytes:
@@ -196,8 +193,8 @@ def _encode(dataset: Dataset, syntax: UID) -> bytes:
         return output.getvalue()
     if any(tag >> 16 in (0x0000, 0x0002) for tag in dataset.keys()):
         raise ValueError("command or file meta elements inside the dataset")
-    if _PIXEL_DATA in dataset:
-        dataset[_PIXEL_DATA].is_undefined_length = syntax.is_compressed
+    if PIXEL_DATA in dataset:
+        dataset[PIXEL_DATA].is_undefined_length = syntax.is_compressed
     stream = DicomBytesIO()
     stream.is_implicit_VR, stream.is_little_endian = False, True
     stream.write(b"\x00" * 128 + b"DICM")
@@ -207,9 +204,8 @@ def _encode(dataset: Dataset, syntax: UID) -> bytes:
         element = dataset.get_item(tag)
         value = element.value if element.is_raw else None
         vr = element.VR
-        if isinstance(value, bytes) and vr is not None and element.length != _UNDEFINED and (vr in _LONG_LENGTH_VRS or len(value) <= 0xFFFF):
-            length = len(value).to_bytes(4, "little") if vr in _LONG_LENGTH_VRS else len(value).to_bytes(2, "little")
-            stream.write(struct.pack("<HH", tag >> 16, tag & 0xFFFF) + vr.encode() + (b"\x00\x00" if vr in _LONG_LENGTH_VRS else b"") + length + value)
+        if isinstance(value, bytes) and vr is not None and element.length != UNDEFINED and (vr in LONG_VRS or len(value) <= 0xFFFF):
+            stream.write(header(tag, vr, len(value)) + value)
         else:
             write_data_element(stream, element, encoding)
     return stream.getvalue()
@@ -249,13 +245,13 @@ def _touch(dataset: Dataset) -> None:
 def _needs_decoding(raw) -> bool:
     """Whether an element must be decoded before the engine may judge it: sequences, and any element whose
     VR the file does not state (implicit VR, UN) or whose length is undefined (a sequence in disguise)."""
-    return raw.VR in (None, "SQ", "UN") or getattr(raw, "length", 0) == _UNDEFINED
+    return raw.VR in (None, "SQ", "UN") or getattr(raw, "length", 0) == UNDEFINED
 
 
 def _check_pixel_data(dataset: Dataset, syntax: UID) -> None:
-    if _PIXEL_DATA not in dataset:
+    if PIXEL_DATA not in dataset:
         return
-    pixels = dataset[_PIXEL_DATA].value or b""
+    pixels = dataset[PIXEL_DATA].value or b""
     if syntax.is_encapsulated:
         try:
             frames = list(pydicom.encaps.generate_frames(pixels, number_of_frames=int(dataset.get("NumberOfFrames", 1) or 1)))
@@ -474,7 +470,7 @@ class _Deidentifier:
     def _clean_overlay_bits(self, dataset: Dataset) -> None:
         """Zero pixel bits outside Bits Stored (sign bits for signed data): where retired overlays hide.
         Compressed pixel data is not re-encoded: an instance with such bits set is held for review."""
-        if _PIXEL_DATA not in dataset:
+        if PIXEL_DATA not in dataset:
             return
         allocated, stored = int(dataset.get("BitsAllocated", 0)), int(dataset.get("BitsStored", 0) or 0)
         if allocated not in (8, 16, 32) or not 0 < stored < allocated:

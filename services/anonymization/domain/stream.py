@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import struct
 from functools import lru_cache
 
 import pydicom.encaps
@@ -20,6 +19,10 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.uid import UID
 
+from services.anonymization.domain.encoding import (
+    ITEM, ITEM_DELIMITER, LONG_VRS, SEQUENCE_DELIMITER, SHORT_HEADER, TAG_AND_LENGTH, UINT32, UNDEFINED, VR_OF_BYTES,
+    encode_element, file_meta, header,
+)
 from services.anonymization.domain.keyed import Keyed, uid_text
 from services.anonymization.domain.outcome import Deidentified, Identity, PseudonymEntry, Report
 from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
@@ -32,23 +35,11 @@ from services.anonymization.domain.steps import (
 )
 from services.anonymization.domain.transcode import private_vr
 
-_UNDEFINED = 0xFFFFFFFF
-_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
-_VRS = {vr.encode(): vr for vr in _LONG_VRS | {
-    "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "PN", "SH", "SL", "SS", "ST", "TM", "UI", "UL", "US",
-}}
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})  # read as bytes: no text in them to search
 _SINGLE_VALUED_VRS = frozenset({"LT", "ST", "UT", "UR"})
 _SPLIT_TEXT_VRS = frozenset({"LO", "SH", "UC"})
 _STRING_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "PN", "TM", "UI"}) | _SINGLE_VALUED_VRS | _SPLIT_TEXT_VRS
 _NUMBER = {"IS": re.compile(r"[+-]?\d{1,12}"), "DS": re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")}
-_HEADER = struct.Struct("<HH2sH")
-_ITEM_HEADER = struct.Struct("<HHL")
-_UINT32 = struct.Struct("<L")
-_LONG_HEADER = struct.Struct("<HH2s2xL")
-_ITEM = b"\xfe\xff\x00\xe0"
-_ITEM_DELIMITER = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
-_SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _STUDY, _SERIES, _INSTANCE, _CLASS = 0x0020000D, 0x0020000E, 0x00080018, 0x00080016
 _PATIENT_ID, _PATIENT_NAME, _BIRTH_DATE, _MODALITY, _BURNED_IN = 0x00100020, 0x00100010, 0x00100030, 0x00080060, 0x00280301
 _CHARACTER_SET = 0x00080005
@@ -67,11 +58,11 @@ def _elements(data: bytes, position: int, end: int, until_delimiter: bool) -> tu
     """The elements of one dataset (or item) from `position`, in ascending tag order, and where they end."""
     found = []
     previous = -1
-    header, vrs = _HEADER.unpack_from, _VRS
+    unpack, vrs = SHORT_HEADER.unpack_from, VR_OF_BYTES
     while position < end:
         if position + 8 > end:
             raise _Declined
-        group, number, vr_bytes, length = header(data, position)
+        group, number, vr_bytes, length = unpack(data, position)
         if group == 0xFFFE:
             if number == 0xE00D and until_delimiter:
                 return found, position + 8
@@ -81,16 +72,16 @@ def _elements(data: bytes, position: int, end: int, until_delimiter: bool) -> tu
         if tag <= previous or vr is None or group <= 0x0002 or (vr == "UN" and not _stays_unknown(data, tag, found)):
             raise _Declined  # out of order, a VR this engine does not know or that the dataset engine reads (UN), command or file meta
         previous = tag
-        if vr in _LONG_VRS:
+        if vr in LONG_VRS:
             if position + 12 > end or length:
                 raise _Declined  # cut short, or reserved bytes that are not zero (copied, they would stay so)
-            length, start = _UINT32.unpack_from(data, position + 8)[0], position + 12
+            length, start = UINT32.unpack_from(data, position + 8)[0], position + 12
         else:
             start = position + 8
         items = None
         if vr == "SQ":
             items, stop = _items(data, start, length, end)
-        elif length == _UNDEFINED:
+        elif length == UNDEFINED:
             if tag != PIXEL_DATA:
                 raise _Declined  # a sequence in disguise (UN): the dataset engine reads it
             stop = _fragments(data, start, end)
@@ -129,7 +120,7 @@ def _public_unknown(tag: int) -> bool:
 
 def _items(data: bytes, start: int, length: int, end: int) -> tuple[list, int]:
     """A sequence's items and where the sequence ends (after its delimiter when its length is undefined)."""
-    undefined = length == _UNDEFINED
+    undefined = length == UNDEFINED
     limit = end if undefined else start + length
     if limit > end:
         raise _Declined
@@ -137,14 +128,14 @@ def _items(data: bytes, start: int, length: int, end: int) -> tuple[list, int]:
     while position < limit:
         if position + 8 > limit:
             raise _Declined
-        group, number, item_length = _ITEM_HEADER.unpack_from(data, position)
+        group, number, item_length = TAG_AND_LENGTH.unpack_from(data, position)
         if group != 0xFFFE:
             raise _Declined
         if number == 0xE0DD and undefined:
             return items, position + 8
         if number != 0xE000:
             raise _Declined
-        if item_length == _UNDEFINED:
+        if item_length == UNDEFINED:
             elements, position = _elements(data, position + 8, limit, True)
             items.append((True, elements))
         else:
@@ -162,21 +153,15 @@ def _items(data: bytes, start: int, length: int, end: int) -> tuple[list, int]:
 def _fragments(data: bytes, position: int, end: int) -> int:
     """Past encapsulated pixel data: its items up to the sequence delimiter."""
     while position + 8 <= end:
-        group, number, length = _ITEM_HEADER.unpack_from(data, position)
+        group, number, length = TAG_AND_LENGTH.unpack_from(data, position)
         if group != 0xFFFE:
             raise _Declined
         if number == 0xE0DD:
             return position + 8
-        if number != 0xE000 or length == _UNDEFINED or position + 8 + length > end:
+        if number != 0xE000 or length == UNDEFINED or position + 8 + length > end:
             raise _Declined
         position += 8 + length
     raise _Declined
-
-
-def _header(tag: int, vr: str, length: int) -> bytes:
-    if vr in _LONG_VRS:
-        return _LONG_HEADER.pack(tag >> 16, tag & 0xFFFF, vr.encode(), length)
-    return _HEADER.pack(tag >> 16, tag & 0xFFFF, vr.encode(), length)
 
 
 def _string_element(tag: int, vr: str, text: str) -> bytes:
@@ -184,9 +169,7 @@ def _string_element(tag: int, vr: str, text: str) -> bytes:
     value = text.encode("ascii")
     if len(value) & 1:
         value += b"\x00" if vr == "UI" else b" "
-    if len(value) > 0xFFFF and vr not in _LONG_VRS:
-        raise _Declined
-    return _header(tag, vr, len(value)) + value
+    return encode_element(tag, vr, value)
 
 
 @lru_cache(maxsize=1024)
@@ -221,14 +204,14 @@ def _is_image_storage(sop_class: str) -> bool:
 def _file_meta(sop_class: str, instance: str, syntax: str) -> bytes:
     """The output's file meta (group 0002), as pydicom writes it: version, classes and UIDs, our implementation."""
     body = b"".join((
-        _header(0x00020001, "OB", 2) + b"\x00\x01",
+        header(0x00020001, "OB", 2) + b"\x00\x01",
         _string_element(0x00020002, "UI", sop_class),
         _string_element(0x00020003, "UI", instance),
         _string_element(0x00020010, "UI", syntax),
         _string_element(0x00020012, "UI", IMPLEMENTATION_CLASS_UID),
         _string_element(0x00020013, "SH", ENGINE_NAME),
     ))
-    return b"\x00" * 128 + b"DICM" + _header(0x00020000, "UL", 4) + _UINT32.pack(len(body)) + body
+    return b"\x00" * 128 + b"DICM" + header(0x00020000, "UL", 4) + UINT32.pack(len(body)) + body
 
 
 def deidentify(data: bytes, table: RuleTable, key: bytes, tenant: str, options: Options, scan: str) -> Deidentified | None:
@@ -315,19 +298,9 @@ class _Stream:
     # ---- the run ---------------------------------------------------------------------------------------------
     def run(self, scan: str) -> Deidentified:
         data = self.data
-        position, meta = 132, {}
-        while position + 8 <= len(data) and data[position:position + 2] == b"\x02\x00":
-            _group, number, vr_bytes, length = _HEADER.unpack_from(data, position)
-            vr = _VRS.get(vr_bytes)
-            if vr is None:
-                raise _Declined
-            if vr in _LONG_VRS:
-                length, start = _UINT32.unpack_from(data, position + 8)[0], position + 12
-            else:
-                start = position + 8
-            if number in (0x0002, 0x0003, 0x0010):
-                meta[number] = data[start:start + length].decode("ascii", "replace").rstrip("\0 ")
-            position = start + length
+        meta_elements, position = file_meta(data)
+        meta = {tag & 0xFFFF: value.decode("ascii", "replace").rstrip("\0 ") for tag, (_vr, value) in meta_elements.items()
+                if tag & 0xFFFF in (0x0002, 0x0003, 0x0010)}
         syntax = _syntax(meta[0x0010]) if meta.get(0x0010) else None
         if syntax is None:
             raise _Declined
@@ -400,7 +373,7 @@ class _Stream:
         pixels = top.get(PIXEL_DATA)
         if pixels is None:
             return
-        if syntax.is_encapsulated != (pixels[5] == _UNDEFINED):
+        if syntax.is_encapsulated != (pixels[5] == UNDEFINED):
             raise _Declined
         if syntax.is_encapsulated:
             try:
@@ -477,7 +450,7 @@ class _Stream:
         name = self._single(creator).strip()
         if (group, name, number & 0xFF) not in self.safe:
             return False
-        if element[1] == "SQ" or element[5] == _UNDEFINED:
+        if element[1] == "SQ" or element[5] == UNDEFINED:
             raise _Declined
         return True
 
@@ -528,17 +501,17 @@ class _Stream:
         parts = []
         for undefined, item in element[6]:
             body = b"".join(chunk for _tag, chunk in self._clean(item))
-            parts.append(_ITEM + (_UINT32.pack(_UNDEFINED) + body + _ITEM_DELIMITER if undefined else _UINT32.pack(len(body)) + body))
+            parts.append(ITEM + (UINT32.pack(UNDEFINED) + body + ITEM_DELIMITER if undefined else UINT32.pack(len(body)) + body))
         value = b"".join(parts)
-        if element[5] == _UNDEFINED:
-            return _header(element[0], "SQ", _UNDEFINED) + value + _SEQUENCE_DELIMITER
-        return _header(element[0], "SQ", len(value)) + value
+        if element[5] == UNDEFINED:
+            return header(element[0], "SQ", UNDEFINED) + value + SEQUENCE_DELIMITER
+        return header(element[0], "SQ", len(value)) + value
 
     def _empty(self, element: tuple) -> bytes:
         self.actions["Z"] += 1
-        if element[1] == "SQ" and element[5] == _UNDEFINED:
-            return _header(element[0], "SQ", _UNDEFINED) + _SEQUENCE_DELIMITER
-        return _header(element[0], element[1], 0)
+        if element[1] == "SQ" and element[5] == UNDEFINED:
+            return header(element[0], "SQ", UNDEFINED) + SEQUENCE_DELIMITER
+        return header(element[0], element[1], 0)
 
     def _shift(self, element: tuple, pairs: dict[int, str]) -> bytes:
         tag, vr = element[0], element[1]
@@ -588,7 +561,7 @@ class _Stream:
             self._number(top.get(_REPRESENTATION), 0) == 1, big_endian=False,
         )
         if cleaned is not None:
-            output[PIXEL_DATA] = _header(PIXEL_DATA, pixels[1], len(cleaned)) + cleaned
+            output[PIXEL_DATA] = header(PIXEL_DATA, pixels[1], len(cleaned)) + cleaned
             self.report.overlay_bits_cleared = True
             self.actions["C"] += 1
 

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import struct
 from functools import lru_cache
 
 from pydicom.datadict import dictionary_VR, private_dictionary_VR
 
+from services.anonymization.domain.encoding import (
+    ITEM, ITEM_DELIMITER, SEQUENCE_DELIMITER, TAG_AND_LENGTH, UINT32, UNDEFINED, encode_element, file_meta, header,
+)
+
 IMPLICIT = "1.2.840.10008.1.2"
 EXPLICIT = "1.2.840.10008.1.2.1"
-_UNDEFINED = 0xFFFFFFFF
-_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
-_VRS = _LONG_VRS | {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "PN", "SH", "SL", "SS", "ST", "TM",
-                    "UI", "UL", "US"}
-_ELEMENT = struct.Struct("<HHL")
-_SHORT = struct.Struct("<HH2sH")
-_LONG = struct.Struct("<HH2s2xL")
-_ITEM_END = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
-_SEQUENCE_END = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _PIXEL_DATA, _PIXEL_REPRESENTATION = 0x7FE00010, 0x00280103
 
 
@@ -31,7 +25,7 @@ def to_explicit(data: bytes) -> bytes | None:
     if len(data) < 132 or data[128:132] != b"DICM":
         return None
     try:
-        meta, start = _file_meta(data)
+        meta, start = file_meta(data)
         if meta.get(0x00020010, ("UI", b""))[1].rstrip(b"\0 ") != IMPLICIT.encode():
             return None
         body = _Transcoder(data).dataset(start, len(data), top=True)
@@ -40,35 +34,8 @@ def to_explicit(data: bytes) -> bytes | None:
     except Exception:  # _Untranscodable, or bytes this walk did not expect: the instance stays as it is
         return None
     meta[0x00020010] = ("UI", EXPLICIT.encode() + b"\0")
-    elements = b"".join(_element(tag, vr, value) for tag, (vr, value) in sorted(meta.items()) if tag != 0x00020000)
-    return data[:132] + _element(0x00020000, "UL", struct.pack("<L", len(elements))) + elements + body
-
-
-def _file_meta(data: bytes) -> tuple[dict[int, tuple[str, bytes]], int]:
-    """The file meta's elements as (VR, value) — explicit VR little endian, as always — and where the dataset starts."""
-    values, position = {}, 132
-    while position + 8 <= len(data) and data[position:position + 2] == b"\x02\x00":
-        group, number, vr, length = _SHORT.unpack_from(data, position)
-        vr = vr.decode("ascii", "replace")
-        if vr not in _VRS:
-            raise _Untranscodable
-        if vr in _LONG_VRS:
-            length, position = struct.unpack_from("<L", data, position + 8)[0], position + 12
-        else:
-            position += 8
-        values[group << 16 | number] = (vr, data[position:position + length])
-        position += length
-    if position > len(data):
-        raise _Untranscodable
-    return values, position
-
-
-def _element(tag: int, vr: str, value: bytes) -> bytes:
-    if vr in _LONG_VRS:
-        return _LONG.pack(tag >> 16, tag & 0xFFFF, vr.encode(), len(value)) + value
-    if len(value) > 0xFFFF:
-        raise _Untranscodable
-    return _SHORT.pack(tag >> 16, tag & 0xFFFF, vr.encode(), len(value)) + value
+    elements = b"".join(encode_element(tag, vr, value) for tag, (vr, value) in sorted(meta.items()) if tag != 0x00020000)
+    return data[:132] + encode_element(0x00020000, "UL", UINT32.pack(len(elements))) + elements + body
 
 
 @lru_cache(maxsize=8192)
@@ -101,7 +68,7 @@ class _Transcoder:
         while position < end:
             if position + 8 > end:
                 raise _Untranscodable
-            group, number, length = _ELEMENT.unpack_from(data, position)
+            group, number, length = TAG_AND_LENGTH.unpack_from(data, position)
             tag, position = group << 16 | number, position + 8
             if group == 0xFFFE:
                 if number == 0xE00D and until_delimiter:
@@ -111,10 +78,10 @@ class _Transcoder:
             vr = self._vr(tag, creators, top)
             if vr == "SQ":
                 value, position = self._sequence(position, length, end)
-                parts.append(_LONG.pack(group, number, b"SQ", _UNDEFINED if length == _UNDEFINED else len(value))
-                             + value + (_SEQUENCE_END if length == _UNDEFINED else b""))
+                parts.append(header(tag, "SQ", UNDEFINED if length == UNDEFINED else len(value))
+                             + value + (SEQUENCE_DELIMITER if length == UNDEFINED else b""))
                 continue
-            if length == _UNDEFINED or position + length > end:
+            if length == UNDEFINED or position + length > end:
                 raise _Untranscodable  # a private sequence, a cut, encapsulated pixels in an implicit file
             value = data[position:position + length]
             position += length
@@ -122,7 +89,7 @@ class _Transcoder:
                 creators[tag] = value
             if top and tag == _PIXEL_REPRESENTATION and length == 2:
                 self.pixel_representation = int.from_bytes(value, "little")
-            parts.append(_element(tag, vr, value))
+            parts.append(encode_element(tag, vr, value))
         if until_delimiter:
             raise _Untranscodable
         return b"".join(parts)
@@ -151,7 +118,7 @@ class _Transcoder:
 
     def _sequence(self, position: int, length: int, end: int) -> tuple[bytes, int]:
         """A sequence's items re-encoded (their lengths recomputed) and where the sequence ends."""
-        undefined = length == _UNDEFINED
+        undefined = length == UNDEFINED
         limit = end if undefined else position + length
         if limit > end:
             raise _Untranscodable
@@ -159,22 +126,22 @@ class _Transcoder:
         while position < limit:
             if position + 8 > limit:
                 raise _Untranscodable
-            group, number, item_length = _ELEMENT.unpack_from(self.data, position)
+            group, number, item_length = TAG_AND_LENGTH.unpack_from(self.data, position)
             if group != 0xFFFE:
                 raise _Untranscodable
             if number == 0xE0DD and undefined:
                 return b"".join(items), position + 8
             if number != 0xE000:
                 raise _Untranscodable
-            if item_length == _UNDEFINED:
+            if item_length == UNDEFINED:
                 body = self.dataset(position + 8, limit, until_delimiter=True)
-                items.append(b"\xfe\xff\x00\xe0" + struct.pack("<L", _UNDEFINED) + body + _ITEM_END)
+                items.append(ITEM + UINT32.pack(UNDEFINED) + body + ITEM_DELIMITER)
                 position = self.stop
             else:
                 if position + 8 + item_length > limit:
                     raise _Untranscodable
                 body = self.dataset(position + 8, position + 8 + item_length)
-                items.append(b"\xfe\xff\x00\xe0" + struct.pack("<L", len(body)) + body)
+                items.append(ITEM + UINT32.pack(len(body)) + body)
                 position += 8 + item_length
         if undefined:
             raise _Untranscodable
