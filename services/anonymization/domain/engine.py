@@ -24,7 +24,6 @@ from services.anonymization.domain.keyed import Keyed, uid_text
 from services.anonymization.domain.outcome import AnonymizationFailed, Deidentified, HoldKind, Identity, PseudonymEntry, Report
 from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
 from services.anonymization.domain.profile import Options, RuleTable
-from services.anonymization.domain.safe_private import safe_private_index
 from services.anonymization.domain.steps import (
     AGE, CLEAN_UNLESS_NAMED, DESCRIBES_CONTENT, DUMMY_VALUE, EMPTY, ENGINE_NAME, IMPLEMENTATION_CLASS_UID, KEEP, PIXEL_DATA,
     RECURSE, REMOVE, REMOVE_IF_NAMED, SHIFT, UIDS, burned_in, capped_age, dummy_value, identifying_tokens, markers, plan_for,
@@ -278,8 +277,6 @@ class _Deidentifier:
         self.table, self.options = table, options
         self.plan = plan_for(table, options)
         self.keyed = Keyed(key, tenant)
-        self.safe = safe_private_index() if options.retain_safe_private else frozenset()
-        self.safe_elements = {(group, element) for group, _creator, element in self.safe}  # a cheap first test
         self.report = Report()
         self.identifying: set[str] = set()
 
@@ -408,12 +405,12 @@ class _Deidentifier:
         group, number = tag >> 16, tag & 0xFFFF
         if 0x10 <= number <= 0xFF:
             return  # a private creator stays only while an element of its block stays (decided after the walk)
-        if (group, number & 0xFF) not in self.safe_elements:
+        if (group, number & 0xFF) not in self.plan.safe_private_elements:
             return self._remove(dataset, tag, "X")
         creator_tag = (group << 16) | (number >> 8)
         creator = dataset.get(creator_tag)
         name = str(creator.value).strip() if creator is not None and number >= 0x1000 else None
-        if name is not None and (group, name, number & 0xFF) in self.safe:
+        if name is not None and (group, name, number & 0xFF) in self.plan.safe_private:
             creators_used.add(creator_tag)
             return self._count("K")
         self._remove(dataset, tag, "X")

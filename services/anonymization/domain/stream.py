@@ -27,7 +27,6 @@ from services.anonymization.domain.keyed import Keyed, uid_text
 from services.anonymization.domain.outcome import Deidentified, Identity, PseudonymEntry, Report
 from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
 from services.anonymization.domain.profile import Options, RuleTable
-from services.anonymization.domain.safe_private import safe_private_index
 from services.anonymization.domain.steps import (
     AGE, CLEAN_UNLESS_NAMED, DESCRIBES_CONTENT, DUMMY_VALUE, EMPTY, ENGINE_NAME, IMPLEMENTATION_CLASS_UID, KEEP, PIXEL_DATA,
     RECURSE, REMOVE, REMOVE_IF_NAMED, SHIFT, UIDS, burned_in, capped_age, dummy_value, encoded_markers, identifying_tokens,
@@ -229,8 +228,6 @@ class _Stream:
         self.data, self.table, self.options = data, table, options
         self.plan = plan_for(table, options)
         self.keyed = Keyed(key, tenant)
-        self.safe = safe_private_index() if options.retain_safe_private else frozenset()
-        self.safe_elements = {(group, element) for group, _creator, element in self.safe}
         self.report = Report()
         self.actions = self.report.actions
         self.identifying: set[str] = set()
@@ -407,7 +404,8 @@ class _Stream:
     # ---- the walk ----------------------------------------------------------------------------------------------
     def _clean(self, elements: list) -> list[tuple[int, bytes]]:
         """One dataset level: the (tag, encoded element) pairs that stay, in tag order."""
-        data, plan, actions, safe_elements = self.data, self.plan, self.actions, self.safe_elements
+        data, plan, actions = self.data, self.plan, self.actions
+        safe_elements = plan.safe_private_elements
         present = {element[0]: element for element in elements}
         pairs = self._date_time_pairs(elements, present)
         follow = {described for content, titles in DESCRIBES_CONTENT.items() if content in present for described in titles}
@@ -448,7 +446,7 @@ class _Stream:
         if creator is None:
             return False
         name = self._single(creator).strip()
-        if (group, name, number & 0xFF) not in self.safe:
+        if (group, name, number & 0xFF) not in self.plan.safe_private:
             return False
         if element[1] == "SQ" or element[5] == UNDEFINED:
             raise _Declined
