@@ -369,6 +369,17 @@ def test_a_claim_that_lapses_after_startup_is_taken_over_at_a_heartbeat(service,
     assert announced_jobs(ports.db).count("restarted") == 1
 
 
+def assert_opens_with_working_job_claims(url: str) -> None:
+    """The interpolation database at `url`, opened as the service opens it, has claimable jobs."""
+    db = Database(url, "interpolation", store.metadata, store.migrations)
+    try:
+        assert {"claimed_by", "claimed_until"} <= {c["name"] for c in sa.inspect(db.engine).get_columns("jobs")}
+        leave_job(db, "old", job_pb2.JOB_STATE_QUEUED, None, None)
+        assert JobWorker(db).take_over_abandoned() == ["old"]
+    finally:
+        db.dispose()
+
+
 def test_a_database_from_before_job_claims_gains_the_claim_columns(tmp_path):
     """A jobs table written before claims existed (no claim columns, no migration recorded) is migrated on open."""
     url = f"sqlite:///{tmp_path / 'db'}"
@@ -377,13 +388,7 @@ def test_a_database_from_before_job_claims_gains_the_claim_columns(tmp_path):
         conn.exec_driver_sql("ALTER TABLE jobs DROP COLUMN claimed_by")
         conn.exec_driver_sql("ALTER TABLE jobs DROP COLUMN claimed_until")
         conn.exec_driver_sql("DELETE FROM schema_migrations")
-    db = Database(url, "interpolation", store.metadata, store.migrations)
-    try:
-        assert {"claimed_by", "claimed_until"} <= {c["name"] for c in sa.inspect(db.engine).get_columns("jobs")}
-        leave_job(db, "old", job_pb2.JOB_STATE_QUEUED, None, None)
-        assert JobWorker(db).take_over_abandoned() == ["old"]
-    finally:
-        db.dispose()
+    assert_opens_with_working_job_claims(url)
 
 
 def test_a_database_from_before_jobs_existed_gets_the_jobs_table_whole(tmp_path):
@@ -395,13 +400,7 @@ def test_a_database_from_before_jobs_existed_gets_the_jobs_table_whole(tmp_path)
         if table.name != "jobs":
             table.to_metadata(older)
     Database(url, "interpolation", older).dispose()
-    db = Database(url, "interpolation", store.metadata, store.migrations)
-    try:
-        assert {"claimed_by", "claimed_until"} <= {c["name"] for c in sa.inspect(db.engine).get_columns("jobs")}
-        leave_job(db, "old", job_pb2.JOB_STATE_QUEUED, None, None)
-        assert JobWorker(db).take_over_abandoned() == ["old"]
-    finally:
-        db.dispose()
+    assert_opens_with_working_job_claims(url)
 
 
 # ---- Interpolate: one label, one gap ------------------------------------------------------------------------
