@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 import warnings
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -737,7 +738,7 @@ def list_studies(ports: Ports, caller: Principal, request: pb.ListStudiesRequest
         query = query.where(table.c.modalities.contains(json.dumps(request.modality)))
     with ports.db.read() as conn:
         rows, next_after = paging.page_of(conn, query, table.c.seq, after, limit)
-        return [_study(conn, row) for row in rows], next_after
+        return _studies(conn, rows), next_after
 
 
 def get_study(ports: Ports, caller: Principal, study_id: str) -> pb.Study:
@@ -746,16 +747,24 @@ def get_study(ports: Ports, caller: Principal, study_id: str) -> pb.Study:
         row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, table.c.study_id == study_id)).first()
         if row is None:
             raise NotFound(f"study {study_id!r} not found")
-        return _study(conn, row)
+        return _studies(conn, [row])[0]
 
 
-def _study(conn: Connection, row) -> pb.Study:
-    count = conn.execute(sa.select(sa.func.count()).select_from(store.series).where(store.series.c.study_id == row.study_id)).scalar_one()
-    return pb.Study(
+def _studies(conn: Connection, rows) -> list[pb.Study]:
+    """The studies of `rows`, their series counted in one query for the page."""
+    counts = _counts(conn, store.series.c.study_id, [row.study_id for row in rows])
+    return [pb.Study(
         study_id=row.study_id, dataset_id=row.dataset_id, study_instance_uid=row.study_instance_uid,
         patient_pseudonym=row.patient_pseudonym, study_date=row.study_date, description=row.description,
-        modalities=json.loads(row.modalities), series_count=count, create_time=timestamp(row.created_at),
-    )
+        modalities=json.loads(row.modalities), series_count=counts.get(row.study_id, 0), create_time=timestamp(row.created_at),
+    ) for row in rows]
+
+
+def _counts(conn: Connection, column, keys: list[str]) -> dict[str, int]:
+    """How many rows of `column`'s table hold each of `keys` (absent: none)."""
+    if not keys:
+        return {}
+    return dict(conn.execute(sa.select(column, sa.func.count()).where(column.in_(keys)).group_by(column)).all())
 
 
 def list_series(ports: Ports, caller: Principal, request: pb.ListSeriesRequest, after: int, limit: int) -> tuple[list[pb.Series], int | None]:
@@ -767,7 +776,7 @@ def list_series(ports: Ports, caller: Principal, request: pb.ListSeriesRequest, 
         query = query.where(table.c.dataset_id == request.dataset_id)
     with ports.db.read() as conn:
         rows, next_after = paging.page_of(conn, query, table.c.seq, after, limit)
-        return [_series(conn, row) for row in rows], next_after
+        return _series_of(conn, rows), next_after
 
 
 def get_series(ports: Ports, caller: Principal, series_id: str) -> pb.Series:
@@ -776,21 +785,25 @@ def get_series(ports: Ports, caller: Principal, series_id: str) -> pb.Series:
         row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, table.c.series_id == series_id)).first()
         if row is None:
             raise NotFound(f"series {series_id!r} not found")
-        return _series(conn, row)
+        return _series_of(conn, [row])[0]
 
 
-def _series(conn: Connection, row) -> pb.Series:
-    instances = conn.execute(
-        sa.select(sa.func.count()).select_from(store.instances).where(store.instances.c.series_id == row.series_id)
-    ).scalar_one()
-    volume_ids = conn.execute(
-        sa.select(store.volumes.c.volume_id).where(store.volumes.c.series_id == row.series_id).order_by(store.volumes.c.seq)
-    ).scalars().all()
-    return pb.Series(
+def _series_of(conn: Connection, rows) -> list[pb.Series]:
+    """The series of `rows`, their instances counted and volumes listed in one query each for the page."""
+    ids = [row.series_id for row in rows]
+    instances = _counts(conn, store.instances.c.series_id, ids)
+    volumes: dict[str, list[str]] = defaultdict(list)
+    if ids:
+        table = store.volumes
+        for series_id, volume_id in conn.execute(
+            sa.select(table.c.series_id, table.c.volume_id).where(table.c.series_id.in_(ids)).order_by(table.c.seq)
+        ):
+            volumes[series_id].append(volume_id)
+    return [pb.Series(
         series_id=row.series_id, study_id=row.study_id, dataset_id=row.dataset_id, series_instance_uid=row.series_instance_uid,
         modality=row.modality, series_number=row.series_number, description=row.description, body_part=row.body_part,
-        instance_count=instances, volume_ids=volume_ids, create_time=timestamp(row.created_at),
-    )
+        instance_count=instances.get(row.series_id, 0), volume_ids=volumes[row.series_id], create_time=timestamp(row.created_at),
+    ) for row in rows]
 
 
 def get_volume(ports: Ports, caller: Principal, volume_id: str) -> pb.Volume:
