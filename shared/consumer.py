@@ -30,6 +30,17 @@ def consumer_group(service: str) -> str:
     return f"radlab.{service}"
 
 
+def commit_and_report_lag(subscription, group: str, records: list[Record]) -> None:
+    """After a poll: commit the records handled (a failed commit only means they are read again) and export the lag."""
+    if records:
+        try:
+            subscription.commit(records)
+        except CommitFailed as error:
+            log.warning("offsets of %s not committed: %s", group, error)
+    for topic, lag in subscription.lag().items():
+        metrics.CONSUMER_LAG.labels(group, topic).set(lag)
+
+
 class EventConsumer:
     """Applies each event type's handler to the records of its topic, for consumer group `group`."""
 
@@ -68,13 +79,7 @@ class EventConsumer:
         records = self.subscription.poll(self.poll_timeout_s, self.batch)
         for record in records:
             self._apply(record)
-        if records:
-            try:
-                self.subscription.commit(records)
-            except CommitFailed as error:
-                log.warning("offsets not committed: %s", error)
-        for topic, lag in self.subscription.lag().items():
-            metrics.CONSUMER_LAG.labels(self.group, topic).set(lag)
+        commit_and_report_lag(self.subscription, self.group, records)
         return len(records)
 
     def _apply(self, record: Record) -> None:

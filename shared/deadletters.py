@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from shared import events, metrics
-from shared.bus import CommitFailed, EventBus, Record, dead_letter_topic
-from shared.consumer import ATTEMPTS_HEADER, CONSUMER_HEADER, ERROR_HEADER
+from shared.bus import EventBus, Record, dead_letter_topic
+from shared.consumer import ATTEMPTS_HEADER, CONSUMER_HEADER, ERROR_HEADER, commit_and_report_lag
 from shared.logs import reset_trace_id, set_trace_id
 
 log = logging.getLogger(__name__)
@@ -97,13 +97,7 @@ class DeadLetterConsumer:
             if not self._apply(record, stop):
                 break  # stopped: the rest of the batch is read again by the next member
             handled.append(record)
-        if handled:
-            try:
-                self.subscription.commit(handled)
-            except CommitFailed as error:
-                log.warning("dead-letter offsets not committed: %s", error)
-        for topic, lag in self.subscription.lag().items():
-            metrics.CONSUMER_LAG.labels(self.group, topic).set(lag)
+        commit_and_report_lag(self.subscription, self.group, handled)
         return len(handled)
 
     def _apply(self, record: Record, stop: threading.Event) -> bool:
