@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PYTHON := .venv/bin/python
 PHASE := scripts/phase.sh
-export RADLAB_DATA ?= $(abspath ../shared/data)
+export RADLAB_DATA ?= $(abspath data)
 
 .PHONY: help setup run test infra-up infra-down protos check-protos rules bench clean
 

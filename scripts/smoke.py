@@ -13,7 +13,7 @@ import numpy as np
 from radlab.client import Client
 from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion_pb
 from radlab.type.v1 import geometry_pb2
-from shared.auth import issue_token, token_key
+from radlab.tokens import issue_token, token_key
 from shared.config import Settings, data_dir
 from shared.grid import plane_axis
 from shared.stack import Stack
@@ -28,7 +28,7 @@ def main() -> int:
     settings = Settings.from_env()
     data = data_dir()
     if not data.is_dir():
-        print(f"real data not found at {data}: set RADLAB_DATA to the shared data folder", file=sys.stderr)
+        print(f"real data not found at {data}: set RADLAB_DATA to a copy of the repository's data/ folder", file=sys.stderr)
         return 2
     print(f"starting radlab up (state in {settings.home}) ...", flush=True)
     with Stack(settings.home) as stack:

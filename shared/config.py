@@ -19,12 +19,12 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
-    """The shared real-data folder: RADLAB_DATA, default ../shared/data beside the repository.
+    """The real-data folder: RADLAB_DATA, default the repository's own `data/` (sample scans with their licences).
 
     Tests, benchmarks, `make run` and the rule generator read real scans and the standard's tables from it;
     no service does. Callers decide what its absence means (a failed test, a message)."""
     env = os.environ if env is None else env
-    return Path(env.get("RADLAB_DATA") or REPOSITORY.parent / "shared" / "data")
+    return Path(env.get("RADLAB_DATA") or REPOSITORY / "data")
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ class SourceError(Exception):
 
 
 def default_options_json() -> Path:
-    """RADLAB_DATA's Table E.1-1 (2024b, with option columns), or ../shared/data beside the repository."""
+    """RADLAB_DATA's Table E.1-1 (2024b, with option columns); by default the repository's data/."""
     return data_dir() / OPTIONS_JSON
 
 
@@ -109,7 +109,7 @@ def generate(options_json: Path | None = None, anonymizer: Path | None = None) -
     try:
         options_bytes, anonymizer_bytes = options_json.read_bytes(), anonymizer.read_bytes()
     except OSError as error:
-        raise SourceError(f"cannot read a rule source ({error}); set RADLAB_DATA to the shared data folder") from error
+        raise SourceError(f"cannot read a rule source ({error}); set RADLAB_DATA to a folder holding dicom-standard/ (the repository's data/ does)") from error
     older = {row["tag"].strip().upper(): row for row in json.loads(options_bytes)}
     newer = basic_actions(anonymizer_bytes.decode())
     problems = [f"{tag}: {OPTIONS_EDITION} {row['basicProfile']} but {ANONYMIZER[2]} {newer[tag][0]}"
