@@ -1,14 +1,20 @@
-"""The `radlab` command: run the platform (`up`, `serve`), make tokens, and talk to a running deployment."""
+"""The `radlab` command: make tokens and talk to a running deployment (the SDK alone), run the platform (`up`,
+`serve`) and the offline engines (`anonymize`, `volume`, `interpolate`), which need the `server` extra."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from radlab import SERVICES
-from shared.auth import ROLES
+from radlab.tokens import ROLES
+
+DEFAULT_HOME = "./.radlab"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,12 +37,12 @@ def _parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run every service on this machine (embedded bus, store, database)")
     _serving_options(up)
-    up.set_defaults(run=lambda args: _serve(list(SERVICES), args))
+    up.set_defaults(run=_server_command("up", lambda args: _serve(list(SERVICES), args)))
 
     serve = commands.add_parser("serve", help="run one service, configured by RADLAB_* URLs (as the Helm chart does)")
     serve.add_argument("service", choices=SERVICES)
     _serving_options(serve)
-    serve.set_defaults(run=lambda args: _serve([args.service], args))
+    serve.set_defaults(run=_server_command("serve", lambda args: _serve([args.service], args)))
 
     token = commands.add_parser("token", help="bearer tokens").add_subparsers(title="token commands")
     create = token.add_parser("create", help="print a signed token (key: RADLAB_TOKEN_KEY, or RADLAB_HOME's own)")
@@ -65,12 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     anonymize.add_argument("destination", help="output folder; instances held for review (burned-in text, hidden overlay bits) go to held/")
     anonymize.add_argument("--key-file", help="file holding the key (default: RADLAB_ANON_KEY)")
     anonymize.add_argument("--tenant", default="default", help="pseudonyms are stable per tenant")
-    anonymize.set_defaults(run=_anonymize)
+    anonymize.set_defaults(run=_server_command("anonymize", _anonymize))
 
     volume = commands.add_parser("volume", help="build NIfTI volumes from a folder of DICOM files, offline, and say what was found")
     volume.add_argument("source", help="folder of DICOM files (read only, searched recursively)")
     volume.add_argument("output", help="OUT.nii.gz: the largest series; others go to OUT_2.nii.gz, OUT_3.nii.gz, … by size")
-    volume.set_defaults(run=_volume)
+    volume.set_defaults(run=_server_command("volume", _volume))
 
     interpolate = commands.add_parser("interpolate", help="fill a NIfTI label map between its key slices, offline")
     interpolate.add_argument("labels", help="LABELS.nii.gz: only its key slices are read; every other slice counts as empty")
@@ -79,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--axis", type=int, default=2, help="the file's voxel axis the slices are numbered along (0, 1, 2; default 2)")
     interpolate.add_argument("--image", help="IMG.nii.gz the labels were drawn on: the default method then follows it")
     interpolate.add_argument("--method", choices=("shape", "image", "fast"), help="default: image with --image, else shape")
-    interpolate.set_defaults(run=_interpolate)
+    interpolate.set_defaults(run=_server_command("interpolate", _interpolate))
 
     upload = commands.add_parser("upload", help="upload a DICOM or NIfTI file, a folder, a zip/tar or a DICOMDIR into a dataset")
     upload.add_argument("path", help="a file, a folder (sent as a tar), a zip or tar(.gz), or a DICOMDIR (the files it lists)")
@@ -87,6 +93,26 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--wait", action="store_true", help="wait until the volumes are built (or the upload failed)")
     upload.set_defaults(run=_upload)
     return parser
+
+
+class MissingExtra(RuntimeError):
+    """A command needs server code or a library the installed extras do not include."""
+
+
+def _server_command(name: str, run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`run`, saying in one line which extra to install when the server code or one of its libraries is missing."""
+
+    @functools.wraps(run)
+    def checked(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except ModuleNotFoundError as error:
+            raise MissingExtra(
+                f"`radlab {name}` runs server code, which is not installed here (no module {error.name!r}): "
+                "pip install 'radlab[server]'"
+            ) from None
+
+    return checked
 
 
 def _serving_options(parser: argparse.ArgumentParser) -> None:
@@ -106,11 +132,10 @@ def _serve(services: list[str], args: argparse.Namespace) -> int:
 
 
 def _token_create(args: argparse.Namespace) -> int:
-    from shared.auth import issue_token, token_key
-    from shared.config import Settings
+    from radlab.tokens import issue_token, token_key
 
-    settings = Settings.from_env()
-    key = token_key(settings.home, settings.token_key)
+    home = Path(os.environ.get("RADLAB_HOME") or DEFAULT_HOME).resolve()
+    key = token_key(home, os.environ.get("RADLAB_TOKEN_KEY") or None)
     print(
         issue_token(
             key, subject=args.subject, role=args.role, tenant=args.tenant, vendor=args.vendor,
@@ -154,8 +179,6 @@ def _datasets_list(_args: argparse.Namespace) -> int:
 
 
 def _anonymize(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from services.anonymization.cli import anonymize_folder, read_key
 
     key = read_key(args.key_file)
@@ -163,42 +186,12 @@ def _anonymize(args: argparse.Namespace) -> int:
 
 
 def _volume(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from services.ingestion.cli import volumes_from_folder
 
-    from services.ingestion.domain.series import Volume, build_volumes, holds_image, parse_instance
-    from shared.errors import InvalidArgument
-    from shared.volumes import check_output, to_nifti
-
-    if not Path(args.source).is_dir():
-        raise InvalidArgument(f"{args.source} is not a folder; name the folder that holds the series' DICOM files")
-    output = Path(args.output)
-    check_output(output)
-    files = sorted(path for path in Path(args.source).rglob("*") if path.is_file())
-    instances = [dataset for dataset in map(parse_instance, (path.read_bytes() for path in files)) if dataset is not None]
-    datasets = [dataset for dataset in instances if holds_image(dataset)]
-    left_out = f" ({len(instances) - len(datasets)} segmentation(s) left out)" if len(instances) > len(datasets) else ""
-    print(f"{len(datasets)} DICOM image(s) among {len(files)} file(s) in {args.source}{left_out}")
-    if not datasets:
-        raise InvalidArgument(f"no DICOM images in {args.source}, so nothing was written; export the series from the PACS "
-                              "or modality as DICOM files")
-    results = build_volumes(datasets)
-    stem, suffix = (output.name[:-7], ".nii.gz") if output.name.endswith(".nii.gz") else (output.stem, ".nii")
-    for number, result in enumerate(results, start=1):
-        print(f"series {number}: {result.series.description}, {len(result.series.frames)} slice(s)")
-        for issue in result.issues:
-            print(f"  issue {issue.kind}: {issue.message}")
-        if isinstance(result, Volume):
-            path = to_nifti(result, output if number == 1 else output.with_name(f"{stem}_{number}{suffix}"))
-            shape, spacing = " × ".join(map(str, result.shape[::-1])), " × ".join(f"{v:.4g}" for v in result.spacing)
-            print(f"  wrote {path}: {shape} (i × j × k) voxels of {spacing} mm, {result.data.dtype}")
-        else:
-            print("  not written: no single regular grid describes these slices")
-    return 0 if results and all(isinstance(result, Volume) for result in results) else 1
+    return volumes_from_folder(Path(args.source), Path(args.output))
 
 
 def _interpolate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from services.interpolation.cli import interpolate_file, parse_key_slices
     from shared.errors import InvalidArgument
 
@@ -238,31 +231,30 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 class _ProgressBar:
-    """A one-line progress bar on stderr: percent, megabytes and rate."""
+    """Upload progress as a tqdm bar on stderr, drawn from the first progress report on; a stream that restarts (a
+    resumed upload) restarts the rate."""
 
-    def __init__(self, label: str, width: int = 30):
-        import time
-
-        self.label, self.width, self.clock = label, width, time.monotonic
-        self.started, self.first, self.last = self.clock(), 0, -1
-        self.open = False  # a line printed without its newline yet
+    def __init__(self, label: str):
+        self.label = label
+        self.bar = None
+        self.last = -1
 
     def __call__(self, sent: int, total: int) -> None:
-        if sent < self.last or self.last < 0:  # a (re)started stream: measure the rate from here
-            self.started, self.first = self.clock(), sent
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=self.label, total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr)
+        if sent < self.last or self.last < 0:
+            self.bar.reset(total)
+            self.bar.update(sent)
+        else:
+            self.bar.update(sent - self.last)
         self.last = sent
-        done = sent / total if total else 1.0
-        rate = (sent - self.first) / max(self.clock() - self.started, 1e-6) / 1e6
-        bar = "#" * round(done * self.width)
-        self.open = sent < total
-        print(f"\r{self.label} [{bar:<{self.width}}] {done:6.1%} {sent / 1e6:.1f}/{total / 1e6:.1f} MB {rate:.1f} MB/s",
-              end="" if self.open else "\n", file=sys.stderr, flush=True)
 
     def end_line(self) -> None:
-        """Finish a bar left short of 100 %, so what follows starts on a line of its own."""
-        if self.open:
-            print(file=sys.stderr, flush=True)
-            self.open = False
+        """Close the bar (also one left short of 100 %), so what follows starts on a line of its own."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _report(error: Exception) -> int:

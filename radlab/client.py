@@ -266,8 +266,13 @@ def _upload_source(path: Path) -> Iterator[tuple[BinaryIO, str]]:
 
 def _dicomdir_files(path: Path) -> list[Path]:
     """The files a DICOMDIR lists (Referenced File IDs, relative to its folder)."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
+    try:
+        import pydicom
+        from pydicom.errors import InvalidDicomError
+    except ModuleNotFoundError:
+        raise ConfigurationError(
+            f"{path} is a DICOMDIR, and reading one needs pydicom: pip install 'radlab[dicomdir]' (or upload its folder)"
+        ) from None
 
     try:
         directory = pydicom.dcmread(path)

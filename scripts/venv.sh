@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Makes ./.venv point at a virtualenv with every pinned dependency and this checkout installed
-# (editable). The virtualenv is cached in $HOME/.cache/radlab/ under a hash of the pins, so only the
-# first run on a machine downloads anything.
+# Makes ./.venv point at a virtualenv with every pinned dependency and this checkout's two distributions
+# (radlab, radlab-server) installed editable. The virtualenv is cached in $HOME/.cache/radlab/ under a hash of
+# the pins, so only the first run on a machine downloads anything.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${RADLAB_CACHE:-$HOME/.cache/radlab}
@@ -19,9 +19,10 @@ if [ ! -f "$venv/.complete" ]; then
   touch "$venv/.complete"
 fi
 
-installed=$(cd / && "$venv/bin/python" -c 'import radlab, os; print(os.path.dirname(os.path.dirname(radlab.__file__)))' 2>/dev/null || true)
-if [ "$installed" != "$root" ]; then
-  if ! out=$("$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation --editable "$root" 2>&1); then
+# The SDK (radlab) and the server code (radlab-server, packaging/radlab-server) of this checkout, editable.
+installed=$(cd / && "$venv/bin/python" -c 'import importlib.metadata as m, json; print(*(json.loads(m.distribution(d).read_text("direct_url.json"))["url"] for d in ("radlab", "radlab-server")))' 2>/dev/null || true)
+if [ "$installed" != "file://$root file://$root/packaging/radlab-server" ]; then
+  if ! out=$("$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation --editable "$root" --editable "$root/packaging/radlab-server" 2>&1); then
     echo "$out" >&2
     exit 1
   fi

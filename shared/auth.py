@@ -1,4 +1,5 @@
-"""Identity: signed JWT bearer tokens, and the interceptor that checks each RPC's declared roles.
+"""Identity on the server: verifying the JWT bearer tokens `radlab.tokens` issues, and the interceptor that
+checks each RPC's declared roles.
 
 Every RPC declares who may call it with the `(radlab.type.v1.access)` method option; the interceptor
 reads it from the descriptors, so there is no second list to keep in step. A method without one is
@@ -8,24 +9,17 @@ refused (fail closed).
 from __future__ import annotations
 
 import contextvars
-import secrets
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import jwt
 from google.protobuf import descriptor_pool
 
+from radlab.tokens import ALGORITHM, ISSUER, ROLES
 from radlab.type.v1 import access_pb2
 from shared.grpcwrap import wrap_handler
-from shared.keyfile import created_once
 
-ROLES = ("admin", "manager", "annotator", "reviewer", "vendor")
-ISSUER = "radlab"
-_ALGORITHM = "HS256"
-MIN_KEY_LENGTH = 32  # HS256 wants a key at least as long as its 256-bit hash
 # Served without a token: probes and tooling must reach them.
 OPEN_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection")
 
@@ -54,38 +48,11 @@ def current_principal() -> Principal:
     return principal
 
 
-def token_key(home: Path, configured: str | None) -> str:
-    """The signing key: `RADLAB_TOKEN_KEY`, else (one machine only) a random key kept in RADLAB_HOME."""
-    if configured:
-        if len(configured) < MIN_KEY_LENGTH:
-            raise ValueError(
-                f"RADLAB_TOKEN_KEY is {len(configured)} characters; use at least {MIN_KEY_LENGTH}, e.g. the output of "
-                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
-            )
-        return configured
-    return created_once(home / "token.key", lambda: secrets.token_urlsafe(48))
-
-
-def issue_token(
-    key: str, *, subject: str, role: str, tenant: str, vendor: str = "", ttl_s: int = 30 * 24 * 3600
-) -> str:
-    """A signed token for `subject`; vendor accounts must name their vendor."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
-    if (role == "vendor") != bool(vendor):
-        raise ValueError("a vendor token needs --vendor, and only vendor tokens may carry one")
-    now = int(time.time())
-    claims = {"iss": ISSUER, "sub": subject, "role": role, "tenant": tenant, "iat": now, "exp": now + ttl_s}
-    if vendor:
-        claims["vendor"] = vendor
-    return jwt.encode(claims, key, algorithm=_ALGORITHM)
-
-
 def verify_token(key: str, token: str) -> Principal:
     """The principal a token names, if its signature, issuer, expiry and claims hold."""
     try:
         claims = jwt.decode(
-            token, key, algorithms=[_ALGORITHM], issuer=ISSUER, options={"require": ["exp", "iss", "sub"]}
+            token, key, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "iss", "sub"]}
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(str(error)) from error

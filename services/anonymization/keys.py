@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from shared.keyfile import created_once
+from radlab.keyfile import created_once
 
 ANON_KEY_VARIABLE = "RADLAB_ANON_KEY"
 PHI_KEY_VARIABLE = "RADLAB_PHI_KEY"

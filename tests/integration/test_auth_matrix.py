@@ -10,7 +10,8 @@ import pytest
 from google.protobuf import descriptor_pool, message_factory
 
 from radlab import SERVICE_NAMES, SERVICES
-from shared.auth import ROLES, allowed_roles, issue_token
+from radlab.tokens import ROLES, issue_token
+from shared.auth import allowed_roles
 from shared.config import Settings
 from shared.events import load_contracts
 from shared.runtime import Runtime

@@ -14,9 +14,9 @@ from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.cli import main
 from radlab.client import Client
 from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion_pb
-from services.ingestion import handlers as ingestion
 from services.ingestion import store
-from shared.auth import issue_token
+from services.ingestion.handlers.datasets import on_dataset_created
+from radlab.tokens import issue_token
 from shared.config import Settings
 from shared.events import Event, envelope_for
 from shared.runtime import Runtime
@@ -87,7 +87,7 @@ def test_an_upload_waits_for_a_dataset_created_a_moment_ago_and_one_never_create
 
     def announce() -> None:
         with service.database.unit_of_work() as uow:
-            ingestion.on_dataset_created(uow, event)
+            on_dataset_created(uow, event)
 
     late = threading.Timer(1.0, announce)
     try:

@@ -11,7 +11,8 @@ import pytest
 from google.protobuf import descriptor_pool
 
 from radlab.client import SERVICE_NAMES  # importing the SDK loads every service's descriptors, as a server does
-from shared.auth import ISSUER, ROLES, InvalidToken, Principal, allowed_roles, issue_token, token_key, verify_token
+from radlab.tokens import ISSUER, ROLES, issue_token, token_key
+from shared.auth import InvalidToken, Principal, allowed_roles, verify_token
 
 KEY = "k" * 64
 OTHER_KEY = "o" * 64

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from shared.auth import issue_token, token_key, verify_token
+from radlab.tokens import issue_token, token_key
+from shared.auth import verify_token
 from tests.conftest import REPO
 
 
