@@ -18,9 +18,10 @@ from radlab.client import Client
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 from radlab.type.v1 import geometry_pb2
 from services.ingestion.domain import slices
-from services.ingestion.domain.series import Volume, build_volumes, parse_instance
+from services.ingestion.domain.reader import parse_instance
+from services.ingestion.domain.volume import Volume, build_volumes
 from shared import config, objectstore
-from shared.auth import issue_token, token_key
+from radlab.tokens import issue_token, token_key
 from shared.stack import Stack
 from shared.volume_store import VolumeStore
 from shared.volumes import to_nifti
@@ -52,7 +53,7 @@ class Latency:
 def data_dir() -> Path:
     path = config.data_dir()
     if not path.is_dir():
-        raise FileNotFoundError(f"real data not found at {path}: set RADLAB_DATA to the shared data folder")
+        raise FileNotFoundError(f"real data not found at {path}: set RADLAB_DATA to a copy of the repository's data/ folder")
     return path
 
 

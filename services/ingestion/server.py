@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 from radlab.ingestion.v1 import ingestion_service_pb2_grpc as pb_grpc
-from services.ingestion import handlers
+from services.ingestion.handlers import Ports, queries, slices, uploads
 from shared import paging
 from shared.auth import current_principal
 
@@ -12,45 +12,45 @@ from shared.auth import current_principal
 class IngestionServicer(pb_grpc.IngestionServiceServicer):
     """Uploads in; studies, series, volumes and slices out."""
 
-    def __init__(self, ports: handlers.Ports):
+    def __init__(self, ports: Ports):
         self.ports = ports
 
     def UploadFiles(self, request_iterator, context):
-        return handlers.upload(self.ports, current_principal(), request_iterator)
+        return uploads.upload(self.ports, current_principal(), request_iterator)
 
     def GetUpload(self, request, context):
-        return pb.GetUploadResponse(upload=handlers.get_upload(self.ports, current_principal(), request.upload_id))
+        return pb.GetUploadResponse(upload=uploads.get_upload(self.ports, current_principal(), request.upload_id))
 
     def ListUploads(self, request, context):
-        uploads, before = handlers.list_uploads(
+        page, before = uploads.list_uploads(
             self.ports, current_principal(), request.dataset_id, request.state,
             paging.decode(request.page_token), paging.page_size(request.page_size),
         )
-        return pb.ListUploadsResponse(uploads=uploads, next_page_token=paging.encode(before) if before else "")
+        return pb.ListUploadsResponse(uploads=page, next_page_token=paging.encode(before) if before else "")
 
     def ListStudies(self, request, context):
-        studies, after = handlers.list_studies(
+        studies, after = queries.list_studies(
             self.ports, current_principal(), request, paging.decode(request.page_token), paging.page_size(request.page_size)
         )
         return pb.ListStudiesResponse(studies=studies, next_page_token=paging.encode(after) if after else "")
 
     def GetStudy(self, request, context):
-        return pb.GetStudyResponse(study=handlers.get_study(self.ports, current_principal(), request.study_id))
+        return pb.GetStudyResponse(study=queries.get_study(self.ports, current_principal(), request.study_id))
 
     def ListSeries(self, request, context):
-        series, after = handlers.list_series(
+        series, after = queries.list_series(
             self.ports, current_principal(), request, paging.decode(request.page_token), paging.page_size(request.page_size)
         )
         return pb.ListSeriesResponse(series=series, next_page_token=paging.encode(after) if after else "")
 
     def GetSeries(self, request, context):
-        return pb.GetSeriesResponse(series=handlers.get_series(self.ports, current_principal(), request.series_id))
+        return pb.GetSeriesResponse(series=queries.get_series(self.ports, current_principal(), request.series_id))
 
     def GetVolume(self, request, context):
-        return pb.GetVolumeResponse(volume=handlers.get_volume(self.ports, current_principal(), request.volume_id))
+        return pb.GetVolumeResponse(volume=queries.get_volume(self.ports, current_principal(), request.volume_id))
 
     def GetSlice(self, request, context):
-        return handlers.get_slice(self.ports, current_principal(), request)
+        return slices.get_slice(self.ports, current_principal(), request)
 
     def GetThumbnail(self, request, context):
-        return handlers.get_thumbnail(self.ports, current_principal(), request)
+        return slices.get_thumbnail(self.ports, current_principal(), request)

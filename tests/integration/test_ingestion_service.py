@@ -31,9 +31,12 @@ from services.anonymization import handlers as anonymization
 from services.anonymization import store as anonymization_store
 from services.anonymization.keys import Keys
 from services.ingestion import handlers, limits, store
+from services.ingestion.handlers import failures, queries, slices, uploads, volumes
 from services.ingestion.domain.archive import Limits
-from services.ingestion.domain.series import Volume, build_volumes, parse_instance
-from shared.auth import Principal, issue_token
+from services.ingestion.domain.reader import parse_instance
+from services.ingestion.domain.volume import Volume, build_volumes
+from radlab.tokens import issue_token
+from shared.auth import Principal
 from shared.bus.local import LocalBus
 from shared.bus.port import Record
 from shared.config import Settings
@@ -111,7 +114,7 @@ def outbox(db: Database, topic: str | None = None) -> list[Event]:
 
 
 def keys_in(ports: handlers.Ports, bucket: str) -> list[str]:
-    return [info.key for info in ports.store.list(bucket)] if (ports.store.root / bucket).exists() else []
+    return [info.key for info in ports.objects.list(bucket)] if (ports.objects.root / bucket).exists() else []
 
 
 def rows_text(db: Database) -> str:
@@ -127,7 +130,7 @@ def test_a_chunked_zip_becomes_one_opaque_quarantine_object_per_file(ports, data
     files = folder(data_dir, MR, 5)
     data = zipped(files)
     with caplog.at_level(logging.DEBUG):
-        response = handlers.upload(ports, UPLOADER, requests(data, name="DOE^JOHN 1957.zip"))
+        response = uploads.upload(ports, UPLOADER, requests(data, name="DOE^JOHN 1957.zip"))
     assert caplog.records and not any("DOE" in str(record.__dict__) for record in caplog.records)
     assert response.state == pb.UPLOAD_STATE_UPLOADED and response.bytes_received == len(data) and response.file_count == 5
     [uploaded] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.ScanUploaded")]
@@ -135,9 +138,9 @@ def test_a_chunked_zip_becomes_one_opaque_quarantine_object_per_file(ports, data
     assert uploaded.file_count == 5 and uploaded.byte_count == sum(map(len, files.values())) and uploaded.uploader == "uploader-1"
     assert sorted(uploaded.quarantine_keys) == keys_in(ports, "quarantine")  # the stream's parts are gone
     assert all(key.startswith(f"scans/{response.scan_id}/") and "DOE" not in key for key in uploaded.quarantine_keys)
-    stored = sorted(ports.store.get("quarantine", key) for key in uploaded.quarantine_keys)
+    stored = sorted(ports.objects.get("quarantine", key) for key in uploaded.quarantine_keys)
     assert stored == sorted(files.values())
-    upload = handlers.get_upload(ports, UPLOADER, response.upload_id)
+    upload = uploads.get_upload(ports, UPLOADER, response.upload_id)
     assert (upload.file_name, upload.state, upload.uploader, upload.dataset_id) == (".zip", pb.UPLOAD_STATE_UPLOADED, "uploader-1", DATASET)
     assert "DOE" not in rows_text(ports.db)
     assert all("DOE" not in event.message.SerializeToString().decode("latin-1") for event in outbox(ports.db))
@@ -147,24 +150,24 @@ def test_a_broken_stream_resumes_from_getuploads_offset_and_a_wrong_offset_is_re
     data = zipped(folder(data_dir, MR, 8), zipfile.ZIP_STORED)
     assert len(data) > 9 * CHUNK
     with pytest.raises(ConnectionResetError):
-        handlers.upload(ports, UPLOADER, requests(data, stop_after=5))
-    [receiving] = handlers.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
+        uploads.upload(ports, UPLOADER, requests(data, stop_after=5))
+    [receiving] = uploads.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
     assert receiving.bytes_received == 5 * CHUNK and receiving.sha256 == hashlib.sha256(data).hexdigest()
     for wrong in (0, 5 * CHUNK - 1, 5 * CHUNK + 1):
         with pytest.raises(FailedPrecondition, match=f"resume from offset {5 * CHUNK}"):
-            handlers.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=wrong))
+            uploads.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=wrong))
     with pytest.raises(ConnectionResetError):  # a second break, after 3 more chunks
-        handlers.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=5 * CHUNK, stop_after=3))
-    assert handlers.get_upload(ports, UPLOADER, receiving.upload_id).bytes_received == 8 * CHUNK
-    done = handlers.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=8 * CHUNK))
+        uploads.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=5 * CHUNK, stop_after=3))
+    assert uploads.get_upload(ports, UPLOADER, receiving.upload_id).bytes_received == 8 * CHUNK
+    done = uploads.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=8 * CHUNK))
     assert done.state == pb.UPLOAD_STATE_UPLOADED and done.file_count == 8
     [uploaded] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.ScanUploaded")]
-    assert sorted(ports.store.get("quarantine", key) for key in uploaded.quarantine_keys) == sorted(folder(data_dir, MR, 8).values())
+    assert sorted(ports.objects.get("quarantine", key) for key in uploaded.quarantine_keys) == sorted(folder(data_dir, MR, 8).values())
     with pytest.raises(FailedPrecondition, match="only a RECEIVING upload"):
-        handlers.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=len(data)))
+        uploads.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=len(data)))
     other_tenant = Principal("x", "admin", "hospital-b")
     with pytest.raises(NotFound):
-        handlers.get_upload(ports, other_tenant, receiving.upload_id)
+        uploads.get_upload(ports, other_tenant, receiving.upload_id)
 
 
 def test_an_upload_into_a_dataset_ingestion_has_not_heard_of_is_refused_before_anything_is_stored(ports, data_dir):
@@ -174,7 +177,7 @@ def test_an_upload_into_a_dataset_ingestion_has_not_heard_of_is_refused_before_a
     stranger = Principal("uploader-2", "manager", "hospital-b")
     for caller, dataset in ((UPLOADER, "no-such-dataset"), (stranger, DATASET)):
         with pytest.raises(FailedPrecondition) as refused:
-            handlers.upload(ports, caller, requests(data, dataset=dataset))
+            uploads.upload(ports, caller, requests(data, dataset=dataset))
         assert str(refused.value) == (
             f"dataset {dataset} is not known: create it with `radlab datasets create` (or, if you just did, retry in a moment)"
         )
@@ -184,11 +187,11 @@ def test_an_upload_into_a_dataset_ingestion_has_not_heard_of_is_refused_before_a
     created = annotation_fact(annotation_events.DatasetCreated(dataset_id=DATASET, name="chest CT", creator="m"), "hospital-b")
     deliver(ports, created)
     deliver(ports, created)
-    taken = handlers.upload(ports, stranger, requests(data))
+    taken = uploads.upload(ports, stranger, requests(data))
     assert taken.state == pb.UPLOAD_STATE_UPLOADED and taken.file_count == 2
-    assert handlers.get_upload(ports, stranger, taken.upload_id).dataset_id == DATASET
+    assert uploads.get_upload(ports, stranger, taken.upload_id).dataset_id == DATASET
     with pytest.raises(FailedPrecondition, match="dataset no-such-dataset is not known"):
-        handlers.upload(ports, UPLOADER, requests(data, dataset="no-such-dataset"))
+        uploads.upload(ports, UPLOADER, requests(data, dataset="no-such-dataset"))
 
 
 def test_a_database_from_before_datasets_were_cached_gains_the_table_on_start(tmp_path):
@@ -210,25 +213,25 @@ def test_a_database_from_before_datasets_were_cached_gains_the_table_on_start(tm
 
 def test_a_wrong_sha256_fails_the_upload_and_leaves_nothing(ports, data_dir):
     data = zipped(folder(data_dir, MR, 3))
-    response = handlers.upload(ports, UPLOADER, requests(data, sha256="0" * 64))
+    response = uploads.upload(ports, UPLOADER, requests(data, sha256="0" * 64))
     assert response.state == pb.UPLOAD_STATE_FAILED and "SHA-256" in response.failure_reason and "upload it again" in response.failure_reason
     assert keys_in(ports, "quarantine") == []
     [failed] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.IngestFailed")]
     assert failed.upload_id == response.upload_id and failed.reason == response.failure_reason and not failed.scan_id
     assert outbox(ports.db, "radlab.ingestion.v1.ScanUploaded") == []
-    assert handlers.get_upload(ports, UPLOADER, response.upload_id).failure_reason == response.failure_reason
+    assert uploads.get_upload(ports, UPLOADER, response.upload_id).failure_reason == response.failure_reason
 
 
 def test_bad_metadata_and_overlong_streams_are_refused_before_anything_is_stored(ports, data_dir):
     data = zipped(folder(data_dir, MR, 2))
     with pytest.raises(InvalidArgument, match="sha256 must be"):
-        handlers.upload(ports, UPLOADER, requests(data, sha256="abc"))
+        uploads.upload(ports, UPLOADER, requests(data, sha256="abc"))
     with pytest.raises(InvalidArgument, match="starts at offset 0"):
-        handlers.upload(ports, UPLOADER, requests(data, offset=10))
+        uploads.upload(ports, UPLOADER, requests(data, offset=10))
     with pytest.raises(InvalidArgument, match="starts with one UploadMetadata"):
-        handlers.upload(ports, UPLOADER, iter([pb.UploadFilesRequest(chunk=b"x")]))
+        uploads.upload(ports, UPLOADER, iter([pb.UploadFilesRequest(chunk=b"x")]))
     with pytest.raises(InvalidArgument, match="more than the 100 bytes"):
-        handlers.upload(ports, UPLOADER, requests(data, total=100))
+        uploads.upload(ports, UPLOADER, requests(data, total=100))
     assert keys_in(ports, "quarantine") == []
 
 
@@ -247,13 +250,13 @@ def test_an_archive_with_good_and_bad_members_hands_on_the_good_ones(ports, data
             info = tarfile.TarInfo(name)
             info.size = len(content)
             archive.addfile(info, io.BytesIO(content))
-    response = handlers.upload(ports, UPLOADER, requests(buffer.getvalue(), name="DOE JOHN.tar.gz"))
+    response = uploads.upload(ports, UPLOADER, requests(buffer.getvalue(), name="DOE JOHN.tar.gz"))
     assert response.state == pb.UPLOAD_STATE_UPLOADED and response.file_count == 4
     assert list(response.skipped) == [
         "member 3 (.txt): not DICOM or NIfTI", "member 4 (.zip): an archive inside the archive; upload it on its own",
     ]
-    assert handlers.get_upload(ports, UPLOADER, response.upload_id).file_name == ".tar.gz"
-    stored = {ports.store.get("quarantine", key) for key in keys_in(ports, "quarantine")}
+    assert uploads.get_upload(ports, UPLOADER, response.upload_id).file_name == ".tar.gz"
+    stored = {ports.objects.get("quarantine", key) for key in keys_in(ports, "quarantine")}
     assert stored == {*mr.values(), first[132:], nifti}
 
 
@@ -278,7 +281,7 @@ def test_a_refused_upload_is_failed_with_a_reason_and_nothing_half_written(ports
         data, expected = b"%PDF-1.4 DOE^JOHN" * 100, "not DICOM"
     else:
         data, expected = zipped({"notes.txt": b"nothing here" * 100}), "no DICOM or NIfTI file in the upload"
-    response = handlers.upload(ports, UPLOADER, requests(data))
+    response = uploads.upload(ports, UPLOADER, requests(data))
     assert response.state == pb.UPLOAD_STATE_FAILED and expected in response.failure_reason
     assert keys_in(ports, "quarantine") == []
     assert [event.message.reason for event in outbox(ports.db)] == [response.failure_reason]
@@ -302,33 +305,33 @@ def test_an_upload_idle_past_its_ttl_expires_and_its_parts_are_deleted(ports, da
     upload's prefix (also one whose stream broke before it was recorded), and a stream still running on it is refused."""
     data = zipped(folder(data_dir, MR, 4), zipfile.ZIP_STORED)
     with pytest.raises(ConnectionResetError):
-        handlers.upload(ports, UPLOADER, requests(data, stop_after=2))
-    [idle] = handlers.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
-    ports.store.put("quarantine", f"uploads/{idle.upload_id}/orphan", b"a part whose stream broke before it was recorded")
+        uploads.upload(ports, UPLOADER, requests(data, stop_after=2))
+    [idle] = uploads.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
+    ports.objects.put("quarantine", f"uploads/{idle.upload_id}/orphan", b"a part whose stream broke before it was recorded")
     time.sleep(0.3)
     with pytest.raises(ConnectionResetError):
-        handlers.upload(ports, UPLOADER, requests(data, stop_after=1))
-    [active] = [upload for upload in handlers.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
+        uploads.upload(ports, UPLOADER, requests(data, stop_after=1))
+    [active] = [upload for upload in uploads.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
                 if upload.upload_id != idle.upload_id]
     assert len(parts_of(ports, idle.upload_id)) == 2 and len(parts_of(ports, active.upload_id)) == 1
 
-    assert handlers.expire_uploads(ports, ttl_s=0.2) == [idle.upload_id]
-    expired = handlers.get_upload(ports, UPLOADER, idle.upload_id)
+    assert uploads.expire_uploads(ports, ttl_s=0.2) == [idle.upload_id]
+    expired = uploads.get_upload(ports, UPLOADER, idle.upload_id)
     assert expired.state == pb.UPLOAD_STATE_EXPIRED and "upload the file again" in expired.failure_reason
     assert parts_of(ports, idle.upload_id) == [] and len(parts_of(ports, active.upload_id)) == 1
-    assert handlers.expire_uploads(ports, ttl_s=0.2) == []
+    assert uploads.expire_uploads(ports, ttl_s=0.2) == []
     with pytest.raises(FailedPrecondition, match="is EXPIRED"):
-        handlers.upload(ports, UPLOADER, requests(data, resume=idle.upload_id, offset=idle.bytes_received))
+        uploads.upload(ports, UPLOADER, requests(data, resume=idle.upload_id, offset=idle.bytes_received))
 
     def expiring_midway():
         """The resumed stream of `active`: the sweep runs while its chunks arrive."""
         for number, request in enumerate(requests(data, resume=active.upload_id, offset=active.bytes_received)):
             if number == 2:
-                assert handlers.expire_uploads(ports, ttl_s=1e-6) == [active.upload_id]
+                assert uploads.expire_uploads(ports, ttl_s=1e-6) == [active.upload_id]
             yield request
 
     with pytest.raises(FailedPrecondition, match="is EXPIRED .*no bytes arrived"):
-        handlers.upload(ports, UPLOADER, expiring_midway())
+        uploads.upload(ports, UPLOADER, expiring_midway())
     assert parts_of(ports, active.upload_id) == []
     assert outbox(ports.db) == []
 
@@ -338,7 +341,7 @@ def test_an_upload_idle_past_its_ttl_expires_and_its_parts_are_deleted(ports, da
 @pytest.fixture
 def anonymizer(tmp_path, ports) -> anonymization.Ports:
     db = Database(f"sqlite:///{tmp_path / 'db'}", "anonymization", anonymization_store.metadata)
-    yield anonymization.Ports(db, ports.store, Keys.load(tmp_path / "home", {}))
+    yield anonymization.Ports(db, ports.objects, Keys.load(tmp_path / "home", {}))
     db.dispose()
 
 
@@ -366,15 +369,15 @@ def test_an_upload_whose_scanuploaded_anonymization_dead_lettered_fails(ports, a
     ScanUploaded; ingestion reads the dead letter and the upload is FAILED (IngestFailed, originals kept in quarantine for a
     replay), with no
     file name or path in the reason; redelivery and undecodable dead letters change nothing."""
-    poison_dicom_bucket(ports.store.root)
+    poison_dicom_bucket(ports.objects.root)
     bus = LocalBus(tmp_path / "bus.sqlite")
-    response = handlers.upload(ports, UPLOADER, requests(zipped(folder(data_dir, MR, 2)), name="DOE^JOHN.zip"))
+    response = uploads.upload(ports, UPLOADER, requests(zipped(folder(data_dir, MR, 2)), name="DOE^JOHN.zip"))
     assert OutboxRelay(ports.db, bus).publish_pending() == 1
     [original] = bus.subscribe("a reader", ["radlab.ingestion.v1.ScanUploaded"]).poll(2)
     elsewhere = Record(original.topic + ".dlq", 0, 1, original.key, original.value,
                        original.headers | {"radlab_error": "OSError: x", "radlab_consumer": "radlab.audit"})
-    handlers.on_scan_upload_dead_lettered(ports, CONSUMER, DeadLetter.from_record(elsewhere))  # another group gave up
-    assert handlers.get_upload(ports, UPLOADER, response.upload_id).state == pb.UPLOAD_STATE_UPLOADED
+    failures.on_scan_upload_dead_lettered(ports, CONSUMER, DeadLetter.from_record(elsewhere))  # another group gave up
+    assert uploads.get_upload(ports, UPLOADER, response.upload_id).state == pb.UPLOAD_STATE_UPLOADED
     anonymize = EventConsumer(bus, consumer_group("anonymization"), anonymization.event_handlers(anonymizer, consumer_group("anonymization")),
                               max_attempts=3, backoff_s=0.001)
     assert anonymize.run_once() == 1
@@ -382,7 +385,7 @@ def test_an_upload_whose_scanuploaded_anonymization_dead_lettered_fails(ports, a
     stop = threading.Event()
     assert letters.run_once(stop) == 1
 
-    upload = handlers.get_upload(ports, UPLOADER, response.upload_id)
+    upload = uploads.get_upload(ports, UPLOADER, response.upload_id)
     assert upload.state == pb.UPLOAD_STATE_FAILED
     assert "3 times" in upload.failure_reason and "FileExistsError" in upload.failure_reason and response.scan_id in upload.failure_reason
     assert str(tmp_path) not in upload.failure_reason and "DOE" not in rows_text(ports.db)
@@ -403,10 +406,10 @@ def test_an_upload_anonymization_refuses_is_failed_with_its_reason_and_one_inges
     """A scan whose DICOM file is cut in half: anonymization fails it closed (AnonymizationFailed) and ingestion marks
     the upload FAILED with that reason and emits IngestFailed; a redelivered AnonymizationFailed changes nothing."""
     data = sorted((data_dir / MR).iterdir())[0].read_bytes()
-    response = handlers.upload(ports, UPLOADER, requests(data[:len(data) // 2], name="DOE^JOHN.dcm"))
+    response = uploads.upload(ports, UPLOADER, requests(data[:len(data) // 2], name="DOE^JOHN.dcm"))
     delivered = through_anonymization(ports, anonymizer)
     assert [event.type for event in delivered] == ["radlab.anonymization.v1.AnonymizationFailed"]
-    upload = handlers.get_upload(ports, UPLOADER, response.upload_id)
+    upload = uploads.get_upload(ports, UPLOADER, response.upload_id)
     assert upload.state == pb.UPLOAD_STATE_FAILED and "truncated" in upload.failure_reason and "DOE" not in upload.failure_reason
     [failed] = outbox(ports.db, "radlab.ingestion.v1.IngestFailed")
     assert (failed.message.upload_id, failed.message.scan_id, failed.message.reason) == (
@@ -440,8 +443,8 @@ def test_a_served_runtime_fails_dead_lettered_uploads_expires_idle_ones_and_stop
             uploaded = stub.UploadFiles(requests(data, name="DOE^JOHN.dcm"), metadata=token, timeout=30)
             assert uploaded.state == pb.UPLOAD_STATE_UPLOADED
             with pytest.raises(ConnectionResetError):
-                handlers.upload(ports, UPLOADER, requests(data, chunk=1024, stop_after=3))
-            [broken] = [upload for upload in handlers.list_uploads(ports, UPLOADER, DATASET, 0, 0, 10)[0]
+                uploads.upload(ports, UPLOADER, requests(data, chunk=1024, stop_after=3))
+            [broken] = [upload for upload in uploads.list_uploads(ports, UPLOADER, DATASET, 0, 0, 10)[0]
                         if upload.upload_id != uploaded.upload_id]
             deadline = time.monotonic() + 30
             while True:
@@ -462,7 +465,7 @@ def test_real_series_become_stored_volumes_equal_to_the_offline_build(ports, ano
     files = folder(data_dir, TILTED) | folder(data_dir, "dcmqi/data/segmentations/ct-3slice")
     files |= {f"DOE^JOHN/{path.name}": path.read_bytes() for path in sorted((data_dir / "rt_utils/tests/mock_data").glob("ct_*.dcm"))}
     files["DOE^JOHN 1957-03-01/liver-seg.dcm"] = (data_dir / "dcmqi/data/segmentations/liver.dcm").read_bytes()
-    response = handlers.upload(ports, UPLOADER, requests(zipped(files)))
+    response = uploads.upload(ports, UPLOADER, requests(zipped(files)))
     assert response.state == pb.UPLOAD_STATE_UPLOADED and response.file_count == 28 + 2 + 3 + 1
     [anonymized] = through_anonymization(ports, anonymizer)
     assert anonymized.type == "radlab.anonymization.v1.ScanAnonymized"
@@ -478,18 +481,18 @@ def test_real_series_become_stored_volumes_equal_to_the_offline_build(ports, ano
         assert np.allclose(stored.affine, expected.affine, atol=1e-6)
         assert list(ref.geometry.shape) == list(stored.array.shape) and np.allclose(ref.geometry.affine, stored.affine.ravel())
         assert message.modality == "CT" and message.dataset_id == DATASET and message.scan_id == response.scan_id
-        volume = handlers.get_volume(ports, UPLOADER, message.volume_id)
+        volume = queries.get_volume(ports, UPLOADER, message.volume_id)
         assert (volume.min_value, volume.max_value) == (float(stored.array.min()), float(stored.array.max()))
     [tilted] = [message for message in ready if message.volume_ref.geometry.issues]
     kinds = {issue.kind: issue for issue in tilted.volume_ref.geometry.issues}
     assert geometry_pb2.GEOMETRY_ISSUE_KIND_GANTRY_TILT in kinds
     assert abs(kinds[geometry_pb2.GEOMETRY_ISSUE_KIND_GANTRY_TILT].value - 18.5) < 0.5
     assert all(issue.corrected and "resampled" in issue.message for issue in kinds.values())
-    upload = handlers.get_upload(ports, UPLOADER, response.upload_id)
+    upload = uploads.get_upload(ports, UPLOADER, response.upload_id)
     assert upload.state == pb.UPLOAD_STATE_COMPLETED and sorted(upload.volume_ids) == sorted(m.volume_id for m in ready)
-    studies, _ = handlers.list_studies(ports, UPLOADER, pb.ListStudiesRequest(dataset_id=DATASET), 0, 50)
+    studies, _ = queries.list_studies(ports, UPLOADER, pb.ListStudiesRequest(dataset_id=DATASET), 0, 50)
     assert len(studies) == len({m.study_id for m in ready}) and all(study.patient_pseudonym for study in studies)
-    series, _ = handlers.list_series(ports, UPLOADER, pb.ListSeriesRequest(dataset_id=DATASET), 0, 50)
+    series, _ = queries.list_series(ports, UPLOADER, pb.ListSeriesRequest(dataset_id=DATASET), 0, 50)
     assert sorted(s.instance_count for s in series) == [2, 3, 28] and all(len(s.volume_ids) == 1 for s in series)
     before = (rows_text(ports.db), len(outbox(ports.db)))
     for event in outbox(anonymizer.db):  # at-least-once: the same event again
@@ -499,12 +502,12 @@ def test_real_series_become_stored_volumes_equal_to_the_offline_build(ports, ano
 
 def test_the_same_series_uploaded_twice_is_one_volume_that_both_uploads_list(ports, anonymizer, data_dir):
     files = {f"x/{path.name}": path.read_bytes() for path in sorted((data_dir / "rt_utils/tests/mock_data").glob("ct_*.dcm"))}
-    first = handlers.upload(ports, UPLOADER, requests(zipped(files)))
-    second = handlers.upload(ports, UPLOADER, requests(zipped(files, zipfile.ZIP_STORED)))
+    first = uploads.upload(ports, UPLOADER, requests(zipped(files)))
+    second = uploads.upload(ports, UPLOADER, requests(zipped(files, zipfile.ZIP_STORED)))
     through_anonymization(ports, anonymizer)
     [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
     for response in (first, second):
-        upload = handlers.get_upload(ports, UPLOADER, response.upload_id)
+        upload = uploads.get_upload(ports, UPLOADER, response.upload_id)
         assert upload.state == pb.UPLOAD_STATE_COMPLETED and list(upload.volume_ids) == [ready.volume_id]
         assert list(upload.study_ids) == [ready.study_id]
 
@@ -517,12 +520,12 @@ def test_a_refused_series_is_reported_and_the_rest_of_the_scan_goes_on(ports, da
     twin = parse_instance(mr[0].read_bytes())
     twin.SOPInstanceUID = first.SOPInstanceUID + ".2"
     blobs = [path.read_bytes() for path in mr] + [_bytes(twin)] + good
-    ports.store.ensure_bucket("dicom")
+    ports.objects.ensure_bucket("dicom")
     keys = []
     for number, data in enumerate(blobs):
-        ports.store.put("dicom", f"{TENANT}/k{number}.dcm", data)
+        ports.objects.put("dicom", f"{TENANT}/k{number}.dcm", data)
         keys.append(f"{TENANT}/k{number}.dcm")
-    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event(keys))
+    volumes.on_scan_anonymized(ports, CONSUMER, anonymized_event(keys))
     [failed] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.IngestFailed")]
     assert failed.series_instance_uid == str(first.SeriesInstanceUID) and "repeat another slice's position" in failed.reason
     [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
@@ -546,10 +549,10 @@ def test_a_jpeg_2000_series_with_blank_uids_builds_from_the_dicom_bucket(ports, 
     """TotalSegmentator's 20-slice lossless JPEG 2000 CT (Study and Series Instance UIDs blank) put straight into `dicom`,
     as anonymization would write it: one volume equal to the offline build."""
     paths = sorted((data_dir / "totalsegmentator/tests/reference_files/example_ct_dicom").iterdir())
-    ports.store.ensure_bucket("dicom")
+    ports.objects.ensure_bucket("dicom")
     for number, path in enumerate(paths):
-        ports.store.put("dicom", f"{TENANT}/j2k/{number}.dcm", path.read_bytes())
-    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/j2k/{number}.dcm" for number in range(len(paths))]))
+        ports.objects.put("dicom", f"{TENANT}/j2k/{number}.dcm", path.read_bytes())
+    volumes.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/j2k/{number}.dcm" for number in range(len(paths))]))
     [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
     [offline] = build_volumes([parse_instance(path.read_bytes()) for path in paths])
     stored = ports.volumes.read("volumes", ready.volume_ref.key_prefix)
@@ -559,11 +562,11 @@ def test_a_jpeg_2000_series_with_blank_uids_builds_from_the_dicom_bucket(ports, 
 
 def test_a_nifti_keeps_its_affine_exactly(ports, data_dir):
     """NIfTI objects (recognised by content, gzipped or not) become volumes with from_nifti's array and affine, bit for bit."""
-    ports.store.ensure_bucket("dicom")
+    ports.objects.ensure_bucket("dicom")
     path = data_dir / "totalsegmentator/tests/reference_files/example_ct_sm.nii.gz"
-    ports.store.put("dicom", f"{TENANT}/scan-1/1.nii.gz", path.read_bytes())
-    ports.store.put("dicom", f"{TENANT}/scan-1/2.nii", gzip.decompress((data_dir / "sct_t2/t2/t2.nii.gz").read_bytes()))
-    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/scan-1/1.nii.gz", f"{TENANT}/scan-1/2.nii"]))
+    ports.objects.put("dicom", f"{TENANT}/scan-1/1.nii.gz", path.read_bytes())
+    ports.objects.put("dicom", f"{TENANT}/scan-1/2.nii", gzip.decompress((data_dir / "sct_t2/t2/t2.nii.gz").read_bytes()))
+    volumes.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/scan-1/1.nii.gz", f"{TENANT}/scan-1/2.nii"]))
     ready = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
     assert len(ready) == 2
     for message, source in zip(ready, (path, data_dir / "sct_t2/t2/t2.nii.gz")):
@@ -576,57 +579,57 @@ def test_a_nifti_keeps_its_affine_exactly(ports, data_dir):
 
 
 def test_vendors_see_volumes_only_of_datasets_shared_with_them(ports, data_dir):
-    ports.store.ensure_bucket("dicom")
-    ports.store.put("dicom", f"{TENANT}/a.nii.gz", (data_dir / "totalsegmentator/tests/reference_files/example_mr_sm.nii.gz").read_bytes())
-    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/a.nii.gz"]))
+    ports.objects.ensure_bucket("dicom")
+    ports.objects.put("dicom", f"{TENANT}/a.nii.gz", (data_dir / "totalsegmentator/tests/reference_files/example_mr_sm.nii.gz").read_bytes())
+    volumes.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/a.nii.gz"]))
     [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
     vendor = Principal("v-1", "vendor", TENANT, "acme")
     with pytest.raises(NotFound):
-        handlers.get_volume(ports, vendor, ready.volume_id)
+        queries.get_volume(ports, vendor, ready.volume_id)
 
     shared = annotation_fact(annotation_events.DatasetShared(dataset_id=DATASET, vendor_id="acme"))
     deliver(ports, shared)
     deliver(ports, shared)
-    assert handlers.get_volume(ports, vendor, ready.volume_id).volume_ref.volume_id == ready.volume_id
+    assert queries.get_volume(ports, vendor, ready.volume_id).volume_ref.volume_id == ready.volume_id
     with pytest.raises(NotFound):
-        handlers.get_volume(ports, Principal("v-2", "vendor", TENANT, "other"), ready.volume_id)
+        queries.get_volume(ports, Principal("v-2", "vendor", TENANT, "other"), ready.volume_id)
     with pytest.raises(NotFound):
-        handlers.get_volume(ports, Principal("v-1", "vendor", "hospital-b", "acme"), ready.volume_id)
+        queries.get_volume(ports, Principal("v-1", "vendor", "hospital-b", "acme"), ready.volume_id)
     unshared = annotation_fact(annotation_events.DatasetUnshared(dataset_id=DATASET, vendor_id="acme"))
     deliver(ports, unshared)
     with pytest.raises(NotFound):
-        handlers.get_volume(ports, vendor, ready.volume_id)
+        queries.get_volume(ports, vendor, ready.volume_id)
 
 
 def test_slices_and_thumbnails_come_from_the_stored_volume(ports, data_dir):
     """RAW slices of every plane equal the stored array's, by index and by mm; PNGs are windowed; bad requests say why."""
-    ports.store.ensure_bucket("dicom")
-    ports.store.put("dicom", f"{TENANT}/ct.nii.gz", (data_dir / "totalsegmentator/tests/reference_files/example_ct_sm.nii.gz").read_bytes())
-    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/ct.nii.gz"]))
+    ports.objects.ensure_bucket("dicom")
+    ports.objects.put("dicom", f"{TENANT}/ct.nii.gz", (data_dir / "totalsegmentator/tests/reference_files/example_ct_sm.nii.gz").read_bytes())
+    volumes.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/ct.nii.gz"]))
     [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
     stored = ports.volumes.read("volumes", ready.volume_ref.key_prefix)
     for plane in (geometry_pb2.PLANE_AXIAL, geometry_pb2.PLANE_CORONAL, geometry_pb2.PLANE_SAGITTAL):
-        response = handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, plane=plane, slice_index=7))
+        response = slices.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, plane=plane, slice_index=7))
         axis = {geometry_pb2.PLANE_AXIAL: 0, geometry_pb2.PLANE_CORONAL: 1, geometry_pb2.PLANE_SAGITTAL: 2}[plane]  # an RAS-aligned NIfTI
         expected = np.take(stored.array, 7, axis=axis)
         raw = np.frombuffer(response.data, dtype=stored.array.dtype.newbyteorder("<")).reshape(tuple(response.shape))
         assert np.array_equal(raw, expected) and response.dtype == ready.volume_ref.dtype
-        by_mm = handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, plane=plane, position_mm=response.position_mm))
+        by_mm = slices.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, plane=plane, position_mm=response.position_mm))
         assert by_mm.slice_index == 7 and by_mm.data == response.data
-    png = handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(
+    png = slices.get_slice(ports, UPLOADER, pb.GetSliceRequest(
         volume_id=ready.volume_id, plane=geometry_pb2.PLANE_AXIAL, slice_index=15, format=pb.SLICE_FORMAT_PNG,
         window_preset=pb.WINDOW_PRESET_CT_BONE, colormap=pb.COLORMAP_HOT,
     ))
     assert png.data.startswith(b"\x89PNG") and (png.applied_window.center, png.applied_window.width) == (400, 1800)
     with pytest.raises(InvalidArgument, match="does not exist"):
-        handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, plane=geometry_pb2.PLANE_AXIAL, slice_index=999))
+        slices.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, plane=geometry_pb2.PLANE_AXIAL, slice_index=999))
     with pytest.raises(InvalidArgument, match="plane is required"):
-        handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, slice_index=1))
+        slices.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=ready.volume_id, slice_index=1))
     for target in ({"volume_id": ready.volume_id}, {"study_id": ready.study_id}, {"series_id": ready.series_id}):
-        thumbnail = handlers.get_thumbnail(ports, UPLOADER, pb.GetThumbnailRequest(max_size=64, **target))
+        thumbnail = slices.get_thumbnail(ports, UPLOADER, pb.GetThumbnailRequest(max_size=64, **target))
         assert thumbnail.png.startswith(b"\x89PNG") and max(thumbnail.width, thumbnail.height) == 64
     with pytest.raises(NotFound):
-        handlers.get_thumbnail(ports, Principal("v-1", "vendor", TENANT, "acme"), pb.GetThumbnailRequest(study_id=ready.study_id))
+        slices.get_thumbnail(ports, Principal("v-1", "vendor", TENANT, "acme"), pb.GetThumbnailRequest(study_id=ready.study_id))
 
 
 def test_a_radiograph_is_a_one_slice_volume_shown_in_its_own_voi_window(ports):
@@ -635,14 +638,14 @@ def test_a_radiograph_is_a_one_slice_volume_shown_in_its_own_voi_window(ports):
 
     radiograph = Path(get_testdata_file("RG1_UNCI.dcm")).read_bytes()
     [offline] = build_volumes([parse_instance(radiograph)])
-    ports.store.ensure_bucket("dicom")
-    ports.store.put("dicom", f"{TENANT}/cr.dcm", radiograph)
-    handlers.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/cr.dcm"]))
+    ports.objects.ensure_bucket("dicom")
+    ports.objects.put("dicom", f"{TENANT}/cr.dcm", radiograph)
+    volumes.on_scan_anonymized(ports, CONSUMER, anonymized_event([f"{TENANT}/cr.dcm"]))
     [ready] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
     assert ready.modality == "CR" and list(ready.volume_ref.geometry.shape) == [1, 1955, 1841]
     attributes = ports.volumes.info("volumes", ready.volume_ref.key_prefix).attributes
     assert attributes["default_window"] == list(offline.window)
-    png = handlers.get_slice(ports, UPLOADER, pb.GetSliceRequest(
+    png = slices.get_slice(ports, UPLOADER, pb.GetSliceRequest(
         volume_id=ready.volume_id, plane=geometry_pb2.PLANE_AXIAL, slice_index=0, format=pb.SLICE_FORMAT_PNG,
     ))
     assert (png.applied_window.center, png.applied_window.width) == offline.window

@@ -11,7 +11,7 @@ import pytest
 
 from services.anonymization.domain.engine import anonymize
 from services.anonymization.rules_table import load_rule_table
-from services.ingestion.domain.series import Volume, build_volumes
+from services.ingestion.domain.volume import Volume, build_volumes
 
 KEY = b"radlab-test-key-0123456789abcdef"
 SERIES = {

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from services.ingestion.domain.series import build_volumes
+from services.ingestion.domain.volume import build_volumes
 from services.ingestion.domain.slices import (
     Colormap,
     Plane,

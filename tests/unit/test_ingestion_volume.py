@@ -19,22 +19,13 @@ from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
-from radlab.cli import main
+from services.ingestion.domain.frames import VolumeRefused, _native_pixels, _number, frames_of
+from services.ingestion.domain.geometry import analyse
+from services.ingestion.domain.grouping import group_image_series
+from services.ingestion.domain.reader import _read_explicit_little_endian, parse_instance
 from services.ingestion.domain.resample import resample
-from services.ingestion.domain.series import (
-    Volume,
-    VolumeRefused,
-    _native_pixels,
-    _number,
-    _read_explicit_little_endian,
-    analyse,
-    build_volume,
-    build_volumes,
-    frames_of,
-    group_series,
-    parse_instance,
-)
 from services.ingestion.domain.slices import Window, middle_axial, render
+from services.ingestion.domain.volume import Refusal, Volume, build_volume, build_volumes
 from shared.volumes import from_nifti, to_nifti
 from tests.conftest import REPO
 
@@ -46,6 +37,13 @@ CT_TILT = "dcm_qa_ct/In/GE"
 def read_folder(folder: Path) -> list:
     datasets = [parse_instance(path.read_bytes()) for path in sorted(folder.iterdir()) if path.is_file()]
     return [dataset for dataset in datasets if dataset is not None]
+
+
+def series_of(datasets: list) -> list:
+    """The series group_image_series makes of `datasets`, every instance usable."""
+    series, unusable = group_image_series(datasets)
+    assert unusable == {}
+    return series
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +108,7 @@ def test_nifti_round_trip_is_exact(data_dir, tmp_path):
 
 def test_tilted_ct_is_detected_and_reported(data_dir):
     """The GE head CT: tilt ≈ 18.5° and uneven gaps are reported with numbers, and the volume says it was resampled."""
-    (series,) = group_series(read_folder(data_dir / CT_TILT))
+    (series,) = series_of(read_folder(data_dir / CT_TILT))
     issues = {issue.kind: issue for issue in analyse(series).issues}
     assert set(issues) == {"gantry_tilt", "uneven_spacing"}
     assert issues["gantry_tilt"].values["angle_deg"] == pytest.approx(18.5, abs=0.05)
@@ -166,7 +164,7 @@ def test_tilted_ct_matches_dcm2niix_tilt_eq(data_dir, dcm2niix, tmp_path):
 def test_tilt_corrected_grid_lies_on_the_dicom_slices(data_dir):
     """First and last output slices coincide with the first and last DICOM slices: every pixel centre of
     those slices maps, through our affine, to k = 0 / k = 55 exactly and to a voxel holding that pixel's value."""
-    (series,) = group_series(read_folder(data_dir / CT_TILT))
+    (series,) = series_of(read_folder(data_dir / CT_TILT))
     volume = build_volume(series)
     frames = analyse(series).frames
     inverse = np.linalg.inv(volume.affine)
@@ -201,10 +199,10 @@ def test_tilt_only_resampling_moves_each_slice_by_its_shift():
 def test_missing_slice_is_resampled_and_reported(data_dir):
     """Drop one slice of the CT: one missing slice on the 2 mm grid, after sorted slice 10, filled by interpolation."""
     datasets = read_folder(data_dir / CT_J2K)
-    (series,) = group_series(datasets)
+    (series,) = series_of(datasets)
     full = build_volume(series)
     dropped = analyse(series).frames[10].dataset
-    (holed,) = group_series([dataset for dataset in datasets if dataset is not dropped])
+    (holed,) = series_of([dataset for dataset in datasets if dataset is not dropped])
     issues = analyse(holed).issues
     assert [issue.kind for issue in issues] == ["missing_slices"]
     assert issues[0].values == {"count": 1, "spacing_mm": pytest.approx(2.0, abs=1e-3), "after_slices": [9]}
@@ -224,7 +222,7 @@ def test_duplicate_positions_are_refused(data_dir):
     datasets = read_folder(data_dir / CT_J2K)
     twin = read_folder(data_dir / CT_J2K)[5]
     twin.SOPInstanceUID = "1.2.3.4"
-    (series,) = group_series(datasets + [twin])
+    (series,) = series_of(datasets + [twin])
     with pytest.raises(VolumeRefused, match="repeat another slice's position"):
         build_volume(series)
 
@@ -240,52 +238,21 @@ def test_series_mixing_echoes_is_split(data_dir):
     assert all(volume.shape == (20, 512, 512) for volume in volumes)
 
 
-def test_cli_splits_a_mixed_folder(data_dir, tmp_path, capsys):
-    """MR and CT files in one folder: two volumes, the larger (MR) in OUT, the other in OUT_2."""
-    mixed = tmp_path / "mixed"
-    mixed.mkdir()
-    for folder in (MR, CT_J2K):
-        for path in (data_dir / folder).iterdir():
-            (mixed / f"{folder.split('/')[0]}_{path.name}").symlink_to(path)
-    (mixed / "notes.txt").write_text("not DICOM")
-    assert main(["volume", str(mixed), str(tmp_path / "out.nii.gz")]) == 0
-    printed = capsys.readouterr().out
-    assert "216 DICOM image(s) among 217 file(s)" in printed
-    assert nib.load(tmp_path / "out.nii.gz").shape == (256, 256, 196)
-    assert nib.load(tmp_path / "out_2.nii.gz").shape == (512, 512, 20)
-
-
-def test_cli_refuses_a_missing_folder_no_dicom_and_a_bad_output_in_one_line(data_dir, tmp_path, capsys):
-    """Each user error is one `radlab:` line naming what to do, exit 1, and nothing written."""
-    (tmp_path / "notes.txt").write_text("not DICOM")
-    cases = [
-        ([str(tmp_path / "nowhere"), str(tmp_path / "out.nii.gz")], "is not a folder"),
-        ([str(tmp_path / "notes.txt"), str(tmp_path / "out.nii.gz")], "is not a folder"),
-        ([str(tmp_path), str(tmp_path / "out.nii.gz")], "no DICOM images in"),
-        ([str(data_dir / CT_TILT), str(tmp_path / "out.txt")], "name the output .nii or .nii.gz"),
-        ([str(data_dir / CT_TILT), str(tmp_path / "missing" / "out.nii.gz")], "create it first"),
-    ]
-    for arguments, expected in cases:
-        assert main(["volume", *arguments]) == 1
-        error = capsys.readouterr().err
-        assert error.startswith("radlab: ") and expected in error and error.count("\n") == 1, error
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
-
-
-def test_cli_leaves_segmentations_out_as_ingestion_does(data_dir, tmp_path, capsys):
-    """dcmqi's folder: a 3-slice CT and two DICOM-SEG objects of it; only the CT becomes a volume, in OUT itself."""
-    assert main(["volume", str(data_dir / "dcmqi/data/segmentations"), str(tmp_path / "out.nii.gz")]) == 0
-    printed = capsys.readouterr().out
-    assert "3 DICOM image(s) among 5 file(s)" in printed and "(2 segmentation(s) left out)" in printed
-    assert [path.name for path in tmp_path.iterdir()] == ["out.nii.gz"]
-    assert nib.load(tmp_path / "out.nii.gz").shape == (512, 512, 3)
-
-
-def test_cli_reports_tilt_and_writes_the_resampled_volume(data_dir, tmp_path, capsys):
-    assert main(["volume", str(data_dir / CT_TILT), str(tmp_path / "ge.nii.gz")]) == 0
-    printed = capsys.readouterr().out
-    assert "gantry_tilt" in printed and "uneven_spacing" in printed and "issue resampled" in printed
-    assert nib.load(tmp_path / "ge.nii.gz").shape == (512, 611, 56)
+def test_trouble_refuses_only_its_own_series(data_dir):
+    """What ingestion builds of a scan and `radlab volume` of a folder: an Enhanced MR without plane geometry and an MR
+    slice whose pixel data was cut short each refuse their own series, with the reason; the CT beside them is built.
+    Refusals of unusable instances come first, then each series in grouping order."""
+    ct = read_folder(data_dir / CT_J2K)
+    cut = parse_instance(sorted((data_dir / MR).iterdir())[0].read_bytes()[:-200])
+    geometryless = pydicom_file("emri_small.dcm")
+    results = build_volumes([geometryless, *ct, cut])
+    assert [type(result) for result in results] == [Refusal, Volume, Refusal]
+    unusable, volume, undecodable = results
+    assert volume.shape == (20, 512, 512) and len(volume.series.frames) == len(ct)
+    assert (unusable.series_uid, unusable.series) == (str(geometryless.SeriesInstanceUID), None)
+    assert unusable.reason.startswith(f"series {unusable.series_uid}: ") and "has no ImagePositionPatient" in unusable.reason
+    assert undecodable.series_uid == str(cut.SeriesInstanceUID) and undecodable.series.frames[0].dataset is cut
+    assert "the pixel data could not be decoded (ValueError)" in undecodable.reason and undecodable.issues == []
 
 
 # ---- the harder series: compressed transfer syntaxes, Enhanced multi-frame, radiographs -------------------

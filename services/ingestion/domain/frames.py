@@ -1,0 +1,193 @@
+"""Parsed DICOM instances → frames: each 2D image with its plane geometry and rescale, and its stored pixels."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from shared.errors import InvalidArgument
+
+# Projection radiographs: no patient position, one image per instance, each its own volume.
+PROJECTION_MODALITIES = frozenset({"CR", "DX", "MG", "IO", "PX", "RG"})
+# PatientOrientation letters as LPS unit vectors.
+_ANATOMY = {"L": (1, 0, 0), "R": (-1, 0, 0), "P": (0, 1, 0), "A": (0, -1, 0), "H": (0, 0, 1), "F": (0, 0, -1)}
+_NATIVE_SYNTAXES = frozenset({ExplicitVRLittleEndian, ImplicitVRLittleEndian})
+
+
+class VolumeRefused(InvalidArgument):
+    """The series cannot be stacked into a correct volume as it stands; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One 2D image: a single-frame instance, or one frame of an Enhanced multi-frame instance."""
+
+    dataset: Dataset
+    frame: int | None  # index into a multi-frame instance's frames; None for a single-frame instance
+    study_uid: str
+    series_uid: str
+    orientation: tuple[float, ...]  # ImageOrientationPatient: row direction (along i), then column direction (along j)
+    position: tuple[float, float, float]  # ImagePositionPatient of the first transmitted pixel, LPS mm
+    spacing: tuple[float, float]  # PixelSpacing: between rows (along j), between columns (along i)
+    rows: int
+    columns: int
+    slope: float
+    intercept: float
+    echo: object = None
+    acquisition: object = None
+    temporal: object = None
+    b_value: object = None
+    stack: object = None
+    instance: str = ""  # a projection image's SOP Instance UID: it is a volume of its own; "" otherwise
+
+    def pixels(self) -> np.ndarray:
+        """The stored values of this frame, [j, i], as pydicom decodes them (any supported transfer syntax).
+
+        Native little-endian grayscale is read straight from the pixel data (what pydicom would return,
+        unused high bits masked or sign-extended alike, without its per-call overhead).
+        """
+        native = _native_pixels(self.dataset, self.frame or 0, self.rows, self.columns)
+        if native is not None:
+            return native
+        array = self.dataset.pixel_array
+        return array if self.frame is None else array[self.frame]
+
+
+def _native_pixels(dataset: Dataset, frame: int, rows: int, columns: int) -> np.ndarray | None:
+    """One frame of uncompressed little-endian single-sample pixel data as an array, or None for anything else."""
+    meta = getattr(dataset, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    bits = _number(dataset, "BitsAllocated", None)
+    if (
+        syntax not in _NATIVE_SYNTAXES or bits not in (8, 16, 32) or int(_number(dataset, "SamplesPerPixel", 1)) != 1
+        or "PixelData" not in dataset
+    ):
+        return None
+    signed = int(_number(dataset, "PixelRepresentation", 0)) == 1
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    size = rows * columns
+    data = dataset.PixelData
+    if len(data) < (frame + 1) * size * dtype.itemsize:
+        return None  # let pydicom explain the short pixel data
+    array = np.frombuffer(data, dtype=dtype, count=size, offset=frame * size * dtype.itemsize).reshape(rows, columns)
+    unused = bits - int(_number(dataset, "BitsStored", bits))
+    if unused > 0:  # mask (unsigned) or sign-extend (signed) past Bits Stored, as PS3.5 8.1.1 says to read it
+        array = np.right_shift(np.left_shift(array, unused), unused)
+    return array
+
+
+_UNSIGNED_SHORT = struct.Struct("<H")
+_REQUIRED = object()
+
+
+def _number(dataset: Dataset, keyword: str, default: object = _REQUIRED) -> object:
+    """A US or DS attribute's value as plain int or float (a list of them when several), as pydicom decodes it.
+
+    Values still raw from an explicit VR little endian read are decoded here (16-bit unsigned; decimal strings
+    split at backslashes): pydicom's general conversion of each element (~10 µs) was most of the time spent reading a
+    series' geometry. Anything else, absent or unusual, is what `dataset.<keyword>` (with `default`:
+    `dataset.get(keyword, default)`) gives.
+    """
+    element = dataset.get_item(tag_for_keyword(keyword))
+    if isinstance(element, RawDataElement) and element.value and not element.is_implicit_VR and element.is_little_endian:
+        try:
+            if element.VR == "US" and len(element.value) == 2:
+                return _UNSIGNED_SHORT.unpack(element.value)[0]
+            if element.VR == "DS":
+                values = [float(text) for text in element.value.decode("ascii").split("\\")]
+                return values[0] if len(values) == 1 else values
+        except (UnicodeDecodeError, ValueError):
+            pass  # pydicom decodes it, or says what is wrong
+    return getattr(dataset, keyword) if default is _REQUIRED else dataset.get(keyword, default)
+
+
+def is_projection(dataset: Dataset) -> bool:
+    """True for a projection radiograph: a projection modality and no patient position to stack by."""
+    return str(dataset.get("Modality", "")) in PROJECTION_MODALITIES and "ImagePositionPatient" not in dataset
+
+
+def _projection_frame(dataset: Dataset, common: dict) -> Frame:
+    """A radiograph as one frame: rows and columns along its PatientOrientation, at a nominal origin.
+
+    Spacing is PixelSpacing (calibrated at the patient), else ImagerPixelSpacing (at the detector), else 1 mm
+    where neither is a positive number.
+    """
+    if int(dataset.get("NumberOfFrames", 1) or 1) != 1:
+        raise VolumeRefused(
+            f"{dataset.get('SOPInstanceUID', 'an instance')} is a {dataset.get('Modality')} image with "
+            f"{dataset.NumberOfFrames} frames; only single-frame radiographs are supported: export the frames separately"
+        )
+    directions = []
+    letters = list(dataset.get("PatientOrientation") or [])
+    for code, default in zip(letters + ["", ""], ("L", "F")):
+        vector = np.sum([_ANATOMY[letter] for letter in str(code).upper() if letter in _ANATOMY] or [_ANATOMY[default]], axis=0)
+        directions.append(vector / np.linalg.norm(vector))
+    if abs(float(directions[0] @ directions[1])) > 0.5:  # contradictory letters: fall back to the convention
+        directions = [np.array(_ANATOMY["L"], float), np.array(_ANATOMY["F"], float)]
+    spacing = (1.0, 1.0)
+    for name in ("PixelSpacing", "ImagerPixelSpacing"):
+        values = [float(v) for v in dataset.get(name) or []]
+        if len(values) == 2 and min(values) > 0:
+            spacing = (values[0], values[1])
+            break
+    return Frame(
+        dataset=dataset, frame=None, rows=int(dataset.Rows), columns=int(dataset.Columns),
+        orientation=tuple(float(v) for v in np.concatenate(directions)), position=(0.0, 0.0, 0.0), spacing=spacing,
+        slope=float(dataset.get("RescaleSlope", 1) or 1), intercept=float(dataset.get("RescaleIntercept", 0) or 0),
+        instance=str(dataset.get("SOPInstanceUID", "")), **common,
+    )
+
+
+def frames_of(dataset: Dataset) -> list[Frame]:
+    """Every 2D frame of one instance, with its geometry from the top level or the functional groups."""
+    common = {"study_uid": str(dataset.get("StudyInstanceUID", "")), "series_uid": str(dataset.SeriesInstanceUID)}
+    rows, columns = int(_number(dataset, "Rows")), int(_number(dataset, "Columns"))
+    if "PerFrameFunctionalGroupsSequence" in dataset:
+        shared = dataset.get("SharedFunctionalGroupsSequence", [Dataset()])[0]
+        frames = []
+        for index, item in enumerate(dataset.PerFrameFunctionalGroupsSequence):
+            def group(name: str) -> Dataset:
+                for source in (item, shared):
+                    if name in source and len(source[name].value):
+                        return source[name].value[0]
+                return Dataset()
+
+            plane, orient, measures = group("PlanePositionSequence"), group("PlaneOrientationSequence"), group("PixelMeasuresSequence")
+            if "ImagePositionPatient" not in plane or "ImageOrientationPatient" not in orient or "PixelSpacing" not in measures:
+                raise VolumeRefused(f"frame {index + 1} of {dataset.get('SOPInstanceUID', 'an instance')} has no plane geometry")
+            transform, content = group("PixelValueTransformationSequence"), group("FrameContentSequence")
+            echo = group("MREchoSequence").get("EffectiveEchoTime")
+            frames.append(Frame(
+                dataset=dataset, frame=index, rows=rows, columns=columns,
+                orientation=tuple(float(v) for v in orient.ImageOrientationPatient),
+                position=tuple(float(v) for v in plane.ImagePositionPatient),
+                spacing=tuple(float(v) for v in measures.PixelSpacing),
+                slope=float(transform.get("RescaleSlope", 1) or 1), intercept=float(transform.get("RescaleIntercept", 0) or 0),
+                echo=None if echo is None else float(echo),
+                temporal=content.get("TemporalPositionIndex"), stack=content.get("StackID"),
+                b_value=group("MRDiffusionSequence").get("DiffusionBValue"),
+                **common,
+            ))
+        return frames
+    if is_projection(dataset):
+        return [_projection_frame(dataset, common)]
+    for name in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
+        if name not in dataset:
+            raise VolumeRefused(f"{dataset.get('SOPInstanceUID', 'an instance')} has no {name}: not a cross-sectional image")
+    b_value = dataset.get("DiffusionBValue")
+    return [Frame(
+        dataset=dataset, frame=None, rows=rows, columns=columns,
+        orientation=tuple(float(v) for v in _number(dataset, "ImageOrientationPatient")),
+        position=tuple(float(v) for v in _number(dataset, "ImagePositionPatient")),
+        spacing=tuple(float(v) for v in _number(dataset, "PixelSpacing")),
+        slope=float(_number(dataset, "RescaleSlope", 1) or 1), intercept=float(_number(dataset, "RescaleIntercept", 0) or 0),
+        echo=dataset.get("EchoNumbers"), acquisition=dataset.get("AcquisitionNumber"),
+        temporal=dataset.get("TemporalPositionIdentifier"), b_value=None if b_value is None else float(b_value),
+        **common,
+    )]
