@@ -308,18 +308,21 @@ def test_an_upload_idle_past_its_ttl_expires_and_its_parts_are_deleted(ports, da
         uploads.upload(ports, UPLOADER, requests(data, stop_after=2))
     [idle] = uploads.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
     ports.objects.put("quarantine", f"uploads/{idle.upload_id}/orphan", b"a part whose stream broke before it was recorded")
-    time.sleep(0.3)
     with pytest.raises(ConnectionResetError):
         uploads.upload(ports, UPLOADER, requests(data, stop_after=1))
     [active] = [upload for upload in uploads.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
                 if upload.upload_id != idle.upload_id]
     assert len(parts_of(ports, idle.upload_id)) == 2 and len(parts_of(ports, active.upload_id)) == 1
 
-    assert uploads.expire_uploads(ports, ttl_s=0.2) == [idle.upload_id]
+    # The sweep's clock, an hour after `active`'s last part: `idle`, whose last part came before, is idle for longer.
+    with ports.db.read() as conn:
+        last_part = conn.execute(sa.select(store.uploads.c.updated_at).where(store.uploads.c.upload_id == active.upload_id)).scalar_one()
+    hour = 3600.0
+    assert uploads.expire_uploads(ports, ttl_s=hour, now=last_part + hour) == [idle.upload_id]
     expired = uploads.get_upload(ports, UPLOADER, idle.upload_id)
     assert expired.state == pb.UPLOAD_STATE_EXPIRED and "upload the file again" in expired.failure_reason
     assert parts_of(ports, idle.upload_id) == [] and len(parts_of(ports, active.upload_id)) == 1
-    assert uploads.expire_uploads(ports, ttl_s=0.2) == []
+    assert uploads.expire_uploads(ports, ttl_s=hour, now=last_part + hour) == []
     with pytest.raises(FailedPrecondition, match="is EXPIRED"):
         uploads.upload(ports, UPLOADER, requests(data, resume=idle.upload_id, offset=idle.bytes_received))
 
@@ -436,7 +439,7 @@ def test_a_served_runtime_fails_dead_lettered_uploads_expires_idle_ones_and_stop
         token = [("authorization", f"Bearer {issue_token(key, subject='uploader-1', role='manager', tenant=TENANT)}")]
         data = next(iter(folder(data_dir, MR, 1).values()))
         [ingestion] = [service for service in runtime.services if service.name == "ingestion"]
-        ports = handlers.Ports(ingestion.database, runtime.adapters.store, VolumeStore(runtime.adapters.store), Limits())
+        ports = ingestion.ports
         deliver(ports, annotation_fact(annotation_events.DatasetCreated(dataset_id=DATASET, name="chest CT")))
         with grpc.insecure_channel(runtime.address) as channel:
             stub = pb_grpc.IngestionServiceStub(channel)
