@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from google.protobuf import message
@@ -28,6 +29,7 @@ from shared.logs import current_trace_id
 from shared.migrations import Migration, migrate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def service_metadata() -> sa.MetaData:
@@ -56,14 +58,15 @@ def service_metadata() -> sa.MetaData:
 
 
 class Database:
-    """A service's own tables on the database `url` names; `unit_of_work()` is its only way in."""
+    """A service's own tables on the database `url` names: `unit_of_work()` for changes (with their events),
+    `read()` for queries, `apply_once()` for an event's effects."""
 
     def __init__(self, url: str, service: str, metadata: sa.MetaData, migrations: Sequence[Migration] = ()):
         self.service = service
         self.metadata = metadata
         self.engine = _engine(url, service)
         self.outbox = metadata.tables["outbox"]
-        self.processed = metadata.tables["processed_events"]
+        self.processed_events = metadata.tables["processed_events"]
         self._postgres = self.engine.dialect.name == "postgresql"
         if self._postgres:
             _create_schema_and_tables(self.engine, service, metadata, migrations)
@@ -98,6 +101,29 @@ class Database:
                     conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield conn
 
+    def apply_once(
+        self, consumer: str, event_id: str, apply: Callable[[UnitOfWork], T], *, record: bool = True
+    ) -> T | None:
+        """Run `apply` in one unit of work and record `event_id` as processed by `consumer` in it; if it was
+        processed already, change nothing and return None. With no `event_id` (work no event asked for) `apply`
+        just runs in its unit of work.
+
+        `record=False` is for the first units of work of an event applied in several (a long step between
+        them): each runs only while the event is unprocessed, and the last one, with `record=True`, records it.
+        """
+        with self.unit_of_work() as uow:
+            if event_id and uow.already_processed(consumer, event_id):
+                return None
+            result = apply(uow)
+            if event_id and record:
+                uow.mark_processed(consumer, event_id)
+            return result
+
+    def processed(self, consumer: str, event_id: str) -> bool:
+        """Whether `consumer` has applied `event_id` (a read: for work done before the unit of work that applies it)."""
+        with self.read() as conn:
+            return _processed(self.processed_events, conn, consumer, event_id)
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -130,15 +156,11 @@ class UnitOfWork:
         return envelope
 
     def already_processed(self, consumer: str, event_id: str) -> bool:
-        processed = self.db.processed
-        row = self.conn.execute(
-            sa.select(processed.c.event_id).where(processed.c.consumer == consumer, processed.c.event_id == event_id)
-        ).first()
-        return row is not None
+        return _processed(self.db.processed_events, self.conn, consumer, event_id)
 
     def mark_processed(self, consumer: str, event_id: str) -> None:
         self.conn.execute(
-            self.db.processed.insert().values(consumer=consumer, event_id=event_id, processed_at=time.time())
+            self.db.processed_events.insert().values(consumer=consumer, event_id=event_id, processed_at=time.time())
         )
 
 
@@ -148,11 +170,7 @@ def idempotent(
     """Wrap an event handler so its effects and the 'processed' mark commit together, once per event id."""
 
     def handle(event: events.Event) -> None:
-        with db.unit_of_work() as uow:
-            if uow.already_processed(consumer, event.id):
-                return
-            apply(uow, event)
-            uow.mark_processed(consumer, event.id)
+        db.apply_once(consumer, event.id, lambda uow: apply(uow, event))
 
     handle.__name__ = getattr(apply, "__name__", "handle")
     return handle
@@ -215,6 +233,11 @@ class OutboxRelay:
                 stop.wait(1.0)
             if not sent:
                 stop.wait(idle_s)
+
+
+def _processed(table: sa.Table, conn: Connection, consumer: str, event_id: str) -> bool:
+    row = conn.execute(sa.select(table.c.event_id).where(table.c.consumer == consumer, table.c.event_id == event_id)).first()
+    return row is not None
 
 
 _ADVISORY_XACT_LOCK = sa.text("SELECT pg_advisory_xact_lock(:key)")

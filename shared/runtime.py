@@ -15,6 +15,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 
@@ -24,7 +25,7 @@ from radlab import SERVICE_NAMES, SERVICES
 from shared import bus as bus_port
 from shared import compute as compute_port
 from shared import metrics, objectstore
-from shared.auth import token_key
+from radlab.tokens import token_key
 from shared.config import Settings
 from shared.consumer import EventConsumer, Handler, consumer_group
 from shared.db import Database, OutboxRelay
@@ -34,6 +35,7 @@ from shared.logs import configure
 from shared.migrations import Migration
 
 log = logging.getLogger(__name__)
+P = TypeVar("P")
 
 STOP_GRACE_S = 5.0
 WORKER_STOP_S = 10.0  # a relay or consumer notices the stop within one poll (well under a second)
@@ -87,7 +89,8 @@ class Periodic:
 @dataclass
 class Service:
     """What a service's `bootstrap(adapters)` hands the runtime: `handlers` by event type, `dead_letter_handlers` by
-    the topic whose dead letters they take, and `stop`, which ends the service's own background threads."""
+    the topic whose dead letters they take, `stop`, which ends the service's own background threads, and the `ports`
+    its servicer and handlers share."""
 
     name: str
     grpc_service_names: list[str]
@@ -96,6 +99,7 @@ class Service:
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     dead_letter_handlers: Mapping[str, DeadLetterHandler] = field(default_factory=dict)
     stop: Callable[[], None] | None = None
+    ports: object = None
 
     @classmethod
     def wire(
@@ -103,22 +107,28 @@ class Service:
         name: str,
         adapters: Adapters,
         metadata: sa.MetaData,
-        servicer: Callable[[Database], object],
+        *,
+        ports: Callable[[Database], P],
+        servicer: Callable[[P], object],
         add_to_server: Callable[[object, grpc.Server], None],
-        event_handlers: Callable[[Database, str], Mapping[str, Handler]],
+        event_handlers: Callable[[P, str], Mapping[str, Handler]],
         migrations: Sequence[Migration] = (),
-        dead_letter_handlers: Callable[[Database, str], Mapping[str, DeadLetterHandler]] | None = None,
+        dead_letter_handlers: Callable[[P, str], Mapping[str, DeadLetterHandler]] | None = None,
     ) -> Service:
-        """The usual shape: the service's own database, one servicer over it, handlers in group `radlab.<name>`."""
+        """Every service's shape: its own database, one `Ports` bundle over it (the database and whatever else its
+        handlers work with) shared by its servicer and its event handlers, handlers in group `radlab.<name>`."""
         database = adapters.database(name, metadata, migrations)
-        instance = servicer(database)
+        bundle = ports(database)
+        instance = servicer(bundle)
+        group = consumer_group(name)
         return cls(
             name=name,
             grpc_service_names=[SERVICE_NAMES[name]],
             register=lambda server: add_to_server(instance, server),
             database=database,
-            handlers=event_handlers(database, consumer_group(name)),
-            dead_letter_handlers=dead_letter_handlers(database, consumer_group(name)) if dead_letter_handlers else {},
+            handlers=event_handlers(bundle, group),
+            dead_letter_handlers=dead_letter_handlers(bundle, group) if dead_letter_handlers else {},
+            ports=bundle,
         )
 
 

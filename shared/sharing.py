@@ -14,11 +14,12 @@ from shared.events import Event, event_type
 
 
 class VendorShares:
-    """Which vendors each dataset is shared with, in a table of the service's own (its name kept per service)."""
+    """Which vendors each dataset is shared with, in the service's own `vendor_shares` table (annotation's own
+    `dataset_vendors` is where shares are decided; this is a copy of what it announced)."""
 
-    def __init__(self, metadata: sa.MetaData, name: str):
+    def __init__(self, metadata: sa.MetaData):
         self.table = sa.Table(
-            name,
+            "vendor_shares",
             metadata,
             sa.Column("tenant", sa.String(100), primary_key=True),
             sa.Column("dataset_id", sa.String(100), primary_key=True),

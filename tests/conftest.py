@@ -1,11 +1,14 @@
-"""Test-session rules: real data from RADLAB_DATA, and no silent skips where CI requires everything."""
+"""Test-session rules: real data from RADLAB_DATA, no silent skips where CI requires everything, waits that poll."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +16,20 @@ import sqlalchemy as sa
 from shared import config
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], what: str, timeout_s: float = 30.0, interval_s: float = 0.05) -> T:
+    """Call `condition` until it returns something true, and return that; fail the test, saying what it waited
+    for, once `timeout_s` have passed. An assertion in `condition` ends the wait at once."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        outcome = condition()
+        if outcome:
+            return outcome
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout_s} s for {what}")
+        time.sleep(interval_s)
 
 
 def _require_infra() -> bool:
@@ -21,10 +38,10 @@ def _require_infra() -> bool:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The shared real-data folder (RADLAB_DATA, default ../shared/data); its absence fails, never skips."""
+    """The real-data folder (RADLAB_DATA, default the repository's data/); its absence fails, never skips."""
     path = config.data_dir()
     if not path.is_dir():
-        pytest.fail(f"real data not found at {path}: set RADLAB_DATA to the shared data folder")
+        pytest.fail(f"real data not found at {path}: set RADLAB_DATA to a copy of the repository's data/ folder")
     return path
 
 

@@ -11,5 +11,6 @@ from shared.runtime import Adapters, Service
 def bootstrap(adapters: Adapters) -> Service:
     """Wire annotation onto the process's adapters."""
     return Service.wire(
-        "annotation", adapters, store.metadata, AnnotationServicer, pb_grpc.add_AnnotationServiceServicer_to_server, handlers.event_handlers
+        "annotation", adapters, store.metadata, ports=handlers.Ports, servicer=AnnotationServicer,
+        add_to_server=pb_grpc.add_AnnotationServiceServicer_to_server, event_handlers=handlers.event_handlers,
     )

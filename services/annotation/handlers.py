@@ -32,6 +32,13 @@ class DatasetView:
     vendor_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Ports:
+    """What annotation's handlers work with: its database."""
+
+    db: Database
+
+
 def create_dataset(db: Database, caller: Principal, name: str, description: str) -> DatasetView:
     name, description = rules.clean_name(name), rules.clean_description(description)
     with db.unit_of_work() as uow:
@@ -93,7 +100,7 @@ def unshare_dataset(db: Database, caller: Principal, dataset_id: str, vendor_id:
         return _load(uow, caller, dataset_id)
 
 
-def event_handlers(db: Database, consumer: str) -> dict[str, Handler]:
+def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
     """Annotation will consume VolumeReady, PredictionsReady and SlicesInterpolated (their issues add them)."""
     return {}
 

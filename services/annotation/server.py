@@ -7,15 +7,14 @@ from radlab.annotation.v1 import annotation_service_pb2_grpc as pb_grpc
 from services.annotation import handlers
 from shared import paging
 from shared.auth import current_principal
-from shared.db import Database
 from shared.protos import timestamp
 
 
 class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
     """RPCs not overridden here answer UNIMPLEMENTED until their issue lands."""
 
-    def __init__(self, db: Database):
-        self.db = db
+    def __init__(self, ports: handlers.Ports):
+        self.db = ports.db
 
     def CreateDataset(self, request, context):
         view = handlers.create_dataset(self.db, current_principal(), request.name, request.description)

@@ -13,11 +13,9 @@ def bootstrap(adapters: Adapters) -> Service:
     """Wire anonymization onto the process's adapters: its database, the object store and its keys."""
     keys = Keys.load(adapters.settings.home)
 
-    def ports(database) -> handlers.Ports:
-        return handlers.Ports(database, adapters.store, keys)
-
     return Service.wire(
         "anonymization", adapters, store.metadata,
-        lambda database: AnonymizationServicer(ports(database)), pb_grpc.add_AnonymizationServiceServicer_to_server,
-        lambda database, consumer: handlers.event_handlers(ports(database), consumer),
+        ports=lambda database: handlers.Ports(database, adapters.store, keys),
+        servicer=AnonymizationServicer, add_to_server=pb_grpc.add_AnonymizationServiceServicer_to_server,
+        event_handlers=handlers.event_handlers,
     )

@@ -25,18 +25,16 @@ def bootstrap(adapters: Adapters) -> Service:
     volumes = VolumeStore(adapters.store)
     upload_limits = limits(settings)
 
-    def ports(database) -> handlers.Ports:
-        return handlers.Ports(database, adapters.store, volumes, upload_limits)
-
     service = Service.wire(
         "ingestion", adapters, store.metadata,
-        lambda database: IngestionServicer(ports(database)), pb_grpc.add_IngestionServiceServicer_to_server,
-        lambda database, consumer: handlers.event_handlers(ports(database), consumer),
-        dead_letter_handlers=lambda database, consumer: handlers.dead_letter_handlers(ports(database), consumer),
+        ports=lambda database: handlers.Ports(database, adapters.store, volumes, upload_limits),
+        servicer=IngestionServicer, add_to_server=pb_grpc.add_IngestionServiceServicer_to_server,
+        event_handlers=handlers.event_handlers, dead_letter_handlers=handlers.dead_letter_handlers,
+        migrations=store.migrations,
     )
     expiry = Periodic(
         "ingestion-upload-expiry", min(settings.upload_ttl_s / 4, EXPIRY_SWEEP_MAX_S),
-        lambda: handlers.expire_uploads(ports(service.database), settings.upload_ttl_s),
+        lambda: handlers.expire_uploads(service.ports, settings.upload_ttl_s),
     )
     expiry.start()
     service.stop = expiry.stop

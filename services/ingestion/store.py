@@ -7,8 +7,10 @@ studies, series and instances hold the replaced UIDs and cleaned text anonymizat
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic.operations import Operations
 
 from shared.db import service_metadata
+from shared.migrations import Migration
 from shared.sharing import VendorShares
 
 metadata = service_metadata()
@@ -123,4 +125,15 @@ datasets = sa.Table(
 )
 
 # Annotation's DatasetShared / DatasetUnshared, cached: which vendors may read a dataset's volumes.
-vendor_shares = VendorShares(metadata, "dataset_vendors")
+vendor_shares = VendorShares(metadata)
+
+
+def _rename_vendor_shares(op: Operations) -> None:
+    """Earlier releases named the cache `dataset_vendors`, as annotation names its own table of shares."""
+    op.rename_table("dataset_vendors", "vendor_shares")
+    if op.get_bind().dialect.name == "postgresql":
+        # PostgreSQL keeps the primary key's old name: give it the one a new database's table has.
+        op.execute("ALTER TABLE vendor_shares RENAME CONSTRAINT dataset_vendors_pkey TO vendor_shares_pkey")
+
+
+migrations: list[Migration] = [("vendor-shares-renamed", "dataset_vendors", _rename_vendor_shares)]

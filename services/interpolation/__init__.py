@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-
 from radlab.interpolation.v1 import interpolation_service_pb2_grpc as pb_grpc
 from services.interpolation import handlers, store
 from services.interpolation.server import InterpolationServicer
 from services.interpolation.worker import JobWorker
-from shared.db import Database
 from shared.runtime import Adapters, Service
 from shared.volume_store import VolumeStore
 
@@ -18,18 +15,13 @@ def bootstrap(adapters: Adapters) -> Service:
     worker; then resume the StartInterpolation jobs a stopped process left unfinished (KeySlicesSaved jobs are
     resumed by their event's redelivery)."""
     volumes = VolumeStore(adapters.store)
-
-    @functools.cache
-    def ports(database: Database) -> handlers.Ports:
-        """One set per process: the servicer and the event handlers share the worker, and with it its claims."""
-        return handlers.Ports(database, volumes, JobWorker(database))
-
     service = Service.wire(
         "interpolation", adapters, store.metadata,
-        lambda database: InterpolationServicer(ports(database)), pb_grpc.add_InterpolationServiceServicer_to_server,
-        lambda database, consumer: handlers.event_handlers(ports(database), consumer),
-        store.migrations,
+        # the servicer and the event handlers share one worker, and with it its claims
+        ports=lambda database: handlers.Ports(database, volumes, JobWorker(database)),
+        servicer=InterpolationServicer, add_to_server=pb_grpc.add_InterpolationServiceServicer_to_server,
+        event_handlers=handlers.event_handlers, migrations=store.migrations,
     )
-    service.stop = ports(service.database).worker.shutdown  # before the database closes: jobs finish, claims stop
-    handlers.resume_abandoned_jobs(ports(service.database))
+    service.stop = service.ports.worker.shutdown  # before the database closes: jobs finish, claims stop
+    handlers.resume_abandoned_jobs(service.ports)
     return service

@@ -371,12 +371,12 @@ def _finish(ports: Ports, job_id: str, consumer: str, event_id: str, owner: str,
             filled=None, error: str = "") -> None:
     """End the job (and, for an event's job, mark the event processed) in one unit of work; emit its result.
 
-    Nothing changes when the event was processed already, or when `owner` no longer holds the job's claim.
+    Nothing changes when the event was processed already, or when `owner` no longer holds the job's claim (only
+    StartInterpolation jobs have an owner, and no event).
     """
     table = store.jobs
-    with ports.db.unit_of_work() as uow:
-        if event_id and uow.already_processed(consumer, event_id):
-            return
+
+    def end(uow: UnitOfWork) -> None:
         row = _job_row(uow, job_id)
         if owner and row.claimed_by != owner:
             log.warning("interpolation job taken over by another instance; its result is left to it", extra={"job_id": job_id})
@@ -401,8 +401,8 @@ def _finish(ports: Ports, job_id: str, consumer: str, event_id: str, owner: str,
             log.info("slices interpolated", extra={"job_id": job_id, "item_id": row.item_id,
                                                    "slices": sum(len(s) for s in filled.filled.values())})
         uow.execute(table.update().where(table.c.job_id == job_id).values(**values))
-        if event_id:
-            uow.mark_processed(consumer, event_id)
+
+    ports.db.apply_once(consumer, event_id, end)
 
 
 class _Progress:
@@ -460,9 +460,8 @@ def on_key_slices_saved(ports: Ports, consumer: str, event: Event) -> None:
     saved: annotation_events.KeySlicesSaved = event.message
     tenant = event.envelope.tenant
     versions, jobs = store.key_slice_versions, store.jobs
-    with ports.db.unit_of_work() as uow:
-        if uow.already_processed(consumer, event.id):
-            return
+
+    def cache_and_queue(uow: UnitOfWork) -> str:
         known = uow.execute(sa.select(versions.c.version).where(
             versions.c.tenant == tenant, versions.c.annotation_id == saved.annotation_id, versions.c.version == saved.version
         )).first()
@@ -472,8 +471,13 @@ def on_key_slices_saved(ports: Ports, consumer: str, event: Event) -> None:
                 dataset_id=saved.dataset_id, key_slices_saved=saved.SerializeToString(), saved_at=time.time(),
             ))
         job = uow.execute(sa.select(jobs.c.job_id).where(jobs.c.source_event_id == event.id)).first()
-        job_id = job.job_id if job else _insert_job(uow, tenant, saved, pb.INTERPOLATION_METHOD_UNSPECIFIED, [], "", event.id)
-    run_job(ports, job_id, consumer=consumer, event_id=event.id)
+        return job.job_id if job else _insert_job(uow, tenant, saved, pb.INTERPOLATION_METHOD_UNSPECIFIED, [], "", event.id)
+
+    # Not recorded yet: the unit of work that ends the job records the event (_finish), so until then a
+    # redelivery finds the job and runs it again.
+    job_id = ports.db.apply_once(consumer, event.id, cache_and_queue, record=False)
+    if job_id is not None:
+        run_job(ports, job_id, consumer=consumer, event_id=event.id)
 
 
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:

@@ -22,7 +22,7 @@ items = sa.Table(
 )
 
 # Datasets shared with a vendor, from DatasetShared / DatasetUnshared: a vendor reaches only these.
-vendor_shares = VendorShares(metadata, "vendor_shares")
+vendor_shares = VendorShares(metadata)
 
 # Every key-slice version announced by KeySlicesSaved, so StartInterpolation can find its label array and keys.
 key_slice_versions = sa.Table(

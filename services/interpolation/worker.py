@@ -35,8 +35,9 @@ UNFINISHED = (job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING)
 class JobWorker:
     """Runs claimed jobs one at a time (each already uses the machine's cores) and keeps their claims alive."""
 
-    def __init__(self, db: Database, workers: int = 1):
+    def __init__(self, db: Database, workers: int = 1, clock: Callable[[], float] = time.time):
         self.db = db
+        self.clock = clock  # what claims are timed by (a test moves it on instead of waiting for claims to lapse)
         self.owner = str(uuid.uuid4())
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="interpolation-job")
         self._lock = threading.Lock()
@@ -47,7 +48,7 @@ class JobWorker:
 
     def claim(self) -> dict[str, object]:
         """The claim columns of a job this worker is about to run (for the row that creates it)."""
-        return dict(claimed_by=self.owner, claimed_until=time.time() + CLAIM_S)
+        return dict(claimed_by=self.owner, claimed_until=self.clock() + CLAIM_S)
 
     def submit(self, job_id: str, run: Callable[[], None]) -> None:
         """Run `run` (the claimed job `job_id`) on the worker thread, renewing its claim until it returns."""
@@ -69,7 +70,7 @@ class JobWorker:
         """Claim every StartInterpolation job still QUEUED or RUNNING whose claim has lapsed (back to QUEUED at 0%);
         returns their ids, oldest first."""
         table = store.jobs
-        now = time.time()
+        now = self.clock()
         # Not this worker's own jobs: one whose renewal came late is still running here.
         abandoned = (table.c.state.in_(UNFINISHED) & table.c.source_event_id.is_(None)
                      & (table.c.claimed_until.is_(None) | (table.c.claimed_until < now))
@@ -137,6 +138,6 @@ class JobWorker:
         table = store.jobs
         with self.db.unit_of_work() as uow:
             renewed = uow.execute(table.update().where(table.c.job_id.in_(held), table.c.claimed_by == self.owner)
-                                  .values(claimed_until=time.time() + CLAIM_S)).rowcount
+                                  .values(claimed_until=self.clock() + CLAIM_S)).rowcount
         if renewed < len(held):
             log.warning("interpolation job claims lost to another instance", extra={"held": held, "renewed": renewed})

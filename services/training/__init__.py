@@ -11,5 +11,6 @@ from shared.runtime import Adapters, Service
 def bootstrap(adapters: Adapters) -> Service:
     """Wire training onto the process's adapters."""
     return Service.wire(
-        "training", adapters, store.metadata, TrainingServicer, pb_grpc.add_TrainingServiceServicer_to_server, handlers.event_handlers
+        "training", adapters, store.metadata, ports=handlers.Ports, servicer=TrainingServicer,
+        add_to_server=pb_grpc.add_TrainingServiceServicer_to_server, event_handlers=handlers.event_handlers,
     )

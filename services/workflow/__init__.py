@@ -11,5 +11,6 @@ from shared.runtime import Adapters, Service
 def bootstrap(adapters: Adapters) -> Service:
     """Wire workflow onto the process's adapters."""
     return Service.wire(
-        "workflow", adapters, store.metadata, WorkflowServicer, pb_grpc.add_WorkflowServiceServicer_to_server, handlers.event_handlers
+        "workflow", adapters, store.metadata, ports=handlers.Ports, servicer=WorkflowServicer,
+        add_to_server=pb_grpc.add_WorkflowServiceServicer_to_server, event_handlers=handlers.event_handlers,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -19,6 +20,14 @@ from shared.db import Database, UnitOfWork, idempotent
 from shared.errors import InvalidArgument, NotFound
 from shared.events import Event, event_type
 from shared.protos import timestamp
+
+
+@dataclass(frozen=True)
+class Ports:
+    """What workflow's handlers work with: its database."""
+
+    db: Database
+
 
 def create_workflow(db: Database, caller: Principal, dataset_id: str, name: str, stages: list[pb.Stage]) -> pb.Workflow:
     rules.validate(stages)
@@ -59,10 +68,10 @@ def on_dataset_created(uow: UnitOfWork, event: Event) -> None:
     _insert(uow, tenant, created.dataset_id, rules.DEFAULT_NAME, rules.default_stages(), created.creator or "radlab")
 
 
-def event_handlers(db: Database, consumer: str) -> dict[str, Handler]:
+def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
     """Workflow consumes DatasetCreated now; ItemAdded, AnnotationSubmitted, ModelTrained and
     PredictionsReady come with their issues."""
-    return {event_type(annotation_events.DatasetCreated): idempotent(db, consumer, on_dataset_created)}
+    return {event_type(annotation_events.DatasetCreated): idempotent(ports.db, consumer, on_dataset_created)}
 
 
 def _insert(uow: UnitOfWork, tenant: str, dataset_id: str, name: str, stages: list[pb.Stage], creator: str) -> pb.Workflow:

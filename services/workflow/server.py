@@ -7,14 +7,13 @@ from radlab.workflow.v1 import workflow_service_pb2_grpc as pb_grpc
 from services.workflow import handlers
 from shared import paging
 from shared.auth import current_principal
-from shared.db import Database
 
 
 class WorkflowServicer(pb_grpc.WorkflowServiceServicer):
     """RPCs not overridden here answer UNIMPLEMENTED until their issue lands."""
 
-    def __init__(self, db: Database):
-        self.db = db
+    def __init__(self, ports: handlers.Ports):
+        self.db = ports.db
 
     def CreateWorkflow(self, request, context):
         workflow = handlers.create_workflow(self.db, current_principal(), request.dataset_id, request.name, list(request.stages))

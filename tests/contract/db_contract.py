@@ -172,6 +172,35 @@ class DatabaseContract:
         assert len(attempts) == 2
         assert count(db, "effects") == 1 and count(db, "processed_events") == 1
 
+    def test_apply_once_returns_what_it_applied_and_none_once_the_event_is_processed(self, db):
+        """The first delivery's effects and result; a redelivery changes nothing. With no event id it always applies."""
+        effects = db.metadata.tables["effects"]
+
+        def apply(uow: UnitOfWork) -> int:
+            return uow.execute(effects.insert().values(consumer="radlab.workflow", event_id="e-1")).inserted_primary_key[0]
+
+        assert db.apply_once("radlab.workflow", "e-1", apply) == 1
+        assert db.apply_once("radlab.workflow", "e-1", apply) is None
+        assert db.processed("radlab.workflow", "e-1") and not db.processed("radlab.annotation", "e-1")
+        assert [db.apply_once("", "", apply) for _ in range(2)] == [2, 3]
+        assert count(db, "effects") == 3 and count(db, "processed_events") == 1
+
+    def test_an_event_applied_in_several_units_of_work_is_recorded_by_the_last(self, db):
+        """`record=False` applies while the event is unprocessed and leaves it so; once a later unit of work records
+        it, a redelivery's first step finds it processed and applies nothing."""
+        effects = db.metadata.tables["effects"]
+
+        def step(uow: UnitOfWork) -> str:
+            uow.execute(effects.insert().values(consumer="radlab.interpolation", event_id="e-1"))
+            return "queued"
+
+        assert db.apply_once("radlab.interpolation", "e-1", step, record=False) == "queued"
+        assert db.apply_once("radlab.interpolation", "e-1", step, record=False) == "queued"  # a redelivery, before the end
+        assert not db.processed("radlab.interpolation", "e-1")
+        assert db.apply_once("radlab.interpolation", "e-1", lambda uow: "done") == "done"
+        assert db.apply_once("radlab.interpolation", "e-1", step, record=False) is None
+        assert count(db, "effects") == 2 and count(db, "processed_events") == 1
+
     def test_two_services_on_one_url_have_separate_tables(self, open_database, service):
         """A row in service A's `counters` is not in service B's `counters`, and the other way round."""
         first, second = open_database(f"{service}_a"), open_database(f"{service}_b")

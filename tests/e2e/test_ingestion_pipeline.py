@@ -22,12 +22,14 @@ from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
 from radlab.client import Client, UploadFailed
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 from radlab.type.v1 import geometry_pb2
-from services.ingestion.domain.series import Volume, build_volumes, parse_instance
+from services.ingestion.domain.reader import parse_instance
+from services.ingestion.domain.volume import Volume, build_volumes
 from shared import objectstore
-from shared.auth import issue_token, token_key
+from radlab.tokens import issue_token, token_key
 from shared.stack import Stack
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti
+from tests.conftest import wait_until
 
 TENANT = "hospital-a"
 WAIT_S = 60
@@ -174,19 +176,21 @@ def test_a_broken_upload_is_resumed_by_the_sdk_from_the_servers_offset(admin, da
         ))
         for number, start in enumerate(range(0, len(data), chunk)):
             if number == 3:
-                time.sleep(0.5)  # pulled once the server read the 3 chunks: a cancelled call drops what its handler had not read
+                # The cable is pulled a while after the 3 chunks went out: a cancelled call drops the chunks its
+                # handler had not read, and the server records a stream's bytes only when it ends, so there is no
+                # state to poll for before the cut.
+                time.sleep(0.5)
                 raise ConnectionResetError("cable pulled")
             yield pb.UploadFilesRequest(chunk=data[start:start + chunk])
 
     with pytest.raises(grpc.RpcError):
         admin.ingestion.UploadFiles(broken())
-    deadline = time.monotonic() + 10
-    while True:
+
+    def kept() -> list[pb.Upload]:
         receiving = admin.ingestion.ListUploads(pb.ListUploadsRequest(dataset_id=dataset, state=pb.UPLOAD_STATE_RECEIVING)).uploads
-        if (receiving and receiving[0].bytes_received) or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert receiving[0].bytes_received > 0
+        return receiving if receiving and receiving[0].bytes_received else []
+
+    receiving = wait_until(kept, "the broken upload to keep the bytes it received", timeout_s=10)
     sent: list[int] = []
     upload = admin.upload(path, dataset, progress=lambda done, total: sent.append(done), chunk_size=chunk)
     assert upload.upload_id == receiving[0].upload_id and sent[0] == receiving[0].bytes_received > 0
@@ -231,15 +235,17 @@ def test_slices_and_thumbnails_over_grpc_and_vendors_only_when_shared(stack, adm
             vendor.ingestion.GetSlice(request)
         assert refused.value.code() is grpc.StatusCode.NOT_FOUND
         admin.annotation.ShareDataset(annotation_pb.ShareDatasetRequest(dataset_id=dataset, vendor_id="acme"))
-        deadline = time.monotonic() + 15
-        while True:  # ingestion learns of the share from annotation's DatasetShared event
+
+        def shown() -> bool:
             try:
-                assert vendor.ingestion.GetSlice(request).shape
-                break
+                response = vendor.ingestion.GetSlice(request)
             except grpc.RpcError as error:
-                if error.code() is not grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+                assert error.code() is grpc.StatusCode.NOT_FOUND, error.details()
+                return False
+            assert response.shape
+            return True
+
+        wait_until(shown, "ingestion to learn of the share from annotation's DatasetShared", timeout_s=15, interval_s=0.2)
 
 
 def test_the_cli_uploads_with_a_progress_bar_and_waits(stack, admin, dataset, data_dir, tmp_path):
@@ -253,4 +259,4 @@ def test_the_cli_uploads_with_a_progress_bar_and_waits(stack, admin, dataset, da
     done = subprocess.run([sys.executable, "-m", "radlab.cli", "upload", str(tmp_path / "mr.nii.gz"), "--dataset", dataset, "--wait"],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "100.0%" in done.stderr and "COMPLETED, 1 volume(s)" in done.stdout
+    assert "uploading: 100%" in done.stderr and "COMPLETED, 1 volume(s)" in done.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 
@@ -18,9 +17,9 @@ from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
 from radlab import SERVICE_NAMES
 from radlab.client import Client
 from radlab.workflow.v1 import workflow_service_pb2 as workflow_pb
-from shared.auth import issue_token, token_key
+from radlab.tokens import issue_token, token_key
 from shared.stack import Stack
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -86,12 +85,13 @@ def test_the_callers_trace_id_follows_the_event_into_the_consumers_logs(stack):
         request = annotation_pb.CreateDatasetRequest(name=f"traced {trace_id[:6]}")
         created = client.annotation.CreateDataset(request, metadata=[("x-radlab-trace-id", trace_id)]).dataset
         client.wait_for_workflow(created.dataset_id)
-    for _ in range(50):
+
+    def both_handled() -> list[dict]:
         lines = [json.loads(line) for line in stack.log.read_text().splitlines() if line.startswith("{")]
         handled = [line for line in lines if line.get("trace_id") == trace_id and line["message"] == "event handled"]
-        if len(handled) == 2:
-            break
-        time.sleep(0.1)
+        return handled if len(handled) == 2 else []
+
+    handled = wait_until(both_handled, "both consumers to log the traced DatasetCreated", timeout_s=20)
     assert sorted(line["consumer"] for line in handled) == ["radlab.ingestion", "radlab.workflow"]
     assert all(line["event_type"] == "radlab.annotation.v1.DatasetCreated" and line["level"] == "info" for line in handled)
 

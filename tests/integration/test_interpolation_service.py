@@ -9,7 +9,9 @@ from __future__ import annotations
 import io
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import grpc
 import numpy as np
@@ -28,7 +30,8 @@ from services.interpolation.worker import JobWorker
 from shared import bus as bus_port
 from shared import events
 from shared.agreement import dice
-from shared.auth import Principal, issue_token
+from radlab.tokens import issue_token
+from shared.auth import Principal
 from shared.config import Settings
 from shared.consumer import EventConsumer, consumer_group
 from shared.db import Database, OutboxRelay
@@ -37,6 +40,7 @@ from shared.objectstore.file import FileObjectStore
 from shared.runtime import Adapters, Runtime
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti
+from tests.conftest import wait_until
 
 TENANT = "hospital-a"
 ITEM, DATASET, VOLUME, ANNOTATION = "item-1", "dataset-1", "volume-1", "annotation-1"
@@ -46,6 +50,7 @@ GROUP = consumer_group("interpolation")
 # The spleen is drawn on slices 3..22 of 26 (5 mm apart); every 3rd slice plus the last are keys (k = 3).
 KEYS = (3, 6, 9, 12, 15, 18, 21, 22)
 ABSENT = 1  # a key slice saying "no spleen here", below the first drawn one
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +62,28 @@ def spleen(data_dir):
     return image, mask, affine
 
 
+class Clock:
+    """The job worker's clock, moved on by the test: a claim lapses when the test says, not CLAIM_S later."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
 def service(tmp_path, spleen):
-    """The service's ports, a local bus with its consumer, and the spleen image stored as ingestion stores volumes."""
+    """The service's ports (its worker on a `Clock`), a local bus with its consumer, and the spleen image stored as
+    ingestion stores volumes."""
     db = Database(f"sqlite:///{tmp_path / 'db'}", "interpolation", store.metadata, store.migrations)
     volumes = VolumeStore(FileObjectStore(tmp_path / "objects"))
     image, _mask, affine = spleen
     volumes.write("volumes", VOLUME, image, affine, {"modality": "CT"})
-    ports = handlers.Ports(db, volumes, JobWorker(db))
+    ports = handlers.Ports(db, volumes, JobWorker(db, clock=Clock()))
     bus = bus_port.connect(f"local://{tmp_path / 'bus.sqlite'}")
     consumer = EventConsumer(bus, GROUP, handlers.event_handlers(ports, GROUP), poll_timeout_s=0.05)
     yield ports, bus, consumer
@@ -205,12 +224,13 @@ def test_start_interpolation_runs_a_job_whose_progress_reaches_succeeded(service
     job = handlers.start_interpolation(ports, ANNOTATOR, request)
     assert job.job.state in (job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING) and job.key_slice_version == 1
     seen = []
-    deadline = time.monotonic() + 60
-    while job.job.state not in (job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED) and time.monotonic() < deadline:
-        job = handlers.get_job(ports, ANNOTATOR, job.job.id)
-        seen.append(job.job.percent_done)
-        time.sleep(0.005)
 
+    def ended() -> pb.InterpolationJob | None:
+        polled = handlers.get_job(ports, ANNOTATOR, job.job.id)
+        seen.append(polled.job.percent_done)
+        return polled if polled.job.state in (job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED) else None
+
+    job = wait_until(ended, "the job to end", timeout_s=60, interval_s=0.005)  # often enough to see progress
     assert job.job.state == job_pb2.JOB_STATE_SUCCEEDED, job.job.error
     assert job.method == pb.INTERPOLATION_METHOD_SHAPE and job.requester == "annotator-1" and job.job.percent_done == 100.0
     assert seen == sorted(seen)  # progress never goes back
@@ -293,11 +313,13 @@ def test_jobs_a_stopped_process_left_finish_once_after_replicas_start_and_live_c
             replicas.extend(pool.map(lambda _: interpolation.bootstrap(adapters), range(2)))
         owners = {job_row(db, job_id).claimed_by for job_id in ("dead-running", "dead-queued")}
         assert len(owners) == 1 and owners.isdisjoint({None, "dead-process"})  # one replica took both
-        deadline = time.monotonic() + 60
-        while {job_row(db, j).state for j in ("dead-running", "dead-queued")} != {job_pb2.JOB_STATE_SUCCEEDED}:
-            assert time.monotonic() < deadline and job_pb2.JOB_STATE_FAILED not in {
-                job_row(db, j).state for j in ("dead-running", "dead-queued")}
-            time.sleep(0.05)
+
+        def both_succeeded() -> bool:
+            states = {job_row(db, j).state for j in ("dead-running", "dead-queued")}
+            assert job_pb2.JOB_STATE_FAILED not in states
+            return states == {job_pb2.JOB_STATE_SUCCEEDED}
+
+        wait_until(both_succeeded, "both jobs taken over to succeed", timeout_s=60)
 
         for job_id in ("dead-running", "dead-queued"):
             row = job_row(db, job_id)
@@ -319,23 +341,26 @@ def test_a_worker_renews_its_claims_and_gives_up_a_job_taken_over(service, splee
     """While a job is held its claim is pushed forward every heartbeat; once another instance holds the claim,
     the heartbeat leaves it alone and the job, run by the old worker, changes nothing and announces nothing."""
     ports, bus, consumer = service
+    clock = ports.worker.clock
     add_item(service)
     save_key_slices(ports.volumes, bus, spleen)
     consume(consumer)
     monkeypatch.setattr(worker, "HEARTBEAT_S", 0.02)
-    claim = ports.worker.claim()
-    leave_job(ports.db, "held", job_pb2.JOB_STATE_RUNNING, claim["claimed_by"], claim["claimed_until"])
+    # "witness" is held beside "held": its claim is renewed in the same statement, so its renewal shows a heartbeat ran.
+    for job_id in ("held", "witness"):
+        claim = ports.worker.claim()
+        leave_job(ports.db, job_id, job_pb2.JOB_STATE_RUNNING, claim["claimed_by"], claim["claimed_until"])
     release = threading.Event()
-    ports.worker.submit("held", lambda: release.wait(30))
+    for job_id in ("held", "witness"):
+        ports.worker.submit(job_id, lambda: release.wait(30))
     try:
-        deadline = time.monotonic() + 10
-        while job_row(ports.db, "held").claimed_until <= claim["claimed_until"]:
-            assert time.monotonic() < deadline, "the claim was never renewed"
-            time.sleep(0.01)
-        other = time.time() + worker.CLAIM_S
+        clock.advance(1.0)
+        wait_until(lambda: job_row(ports.db, "held").claimed_until == clock() + worker.CLAIM_S, "the claim's renewal")
+        other = clock() + worker.CLAIM_S
         with ports.db.unit_of_work() as uow:
             uow.execute(store.jobs.update().where(store.jobs.c.job_id == "held").values(claimed_by="other", claimed_until=other))
-        time.sleep(0.1)  # several heartbeats
+        clock.advance(1.0)
+        wait_until(lambda: job_row(ports.db, "witness").claimed_until == clock() + worker.CLAIM_S, "a heartbeat after the take-over")
         row = job_row(ports.db, "held")
         assert (row.claimed_by, row.claimed_until) == ("other", other)
     finally:
@@ -351,21 +376,25 @@ def test_a_claim_that_lapses_after_startup_is_taken_over_at_a_heartbeat(service,
     """A restart quicker than CLAIM_S: the stopped process's claim is still fresh when the new one starts, so the job is
     left alone then, and taken over and finished (once) at the first heartbeat after the claim has lapsed."""
     ports, bus, consumer = service
+    clock = ports.worker.clock
     add_item(service)
     save_key_slices(ports.volumes, bus, spleen)
     consume(consumer)
     monkeypatch.setattr(worker, "HEARTBEAT_S", 0.05)
-    lapses = time.time() + 1.0
+    lapses = clock() + 1.0
     leave_job(ports.db, "restarted", job_pb2.JOB_STATE_RUNNING, "previous-process", lapses)
 
     assert handlers.resume_abandoned_jobs(ports) == []
     assert job_row(ports.db, "restarted").claimed_by == "previous-process"
-    deadline = time.monotonic() + 60
-    while job_row(ports.db, "restarted").state != job_pb2.JOB_STATE_SUCCEEDED:
-        assert time.monotonic() < deadline and job_row(ports.db, "restarted").state != job_pb2.JOB_STATE_FAILED
-        time.sleep(0.05)
-    row = job_row(ports.db, "restarted")
-    assert row.claimed_by == ports.worker.owner and row.updated_at >= lapses
+    clock.advance(2.0)
+
+    def succeeded() -> bool:
+        state = job_row(ports.db, "restarted").state
+        assert state != job_pb2.JOB_STATE_FAILED
+        return state == job_pb2.JOB_STATE_SUCCEEDED
+
+    wait_until(succeeded, "the lapsed job to be taken over and succeed", timeout_s=60)
+    assert job_row(ports.db, "restarted").claimed_by == ports.worker.owner
     assert announced_jobs(ports.db).count("restarted") == 1
 
 
@@ -563,6 +592,15 @@ def test_a_vendor_reaches_an_item_only_while_its_dataset_is_shared_with_it(servi
     assert outcome(lambda: handlers.interpolate(ports, other_tenant, request)) is grpc.StatusCode.NOT_FOUND
 
 
+def found(call: Callable[[], T]) -> T | None:
+    """`call()`'s answer, or None while it is NOT_FOUND: the service has not consumed the event that makes it known."""
+    try:
+        return call()
+    except grpc.RpcError as error:
+        assert error.code() is grpc.StatusCode.NOT_FOUND, error.details()
+        return None
+
+
 def test_the_rpcs_answer_through_a_served_runtime(tmp_path, spleen):
     """`radlab serve interpolation` in-process: events on its bus, then Interpolate, StartInterpolation and
     GetInterpolationJob over gRPC with a bearer token; a bad request comes back INVALID_ARGUMENT with its reason."""
@@ -580,30 +618,23 @@ def test_the_rpcs_answer_through_a_served_runtime(tmp_path, spleen):
                                         key_slices=[drawn(9, raw(mask[9])), drawn(12, png(mask[12]))])
         with grpc.insecure_channel(runtime.address) as channel:
             stub = pb_grpc.InterpolationServiceStub(channel)
-            deadline = time.monotonic() + 30
-            while True:  # until the consumer has cached ItemAdded
-                try:
-                    response = stub.Interpolate(request, metadata=token, timeout=30)
-                    break
-                except grpc.RpcError as error:
-                    assert error.code() is grpc.StatusCode.NOT_FOUND and time.monotonic() < deadline
-                    time.sleep(0.05)
+            response = wait_until(lambda: found(lambda: stub.Interpolate(request, metadata=token, timeout=30)),
+                                  "the consumer to cache ItemAdded")
             assert sorted(returned(response)) == [10, 11]
 
             save_key_slices(volumes, runtime.adapters.bus, spleen)
             start = pb.StartInterpolationRequest(item_id=ITEM, annotation_id=ANNOTATION, method=pb.INTERPOLATION_METHOD_SHAPE)
-            while True:  # until the consumer has cached KeySlicesSaved
-                try:
-                    job = stub.StartInterpolation(start, metadata=token, timeout=30).interpolation_job
-                    break
-                except grpc.RpcError as error:
-                    assert error.code() is grpc.StatusCode.NOT_FOUND and time.monotonic() < deadline
-                    time.sleep(0.05)
-            while job.job.state != job_pb2.JOB_STATE_SUCCEEDED and time.monotonic() < deadline:
-                assert job.job.state != job_pb2.JOB_STATE_FAILED, job.job.error
-                time.sleep(0.05)
-                job = stub.GetInterpolationJob(pb.GetInterpolationJobRequest(job_id=job.job.id), metadata=token, timeout=30).interpolation_job
-            assert job.job.state == job_pb2.JOB_STATE_SUCCEEDED and job.labels.key.endswith(job.job.id)
+            job = wait_until(lambda: found(lambda: stub.StartInterpolation(start, metadata=token, timeout=30)),
+                             "the consumer to cache KeySlicesSaved").interpolation_job
+
+            def succeeded() -> pb.InterpolationJob | None:
+                polled = stub.GetInterpolationJob(pb.GetInterpolationJobRequest(job_id=job.job.id), metadata=token,
+                                                  timeout=30).interpolation_job
+                assert polled.job.state != job_pb2.JOB_STATE_FAILED, polled.job.error
+                return polled if polled.job.state == job_pb2.JOB_STATE_SUCCEEDED else None
+
+            job = wait_until(succeeded, "the job to succeed")
+            assert job.labels.key.endswith(job.job.id)
 
             with pytest.raises(grpc.RpcError) as bad:
                 stub.Interpolate(pb.InterpolateRequest(item_id=ITEM, plane=geometry_pb2.PLANE_AXIAL, label_value=1,

@@ -4,6 +4,10 @@ import each other, domain code does no I/O, every module says what it is for."""
 from __future__ import annotations
 
 import ast
+import dataclasses
+import importlib
+import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -73,3 +77,25 @@ def test_every_handwritten_module_starts_with_a_docstring():
         if path.stat().st_size and ast.get_docstring(ast.parse(path.read_text())) is None
     ]
     assert undocumented == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_servicer_is_built_from_its_services_ports(service):
+    """One shape everywhere: handlers' `Ports` (a dataclass holding at least the database) is what the servicer takes,
+    and bootstrap() hands it over through Service.wire."""
+    handlers = importlib.import_module(f"services.{service}.handlers")
+    server = importlib.import_module(f"services.{service}.server")
+    assert dataclasses.is_dataclass(handlers.Ports) and "db" in {field.name for field in dataclasses.fields(handlers.Ports)}
+    [servicer] = [value for name, value in vars(server).items() if name.endswith("Servicer") and isinstance(value, type)
+                  and value.__module__ == server.__name__]
+    assert list(inspect.signature(servicer.__init__).parameters) == ["self", "ports"]
+    assert "Service.wire(" in (REPO / "services" / service / "__init__.py").read_text()
+
+
+def test_applying_an_event_once_is_written_in_one_place():
+    """Services use shared.db's apply_once / idempotent; only shared/db.py checks and marks processed events itself."""
+    by_hand = [
+        str(path.relative_to(REPO)) for root in ("services", "shared") for path in (REPO / root).rglob("*.py")
+        if path != REPO / "shared" / "db.py" and re.search(r"\.(already_processed|mark_processed)\(", path.read_text())
+    ]
+    assert by_hand == []
