@@ -31,7 +31,7 @@ TIMEOUT_S = 150
 PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"
 # Already de-identified input (PatientIdentityRemoved YES) is refused by gdcmanon, so these go for everyone.
 MARKERS = (0x00120062, 0x00120063, 0x00120064)
-# Every DICOM series in the shared data (the issue's set, with the corpus): MR, tilted CT, JPEG 2000 CT, SEG, RT.
+# Every DICOM series in data/ (the issue's set, with the corpus): MR, tilted CT, JPEG 2000 CT, SEG, RT.
 REAL_SERIES = (
     "dcm_qa_deident/In", "dcm_qa_ct/In/GE", "totalsegmentator/tests/reference_files/example_ct_dicom",
     "dcmqi/data/segmentations", "rt_utils/tests/mock_data",
@@ -145,7 +145,7 @@ def prepare_series(source: Path, folder: Path, recursive: bool = False, prefix: 
 
 
 def prepare_real(data_dir: Path, folder: Path) -> int:
-    """Every real series of the shared data in one folder (names prefixed by series, so none collide)."""
+    """Every real series of data/ in one folder (names prefixed by series, so none collide)."""
     return sum(prepare_series(data_dir / series, folder, recursive=True, prefix=f"s{number}_")
                for number, series in enumerate(REAL_SERIES, 1))
 

@@ -16,12 +16,12 @@ import numpy as np
 
 from radlab.client import Client
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
+from radlab.tokens import issue_token, token_key
 from radlab.type.v1 import geometry_pb2
 from services.ingestion.domain import slices
 from services.ingestion.domain.reader import parse_instance
 from services.ingestion.domain.volume import Volume, build_volumes
 from shared import config, objectstore
-from radlab.tokens import issue_token, token_key
 from shared.stack import Stack
 from shared.volume_store import VolumeStore
 from shared.volumes import to_nifti

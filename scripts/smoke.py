@@ -12,13 +12,13 @@ import numpy as np
 
 from radlab.client import Client
 from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion_pb
-from radlab.type.v1 import geometry_pb2
 from radlab.tokens import issue_token, token_key
+from radlab.type.v1 import geometry_pb2
 from shared.config import Settings, data_dir
 from shared.grid import plane_axis
 from shared.stack import Stack
 
-# Real scans in the shared data folder: a 196-slice MR and a GE CT with gantry tilt and uneven gaps.
+# Real scans in RADLAB_DATA (the repository's data/): a 196-slice MR and a GE CT with gantry tilt and uneven gaps.
 SCANS = {"MR, 196 slices": "dcm_qa_deident/In", "CT with gantry tilt": "dcm_qa_ct/In/GE"}
 SPLEEN = ("ivadomed_spleen/ct_scan/sub-spleen2/ct/sub-spleen2_ct.nii.gz",
           "ivadomed_spleen/ct_scan/derivatives/labels/sub-spleen2/ct/sub-spleen2_ct_seg-manual.nii.gz")

@@ -22,10 +22,10 @@ import grpc
 import sqlalchemy as sa
 
 from radlab import SERVICE_NAMES, SERVICES
+from radlab.tokens import token_key
 from shared import bus as bus_port
 from shared import compute as compute_port
 from shared import metrics, objectstore
-from radlab.tokens import token_key
 from shared.config import Settings
 from shared.consumer import EventConsumer, Handler, consumer_group
 from shared.db import Database, OutboxRelay

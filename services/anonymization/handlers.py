@@ -26,8 +26,9 @@ from radlab.anonymization.v1 import anonymization_service_pb2 as pb
 from radlab.anonymization.v1 import events_pb2
 from radlab.ingestion.v1 import events_pb2 as ingestion_events
 from services.anonymization import store
-from services.anonymization.domain.engine import AnonymizationFailed, Deidentified, HoldKind, anonymize
+from services.anonymization.domain.engine import anonymize
 from services.anonymization.domain.nifti import deidentify_nifti, is_nifti
+from services.anonymization.domain.outcome import AnonymizationFailed, Deidentified, HoldKind
 from services.anonymization.domain.profile import Options
 from services.anonymization.keys import Keys
 from services.anonymization.rules_table import load_rule_table
@@ -136,14 +137,9 @@ def on_scan_uploaded(ports: Ports, consumer: str, event: Event) -> None:
     tenant = event.envelope.tenant
     with ports.db.read() as conn:
         done = _report_row(conn, tenant, uploaded.scan_id) if tenant else None
-        processed = conn.execute(
-            sa.select(ports.db.processed.c.event_id).where(
-                ports.db.processed.c.consumer == consumer, ports.db.processed.c.event_id == event.id
-            )
-        ).first()
     if done is not None:
         return _delete_originals(ports, tenant, uploaded)
-    if processed is not None:
+    if ports.db.processed(consumer, event.id):
         return  # a failed scan, already reported
     bucket = uploaded.quarantine_bucket or QUARANTINE_BUCKET
     keys = list(uploaded.quarantine_keys)
@@ -156,9 +152,11 @@ def on_scan_uploaded(ports: Ports, consumer: str, event: Event) -> None:
             result = _deidentify(ports, tenant, uploaded.scan_id, bucket, keys, _options(profile))
         except AnonymizationFailed as error:
             failure = str(error)
-    with ports.db.unit_of_work() as uow:
-        if uow.already_processed(consumer, event.id) or (tenant and _report_row(uow, tenant, uploaded.scan_id)):
-            return
+
+    def report(uow: UnitOfWork) -> bool:
+        """Whether this pass recorded the scan: not when another delivery did meanwhile (it deletes the originals)."""
+        if tenant and _report_row(uow, tenant, uploaded.scan_id):
+            return False
         if failure is not None:
             uow.emit(
                 events_pb2.AnonymizationFailed(
@@ -169,8 +167,9 @@ def on_scan_uploaded(ports: Ports, consumer: str, event: Event) -> None:
             log.info("scan not anonymized", extra={"scan_id": uploaded.scan_id, "files": len(keys)})
         else:
             _record(ports, uow, tenant, uploaded, bucket, profile, result)
-        uow.mark_processed(consumer, event.id)
-    if failure is None:
+        return True
+
+    if ports.db.apply_once(consumer, event.id, report) and failure is None:
         _delete_originals(ports, tenant, uploaded)
 
 

@@ -23,9 +23,9 @@ from radlab.anonymization.v1 import anonymization_service_pb2 as pb
 from radlab.anonymization.v1 import anonymization_service_pb2_grpc as pb_grpc
 from radlab.anonymization.v1 import events_pb2
 from radlab.ingestion.v1 import events_pb2 as ingestion_events
+from radlab.tokens import issue_token, token_key
 from shared import bus as bus_port
 from shared import objectstore
-from radlab.tokens import issue_token, token_key
 from shared.events import envelope_for, event_type, to_headers
 from services.anonymization.rules_table import load_rule_table
 from shared.stack import Stack

@@ -1,4 +1,4 @@
-"""Every image series and NIfTI in the shared data through a real `radlab up`, from SDK upload to slices.
+"""Every image series and NIfTI in data/ through a real `radlab up`, from SDK upload to slices.
 
 SDK upload (file, folder, zip, tar.gz, DICOMDIR) → anonymization → volumes equal to the offline build, a
 broken upload resumed, slices and thumbnails over gRPC.
@@ -21,11 +21,11 @@ from pydicom.fileset import FileSet
 from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
 from radlab.client import Client, UploadFailed
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
+from radlab.tokens import issue_token, token_key
 from radlab.type.v1 import geometry_pb2
 from services.ingestion.domain.reader import parse_instance
 from services.ingestion.domain.volume import Volume, build_volumes
 from shared import objectstore
-from radlab.tokens import issue_token, token_key
 from shared.stack import Stack
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti
@@ -34,7 +34,7 @@ from tests.conftest import wait_until
 TENANT = "hospital-a"
 WAIT_S = 60
 REFERENCE = "totalsegmentator/tests/reference_files"
-# Every DICOM image series in the shared data, with how it is uploaded, and the slices each volume must have.
+# Every DICOM image series in data/, with how it is uploaded, and the slices each volume must have.
 SERIES = {
     "mr-folder": ("dcm_qa_deident/In", "folder", [196]),
     "tilted-zip": ("dcm_qa_ct/In/GE", "zip", None),  # resampled onto an equidistant grid: its own slice count

@@ -16,8 +16,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
 from radlab import SERVICE_NAMES
 from radlab.client import Client
-from radlab.workflow.v1 import workflow_service_pb2 as workflow_pb
 from radlab.tokens import issue_token, token_key
+from radlab.workflow.v1 import workflow_service_pb2 as workflow_pb
 from shared.stack import Stack
 from tests.conftest import REPO, wait_until
 

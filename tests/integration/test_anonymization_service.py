@@ -23,7 +23,7 @@ from services.anonymization import handlers, store
 from services.anonymization.keys import Keys
 from services.anonymization.domain.engine import anonymize
 from services.anonymization.rules_table import load_rule_table
-from services.ingestion.domain.series import Volume, build_volumes
+from services.ingestion.domain.volume import Volume, build_volumes
 from shared.auth import Principal
 from shared.consumer import consumer_group
 from shared.db import Database

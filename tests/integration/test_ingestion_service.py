@@ -26,6 +26,7 @@ from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.anonymization.v1 import events_pb2 as anonymization_events
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 from radlab.ingestion.v1 import ingestion_service_pb2_grpc as pb_grpc
+from radlab.tokens import issue_token
 from radlab.type.v1 import geometry_pb2
 from services.anonymization import handlers as anonymization
 from services.anonymization import store as anonymization_store
@@ -35,7 +36,6 @@ from services.ingestion.handlers import failures, queries, slices, uploads, volu
 from services.ingestion.domain.archive import Limits
 from services.ingestion.domain.reader import parse_instance
 from services.ingestion.domain.volume import Volume, build_volumes
-from radlab.tokens import issue_token
 from shared.auth import Principal
 from shared.bus.local import LocalBus
 from shared.bus.port import Record

@@ -23,6 +23,7 @@ from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.interpolation.v1 import events_pb2
 from radlab.interpolation.v1 import interpolation_service_pb2 as pb
 from radlab.interpolation.v1 import interpolation_service_pb2_grpc as pb_grpc
+from radlab.tokens import issue_token
 from radlab.type.v1 import geometry_pb2, job_pb2, label_pb2
 from services import interpolation
 from services.interpolation import handlers, store, worker
@@ -30,7 +31,6 @@ from services.interpolation.worker import JobWorker
 from shared import bus as bus_port
 from shared import events
 from shared.agreement import dice
-from radlab.tokens import issue_token
 from shared.auth import Principal
 from shared.config import Settings
 from shared.consumer import EventConsumer, consumer_group

@@ -14,9 +14,9 @@ from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.cli import main
 from radlab.client import Client
 from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion_pb
+from radlab.tokens import issue_token
 from services.ingestion import store
 from services.ingestion.handlers.datasets import on_dataset_created
-from radlab.tokens import issue_token
 from shared.config import Settings
 from shared.events import Event, envelope_for
 from shared.runtime import Runtime

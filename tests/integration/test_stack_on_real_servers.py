@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from radlab.client import Client
 from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion
-from radlab.type.v1 import geometry_pb2
 from radlab.tokens import issue_token
+from radlab.type.v1 import geometry_pb2
 from shared.stack import Stack
 
 KEY = "real-servers-test-signing-key-0123456789"

@@ -15,7 +15,8 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 
-from services.anonymization.domain.engine import AnonymizationFailed, HoldKind, anonymize
+from services.anonymization.domain.engine import anonymize
+from services.anonymization.domain.outcome import AnonymizationFailed, HoldKind
 from services.anonymization.domain.profile import Options
 from services.anonymization.domain.safe_private import safe_private_index
 from services.anonymization.rules_table import load_rule_table

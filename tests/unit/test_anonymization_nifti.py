@@ -9,8 +9,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from services.anonymization.domain.engine import AnonymizationFailed
 from services.anonymization.domain.nifti import deidentify_nifti, is_nifti
+from services.anonymization.domain.outcome import AnonymizationFailed
 
 CANARIES = ("CNRYDESCRIP", "CNRYAUX", "CNRYINTENT", "CNRYDBNAME", "CNRYEXTENSION", "CNRYDICOMEXT", "CNRYGZNAME")
 MR = "totalsegmentator/tests/reference_files/example_mr_sm.nii.gz"

@@ -180,7 +180,7 @@ DICOM_FOLDERS = (
 
 
 def test_every_real_file_in_the_data_folder_has_a_kind(data_dir):
-    """Every DICOM file (named .dcm or not) and every .nii.gz of the shared data is recognised by content."""
+    """Every DICOM file (named .dcm or not) and every .nii.gz of data/ is recognised by content."""
     dicom = [path for folder in DICOM_FOLDERS for path in (data_dir / folder).rglob("*") if path.is_file()]
     nifti = list(Path(data_dir).rglob("*.nii.gz"))
     assert len(dicom) == 28 + 196 + 20 + 5 + 5 and len(nifti) >= 5

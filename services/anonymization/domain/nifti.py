@@ -16,7 +16,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 
-from services.anonymization.domain.engine import AnonymizationFailed
+from services.anonymization.domain.outcome import AnonymizationFailed
 from shared.nifti import header_format, is_pair
 
 GZIP_MAGIC = b"\x1f\x8b"

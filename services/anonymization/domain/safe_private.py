@@ -13,7 +13,7 @@ from __future__ import annotations
 # private row says "(GGGG,EEEE) where GGGG is odd": X, rtnSafePrivOpt C); dicom-anonymizer 2.1.0 ships only
 # E.1-1's basic actions; pydicom's _private_dict is the private data dictionary (names and VRs, no safety
 # judgement); gdcm's XML holds PS3.3/PS3.6, not PS3.15; the part15 DocBook XML (the one source with the
-# table) is not here. Generating it needs part15.xml from dicom.nema.org added to the shared data.
+# table) is not here. Generating it needs part15.xml from dicom.nema.org added to data/
 SAFE_PRIVATE_ROWS: tuple[tuple[int, str, int, str, str], ...] = (
     (0x0019, "SIEMENS MR HEADER", 0x0C, "IS", "B_value"),
     (0x0019, "SIEMENS MR HEADER", 0x0D, "CS", "Diffusion Directionality"),

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from pydicom.datadict import dictionary_VR, private_dictionary_VR
 
-from services.anonymization.domain.encoding import (
+from shared.dicom_bytes import (
     ITEM, ITEM_DELIMITER, SEQUENCE_DELIMITER, TAG_AND_LENGTH, UINT32, UNDEFINED, encode_element, file_meta, header,
 )
 

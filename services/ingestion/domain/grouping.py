@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pydicom.dataset import Dataset
 
 from services.ingestion.domain.frames import Frame, VolumeRefused, frames_of
-from services.ingestion.domain.reader import _collector_paused
+from services.ingestion.domain.reader import collector_paused
 
 # Two unit vectors closer than this (per component) are the same orientation.
 ORIENTATION_TOLERANCE = 1e-4
@@ -54,7 +54,7 @@ def group_image_series(datasets: list[Dataset]) -> tuple[list[Series], dict[str,
     """
     frames: list[Frame] = []
     unusable: dict[str, str] = {}
-    with _collector_paused():  # reading each instance's geometry converts its elements: many small objects
+    with collector_paused():  # reading each instance's geometry converts its elements: many small objects
         for dataset in datasets:
             if not holds_image(dataset):
                 continue

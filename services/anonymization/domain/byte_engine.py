@@ -1,6 +1,6 @@
 """The byte-level engine: walks an explicit VR little endian instance's bytes, copies what it keeps and encodes only what it changes.
 
-It applies the same Plan as the dataset engine (engine.py) and gives the same bytes; whatever it does not
+It applies the same Plan as the dataset engine (dataset_engine.py) and gives the same bytes; whatever it does not
 take — another transfer syntax, a value it would have to decode from a non-ASCII character set, a VR it does
 not read, a malformed or unusual structure, anything the dataset engine would refuse — it declines (None),
 and the dataset engine, which also words every failure, handles the instance."""
@@ -19,10 +19,6 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.uid import UID
 
-from services.anonymization.domain.encoding import (
-    ITEM, ITEM_DELIMITER, LONG_VRS, SEQUENCE_DELIMITER, SHORT_HEADER, TAG_AND_LENGTH, UINT32, UNDEFINED, VR_OF_BYTES,
-    encode_element, file_meta, header,
-)
 from services.anonymization.domain.keyed import Keyed, uid_text
 from services.anonymization.domain.outcome import Deidentified, Identity, PseudonymEntry, Report
 from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
@@ -33,6 +29,8 @@ from services.anonymization.domain.steps import (
     plan_for, time_partner,
 )
 from services.anonymization.domain.transcode import private_vr
+from shared import dicom_bytes
+from shared.dicom_bytes import ITEM, ITEM_DELIMITER, LONG_VRS, SEQUENCE_DELIMITER, UINT32, UNDEFINED, encode_element, file_meta, header
 
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})  # read as bytes: no text in them to search
 _SINGLE_VALUED_VRS = frozenset({"LT", "ST", "UT", "UR"})
@@ -51,54 +49,40 @@ class _Declined(Exception):
     """Not for this engine: the dataset engine takes the instance."""
 
 
-# An element: (tag, VR, header start, value start, value end, value length, items), items (sequences only)
-# being [(undefined length?, elements)]. Offsets point into the input; nothing is copied while walking.
-def _elements(data: bytes, position: int, end: int, until_delimiter: bool) -> tuple[list, int]:
-    """The elements of one dataset (or item) from `position`, in ascending tag order, and where they end."""
-    found = []
-    previous = -1
-    unpack, vrs = SHORT_HEADER.unpack_from, VR_OF_BYTES
-    while position < end:
-        if position + 8 > end:
+def _walk(data: bytes, position: int, end: int) -> list[dicom_bytes.Element]:
+    """The elements from `position` to `end`, every sequence's items read (shared.dicom_bytes.Element), when this
+    engine takes them all."""
+    found, stop = dicom_bytes.elements(data, position, end, nested=True)
+    if stop != end:
+        raise _Declined  # an item or delimiter tag among the elements
+    _admit(data, found)
+    return found
+
+
+def _admit(data: bytes, found: list) -> None:
+    """Decline, at every depth, what the walk read but the dataset engine reads otherwise, or would copy differently:
+    elements out of order, file meta or command elements, UN elements pydicom reads with another VR, reserved header
+    bytes that are not zero (copied, they would stay so), an undefined length other than a sequence's or the pixel data's."""
+    previous = 0x0002FFFF  # so a command or file meta element is out of order too
+    for element in found:
+        tag, vr = element[0], element[1]
+        if tag <= previous:
             raise _Declined
-        group, number, vr_bytes, length = unpack(data, position)
-        if group == 0xFFFE:
-            if number == 0xE00D and until_delimiter:
-                return found, position + 8
-            raise _Declined
-        tag = group << 16 | number
-        vr = vrs.get(vr_bytes)
-        if tag <= previous or vr is None or group <= 0x0002 or (vr == "UN" and not _stays_unknown(data, tag, found)):
-            raise _Declined  # out of order, a VR this engine does not know or that the dataset engine reads (UN), command or file meta
         previous = tag
         if vr in LONG_VRS:
-            if position + 12 > end or length:
-                raise _Declined  # cut short, or reserved bytes that are not zero (copied, they would stay so)
-            length, start = UINT32.unpack_from(data, position + 8)[0], position + 12
-        else:
-            start = position + 8
-        items = None
-        if vr == "SQ":
-            items, stop = _items(data, start, length, end)
-        elif length == UNDEFINED:
-            if tag != PIXEL_DATA:
-                raise _Declined  # a sequence in disguise (UN): the dataset engine reads it
-            stop = _fragments(data, start, end)
-        else:
-            stop = start + length
-            if stop > end:
+            if data[element[2] + 6:element[2] + 8] != b"\0\0" or (element[5] == UNDEFINED and vr != "SQ" and tag != PIXEL_DATA):
                 raise _Declined
-        found.append((tag, vr, position, start, stop, length, items))
-        position = stop
-    if until_delimiter:
-        raise _Declined
-    return found, position
+            if vr == "UN" and not _stays_unknown(data, tag, found):
+                raise _Declined
+            if element[6] is not None:
+                for _undefined, item in element[6]:
+                    _admit(data, item)
 
 
 def _stays_unknown(data: bytes, tag: int, found: list) -> bool:
     """Whether pydicom keeps a UN element as bytes (any other UN the dataset engine re-reads with the VR its
     dictionaries give): a public attribute the dictionary says is UN, or a private one (not a creator) whose
-    creator, among the elements `found` so far at this level, the private dictionary does not know it for."""
+    creator, among the elements `found` at its level, the private dictionary does not know it for."""
     group, number = tag >> 16, tag & 0xFFFF
     if not group & 1:
         return _public_unknown(tag)
@@ -115,52 +99,6 @@ def _stays_unknown(data: bytes, tag: int, found: list) -> bool:
 @lru_cache(maxsize=1024)
 def _public_unknown(tag: int) -> bool:
     return dictionary_has_tag(tag) and dictionary_VR(tag) == "UN"
-
-
-def _items(data: bytes, start: int, length: int, end: int) -> tuple[list, int]:
-    """A sequence's items and where the sequence ends (after its delimiter when its length is undefined)."""
-    undefined = length == UNDEFINED
-    limit = end if undefined else start + length
-    if limit > end:
-        raise _Declined
-    items, position = [], start
-    while position < limit:
-        if position + 8 > limit:
-            raise _Declined
-        group, number, item_length = TAG_AND_LENGTH.unpack_from(data, position)
-        if group != 0xFFFE:
-            raise _Declined
-        if number == 0xE0DD and undefined:
-            return items, position + 8
-        if number != 0xE000:
-            raise _Declined
-        if item_length == UNDEFINED:
-            elements, position = _elements(data, position + 8, limit, True)
-            items.append((True, elements))
-        else:
-            item_end = position + 8 + item_length
-            if item_end > limit:
-                raise _Declined
-            elements, _ = _elements(data, position + 8, item_end, False)
-            items.append((False, elements))
-            position = item_end
-    if undefined:
-        raise _Declined
-    return items, limit
-
-
-def _fragments(data: bytes, position: int, end: int) -> int:
-    """Past encapsulated pixel data: its items up to the sequence delimiter."""
-    while position + 8 <= end:
-        group, number, length = TAG_AND_LENGTH.unpack_from(data, position)
-        if group != 0xFFFE:
-            raise _Declined
-        if number == 0xE0DD:
-            return position + 8
-        if number != 0xE000 or length == UNDEFINED or position + 8 + length > end:
-            raise _Declined
-        position += 8 + length
-    raise _Declined
 
 
 def _string_element(tag: int, vr: str, text: str) -> bytes:
@@ -183,7 +121,7 @@ def _dummy_element(tag: int, vr: str) -> bytes:
 @lru_cache(maxsize=64)
 def _marker_elements(options: Options, edition: str, rows: int) -> tuple[tuple[int, bytes], ...]:
     data = encoded_markers(options, edition, rows)
-    return tuple((tag, data[start:stop]) for tag, _vr, start, _value, stop, _length, _items in _elements(data, 0, len(data), False)[0])
+    return tuple((tag, data[start:stop]) for tag, _vr, start, _value, stop, _length, _items in dicom_bytes.elements(data, 0, len(data))[0])
 
 
 @lru_cache(maxsize=256)
@@ -218,12 +156,12 @@ def deidentify(data: bytes, table: RuleTable, key: bytes, tenant: str, options: 
     if len(data) < 132 or data[128:132] != b"DICM":
         return None
     try:
-        return _Stream(data, table, key, tenant, options).run(scan)
-    except Exception:  # _Declined, or bytes this walk did not expect (a cut in the file meta…): never a failure here
+        return _Deidentifier(data, table, key, tenant, options).run(scan)
+    except Exception:  # _Declined, Malformed, or bytes this walk did not expect: never a failure here
         return None
 
 
-class _Stream:
+class _Deidentifier:
     def __init__(self, data: bytes, table: RuleTable, key: bytes, tenant: str, options: Options):
         self.data, self.table, self.options = data, table, options
         self.plan = plan_for(table, options)
@@ -301,7 +239,7 @@ class _Stream:
         syntax = _syntax(meta[0x0010]) if meta.get(0x0010) else None
         if syntax is None:
             raise _Declined
-        elements, _ = _elements(data, position, len(data), False)
+        elements = _walk(data, position, len(data))
         if not elements:
             raise _Declined  # nothing after the file meta: the dataset engine refuses it
         top = {element[0]: element for element in elements}

@@ -13,16 +13,18 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from services.anonymization.domain import stream
-from services.anonymization.domain.transcode import to_explicit
-from services.anonymization.domain.engine import AnonymizationFailed, anonymize, deidentify_dataset
+from services.anonymization.domain import byte_engine
+from services.anonymization.domain.dataset_engine import deidentify_dataset
+from services.anonymization.domain.engine import anonymize
+from services.anonymization.domain.outcome import AnonymizationFailed
 from services.anonymization.domain.profile import Options
+from services.anonymization.domain.transcode import to_explicit
 from services.anonymization.rules_table import load_rule_table
 from tests.phi_corpus import PATIENT_NAME, UID_CANARY, build_instance
 
 KEY = b"radlab-test-key-0123456789abcdef"
 STUDY = f"{UID_CANARY}.6.1"
-EXPLICIT_SERIES = (  # every explicit VR little endian series in the shared data, plain and JPEG 2000
+EXPLICIT_SERIES = (  # every explicit VR little endian series in data/, plain and JPEG 2000
     "dcm_qa_deident/In", "dcm_qa_ct/In/GE", "totalsegmentator/tests/reference_files/example_ct_dicom",
     "dcmqi/data/segmentations/liver.dcm", "dcmqi/data/segmentations/partial_overlaps.dcm",
     "rt_utils/tests/mock_data/ct_1.dcm", "rt_utils/tests/mock_data/ct_2.dcm",
@@ -41,7 +43,7 @@ def both(data: bytes, table, options: Options = Options(), key: bytes = KEY, sca
     """(byte engine's result or None, dataset engine's result or the AnonymizationFailed it raised)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fast = stream.deidentify(data, table, key, "tenant-a", options, scan)
+        fast = byte_engine.deidentify(data, table, key, "tenant-a", options, scan)
         try:
             slow = deidentify_dataset(data, table, key, "tenant-a", options, scan)
         except AnonymizationFailed as error:
@@ -223,7 +225,7 @@ def _elements(dataset: Dataset):
 
 @pytest.mark.parametrize("entry", IMPLICIT_SERIES)
 def test_implicit_vr_files_are_re_encoded_as_pydicom_reads_them_then_de_identified_like_explicit_ones(table, data_dir, entry):
-    """Every implicit VR file of the shared data becomes explicit VR whose every element (tag, VR, value, at every
+    """Every implicit VR file of data/ becomes explicit VR whose every element (tag, VR, value, at every
     depth) is what pydicom reads from the original; the byte engine takes it and writes what the dataset engine
     writes from it, and anonymize() gives that output (explicit VR)."""
     for path in files(data_dir, entry):
