@@ -5,7 +5,7 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 parent=$(mktemp -d)
-trap 'rm -rf "$parent"; "$root/scripts/venv.sh"' EXIT
+trap 'cd "$root"; rm -rf "$parent"; scripts/venv.sh' EXIT
 git clone --quiet "$root" "$parent/radlab" || exit 1
 cd "$parent/radlab"
 env -u RADLAB_DATA -u RADLAB_HOME -u MAKEFLAGS -u MAKELEVEL make run
