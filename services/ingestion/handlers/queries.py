@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -36,12 +37,17 @@ def list_studies(ports: Ports, caller: Principal, request: pb.ListStudiesRequest
 
 
 def get_study(ports: Ports, caller: Principal, study_id: str) -> pb.Study:
-    table = store.studies
+    return _one(ports, caller, store.studies.c.study_id, study_id, "study", _studies)
+
+
+def _one(ports: Ports, caller: Principal, key, value: str, noun: str, describe: Callable[[Connection, list], list]):
+    """The row of `key`'s table whose `key` is `value` in the caller's tenant, as `describe` makes pages of them."""
+    table = key.table
     with ports.db.read() as conn:
-        row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, table.c.study_id == study_id)).first()
+        row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, key == value)).first()
         if row is None:
-            raise NotFound(f"study {study_id!r} not found")
-        return _studies(conn, [row])[0]
+            raise NotFound(f"{noun} {value!r} not found")
+        return describe(conn, [row])[0]
 
 
 def _studies(conn: Connection, rows) -> list[pb.Study]:
@@ -74,12 +80,7 @@ def list_series(ports: Ports, caller: Principal, request: pb.ListSeriesRequest, 
 
 
 def get_series(ports: Ports, caller: Principal, series_id: str) -> pb.Series:
-    table = store.series
-    with ports.db.read() as conn:
-        row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, table.c.series_id == series_id)).first()
-        if row is None:
-            raise NotFound(f"series {series_id!r} not found")
-        return _series_of(conn, [row])[0]
+    return _one(ports, caller, store.series.c.series_id, series_id, "series", _series_of)
 
 
 def _series_of(conn: Connection, rows) -> list[pb.Series]:
