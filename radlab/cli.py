@@ -15,6 +15,7 @@ from radlab import SERVICES
 from radlab.tokens import ROLES
 
 DEFAULT_HOME = "./.radlab"
+MAX_TIMESTAMP_S = 253402300800  # 10000-01-01: protobuf Timestamps end before it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,8 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--subject", default=os.environ.get("USER", "radlab"), help="who the token is for")
     create.add_argument("--tenant", default="default", help="the organisation whose data the token reaches")
     create.add_argument("--vendor", default="", help="vendor accounts: the vendor's id")
-    create.add_argument("--ttl-days", type=float, default=30.0)
+    create.add_argument(
+        "--ttl-days", type=float, default=30.0, help="how long it lives (at most RADLAB_TOKEN_MAX_TTL_DAYS, default 90)"
+    )
     create.set_defaults(run=_token_create)
+    revoke = token.add_parser("revoke", help="make every service at RADLAB_URL refuse a token from now on (admins)")
+    revoke.add_argument("token", help="the token itself, or its id (which `token create` prints)")
+    revoke.set_defaults(run=_token_revoke)
 
     health = commands.add_parser("health", help="serving status of every service at RADLAB_URL")
     health.set_defaults(run=_health)
@@ -132,16 +138,40 @@ def _serve(services: list[str], args: argparse.Namespace) -> int:
 
 
 def _token_create(args: argparse.Namespace) -> int:
-    from radlab.tokens import issue_token, token_key
+    import datetime
+
+    from radlab.tokens import DAY_S, issue_token, read_claims, token_key, token_max_ttl_s
 
     home = Path(os.environ.get("RADLAB_HOME") or DEFAULT_HOME).resolve()
     key = token_key(home, os.environ.get("RADLAB_TOKEN_KEY") or None)
-    print(
-        issue_token(
-            key, subject=args.subject, role=args.role, tenant=args.tenant, vendor=args.vendor,
-            ttl_s=int(args.ttl_days * 86400),
-        )
+    token = issue_token(
+        key, subject=args.subject, role=args.role, tenant=args.tenant, vendor=args.vendor,
+        ttl_s=args.ttl_days * DAY_S, longest_s=token_max_ttl_s(os.environ.get("RADLAB_TOKEN_MAX_TTL_DAYS")),
     )
+    print(token)
+    claims = read_claims(token)
+    expires = datetime.datetime.fromtimestamp(claims["exp"], datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"token {claims['jti']} expires {expires}; to end it sooner: radlab token revoke {claims['jti']}", file=sys.stderr)
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
+    from radlab.client import Client
+    from radlab.tokens import read_claims
+
+    request = annotation_pb.RevokeTokenRequest(token_id=args.token)
+    if "." in args.token:  # the token itself: it names its own id, and its expiry, after which no one need remember it
+        claims = read_claims(args.token)
+        if not isinstance(claims.get("jti"), str):
+            raise ValueError("that token carries no id (jti) to revoke it by; make tokens with `radlab token create`")
+        request.token_id = claims["jti"]
+        if type(claims.get("exp")) is int and 0 < claims["exp"] < MAX_TIMESTAMP_S:
+            request.expire_time.FromSeconds(claims["exp"])
+    with Client() as client:
+        revoked = client.annotation.RevokeToken(request)
+    until = revoked.expire_time.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")
+    print(f"token {revoked.token_id} revoked: every service refuses it within seconds (remembered until {until})")
     return 0
 
 

@@ -38,12 +38,17 @@ from radlab.workflow.v1 import workflow_service_pb2_grpc as workflow_grpc
 DEFAULT_URL = "127.0.0.1:50051"
 UPLOAD_CHUNK_BYTES = 1 << 20
 UPLOAD_ATTEMPTS = 5
-# A stream that ends with one of these may have delivered part of the file: look up the upload and resume it.
-# FAILED_PRECONDITION also refuses a new upload into a dataset ingestion has not heard of yet (DatasetCreated reaches it
-# a moment after CreateDataset returns): the attempts' backoff (6 s in all) waits for it before giving up.
-_RESUMABLE = frozenset({
+# A stream that ends with one of these broke (network, server restart, store failure) and may have delivered part of
+# the file: after a backoff the upload is looked up and resumed. Any other code is the server's refusal, raised at once,
+# save two told apart by what the stream was doing rather than by their text: FAILED_PRECONDITION on a new upload is
+# the one refusal of a dataset ingestion has not heard of yet (DatasetCreated reaches it a moment after CreateDataset
+# returns), retried with the same backoff (6 s in all); on a resume it says the upload moved on (finished, failed,
+# expired, or another stream got further), so it is looked up again and continued only if still RECEIVING, from the
+# offset the server holds. PERMISSION_DENIED on a resume says the unfinished upload ListUploads found is another
+# user's: a new upload of one's own is started instead.
+_BROKEN = frozenset({
     grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN,
-    grpc.StatusCode.INTERNAL, grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.INTERNAL,
 })
 _FINISHED = (ingestion_pb.UPLOAD_STATE_COMPLETED, ingestion_pb.UPLOAD_STATE_FAILED, ingestion_pb.UPLOAD_STATE_EXPIRED)
 Progress = Callable[[int, int], None]
@@ -181,9 +186,16 @@ class Client:
                 try:
                     response = self.ingestion.UploadFiles(_upload_stream(file, metadata, chunk_size, progress))
                 except grpc.RpcError as error:
-                    if error.code() not in _RESUMABLE or attempt == UPLOAD_ATTEMPTS:
+                    code, resuming = error.code(), upload is not None
+                    if attempt == UPLOAD_ATTEMPTS:
                         raise
-                    time.sleep(0.2 * 2**attempt)
+                    if code in _BROKEN or (code == grpc.StatusCode.FAILED_PRECONDITION and not resuming):
+                        time.sleep(0.2 * 2**attempt)
+                    elif code == grpc.StatusCode.PERMISSION_DENIED and resuming:
+                        upload = None  # another user's upload of this file: start one's own
+                        continue
+                    elif code != grpc.StatusCode.FAILED_PRECONDITION:
+                        raise
                     upload = self._upload(upload.upload_id) if upload else self._receiving_upload(dataset_id, sha256, size)
                     continue
                 upload = self._upload(response.upload_id)

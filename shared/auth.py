@@ -1,6 +1,10 @@
 """Identity on the server: verifying the JWT bearer tokens `radlab.tokens` issues, and the interceptor that
 checks each RPC's declared roles.
 
+A token is verified with the key its `kid` header names among the deployment's keys (the signing key and the
+previous ones still accepted, so a key is rotated without logging anyone out), must live no longer than the
+deployment allows, must carry well-formed ids, and must not be on the deny list (shared/revocation.py).
+
 Every RPC declares who may call it with the `(radlab.type.v1.access)` method option; the interceptor
 reads it from the descriptors, so there is no second list to keep in step. A method without one is
 refused (fail closed).
@@ -9,6 +13,7 @@ refused (fail closed).
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -16,7 +21,7 @@ import grpc
 import jwt
 from google.protobuf import descriptor_pool
 
-from radlab.tokens import ALGORITHM, ISSUER, ROLES
+from radlab.tokens import ALGORITHM, DAY_S, DEFAULT_MAX_TTL_DAYS, ISSUER, TOKEN_ID, check_claims, key_id
 from radlab.type.v1 import access_pb2
 from shared.grpcwrap import wrap_handler
 
@@ -27,7 +32,7 @@ _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("r
 
 
 class InvalidToken(ValueError):
-    """A bearer token that is malformed, expired, wrongly signed or missing a claim."""
+    """A bearer token that is malformed, expired, revoked, wrongly signed, too long-lived or missing a claim."""
 
 
 @dataclass(frozen=True)
@@ -48,20 +53,45 @@ def current_principal() -> Principal:
     return principal
 
 
-def verify_token(key: str, token: str) -> Principal:
-    """The principal a token names, if its signature, issuer, expiry and claims hold."""
-    try:
-        claims = jwt.decode(
-            token, key, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "iss", "sub"]}
-        )
-    except jwt.PyJWTError as error:
-        raise InvalidToken(str(error)) from error
-    role = claims.get("role")
-    if role not in ROLES or not claims.get("tenant"):
-        raise InvalidToken("token lacks a valid role or tenant claim")
-    if (role == "vendor") != bool(claims.get("vendor")):
-        raise InvalidToken("a vendor token must name its vendor, and only vendor tokens may")
-    return Principal(claims["sub"], role, claims["tenant"], claims.get("vendor", ""))
+class TokenVerifier:
+    """Verifies bearer tokens against the deployment's keys (by key id), its longest token lifetime (`max_ttl_s`) and,
+    through `revoked(tenant, token_id)`, its deny list."""
+
+    def __init__(
+        self, keys: str | Iterable[str], max_ttl_s: float = DEFAULT_MAX_TTL_DAYS * DAY_S,
+        revoked: Callable[[str, str], bool] = lambda tenant, token_id: False,
+    ):
+        self._keys = {key_id(key): key for key in ([keys] if isinstance(keys, str) else keys)}
+        self._max_ttl_s = max_ttl_s
+        self._revoked = revoked
+
+    def verify(self, token: str) -> Principal:
+        """The principal a token names, if its key, signature, issuer, expiry, lifetime, claims and revocation hold."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._keys.get(kid) if isinstance(kid, str) else None
+            if key is None:
+                raise InvalidToken("signed with a key this deployment does not accept (no or unknown key id)")
+            claims = jwt.decode(
+                token, key, algorithms=[ALGORITHM], issuer=ISSUER,
+                options={"require": ["exp", "iat", "iss", "sub", "jti"]},
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(str(error)) from error
+        lifetime = int(claims["exp"]) - int(claims["iat"])  # PyJWT has checked both read as integers
+        if lifetime > self._max_ttl_s:
+            raise InvalidToken(
+                f"it lives {lifetime / DAY_S:.4g} days; this deployment accepts at most {self._max_ttl_s / DAY_S:g}"
+            )
+        try:
+            check_claims(claims["sub"], claims.get("role"), claims.get("tenant"), claims.get("vendor", ""))
+        except ValueError as error:
+            raise InvalidToken(str(error)) from None
+        if not isinstance(claims["jti"], str) or not TOKEN_ID.fullmatch(claims["jti"]):
+            raise InvalidToken("its id (jti) is not one radlab makes")
+        if self._revoked(claims["tenant"], claims["jti"]):
+            raise InvalidToken("it has been revoked")
+        return Principal(claims["sub"], claims["role"], claims["tenant"], claims.get("vendor", ""))
 
 
 def allowed_roles(full_method: str) -> frozenset[str]:
@@ -81,8 +111,8 @@ def allowed_roles(full_method: str) -> frozenset[str]:
 class AuthInterceptor(grpc.ServerInterceptor):
     """Refuses calls without a valid bearer token (UNAUTHENTICATED) or by a role not declared (PERMISSION_DENIED)."""
 
-    def __init__(self, key: str):
-        self._key = key
+    def __init__(self, tokens: TokenVerifier):
+        self._tokens = tokens
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -94,7 +124,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         if not bearer.lower().startswith("bearer "):
             return _refusal(handler, grpc.StatusCode.UNAUTHENTICATED, "no bearer token: set RADLAB_TOKEN (radlab token create)")
         try:
-            principal = verify_token(self._key, bearer[7:].strip())
+            principal = self._tokens.verify(bearer[7:].strip())
         except InvalidToken as error:
             return _refusal(handler, grpc.StatusCode.UNAUTHENTICATED, f"invalid token: {error}")
         roles = allowed_roles(method)

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from radlab.tokens import DAY_S, DEFAULT_MAX_TTL_DAYS, checked_key, token_max_ttl_s
+
 DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
 DEFAULT_METRICS_PORT = 9464
 # Uploads: archives are refused whole beyond these (studies of thousands of files fit), and an upload that
@@ -15,6 +17,18 @@ DEFAULT_UPLOAD_MAX_BYTES = 32 << 30  # every member of an archive together, unco
 DEFAULT_UPLOAD_MAX_RATIO = 200.0  # uncompressed bytes per compressed byte, for a whole archive
 DEFAULT_UPLOAD_MAX_FILES = 200_000
 DEFAULT_UPLOAD_TTL_S = 24 * 3600.0
+# Voxels one built volume may hold, checked from headers before anything is decoded (its decoded bytes may be 4×
+# that): 2^29 holds a 2048-slice 512² CT or 512 slices of 1024², and each time point of a 4D series (built one
+# volume per time point); a series or NIfTI beyond it is refused, as is a header declaring it from a small upload.
+DEFAULT_VOLUME_MAX_VOXELS = 1 << 29
+# Requests: every RPC's request is checked against these before a handler sees it (shared/validation.py).
+DEFAULT_REQUEST_MAX_NAME_CHARS = 256  # ids, names, tokens, UIDs: a UUID is 36 characters, a DICOM UID at most 64
+DEFAULT_REQUEST_MAX_TEXT_CHARS = 64 << 10  # free text (descriptions, comments, reasons) and URIs
+DEFAULT_REQUEST_MAX_REPEATED = 10_000  # entries of one repeated or map field (key slices, polygon vertices, item ids)
+# What ingestion renders: a thumbnail's longest side, and the largest slice (rows × columns) it reads for any view;
+# 4096² holds every radiograph and mammogram detector (a 16-bit RAW slice of it is 32 MiB).
+DEFAULT_THUMBNAIL_MAX_SIZE = 1024
+DEFAULT_SLICE_MAX_PIXELS = 4096 * 4096
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -25,6 +39,14 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     no service does. Callers decide what its absence means (a failed test, a message)."""
     env = os.environ if env is None else env
     return Path(env.get("RADLAB_DATA") or REPOSITORY / "data")
+
+
+def _limit(env: Mapping[str, str], name: str, default: int) -> int:
+    """Setting `name`, a whole number above 0, or `default` when unset."""
+    text = env.get(name) or str(default)
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        raise ValueError(f"{name} must be a whole number above 0, not {text[:40]!r}")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -44,12 +66,22 @@ class Settings:
     upload_max_ratio: float = DEFAULT_UPLOAD_MAX_RATIO
     upload_max_files: int = DEFAULT_UPLOAD_MAX_FILES
     upload_ttl_s: float = DEFAULT_UPLOAD_TTL_S
+    volume_max_voxels: int = DEFAULT_VOLUME_MAX_VOXELS
+    request_max_name_chars: int = DEFAULT_REQUEST_MAX_NAME_CHARS
+    request_max_text_chars: int = DEFAULT_REQUEST_MAX_TEXT_CHARS
+    request_max_repeated: int = DEFAULT_REQUEST_MAX_REPEATED
+    thumbnail_max_size: int = DEFAULT_THUMBNAIL_MAX_SIZE
+    slice_max_pixels: int = DEFAULT_SLICE_MAX_PIXELS
+    metrics_host: str = "127.0.0.1"
+    token_previous_keys: tuple[str, ...] = ()
+    token_max_ttl_s: float = DEFAULT_MAX_TTL_DAYS * DAY_S
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Read the settings from `env` (default: the process environment)."""
         env = dict(os.environ if env is None else env)
         home = Path(env.get("RADLAB_HOME", "./.radlab")).resolve()
+        grpc_addr = env.get("RADLAB_GRPC_ADDR") or DEFAULT_GRPC_ADDR
         upload_ttl_s = float(env.get("RADLAB_UPLOAD_TTL_S") or DEFAULT_UPLOAD_TTL_S)
         if upload_ttl_s <= 0:
             raise ValueError(f"RADLAB_UPLOAD_TTL_S must be a number of seconds above 0, not {upload_ttl_s:g}")
@@ -59,7 +91,7 @@ class Settings:
             store_url=env.get("RADLAB_STORE") or f"file://{home / 'objects'}",
             db_url=env.get("RADLAB_DB") or f"sqlite:///{home / 'db'}",
             ray_url=env.get("RADLAB_RAY") or "local",
-            grpc_addr=env.get("RADLAB_GRPC_ADDR") or DEFAULT_GRPC_ADDR,
+            grpc_addr=grpc_addr,
             metrics_port=int(env.get("RADLAB_METRICS_PORT") or DEFAULT_METRICS_PORT),
             token_key=env.get("RADLAB_TOKEN_KEY") or None,
             log_level=env.get("RADLAB_LOG_LEVEL") or "INFO",
@@ -67,4 +99,17 @@ class Settings:
             upload_max_ratio=float(env.get("RADLAB_UPLOAD_MAX_RATIO") or DEFAULT_UPLOAD_MAX_RATIO),
             upload_max_files=int(env.get("RADLAB_UPLOAD_MAX_FILES") or DEFAULT_UPLOAD_MAX_FILES),
             upload_ttl_s=upload_ttl_s,
+            volume_max_voxels=_limit(env, "RADLAB_VOLUME_MAX_VOXELS", DEFAULT_VOLUME_MAX_VOXELS),
+            request_max_name_chars=_limit(env, "RADLAB_REQUEST_MAX_NAME_CHARS", DEFAULT_REQUEST_MAX_NAME_CHARS),
+            request_max_text_chars=_limit(env, "RADLAB_REQUEST_MAX_TEXT_CHARS", DEFAULT_REQUEST_MAX_TEXT_CHARS),
+            request_max_repeated=_limit(env, "RADLAB_REQUEST_MAX_REPEATED", DEFAULT_REQUEST_MAX_REPEATED),
+            thumbnail_max_size=_limit(env, "RADLAB_THUMBNAIL_MAX_SIZE", DEFAULT_THUMBNAIL_MAX_SIZE),
+            slice_max_pixels=_limit(env, "RADLAB_SLICE_MAX_PIXELS", DEFAULT_SLICE_MAX_PIXELS),
+            # Metrics are as exposed as the API and no more: a pod that serves gRPC on 0.0.0.0 says so for both.
+            metrics_host=env.get("RADLAB_METRICS_HOST") or grpc_addr.rsplit(":", 1)[0].strip("[]"),
+            token_previous_keys=tuple(
+                checked_key(key, "a key in RADLAB_TOKEN_PREVIOUS_KEYS")
+                for key in (env.get("RADLAB_TOKEN_PREVIOUS_KEYS") or "").replace(",", " ").split()
+            ),
+            token_max_ttl_s=token_max_ttl_s(env.get("RADLAB_TOKEN_MAX_TTL_DAYS")),
         )

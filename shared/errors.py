@@ -31,3 +31,16 @@ class FailedPrecondition(RadlabError):
     """The request is valid but the resource is not in a state that allows it."""
 
     code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+# A status message travels in a trailer that clients refuse beyond 8 KiB by default, and percent-encoding may
+# triple it: 1 KiB of UTF-8 stays well inside, with room for every message the services write.
+MAX_MESSAGE_BYTES = 1024
+
+
+def capped(message: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """`message` cut to at most `limit` bytes of UTF-8 (at a character boundary), '…' marking a cut."""
+    encoded = message.encode("utf-8", "backslashreplace")  # a lone surrogate would fail gRPC's own encoding
+    if len(encoded) <= limit:
+        return encoded.decode("utf-8")
+    return encoded[: limit - len("…".encode())].decode("utf-8", "ignore") + "…"

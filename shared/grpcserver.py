@@ -1,8 +1,9 @@
-"""The gRPC server every service runs on: auth, trace ids and JSON logs, metrics, health, reflection."""
+"""The gRPC server every service runs on: auth, request validation, trace ids and JSON logs, metrics, health, reflection."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent import futures
@@ -13,19 +14,24 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from shared import metrics
-from shared.auth import AuthInterceptor
-from shared.errors import RadlabError
+from shared.auth import AuthInterceptor, TokenVerifier
+from shared.errors import RadlabError, capped
 from shared.grpcwrap import wrap_handler
-from shared.logs import reset_trace_id, set_trace_id
+from shared.logs import current_trace_id, reset_trace_id, set_trace_id
+from shared.validation import RequestLimits, RequestValidation
 
 log = logging.getLogger(__name__)
 
 TRACE_HEADER = "x-radlab-trace-id"
+# A caller's trace id is kept only if it looks like one: it is logged, and named in INTERNAL errors.
+_TRACE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MAX_MESSAGE_BYTES = 64 << 20  # largest request or response
 
 
 class ObservabilityInterceptor(grpc.ServerInterceptor):
-    """Gives each call a trace id (the caller's, or new), reports RadlabErrors with their status, logs
-    unexpected failures and records latency per method."""
+    """Gives each call a trace id (the caller's, or new), reports RadlabErrors with their status and a capped
+    message, turns an unexpected failure into INTERNAL naming the trace id (logged in full here, never sent) and
+    records latency per method."""
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
@@ -33,6 +39,8 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):
             return None
         method = handler_call_details.method
         trace_id = dict(handler_call_details.invocation_metadata or ()).get(TRACE_HEADER)
+        if not (isinstance(trace_id, str) and _TRACE_ID.fullmatch(trace_id)):
+            trace_id = None
 
         @contextmanager
         def observed(context):
@@ -43,12 +51,14 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):
                 try:
                     yield
                 except RadlabError as error:
-                    context.abort(error.code, str(error))
+                    context.abort(error.code, capped(str(error)))
                 code = context.code() or grpc.StatusCode.OK
             except Exception:
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                if code is grpc.StatusCode.UNKNOWN:
+                code = context.code()
+                if code is None:  # neither aborted nor given a status: a bug, or a library's failure
+                    code = grpc.StatusCode.INTERNAL
                     log.exception("rpc %s failed", method)
+                    context.abort(code, f"internal error; trace id {current_trace_id()}")
                 raise
             finally:
                 elapsed = time.perf_counter() - started
@@ -66,16 +76,17 @@ def build_server(
     addr: str,
     registrations: Iterable[Registration],
     service_names: Iterable[str],
-    token_key: str,
+    tokens: TokenVerifier,
     max_workers: int = 32,
+    request_limits: RequestLimits = RequestLimits(),
 ) -> tuple[grpc.Server, health.HealthServicer, int]:
     """A started-ready server bound to `addr`; returns it, its health servicer and the bound port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[ObservabilityInterceptor(), AuthInterceptor(token_key)],
+        interceptors=[ObservabilityInterceptor(), AuthInterceptor(tokens), RequestValidation(request_limits)],
         options=[
-            ("grpc.max_receive_message_length", 64 << 20),
-            ("grpc.max_send_message_length", 64 << 20),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             # gRPC sets SO_REUSEPORT by default: a second server on a busy port would silently share it.
             ("grpc.so_reuseport", 0),
         ],

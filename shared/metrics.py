@@ -23,6 +23,7 @@ ANONYMIZED_INSTANCES = Counter(
 )
 
 
-def serve(port: int, addr: str = "0.0.0.0") -> None:
-    """Serve /metrics on `port` from a daemon thread."""
-    start_http_server(port, addr=addr)
+def serve(host: str, port: int) -> None:
+    """Serve /metrics on `host`:`port` from a daemon thread; the host is an interface (RADLAB_METRICS_HOST, by default
+    gRPC's own), never every interface unless asked for."""
+    start_http_server(port, addr=host)

@@ -1,8 +1,9 @@
 """Runs services: builds the adapters from settings, serves the services and runs their background work until SIGTERM.
 
-Their gRPC APIs share one port and metrics another; each service's outbox relay, event consumer and
-dead-letter consumer run until SIGTERM, then each service's own background work stops before its database
-closes.
+Their gRPC APIs share one port and metrics another (on the same interface unless RADLAB_METRICS_HOST says otherwise);
+each service's outbox relay, event consumer and dead-letter consumer run until SIGTERM, then each service's own
+background work stops before its database closes. Every call is checked against the tokens revoked in the databases
+of the process's services.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from radlab.tokens import token_key
 from shared import bus as bus_port
 from shared import compute as compute_port
 from shared import metrics, objectstore
+from shared.auth import TokenVerifier
 from shared.config import Settings
 from shared.consumer import EventConsumer, Handler, consumer_group
 from shared.db import Database, OutboxRelay
@@ -33,11 +35,14 @@ from shared.deadletters import DeadLetterConsumer, DeadLetterHandler
 from shared.grpcserver import build_server
 from shared.logs import configure
 from shared.migrations import Migration
+from shared.revocation import DenyList
+from shared.validation import RequestLimits
 
 log = logging.getLogger(__name__)
 P = TypeVar("P")
 
 STOP_GRACE_S = 5.0
+SIGNAL_CHECK_S = 0.5
 WORKER_STOP_S = 10.0  # a relay or consumer notices the stop within one poll (well under a second)
 
 
@@ -146,11 +151,16 @@ class Runtime:
         self.names = names
         self.adapters = Adapters(settings)
         self.services = [bootstrap(name, self.adapters) for name in names]
+        tokens = TokenVerifier(
+            [token_key(settings.home, settings.token_key), *settings.token_previous_keys], settings.token_max_ttl_s,
+            DenyList(service.database for service in self.services).revoked,
+        )
         self.server, self.health, self.port = build_server(
             settings.grpc_addr,
             [service.register for service in self.services],
             [grpc_name for service in self.services for grpc_name in service.grpc_service_names],
-            token_key(settings.home, settings.token_key),
+            tokens,
+            request_limits=RequestLimits.of(settings),
         )
         self.address = f"{settings.grpc_addr.rsplit(':', 1)[0]}:{self.port}"
         self._stop_consuming = threading.Event()
@@ -205,15 +215,19 @@ def serve(names: list[str], settings: Settings) -> None:
     """Serve the named services in this process until SIGTERM or SIGINT, then stop gracefully."""
     configure("+".join(names) if len(names) < len(SERVICES) else "radlab", settings.log_level)
     runtime = Runtime(names, settings)
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_host, settings.metrics_port)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     runtime.start()
-    ready = {"ready": True, "services": names, "grpc": runtime.address, "metrics_port": settings.metrics_port}
+    metrics_address = f"{settings.metrics_host}:{settings.metrics_port}"
+    ready = {"ready": True, "services": names, "grpc": runtime.address, "metrics": metrics_address}
     print(json.dumps(ready), flush=True)
     log.info("serving", extra=ready)
-    stop.wait()
+    # Timed waits: a signal that reaches another thread only flags the main thread, whose handler runs when it next
+    # runs Python code; in an untimed wait that never came, and SIGTERM went unheard (`radlab serve` never stopped).
+    while not stop.wait(SIGNAL_CHECK_S):
+        pass
     log.info("stopping", extra={"grace_s": STOP_GRACE_S})
     runtime.stop()
     log.info("stopped")

@@ -11,6 +11,7 @@ from shared.runtime import Adapters, Service
 def bootstrap(adapters: Adapters) -> Service:
     """Wire annotation onto the process's adapters."""
     return Service.wire(
-        "annotation", adapters, store.metadata, ports=handlers.Ports, servicer=AnnotationServicer,
+        "annotation", adapters, store.metadata,
+        ports=lambda database: handlers.Ports(database, adapters.settings.token_max_ttl_s), servicer=AnnotationServicer,
         add_to_server=pb_grpc.add_AnnotationServiceServicer_to_server, event_handlers=handlers.event_handlers,
     )

@@ -10,13 +10,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from radlab.annotation.v1 import events_pb2
+from radlab.quoting import shown
+from radlab.tokens import DAY_S, DEFAULT_MAX_TTL_DAYS
 from services.annotation import store
 from services.annotation.domain import datasets as rules
+from services.annotation.domain.revocations import revoked_until
 from shared import paging
 from shared.auth import Principal
 from shared.consumer import Handler
 from shared.db import Database, UnitOfWork
 from shared.errors import AlreadyExists, NotFound
+from shared.protos import timestamp
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,10 @@ class DatasetView:
 
 @dataclass(frozen=True)
 class Ports:
-    """What annotation's handlers work with: its database."""
+    """What annotation's handlers work with: its database, and the longest a token may live (RADLAB_TOKEN_MAX_TTL_DAYS)."""
 
     db: Database
+    token_max_ttl_s: float = DEFAULT_MAX_TTL_DAYS * DAY_S
 
 
 def create_dataset(db: Database, caller: Principal, name: str, description: str) -> DatasetView:
@@ -46,7 +51,7 @@ def create_dataset(db: Database, caller: Principal, name: str, description: str)
             sa.select(store.datasets.c.dataset_id).where(store.datasets.c.tenant == caller.tenant, store.datasets.c.name == name)
         ).first()
         if taken:
-            raise AlreadyExists(f"a dataset named {name!r} already exists ({taken.dataset_id}); choose another name")
+            raise AlreadyExists(f"a dataset named {shown(name)} already exists ({taken.dataset_id}); choose another name")
         dataset_id = str(uuid.uuid4())
         uow.execute(
             store.datasets.insert().values(
@@ -100,9 +105,19 @@ def unshare_dataset(db: Database, caller: Principal, dataset_id: str, vendor_id:
         return _load(uow, caller, dataset_id)
 
 
+def revoke_token(ports: Ports, caller: Principal, token_id: str, requested_expiry_s: float | None) -> float:
+    """Announce that token `token_id` of the caller's tenant is revoked (TokenRevoked, which every service applies to
+    its deny list, this one too); returns until when the services refuse it."""
+    until = revoked_until(token_id, requested_expiry_s, time.time(), ports.token_max_ttl_s)
+    with ports.db.unit_of_work() as uow:
+        revoked = events_pb2.TokenRevoked(token_id=token_id, expire_time=timestamp(until), revoked_by=caller.subject)
+        uow.emit(revoked, subject=token_id, tenant=caller.tenant)
+    return until
+
+
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
-    """Annotation will consume VolumeReady, PredictionsReady and SlicesInterpolated (their issues add them)."""
-    return {}
+    """Revoked tokens now; VolumeReady, PredictionsReady and SlicesInterpolated come with their issues."""
+    return store.revoked_tokens.event_handlers(ports.db, consumer)
 
 
 def _load(uow: UnitOfWork | Connection, caller: Principal, dataset_id: str) -> DatasetView:
@@ -114,6 +129,6 @@ def _load(uow: UnitOfWork | Connection, caller: Principal, dataset_id: str) -> D
         ).scalars()
     ) if row else set()
     if row is None or (caller.role == "vendor" and not rules.visible_to_vendor(vendors, caller.vendor)):
-        raise NotFound(f"dataset {dataset_id} not found")
-    shown = () if caller.role == "vendor" else tuple(sorted(vendors))
-    return DatasetView(row.seq, row.dataset_id, row.name, row.description, row.creator, row.created_at, shown)
+        raise NotFound(f"dataset {shown(dataset_id)} not found")
+    vendor_ids = () if caller.role == "vendor" else tuple(sorted(vendors))
+    return DatasetView(row.seq, row.dataset_id, row.name, row.description, row.creator, row.created_at, vendor_ids)

@@ -14,6 +14,7 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
     """RPCs not overridden here answer UNIMPLEMENTED until their issue lands."""
 
     def __init__(self, ports: handlers.Ports):
+        self.ports = ports
         self.db = ports.db
 
     def CreateDataset(self, request, context):
@@ -38,6 +39,12 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
     def UnshareDataset(self, request, context):
         view = handlers.unshare_dataset(self.db, current_principal(), request.dataset_id, request.vendor_id)
         return pb.UnshareDatasetResponse(dataset=_dataset(view))
+
+    def RevokeToken(self, request, context):
+        expiry = request.expire_time
+        requested = expiry.seconds + expiry.nanos / 1e9 if request.HasField("expire_time") else None
+        until = handlers.revoke_token(self.ports, current_principal(), request.token_id, requested)
+        return pb.RevokeTokenResponse(token_id=request.token_id, expire_time=timestamp(until))
 
 
 def _dataset(view: handlers.DatasetView) -> pb.Dataset:

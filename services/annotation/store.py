@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from shared.db import service_metadata
+from shared.revocation import RevokedTokens
 
 metadata = service_metadata()
 
@@ -29,3 +30,5 @@ dataset_vendors = sa.Table(
     sa.Column("shared_by", sa.String(200), nullable=False),
     sa.Column("shared_at", sa.Float, nullable=False),
 )
+
+revoked_tokens = RevokedTokens(metadata)

@@ -5,6 +5,9 @@ replaced UIDs only; NIfTI, recognised by content, under the scan id and the file
 transaction records the pseudonym map, the report, the held instances and `ScanAnonymized`; only after
 that commit are the non-held originals deleted from quarantine, so a crash at any point can be redone
 from the originals. A redelivered event finds the report and only finishes the deletions. No file name, original value or key is ever logged, stored in clear, or put in an event.
+
+A profile exists only for a dataset annotation announced (DatasetCreated) in the caller's tenant; any other id is
+NOT_FOUND, worded alike whether it does not exist or is another tenant's.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy.engine import Connection
 from radlab.anonymization.v1 import anonymization_service_pb2 as pb
 from radlab.anonymization.v1 import events_pb2
 from radlab.ingestion.v1 import events_pb2 as ingestion_events
+from radlab.quoting import shown
 from services.anonymization import store
 from services.anonymization.domain.engine import anonymize
 from services.anonymization.domain.nifti import deidentify_nifti, is_nifti
@@ -65,11 +69,23 @@ HOLD_REASONS = {
 
 @dataclass(frozen=True)
 class Ports:
-    """What anonymization's handlers work with: its database, the object store and its keys."""
+    """What anonymization's handlers work with: its database, the object store (`objects`) and its keys."""
 
     db: Database
-    store: ObjectStore
+    objects: ObjectStore
     keys: Keys
+
+
+# ---- datasets ----------------------------------------------------------------------------------------------
+
+def _require_known_dataset(conn: UnitOfWork | Connection, tenant: str, dataset_id: str) -> None:
+    if not store.datasets.known(conn, tenant, dataset_id):
+        # DatasetCreated reaches anonymization a moment after CreateDataset returns, and that moment cannot be told
+        # from a wrong id: one NOT_FOUND for both, saying to retry for the first.
+        raise NotFound(
+            f"dataset {shown(dataset_id)} not found: check its id with `radlab datasets list` (one created a moment ago "
+            "may not have reached anonymization yet: retry in a moment)"
+        )
 
 
 # ---- profiles ----------------------------------------------------------------------------------------------
@@ -78,6 +94,7 @@ def get_profile(ports: Ports, caller: Principal, dataset_id: str) -> pb.Profile:
     if not dataset_id:
         raise InvalidArgument("dataset_id is required")
     with ports.db.read() as conn:
+        _require_known_dataset(conn, caller.tenant, dataset_id)
         return _profile(conn, caller.tenant, dataset_id)
 
 
@@ -90,6 +107,7 @@ def update_profile(ports: Ports, caller: Principal, profile: pb.Profile, mask: f
         raise InvalidArgument(f"update_mask names {', '.join(unknown)}; it may name only {', '.join(PROFILE_FLAGS)}")
     table = store.profiles
     with ports.db.unit_of_work() as uow:
+        _require_known_dataset(uow, caller.tenant, profile.dataset_id)
         current = _profile(uow, caller.tenant, profile.dataset_id)
         values = {flag: getattr(profile if flag in paths else current, flag) for flag in PROFILE_FLAGS}
         values |= {"updated_by": caller.subject, "updated_at": time.time()}
@@ -186,13 +204,13 @@ def _why_not(tenant: str, uploaded: ingestion_events.ScanUploaded, keys: list[st
 def _deidentify(ports: Ports, tenant: str, scan_id: str, bucket: str, keys: list[str], options: Options) -> _Pass:
     """Every file through the engine, outputs written as they come; on the first failure, remove them and raise."""
     table = load_rule_table()
-    ports.store.ensure_bucket(DICOM_BUCKET)
+    ports.objects.ensure_bucket(DICOM_BUCKET)
     done = _Pass([], [], [], [], {}, Counter(), [])
     try:
         for number, key in enumerate(keys, 1):
             where = f"file {number} of {len(keys)}"  # never the file name: it may carry PHI
             try:
-                data = ports.store.get(bucket, key)
+                data = ports.objects.get(bucket, key)
             except ObjectNotFound:
                 raise AnonymizationFailed(f"{where}: missing from quarantine; upload the scan again") from None
             try:
@@ -220,7 +238,7 @@ def _deidentify(ports: Ports, tenant: str, scan_id: str, bucket: str, keys: list
                 done.studies.append(study)
     except AnonymizationFailed:
         for target in done.written:
-            ports.store.delete(DICOM_BUCKET, target)
+            ports.objects.delete(DICOM_BUCKET, target)
         raise
     return done
 
@@ -229,9 +247,9 @@ def _put(ports: Ports, done: _Pass, target: str, data: bytes, content_type: str)
     """Write one output (once per key: a file uploaded twice is one instance), remembering what this pass created."""
     if target in done.object_keys:
         return
-    if not ports.store.exists(DICOM_BUCKET, target):
+    if not ports.objects.exists(DICOM_BUCKET, target):
         done.written.append(target)
-    ports.store.put(DICOM_BUCKET, target, data, content_type=content_type)
+    ports.objects.put(DICOM_BUCKET, target, data, content_type=content_type)
     done.object_keys.append(target)
 
 
@@ -329,7 +347,7 @@ def _delete_originals(ports: Ports, tenant: str, uploaded) -> None:
     bucket = uploaded.quarantine_bucket or QUARANTINE_BUCKET
     for key in uploaded.quarantine_keys:
         if key not in kept:
-            ports.store.delete(bucket, key)
+            ports.objects.delete(bucket, key)
     with ports.db.unit_of_work() as uow:
         uow.execute(store.reports.update().where(store.reports.c.seq == report.seq).values(originals_deleted_at=time.time()))
 
@@ -344,12 +362,17 @@ def _report_row(conn: UnitOfWork | Connection, tenant: str, scan_id: str):
 
 
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
-    """ScanUploaded → the automatic pass (idempotent by event id and by scan)."""
+    """ScanUploaded → the automatic pass (idempotent by event id and by scan); DatasetCreated → a known dataset (once
+    per event id)."""
 
     def handle_scan_uploaded(event: Event) -> None:
         on_scan_uploaded(ports, consumer, event)
 
-    return {event_type(ingestion_events.ScanUploaded): handle_scan_uploaded}
+    return {
+        event_type(ingestion_events.ScanUploaded): handle_scan_uploaded,
+        **store.datasets.event_handlers(ports.db, consumer),
+        **store.revoked_tokens.event_handlers(ports.db, consumer),
+    }
 
 
 # ---- reports -----------------------------------------------------------------------------------------------
@@ -358,7 +381,7 @@ def get_report(ports: Ports, caller: Principal, scan_id: str) -> pb.Anonymizatio
     with ports.db.read() as conn:
         row = _report_row(conn, caller.tenant, scan_id) if scan_id else None
     if row is None:
-        raise NotFound(f"no anonymization report for scan {scan_id!r}")
+        raise NotFound(f"no anonymization report for scan {shown(scan_id)}")
     return _report(row)
 
 
@@ -417,7 +440,7 @@ def release_held(ports: Ports, caller: Principal, held_instance_id: str, resolut
         with ports.db.read() as conn:
             options = _options(_profile(conn, caller.tenant, row.dataset_id))
         try:
-            data = ports.store.get(row.quarantine_bucket, key)
+            data = ports.objects.get(row.quarantine_bucket, key)
         except ObjectNotFound:
             raise FailedPrecondition(f"the original of held instance {held_instance_id} is no longer in quarantine") from None
         with warnings.catch_warnings():
@@ -425,8 +448,8 @@ def release_held(ports: Ports, caller: Principal, held_instance_id: str, resolut
             result = anonymize(data, load_rule_table(), ports.keys.anon, caller.tenant, options, scan=row.scan_id)
         pairs = {(KINDS[entry.kind], entry.pseudonym): entry.original for entry in result.report.pseudonyms}
         target = _dicom_key(caller.tenant, result)
-        ports.store.ensure_bucket(DICOM_BUCKET)
-        ports.store.put(DICOM_BUCKET, target, result.data, content_type="application/dicom")
+        ports.objects.ensure_bucket(DICOM_BUCKET)
+        ports.objects.put(DICOM_BUCKET, target, result.data, content_type="application/dicom")
         object_keys, study = [target], result.identity.study_uid
     table = store.held_instances
     with ports.db.unit_of_work() as uow:
@@ -451,7 +474,7 @@ def release_held(ports: Ports, caller: Principal, held_instance_id: str, resolut
                 subject=row.scan_id, tenant=caller.tenant,
             )
         resolved = uow.execute(sa.select(table).where(table.c.seq == row.seq)).one()
-    ports.store.delete(row.quarantine_bucket, key)  # after the commit: the output is recorded, the original may go
+    ports.objects.delete(row.quarantine_bucket, key)  # after the commit: the output is recorded, the original may go
     return _held(resolved)
 
 
@@ -462,7 +485,7 @@ def _held_row(ports: Ports, caller: Principal, held_instance_id: str):
             sa.select(table).where(table.c.tenant == caller.tenant, table.c.held_instance_id == held_instance_id)
         ).first() if held_instance_id else None
     if row is None:
-        raise NotFound(f"held instance {held_instance_id!r} not found")
+        raise NotFound(f"held instance {shown(held_instance_id)} not found")
     return row
 
 
@@ -498,6 +521,6 @@ def lookup_pseudonym(ports: Ports, caller: Principal, request: pb.LookupPseudony
             reason=request.reason.strip(), found=row is not None, at=time.time(),
         ))
     if row is None:
-        raise NotFound(f"no {kind.replace('_', ' ')} {pseudonym!r} was issued in your tenant")
+        raise NotFound(f"no {kind.replace('_', ' ')} {shown(pseudonym)} was issued in your tenant")
     original = ports.keys.open(row.nonce, row.ciphertext, _pseudonym_identity(caller.tenant, kind, pseudonym))
     return pb.LookupPseudonymResponse(**{field_name: original})

@@ -1,4 +1,4 @@
-"""Anonymization's tables: profiles, the encrypted pseudonym map, per-scan reports, held instances, re-identification audit.
+"""Anonymization's tables: known datasets, profiles, the encrypted pseudonym map, per-scan reports, held instances, re-identification audit.
 
 Nothing here holds PHI in clear: originals (pseudonym map) and quarantine keys (upload file names may
 carry PHI) are stored only as AES-256-GCM ciphertext bound to their row.
@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from shared.datasets import KnownDatasets
 from shared.db import service_metadata
+from shared.revocation import RevokedTokens
 
 metadata = service_metadata()
 
-# The PS3.15 options of a dataset (defaults: the engine's Options); absent row = defaults.
+# Annotation's DatasetCreated, cached: the datasets a profile may be read or set for.
+datasets = KnownDatasets(metadata)
+
+# The PS3.15 options of a dataset (defaults: the engine's Options); absent row = defaults. Only for a row of `datasets`:
+# rows written before that rule, for ids never announced in their tenant, are never read.
 profiles = sa.Table(
     "profiles",
     metadata,
@@ -107,3 +113,5 @@ lookups = sa.Table(
     sa.Column("found", sa.Boolean, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
 )
+
+revoked_tokens = RevokedTokens(metadata)

@@ -7,6 +7,7 @@ from pathlib import Path
 from services.ingestion.domain.grouping import holds_image
 from services.ingestion.domain.reader import parse_instance
 from services.ingestion.domain.volume import Refusal, Volume, build_volumes
+from shared.config import Settings
 from shared.errors import InvalidArgument
 from shared.volumes import check_output, to_nifti
 
@@ -40,7 +41,7 @@ def volumes_from_folder(source: Path, output: Path) -> int:
     if not images:
         raise InvalidArgument(f"no DICOM images in {source}, so nothing was written; export the series from the PACS "
                               "or modality as DICOM files")
-    results = sorted(build_volumes(instances), key=lambda result: -len(result.series.frames) if result.series else 0)
+    results = sorted(build_volumes(instances, Settings.from_env().volume_max_voxels), key=lambda result: -len(result.series.frames) if result.series else 0)
     stem, suffix = (output.name[:-7], ".nii.gz") if output.name.endswith(".nii.gz") else (output.stem, ".nii")
     for number, result in enumerate(results, start=1):
         if result.series is None:

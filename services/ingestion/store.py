@@ -9,8 +9,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic.operations import Operations
 
+from shared.datasets import KnownDatasets
 from shared.db import service_metadata
 from shared.migrations import Migration
+from shared.revocation import RevokedTokens
 from shared.sharing import VendorShares
 
 metadata = service_metadata()
@@ -115,17 +117,12 @@ upload_volumes = sa.Table(
     sa.UniqueConstraint("upload_id", "volume_id", name="volume_once_per_upload"),
 )
 
-# Annotation's DatasetCreated, cached: the datasets uploads may go into. A new table: shared.migrations creates it in
-# an existing database too, and the ingestion group's new subscription reads DatasetCreated from the topic's start.
-datasets = sa.Table(
-    "datasets",
-    metadata,
-    sa.Column("tenant", sa.String(100), primary_key=True),
-    sa.Column("dataset_id", sa.String(36), primary_key=True),
-)
+# Annotation's DatasetCreated, cached: the datasets uploads may go into.
+datasets = KnownDatasets(metadata)
 
 # Annotation's DatasetShared / DatasetUnshared, cached: which vendors may read a dataset's volumes.
 vendor_shares = VendorShares(metadata)
+revoked_tokens = RevokedTokens(metadata)
 
 
 def _rename_vendor_shares(op: Operations) -> None:

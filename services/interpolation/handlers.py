@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.interpolation.v1 import events_pb2
 from radlab.interpolation.v1 import interpolation_service_pb2 as pb
+from radlab.quoting import shown
 from radlab.type.v1 import geometry_pb2, job_pb2, label_pb2
 from services.interpolation import store
 from services.interpolation.domain.fill import LabelKeys, Method, fill
@@ -69,7 +70,7 @@ def _visible_item(conn: UnitOfWork | Connection, caller: Principal, item_id: str
     items = store.items
     row = conn.execute(sa.select(items).where(items.c.tenant == caller.tenant, items.c.item_id == item_id)).first()
     if row is None or not store.vendor_shares.visible(conn, caller, row.dataset_id):
-        raise NotFound(f"item {item_id!r} not found (interpolation knows the items annotation announced with ItemAdded)")
+        raise NotFound(f"item {shown(item_id)} not found (interpolation knows the items annotation announced with ItemAdded)")
     return row
 
 
@@ -244,7 +245,7 @@ def get_job(ports: Ports, caller: Principal, job_id: str) -> pb.InterpolationJob
     with ports.db.read() as conn:
         row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, table.c.job_id == job_id)).first()
         if row is None or not store.vendor_shares.visible(conn, caller, row.dataset_id):
-            raise NotFound(f"interpolation job {job_id!r} not found")
+            raise NotFound(f"interpolation job {shown(job_id)} not found")
     return _job(row)
 
 
@@ -255,7 +256,7 @@ def _key_slice_version(conn, tenant: str, item_id: str, annotation_id: str, vers
     row = conn.execute(query).first()
     if row is None:
         which = f"version {version}" if version else "any version"
-        raise NotFound(f"no key slices saved for annotation {annotation_id!r} of item {item_id!r} ({which})")
+        raise NotFound(f"no key slices saved for annotation {shown(annotation_id)} of item {shown(item_id)} ({which})")
     return annotation_events.KeySlicesSaved.FromString(row.key_slices_saved)
 
 
@@ -491,6 +492,7 @@ def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
     )
     handlers = {event_type(message): idempotent(ports.db, consumer, apply) for message, apply in cached}
     handlers.update(store.vendor_shares.event_handlers(ports.db, consumer))
+    handlers.update(store.revoked_tokens.event_handlers(ports.db, consumer))
     handlers[event_type(annotation_events.KeySlicesSaved)] = handle_key_slices_saved
     return handlers
 

@@ -7,6 +7,7 @@ from alembic.operations import Operations
 
 from shared.db import service_metadata
 from shared.migrations import Migration
+from shared.revocation import RevokedTokens
 from shared.sharing import VendorShares
 
 metadata = service_metadata()
@@ -23,6 +24,7 @@ items = sa.Table(
 
 # Datasets shared with a vendor, from DatasetShared / DatasetUnshared: a vendor reaches only these.
 vendor_shares = VendorShares(metadata)
+revoked_tokens = RevokedTokens(metadata)
 
 # Every key-slice version announced by KeySlicesSaved, so StartInterpolation can find its label array and keys.
 key_slice_versions = sa.Table(

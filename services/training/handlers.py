@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.training import store
 from shared.consumer import Handler
 from shared.db import Database
 
@@ -16,5 +17,5 @@ class Ports:
 
 
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
-    """Training will consume TrainingRequested and PredictionRequested (their issues add them)."""
-    return {}
+    """Revoked tokens now; TrainingRequested and PredictionRequested come with their issues."""
+    return store.revoked_tokens.event_handlers(ports.db, consumer)

@@ -3,5 +3,8 @@
 from __future__ import annotations
 
 from shared.db import service_metadata
+from shared.revocation import RevokedTokens
 
 metadata = service_metadata()
+
+revoked_tokens = RevokedTokens(metadata)

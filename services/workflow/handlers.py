@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.quoting import shown
 from radlab.workflow.v1 import events_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from services.workflow import store
@@ -37,7 +38,7 @@ def create_workflow(db: Database, caller: Principal, dataset_id: str, name: str,
         known = store.known_datasets
         row = uow.execute(sa.select(known).where(known.c.dataset_id == dataset_id, known.c.tenant == caller.tenant)).first()
         if row is None:
-            raise NotFound(f"dataset {dataset_id} not found (create it with CreateDataset first)")
+            raise NotFound(f"dataset {shown(dataset_id)} not found (create it with CreateDataset first)")
         return _insert(uow, caller.tenant, dataset_id, name.strip(), stages, caller.subject)
 
 
@@ -46,7 +47,7 @@ def get_workflow(db: Database, caller: Principal, workflow_id: str) -> pb.Workfl
     with db.read() as conn:
         row = conn.execute(sa.select(table).where(table.c.workflow_id == workflow_id, table.c.tenant == caller.tenant)).first()
     if row is None:
-        raise NotFound(f"workflow {workflow_id} not found")
+        raise NotFound(f"workflow {shown(workflow_id)} not found")
     return _workflow(row)
 
 
@@ -71,7 +72,10 @@ def on_dataset_created(uow: UnitOfWork, event: Event) -> None:
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
     """Workflow consumes DatasetCreated now; ItemAdded, AnnotationSubmitted, ModelTrained and
     PredictionsReady come with their issues."""
-    return {event_type(annotation_events.DatasetCreated): idempotent(ports.db, consumer, on_dataset_created)}
+    return {
+        event_type(annotation_events.DatasetCreated): idempotent(ports.db, consumer, on_dataset_created),
+        **store.revoked_tokens.event_handlers(ports.db, consumer),
+    }
 
 
 def _insert(uow: UnitOfWork, tenant: str, dataset_id: str, name: str, stages: list[pb.Stage], creator: str) -> pb.Workflow:

@@ -1,5 +1,7 @@
 """The PHI scan: a canary-seeded scan through `radlab up`, then every stored object, row, bus record and log line searched for canaries.
 
+The scan goes into a dataset created through annotation, whose profile is set once anonymization has heard of it.
+
 The upload RPC belongs to ingestion's issue, so the test does ingestion's part itself: it puts the files
 into the stack's quarantine bucket and publishes ScanUploaded on the stack's bus, as ingestion will.
 Quarantine keys are opaque (upload id and position), as ingestion must name them: ScanUploaded carries
@@ -22,6 +24,7 @@ import pytest
 from radlab.anonymization.v1 import anonymization_service_pb2 as pb
 from radlab.anonymization.v1 import anonymization_service_pb2_grpc as pb_grpc
 from radlab.anonymization.v1 import events_pb2
+from radlab.client import Client
 from radlab.ingestion.v1 import events_pb2 as ingestion_events
 from radlab.tokens import issue_token, token_key
 from shared import bus as bus_port
@@ -29,6 +32,7 @@ from shared import objectstore
 from shared.events import envelope_for, event_type, to_headers
 from services.anonymization.rules_table import load_rule_table
 from shared.stack import Stack
+from tests.conftest import wait_until
 from tests.phi_corpus import PATIENT_ID, UID_CANARY, build_instance
 
 TENANT = "hospital-a"
@@ -52,10 +56,12 @@ def corpus(data_dir):
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, corpus):
-    """`radlab up` on a fresh RADLAB_HOME; one scan uploaded as ingestion will, and its ScanAnonymized read back."""
+    """`radlab up` on a fresh RADLAB_HOME; a dataset created and its profile set (and the refusals of two profiles it
+    may not set); one scan into it uploaded as ingestion will, and its ScanAnonymized read back."""
     files, _canaries = corpus
     home = tmp_path_factory.mktemp("home")
     with Stack(home, env={"RADLAB_ANON_KEY": "", "RADLAB_PHI_KEY": ""}) as stack:
+        dataset_id, refusals = _dataset_with_profile(stack, home)
         store = objectstore.connect(f"file://{home}/objects")
         store.ensure_bucket("quarantine")
         upload_id, scan_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -63,7 +69,7 @@ def pipeline(tmp_path_factory, corpus):
         for key, data in zip(keys, files):
             store.put("quarantine", key, data)
         message = ingestion_events.ScanUploaded(
-            upload_id=upload_id, scan_id=scan_id, dataset_id=str(uuid.uuid4()), quarantine_bucket="quarantine",
+            upload_id=upload_id, scan_id=scan_id, dataset_id=dataset_id, quarantine_bucket="quarantine",
             quarantine_keys=keys, file_count=len(keys), byte_count=sum(map(len, files)), uploader="uploader-1",
         )
         envelope = envelope_for(message, source="radlab.ingestion", subject=scan_id, tenant=TENANT)
@@ -80,7 +86,32 @@ def pipeline(tmp_path_factory, corpus):
                 pb.LookupPseudonymRequest(patient_pseudonym=first.PatientID, reason="e2e re-identification check"), metadata=auth
             )
         bus.close()
-    yield home, store, keys, announced, report, looked_up
+    yield home, store, keys, announced, report, looked_up, refusals
+
+
+def _dataset_with_profile(stack: Stack, home: Path) -> tuple[str, dict[str, grpc.RpcError]]:
+    """A dataset created through annotation, its profile set to drop patient characteristics once DatasetCreated reached
+    anonymization (NOT_FOUND until then); and what another tenant's admin got setting the profile of an id that does
+    not exist and of this dataset, by the id asked for."""
+    key = token_key(home, None)
+    with Client(stack.grpc_addr, issue_token(key, subject="admin-1", role="admin", tenant=TENANT)) as admin, \
+            Client(stack.grpc_addr, issue_token(key, subject="admin-2", role="admin", tenant="hospital-b")) as stranger:
+        dataset_id = admin.create_dataset("anonymization e2e").dataset_id
+
+        def update(client: Client, dataset: str):
+            request = pb.UpdateProfileRequest(
+                profile=pb.Profile(dataset_id=dataset, retain_patient_characteristics=False),
+                update_mask={"paths": ["retain_patient_characteristics"]},
+            )
+            try:
+                return client.anonymization.UpdateProfile(request).profile
+            except grpc.RpcError as error:
+                if error.code() is not grpc.StatusCode.NOT_FOUND:
+                    raise
+                return error
+
+        wait_until(lambda: isinstance(update(admin, dataset_id), pb.Profile), "anonymization to hear of the new dataset")
+        return dataset_id, {asked: update(stranger, asked) for asked in (str(uuid.uuid4()), dataset_id)}
 
 
 def _wait_for_scan_anonymized(bus, scan_id: str) -> events_pb2.ScanAnonymized:
@@ -99,7 +130,7 @@ def _wait_for_scan_anonymized(bus, scan_id: str) -> events_pb2.ScanAnonymized:
 def test_the_scan_is_anonymized_through_the_bus(pipeline, corpus):
     """Every file comes out under replaced UIDs, quarantine is emptied, the report and LookupPseudonym answer over gRPC."""
     files, _canaries = corpus
-    home, store, keys, announced, report, looked_up = pipeline
+    home, store, keys, announced, report, looked_up, _refusals = pipeline
     assert announced.instance_count == len(files) == len(announced.object_keys) and announced.held_count == 0
     assert sorted(announced.object_keys) == [info.key for info in store.list("dicom")]
     assert [info.key for info in store.list("quarantine")] == []
@@ -107,10 +138,20 @@ def test_the_scan_is_anonymized_through_the_bus(pipeline, corpus):
     assert looked_up.patient_id == PATIENT_ID
 
 
+def test_the_scan_used_its_datasets_profile_and_other_profiles_are_not_found(pipeline):
+    """The profile set over gRPC governed the scan; an id that does not exist and another tenant's dataset got one
+    NOT_FOUND, word for word the same but for the id, with a hint to retry a dataset created a moment ago."""
+    report, refusals = pipeline[4], pipeline[6]
+    assert not report.profile.retain_patient_characteristics and report.profile.retain_safe_private
+    assert all(isinstance(error, grpc.RpcError) and error.code() is grpc.StatusCode.NOT_FOUND for error in refusals.values())
+    [message] = {error.details().replace(asked, "ID") for asked, error in refusals.items()}
+    assert message.startswith("dataset 'ID' not found: ") and "retry in a moment" in message
+
+
 def test_no_canary_is_left_in_any_object_row_bus_record_or_log_line(pipeline, corpus):
     """Tag walk and raw bytes of every object outside quarantine, every row of every service database, the bus, the log."""
     _files, canaries = corpus
-    home, store, _keys, _announced, _report, _looked_up = pipeline
+    home, store, _keys, _announced, _report, _looked_up, _refusals = pipeline
     assert len(canaries) > 1000
     leaks: dict[str, list[str]] = {}
 

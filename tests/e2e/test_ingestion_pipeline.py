@@ -1,7 +1,7 @@
 """Every image series and NIfTI in data/ through a real `radlab up`, from SDK upload to slices.
 
 SDK upload (file, folder, zip, tar.gz, DICOMDIR) → anonymization → volumes equal to the offline build, a
-broken upload resumed, slices and thumbnails over gRPC.
+broken upload resumed (by its uploader only), a damaged archive failed at once, slices and thumbnails over gRPC.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from shared.stack import Stack
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti
 from tests.conftest import wait_until
+from tests.integration.test_ingestion_service import damaged
 
 TENANT = "hospital-a"
 WAIT_S = 60
@@ -164,37 +165,65 @@ def test_studies_and_series_are_listed_page_by_page(admin, dataset, uploads):
     assert mr.series.modality == "MR"
 
 
-def test_a_broken_upload_is_resumed_by_the_sdk_from_the_servers_offset(admin, dataset, uploads, data_dir, tmp_path):
-    """A stream cut after 3 chunks keeps its bytes; `Client.upload` of the same file finds the upload and sends only the rest."""
-    path = packed(data_dir, "dcm_qa_deident/In", "zip", tmp_path)
-    data = path.read_bytes()
-    chunk = 256 << 10
+BROKEN_CHUNK = 256 << 10
 
-    def broken():
+
+def broken_upload(client: Client, dataset: str, data: bytes) -> pb.Upload:
+    """An UploadFiles stream of `data` whose cable is pulled after 3 chunks; returns the upload once it has kept them."""
+
+    def stream():
         yield pb.UploadFilesRequest(metadata=pb.UploadMetadata(
             dataset_id=dataset, file_name="study.zip", total_size=len(data), sha256=hashlib.sha256(data).hexdigest(),
         ))
-        for number, start in enumerate(range(0, len(data), chunk)):
+        for number, start in enumerate(range(0, len(data), BROKEN_CHUNK)):
             if number == 3:
                 # The cable is pulled a while after the 3 chunks went out: a cancelled call drops the chunks its
                 # handler had not read, and the server records a stream's bytes only when it ends, so there is no
                 # state to poll for before the cut.
                 time.sleep(0.5)
                 raise ConnectionResetError("cable pulled")
-            yield pb.UploadFilesRequest(chunk=data[start:start + chunk])
+            yield pb.UploadFilesRequest(chunk=data[start:start + BROKEN_CHUNK])
 
     with pytest.raises(grpc.RpcError):
-        admin.ingestion.UploadFiles(broken())
+        client.ingestion.UploadFiles(stream())
+    sha256 = hashlib.sha256(data).hexdigest()
 
     def kept() -> list[pb.Upload]:
-        receiving = admin.ingestion.ListUploads(pb.ListUploadsRequest(dataset_id=dataset, state=pb.UPLOAD_STATE_RECEIVING)).uploads
-        return receiving if receiving and receiving[0].bytes_received else []
+        receiving = client.ingestion.ListUploads(pb.ListUploadsRequest(dataset_id=dataset, state=pb.UPLOAD_STATE_RECEIVING)).uploads
+        return [upload for upload in receiving if upload.sha256 == sha256 and upload.bytes_received]
 
-    receiving = wait_until(kept, "the broken upload to keep the bytes it received", timeout_s=10)
+    return wait_until(kept, "the broken upload to keep the bytes it received", timeout_s=10)[0]
+
+
+def test_a_broken_upload_is_resumed_by_the_sdk_from_the_servers_offset(admin, dataset, uploads, data_dir, tmp_path):
+    """A stream cut after 3 chunks keeps its bytes; `Client.upload` of the same file finds the upload and sends only the rest."""
+    path = packed(data_dir, "dcm_qa_deident/In", "zip", tmp_path)
+    receiving = broken_upload(admin, dataset, path.read_bytes())
     sent: list[int] = []
-    upload = admin.upload(path, dataset, progress=lambda done, total: sent.append(done), chunk_size=chunk)
-    assert upload.upload_id == receiving[0].upload_id and sent[0] == receiving[0].bytes_received > 0
+    upload = admin.upload(path, dataset, progress=lambda done, total: sent.append(done), chunk_size=BROKEN_CHUNK)
+    assert upload.upload_id == receiving.upload_id and sent[0] == receiving.bytes_received > 0
     assert admin.wait_for_upload(upload.upload_id).state == pb.UPLOAD_STATE_COMPLETED
+
+
+def test_another_users_broken_upload_of_the_same_file_is_theirs_alone(stack, admin, dataset, uploads, data_dir, tmp_path):
+    """A manager's `Client.upload` of the very file an admin's broken upload holds part of: the SDK finds that upload,
+    is refused resuming it, and makes one of its own; the admin's keeps its bytes and its uploader resumes it."""
+    running, home = stack
+    path = tmp_path / "study.zip"
+    files = sorted((data_dir / "dcm_qa_deident/In").iterdir())[:12]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for file in files:
+            archive.write(file, f"shared/{file.name}")
+    theirs = broken_upload(admin, dataset, path.read_bytes())
+    token = issue_token(token_key(home, None), subject="manager-2", role="manager", tenant=TENANT)
+    with Client(running.grpc_addr, token) as manager:
+        mine = manager.upload(path, dataset)
+    assert mine.upload_id != theirs.upload_id and mine.uploader == "manager-2" and mine.state == pb.UPLOAD_STATE_UPLOADED
+    kept = admin.ingestion.GetUpload(pb.GetUploadRequest(upload_id=theirs.upload_id)).upload
+    assert (kept.state, kept.bytes_received, kept.uploader) == (pb.UPLOAD_STATE_RECEIVING, theirs.bytes_received, "admin-1")
+    assert admin.upload(path, dataset).upload_id == theirs.upload_id
+    for upload_id in (mine.upload_id, theirs.upload_id):
+        assert admin.wait_for_upload(upload_id).state == pb.UPLOAD_STATE_COMPLETED
 
 
 def test_a_wrong_checksum_and_an_unsafe_archive_fail_with_reasons(admin, dataset, uploads, data_dir, tmp_path):
@@ -210,6 +239,40 @@ def test_a_wrong_checksum_and_an_unsafe_archive_fail_with_reasons(admin, dataset
         archive.writestr("../../../home/evil.dcm", first)
     with pytest.raises(UploadFailed, match="climbs out of the archive"):
         admin.upload(tmp_path / "evil.zip", dataset)
+
+
+def test_a_damaged_zip_member_fails_the_upload_at_once_and_the_sdk_does_not_retry(admin, dataset, uploads, data_dir, tmp_path,
+                                                                                  monkeypatch):
+    """A zip whose second member's deflate data is damaged: one stream, UploadFailed naming the member, the upload FAILED
+    (not RECEIVING for a day)."""
+    files = sorted((data_dir / "dcm_qa_deident/In").iterdir())[:3]
+    with zipfile.ZipFile(tmp_path / "study.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in files:
+            archive.write(file, f"study/{file.name}")
+    data = damaged((tmp_path / "study.zip").read_bytes(), 1)
+    (tmp_path / "damaged.zip").write_bytes(data)
+    counted = CountedStreams(admin.ingestion)
+    monkeypatch.setattr(admin, "ingestion", counted)
+    with pytest.raises(UploadFailed, match=r"failed: member 2 \(\.dcm\) is damaged .*create the archive again"):
+        admin.upload(tmp_path / "damaged.zip", dataset)
+    assert counted.streams == 1
+    failed = admin.ingestion.ListUploads(pb.ListUploadsRequest(dataset_id=dataset, state=pb.UPLOAD_STATE_FAILED)).uploads
+    [upload] = [upload for upload in failed if upload.sha256 == hashlib.sha256(data).hexdigest()]
+    assert "member 2 (.dcm) is damaged" in upload.failure_reason
+
+
+class CountedStreams:
+    """An ingestion stub that counts UploadFiles streams and passes every call on."""
+
+    def __init__(self, stub):
+        self.stub, self.streams = stub, 0
+
+    def UploadFiles(self, requests, **kwargs):
+        self.streams += 1
+        return self.stub.UploadFiles(requests, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stub, name)
 
 
 def test_slices_and_thumbnails_over_grpc_and_vendors_only_when_shared(stack, admin, dataset, uploads):

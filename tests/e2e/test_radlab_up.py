@@ -78,21 +78,21 @@ def test_a_new_dataset_gets_its_workflow_through_the_bus(stack):
 
 
 def test_the_callers_trace_id_follows_the_event_into_the_consumers_logs(stack):
-    """A trace id sent with CreateDataset reaches the JSON log lines of its consumers (workflow, ingestion) for the
-    DatasetCreated each handled."""
+    """A trace id sent with CreateDataset reaches the JSON log lines of its consumers (workflow, ingestion,
+    anonymization) for the DatasetCreated each handled."""
     trace_id = uuid.uuid4().hex
     with Client(stack.grpc_addr, token(stack, "manager")) as client:
         request = annotation_pb.CreateDatasetRequest(name=f"traced {trace_id[:6]}")
         created = client.annotation.CreateDataset(request, metadata=[("x-radlab-trace-id", trace_id)]).dataset
         client.wait_for_workflow(created.dataset_id)
 
-    def both_handled() -> list[dict]:
+    def all_handled() -> list[dict]:
         lines = [json.loads(line) for line in stack.log.read_text().splitlines() if line.startswith("{")]
         handled = [line for line in lines if line.get("trace_id") == trace_id and line["message"] == "event handled"]
-        return handled if len(handled) == 2 else []
+        return handled if len(handled) == 3 else []
 
-    handled = wait_until(both_handled, "both consumers to log the traced DatasetCreated", timeout_s=20)
-    assert sorted(line["consumer"] for line in handled) == ["radlab.ingestion", "radlab.workflow"]
+    handled = wait_until(all_handled, "the three consumers to log the traced DatasetCreated", timeout_s=20)
+    assert sorted(line["consumer"] for line in handled) == ["radlab.anonymization", "radlab.ingestion", "radlab.workflow"]
     assert all(line["event_type"] == "radlab.annotation.v1.DatasetCreated" and line["level"] == "info" for line in handled)
 
 

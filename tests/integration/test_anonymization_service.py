@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
+from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.anonymization.v1 import anonymization_service_pb2 as pb
 from radlab.anonymization.v1 import events_pb2
 from radlab.ingestion.v1 import events_pb2 as ingestion_events
@@ -69,11 +70,11 @@ def ports(tmp_path) -> handlers.Ports:
 
 def quarantine(ports: handlers.Ports, files: list[bytes], scan: str) -> list[str]:
     """Put the files into quarantine under names that carry PHI, as a careless uploader's would."""
-    ports.store.ensure_bucket("quarantine")
+    ports.objects.ensure_bucket("quarantine")
     keys = []
     for number, data in enumerate(files, 1):
         key = f"{scan}/CNRYFILENAME {PATIENT_ID} {number}.dcm"
-        ports.store.put("quarantine", key, data)
+        ports.objects.put("quarantine", key, data)
         keys.append(key)
     return keys
 
@@ -90,6 +91,18 @@ def deliver(ports: handlers.Ports, event: Event) -> None:
     handlers.event_handlers(ports, CONSUMER)[event.type](event)
 
 
+def dataset_created(dataset_id: str, tenant: str = TENANT) -> Event:
+    """Annotation's DatasetCreated for `dataset_id` in `tenant`, as the bus delivers it."""
+    message = annotation_events.DatasetCreated(dataset_id=dataset_id, name="chest CT", creator="manager-1")
+    return Event(envelope_for(message, source="radlab.annotation", subject=dataset_id, tenant=tenant), message)
+
+
+def refusal(call) -> RadlabError:
+    with pytest.raises(RadlabError) as refused:
+        call()
+    return refused.value
+
+
 def outbox(ports: handlers.Ports) -> list[Event]:
     with ports.db.read() as conn:
         rows = conn.execute(sa.select(ports.db.outbox).order_by(ports.db.outbox.c.seq)).all()
@@ -103,7 +116,7 @@ def outbox(ports: handlers.Ports) -> list[Event]:
 
 
 def keys_in(ports: handlers.Ports, bucket: str) -> list[str]:
-    return [info.key for info in ports.store.list(bucket)]
+    return [info.key for info in ports.objects.list(bucket)]
 
 
 def engine_counts() -> tuple[float, float]:
@@ -129,7 +142,7 @@ def test_a_scan_is_anonymized_into_dicom_and_its_originals_leave_quarantine(port
     assert keys_in(ports, "quarantine") == [keys[2]]  # only the held US original stays
 
     for key in announced.object_keys:
-        data = ports.store.get("dicom", key)
+        data = ports.objects.get("dicom", key)
         dataset = pydicom.dcmread(BytesIO(data))
         assert key == f"{TENANT}/{dataset.StudyInstanceUID}/{dataset.SeriesInstanceUID}/{dataset.SOPInstanceUID}.dcm"
         assert dataset.PatientIdentityRemoved == "YES"
@@ -154,9 +167,9 @@ def test_redelivery_changes_nothing_and_a_crash_before_deletion_is_finished_by_i
     keys = quarantine(ports, files, "scan-2")
     event = uploaded(keys, "scan-2")
     deliver(ports, event)
-    written = {key: ports.store.head("dicom", key).sha256 for key in keys_in(ports, "dicom")}
+    written = {key: ports.objects.head("dicom", key).sha256 for key in keys_in(ports, "dicom")}
     for key in keys:  # as if the process died after the commit, before deleting the originals
-        ports.store.put("quarantine", key, b"restored")
+        ports.objects.put("quarantine", key, b"restored")
     with ports.db.unit_of_work() as uow:
         uow.execute(store.reports.update().values(originals_deleted_at=None))
 
@@ -164,7 +177,7 @@ def test_redelivery_changes_nothing_and_a_crash_before_deletion_is_finished_by_i
     deliver(ports, uploaded(keys, "scan-2"))  # the same scan announced again under a new event id
 
     assert len(outbox(ports)) == 1
-    assert {key: ports.store.head("dicom", key).sha256 for key in keys_in(ports, "dicom")} == written
+    assert {key: ports.objects.head("dicom", key).sha256 for key in keys_in(ports, "dicom")} == written
     assert keys_in(ports, "quarantine") == [keys[2]]
     with ports.db.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(store.held_instances)).scalar_one() == 1
@@ -193,7 +206,7 @@ def test_an_admin_looks_up_the_original_patient_id_and_the_row_keeps_only_cipher
     """LookupPseudonym returns the original ID with a reason, audits the call, refuses without a reason or across tenants."""
     files, _canaries = corpus
     deliver(ports, uploaded(quarantine(ports, files[:1], "scan-4"), "scan-4"))
-    dataset = pydicom.dcmread(BytesIO(ports.store.get("dicom", keys_in(ports, "dicom")[0])))
+    dataset = pydicom.dcmread(BytesIO(ports.objects.get("dicom", keys_in(ports, "dicom")[0])))
     request = pb.LookupPseudonymRequest(patient_pseudonym=dataset.PatientID, reason="patient asked for their data")
 
     assert handlers.lookup_pseudonym(ports, ADMIN, request).patient_id == PATIENT_ID
@@ -232,7 +245,7 @@ def test_a_held_ultrasound_is_listed_and_released_into_dicom(ports, corpus):
     announced = outbox(ports)[-1]
     assert announced.released_held_instance_id == held.held_instance_id and announced.held_count == 0
     [key] = announced.object_keys
-    assert key.endswith(f"/{held.sop_instance_uid}.dcm") and ports.store.exists("dicom", key)
+    assert key.endswith(f"/{held.sop_instance_uid}.dcm") and ports.objects.exists("dicom", key)
     assert keys_in(ports, "quarantine") == []
     with pytest.raises(RadlabError) as again:
         handlers.release_held(ports, ADMIN, held.held_instance_id, pb.HOLD_RESOLUTION_RELEASE, [], "")
@@ -240,17 +253,79 @@ def test_a_held_ultrasound_is_listed_and_released_into_dicom(ports, corpus):
 
 
 def test_profiles_default_to_radlabs_options_and_update_by_field_mask(ports):
-    """A new dataset gets the engine's defaults; UpdateProfile changes only the masked flags and is per tenant."""
+    """A new dataset gets the engine's defaults; UpdateProfile changes only the masked flags."""
+    deliver(ports, dataset_created("dataset-9"))
     profile = handlers.get_profile(ports, ADMIN, "dataset-9")
     assert profile.retain_safe_private and not profile.retain_institution_identity
     change = pb.Profile(dataset_id="dataset-9", retain_institution_identity=True, retain_safe_private=False)
     mask = pb.UpdateProfileRequest(update_mask={"paths": ["retain_institution_identity"]}).update_mask
     updated = handlers.update_profile(ports, ADMIN, change, mask)
     assert updated.retain_institution_identity and updated.retain_safe_private and updated.updated_by == "admin-1"
-    assert not handlers.get_profile(ports, Principal("admin-2", "admin", "hospital-b"), "dataset-9").retain_institution_identity
-    with pytest.raises(RadlabError) as unknown:
-        handlers.update_profile(ports, ADMIN, change, pb.UpdateProfileRequest(update_mask={"paths": ["name"]}).update_mask)
-    assert unknown.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert handlers.get_profile(ports, ADMIN, "dataset-9") == updated
+    unknown = refusal(lambda: handlers.update_profile(ports, ADMIN, change, pb.UpdateProfileRequest(update_mask={"paths": ["name"]}).update_mask))
+    assert unknown.code is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_profile_exists_only_for_a_dataset_announced_in_the_callers_tenant(ports):
+    """Get and Update of an id never announced, and of another tenant's dataset, answer one NOT_FOUND, word for word,
+    and write no row; an id set right after CreateDataset, before DatasetCreated arrives, is refused alike (with a
+    hint to retry) and taken once it has."""
+
+    def refusals(dataset: str) -> set[tuple[grpc.StatusCode, str]]:
+        change = pb.Profile(dataset_id=dataset, retain_device_identity=True)
+        errors = (refusal(lambda: handlers.get_profile(ports, ADMIN, dataset)),
+                  refusal(lambda: handlers.update_profile(ports, ADMIN, change, pb.UpdateProfileRequest().update_mask)))
+        return {(error.code, str(error)) for error in errors}
+
+    [(code, message)] = refusals("dataset-b")
+    assert code is grpc.StatusCode.NOT_FOUND and message.startswith("dataset 'dataset-b' not found: ") and "retry in a moment" in message
+    deliver(ports, dataset_created("dataset-b", tenant="hospital-b"))
+    assert refusals("dataset-b") == {(code, message)}
+    [(code_of_long, long)] = refusals("x" * 100_000)
+    assert code_of_long is grpc.StatusCode.NOT_FOUND and len(long) < len(message) + 100  # the id is not echoed whole
+    with ports.db.read() as conn:
+        assert conn.execute(sa.select(store.profiles)).all() == []
+
+    deliver(ports, dataset_created("dataset-new"))
+    change = pb.Profile(dataset_id="dataset-new", retain_device_identity=True)
+    assert handlers.update_profile(ports, ADMIN, change, pb.UpdateProfileRequest().update_mask).retain_device_identity
+    other_admin = Principal("admin-2", "admin", "hospital-b")
+    assert refusal(lambda: handlers.get_profile(ports, other_admin, "dataset-new")).code is grpc.StatusCode.NOT_FOUND
+    assert not handlers.get_profile(ports, other_admin, "dataset-b").retain_device_identity
+
+
+def test_a_redelivered_dataset_created_is_applied_once(ports):
+    """The same DatasetCreated twice (at-least-once delivery): one known dataset, and no error for the second."""
+    event = dataset_created("dataset-1")
+    deliver(ports, event)
+    deliver(ports, event)
+    with ports.db.read() as conn:
+        assert conn.execute(sa.select(store.datasets.table)).all() == [(TENANT, "dataset-1")]
+    assert handlers.get_profile(ports, ADMIN, "dataset-1").dataset_id == "dataset-1"
+
+
+def test_a_database_from_before_datasets_were_cached_gains_the_table_and_keeps_its_profiles(tmp_path):
+    """An anonymization database written before datasets were cached (a RADLAB_HOME from an older release), holding a
+    profile: opened as the service opens it, it gains the table; the profile is served once DatasetCreated (read again
+    from the topic's start by the new subscription) announces its dataset."""
+    url = f"sqlite:///{tmp_path / 'db'}"
+    older = sa.MetaData()
+    for table in store.metadata.sorted_tables:
+        if table.name != "datasets":
+            table.to_metadata(older)
+    Database(url, "anonymization", older).dispose()
+    kept = {flag: flag == "retain_device_identity" for flag in handlers.PROFILE_FLAGS}
+    with sa.create_engine(f"{url}/anonymization.sqlite").begin() as conn:
+        conn.execute(store.profiles.insert().values(tenant=TENANT, dataset_id="dataset-1", updated_by="admin-0", updated_at=1.0, **kept))
+    db = Database(url, "anonymization", store.metadata)
+    try:
+        ports = handlers.Ports(db, FileObjectStore(tmp_path / "objects"), Keys.load(tmp_path / "home", {}))
+        assert refusal(lambda: handlers.get_profile(ports, ADMIN, "dataset-1")).code is grpc.StatusCode.NOT_FOUND
+        deliver(ports, dataset_created("dataset-1"))
+        profile = handlers.get_profile(ports, ADMIN, "dataset-1")
+        assert profile.retain_device_identity and profile.updated_by == "admin-0"
+    finally:
+        db.dispose()
 
 
 def test_keys_are_created_once_private_and_reused(tmp_path):
@@ -278,7 +353,7 @@ def test_a_nifti_scan_leaves_quarantine_without_its_free_text_and_extensions(por
     assert list(announced.object_keys) == keys_in(ports, "dicom") == [f"{TENANT}/nifti/scan-6/1.nii.gz"]
     assert announced.instance_count == 1 and list(announced.study_instance_uids) == []
     assert keys_in(ports, "quarantine") == []
-    stored = ports.store.get("dicom", announced.object_keys[0])
+    stored = ports.objects.get("dicom", announced.object_keys[0])
     canaries = set(NIFTI_CANARIES) | {"CNRYFILENAME", PATIENT_ID}
     assert leaked(canaries, stored) == [] and leaked(canaries, gzip.decompress(stored)) == []
     assert leaked(canaries, b"".join(path.read_bytes() for path in (tmp_path / "db").iterdir())) == []
@@ -307,7 +382,7 @@ def test_the_ct_with_blank_study_and_series_uids_becomes_one_series_under_valid_
     assert study.startswith("2.25.") and keys_in(ports, "quarantine") == []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        outputs = [pydicom.dcmread(BytesIO(ports.store.get("dicom", key))) for key in announced.object_keys]
+        outputs = [pydicom.dcmread(BytesIO(ports.objects.get("dicom", key))) for key in announced.object_keys]
         [before], [after] = build_volumes([pydicom.dcmread(path) for path in files]), build_volumes(outputs)
     assert isinstance(after, Volume) and np.array_equal(after.data, before.data) and np.array_equal(after.affine, before.affine)
 
@@ -334,7 +409,7 @@ def test_files_without_preamble_or_file_meta_are_anonymized_like_the_originals(p
         ]
         for key, reference in zip(announced.object_keys, expected):
             assert key == f"{TENANT}/{reference.StudyInstanceUID}/{reference.SeriesInstanceUID}/{reference.SOPInstanceUID}.dcm"
-            written = pydicom.dcmread(BytesIO(ports.store.get("dicom", key)))  # not forced: Part 10
+            written = pydicom.dcmread(BytesIO(ports.objects.get("dicom", key)))  # not forced: Part 10
             assert written.file_meta.MediaStorageSOPInstanceUID == reference.SOPInstanceUID
             assert [(e.tag, e.value) for e in written if e.tag != 0x7FE00010] == [(e.tag, e.value) for e in reference if e.tag != 0x7FE00010]
             assert written.PixelData == reference.PixelData

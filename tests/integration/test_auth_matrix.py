@@ -4,13 +4,15 @@ UNAUTHENTICATED, a role the method does not declare is PERMISSION_DENIED, a decl
 from __future__ import annotations
 
 import importlib
+import time
 
 import grpc
+import jwt
 import pytest
 from google.protobuf import descriptor_pool, message_factory
 
 from radlab import SERVICE_NAMES, SERVICES
-from radlab.tokens import ROLES, issue_token
+from radlab.tokens import DAY_S, ISSUER, ROLES, issue_token, key_id
 from shared.auth import allowed_roles
 from shared.config import Settings
 from shared.events import load_contracts
@@ -93,3 +95,31 @@ def test_auth_is_enforced_per_declared_roles(channel, full_method, method):
             assert code not in REFUSED_BY_AUTH, f"{role} is declared for {full_method} but was refused: {code}"
         else:
             assert code is grpc.StatusCode.PERMISSION_DENIED, f"{role} is not declared for {full_method} but got {code}"
+
+
+def signed_with_the_key(**overrides) -> str:
+    """An admin token signed with the deployment's own key, as anyone holding it could make one, with `overrides`."""
+    now = int(time.time())
+    claims = {"iss": ISSUER, "sub": "admin-1", "role": "admin", "tenant": "matrix", "iat": now, "exp": now + 600,
+              "jti": "matrix-token-id-22-chars"} | overrides
+    return jwt.encode(claims, KEY, algorithm="HS256", headers={"kid": key_id(KEY)})
+
+
+SIGNED_BUT_REFUSED = {
+    "lives 1e9 days": signed_with_the_key(exp=int(time.time()) + 10**9 * DAY_S),
+    "tenant ../../x": signed_with_the_key(tenant="../../x"),
+    "tenant A/nifti": signed_with_the_key(tenant="A/nifti"),
+    "vendor ../x": signed_with_the_key(role="vendor", vendor="../x"),
+    "subject ../x": signed_with_the_key(sub="../x"),
+    "no key id": jwt.encode(jwt.decode(signed_with_the_key(), KEY, algorithms=["HS256"]), KEY, algorithm="HS256"),
+}
+
+
+@pytest.mark.parametrize("full_method,method", METHODS, ids=[full for full, _ in METHODS])
+def test_a_token_signed_with_the_key_but_unbounded_or_escaping_is_refused_by_every_rpc(channel, full_method, method):
+    """A token made with the deployment's key that lives 1e9 days, or whose tenant, vendor or subject could leave its
+    place in a key or path (`../../x`, `A/nifti`), or that names no key, is UNAUTHENTICATED before any RPC runs; a
+    well-formed token of the same key gets past auth."""
+    for why, token in SIGNED_BUT_REFUSED.items():
+        assert call(channel, full_method, method, token) is grpc.StatusCode.UNAUTHENTICATED, why
+    assert call(channel, full_method, method, signed_with_the_key()) not in REFUSED_BY_AUTH

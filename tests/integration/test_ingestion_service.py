@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import logging
+import struct
 import tarfile
 import threading
 import time
@@ -18,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import grpc
+import nibabel as nib
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -43,12 +45,13 @@ from shared.config import Settings
 from shared.consumer import EventConsumer, consumer_group
 from shared.db import Database, OutboxRelay
 from shared.deadletters import DeadLetter, DeadLetterConsumer
-from shared.errors import FailedPrecondition, InvalidArgument, NotFound
+from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.events import Event, decode, envelope_for, from_record
 from shared.objectstore.file import FileObjectStore
 from shared.runtime import Runtime
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti
+from tests.bombs import nifti_bomb
 
 TENANT = "hospital-a"
 UPLOADER = Principal("uploader-1", "manager", TENANT)
@@ -206,7 +209,7 @@ def test_a_database_from_before_datasets_were_cached_gains_the_table_on_start(tm
         objects = FileObjectStore(tmp_path / "objects")
         deliver(handlers.Ports(db, objects, VolumeStore(objects)), annotation_fact(annotation_events.DatasetCreated(dataset_id=DATASET)))
         with db.read() as conn:
-            assert conn.execute(sa.select(store.datasets)).all() == [(TENANT, DATASET)]
+            assert conn.execute(sa.select(store.datasets.table)).all() == [(TENANT, DATASET)]
     finally:
         db.dispose()
 
@@ -287,13 +290,100 @@ def test_a_refused_upload_is_failed_with_a_reason_and_nothing_half_written(ports
     assert [event.message.reason for event in outbox(ports.db)] == [response.failure_reason]
 
 
+def damaged(data: bytes, member: int) -> bytes:
+    """The zip `data` with its `member`-th (0-based) member's stored bytes damaged: a stored member gets one byte flipped
+    (its CRC fails), a deflated one an invalid first block (its data does not inflate)."""
+    info = zipfile.ZipFile(io.BytesIO(data)).infolist()[member]
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    if info.compress_type == zipfile.ZIP_STORED:
+        at = start + info.compress_size // 2
+        byte = data[at] ^ 0xFF
+    else:
+        at, byte = start, 0xFF  # the first block's type becomes 3, which deflate reserves
+    return data[:at] + bytes([byte]) + data[at + 1:]
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["bad crc", "bad deflate data"])
+def test_a_zip_member_damaged_inside_fails_the_upload_at_once_naming_the_member(ports, data_dir, compression):
+    """The zip's directory is sound, so the archive passes its checks; its second member's data turns out damaged while
+    it is copied to quarantine. The upload is FAILED with a reason naming the member by position (not zlib's message,
+    not its name), IngestFailed says so, the member copied before it is deleted, and a later stream is told why."""
+    files = folder(data_dir, MR, 3)
+    data = damaged(zipped(files, compression), 1)
+    response = uploads.upload(ports, UPLOADER, requests(data, name="DOE^JOHN.zip"))
+    assert response.state == pb.UPLOAD_STATE_FAILED
+    assert response.failure_reason == (
+        "member 2 (.dcm) is damaged (its data fails its checksum or does not unpack); create the archive again and upload it"
+    )
+    [failed] = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.IngestFailed")]
+    assert (failed.upload_id, failed.reason) == (response.upload_id, response.failure_reason)
+    assert outbox(ports.db, "radlab.ingestion.v1.ScanUploaded") == [] and keys_in(ports, "quarantine") == []
+    assert uploads.get_upload(ports, UPLOADER, response.upload_id).state == pb.UPLOAD_STATE_FAILED
+    with pytest.raises(FailedPrecondition, match="is FAILED; only a RECEIVING upload"):
+        uploads.upload(ports, UPLOADER, requests(data, resume=response.upload_id, offset=len(data)))
+
+
+def test_only_its_uploader_resumes_an_upload(ports, data_dir):
+    """Another user of the tenant, an admin too, is refused (PERMISSION_DENIED, naming no one, whatever offset it sends)
+    and changes nothing; another tenant's user of the same name gets NOT_FOUND; the uploader finishes it."""
+    data = zipped(folder(data_dir, MR, 8), zipfile.ZIP_STORED)
+    with pytest.raises(ConnectionResetError):
+        uploads.upload(ports, UPLOADER, requests(data, stop_after=5))
+    [receiving] = uploads.list_uploads(ports, UPLOADER, DATASET, pb.UPLOAD_STATE_RECEIVING, 0, 10)[0]
+    before = (rows_text(ports.db), keys_in(ports, "quarantine"), outbox(ports.db))
+    for intruder in (Principal("uploader-2", "manager", TENANT), Principal("admin-1", "admin", TENANT)):
+        for offset in (5 * CHUNK, 0):
+            with pytest.raises(PermissionDenied) as refused:
+                uploads.upload(ports, intruder, requests(data, resume=receiving.upload_id, offset=offset))
+            assert str(refused.value) == (
+                f"upload {receiving.upload_id} was started by another user and only they can resume it; start a new upload "
+                "without resume_upload_id"
+            )
+    with pytest.raises(NotFound):
+        uploads.upload(ports, Principal("uploader-1", "manager", "hospital-b"), requests(data, resume=receiving.upload_id, offset=5 * CHUNK))
+    assert (rows_text(ports.db), keys_in(ports, "quarantine"), outbox(ports.db)) == before
+    done = uploads.upload(ports, UPLOADER, requests(data, resume=receiving.upload_id, offset=5 * CHUNK))
+    assert done.state == pb.UPLOAD_STATE_UPLOADED and uploads.get_upload(ports, UPLOADER, done.upload_id).uploader == "uploader-1"
+
+
+def test_a_nifti_declaring_more_than_the_voxel_budget_is_refused_at_upload_from_its_header(ports, data_dir):
+    """A 1 MB .nii.gz declaring 1024³ voxels: alone, its upload is FAILED at once (IngestFailed, nothing in quarantine,
+    nothing for anonymization to inflate); in an archive beside a real series it is skipped with the reason and the
+    series goes on. A 4D NIfTI, which can never be one volume, is refused alike."""
+    bomb = nifti_bomb()
+    response = uploads.upload(ports, UPLOADER, requests(bomb, name="DOE^JOHN.nii.gz", chunk=1 << 20))
+    assert response.state == pb.UPLOAD_STATE_FAILED and response.failure_reason == (
+        "the NIfTI file is too large to build: 1024×1024×1024 is 1073741824 voxels, over the budget of 536870912 per volume "
+        "(RADLAB_VOLUME_MAX_VOXELS); crop, downsample or split it"
+    )
+    assert [event.message.reason for event in outbox(ports.db, "radlab.ingestion.v1.IngestFailed")] == [response.failure_reason]
+    assert keys_in(ports, "quarantine") == [] and outbox(ports.db, "radlab.ingestion.v1.ScanUploaded") == []
+
+    series = folder(data_dir, MR, 2)
+    four_d = nib.Nifti1Image(np.zeros((4, 4, 4, 3), np.int16), np.eye(4)).to_bytes()
+    taken = uploads.upload(ports, UPLOADER, requests(zipped(series | {"a/bomb.nii.gz": bomb, "a/fmri.nii": four_d}), chunk=1 << 20))
+    assert taken.state == pb.UPLOAD_STATE_UPLOADED and taken.file_count == 2
+    assert list(taken.skipped) == [
+        "member 3 (.nii.gz): a NIfTI file too large to build: 1024×1024×1024 is 1073741824 voxels, over the budget of "
+        "536870912 per volume (RADLAB_VOLUME_MAX_VOXELS); crop, downsample or split it",
+        "member 4 (.nii): a NIfTI file not one 3D volume (a volume is 3D; this image has shape (4, 4, 4, 3)); upload a 3D "
+        ".nii or .nii.gz",
+    ]
+
+
 def test_upload_limits_and_ttl_are_settings_with_single_machine_defaults():
-    settings = Settings.from_env({"RADLAB_UPLOAD_MAX_RATIO": "50", "RADLAB_UPLOAD_MAX_BYTES": "1000", "RADLAB_UPLOAD_TTL_S": "90"})
-    assert limits(settings) == Limits(max_total_bytes=1000, max_ratio=50.0) and settings.upload_ttl_s == 90
+    settings = Settings.from_env({
+        "RADLAB_UPLOAD_MAX_RATIO": "50", "RADLAB_UPLOAD_MAX_BYTES": "1000", "RADLAB_UPLOAD_TTL_S": "90",
+        "RADLAB_VOLUME_MAX_VOXELS": "4096",
+    })
+    assert limits(settings) == Limits(max_total_bytes=1000, max_ratio=50.0, max_voxels=4096) and settings.upload_ttl_s == 90
     defaults = Settings.from_env({})
-    assert limits(defaults) == Limits() and defaults.upload_ttl_s == 24 * 3600
+    assert limits(defaults) == Limits() and defaults.upload_ttl_s == 24 * 3600 and Limits().max_voxels == 1 << 29
     with pytest.raises(ValueError, match="RADLAB_UPLOAD_TTL_S must be"):
         Settings.from_env({"RADLAB_UPLOAD_TTL_S": "0"})
+    with pytest.raises(ValueError, match="RADLAB_VOLUME_MAX_VOXELS must be a whole number above 0"):
+        Settings.from_env({"RADLAB_VOLUME_MAX_VOXELS": "-1"})
 
 
 def parts_of(ports: handlers.Ports, upload_id: str) -> list[str]:

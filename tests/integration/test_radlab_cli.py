@@ -16,7 +16,7 @@ from radlab.client import Client
 from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion_pb
 from radlab.tokens import issue_token
 from services.ingestion import store
-from services.ingestion.handlers.datasets import on_dataset_created
+from services.ingestion import store as ingestion_store
 from shared.config import Settings
 from shared.events import Event, envelope_for
 from shared.runtime import Runtime
@@ -87,7 +87,7 @@ def test_an_upload_waits_for_a_dataset_created_a_moment_ago_and_one_never_create
 
     def announce() -> None:
         with service.database.unit_of_work() as uow:
-            on_dataset_created(uow, event)
+            ingestion_store.datasets.on_dataset_created(uow, event)
 
     late = threading.Timer(1.0, announce)
     try:

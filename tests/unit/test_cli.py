@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from radlab.tokens import issue_token, token_key
-from shared.auth import verify_token
+from radlab.tokens import DAY_S, issue_token, read_claims, token_key
+from shared.auth import TokenVerifier
 from tests.conftest import REPO
 
 
@@ -40,7 +40,7 @@ def test_token_create_prints_one_token_signed_with_the_homes_key(home):
     done = radlab(home, "token", "create", "--role", "annotator", "--subject", "alice", "--tenant", "hospital-a")
     assert done.returncode == 0, done.stderr
     [token] = done.stdout.splitlines()
-    principal = verify_token(token_key(home, None), token)
+    principal = TokenVerifier(token_key(home, None)).verify(token)
     assert (principal.subject, principal.role, principal.tenant, principal.vendor) == ("alice", "annotator", "hospital-a", "")
 
 
@@ -49,9 +49,61 @@ def test_token_create_signs_with_radlab_token_key_when_set(home):
     key = "k" * 48
     done = radlab(home, "token", "create", "--role", "vendor", "--vendor", "acme-labs", RADLAB_TOKEN_KEY=key)
     assert done.returncode == 0, done.stderr
-    principal = verify_token(key, done.stdout.strip())
+    principal = TokenVerifier(key).verify(done.stdout.strip())
     assert (principal.role, principal.vendor) == ("vendor", "acme-labs")
     assert not (home / "token.key").exists()
+
+
+def refused_in_one_line(done: subprocess.CompletedProcess) -> str:
+    """The one line a refused command printed on stderr, after checking it printed nothing else and failed."""
+    assert done.returncode == 1 and done.stdout == "", (done.stdout, done.stderr)
+    assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr, done.stderr
+    return done.stderr
+
+
+@pytest.mark.parametrize("ttl_days", ["-1", "0", "nan", "inf", "1e9", "91"])
+def test_token_create_refuses_a_lifetime_that_is_not_above_0_and_within_the_maximum(home, ttl_days):
+    """`--ttl-days -1` printed a token already expired without a word and `--ttl-days 1e9` one the server accepted:
+    both are refused in one line that says the bounds, and no token is printed."""
+    message = refused_in_one_line(radlab(home, "token", "create", "--role", "admin", "--ttl-days", ttl_days))
+    assert "more than 0 and at most 90 days (RADLAB_TOKEN_MAX_TTL_DAYS)" in message
+
+
+def test_token_create_follows_radlab_token_max_ttl_days(home):
+    """With RADLAB_TOKEN_MAX_TTL_DAYS=7 a week's token is made and 8 days refused; a nonsense setting says what it wants."""
+    made = radlab(home, "token", "create", "--role", "admin", "--ttl-days", "7", RADLAB_TOKEN_MAX_TTL_DAYS="7")
+    assert made.returncode == 0, made.stderr
+    claims = read_claims(made.stdout.strip())
+    assert claims["exp"] - claims["iat"] == 7 * DAY_S
+    longer = radlab(home, "token", "create", "--role", "admin", "--ttl-days", "8", RADLAB_TOKEN_MAX_TTL_DAYS="7")
+    assert "at most 7 days" in refused_in_one_line(longer)
+    nonsense = radlab(home, "token", "create", "--role", "admin", RADLAB_TOKEN_MAX_TTL_DAYS="1e9")
+    assert "RADLAB_TOKEN_MAX_TTL_DAYS must be a number of days" in refused_in_one_line(nonsense)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--tenant", "../../x"), ("--tenant", "A/nifti"), ("--subject", "../x"),
+                                               ("--tenant", "x" * 100000)])
+def test_token_create_refuses_ids_that_could_escape_their_place_in_one_short_line(home, option, value):
+    """A tenant (or subject) with separators, upper case or no end is refused, naming the option's claim, and the
+    message quotes it cut short."""
+    message = refused_in_one_line(radlab(home, "token", "create", "--role", "admin", option, value))
+    assert option.removeprefix("--") in message and len(message) < 300
+
+
+def test_token_create_says_the_tokens_id_and_how_to_revoke_it(home):
+    """Besides the token on stdout, one line on stderr names its id (what `token revoke` takes) and its expiry."""
+    done = radlab(home, "token", "create", "--role", "manager", "--ttl-days", "1")
+    assert done.returncode == 0, done.stderr
+    token_id = read_claims(done.stdout.strip())["jti"]
+    assert f"radlab token revoke {token_id}" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_token_revoke_of_something_that_is_not_a_token_is_a_one_line_error(home):
+    """`token revoke` given text with dots that is no token says so before calling anyone."""
+    admin = issue_token("k" * 48, subject="alice", role="admin", tenant="hospital-a")
+    message = refused_in_one_line(radlab(home, "token", "revoke", "not.a.token", RADLAB_TOKEN=admin,
+                                         RADLAB_URL=f"127.0.0.1:{closed_port()}"))
+    assert "not a Radlab token" in message
 
 
 def test_a_vendor_token_without_a_vendor_is_a_one_line_error(home):

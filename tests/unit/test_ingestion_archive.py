@@ -1,4 +1,5 @@
-"""Upload kinds told from real files' bytes, and archives refused (traversal, absolute paths, links, bombs) before any member is read."""
+"""Upload kinds told from real files' bytes, and archives refused (traversal, absolute paths, links, bombs) before any member
+is read, or when a member's data turns out damaged as it is read."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import gzip
 import io
 import stat
 import tarfile
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -16,7 +18,8 @@ import pytest
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from services.ingestion.domain.archive import HEAD_BYTES, Archive, ArchiveRefused, Limits, kind_of, suffix_of
+from services.ingestion.domain.archive import HEAD_BYTES, TAR_METADATA_MAX_BYTES, Archive, ArchiveRefused, Limits, kind_of, suffix_of
+from tests.bombs import gzip_of_zeros
 
 MR = "dcm_qa_deident/In"
 NIFTI = "totalsegmentator/tests/reference_files/example_ct_sm.nii.gz"
@@ -171,6 +174,57 @@ def test_damaged_archives_are_refused_with_a_reason(dicom_bytes):
         opened(io.BytesIO(whole[: len(whole) // 2]), "zip")
     with pytest.raises(ArchiveRefused, match="tar file is damaged"):
         opened(io.BytesIO(b"\x1f\x8b" + b"\0" * 600), "tar")
+
+
+def test_a_member_damaged_inside_refuses_the_archive_when_read_naming_it_by_position(dicom_bytes):
+    """A sound directory with a member whose data fails its CRC, or whose compression method zipfile cannot read: the
+    archive opens, and reading that member through raises ArchiveRefused naming it by position only."""
+    whole = zip_of({"DOE^JOHN/a.dcm": dicom_bytes, "DOE^JOHN/b.dcm": dicom_bytes}, zipfile.ZIP_STORED).getvalue()
+    second = whole.rindex(dicom_bytes[:200])  # the second member's data
+    flipped = whole[:second + 4000] + bytes([whole[second + 4000] ^ 0xFF]) + whole[second + 4001:]
+    archive = opened(io.BytesIO(flipped), "zip")
+    with archive.open(archive.members[0]) as good:
+        assert good.read() == dicom_bytes
+    with archive.open(archive.members[1]) as bad:
+        assert bad.read(HEAD_BYTES) == dicom_bytes[:HEAD_BYTES]  # the damage is further in: its kind is told as usual
+        bad.seek(0)
+        with pytest.raises(ArchiveRefused) as refused:
+            bad.read()
+    assert str(refused.value) == (
+        "member 2 (.dcm) is damaged (its data fails its checksum or does not unpack); create the archive again and upload it"
+    )
+    deflate64 = 9  # a method zipfile does not read, in the local and the central header
+    unreadable = bytearray(whole)
+    for signature, at in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        position = unreadable.index(signature)
+        unreadable[position + at:position + at + 2] = deflate64.to_bytes(2, "little")
+    archive = opened(io.BytesIO(bytes(unreadable)), "zip")
+    with pytest.raises(ArchiveRefused, match="^member 1 .* is compressed with a method that cannot be read"):
+        archive.open(archive.members[0])
+
+
+def test_a_tar_metadata_header_too_large_to_be_one_is_refused_before_tarfile_reads_it():
+    """A 1 MB tar.gz whose first header is a pax header declaring 1 GiB: tarfile would read it whole into memory before
+    the members' sizes are ever counted; it is refused from the 512-byte header, having inflated almost nothing."""
+    pax = tarfile.TarInfo("././@PaxHeader")
+    pax.type, pax.size = tarfile.XHDTYPE, 1 << 30
+    bomb = gzip_of_zeros(pax.tobuf(tarfile.USTAR_FORMAT), 1 << 30)
+    assert len(bomb) < 2 << 20 and pax.size > TAR_METADATA_MAX_BYTES
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArchiveRefused, match="metadata header of 1073741824 bytes"):
+            opened(io.BytesIO(bomb), "tar")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+    long_name = tarfile.TarInfo("study/" + "a" * 300 + ".dcm")  # a GNU long name header, as a real one is: small
+    long_name.size = 4
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.GNU_FORMAT) as archive:
+        archive.addfile(long_name, io.BytesIO(b"data"))
+    buffer.seek(0)
+    assert [member.suffix for member in opened(buffer, "tar").members] == [".dcm"]
 
 
 DICOM_FOLDERS = (

@@ -6,7 +6,9 @@ real test files.
 
 from __future__ import annotations
 
+import gzip
 import subprocess
+import tracemalloc
 from io import BytesIO
 from pathlib import Path
 
@@ -19,14 +21,15 @@ from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
-from services.ingestion.domain.frames import VolumeRefused, _native_pixels, _number, frames_of
+from services.ingestion.domain.frames import Frame, VolumeRefused, _native_pixels, _number, decoded_bytes, frames_of
 from services.ingestion.domain.geometry import analyse
 from services.ingestion.domain.grouping import group_image_series
 from services.ingestion.domain.reader import _read_explicit_little_endian, parse_instance
 from services.ingestion.domain.resample import resample
 from services.ingestion.domain.slices import Window, middle_axial, render
 from services.ingestion.domain.volume import Refusal, Volume, build_volume, build_volumes
-from shared.volumes import from_nifti, to_nifti
+from shared.volumes import VolumeTooLarge, from_nifti, from_nifti_bytes, to_nifti
+from tests.bombs import nifti_bomb
 from tests.conftest import REPO
 
 MR = "dcm_qa_deident/In"
@@ -253,6 +256,68 @@ def test_trouble_refuses_only_its_own_series(data_dir):
     assert unusable.reason.startswith(f"series {unusable.series_uid}: ") and "has no ImagePositionPatient" in unusable.reason
     assert undecodable.series_uid == str(cut.SeriesInstanceUID) and undecodable.series.frames[0].dataset is cut
     assert "the pixel data could not be decoded (ValueError)" in undecodable.reason and undecodable.issues == []
+
+
+# ---- the voxel budget: checked from headers before anything is decoded --------------------------------------
+
+
+def test_a_series_over_the_voxel_budget_is_refused_from_its_headers_before_a_pixel_is_decoded(data_dir, monkeypatch):
+    """The 20-slice JPEG 2000 CT with a budget one voxel short: refused saying by how much and which setting, without
+    one frame decoded; with the budget at exactly its voxels it builds."""
+    ct = read_folder(data_dir / CT_J2K)
+    voxels = 20 * 512 * 512
+
+    def decoded(frame):
+        raise AssertionError("a frame's pixels were decoded")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Frame, "pixels", decoded)
+        [refusal] = build_volumes(ct, voxels - 1)
+    assert isinstance(refusal, Refusal) and refusal.series_uid == str(ct[0].SeriesInstanceUID)
+    assert refusal.reason.endswith(
+        f"20×512×512 is {voxels} voxels, over the budget of {voxels - 1} per volume (RADLAB_VOLUME_MAX_VOXELS); "
+        "crop, downsample or split it"
+    )
+    [volume] = build_volumes(ct, voxels)
+    assert volume.shape == (20, 512, 512)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("MR_small.dcm", 64 * 64 * 2), ("emri_small.dcm", 10 * 64 * 64 * 2), ("SC_rgb.dcm", 100 * 100 * 3), ("liver_1frame.dcm", 512 * 512),
+])
+def test_decoded_bytes_count_every_frame_sample_and_whole_byte_a_header_declares(name, expected):
+    """16-bit, 10 frames of an Enhanced MR, RGB (3 samples), 1-bit (a byte each once unpacked)."""
+    assert decoded_bytes(pydicom_file(name)) == expected
+
+
+def test_a_nifti_is_read_within_the_voxel_budget_from_its_header(data_dir):
+    """from_nifti_bytes reads the header before anything else: over the budget in voxels, or in bytes for wide voxels,
+    is VolumeTooLarge with nothing inflated (a 1 MB file of 1024³ zeros costs no memory); at the budget it reads what
+    from_nifti reads, plain or gzipped in one member or several; a stream cut short or failing its CRC is a ValueError."""
+    path = data_dir / "totalsegmentator/tests/reference_files/example_mr_sm.nii.gz"
+    data, (expected, affine), voxels = path.read_bytes(), from_nifti(path), 117 * 91 * 20
+    raw = gzip.decompress(data)
+    for variant in (data, raw, gzip.compress(raw[:1000]) + gzip.compress(raw[1000:])):
+        read, read_affine = from_nifti_bytes(variant, voxels)
+        assert read.dtype == expected.dtype and np.array_equal(read, expected) and np.array_equal(read_affine, affine)
+    with pytest.raises(VolumeTooLarge, match=f"^117×91×20 is {voxels} voxels, over the budget of {voxels - 1} per volume"):
+        from_nifti_bytes(data, voxels - 1)
+    wide = nib.Nifti1Image(np.zeros((117, 91, 20), np.float64), np.eye(4)).to_bytes()  # 8 bytes a voxel, over 4 × the budget
+    with pytest.raises(VolumeTooLarge, match=f"^reading it decodes {voxels * 8 + 352} bytes, over the {voxels * 4}"):
+        from_nifti_bytes(wide, voxels)
+    with pytest.raises(ValueError, match="truncated"):
+        from_nifti_bytes(gzip.compress(raw[:-10]))
+    with pytest.raises(ValueError, match="gzip stream is damaged"):
+        from_nifti_bytes(data[:-8] + bytes([data[-8] ^ 1]) + data[-7:])  # the CRC in its trailer
+    bomb = nifti_bomb()
+    tracemalloc.start()
+    try:
+        with pytest.raises(VolumeTooLarge, match="^1024×1024×1024 is 1073741824 voxels"):
+            from_nifti_bytes(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20  # zlib keeps a copy of the input it has not read (~1 MB): never the 1 GiB it declares
 
 
 # ---- the harder series: compressed transfer syntaxes, Enhanced multi-frame, radiographs -------------------

@@ -569,3 +569,19 @@ class GetExportResponse(_message.Message):
     EXPORT_FIELD_NUMBER: _ClassVar[int]
     export: Export
     def __init__(self, export: _Optional[_Union[Export, _Mapping]] = ...) -> None: ...
+
+class RevokeTokenRequest(_message.Message):
+    __slots__ = ("token_id", "expire_time")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, token_id: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RevokeTokenResponse(_message.Message):
+    __slots__ = ("token_id", "expire_time")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, token_id: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -131,6 +131,11 @@ class AnnotationServiceStub:
                 request_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportRequest.SerializeToString,
                 response_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportResponse.FromString,
                 _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/radlab.annotation.v1.AnnotationService/RevokeToken',
+                request_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RevokeTokenResponse.FromString,
+                _registered_method=True)
 
 
 class AnnotationServiceServicer:
@@ -275,6 +280,14 @@ class AnnotationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeToken(self, request, context):
+        """Revokes a bearer token of the caller's tenant by its id: every service of every replica refuses it
+        within seconds (announced by TokenRevoked), until it expires.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnnotationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -372,6 +385,11 @@ def add_AnnotationServiceServicer_to_server(servicer, server):
                     servicer.GetExport,
                     request_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportRequest.FromString,
                     response_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RevokeTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -889,6 +907,33 @@ class AnnotationService:
             '/radlab.annotation.v1.AnnotationService/GetExport',
             radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportRequest.SerializeToString,
             radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.annotation.v1.AnnotationService/RevokeToken',
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RevokeTokenRequest.SerializeToString,
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RevokeTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

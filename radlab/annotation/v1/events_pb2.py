@@ -22,29 +22,32 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from radlab.type.v1 import geometry_pb2 as radlab_dot_type_dot_v1_dot_geometry__pb2
 from radlab.type.v1 import label_pb2 as radlab_dot_type_dot_v1_dot_label__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!radlab/annotation/v1/events.proto\x12\x14radlab.annotation.v1\x1a\x1dradlab/type/v1/geometry.proto\x1a\x1aradlab/type/v1/label.proto\"C\n\x0e\x44\x61tasetCreated\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63reator\x18\x03 \x01(\t\"6\n\rDatasetShared\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x11\n\tvendor_id\x18\x02 \x01(\t\"8\n\x0f\x44\x61tasetUnshared\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x11\n\tvendor_id\x18\x02 \x01(\t\"z\n\tItemAdded\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x11\n\tvolume_id\x18\x03 \x01(\t\x12\x10\n\x08study_id\x18\x04 \x01(\t\x12\x11\n\tseries_id\x18\x05 \x01(\t\x12\x10\n\x08modality\x18\x06 \x01(\t\"`\n\x0eLabelKeySlices\x12\x13\n\x0blabel_value\x18\x01 \x01(\x05\x12\x1b\n\x13\x64rawn_slice_indices\x18\x02 \x03(\x05\x12\x1c\n\x14\x61\x62sent_slice_indices\x18\x03 \x03(\x05\"\xf6\x01\n\x0eKeySlicesSaved\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x11\n\tvolume_id\x18\x05 \x01(\t\x12$\n\x05plane\x18\x06 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12\x38\n\nkey_slices\x18\x07 \x03(\x0b\x32$.radlab.annotation.v1.LabelKeySlices\x12$\n\x06labels\x18\x08 \x01(\x0b\x32\x14.radlab.type.v1.Mask\"\xae\x01\n\x13\x41nnotationSubmitted\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x11\n\tannotator\x18\x05 \x01(\t\x12\x11\n\tvendor_id\x18\x06 \x01(\t\x12$\n\x06labels\x18\x07 \x01(\x0b\x32\x14.radlab.type.v1.Maskb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!radlab/annotation/v1/events.proto\x12\x14radlab.annotation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dradlab/type/v1/geometry.proto\x1a\x1aradlab/type/v1/label.proto\"C\n\x0e\x44\x61tasetCreated\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63reator\x18\x03 \x01(\t\"6\n\rDatasetShared\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x11\n\tvendor_id\x18\x02 \x01(\t\"8\n\x0f\x44\x61tasetUnshared\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x11\n\tvendor_id\x18\x02 \x01(\t\"z\n\tItemAdded\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x11\n\tvolume_id\x18\x03 \x01(\t\x12\x10\n\x08study_id\x18\x04 \x01(\t\x12\x11\n\tseries_id\x18\x05 \x01(\t\x12\x10\n\x08modality\x18\x06 \x01(\t\"`\n\x0eLabelKeySlices\x12\x13\n\x0blabel_value\x18\x01 \x01(\x05\x12\x1b\n\x13\x64rawn_slice_indices\x18\x02 \x03(\x05\x12\x1c\n\x14\x61\x62sent_slice_indices\x18\x03 \x03(\x05\"\xf6\x01\n\x0eKeySlicesSaved\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x11\n\tvolume_id\x18\x05 \x01(\t\x12$\n\x05plane\x18\x06 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12\x38\n\nkey_slices\x18\x07 \x03(\x0b\x32$.radlab.annotation.v1.LabelKeySlices\x12$\n\x06labels\x18\x08 \x01(\x0b\x32\x14.radlab.type.v1.Mask\"\xae\x01\n\x13\x41nnotationSubmitted\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x11\n\tannotator\x18\x05 \x01(\t\x12\x11\n\tvendor_id\x18\x06 \x01(\t\x12$\n\x06labels\x18\x07 \x01(\x0b\x32\x14.radlab.type.v1.Mask\"e\n\x0cTokenRevoked\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrevoked_by\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'radlab.annotation.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DATASETCREATED']._serialized_start=118
-  _globals['_DATASETCREATED']._serialized_end=185
-  _globals['_DATASETSHARED']._serialized_start=187
-  _globals['_DATASETSHARED']._serialized_end=241
-  _globals['_DATASETUNSHARED']._serialized_start=243
-  _globals['_DATASETUNSHARED']._serialized_end=299
-  _globals['_ITEMADDED']._serialized_start=301
-  _globals['_ITEMADDED']._serialized_end=423
-  _globals['_LABELKEYSLICES']._serialized_start=425
-  _globals['_LABELKEYSLICES']._serialized_end=521
-  _globals['_KEYSLICESSAVED']._serialized_start=524
-  _globals['_KEYSLICESSAVED']._serialized_end=770
-  _globals['_ANNOTATIONSUBMITTED']._serialized_start=773
-  _globals['_ANNOTATIONSUBMITTED']._serialized_end=947
+  _globals['_DATASETCREATED']._serialized_start=151
+  _globals['_DATASETCREATED']._serialized_end=218
+  _globals['_DATASETSHARED']._serialized_start=220
+  _globals['_DATASETSHARED']._serialized_end=274
+  _globals['_DATASETUNSHARED']._serialized_start=276
+  _globals['_DATASETUNSHARED']._serialized_end=332
+  _globals['_ITEMADDED']._serialized_start=334
+  _globals['_ITEMADDED']._serialized_end=456
+  _globals['_LABELKEYSLICES']._serialized_start=458
+  _globals['_LABELKEYSLICES']._serialized_end=554
+  _globals['_KEYSLICESSAVED']._serialized_start=557
+  _globals['_KEYSLICESSAVED']._serialized_end=803
+  _globals['_ANNOTATIONSUBMITTED']._serialized_start=806
+  _globals['_ANNOTATIONSUBMITTED']._serialized_end=980
+  _globals['_TOKENREVOKED']._serialized_start=982
+  _globals['_TOKENREVOKED']._serialized_end=1083
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from radlab.type.v1 import geometry_pb2 as _geometry_pb2
 from radlab.type.v1 import label_pb2 as _label_pb2
 from google.protobuf.internal import containers as _containers
@@ -97,3 +100,13 @@ class AnnotationSubmitted(_message.Message):
     vendor_id: str
     labels: _label_pb2.Mask
     def __init__(self, item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., version: _Optional[int] = ..., annotator: _Optional[str] = ..., vendor_id: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ...) -> None: ...
+
+class TokenRevoked(_message.Message):
+    __slots__ = ("token_id", "expire_time", "revoked_by")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_BY_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    expire_time: _timestamp_pb2.Timestamp
+    revoked_by: str
+    def __init__(self, token_id: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_by: _Optional[str] = ...) -> None: ...

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
+from radlab.quoting import shown
+from radlab.tokens import ACCOUNT_ID
 from shared.errors import InvalidArgument
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 4000
-_VENDOR_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 def clean_name(name: str) -> str:
@@ -31,8 +30,8 @@ def clean_description(description: str) -> str:
 
 def clean_vendor_id(vendor_id: str) -> str:
     """A vendor id as tokens carry it: lowercase letters, digits, '.', '_' or '-', at most 63."""
-    if not _VENDOR_ID.fullmatch(vendor_id):
-        raise InvalidArgument(f"vendor id {vendor_id!r} is not valid: use lowercase letters, digits, '.', '_' or '-'")
+    if not ACCOUNT_ID.fullmatch(vendor_id):
+        raise InvalidArgument(f"vendor id {shown(vendor_id)} is not valid: use lowercase letters, digits, '.', '_' or '-'")
     return vendor_id
 
 

@@ -2,22 +2,27 @@
 
 Archives are refused whole for path traversal, absolute paths, links or special files, and for
 decompression bombs (declared sizes over a total or a compression ratio), all decided from the
-archive's directory (zip) or headers (tar) before one member's content is read. Member names may
+archive's directory (zip) or headers (tar) before one member's content is read; tar's own metadata
+headers (pax, GNU long names) are bounded before tarfile reads them. A member whose data turns out
+damaged while it is read (bad CRC, bad deflate data, cut short) refuses the archive. Member names may
 hold PHI, so a member is described by its position and its extension only.
 """
 
 from __future__ import annotations
 
+import lzma
 import re
 import stat
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from shared.config import DEFAULT_UPLOAD_MAX_BYTES, DEFAULT_UPLOAD_MAX_FILES, DEFAULT_UPLOAD_MAX_RATIO
+from shared.config import DEFAULT_UPLOAD_MAX_BYTES, DEFAULT_UPLOAD_MAX_FILES, DEFAULT_UPLOAD_MAX_RATIO, DEFAULT_VOLUME_MAX_VOXELS
 from shared.errors import InvalidArgument
 from shared.nifti import header_format
 
@@ -26,6 +31,14 @@ HEAD_BYTES = 1024
 DICOMDIR_SOP_CLASS = b"1.2.840.10008.1.3.10"
 _DICOM_GROUPS = (b"\x02\x00", b"\x08\x00")  # a Part 10 file without preamble starts with group 0002 or 0008
 _SUFFIX = re.compile(r"\.[a-z][a-z0-9]{0,7}")
+# tar's metadata headers (pax attributes, GNU long names and links) hold a few names and numbers; tarfile reads each
+# whole into memory before it says what it is, so a larger one (gigabytes from a small tar.gz) is refused first.
+TAR_METADATA_MAX_BYTES = 1 << 20
+_METADATA_TYPES = frozenset({tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK})
+# What reading a damaged member raises: a bad CRC or local header (zip), compressed data that does not inflate
+# (zlib, gzip's OSError, bzip2's OSError, lzma), data cut short. Reads come from the local spool, never the object
+# store, so an OSError here is the archive's.
+_DAMAGE = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, OSError)
 
 
 class ArchiveRefused(InvalidArgument):
@@ -34,11 +47,13 @@ class ArchiveRefused(InvalidArgument):
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds an archive must stay within before anything is extracted (the defaults are the settings' defaults)."""
+    """Bounds an upload must stay within, checked before the work they bound starts: an archive's sizes before
+    anything is extracted, a volume's voxels before anything is decoded (the defaults are the settings' defaults)."""
 
     max_total_bytes: int = DEFAULT_UPLOAD_MAX_BYTES  # every member together, uncompressed; also the largest upload
     max_ratio: float = DEFAULT_UPLOAD_MAX_RATIO  # uncompressed bytes per compressed byte, for the whole archive
     max_members: int = DEFAULT_UPLOAD_MAX_FILES
+    max_voxels: int = DEFAULT_VOLUME_MAX_VOXELS  # per volume built (shared.volumes.check_budget)
 
 
 @dataclass(frozen=True)
@@ -109,7 +124,7 @@ class Archive:
             self.members = _zip_members(self._zip, compressed_size, limits)
         elif kind == "tar":
             try:
-                self._tar = tarfile.open(fileobj=file, mode="r:*")
+                self._tar = tarfile.open(fileobj=file, mode="r:*", tarinfo=_BoundedTarInfo)
             except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
                 raise ArchiveRefused(f"the tar file is damaged ({error}); create it again and upload it") from None
             self.members, self._infos = _tar_members(self._tar, compressed_size, limits)
@@ -117,13 +132,65 @@ class Archive:
             raise ValueError(f"not an archive kind: {kind!r}")
 
     def open(self, member: Member) -> BinaryIO:
-        """The member's bytes as a stream; reading stops at its declared size."""
-        if self.kind == "zip":
-            return self._zip.open(member.name)
-        return self._tar.extractfile(self._infos[member.number])
+        """The member's bytes as a stream; reading stops at its declared size, and damaged data raises ArchiveRefused."""
+        with _refused_if_damaged(member):
+            stream = self._zip.open(member.name) if self.kind == "zip" else self._tar.extractfile(self._infos[member.number])
+        return _MemberStream(stream, member)
 
     def close(self) -> None:
         (self._zip if self.kind == "zip" else self._tar).close()
+
+
+class _MemberStream:
+    """A member's stream whose reads and seeks refuse the archive (ArchiveRefused) when its data is damaged."""
+
+    def __init__(self, stream: BinaryIO, member: Member):
+        self._stream, self._member = stream, member
+
+    def read(self, size: int = -1) -> bytes:
+        with _refused_if_damaged(self._member):
+            return self._stream.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        with _refused_if_damaged(self._member):  # a zip member seeks back by inflating again from its start
+            return self._stream.seek(offset, whence)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> _MemberStream:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
+@contextmanager
+def _refused_if_damaged(member: Member) -> Iterator[None]:
+    try:
+        yield
+    except NotImplementedError:  # zipfile's answer to a compression method it does not read (deflate64, PPMd, …)
+        raise ArchiveRefused(
+            f"{member.where} is compressed with a method that cannot be read; pack it with deflate (zip's default) or as a tar"
+        ) from None
+    except _DAMAGE:
+        raise ArchiveRefused(
+            f"{member.where} is damaged (its data fails its checksum or does not unpack); create the archive again and upload it"
+        ) from None
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """tarfile's header, refusing a metadata header (pax, GNU long name) too large to be one before tarfile reads it whole."""
+
+    @classmethod
+    def frombuf(cls, buf: bytes, encoding: str, errors: str) -> tarfile.TarInfo:
+        info = super().frombuf(buf, encoding, errors)
+        if info.type in _METADATA_TYPES and info.size > TAR_METADATA_MAX_BYTES:
+            raise ArchiveRefused(
+                f"the tar file has a metadata header of {info.size} bytes (at most {TAR_METADATA_MAX_BYTES} hold names and "
+                "attributes): refused as a likely decompression bomb; create the archive again with a standard tar"
+            )
+        return info
 
 
 def _check_name(name: str, number: int) -> None:

@@ -107,6 +107,16 @@ def _number(dataset: Dataset, keyword: str, default: object = _REQUIRED) -> obje
     return getattr(dataset, keyword) if default is _REQUIRED else dataset.get(keyword, default)
 
 
+def decoded_bytes(dataset: Dataset) -> int:
+    """The bytes decoding the instance's pixel data takes, as its header declares them: every frame of it (a decoder
+    decodes them all at once), each rows × columns × samples × whole bytes per sample."""
+    rows, columns = int(_number(dataset, "Rows")), int(_number(dataset, "Columns"))
+    frames = max(int(dataset.get("NumberOfFrames") or 1), 1)
+    samples = max(int(_number(dataset, "SamplesPerPixel", 1) or 1), 1)
+    sample_bytes = -(-max(int(_number(dataset, "BitsAllocated", 16) or 16), 1) // 8)  # 1-bit data decodes to a byte each
+    return rows * columns * frames * samples * sample_bytes
+
+
 def is_projection(dataset: Dataset) -> bool:
     """True for a projection radiograph: a projection modality and no patient position to stack by."""
     return str(dataset.get("Modality", "")) in PROJECTION_MODALITIES and "ImagePositionPatient" not in dataset

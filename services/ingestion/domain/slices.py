@@ -7,6 +7,7 @@ viewers place it with the volume's affine and label coordinates index it directl
 from __future__ import annotations
 
 import enum
+import math
 import zlib
 from dataclasses import dataclass
 from io import BytesIO
@@ -15,7 +16,8 @@ import numpy as np
 from PIL import Image
 
 from shared import grid
-from shared.errors import InvalidArgument
+from shared.config import DEFAULT_SLICE_MAX_PIXELS, DEFAULT_THUMBNAIL_MAX_SIZE
+from shared.errors import FailedPrecondition, InvalidArgument
 
 # Percentiles of the MR_AUTO window, and at most this many voxels sampled (evenly strided) to find them.
 AUTO_PERCENTILES = (1.0, 99.0)
@@ -25,6 +27,14 @@ THUMBNAIL_SIZE = 128
 # faster than zlib's default strategy at any level (measured on the JPEG 2000 CT; level 0 is 2× faster, 4× larger).
 PNG_COMPRESS_LEVEL = 1
 PNG_STRATEGY = zlib.Z_RLE
+
+
+@dataclass(frozen=True)
+class SliceLimits:
+    """What one view may cost (RADLAB_THUMBNAIL_MAX_SIZE, RADLAB_SLICE_MAX_PIXELS): checked before anything is read."""
+
+    thumbnail_max_size: int = DEFAULT_THUMBNAIL_MAX_SIZE
+    slice_max_pixels: int = DEFAULT_SLICE_MAX_PIXELS
 
 
 class Plane(enum.Enum):
@@ -135,13 +145,16 @@ def locate(
     count = shape[axis]
     start, step = _axis_frame(affine, axis)
     if position_mm is not None:
-        index = int(np.floor((position_mm - start) / step + 0.5))
-        if not 0 <= index < count:
+        if not math.isfinite(position_mm):
+            raise InvalidArgument(f"position_mm must be a finite number of mm, not {position_mm}")
+        offset = (position_mm - start) / step  # compared before it becomes an int: a huge position overflows one
+        if not -0.5 <= offset < count - 0.5:
             low, high = sorted((start, start + (count - 1) * step))
             raise InvalidArgument(
                 f"position {position_mm:g} mm is outside the volume along the {plane.name.lower()} axis: its "
                 f"{count} slices lie from {low:g} to {high:g} mm (every {step:.4g} mm)"
             )
+        index = int(np.floor(offset + 0.5))
     elif not 0 <= index < count:
         raise InvalidArgument(f"{plane.name.lower()} slice {index} does not exist: the volume has {count} (0 to {count - 1})")
     spacing = np.asarray(grid.array_spacing(affine))
@@ -176,6 +189,8 @@ def volume_attributes(array: np.ndarray, modality: str, window: Window | None = 
 def resolve_window(choice: WindowPreset | Window | None, attributes: dict) -> Window:
     """The window to apply: an explicit one, a preset, or (None) the volume's default."""
     if isinstance(choice, Window):
+        if not (math.isfinite(choice.center) and math.isfinite(choice.width)):
+            raise InvalidArgument("a window's center and width must be finite numbers")
         if not choice.width > 0:
             raise InvalidArgument(f"a window needs a positive width; got {choice.width:g}")
         return choice
@@ -204,10 +219,25 @@ def encode_png(image: np.ndarray) -> bytes:
     return out.getvalue()
 
 
+def check_slice_size(shape: tuple[int, int, int], location: SliceLocation, limits: SliceLimits) -> None:
+    """Refuse, before anything is read, a slice of more pixels than the server reads for one view."""
+    rows, columns = (shape[axis] for axis in range(3) if axis != location.axis)
+    if rows * columns > limits.slice_max_pixels:
+        raise FailedPrecondition(
+            f"slices of this volume in that plane are {rows}×{columns} pixels, more than the {limits.slice_max_pixels} "
+            "this server reads for one view (RADLAB_SLICE_MAX_PIXELS)"
+        )
+
+
+def thumbnail_size(requested: int, limits: SliceLimits) -> int:
+    """The longest side of the thumbnail a caller asks for (0: THUMBNAIL_SIZE), if within the server's limit."""
+    if not 0 <= requested <= limits.thumbnail_max_size:
+        raise InvalidArgument(f"max_size is {requested}; ask for at most {limits.thumbnail_max_size} pixels (0 for the default)")
+    return requested or min(THUMBNAIL_SIZE, limits.thumbnail_max_size)
+
+
 def thumbnail(pixels: np.ndarray, pixel_spacing: tuple[float, float], window: Window, max_size: int = THUMBNAIL_SIZE) -> np.ndarray:
-    """A gray preview of a slice, its longest side `max_size` pixels, its aspect the slice's physical one."""
-    if max_size < 1:
-        raise InvalidArgument(f"a thumbnail needs a positive size; got {max_size}")
+    """A gray preview of a slice, its longest side `max_size` pixels (thumbnail_size), its aspect the slice's physical one."""
     height = pixels.shape[0] * pixel_spacing[0]
     width = pixels.shape[1] * pixel_spacing[1]
     scale = max_size / max(height, width)

@@ -9,10 +9,12 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from services.ingestion.domain.frames import Frame, VolumeRefused
+from services.ingestion.domain.frames import Frame, VolumeRefused, decoded_bytes
 from services.ingestion.domain.geometry import Geometry, Issue, analyse
 from services.ingestion.domain.grouping import Series, group_image_series
 from services.ingestion.domain.resample import resample
+from shared.config import DEFAULT_VOLUME_MAX_VOXELS
+from shared.volumes import VolumeTooLarge, check_budget
 
 _INTEGER_DTYPES = (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32)
 
@@ -49,13 +51,15 @@ class Refusal:
     issues: list[Issue] = field(default_factory=list)  # the series' geometry findings, when its geometry refused it
 
 
-def build_volume(series: Series) -> Volume:
+def build_volume(series: Series, max_voxels: int = DEFAULT_VOLUME_MAX_VOXELS) -> Volume:
     """Stack a series into a volume on the grid its slices define.
 
+    A series over the voxel budget is refused (VolumeRefused) from its headers, before any pixel is decoded.
     Gantry tilt, uneven gaps and missing slices are resampled onto an equidistant, tilt-corrected grid
     (dcm2niix's `_Tilt_Eq` method; the volume says so with a `resampled` issue); slices that repeat a
     position are refused (VolumeRefused), as no grid describes them.
     """
+    _check_budget(series, max_voxels)
     geometry = analyse(series)
     if not geometry.buildable:
         raise VolumeRefused(f"{series.description}: " + "; ".join(issue.message for issue in geometry.refusals))
@@ -75,6 +79,18 @@ def build_volume(series: Series) -> Volume:
     affine[:3, 3] = first.position
     window = voi_window(first) if first.instance else None
     return Volume(_stack(frames), affine, series, geometry.issues, window=window)
+
+
+def _check_budget(series: Series, max_voxels: int) -> None:
+    """Refuse a series whose volume (slices × rows × columns) or whose instances' decoded pixel data (all their frames,
+    which a decoder decodes at once) is over the budget."""
+    first = series.frames[0]
+    instances = {id(frame.dataset): frame.dataset for frame in series.frames}
+    decoded = sum(decoded_bytes(dataset) for dataset in instances.values())
+    try:
+        check_budget((len(series.frames), first.rows, first.columns), decoded, max_voxels)
+    except VolumeTooLarge as error:
+        raise VolumeRefused(f"{series.description}: {error}") from None
 
 
 def _resampled(series: Series, geometry: Geometry) -> Volume:
@@ -213,13 +229,14 @@ def _rescaled_float(stored: list[np.ndarray], slopes: np.ndarray, intercepts: np
     return out
 
 
-def build_volumes(datasets: list[Dataset]) -> list[Volume | Refusal]:
+def build_volumes(datasets: list[Dataset], max_voxels: int = DEFAULT_VOLUME_MAX_VOXELS) -> list[Volume | Refusal]:
     """Every image series in `datasets` as a Volume, or the Refusal saying why it could not be one: what ingestion
     builds of a scan, and `radlab volume` of a folder.
 
     Trouble stays with its series: an instance whose geometry cannot make a volume refuses its series (its other
-    instances still build), pixel data that cannot be decoded refuses the series it is in. Segmentations are left
-    out. The refusals of unusable instances come first, then each series in `group_image_series`' order.
+    instances still build), pixel data that cannot be decoded, or a series over the voxel budget, refuses the series
+    it is in. Segmentations are left out. The refusals of unusable instances come first, then each series in
+    `group_image_series`' order.
     """
     series_list, unusable = group_image_series(datasets)
     out: list[Volume | Refusal] = [Refusal(uid, f"series {uid}: {reason}") for uid, reason in unusable.items()]
@@ -227,7 +244,7 @@ def build_volumes(datasets: list[Dataset]) -> list[Volume | Refusal]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # pydicom warnings may quote values
-                out.append(build_volume(series))
+                out.append(build_volume(series, max_voxels))
         except VolumeRefused as error:
             out.append(Refusal(series.series_uid, str(error), series, analyse(series).issues))
         except (ValueError, RuntimeError, NotImplementedError, AttributeError) as error:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
+from radlab.quoting import shown
 from radlab.type.v1 import geometry_pb2
 from services.ingestion import store
 from shared import paging
@@ -46,7 +47,7 @@ def _one(ports: Ports, caller: Principal, key, value: str, noun: str, describe: 
     with ports.db.read() as conn:
         row = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant, key == value)).first()
         if row is None:
-            raise NotFound(f"{noun} {value!r} not found")
+            raise NotFound(f"{noun} {shown(value)} not found")
         return describe(conn, [row])[0]
 
 
@@ -118,5 +119,5 @@ def visible_volume(ports: Ports, caller: Principal, volume_id: str):
         if row is not None and not store.vendor_shares.visible(conn, caller, row.dataset_id):
             row = None
     if row is None:
-        raise NotFound(f"volume {volume_id!r} not found")
+        raise NotFound(f"volume {shown(volume_id)} not found")
     return row

@@ -8,6 +8,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
+from radlab.quoting import shown
 from radlab.type.v1 import geometry_pb2
 from services.ingestion import store
 from services.ingestion.domain import slices
@@ -22,6 +23,8 @@ _PLANES = {
     geometry_pb2.PLANE_AXIAL: slices.Plane.AXIAL, geometry_pb2.PLANE_CORONAL: slices.Plane.CORONAL,
     geometry_pb2.PLANE_SAGITTAL: slices.Plane.SAGITTAL,
 }
+# UNSPECIFIED is RAW, as the contract says.
+_FORMATS = frozenset({pb.SLICE_FORMAT_UNSPECIFIED, pb.SLICE_FORMAT_RAW, pb.SLICE_FORMAT_PNG})
 _COLORMAPS = {
     pb.COLORMAP_UNSPECIFIED: slices.Colormap.GRAY, pb.COLORMAP_GRAY: slices.Colormap.GRAY, pb.COLORMAP_BONE: slices.Colormap.BONE,
     pb.COLORMAP_HOT: slices.Colormap.HOT, pb.COLORMAP_VIRIDIS: slices.Colormap.VIRIDIS,
@@ -29,23 +32,34 @@ _COLORMAPS = {
 
 
 def get_slice(ports: Ports, caller: Principal, request: pb.GetSliceRequest) -> pb.GetSliceResponse:
-    """One slice of a volume in a plane, by index or position in mm: its raw values, or a windowed PNG."""
+    """One slice of a volume in a plane, by index or position in mm: its raw values, or a windowed PNG.
+
+    Everything the request chooses is checked before anything is read: the plane, the format (an unknown one is
+    refused, never served as RAW), the window and colormap, the slice and its size."""
     if request.plane not in _PLANES:
         raise InvalidArgument("plane is required: PLANE_AXIAL, PLANE_CORONAL or PLANE_SAGITTAL")
+    if request.format not in _FORMATS:
+        raise InvalidArgument("format must be SLICE_FORMAT_RAW or SLICE_FORMAT_PNG")
+    if request.colormap not in _COLORMAPS:
+        raise InvalidArgument(f"colormap must be one of {', '.join(pb.Colormap.keys())}")
+    choice = _window_choice(request)
     ref = geometry_pb2.VolumeRef.FromString(visible_volume(ports, caller, request.volume_id).volume_ref)
     affine = np.reshape(ref.geometry.affine, (4, 4))
+    shape = tuple(ref.geometry.shape)
     which = request.WhichOneof("position")
     location = slices.locate(
-        affine, tuple(ref.geometry.shape), _PLANES[request.plane],
+        affine, shape, _PLANES[request.plane],
         index=request.slice_index if which == "slice_index" else None,
         position_mm=request.position_mm if which == "position_mm" else None,
     )
+    slices.check_slice_size(shape, location, ports.slice_limits)
+    png = request.format == pb.SLICE_FORMAT_PNG
+    window = slices.resolve_window(choice, ports.volumes.info(ref.bucket, ref.key_prefix).attributes) if png else None
     pixels = ports.volumes.slice(ref.bucket, ref.key_prefix, location.axis, location.index)
     response = pb.GetSliceResponse(
         slice_index=location.index, position_mm=location.position_mm, shape=list(pixels.shape), pixel_spacing=list(location.pixel_spacing),
     )
-    if request.format == pb.SLICE_FORMAT_PNG:
-        window = slices.resolve_window(_window_choice(request), ports.volumes.info(ref.bucket, ref.key_prefix).attributes)
+    if png:
         response.data = slices.encode_png(slices.render(pixels, window, _COLORMAPS[request.colormap], request.invert))
         response.applied_window.CopyFrom(pb.Window(center=window.center, width=window.width))
     else:
@@ -59,32 +73,43 @@ def _window_choice(request: pb.GetSliceRequest) -> slices.WindowPreset | slices.
     if which == "explicit_window":
         return slices.Window(request.explicit_window.center, request.explicit_window.width)
     if which == "window_preset" and request.window_preset != pb.WINDOW_PRESET_UNSPECIFIED:
+        if request.window_preset not in pb.WindowPreset.values():
+            raise InvalidArgument(f"window_preset must be one of {', '.join(pb.WindowPreset.keys())}")
         return slices.WindowPreset[pb.WindowPreset.Name(request.window_preset).removeprefix("WINDOW_PRESET_")]
     return None
 
 
 def get_thumbnail(ports: Ports, caller: Principal, request: pb.GetThumbnailRequest) -> pb.GetThumbnailResponse:
-    """A small PNG of the middle axial slice of a volume (a study's or series' first volume), in its default window."""
-    ref = geometry_pb2.VolumeRef.FromString(visible_volume(ports, caller, _thumbnail_volume(ports, caller, request)).volume_ref)
+    """A small PNG of the middle axial slice of a volume (a study's or series' first volume), in its default window.
+
+    Not found says only what the caller named: a study's or series' volume id is not theirs to learn unless they
+    may see that volume."""
+    size = slices.thumbnail_size(request.max_size, ports.slice_limits)
+    target = request.WhichOneof("target") or "volume_id"
+    named = getattr(request, target)
+    try:
+        row = visible_volume(ports, caller, _thumbnail_volume(ports, caller, target, named))
+    except NotFound:
+        unbuilt = "" if target == "volume_id" else ", or it has no volume yet"
+        raise NotFound(f"{target.removesuffix('_id')} {shown(named)} not found{unbuilt}") from None
+    ref = geometry_pb2.VolumeRef.FromString(row.volume_ref)
     affine = np.reshape(ref.geometry.affine, (4, 4))
-    location = slices.middle_axial(affine, tuple(ref.geometry.shape))
+    shape = tuple(ref.geometry.shape)
+    location = slices.middle_axial(affine, shape)
+    slices.check_slice_size(shape, location, ports.slice_limits)
     pixels = ports.volumes.slice(ref.bucket, ref.key_prefix, location.axis, location.index)
     window = slices.resolve_window(None, ports.volumes.info(ref.bucket, ref.key_prefix).attributes)
-    image = slices.thumbnail(pixels, location.pixel_spacing, window, request.max_size or slices.THUMBNAIL_SIZE)
+    image = slices.thumbnail(pixels, location.pixel_spacing, window, size)
     return pb.GetThumbnailResponse(png=slices.encode_png(image), width=image.shape[1], height=image.shape[0])
 
 
-def _thumbnail_volume(ports: Ports, caller: Principal, request: pb.GetThumbnailRequest) -> str:
-    which = request.WhichOneof("target")
-    if which == "volume_id" or which is None:
-        return request.volume_id
+def _thumbnail_volume(ports: Ports, caller: Principal, target: str, named: str) -> str:
+    """The volume a thumbnail of `target` (volume_id, study_id or series_id) `named` shows; '' when there is none."""
+    if target == "volume_id":
+        return named
     table = store.volumes
-    column = table.c.study_id if which == "study_id" else table.c.series_id
+    column = table.c.study_id if target == "study_id" else table.c.series_id
     with ports.db.read() as conn:
-        volume_id = conn.execute(
-            sa.select(table.c.volume_id).where(table.c.tenant == caller.tenant, column == getattr(request, which))
-            .order_by(table.c.seq).limit(1)
-        ).scalar()
-    if volume_id is None:
-        raise NotFound(f"no volume for {which.removesuffix('_id')} {getattr(request, which)!r}")
-    return volume_id
+        return conn.execute(
+            sa.select(table.c.volume_id).where(table.c.tenant == caller.tenant, column == named).order_by(table.c.seq).limit(1)
+        ).scalar() or ""

@@ -17,14 +17,16 @@ from sqlalchemy.engine import Connection
 
 from radlab.ingestion.v1 import events_pb2
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
+from radlab.quoting import shown
 from services.ingestion import store
-from services.ingestion.domain.archive import HEAD_BYTES, Archive, ArchiveRefused, Member, kind_of, suffix_of
+from services.ingestion.domain.archive import HEAD_BYTES, Archive, ArchiveRefused, Limits, Member, kind_of, suffix_of
 from shared import paging
 from shared.auth import Principal
 from shared.db import UnitOfWork
-from shared.errors import FailedPrecondition, InvalidArgument, NotFound
+from shared.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from shared.objectstore import QUARANTINE_BUCKET, ObjectNotFound
 from shared.protos import timestamp
+from shared.volumes import VolumeTooLarge, check_nifti, read_nifti_header
 
 if TYPE_CHECKING:
     from services.ingestion.handlers import Ports
@@ -38,12 +40,13 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 def upload(ports: Ports, caller: Principal, requests: Iterator[pb.UploadFilesRequest]) -> pb.UploadFilesResponse:
     """Take one UploadFiles stream: start or resume the upload, store this stream's bytes, finish when all are in.
 
-    Uploads go only into datasets annotation announced; an unknown one is refused before anything is stored. Each
-    stream's bytes become one part object in `quarantine` (object stores do not append); when the last byte arrives
-    the parts are concatenated into a local spool while hashing, the sha256 is checked, archives are checked whole
-    before any member is read, and every DICOM or NIfTI file becomes one quarantine object under an opaque key; one
-    transaction then records the upload and ScanUploaded. A failure records a FAILED upload with its reason
-    (IngestFailed) and removes whatever it had written.
+    Uploads go only into datasets annotation announced; an unknown one is refused before anything is stored, and only
+    the uploader may resume an upload. Each stream's bytes become one part object in `quarantine` (object stores do not
+    append); when the last byte arrives the parts are concatenated into a local spool while hashing, the sha256 is
+    checked, archives are checked whole before any member is read, a NIfTI's header is checked against the voxel
+    budget, and every DICOM or NIfTI file becomes one quarantine object under an opaque key; one transaction then
+    records the upload and ScanUploaded. A failure (also a member whose data turns out damaged) records a FAILED upload
+    with its reason (IngestFailed) and removes whatever it had written.
     """
     first = next(requests, None)
     if first is None or first.WhichOneof("content") != "metadata":
@@ -71,9 +74,7 @@ def _start(ports: Ports, caller: Principal, metadata: pb.UploadMetadata):
     now = time.time()
     upload_id = str(uuid.uuid4())
     with ports.db.unit_of_work() as uow:
-        known = store.datasets
-        key = (known.c.tenant == caller.tenant) & (known.c.dataset_id == metadata.dataset_id)
-        if uow.execute(sa.select(known.c.dataset_id).where(key)).first() is None:
+        if not store.datasets.known(uow, caller.tenant, metadata.dataset_id):
             raise FailedPrecondition(
                 f"dataset {metadata.dataset_id} is not known: create it with `radlab datasets create` "
                 "(or, if you just did, retry in a moment)"
@@ -91,7 +92,12 @@ def _resume(ports: Ports, caller: Principal, metadata: pb.UploadMetadata):
     with ports.db.read() as conn:
         row = _upload_row(conn, caller.tenant, metadata.resume_upload_id)
     if row is None:
-        raise NotFound(f"upload {metadata.resume_upload_id!r} not found; start a new upload without resume_upload_id")
+        raise NotFound(f"upload {shown(metadata.resume_upload_id)} not found; start a new upload without resume_upload_id")
+    if row.uploader != caller.subject:  # a stream writes into the upload: its uploader's alone, admins' neither
+        raise PermissionDenied(
+            f"upload {row.upload_id} was started by another user and only they can resume it; start a new upload without "
+            "resume_upload_id"
+        )
     if row.state != pb.UPLOAD_STATE_RECEIVING:
         raise FailedPrecondition(f"upload {row.upload_id} is {_state_name(row.state)}; only a RECEIVING upload can be resumed")
     if (metadata.sha256 and metadata.sha256.strip().lower() != row.sha256) or (metadata.total_size and metadata.total_size != row.total_size):
@@ -214,9 +220,13 @@ def _finish(ports: Ports, caller: Principal, upload_id: str) -> pb.UploadFilesRe
 def _unpack(ports: Ports, whole: BinaryIO, size: int, scan_id: str, written: dict[str, int]) -> list[str]:
     """Put each DICOM or NIfTI file of the upload into quarantine (recording key → size in `written`); returns why others were skipped."""
     whole.seek(0)
-    kind = kind_of(whole.read(HEAD_BYTES))
+    head = whole.read(HEAD_BYTES)
+    kind = kind_of(head)
     whole.seek(0)
     if kind in ("dicom", "nifti"):
+        why = _nifti_refusal(head, ports.limits) if kind == "nifti" else None
+        if why:
+            raise ArchiveRefused(f"the NIfTI file is {why}")
         key = _quarantine_key(scan_id, 1)
         written[key] = 0  # recorded before the put, so a failing put is cleaned up too
         written[key] = ports.objects.put(QUARANTINE_BUCKET, key, whole).size
@@ -231,9 +241,14 @@ def _unpack(ports: Ports, whole: BinaryIO, size: int, scan_id: str, written: dic
     try:
         for member in archive.members:
             with archive.open(member) as stream:
-                member_kind = kind_of(stream.read(HEAD_BYTES))
+                head = stream.read(HEAD_BYTES)
+                member_kind = kind_of(head)
                 if member_kind not in ("dicom", "nifti"):
                     skipped.append(_why_skipped(member, member_kind))
+                    continue
+                why = _nifti_refusal(head, ports.limits) if member_kind == "nifti" else None
+                if why:
+                    skipped.append(f"{member.where}: a NIfTI file {why}")
                     continue
                 key = _quarantine_key(scan_id, len(written) + 1)
                 written[key] = 0
@@ -242,6 +257,18 @@ def _unpack(ports: Ports, whole: BinaryIO, size: int, scan_id: str, written: dic
     finally:
         archive.close()
     return skipped
+
+
+def _nifti_refusal(head: bytes, limits: Limits) -> str | None:
+    """Why a NIfTI file starting with `head` will not build, from its header alone (so neither anonymization nor the
+    build ever inflates it): not one 3D volume, or over the voxel budget; None when it will."""
+    try:
+        check_nifti(read_nifti_header(head), limits.max_voxels)
+    except VolumeTooLarge as error:
+        return f"too large to build: {error}"
+    except ValueError as error:
+        return f"not one 3D volume ({error}); upload a 3D .nii or .nii.gz"
+    return None
 
 
 def _why_skipped(member: Member, kind: str | None) -> str:
@@ -311,7 +338,7 @@ def get_upload(ports: Ports, caller: Principal, upload_id: str) -> pb.Upload:
     with ports.db.read() as conn:
         row = _upload_row(conn, caller.tenant, upload_id) if upload_id else None
         if row is None:
-            raise NotFound(f"upload {upload_id!r} not found")
+            raise NotFound(f"upload {shown(upload_id)} not found")
         return _upload(conn, row)
 
 

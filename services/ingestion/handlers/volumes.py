@@ -28,7 +28,7 @@ from shared.events import Event
 from shared.grid import array_spacing
 from shared.objectstore import DICOM_BUCKET, VOLUMES_BUCKET, ObjectNotFound
 from shared.protos import data_type
-from shared.volumes import from_nifti_bytes
+from shared.volumes import VolumeTooLarge, from_nifti_bytes
 
 if TYPE_CHECKING:
     from services.ingestion.handlers import Ports
@@ -103,7 +103,7 @@ def _set_upload_state(uow: UnitOfWork, tenant: str, upload_id: str, state: int, 
 
 
 def _build(ports: Ports, tenant: str, dataset_id: str, bucket: str, keys: list[str]) -> tuple[list[_Built], list[Refusal]]:
-    """Read the de-identified objects, build each series (and each NIfTI) into a stored volume."""
+    """Read the de-identified objects, build each series (and each NIfTI) within the voxel budget into a stored volume."""
     datasets: list[Dataset] = []
     where: dict[int, str] = {}  # id(dataset) → its object key
     built: list[_Built] = []
@@ -123,7 +123,7 @@ def _build(ports: Ports, tenant: str, dataset_id: str, bucket: str, keys: list[s
             continue  # no pixel data (structured reports, RT structures, …): nothing to build, nothing to refuse
         datasets.append(dataset)
         where[id(dataset)] = key
-    for result in build_volumes(datasets):
+    for result in build_volumes(datasets, ports.limits.max_voxels):
         if isinstance(result, Refusal):
             refused.append(result)
         else:
@@ -163,7 +163,10 @@ def _dicom_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, volum
 def _nifti_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, key: str, data: bytes, refused: list[Refusal]) -> _Built | None:
     """A NIfTI object as a volume of its own study and series, its affine kept exactly (shared.volumes.from_nifti_bytes)."""
     try:
-        array, affine = from_nifti_bytes(data)
+        array, affine = from_nifti_bytes(data, ports.limits.max_voxels)
+    except VolumeTooLarge as error:
+        refused.append(Refusal("", f"a NIfTI file is too large to build: {error}"))
+        return None
     except (ValueError, OSError, EOFError) as error:
         refused.append(Refusal("", f"a NIfTI file could not be read as one 3D volume ({error}); upload a 3D .nii or .nii.gz"))
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from radlab.quoting import shown
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from shared.errors import InvalidArgument
 
@@ -42,7 +43,7 @@ def validate(stages: list[pb.Stage]) -> None:
             raise InvalidArgument(f"stage {stage.stage_id} is COMPLETE but not last")
         for target in (stage.next_stage_id, stage.review.reject_stage_id, stage.consensus.disputed_stage_id):
             if target and target not in ids:
-                raise InvalidArgument(f"stage {stage.stage_id} points to unknown stage {target!r}")
+                raise InvalidArgument(f"stage {stage.stage_id} points to unknown stage {shown(target)}")
         if stage.HasField("review") and not 0 <= stage.review.sample_fraction <= 1:
             raise InvalidArgument(f"stage {stage.stage_id}: sample_fraction must be between 0 and 1")
         if stage.kind == pb.STAGE_KIND_CONSENSUS:

@@ -118,10 +118,26 @@ maxBytes: RADLAB_UPLOAD_MAX_BYTES
 maxRatio: RADLAB_UPLOAD_MAX_RATIO
 maxFiles: RADLAB_UPLOAD_MAX_FILES
 ttlSeconds: RADLAB_UPLOAD_TTL_S
+maxVoxels: RADLAB_VOLUME_MAX_VOXELS
 {{- end -}}
 {{/* The upload settings the code reads with int(), so they must not print as floats. */}}
 {{- define "radlab.uploadWholeNumbers" -}}
-maxBytes maxFiles
+maxBytes maxFiles maxVoxels
+{{- end -}}
+
+{{/* The request limits every service reads (config.requests.<name>) and the variables they go into. */}}
+{{- define "radlab.requestEnvNames" -}}
+maxNameChars: RADLAB_REQUEST_MAX_NAME_CHARS
+maxTextChars: RADLAB_REQUEST_MAX_TEXT_CHARS
+maxRepeated: RADLAB_REQUEST_MAX_REPEATED
+{{- end -}}
+{{/* What one view may cost (config.slices.<name>), read by the services that serve slices. */}}
+{{- define "radlab.servicesUsingSlices" -}}
+ingestion
+{{- end -}}
+{{- define "radlab.sliceEnvNames" -}}
+thumbnailMaxSize: RADLAB_THUMBNAIL_MAX_SIZE
+maxPixels: RADLAB_SLICE_MAX_PIXELS
 {{- end -}}
 
 {{/* Fails with a message naming the valid services when services.<name> is not one of them. */}}
@@ -137,12 +153,13 @@ Environment variables the chart sets itself; extraEnv may not set them, so a val
 (or leaks) a chart-managed one.
 */}}
 {{- define "radlab.managedEnvNames" -}}
-RADLAB_BUS RADLAB_STORE RADLAB_DB RADLAB_RAY RADLAB_GRPC_ADDR RADLAB_METRICS_PORT RADLAB_LOG_LEVEL RADLAB_TOKEN_KEY RADLAB_PHI_KEY RADLAB_ANON_KEY RADLAB_DB_PASSWORD RADLAB_S3_ACCESS_KEY RADLAB_S3_SECRET_KEY RADLAB_UPLOAD_MAX_BYTES RADLAB_UPLOAD_MAX_RATIO RADLAB_UPLOAD_MAX_FILES RADLAB_UPLOAD_TTL_S
+RADLAB_BUS RADLAB_STORE RADLAB_DB RADLAB_RAY RADLAB_GRPC_ADDR RADLAB_METRICS_PORT RADLAB_METRICS_HOST RADLAB_LOG_LEVEL RADLAB_TOKEN_KEY RADLAB_TOKEN_PREVIOUS_KEYS RADLAB_TOKEN_MAX_TTL_DAYS RADLAB_PHI_KEY RADLAB_ANON_KEY RADLAB_DB_PASSWORD RADLAB_S3_ACCESS_KEY RADLAB_S3_SECRET_KEY RADLAB_UPLOAD_MAX_BYTES RADLAB_UPLOAD_MAX_RATIO RADLAB_UPLOAD_MAX_FILES RADLAB_UPLOAD_TTL_S RADLAB_VOLUME_MAX_VOXELS RADLAB_REQUEST_MAX_NAME_CHARS RADLAB_REQUEST_MAX_TEXT_CHARS RADLAB_REQUEST_MAX_REPEATED RADLAB_THUMBNAIL_MAX_SIZE RADLAB_SLICE_MAX_PIXELS
 {{- end -}}
 
 {{/* Which credential in values.secrets feeds which variable. */}}
 {{- define "radlab.secretEnvNames" -}}
 tokenKey: RADLAB_TOKEN_KEY
+previousTokenKeys: RADLAB_TOKEN_PREVIOUS_KEYS
 phiKey: RADLAB_PHI_KEY
 anonKey: RADLAB_ANON_KEY
 databasePassword: RADLAB_DB_PASSWORD
@@ -189,8 +206,11 @@ The whole env list of one service's container. Call with (dict "root" $ "name" $
 */}}
 {{- define "radlab.serviceEnv" -}}
 {{- $root := .root -}}
-{{- range list "RADLAB_BUS" "RADLAB_STORE" "RADLAB_DB" "RADLAB_GRPC_ADDR" "RADLAB_METRICS_PORT" }}
+{{- range list "RADLAB_BUS" "RADLAB_STORE" "RADLAB_DB" "RADLAB_GRPC_ADDR" "RADLAB_METRICS_PORT" "RADLAB_METRICS_HOST" "RADLAB_TOKEN_MAX_TTL_DAYS" }}
 {{ include "radlab.configEnv" (dict "root" $root "name" .) }}
+{{- end }}
+{{- range $setting, $envName := include "radlab.requestEnvNames" $root | fromYaml }}
+{{ include "radlab.configEnv" (dict "root" $root "name" $envName) }}
 {{- end }}
 {{- if .svc.logLevel }}
 - name: RADLAB_LOG_LEVEL
@@ -206,7 +226,13 @@ The whole env list of one service's container. Call with (dict "root" $ "name" $
 {{ include "radlab.configEnv" (dict "root" $root "name" $envName) }}
 {{- end }}
 {{- end }}
+{{- if has .name (splitList " " (include "radlab.servicesUsingSlices" $root)) }}
+{{- range $setting, $envName := include "radlab.sliceEnvNames" $root | fromYaml }}
+{{ include "radlab.configEnv" (dict "root" $root "name" $envName) }}
+{{- end }}
+{{- end }}
 {{- include "radlab.secretEnv" (dict "root" $root "credential" "tokenKey" "required" true) }}
+{{- include "radlab.secretEnv" (dict "root" $root "credential" "previousTokenKeys" "required" false) }}
 {{- if has .name (splitList " " (include "radlab.servicesUsingPhiKey" $root)) }}
 {{- include "radlab.secretEnv" (dict "root" $root "credential" "phiKey" "required" true) }}
 {{- end }}
