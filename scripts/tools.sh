@@ -3,9 +3,10 @@
 #
 # Usage: scripts/tools.sh TOOL   prints the path of TOOL's binary on stdout (installing it if missing);
 #                                progress and errors go to stderr, so `helm="$(scripts/tools.sh helm)"` works.
-# Tools: helm, dcm2niix
+# Tools: helm, dcm2niix, dciodvfy
 # helm needs Go 1.26+ (helm v3.22.0's go.mod) and, on a cold cache, the Go module proxy.
-# dcm2niix is the distribution's package (Debian: dcm2niix), apt-get installed when missing (as root).
+# dcm2niix and dciodvfy are the distribution's packages (Debian: dcm2niix, dicom3tools), apt-get installed
+# when missing (as root).
 # RADLAB_TOOLS_DIR (or RADLAB_CACHE, for the whole cache) moves it elsewhere.
 set -euo pipefail
 
@@ -72,31 +73,33 @@ helm() {
   go_install helm.sh/helm/v3/cmd/helm "${HELM_VERSION}" helm "${ldflags[*]}"
 }
 
-# dcm2niix, the reference DICOM→NIfTI converter volume tests compare against: the distribution's
-# package rather than a pinned build (Debian 12 ships 1.0.20220720). Installed with apt-get when
-# missing, which needs root; otherwise the message says what to install.
-dcm2niix_tool() {
-  local found
-  # type -P: the binary on PATH, never this shell function's own name.
-  if found="$(type -P dcm2niix)"; then
+# apt_tool BINARY PACKAGE: BINARY from the distribution's PACKAGE rather than a pinned build, apt-get
+# installed when missing, which needs root; otherwise the message says what to install.
+#   dcm2niix (package dcm2niix), the reference DICOM→NIfTI converter volume tests compare against
+#     (Debian 12 ships 1.0.20220720);
+#   dciodvfy (package dicom3tools), David Clunie's IOD validator the de-identification outputs are checked with.
+apt_tool() {
+  local binary="$1" package="$2" found
+  # type -P: the binary on PATH, never a shell function's name.
+  if found="$(type -P "${binary}")"; then
     printf '%s\n' "${found}"
     return 0
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    log "dcm2niix is not on PATH and there is no apt-get here; install dcm2niix with your package manager"
+    log "${binary} is not on PATH and there is no apt-get here; install ${package} with your package manager"
     return 1
   fi
   if [[ "$(id -u)" -ne 0 ]]; then
-    log "dcm2niix is not on PATH; install it as root: apt-get install dcm2niix"
+    log "${binary} is not on PATH; install it as root: apt-get install ${package}"
     return 1
   fi
-  log "installing dcm2niix with apt-get..."
-  if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dcm2niix >&2 \
-         || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dcm2niix >&2; }; }; then
-    log "apt-get install dcm2niix failed; see the apt-get output above"
+  log "installing ${package} with apt-get..."
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${package}" >&2 \
+         || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${package}" >&2; }; }; then
+    log "apt-get install ${package} failed; see the apt-get output above"
     return 1
   fi
-  type -P dcm2niix
+  type -P "${binary}"
 }
 
 usage() {
@@ -110,7 +113,8 @@ main() {
   fi
   case "$1" in
     helm) helm ;;
-    dcm2niix) dcm2niix_tool ;;
+    dcm2niix) apt_tool dcm2niix dcm2niix ;;
+    dciodvfy) apt_tool dciodvfy dicom3tools ;;
     -h|--help) usage ;;
     *)
       log "unknown tool '$1'"

@@ -32,6 +32,14 @@ def wait_until(condition: Callable[[], T], what: str, timeout_s: float = 30.0, i
         time.sleep(interval_s)
 
 
+def installed_tool(name: str) -> str:
+    """The path of a tool scripts/tools.sh provides (installing it when missing); failing to get it fails the test."""
+    found = subprocess.run([str(REPO / "scripts" / "tools.sh"), name], capture_output=True, text=True, timeout=600)
+    if found.returncode != 0:
+        pytest.fail(f"scripts/tools.sh {name} could not provide {name}:\n{found.stderr[-3000:]}")
+    return found.stdout.strip().splitlines()[-1]
+
+
 def _require_infra() -> bool:
     return os.environ.get("RADLAB_REQUIRE_INFRA") == "1"
 

@@ -21,6 +21,14 @@ PATIENT_ID = "CNRYPATIENTID77"
 UNLISTED_SEQUENCES = ("AnatomicRegionSequence", "DerivationCodeSequence", "ViewCodeSequence")
 SKIPPED_GROUPS = (0x0000, 0x0002, 0x0004)
 TEXT_VRS = {"AE", "CS", "SH", "LO", "LT", "ST", "UT", "UC", "PN", "UR"}
+# What free text carries that no list in the file knows: people unrelated to the patient, dates in many formats,
+# phone numbers, e-mails, other patients' IDs. Each piece is a canary; the short ones fit SH (16) and CS.
+FREE_TEXT_PIECES = (
+    "Dr Holloway", "03/14/1958", "555-867-5309", "MRN 84420017", "Nurse Okafor", "14.03.1958", "(617) 555-0142",
+    "j.holloway@stmarys.org", "1958-03-14", "PID-7731-0042", "14 Mar 1958", "+49 30 1234567", "seen by Kowalski",
+    "3/14/58", "617.555.0199", "A00912345", "March 14, 1958", "ref. Tanaka", "19580314", "acc 2231987",
+)
+CODED_PIECES = ("HOLLOWAY", "MRN84420017", "19580314", "KOWALSKI", "A00912345", "5558675309")
 
 
 @dataclass
@@ -46,6 +54,17 @@ class Corpus:
         value = f"1957{1 + (self.counter % 200) // 28:02d}{1 + self.counter % 28:02d}"
         self.canaries.add(value)
         return value
+
+    def free_text(self, vr: str) -> str:
+        """Free text holding canaries of several kinds, as long as `vr` allows (one piece for SH and CS)."""
+        self.counter += 1
+        if vr == "CS":
+            pieces = [CODED_PIECES[self.counter % len(CODED_PIECES)]]
+        else:
+            count = 1 if vr == "SH" else 2 if vr == "LO" else 5
+            pieces = [FREE_TEXT_PIECES[(self.counter * 3 + n) % len(FREE_TEXT_PIECES)] for n in range(count)]
+        self.canaries.update(pieces)
+        return ("T1 AX " if vr not in ("SH", "CS") else "") + ", ".join(pieces)  # vocabulary words do not vouch for the rest
 
     def time(self) -> str:
         self.counter += 1
@@ -108,7 +127,9 @@ def plant_every_row(dataset: Dataset, table: RuleTable, corpus: Corpus, options:
                 corpus.retained[tag] = "090Y" if vr == "AS" else value
             continue
         if action == "C" and vr in TEXT_VRS:
-            value = PATIENT_NAME.split("^")[0]  # names the patient, so Clean Descriptors must remove it
+            # every third one names the patient (the engine knows that name); the others hold what it cannot know
+            value = PATIENT_NAME.split("^")[0] if corpus.counter % 3 == 0 else corpus.free_text(vr)
+            corpus.counter += 1
         else:
             value = _value_for(corpus, vr, depth)
         if value is None:
@@ -206,11 +227,12 @@ def build_instance(
     dataset.Modality = modality
     if burned_in is not None:
         dataset.BurnedInAnnotation = burned_in
-    dataset.SeriesDescription = "AXIAL SOFT TISSUE"  # no identifying value: Clean Descriptors keeps it
+    dataset.SeriesDescription = "AXIAL SOFT TISSUE"  # acquisition words only: Clean Descriptors keeps it
+    dataset.StudyDescription = "HEAD W/O CONTRAST 3mm"
     dataset.SliceThickness, dataset.ImageType, dataset.Manufacturer = "2.5", ["ORIGINAL", "PRIMARY", "AXIAL"], "ACME"
     dataset.InstanceNumber = instance
     corpus.retained |= {tag_for_keyword("SeriesDescription"): "AXIAL SOFT TISSUE", tag_for_keyword("SliceThickness"): "2.5",
-                        tag_for_keyword("Manufacturer"): "ACME", tag_for_keyword("Modality"): modality}
+                        tag_for_keyword("StudyDescription"): "HEAD W/O CONTRAST 3mm", tag_for_keyword("Manufacturer"): "ACME", tag_for_keyword("Modality"): modality}
     if references:
         reference = Dataset()
         reference.ReferencedSOPClassUID, reference.ReferencedSOPInstanceUID = CTImageStorage, references

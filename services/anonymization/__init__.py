@@ -17,5 +17,5 @@ def bootstrap(adapters: Adapters) -> Service:
         "anonymization", adapters, store.metadata,
         ports=lambda database: handlers.Ports(database, adapters.store, keys),
         servicer=AnonymizationServicer, add_to_server=pb_grpc.add_AnonymizationServiceServicer_to_server,
-        event_handlers=handlers.event_handlers,
+        event_handlers=handlers.event_handlers, migrations=store.migrations,
     )

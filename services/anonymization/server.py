@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from radlab.anonymization.v1 import anonymization_service_pb2 as pb
 from radlab.anonymization.v1 import anonymization_service_pb2_grpc as pb_grpc
-from services.anonymization import handlers
+from services.anonymization.handlers import Ports, held, profiles, pseudonyms, reports
 from shared import paging
 from shared.auth import current_principal
 
@@ -12,37 +12,37 @@ from shared.auth import current_principal
 class AnonymizationServicer(pb_grpc.AnonymizationServiceServicer):
     """GetHeldInstancePreview answers UNIMPLEMENTED until pixel review lands."""
 
-    def __init__(self, ports: handlers.Ports):
+    def __init__(self, ports: Ports):
         self.ports = ports
 
     def GetProfile(self, request, context):
-        return pb.GetProfileResponse(profile=handlers.get_profile(self.ports, current_principal(), request.dataset_id))
+        return pb.GetProfileResponse(profile=profiles.get_profile(self.ports, current_principal(), request.dataset_id))
 
     def UpdateProfile(self, request, context):
-        profile = handlers.update_profile(self.ports, current_principal(), request.profile, request.update_mask)
+        profile = profiles.update_profile(self.ports, current_principal(), request.profile, request.update_mask)
         return pb.UpdateProfileResponse(profile=profile)
 
     def GetAnonymizationReport(self, request, context):
-        return pb.GetAnonymizationReportResponse(report=handlers.get_report(self.ports, current_principal(), request.scan_id))
+        return pb.GetAnonymizationReportResponse(report=reports.get_report(self.ports, current_principal(), request.scan_id))
 
     def ListAnonymizationReports(self, request, context):
-        reports, before = handlers.list_reports(
+        page, before = reports.list_reports(
             self.ports, current_principal(), request.dataset_id, paging.decode(request.page_token), paging.page_size(request.page_size)
         )
-        return pb.ListAnonymizationReportsResponse(reports=reports, next_page_token=paging.encode(before) if before else "")
+        return pb.ListAnonymizationReportsResponse(reports=page, next_page_token=paging.encode(before) if before else "")
 
     def ListHeldInstances(self, request, context):
-        held, after = handlers.list_held(
+        page, after = held.list_held(
             self.ports, current_principal(), request.dataset_id, request.scan_id, request.state,
             paging.decode(request.page_token), paging.page_size(request.page_size),
         )
-        return pb.ListHeldInstancesResponse(held_instances=held, next_page_token=paging.encode(after) if after else "")
+        return pb.ListHeldInstancesResponse(held_instances=page, next_page_token=paging.encode(after) if after else "")
 
     def ReleaseHeldInstance(self, request, context):
-        held = handlers.release_held(
+        held_instance = held.release_held(
             self.ports, current_principal(), request.held_instance_id, request.resolution, request.redact_regions, request.comment
         )
-        return pb.ReleaseHeldInstanceResponse(held_instance=held)
+        return pb.ReleaseHeldInstanceResponse(held_instance=held_instance)
 
     def LookupPseudonym(self, request, context):
-        return handlers.lookup_pseudonym(self.ports, current_principal(), request)
+        return pseudonyms.lookup_pseudonym(self.ports, current_principal(), request)

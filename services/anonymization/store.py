@@ -7,9 +7,11 @@ carry PHI) are stored only as AES-256-GCM ciphertext bound to their row.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic.operations import Operations
 
 from shared.datasets import KnownDatasets
 from shared.db import service_metadata
+from shared.migrations import Migration
 from shared.revocation import RevokedTokens
 
 metadata = service_metadata()
@@ -69,6 +71,9 @@ reports = sa.Table(
     sa.Column("warnings", sa.Text, nullable=False),
     # JSON {HoldReason name: count}.
     sa.Column("hold_counts", sa.Text, nullable=False),
+    # JSON [[keyword, DeidAction name, instances], ...]: what became of each attribute kept cleaned (KEPT: vouched for
+    # as safe, CLEANED: replaced), never its values; NULL in reports older than the column.
+    sa.Column("attribute_actions", sa.Text, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     # Set once the non-held originals are deleted from quarantine (after the commit that recorded the outputs).
     sa.Column("originals_deleted_at", sa.Float, nullable=True),
@@ -115,3 +120,10 @@ lookups = sa.Table(
 )
 
 revoked_tokens = RevokedTokens(metadata)
+
+
+def _add_report_attribute_actions(op: Operations) -> None:
+    op.add_column("reports", sa.Column("attribute_actions", sa.Text, nullable=True))
+
+
+migrations: list[Migration] = [("reports-attribute-actions", "reports", _add_report_attribute_actions)]

@@ -21,6 +21,7 @@ from radlab.anonymization.v1 import anonymization_service_pb2 as pb
 from radlab.anonymization.v1 import events_pb2
 from radlab.ingestion.v1 import events_pb2 as ingestion_events
 from services.anonymization import handlers, store
+from services.anonymization.handlers import held, profiles, pseudonyms, reports
 from services.anonymization.keys import Keys
 from services.anonymization.domain.engine import anonymize
 from services.anonymization.rules_table import load_rule_table
@@ -151,12 +152,16 @@ def test_a_scan_is_anonymized_into_dicom_and_its_originals_leave_quarantine(port
     assert leaked(canaries, raw_db) == []
     assert all(leaked(canaries, message.SerializeToString()) == [] for message in outbox(ports))
 
-    report = handlers.get_report(ports, ADMIN, "scan-1")
+    report = reports.get_report(ports, ADMIN, "scan-1")
     assert (report.instance_count, report.anonymized_count, report.held_count) == (len(files), len(files) - 1, 1)
     assert report.profile.retain_longitudinal_modified_dates and not report.profile.retain_device_identity
     counts = {count.action: count.count for count in report.action_counts}
     assert counts[pb.DEID_ACTION_REMOVED] > 100 and counts[pb.DEID_ACTION_UID_REPLACED] > 0
     assert [(c.reason, c.count) for c in report.hold_counts] == [(pb.HOLD_REASON_RISKY_IMAGE_TYPE, 1)]
+    cleaned = {(entry.keyword, entry.action): entry for entry in report.attribute_actions}
+    assert cleaned[("Allergies", pb.DEID_ACTION_CLEANED)].tag == "(0010,2110)"  # free text nobody vouches for: replaced
+    assert ("StudyDescription", pb.DEID_ACTION_KEPT) in cleaned  # "HEAD W/O CONTRAST 3mm": vouched for
+    assert {entry.action for entry in report.attribute_actions} == {pb.DEID_ACTION_KEPT, pb.DEID_ACTION_CLEANED}
     assert report.warnings == [f"file 3 of {len(files)}: held for review: modality US often burns text into the pixels "
                                "and Burned In Annotation is not NO; review before release"]
 
@@ -198,7 +203,7 @@ def test_one_truncated_file_fails_the_whole_scan_and_keeps_every_original(ports,
     assert keys_in(ports, "dicom") == []
     assert keys_in(ports, "quarantine") == sorted(keys)
     with pytest.raises(RadlabError) as missing:
-        handlers.get_report(ports, ADMIN, "scan-3")
+        reports.get_report(ports, ADMIN, "scan-3")
     assert missing.value.code is grpc.StatusCode.NOT_FOUND
 
 
@@ -209,9 +214,9 @@ def test_an_admin_looks_up_the_original_patient_id_and_the_row_keeps_only_cipher
     dataset = pydicom.dcmread(BytesIO(ports.objects.get("dicom", keys_in(ports, "dicom")[0])))
     request = pb.LookupPseudonymRequest(patient_pseudonym=dataset.PatientID, reason="patient asked for their data")
 
-    assert handlers.lookup_pseudonym(ports, ADMIN, request).patient_id == PATIENT_ID
+    assert pseudonyms.lookup_pseudonym(ports, ADMIN, request).patient_id == PATIENT_ID
     study = pb.LookupPseudonymRequest(study_instance_uid=dataset.StudyInstanceUID, reason="link to the PACS")
-    assert handlers.lookup_pseudonym(ports, ADMIN, study).study_instance_uid == f"{UID_CANARY}.6.1"
+    assert pseudonyms.lookup_pseudonym(ports, ADMIN, study).study_instance_uid == f"{UID_CANARY}.6.1"
     with ports.db.read() as conn:
         rows = conn.execute(sa.select(store.pseudonyms)).all()
         audit = conn.execute(sa.select(store.lookups)).all()
@@ -221,10 +226,10 @@ def test_an_admin_looks_up_the_original_patient_id_and_the_row_keeps_only_cipher
         "admin-1", dataset.PatientID, "patient asked for their data", True
     )
     with pytest.raises(RadlabError) as unexplained:
-        handlers.lookup_pseudonym(ports, ADMIN, pb.LookupPseudonymRequest(patient_pseudonym=dataset.PatientID))
+        pseudonyms.lookup_pseudonym(ports, ADMIN, pb.LookupPseudonymRequest(patient_pseudonym=dataset.PatientID))
     assert unexplained.value.code is grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(RadlabError) as elsewhere:
-        handlers.lookup_pseudonym(ports, Principal("admin-2", "admin", "hospital-b"), request)
+        pseudonyms.lookup_pseudonym(ports, Principal("admin-2", "admin", "hospital-b"), request)
     assert elsewhere.value.code is grpc.StatusCode.NOT_FOUND
 
 
@@ -232,37 +237,37 @@ def test_a_held_ultrasound_is_listed_and_released_into_dicom(ports, corpus):
     """The US instance is listed PENDING; redaction is refused clearly; RELEASE writes it, emits ScanAnonymized and empties quarantine."""
     files, _canaries = corpus
     deliver(ports, uploaded(quarantine(ports, files, "scan-5"), "scan-5"))
-    [held], _next = handlers.list_held(ports, ADMIN, "", "scan-5", pb.HOLD_STATE_PENDING, 0, 50)
-    assert (held.modality, held.reason, held.state) == ("US", pb.HOLD_REASON_RISKY_IMAGE_TYPE, pb.HOLD_STATE_PENDING)
-    assert held.sop_instance_uid.startswith("2.25.")
+    [pending], _next = held.list_held(ports, ADMIN, "", "scan-5", pb.HOLD_STATE_PENDING, 0, 50)
+    assert (pending.modality, pending.reason, pending.state) == ("US", pb.HOLD_REASON_RISKY_IMAGE_TYPE, pb.HOLD_STATE_PENDING)
+    assert pending.sop_instance_uid.startswith("2.25.")
 
     with pytest.raises(RadlabError) as redacted:
-        handlers.release_held(ports, ADMIN, held.held_instance_id, pb.HOLD_RESOLUTION_RELEASE_REDACTED, [pb.PixelRegion(width=5)], "")
+        held.release_held(ports, ADMIN, pending.held_instance_id, pb.HOLD_RESOLUTION_RELEASE_REDACTED, [pb.PixelRegion(width=5)], "")
     assert redacted.value.code is grpc.StatusCode.FAILED_PRECONDITION and "not available yet" in str(redacted.value)
 
-    released = handlers.release_held(ports, ADMIN, held.held_instance_id, pb.HOLD_RESOLUTION_RELEASE, [], "no text in the pixels")
+    released = held.release_held(ports, ADMIN, pending.held_instance_id, pb.HOLD_RESOLUTION_RELEASE, [], "no text in the pixels")
     assert (released.state, released.resolved_by) == (pb.HOLD_STATE_RELEASED, "admin-1")
     announced = outbox(ports)[-1]
-    assert announced.released_held_instance_id == held.held_instance_id and announced.held_count == 0
+    assert announced.released_held_instance_id == pending.held_instance_id and announced.held_count == 0
     [key] = announced.object_keys
-    assert key.endswith(f"/{held.sop_instance_uid}.dcm") and ports.objects.exists("dicom", key)
+    assert key.endswith(f"/{pending.sop_instance_uid}.dcm") and ports.objects.exists("dicom", key)
     assert keys_in(ports, "quarantine") == []
     with pytest.raises(RadlabError) as again:
-        handlers.release_held(ports, ADMIN, held.held_instance_id, pb.HOLD_RESOLUTION_RELEASE, [], "")
+        held.release_held(ports, ADMIN, pending.held_instance_id, pb.HOLD_RESOLUTION_RELEASE, [], "")
     assert again.value.code is grpc.StatusCode.FAILED_PRECONDITION
 
 
 def test_profiles_default_to_radlabs_options_and_update_by_field_mask(ports):
     """A new dataset gets the engine's defaults; UpdateProfile changes only the masked flags."""
     deliver(ports, dataset_created("dataset-9"))
-    profile = handlers.get_profile(ports, ADMIN, "dataset-9")
+    profile = profiles.get_profile(ports, ADMIN, "dataset-9")
     assert profile.retain_safe_private and not profile.retain_institution_identity
     change = pb.Profile(dataset_id="dataset-9", retain_institution_identity=True, retain_safe_private=False)
     mask = pb.UpdateProfileRequest(update_mask={"paths": ["retain_institution_identity"]}).update_mask
-    updated = handlers.update_profile(ports, ADMIN, change, mask)
+    updated = profiles.update_profile(ports, ADMIN, change, mask)
     assert updated.retain_institution_identity and updated.retain_safe_private and updated.updated_by == "admin-1"
-    assert handlers.get_profile(ports, ADMIN, "dataset-9") == updated
-    unknown = refusal(lambda: handlers.update_profile(ports, ADMIN, change, pb.UpdateProfileRequest(update_mask={"paths": ["name"]}).update_mask))
+    assert profiles.get_profile(ports, ADMIN, "dataset-9") == updated
+    unknown = refusal(lambda: profiles.update_profile(ports, ADMIN, change, pb.UpdateProfileRequest(update_mask={"paths": ["name"]}).update_mask))
     assert unknown.code is grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -273,8 +278,8 @@ def test_a_profile_exists_only_for_a_dataset_announced_in_the_callers_tenant(por
 
     def refusals(dataset: str) -> set[tuple[grpc.StatusCode, str]]:
         change = pb.Profile(dataset_id=dataset, retain_device_identity=True)
-        errors = (refusal(lambda: handlers.get_profile(ports, ADMIN, dataset)),
-                  refusal(lambda: handlers.update_profile(ports, ADMIN, change, pb.UpdateProfileRequest().update_mask)))
+        errors = (refusal(lambda: profiles.get_profile(ports, ADMIN, dataset)),
+                  refusal(lambda: profiles.update_profile(ports, ADMIN, change, pb.UpdateProfileRequest().update_mask)))
         return {(error.code, str(error)) for error in errors}
 
     [(code, message)] = refusals("dataset-b")
@@ -288,10 +293,10 @@ def test_a_profile_exists_only_for_a_dataset_announced_in_the_callers_tenant(por
 
     deliver(ports, dataset_created("dataset-new"))
     change = pb.Profile(dataset_id="dataset-new", retain_device_identity=True)
-    assert handlers.update_profile(ports, ADMIN, change, pb.UpdateProfileRequest().update_mask).retain_device_identity
+    assert profiles.update_profile(ports, ADMIN, change, pb.UpdateProfileRequest().update_mask).retain_device_identity
     other_admin = Principal("admin-2", "admin", "hospital-b")
-    assert refusal(lambda: handlers.get_profile(ports, other_admin, "dataset-new")).code is grpc.StatusCode.NOT_FOUND
-    assert not handlers.get_profile(ports, other_admin, "dataset-b").retain_device_identity
+    assert refusal(lambda: profiles.get_profile(ports, other_admin, "dataset-new")).code is grpc.StatusCode.NOT_FOUND
+    assert not profiles.get_profile(ports, other_admin, "dataset-b").retain_device_identity
 
 
 def test_a_redelivered_dataset_created_is_applied_once(ports):
@@ -301,29 +306,38 @@ def test_a_redelivered_dataset_created_is_applied_once(ports):
     deliver(ports, event)
     with ports.db.read() as conn:
         assert conn.execute(sa.select(store.datasets.table)).all() == [(TENANT, "dataset-1")]
-    assert handlers.get_profile(ports, ADMIN, "dataset-1").dataset_id == "dataset-1"
+    assert profiles.get_profile(ports, ADMIN, "dataset-1").dataset_id == "dataset-1"
 
 
 def test_a_database_from_before_datasets_were_cached_gains_the_table_and_keeps_its_profiles(tmp_path):
-    """An anonymization database written before datasets were cached (a RADLAB_HOME from an older release), holding a
-    profile: opened as the service opens it, it gains the table; the profile is served once DatasetCreated (read again
-    from the topic's start by the new subscription) announces its dataset."""
+    """An anonymization database written before datasets were cached and before reports said what became of each
+    cleaned attribute (a RADLAB_HOME from an older release), holding a profile and a report: opened as the service
+    opens it, it gains the table and the column; the profile is served once DatasetCreated (read again from the
+    topic's start by the new subscription) announces its dataset, and the old report reads with no attribute actions."""
     url = f"sqlite:///{tmp_path / 'db'}"
     older = sa.MetaData()
     for table in store.metadata.sorted_tables:
         if table.name != "datasets":
             table.to_metadata(older)
     Database(url, "anonymization", older).dispose()
-    kept = {flag: flag == "retain_device_identity" for flag in handlers.PROFILE_FLAGS}
+    kept = {flag: flag == "retain_device_identity" for flag in profiles.PROFILE_FLAGS}
     with sa.create_engine(f"{url}/anonymization.sqlite").begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE reports DROP COLUMN attribute_actions")
         conn.execute(store.profiles.insert().values(tenant=TENANT, dataset_id="dataset-1", updated_by="admin-0", updated_at=1.0, **kept))
-    db = Database(url, "anonymization", store.metadata)
+        conn.exec_driver_sql(
+            "INSERT INTO reports (tenant, scan_id, upload_id, dataset_id, profile, instance_count, anonymized_count, "
+            "held_count, dropped_count, action_counts, warnings, hold_counts, created_at) "
+            f"VALUES ('{TENANT}', 'scan-old', 'upload-old', 'dataset-1', x'', 1, 1, 0, 0, '{{}}', '[]', '{{}}', 1.0)"
+        )
+    db = Database(url, "anonymization", store.metadata, store.migrations)
     try:
         ports = handlers.Ports(db, FileObjectStore(tmp_path / "objects"), Keys.load(tmp_path / "home", {}))
-        assert refusal(lambda: handlers.get_profile(ports, ADMIN, "dataset-1")).code is grpc.StatusCode.NOT_FOUND
+        assert refusal(lambda: profiles.get_profile(ports, ADMIN, "dataset-1")).code is grpc.StatusCode.NOT_FOUND
         deliver(ports, dataset_created("dataset-1"))
-        profile = handlers.get_profile(ports, ADMIN, "dataset-1")
+        profile = profiles.get_profile(ports, ADMIN, "dataset-1")
         assert profile.retain_device_identity and profile.updated_by == "admin-0"
+        old = reports.get_report(ports, ADMIN, "scan-old")
+        assert old.anonymized_count == 1 and list(old.attribute_actions) == []
     finally:
         db.dispose()
 
@@ -360,7 +374,7 @@ def test_a_nifti_scan_leaves_quarantine_without_its_free_text_and_extensions(por
     after, real = nib.Nifti1Image.from_bytes(gzip.decompress(stored)), nib.load(data_dir / NIFTI_MR)
     assert np.array_equal(after.affine, real.affine) and after.dataobj.get_unscaled().tobytes() == real.dataobj.get_unscaled().tobytes()
     assert all(leaked(canaries, message.SerializeToString()) == [] for message in outbox(ports))
-    counts = {count.action: count.count for count in handlers.get_report(ports, ADMIN, "scan-6").action_counts}
+    counts = {count.action: count.count for count in reports.get_report(ports, ADMIN, "scan-6").action_counts}
     assert counts[pb.DEID_ACTION_REMOVED] == 2 and counts[pb.DEID_ACTION_EMPTIED] >= 3
 
 
@@ -425,8 +439,8 @@ def test_overlay_bits_hidden_in_compressed_pixels_are_held_with_their_own_reason
     keys = quarantine(ports, [data], "scan-9")
     deliver(ports, uploaded(keys, "scan-9"))
 
-    [held], _next = handlers.list_held(ports, ADMIN, "", "scan-9", pb.HOLD_STATE_PENDING, 0, 50)
-    assert held.reason == pb.HOLD_REASON_HIDDEN_OVERLAY_BITS and "Bits Stored (12)" in held.detail
-    report = handlers.get_report(ports, ADMIN, "scan-9")
+    [pending], _next = held.list_held(ports, ADMIN, "", "scan-9", pb.HOLD_STATE_PENDING, 0, 50)
+    assert pending.reason == pb.HOLD_REASON_HIDDEN_OVERLAY_BITS and "Bits Stored (12)" in pending.detail
+    report = reports.get_report(ports, ADMIN, "scan-9")
     assert [(c.reason, c.count) for c in report.hold_counts] == [(pb.HOLD_REASON_HIDDEN_OVERLAY_BITS, 1)]
     assert keys_in(ports, "quarantine") == keys and keys_in(ports, "dicom") == []

@@ -57,8 +57,9 @@ def assert_same(fast, slow, label: str) -> None:
     assert fast.data == slow.data, label
     assert fast.identity == slow.identity, label
     report, expected = fast.report, slow.report
-    assert (report.actions, report.held_kind, report.held_reason, report.pseudonyms, report.overlay_bits_cleared) == (
-        expected.actions, expected.held_kind, expected.held_reason, expected.pseudonyms, expected.overlay_bits_cleared), label
+    assert (report.actions, report.cleaned, report.held_kind, report.held_reason, report.pseudonyms, report.overlay_bits_cleared) == (
+        expected.actions, expected.cleaned, expected.held_kind, expected.held_reason, expected.pseudonyms,
+        expected.overlay_bits_cleared), label
 
 
 def files(data_dir, entry: str):

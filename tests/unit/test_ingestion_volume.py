@@ -30,7 +30,7 @@ from services.ingestion.domain.slices import Window, middle_axial, render
 from services.ingestion.domain.volume import Refusal, Volume, build_volume, build_volumes
 from shared.volumes import VolumeTooLarge, from_nifti, from_nifti_bytes, to_nifti
 from tests.bombs import nifti_bomb
-from tests.conftest import REPO
+from tests.conftest import installed_tool
 
 MR = "dcm_qa_deident/In"
 CT_J2K = "totalsegmentator/tests/reference_files/example_ct_dicom"
@@ -52,10 +52,7 @@ def series_of(datasets: list) -> list:
 @pytest.fixture(scope="session")
 def dcm2niix() -> str:
     """dcm2niix's path, installed through scripts/tools.sh when missing; failing to get it fails the test."""
-    found = subprocess.run([str(REPO / "scripts" / "tools.sh"), "dcm2niix"], capture_output=True, text=True, timeout=600)
-    if found.returncode != 0:
-        pytest.fail(f"scripts/tools.sh dcm2niix could not provide dcm2niix:\n{found.stderr[-3000:]}")
-    return found.stdout.strip().splitlines()[-1]
+    return installed_tool("dcm2niix")
 
 
 def reference(dcm2niix: str, source: Path, out: Path) -> nib.Nifti1Image:

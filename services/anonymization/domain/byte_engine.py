@@ -24,11 +24,12 @@ from services.anonymization.domain.outcome import Deidentified, Identity, Pseudo
 from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
 from services.anonymization.domain.profile import Options, RuleTable
 from services.anonymization.domain.steps import (
-    AGE, CLEAN_UNLESS_NAMED, DESCRIBES_CONTENT, DUMMY_VALUE, EMPTY, ENGINE_NAME, IMPLEMENTATION_CLASS_UID, KEEP, PIXEL_DATA,
-    RECURSE, REMOVE, REMOVE_IF_NAMED, SHIFT, UIDS, burned_in, capped_age, dummy_value, encoded_markers, identifying_tokens,
+    AGE, DESCRIBES_CONTENT, DUMMY_VALUE, EMPTY, ENGINE_NAME, IMPLEMENTATION_CLASS_UID, KEEP, KEEP_IF_VOUCHED, PIXEL_DATA,
+    RECURSE, REMOVE, REPLACE_IF_NAMED, SHIFT, UIDS, burned_in, capped_age, dummy_value, encoded_markers, identifying_tokens,
     plan_for, time_partner,
 )
 from services.anonymization.domain.transcode import private_vr
+from services.anonymization.domain.vouched import vouched
 from shared import dicom_bytes
 from shared.dicom_bytes import ITEM, ITEM_DELIMITER, LONG_VRS, SEQUENCE_DELIMITER, UINT32, UNDEFINED, encode_element, file_meta, header
 
@@ -401,14 +402,16 @@ class _Deidentifier:
         if kind == REMOVE:
             actions["X"] += 1
             return None
-        if kind == REMOVE_IF_NAMED:
+        if kind == REPLACE_IF_NAMED:
             if self._names_someone(self._ascii(element)):
-                actions["X"] += 1
-                return None
+                return self._apply(element, step[1], pairs)
             actions["K"] += 1
             return self.data[element[2]:element[4]]
-        if kind == CLEAN_UNLESS_NAMED:
-            if not any(self._names_someone(value) for value in self._values(element)):
+        if kind == KEEP_IF_VOUCHED:
+            values = self._values(element)
+            kept = vouched(tag, vr, values) and not any(self._names_someone(value) for value in values)
+            self.report.clean(step[2], kept)
+            if kept:
                 actions["C"] += 1
                 return self.data[element[2]:element[4]]
             return self._apply(element, step[1], pairs)

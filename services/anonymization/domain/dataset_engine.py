@@ -23,10 +23,11 @@ from services.anonymization.domain.outcome import AnonymizationFailed, Deidentif
 from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
 from services.anonymization.domain.profile import Options, RuleTable
 from services.anonymization.domain.steps import (
-    AGE, CLEAN_UNLESS_NAMED, DESCRIBES_CONTENT, DUMMY_VALUE, EMPTY, ENGINE_NAME, IMPLEMENTATION_CLASS_UID, KEEP, PIXEL_DATA,
-    RECURSE, REMOVE, REMOVE_IF_NAMED, SHIFT, UIDS, burned_in, capped_age, dummy_value, identifying_tokens, markers, plan_for,
+    AGE, DESCRIBES_CONTENT, DUMMY_VALUE, EMPTY, ENGINE_NAME, IMPLEMENTATION_CLASS_UID, KEEP, KEEP_IF_VOUCHED, PIXEL_DATA,
+    RECURSE, REMOVE, REPLACE_IF_NAMED, SHIFT, UIDS, burned_in, capped_age, dummy_value, identifying_tokens, markers, plan_for,
     raw_markers, time_partner,
 )
+from services.anonymization.domain.vouched import vouched
 from shared.dicom_bytes import LONG_VRS, UNDEFINED, header
 
 
@@ -261,12 +262,15 @@ class _Deidentifier:
             return self._count("K")
         if kind == REMOVE:
             return self._remove(dataset, tag, "X")
-        if kind == REMOVE_IF_NAMED:
+        if kind == REPLACE_IF_NAMED:
             text = _plain_text(dataset.get_item(tag))
             named = self._names_someone_in(text) if text is not None else self._names_someone(dataset[tag])
-            return self._remove(dataset, tag, "X") if named else self._count("K")
-        if kind == CLEAN_UNLESS_NAMED:
-            return self._count("C") if not self._names_someone(dataset[tag]) else self._apply(dataset, tag, step[1], pairs)
+            return self._apply(dataset, tag, step[1], pairs) if named else self._count("K")
+        if kind == KEEP_IF_VOUCHED:
+            element = dataset[tag]
+            kept = vouched(int(tag), element.VR, _strings(element)) and not self._names_someone(element)
+            self.report.clean(step[2], kept)
+            return self._count("C") if kept else self._apply(dataset, tag, step[1], pairs)
         element = dataset[tag]
         if kind == RECURSE:
             return self._recurse(element, step[1])

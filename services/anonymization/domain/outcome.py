@@ -27,6 +27,10 @@ class PseudonymEntry:
     pseudonym: str
 
 
+# What became of an attribute kept cleaned (C): kept, domain/vouched.py vouching for it, or replaced.
+VOUCHED, REPLACED = "kept as vouched", "replaced"
+
+
 class HoldKind(Enum):
     """Why an instance is held for review instead of released."""
 
@@ -37,9 +41,11 @@ class HoldKind(Enum):
 
 @dataclass
 class Report:
-    """What the engine did to one instance: element counts per action, the hold decision, the pseudonym pairs."""
+    """What the engine did to one instance: element counts per action, what became of each attribute kept cleaned
+    (`cleaned`: (keyword, VOUCHED or REPLACED) → count, never the values), the hold decision, the pseudonym pairs."""
 
     actions: Counter = field(default_factory=Counter)
+    cleaned: Counter = field(default_factory=Counter)
     held_kind: HoldKind | None = None
     held_reason: str | None = None  # for the reviewer: what was found and what to do
     pseudonyms: list[PseudonymEntry] = field(default_factory=list)
@@ -48,6 +54,10 @@ class Report:
     @property
     def held(self) -> bool:
         return self.held_reason is not None
+
+    def clean(self, keyword: str, kept: bool) -> None:
+        """Record that a C attribute was kept as vouched for, or replaced by the profile's basic action."""
+        self.cleaned[keyword, VOUCHED if kept else REPLACED] += 1
 
     def hold(self, kind: HoldKind, reason: str | None) -> None:
         """Hold the instance for `reason` (None: nothing found) unless already held: the first reason found is reported."""

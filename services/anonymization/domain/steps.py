@@ -50,8 +50,11 @@ DESCRIBES_CONTENT = {0x00420011: (0x00420010,)}
 # The steps. Value-dependent ones carry what to do when the value names someone.
 KEEP, REMOVE, EMPTY, DUMMY_VALUE, UIDS, SHIFT, AGE = "keep", "remove", "empty", "dummy", "uids", "shift", "age"
 RECURSE = "recurse"  # (RECURSE, action counted): clean every item
-REMOVE_IF_NAMED = "remove if named"  # unlisted text: removed when it repeats an identifying value, else kept
-CLEAN_UNLESS_NAMED = "clean unless named"  # (…, step): kept as cleaned (C) unless it names someone, then `step`
+# (…, step): unlisted text, kept unless it repeats an identifying value, then `step` (a dummy keeps a required
+# attribute such as Manufacturer present and valid; a coded string is removed, as a dummy would not be a defined term)
+REPLACE_IF_NAMED = "replace if named"
+# (…, step, keyword): kept as cleaned (C) when domain/vouched.py vouches for it and it names no one, else `step`
+KEEP_IF_VOUCHED = "keep if vouched"
 
 _RESOLVED = {"X/Z": "Z", "X/D": "D", "Z/D": "D", "X/Z/D": "D"}
 
@@ -103,7 +106,7 @@ class Plan:
             if vr not in READ_WHEN_UNLISTED:
                 return (KEEP,)
             if vr in TEXT_VRS:
-                return (REMOVE_IF_NAMED,)
+                return (REPLACE_IF_NAMED, (REMOVE,) if vr == "CS" else (DUMMY_VALUE,))
             if vr == "UI":
                 return (UIDS,)
             if vr in DATE_VRS:
@@ -122,7 +125,7 @@ class Plan:
                 return (SHIFT,)
             basic = self._basic(self.table.rule(tag).basic, vr)
             if column in (COLUMN_DESCRIPTORS, COLUMN_PATIENT_CHARACTERISTICS, COLUMN_DEVICE) and vr in TEXT_VRS:
-                return (CLEAN_UNLESS_NAMED, basic)  # binary values (Maker Note…) cannot be read for names: never kept
+                return (KEEP_IF_VOUCHED, basic, keyword_for_tag(tag))  # binary values (Maker Note…) cannot be read: never kept
             return basic
         return self._basic(action, vr)
 
@@ -135,6 +138,8 @@ class Plan:
             return (REMOVE,)
         if resolved == "U" or (resolved == "D" and vr == "UI"):
             return (UIDS,)
+        if vr == "SQ" and action.startswith("X/"):
+            return (REMOVE,)  # emptied, a Type 3 sequence is invalid (dciodvfy); Z is for the Type 2 ones, rarer
         if resolved == "Z" or vr == "SQ":
             return (EMPTY,)
         return (DUMMY_VALUE,)
