@@ -22,6 +22,7 @@ from services.ingestion.domain import slices
 from services.ingestion.domain.reader import parse_instance
 from services.ingestion.domain.volume import Volume, build_volumes
 from shared import config, objectstore
+from shared.grid import plane_axis
 from shared.stack import Stack
 from shared.volume_store import VolumeStore
 from shared.volumes import to_nifti
@@ -172,12 +173,18 @@ def stack_latency(array: np.ndarray, affine: np.ndarray, work: Path) -> tuple[di
                     raise RuntimeError(f"upload of {label} ended {pb.UploadState.Name(done.state)}: {done.failure_reason}")
                 uploads[label] = (size, sent, ready, list(done.volume_ids))
             volume_id = uploads["NIfTI 512×512×300 int16"][3][0]
-            geometry = client.ingestion.GetVolume(pb.GetVolumeRequest(volume_id=volume_id)).volume.volume_ref.geometry
-            stored = np.reshape(geometry.affine, (4, 4))
-            count = {plane: geometry.shape[slices.plane_axis(stored, slices.Plane[plane.upper()])] for plane in PLANES}
+            shape, axes = plane_axes(client, volume_id)
+            count = {plane: shape[axis] for plane, axis in axes.items()}
             png = _rpc_latencies(client, volume_id, count, pb.SLICE_FORMAT_PNG)
             raw = _rpc_latencies(client, volume_id, count, pb.SLICE_FORMAT_RAW)
     return uploads, png, raw
+
+
+def plane_axes(client: Client, volume_id: str) -> tuple[tuple[int, ...], dict[str, int]]:
+    """A stored volume's shape [k, j, i] and the array axis each plane (by name) holds fixed, as the service pairs them."""
+    geometry = client.ingestion.GetVolume(pb.GetVolumeRequest(volume_id=volume_id)).volume.volume_ref.geometry
+    affine = np.reshape(geometry.affine, (4, 4))
+    return tuple(geometry.shape), {plane: plane_axis(affine, plane) for plane in PLANES}
 
 
 def _rpc_latencies(client: Client, volume_id: str, count: dict[str, int], form: int) -> dict[str, Latency]:

@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-import numpy as np
 
-from bench.ingestion import PLANES, data_dir, percentiles
+from bench.ingestion import PLANES, data_dir, percentiles, plane_axes
 from radlab.client import Client
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 from radlab.tokens import issue_token, token_key
-from services.ingestion.domain import slices
 from shared.stack import Stack
 from shared.volume_store import CHUNK
 
@@ -105,12 +103,11 @@ def measure(duration_s: float, clients: int) -> Serving:
         token = issue_token(token_key(stack.home, None), subject="bench", role="admin", tenant=TENANT)
         with Client(stack.grpc_addr, token) as client:
             volume_id, alone_s = ingest(client, folder)
-            geometry = client.ingestion.GetVolume(pb.GetVolumeRequest(volume_id=volume_id)).volume.volume_ref.geometry
-            affine = np.reshape(geometry.affine, (4, 4))
-            axes = {plane: slices.plane_axis(affine, slices.Plane[name.upper()]) for name, plane in PLANES.items()}
-            sizes = {plane: geometry.shape[axis] for plane, axis in axes.items()}
+            shape, by_name = plane_axes(client, volume_id)
+            axes = {PLANES[name]: axis for name, axis in by_name.items()}
+            sizes = {plane: shape[axis] for plane, axis in axes.items()}
             across_k = next(plane for plane, axis in axes.items() if axis == 0)
-            for index in range(0, geometry.shape[0], CHUNK[0]):  # every chunk decoded once: both phases see a warm cache
+            for index in range(0, shape[0], CHUNK[0]):  # every chunk decoded once: both phases see a warm cache
                 client.ingestion.GetSlice(pb.GetSliceRequest(volume_id=volume_id, plane=across_k, slice_index=index,
                                                              format=pb.SLICE_FORMAT_RAW))
 
@@ -132,7 +129,7 @@ def measure(duration_s: float, clients: int) -> Serving:
             uploader.join()
             if not loaded_s:
                 raise RuntimeError("the second upload of the MR failed; see the traceback above")
-    return Serving(tuple(geometry.shape), idle, ingesting, alone_s, loaded_s[0])
+    return Serving(shape, idle, ingesting, alone_s, loaded_s[0])
 
 
 def report(serving: Serving, clients: int) -> None:

@@ -35,10 +35,10 @@ class FailedPrecondition(RadlabError):
 
 # A status message travels in a trailer that clients refuse beyond 8 KiB by default, and percent-encoding may
 # triple it: 1 KiB of UTF-8 stays well inside, with room for every message the services write.
-MAX_MESSAGE_BYTES = 1024
+MAX_STATUS_BYTES = 1024
 
 
-def capped(message: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+def capped(message: str, limit: int = MAX_STATUS_BYTES) -> str:
     """`message` cut to at most `limit` bytes of UTF-8 (at a character boundary), '…' marking a cut."""
     encoded = message.encode("utf-8", "backslashreplace")  # a lone surrogate would fail gRPC's own encoding
     if len(encoded) <= limit:

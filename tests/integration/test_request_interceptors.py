@@ -13,7 +13,7 @@ import grpc
 import pytest
 
 from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion_pb
-from shared.errors import MAX_MESSAGE_BYTES, InvalidArgument
+from shared.errors import MAX_STATUS_BYTES, InvalidArgument
 from shared.grpcserver import TRACE_HEADER, ObservabilityInterceptor
 from shared.validation import RequestLimits, RequestValidation
 
@@ -104,4 +104,4 @@ def test_a_trace_id_that_does_not_look_like_one_is_replaced(served):
 def test_a_long_error_message_is_capped(served):
     _, channel = served
     code, details = get_slice(channel, ingestion_pb.GetSliceRequest(volume_id="long"))
-    assert code is grpc.StatusCode.INVALID_ARGUMENT and len(details.encode()) <= MAX_MESSAGE_BYTES and details.endswith("…")
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and len(details.encode()) <= MAX_STATUS_BYTES and details.endswith("…")

@@ -15,7 +15,7 @@ from radlab.training.v1 import training_service_pb2 as training_pb
 from radlab.type.v1 import geometry_pb2, label_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as workflow_pb
 from shared.config import Settings
-from shared.errors import MAX_MESSAGE_BYTES, InvalidArgument, capped
+from shared.errors import MAX_STATUS_BYTES, InvalidArgument, capped
 from shared.validation import RequestLimits, check
 
 LIMITS = RequestLimits(max_name_chars=16, max_text_chars=64, max_repeated=3)
@@ -119,4 +119,4 @@ def test_capped_keeps_a_message_within_its_bytes_at_a_character_boundary():
     assert capped("volume 'v' not found") == "volume 'v' not found"
     for message in ("x" * 5000, "é" * 5000, "😀" * 5000):
         cut = capped(message)
-        assert len(cut.encode()) <= MAX_MESSAGE_BYTES and cut.endswith("…") and message.startswith(cut[:-1])
+        assert len(cut.encode()) <= MAX_STATUS_BYTES and cut.endswith("…") and message.startswith(cut[:-1])

@@ -14,6 +14,7 @@ from services.ingestion.domain.geometry import Geometry, Issue, analyse
 from services.ingestion.domain.grouping import Series, group_image_series
 from services.ingestion.domain.resample import resample
 from shared.config import DEFAULT_VOLUME_MAX_VOXELS
+from shared.grid import array_spacing
 from shared.volumes import VolumeTooLarge, check_budget
 
 _INTEGER_DTYPES = (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32)
@@ -38,7 +39,7 @@ class Volume:
     @property
     def spacing(self) -> tuple[float, float, float]:
         """Voxel size along i, j, k in mm."""
-        return tuple(float(np.linalg.norm(self.affine[:3, axis])) for axis in range(3))
+        return array_spacing(self.affine)[::-1]
 
 
 @dataclass
