@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from radlab import SERVICES
+from radlab import SERVICES, annotation_cli
 from radlab.tokens import ROLES
 
 DEFAULT_HOME = "./.radlab"
@@ -98,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--dataset", required=True, help="the dataset id (radlab datasets create NAME)")
     upload.add_argument("--wait", action="store_true", help="wait until the volumes are built (or the upload failed)")
     upload.set_defaults(run=_upload)
+
+    annotation_cli.add_commands(commands, _server_command)
     return parser
 
 

@@ -152,6 +152,64 @@ class Client:
             if not token:
                 return datasets
 
+    def create_class(self, dataset_id: str, name: str, value: int = 0, color: str = "",
+                     class_type: int = annotation_pb.LABEL_CLASS_TYPE_SEGMENTATION_3D) -> annotation_pb.LabelClass:
+        """A label class; value 0 takes the next free one, and its codes come from the built-in list by name."""
+        request = annotation_pb.CreateLabelClassRequest(dataset_id=dataset_id, name=name, value=value, color=color, type=class_type)
+        return self.annotation.CreateLabelClass(request).label_class
+
+    def list_classes(self, dataset_id: str) -> list[annotation_pb.LabelClass]:
+        return _all(lambda token: self.annotation.ListLabelClasses(
+            annotation_pb.ListLabelClassesRequest(dataset_id=dataset_id, page_size=1000, page_token=token)), "label_classes")
+
+    def list_items(self, dataset_id: str, **filters) -> list[annotation_pb.Item]:
+        """Every item of the dataset matching the filters (ListItemsRequest fields: folder_id, tag, modality, text,
+        label_value, create_after, create_before, newest_first), across pages."""
+        return _all(lambda token: self.annotation.ListItems(
+            annotation_pb.ListItemsRequest(dataset_id=dataset_id, page_size=1000, page_token=token, **filters)), "items")
+
+    def wait_for_items(self, dataset_id: str, count: int, timeout_s: float = 120.0) -> list[annotation_pb.Item]:
+        """The dataset's items, once there are at least `count` (items follow VolumeReady)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = self.list_items(dataset_id)
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(found)} of {count} items in dataset {dataset_id} after {timeout_s:.0f} s")
+            time.sleep(0.2)
+
+    def import_labels(self, item_id: str, path: str | Path, label_format: int = 0, *, annotation_id: str = "",
+                      base_version: int = 0, mapping: dict[str, int] | None = None,
+                      create_missing_classes: bool = False) -> annotation_pb.ImportLabelsResponse:
+        """Import a label file onto an item as a new annotation version; the format goes by the file name when 0."""
+        path = Path(path)
+        request = annotation_pb.ImportLabelsRequest(
+            item_id=item_id, annotation_id=annotation_id, base_version=base_version,
+            format=label_format or label_format_of(path.name), data=path.read_bytes(), file_name=path.name,
+            label_mapping=mapping or {}, create_missing_classes=create_missing_classes)
+        return self.annotation.ImportLabels(request)
+
+    def export_labels(self, dataset_id: str, label_format: int, progress: Callable[[float, str], None] | None = None,
+                      timeout_s: float = 3600.0, **options) -> annotation_pb.Export:
+        """Start an export and wait for it to end, reporting (percent done, step); returns the finished export."""
+        export = self.annotation.StartExport(annotation_pb.StartExportRequest(dataset_id=dataset_id, format=label_format, **options)).export
+        deadline = time.monotonic() + timeout_s
+        while export.job.state in (1, 2):  # QUEUED, RUNNING
+            if progress:
+                progress(export.job.percent_done, export.job.message)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"export {export.export_id} still running after {timeout_s:.0f} s")
+            time.sleep(0.2)
+            export = self.annotation.GetExport(annotation_pb.GetExportRequest(export_id=export.export_id)).export
+        if progress:
+            progress(export.job.percent_done, export.job.message)
+        return export
+
+    def audit_events(self, dataset_id: str = "") -> list[annotation_pb.AuditEvent]:
+        return _all(lambda token: self.annotation.ListAuditEvents(
+            annotation_pb.ListAuditEventsRequest(dataset_id=dataset_id, page_size=1000, page_token=token)), "audit_events")
+
     def wait_for_workflow(self, dataset_id: str, timeout_s: float = 30.0) -> workflow_pb.Workflow:
         """The dataset's workflow, once the workflow service has set it up (it follows DatasetCreated)."""
         deadline = time.monotonic() + timeout_s
@@ -301,3 +359,28 @@ def _dicomdir_files(path: Path) -> list[Path]:
     if not files:
         raise FileNotFoundError(f"{path} lists no files; upload the folder of DICOM files instead")
     return files
+
+
+def _all(page: Callable[[str], object], field: str) -> list:
+    """Every entry of a List RPC, across its pages."""
+    found, token = [], ""
+    while True:
+        response = page(token)
+        found.extend(getattr(response, field))
+        token = response.next_page_token
+        if not token:
+            return found
+
+
+def label_format_of(name: str) -> int:
+    """The label format a file name says: .nii/.nii.gz NIfTI, .json Darwin (COCO when named coco*.json or *.coco.json),
+    .dcm DICOM-SEG unless the name says RTSTRUCT (rt*, *rtstruct*)."""
+    lower = name.lower()
+    if lower.endswith((".nii", ".nii.gz")):
+        return annotation_pb.LABEL_FORMAT_NIFTI
+    if lower.endswith(".json"):
+        return annotation_pb.LABEL_FORMAT_COCO if "coco" in lower else annotation_pb.LABEL_FORMAT_DARWIN
+    if lower.endswith(".dcm"):
+        rt = "rtstruct" in lower or Path(lower).name.startswith("rt")
+        return annotation_pb.LABEL_FORMAT_RTSTRUCT if rt else annotation_pb.LABEL_FORMAT_DICOM_SEG
+    raise ValueError(f"cannot tell the label format of {name!r} from its name; give it (nifti, seg, rtstruct, coco, darwin)")

@@ -3,10 +3,10 @@
 #
 # Usage: scripts/tools.sh TOOL   prints the path of TOOL's binary on stdout (installing it if missing);
 #                                progress and errors go to stderr, so `helm="$(scripts/tools.sh helm)"` works.
-# Tools: helm, dcm2niix, dciodvfy
+# Tools: helm, dcm2niix, dciodvfy, plastimatch
 # helm needs Go 1.26+ (helm v3.22.0's go.mod) and, on a cold cache, the Go module proxy.
-# dcm2niix and dciodvfy are the distribution's packages (Debian: dcm2niix, dicom3tools), apt-get installed
-# when missing (as root).
+# dcm2niix, dciodvfy and plastimatch are the distribution's packages (Debian: dcm2niix, dicom3tools, plastimatch),
+# apt-get installed when missing (as root).
 # RADLAB_TOOLS_DIR (or RADLAB_CACHE, for the whole cache) moves it elsewhere.
 set -euo pipefail
 
@@ -77,7 +77,9 @@ helm() {
 # installed when missing, which needs root; otherwise the message says what to install.
 #   dcm2niix (package dcm2niix), the reference DICOM→NIfTI converter volume tests compare against
 #     (Debian 12 ships 1.0.20220720);
-#   dciodvfy (package dicom3tools), David Clunie's IOD validator the de-identification outputs are checked with.
+#   dciodvfy (package dicom3tools), David Clunie's IOD validator the de-identification outputs are checked with;
+#   plastimatch (package plastimatch), the RT toolkit whose RTSTRUCT → mask conversion label exports are checked with
+#     (Debian 12 ships 1.9.4).
 apt_tool() {
   local binary="$1" package="$2" found
   # type -P: the binary on PATH, never a shell function's name.
@@ -115,6 +117,7 @@ main() {
     helm) helm ;;
     dcm2niix) apt_tool dcm2niix dcm2niix ;;
     dciodvfy) apt_tool dciodvfy dicom3tools ;;
+    plastimatch) apt_tool plastimatch plastimatch ;;
     -h|--help) usage ;;
     *)
       log "unknown tool '$1'"

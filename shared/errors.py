@@ -33,6 +33,12 @@ class FailedPrecondition(RadlabError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class Conflict(RadlabError):
+    """A change made on a state that is no longer current (e.g. a stale version): reload, then redo it."""
+
+    code = grpc.StatusCode.ABORTED
+
+
 # A status message travels in a trailer that clients refuse beyond 8 KiB by default, and percent-encoding may
 # triple it: 1 KiB of UTF-8 stays well inside, with room for every message the services write.
 MAX_STATUS_BYTES = 1024

@@ -14,11 +14,13 @@ from shared.objectstore.port import (
 )
 
 # The buckets of the storage layout: raw uploads (may hold PHI, until anonymization), de-identified instances,
-# image volumes, label arrays.
+# image volumes, label arrays, label exports.
 QUARANTINE_BUCKET, DICOM_BUCKET, VOLUMES_BUCKET, LABELS_BUCKET = "quarantine", "dicom", "volumes", "labels"
+EXPORTS_BUCKET = "exports"
 
 __all__ = [
     "DICOM_BUCKET",
+    "EXPORTS_BUCKET",
     "LABELS_BUCKET",
     "QUARANTINE_BUCKET",
     "VOLUMES_BUCKET",

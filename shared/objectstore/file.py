@@ -100,6 +100,12 @@ class FileObjectStore(ObjectStore):
             raise
         return _info(bucket, key, version)
 
+    def download_url(self, bucket: str, key: str, expires_s: int = 3600) -> str:
+        path = self._object_path(bucket, key)
+        if not path.is_file():
+            raise ObjectNotFound(bucket, key)
+        return path.as_uri()
+
     def get(self, bucket: str, key: str) -> bytes:
         with self._open(bucket, key) as file:
             return file.read()

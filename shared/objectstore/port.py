@@ -171,5 +171,10 @@ class ObjectStore(abc.ABC):
         """Remove the object; deleting an absent object is not an error."""
 
     @abc.abstractmethod
+    def download_url(self, bucket: str, key: str, expires_s: int = 3600) -> str:
+        """A URL that fetches the object without credentials for `expires_s` seconds (S3: presigned; file: a file:// URL
+        valid as long as the file is there); ObjectNotFound if absent."""
+
+    @abc.abstractmethod
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object whose key starts with `prefix` (a plain string prefix, at any depth), sorted by key."""

@@ -193,6 +193,11 @@ class S3ObjectStore(ObjectStore):
         # Another writer replaced it in the meantime; describe what this put stored.
         return ObjectInfo(bucket, key, size, sha256, content_type, datetime.now(UTC), metadata)
 
+    def download_url(self, bucket: str, key: str, expires_s: int = 3600) -> str:
+        self.head(bucket, key)  # ObjectNotFound for an absent object, as on file://
+        with self._errors(bucket, key):
+            return self._client.presigned_get_object(check_bucket(bucket), check_key(key), expires=timedelta(seconds=expires_s))
+
     def get(self, bucket: str, key: str) -> bytes:
         with self._errors(bucket, key):
             response = self._client.get_object(check_bucket(bucket), check_key(key))

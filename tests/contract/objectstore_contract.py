@@ -85,6 +85,15 @@ class ObjectStoreContract:
         assert before <= info.modified <= datetime.now(UTC) + timedelta(seconds=5)
         assert info.modified.utcoffset() == timedelta(0)
 
+    def test_download_url_fetches_the_object_without_credentials(self, store: ObjectStore, bucket: str) -> None:
+        import urllib.request
+
+        store.put(bucket, "exports/a b.zip", b"archive bytes")
+        with urllib.request.urlopen(store.download_url(bucket, "exports/a b.zip", expires_s=60)) as response:
+            assert response.read() == b"archive bytes"
+        with pytest.raises(ObjectNotFound):
+            store.download_url(bucket, "exports/absent.zip")
+
     def test_file_like_round_trip(self, store: ObjectStore, bucket: str) -> None:
         """A binary file object is stored whole and its sha256 reported."""
         data = bytes(range(256)) * 9000  # over 2 MiB: more than one read of the input

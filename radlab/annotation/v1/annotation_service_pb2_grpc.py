@@ -101,6 +101,11 @@ class AnnotationServiceStub:
                 request_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.SaveKeySlicesRequest.SerializeToString,
                 response_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.SaveKeySlicesResponse.FromString,
                 _registered_method=True)
+        self.SaveShapes = channel.unary_unary(
+                '/radlab.annotation.v1.AnnotationService/SaveShapes',
+                request_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.SaveShapesRequest.SerializeToString,
+                response_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.SaveShapesResponse.FromString,
+                _registered_method=True)
         self.GetAnnotation = channel.unary_unary(
                 '/radlab.annotation.v1.AnnotationService/GetAnnotation',
                 request_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetAnnotationRequest.SerializeToString,
@@ -130,6 +135,26 @@ class AnnotationServiceStub:
                 '/radlab.annotation.v1.AnnotationService/GetExport',
                 request_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportRequest.SerializeToString,
                 response_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportResponse.FromString,
+                _registered_method=True)
+        self.GetAnnotationDiff = channel.unary_unary(
+                '/radlab.annotation.v1.AnnotationService/GetAnnotationDiff',
+                request_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetAnnotationDiffRequest.SerializeToString,
+                response_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetAnnotationDiffResponse.FromString,
+                _registered_method=True)
+        self.RestoreAnnotationVersion = channel.unary_unary(
+                '/radlab.annotation.v1.AnnotationService/RestoreAnnotationVersion',
+                request_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RestoreAnnotationVersionRequest.SerializeToString,
+                response_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RestoreAnnotationVersionResponse.FromString,
+                _registered_method=True)
+        self.ListExports = channel.unary_unary(
+                '/radlab.annotation.v1.AnnotationService/ListExports',
+                request_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListExportsRequest.SerializeToString,
+                response_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListExportsResponse.FromString,
+                _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/radlab.annotation.v1.AnnotationService/ListAuditEvents',
+                request_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
         self.RevokeToken = channel.unary_unary(
                 '/radlab.annotation.v1.AnnotationService/RevokeToken',
@@ -237,6 +262,15 @@ class AnnotationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SaveShapes(self, request, context):
+        """Saves vector shapes (boxes, ellipses, polygons, polylines, keypoints, angles) and item tags as a new
+        annotation version, starting a new annotation by the caller when none is named; the server measures
+        each shape (lengths and angles in mm, regions' area and image statistics in the item's units).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetAnnotation(self, request, context):
         """Returns an annotation at a version, with per-slice provenance and, on request, slice content.
         """
@@ -275,6 +309,34 @@ class AnnotationServiceServicer:
 
     def GetExport(self, request, context):
         """Returns an export and its job's progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAnnotationDiff(self, request, context):
+        """Per class, what changed between two versions of an annotation: voxels added and removed, slices changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreAnnotationVersion(self, request, context):
+        """Makes an earlier version's labels the content of a new version (history is never rewritten).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExports(self, request, context):
+        """Lists a dataset's exports, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEvents(self, request, context):
+        """Lists the append-only audit log of the caller's tenant (optionally one dataset's), oldest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -356,6 +418,11 @@ def add_AnnotationServiceServicer_to_server(servicer, server):
                     request_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.SaveKeySlicesRequest.FromString,
                     response_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.SaveKeySlicesResponse.SerializeToString,
             ),
+            'SaveShapes': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveShapes,
+                    request_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.SaveShapesRequest.FromString,
+                    response_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.SaveShapesResponse.SerializeToString,
+            ),
             'GetAnnotation': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAnnotation,
                     request_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetAnnotationRequest.FromString,
@@ -385,6 +452,26 @@ def add_AnnotationServiceServicer_to_server(servicer, server):
                     servicer.GetExport,
                     request_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportRequest.FromString,
                     response_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportResponse.SerializeToString,
+            ),
+            'GetAnnotationDiff': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAnnotationDiff,
+                    request_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetAnnotationDiffRequest.FromString,
+                    response_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetAnnotationDiffResponse.SerializeToString,
+            ),
+            'RestoreAnnotationVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreAnnotationVersion,
+                    request_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RestoreAnnotationVersionRequest.FromString,
+                    response_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RestoreAnnotationVersionResponse.SerializeToString,
+            ),
+            'ListExports': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExports,
+                    request_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListExportsRequest.FromString,
+                    response_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListExportsResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListAuditEventsResponse.SerializeToString,
             ),
             'RevokeToken': grpc.unary_unary_rpc_method_handler(
                     servicer.RevokeToken,
@@ -756,6 +843,33 @@ class AnnotationService:
             _registered_method=True)
 
     @staticmethod
+    def SaveShapes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.annotation.v1.AnnotationService/SaveShapes',
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.SaveShapesRequest.SerializeToString,
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.SaveShapesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetAnnotation(request,
             target,
             options=(),
@@ -907,6 +1021,114 @@ class AnnotationService:
             '/radlab.annotation.v1.AnnotationService/GetExport',
             radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportRequest.SerializeToString,
             radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAnnotationDiff(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.annotation.v1.AnnotationService/GetAnnotationDiff',
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetAnnotationDiffRequest.SerializeToString,
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.GetAnnotationDiffResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreAnnotationVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.annotation.v1.AnnotationService/RestoreAnnotationVersion',
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RestoreAnnotationVersionRequest.SerializeToString,
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.RestoreAnnotationVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExports(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.annotation.v1.AnnotationService/ListExports',
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListExportsRequest.SerializeToString,
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListExportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.annotation.v1.AnnotationService/ListAuditEvents',
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListAuditEventsRequest.SerializeToString,
+            radlab_dot_annotation_dot_v1_dot_annotation__service__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

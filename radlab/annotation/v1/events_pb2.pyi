@@ -63,6 +63,26 @@ class LabelKeySlices(_message.Message):
     absent_slice_indices: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, label_value: _Optional[int] = ..., drawn_slice_indices: _Optional[_Iterable[int]] = ..., absent_slice_indices: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class AnnotationVersionSaved(_message.Message):
+    __slots__ = ("item_id", "dataset_id", "annotation_id", "version", "parent_version", "author", "interpolate", "plane")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    INTERPOLATE_FIELD_NUMBER: _ClassVar[int]
+    PLANE_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    dataset_id: str
+    annotation_id: str
+    version: int
+    parent_version: int
+    author: str
+    interpolate: bool
+    plane: _geometry_pb2.Plane
+    def __init__(self, item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., version: _Optional[int] = ..., parent_version: _Optional[int] = ..., author: _Optional[str] = ..., interpolate: _Optional[bool] = ..., plane: _Optional[_Union[_geometry_pb2.Plane, str]] = ...) -> None: ...
+
 class KeySlicesSaved(_message.Message):
     __slots__ = ("item_id", "dataset_id", "annotation_id", "version", "volume_id", "plane", "key_slices", "labels")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]

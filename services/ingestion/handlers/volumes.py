@@ -96,6 +96,21 @@ def on_scan_anonymized(ports: Ports, consumer: str, event: Event) -> None:
         log.info("scan ingested", extra={"scan_id": anonymized.scan_id, "volumes": len(built), "refused": len(refused)})
 
 
+def _instance_keys(volume: Volume, where: dict[int, str]) -> list[str]:
+    """Per slice k, the object key of the single-frame instance that lies exactly on it ("" where none does, as on a
+    resampled grid), so label formats that reference source instances (DICOM-SEG, RTSTRUCT) can find them."""
+    inverse = np.linalg.inv(volume.affine)
+    keys = [""] * volume.shape[0]
+    for frame in volume.series.frames:
+        if frame.frame is not None:
+            continue
+        i, j, k = (inverse @ np.array([*frame.position, 1.0]))[:3]
+        nearest = round(float(k))
+        if abs(k - nearest) < 1e-3 and abs(i) < 1e-3 and abs(j) < 1e-3 and 0 <= nearest < len(keys):
+            keys[nearest] = where[id(frame.dataset)]
+    return keys
+
+
 def _set_upload_state(uow: UnitOfWork, tenant: str, upload_id: str, state: int, reason: str = "") -> None:
     table = store.uploads
     values = {"state": state, "updated_at": time.time()} | ({"failure_reason": reason} if reason else {})
@@ -139,6 +154,7 @@ def _dicom_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, volum
     volume_id = str(uuid.uuid5(_NAMESPACE, f"{tenant}/{dataset_id}/{content.hexdigest()}"))
     modality = str(first.get("Modality", ""))[:16]
     attributes = slices.volume_attributes(volume.data, modality, slices.Window(*volume.window) if volume.window else None)
+    attributes |= {"dicom_bucket": bucket, "instance_keys": _instance_keys(volume, where)}
     with ports.db.read() as conn:
         known = conn.execute(sa.select(store.volumes.c.volume_id).where(store.volumes.c.volume_id == volume_id)).first()
     if known is None:  # the same instances uploaded again make the same volume: it is stored already

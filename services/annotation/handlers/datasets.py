@@ -1,4 +1,4 @@
-"""Annotation's command and event handlers: load, apply the domain rules, save, emit."""
+"""Datasets: creating, listing and sharing them with vendors, and who may see one; token revocation."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ from sqlalchemy.engine import Connection
 
 from radlab.annotation.v1 import events_pb2
 from radlab.quoting import shown
-from radlab.tokens import DAY_S, DEFAULT_MAX_TTL_DAYS
 from services.annotation import store
+from services.annotation.handlers import audit
 from services.annotation.domain import datasets as rules
 from services.annotation.domain.revocations import revoked_until
 from shared import paging
 from shared.auth import Principal
-from shared.consumer import Handler
 from shared.db import Database, UnitOfWork
 from shared.errors import AlreadyExists, NotFound
 from shared.protos import timestamp
@@ -34,14 +33,7 @@ class DatasetView:
     creator: str
     created_at: float
     vendor_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Ports:
-    """What annotation's handlers work with: its database, and the longest a token may live (RADLAB_TOKEN_MAX_TTL_DAYS)."""
-
-    db: Database
-    token_max_ttl_s: float = DEFAULT_MAX_TTL_DAYS * DAY_S
+    item_count: int
 
 
 def create_dataset(db: Database, caller: Principal, name: str, description: str) -> DatasetView:
@@ -61,6 +53,7 @@ def create_dataset(db: Database, caller: Principal, name: str, description: str)
         )
         uow.emit(events_pb2.DatasetCreated(dataset_id=dataset_id, name=name, creator=caller.subject),
                  subject=dataset_id, tenant=caller.tenant)
+        audit.record(uow, caller.tenant, caller.subject, "dataset.created", dataset_id=dataset_id, name=name)
         return _load(uow, caller, dataset_id)
 
 
@@ -92,6 +85,7 @@ def share_dataset(db: Database, caller: Principal, dataset_id: str, vendor_id: s
                 )
             )
             uow.emit(events_pb2.DatasetShared(dataset_id=dataset_id, vendor_id=vendor_id), subject=dataset_id, tenant=caller.tenant)
+            audit.record(uow, caller.tenant, caller.subject, "dataset.shared", dataset_id=dataset_id, vendor_id=vendor_id)
         return _load(uow, caller, dataset_id)
 
 
@@ -102,22 +96,24 @@ def unshare_dataset(db: Database, caller: Principal, dataset_id: str, vendor_id:
             links = store.dataset_vendors
             uow.execute(links.delete().where(links.c.dataset_id == dataset_id, links.c.vendor_id == vendor_id))
             uow.emit(events_pb2.DatasetUnshared(dataset_id=dataset_id, vendor_id=vendor_id), subject=dataset_id, tenant=caller.tenant)
+            audit.record(uow, caller.tenant, caller.subject, "dataset.unshared", dataset_id=dataset_id, vendor_id=vendor_id)
         return _load(uow, caller, dataset_id)
 
 
-def revoke_token(ports: Ports, caller: Principal, token_id: str, requested_expiry_s: float | None) -> float:
+def revoke_token(db: Database, token_max_ttl_s: float, caller: Principal, token_id: str, requested_expiry_s: float | None) -> float:
     """Announce that token `token_id` of the caller's tenant is revoked (TokenRevoked, which every service applies to
     its deny list, this one too); returns until when the services refuse it."""
-    until = revoked_until(token_id, requested_expiry_s, time.time(), ports.token_max_ttl_s)
-    with ports.db.unit_of_work() as uow:
+    until = revoked_until(token_id, requested_expiry_s, time.time(), token_max_ttl_s)
+    with db.unit_of_work() as uow:
         revoked = events_pb2.TokenRevoked(token_id=token_id, expire_time=timestamp(until), revoked_by=caller.subject)
         uow.emit(revoked, subject=token_id, tenant=caller.tenant)
+        audit.record(uow, caller.tenant, caller.subject, "token.revoked", token_id=token_id)
     return until
 
 
-def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
-    """Revoked tokens now; VolumeReady, PredictionsReady and SlicesInterpolated come with their issues."""
-    return store.revoked_tokens.event_handlers(ports.db, consumer)
+def visible(conn: UnitOfWork | Connection, caller: Principal, dataset_id: str) -> DatasetView:
+    """The dataset if the caller may see it (its tenant; for vendors, shared with theirs), else NotFound."""
+    return _load(conn, caller, dataset_id)
 
 
 def _load(uow: UnitOfWork | Connection, caller: Principal, dataset_id: str) -> DatasetView:
@@ -131,4 +127,5 @@ def _load(uow: UnitOfWork | Connection, caller: Principal, dataset_id: str) -> D
     if row is None or (caller.role == "vendor" and not rules.visible_to_vendor(vendors, caller.vendor)):
         raise NotFound(f"dataset {shown(dataset_id)} not found")
     vendor_ids = () if caller.role == "vendor" else tuple(sorted(vendors))
-    return DatasetView(row.seq, row.dataset_id, row.name, row.description, row.creator, row.created_at, vendor_ids)
+    count = uow.execute(sa.select(sa.func.count()).select_from(store.items).where(store.items.c.dataset_id == dataset_id)).scalar()
+    return DatasetView(row.seq, row.dataset_id, row.name, row.description, row.creator, row.created_at, vendor_ids, count)
