@@ -19,6 +19,7 @@ def add_commands(commands, server_command) -> None:
     listing.add_argument("dataset", help="dataset id")
     listing.add_argument("--tag")
     listing.add_argument("--modality", help="e.g. CT")
+    listing.add_argument("--body-part", help="e.g. CHEST")
     listing.add_argument("--text", help="text in the item's name or series description")
     listing.add_argument("--label", type=int, help="only items where this label class value is present")
     listing.add_argument("--folder", help="folder id")
@@ -61,7 +62,7 @@ def add_commands(commands, server_command) -> None:
     exported.set_defaults(run=_labels_export)
     convert = labels.add_parser("convert", help="convert between NIfTI, DICOM-SEG and RTSTRUCT, offline")
     convert.add_argument("source", help="SRC: .nii/.nii.gz, or a DICOM-SEG / RTSTRUCT file")
-    convert.add_argument("output", help="OUT: .nii.gz, or .dcm (SEG unless named *rtstruct*.dcm or rt*.dcm)")
+    convert.add_argument("output", help="OUT: .nii or .nii.gz (NIfTI), .rtstruct.dcm (RTSTRUCT), other .dcm (DICOM-SEG)")
     convert.add_argument("--reference", help="folder of the DICOM series the labels lie on (needed for DICOM in or out)")
     convert.add_argument("--classes", help="MAP.json: label value → name and codes")
     convert.set_defaults(run=server_command("labels convert", _labels_convert))
@@ -77,7 +78,7 @@ def _items_list(args: argparse.Namespace) -> int:
 
     from radlab.client import Client
 
-    filters = {key: value for key, value in (("tag", args.tag), ("modality", args.modality), ("text", args.text),
+    filters = {key: value for key, value in (("tag", args.tag), ("modality", args.modality), ("body_part", args.body_part), ("text", args.text),
                                              ("label_value", args.label), ("folder_id", args.folder)) if value}
     with Client() as client:
         for item in client.list_items(args.dataset, **filters):
@@ -173,13 +174,22 @@ def _labels_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def reference_grid(folder: Path):
+    """The grid of the DICOM series in `folder` as ingestion stacks it, as the label formats take it."""
+    from services.annotation.formats import Grid
+    from services.ingestion.cli import series_grid
+
+    series = series_grid(folder)
+    return Grid(series.shape, series.affine, series.frame_of_reference_uid, series.instances)
+
+
 def _labels_convert(args: argparse.Namespace) -> int:
     from services.annotation.formats.convert import convert_labels
     from shared.errors import InvalidArgument
 
     try:
-        warnings = convert_labels(Path(args.source), Path(args.output), Path(args.reference) if args.reference else None,
-                                  Path(args.classes) if args.classes else None)
+        reference = reference_grid(Path(args.reference)) if args.reference else None
+        warnings = convert_labels(Path(args.source), Path(args.output), reference, Path(args.classes) if args.classes else None)
     except InvalidArgument as error:  # bad input: one line, nothing written
         print(f"radlab: {error}", file=sys.stderr)
         return 2

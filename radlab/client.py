@@ -163,7 +163,7 @@ class Client:
             annotation_pb.ListLabelClassesRequest(dataset_id=dataset_id, page_size=1000, page_token=token)), "label_classes")
 
     def list_items(self, dataset_id: str, **filters) -> list[annotation_pb.Item]:
-        """Every item of the dataset matching the filters (ListItemsRequest fields: folder_id, tag, modality, text,
+        """Every item of the dataset matching the filters (ListItemsRequest fields: folder_id, tag, modality, body_part, text,
         label_value, create_after, create_before, newest_first), across pages."""
         return _all(lambda token: self.annotation.ListItems(
             annotation_pb.ListItemsRequest(dataset_id=dataset_id, page_size=1000, page_token=token, **filters)), "items")

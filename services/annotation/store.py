@@ -75,6 +75,7 @@ items = sa.Table(
     sa.Column("study_id", sa.String(100), nullable=False),
     sa.Column("series_id", sa.String(100), nullable=False),
     sa.Column("modality", sa.String(16), nullable=False),
+    sa.Column("body_part", sa.String(64), nullable=False),
     sa.Column("display_name", sa.String(400), nullable=False),
     # lowercase display name and series description, for case-insensitive search on every database
     sa.Column("search_text", sa.String(900), nullable=False),
@@ -86,6 +87,7 @@ items = sa.Table(
     sa.Index("items_by_dataset", "dataset_id", "seq"),
     sa.Index("items_by_modality", "dataset_id", "modality", "seq"),
     sa.Index("items_by_folder", "dataset_id", "folder_id", "seq"),
+    sa.Index("items_by_body_part", "dataset_id", "body_part", "seq"),
     sa.Index("items_by_time", "dataset_id", "created_at"),
 )
 

@@ -1,15 +1,60 @@
-"""`radlab volume FOLDER OUT.nii.gz`: build NIfTI volumes from a folder of DICOM files, offline, as the service builds them."""
+"""`radlab volume FOLDER OUT.nii.gz`: build NIfTI volumes from a folder of DICOM files, offline, as the service builds
+them; and the grid of one series' own slices, for label files drawn on it (`radlab labels convert --reference`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from services.ingestion.domain.grouping import holds_image
+import numpy as np
+from pydicom.dataset import Dataset
+
+from services.ingestion.domain.geometry import analyse
+from services.ingestion.domain.grouping import group_image_series, holds_image
 from services.ingestion.domain.reader import parse_instance
-from services.ingestion.domain.volume import Refusal, Volume, build_volumes
+from services.ingestion.domain.volume import Refusal, Volume, build_volumes, stacked_affine
 from shared.config import Settings
 from shared.errors import InvalidArgument
 from shared.volumes import check_output, to_nifti
+
+
+@dataclass(frozen=True)
+class SeriesGrid:
+    """One series' own grid: shape [k, j, i], affine (i, j, k, 1) → LPS mm, frame of reference, an instance per k."""
+
+    shape: tuple[int, int, int]
+    affine: np.ndarray
+    frame_of_reference_uid: str
+    instances: list[Dataset]
+
+
+def series_grid(folder: Path) -> SeriesGrid:
+    """The grid of the one image series in `folder` as ingestion stacks it, with its instances (headers only) in k
+    order. A series that is not one instance per slice on a regular grid (tilted, uneven or repeated slices,
+    multi-frame) is refused: labels drawn on it are not voxels of one grid."""
+    if not folder.is_dir():
+        raise InvalidArgument(f"{folder} is not a folder; name the folder of the DICOM series the labels lie on")
+    datasets = [dataset for path in sorted(p for p in folder.rglob("*") if p.is_file())
+                if (dataset := _header(path)) is not None and holds_image(dataset)]
+    found, unusable = group_image_series(datasets)
+    if len(found) != 1:
+        listed = "; ".join(series.description for series in found) or "; ".join(unusable.values()) or "no DICOM images"
+        raise InvalidArgument(f"{folder} holds {len(found)} image series ({listed}); name the folder of one")
+    geometry = analyse(found[0])
+    if not geometry.stackable or any(frame.frame is not None for frame in geometry.frames):
+        problems = "; ".join(issue.message for issue in geometry.issues) or "its images are frames of a multi-frame instance"
+        raise InvalidArgument(f"{folder}: {problems}. Labels here are voxels on the series' own slices, one instance "
+                              "per slice on a regular grid; convert onto the volume Radlab built from it instead (NIfTI)")
+    first = geometry.frames[0]
+    return SeriesGrid((len(geometry.frames), first.rows, first.columns), stacked_affine(geometry),
+                      str(first.dataset.get("FrameOfReferenceUID", "") or ""), [frame.dataset for frame in geometry.frames])
+
+
+def _header(path: Path) -> Dataset | None:
+    try:
+        return parse_instance(path.read_bytes())
+    except OSError:
+        return None  # not DICOM, or cut short: no part of the series
 
 
 def volumes_from_folder(source: Path, output: Path) -> int:

@@ -9,6 +9,7 @@ Real data: the MSD spleen CT with its manual mask (NIfTI) and TotalSegmentator's
 from __future__ import annotations
 
 import io
+import json
 import urllib.request
 import zipfile
 
@@ -101,9 +102,9 @@ def annotation(client: Client, annotation_id: str, **options) -> pb.GetAnnotatio
     return client.annotation.GetAnnotation(pb.GetAnnotationRequest(annotation_id=annotation_id, **options))
 
 
-def export_archive(client: Client, dataset: str, label_format: int) -> zipfile.ZipFile:
+def export_archive(client: Client, dataset: str, label_format: int, **options) -> zipfile.ZipFile:
     seen: list[float] = []
-    export = client.export_labels(dataset, label_format, lambda percent, _step: seen.append(percent))
+    export = client.export_labels(dataset, label_format, lambda percent, _step: seen.append(percent), **options)
     assert export.job.state == 3, export.job.error  # SUCCEEDED
     assert seen[-1] == 100.0
     with urllib.request.urlopen(export.download_url) as response:
@@ -115,6 +116,7 @@ def test_items_come_from_volumes_and_filter_by_modality_text_tag_and_folder(admi
     assert ct_item.modality == "CT"
     assert {item.item_id for item in admin.list_items(dataset, modality="CT")} >= {ct_item.item_id}
     assert admin.list_items(dataset, modality="MR") == []
+    assert [item.item_id for item in admin.list_items(dataset, body_part="partialbody")] == [ct_item.item_id]
     folder = admin.annotation.CreateFolder(pb.CreateFolderRequest(dataset_id=dataset, name="training")).folder
     admin.annotation.UpdateItem(pb.UpdateItemRequest(
         item=pb.Item(item_id=ct_item.item_id, tags=["abdomen", "contrast"], folder_id=folder.folder_id,
@@ -346,3 +348,96 @@ def test_label_volumes_are_measured_in_ml_and_hounsfield_units(admin, scans, dat
     voxel_ml = abs(np.linalg.det(affine[:3, :3])) / 1000
     assert found[0].measurement.voxels == int(np.count_nonzero(mask))
     assert found[0].measurement.volume_ml == pytest.approx(np.count_nonzero(mask) * voxel_ml, rel=1e-9)
+
+
+def vendor_requests(dataset: str, item: str, annotation_id: str) -> dict[str, object]:
+    """A request naming another vendor's dataset, item or annotation, for every annotation RPC vendors may call."""
+    return {
+        "GetDataset": pb.GetDatasetRequest(dataset_id=dataset),
+        "ListLabelClasses": pb.ListLabelClassesRequest(dataset_id=dataset),
+        "ListFolders": pb.ListFoldersRequest(dataset_id=dataset),
+        "ListItems": pb.ListItemsRequest(dataset_id=dataset),
+        "GetItem": pb.GetItemRequest(item_id=item),
+        "SaveKeySlices": pb.SaveKeySlicesRequest(item_id=item, key_slices=[label_pb2.SliceLabel(
+            plane=geometry_pb2.PLANE_AXIAL, slice_index=0, label_value=1, provenance=label_pb2.SLICE_PROVENANCE_ABSENT)]),
+        "SaveShapes": pb.SaveShapesRequest(item_id=item, shapes=[pb.Shape(label_value=1)]),
+        "GetAnnotation": pb.GetAnnotationRequest(annotation_id=annotation_id),
+        "SubmitAnnotation": pb.SubmitAnnotationRequest(annotation_id=annotation_id, version=1),
+        "ListAnnotationVersions": pb.ListAnnotationVersionsRequest(annotation_id=annotation_id),
+        "GetAnnotationDiff": pb.GetAnnotationDiffRequest(annotation_id=annotation_id),
+        "RestoreAnnotationVersion": pb.RestoreAnnotationVersionRequest(annotation_id=annotation_id, version=1, base_version=1),
+        "ImportLabels": pb.ImportLabelsRequest(item_id=item, format=pb.LABEL_FORMAT_NIFTI, data=b"x", file_name="x.nii"),
+    }
+
+
+def test_every_rpc_a_vendor_may_call_hides_another_vendors_dataset(stack, admin, scans):
+    """globex's token gets NOT_FOUND for acme's dataset, its items and annotations, from every RPC vendors may call."""
+    from shared.auth import allowed_roles
+
+    dataset, spleen_item, _ = scans
+    some_annotation = admin.annotation.GetItem(pb.GetItemRequest(item_id=spleen_item.item_id)).item.annotations[0].annotation_id
+    requests = vendor_requests(dataset, spleen_item.item_id, some_annotation)
+    vendor_rpcs = {method.name for method in pb.DESCRIPTOR.services_by_name["AnnotationService"].methods
+                   if "vendor" in allowed_roles(f"/radlab.annotation.v1.AnnotationService/{method.name}")}
+    assert set(requests) == vendor_rpcs - {"ListDatasets"}  # a new vendor RPC needs a line here
+    with client_for(stack, "globex-1", "vendor", vendor="globex") as globex:
+        assert dataset not in {d.dataset_id for d in globex.list_datasets()}
+        for name, request in requests.items():
+            with pytest.raises(grpc.RpcError) as hidden:
+                getattr(globex.annotation, name)(request)
+            assert hidden.value.code() is grpc.StatusCode.NOT_FOUND, (name, hidden.value.details())
+
+
+def test_the_cli_lists_items_and_classes_and_exports_with_a_progress_bar(stack, admin, scans, tmp_path, monkeypatch, capsys):
+    from radlab.cli import main
+
+    running, home = stack
+    dataset, spleen_item, _ = scans
+    monkeypatch.setenv("RADLAB_URL", running.grpc_addr)
+    monkeypatch.setenv("RADLAB_TOKEN", issue_token(token_key(home, None), subject="admin-1", role="admin", tenant=TENANT))
+    assert main(["items", "list", dataset, "--text", spleen_item.display_name[:6]]) == 0
+    assert spleen_item.item_id in capsys.readouterr().out
+    assert main(["classes", "list", dataset]) == 0
+    assert "Spleen (SCT 78961009)" in capsys.readouterr().out
+    out = tmp_path / "labels.zip"
+    assert main(["labels", "export", dataset, str(out), "--format", "nifti", "--wait"]) == 0
+    printed = capsys.readouterr()
+    assert "exporting" in printed.err and "100" in printed.err
+    assert "labels.csv" in zipfile.ZipFile(out).namelist()
+    assert main(["labels", "import", spleen_item.item_id, str(tmp_path / "missing.nii.gz")]) == 1
+    assert "missing.nii.gz" in capsys.readouterr().err
+    assert main(["audit", "export", "--dataset", dataset]) == 0
+    assert '"action": "dataset.created"' in capsys.readouterr().out
+
+
+def label_voxels(client: Client, annotation_id: str) -> dict[int, int]:
+    found = annotation(client, annotation_id, include_measurements=True).label_measurements
+    return {entry.label_value: entry.measurement.voxels for entry in found}
+
+
+@pytest.mark.parametrize("label_format, suffix", [
+    (pb.LABEL_FORMAT_DARWIN, ".json"), (pb.LABEL_FORMAT_RTSTRUCT, ".rtstruct.dcm"), (pb.LABEL_FORMAT_COCO, "annotations.json"),
+])
+def test_every_export_format_imports_back_to_the_same_labels(admin, scans, label_format, suffix):
+    """Each submitted annotation goes out in the format and comes back in through ImportLabels: the same voxels per
+    class (RTSTRUCT's contours within 1 %); items the format cannot express are listed as skipped."""
+    dataset, spleen_item, ct_item = scans
+    archive = export_archive(admin, dataset, label_format, selection=pb.ANNOTATION_SELECTION_ALL_SUBMITTED)
+    manifest = json.loads(archive.read("manifest.json"))
+    compared = 0
+    for entry in manifest["annotations"]:
+        skipped = {s["annotation_id"] for s in manifest["skipped"]}
+        original = label_voxels(admin, entry["annotation_id"])
+        if entry["annotation_id"] in skipped or not original:
+            continue
+        name = "annotations.json" if label_format == pb.LABEL_FORMAT_COCO else f"{entry['item_id']}/{entry['annotation_id']}{suffix}"
+        back = admin.annotation.ImportLabels(pb.ImportLabelsRequest(
+            item_id=entry["item_id"], format=label_format, data=archive.read(name), file_name=name.rsplit("/", 1)[-1]))
+        again = label_voxels(admin, back.annotation_id)
+        assert set(again) == set(original), name
+        for value, count in original.items():
+            assert again[value] == pytest.approx(count, rel=0.01 if label_format == pb.LABEL_FORMAT_RTSTRUCT else 0), (name, value)
+        compared += 1
+    assert compared >= (1 if label_format == pb.LABEL_FORMAT_RTSTRUCT else 2)
+    if label_format == pb.LABEL_FORMAT_RTSTRUCT:
+        assert spleen_item.item_id in {s["item_id"] for s in manifest["skipped"]}  # built from NIfTI: no instances to cite

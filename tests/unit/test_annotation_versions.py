@@ -57,3 +57,17 @@ def test_a_manifest_changes_only_what_an_edit_names_and_survives_bytes():
     assert edited.key_slices("axial") == {1: ([3, 4], [])}
     assert edited.voxels() == {1: 24}
     assert Manifest.from_bytes(edited.to_bytes()) == edited
+
+
+def test_dicom_seg_algorithm_type_follows_how_a_label_was_made():
+    from services.annotation.domain.manifest import IMPORTED, PREDICTED
+    from services.annotation.domain.segmentation import AUTOMATIC, MANUAL, SEMIAUTOMATIC, Segment
+    from services.annotation.handlers.labels import _made_how
+
+    made = Manifest({}, {("axial", 3, 1): Origin(DRAWN, "alice"), ("axial", 4, 1): Origin(INTERPOLATED, "job 7"),
+                         ("axial", 3, 2): Origin(IMPORTED, "seg.nii.gz"), ("axial", 5, 3): Origin(PREDICTED, "model-9@v2")})
+    assert (_made_how(Segment(1, "liver"), made).algorithm_type, _made_how(Segment(1, "liver"), made).algorithm_name) == (
+        SEMIAUTOMATIC, "Radlab interpolation")
+    assert _made_how(Segment(2, "spleen"), made).algorithm_type == MANUAL
+    assert (_made_how(Segment(3, "lesion"), made).algorithm_type, _made_how(Segment(3, "lesion"), made).algorithm_name) == (
+        AUTOMATIC, "model-9@v2")

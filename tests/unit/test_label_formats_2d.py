@@ -170,12 +170,13 @@ def test_coco_round_trips_exactly(spleen, organs, radiograph):
 
 
 def test_coco_polygons_and_uncompressed_rle_read_as_pycocotools_reads_them(spleen, tmp_path):
-    """Uncompressed RLE, and polygons: the spleen's outlines in COCO's pixel-edge coordinates fill as in pycocotools."""
+    """Uncompressed RLE, and polygons: the spleen's outlines in COCO's pixel-edge coordinates fill as in pycocotools.
+    The file is another tool's: its images are named its own way and placed by the mapping given."""
     slices = [int(k) for k in np.flatnonzero(spleen.masks[1].any(axis=(1, 2)))]
     rows, columns = spleen.shape[1:]
     images, annotations = [], []
     for number, k in enumerate(slices, start=1):
-        images.append({"id": number, "file_name": f"spleen-ct/k{k:04d}.png", "width": columns, "height": rows})
+        images.append({"id": number, "file_name": f"scan_{k + 1:03d}.png", "width": columns, "height": rows})
         plane = spleen.masks[1][k]
         flat = plane.ravel(order="F")
         runs = np.diff(np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1, [flat.size]))).tolist()
@@ -189,7 +190,8 @@ def test_coco_polygons_and_uncompressed_rle_read_as_pycocotools_reads_them(splee
                 "categories": [{"id": 1, "name": "spleen"}, {"id": 2, "name": "spleen outline"}]}
     path = tmp_path / "foreign.json"
     path.write_text(json.dumps(document))
-    seg, warnings = read_coco(path.read_bytes(), path.name, {"spleen-ct": grid(spleen)})["spleen-ct"]
+    placed = {f"scan_{k + 1:03d}.png": ("spleen-ct", k) for k in slices}
+    seg, warnings = read_coco(path.read_bytes(), path.name, {"spleen-ct": grid(spleen)}, placed)["spleen-ct"]
     assert warnings == [] and np.array_equal(seg.masks[1], spleen.masks[1])
     coco = COCO(str(path))
     theirs = np.zeros(spleen.shape, dtype=bool)

@@ -356,7 +356,7 @@ class Annotation(_message.Message):
     def __init__(self, annotation_id: _Optional[str] = ..., item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., annotator: _Optional[str] = ..., model_id: _Optional[str] = ..., vendor_id: _Optional[str] = ..., version: _Optional[int] = ..., key_slice_version: _Optional[int] = ..., state: _Optional[_Union[AnnotationState, str]] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., submit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Item(_message.Message):
-    __slots__ = ("item_id", "dataset_id", "volume_id", "volume_ref", "study_id", "series_id", "modality", "display_name", "folder_id", "tags", "annotations", "create_time", "series_description", "metadata", "label_values")
+    __slots__ = ("item_id", "dataset_id", "volume_id", "volume_ref", "study_id", "series_id", "modality", "display_name", "folder_id", "tags", "annotations", "create_time", "series_description", "metadata", "label_values", "body_part")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -379,6 +379,7 @@ class Item(_message.Message):
     SERIES_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     LABEL_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BODY_PART_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     dataset_id: str
     volume_id: str
@@ -394,10 +395,11 @@ class Item(_message.Message):
     series_description: str
     metadata: _containers.ScalarMap[str, str]
     label_values: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., volume_ref: _Optional[_Union[_geometry_pb2.VolumeRef, _Mapping]] = ..., study_id: _Optional[str] = ..., series_id: _Optional[str] = ..., modality: _Optional[str] = ..., display_name: _Optional[str] = ..., folder_id: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., annotations: _Optional[_Iterable[_Union[Annotation, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., series_description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., label_values: _Optional[_Iterable[int]] = ...) -> None: ...
+    body_part: str
+    def __init__(self, item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., volume_ref: _Optional[_Union[_geometry_pb2.VolumeRef, _Mapping]] = ..., study_id: _Optional[str] = ..., series_id: _Optional[str] = ..., modality: _Optional[str] = ..., display_name: _Optional[str] = ..., folder_id: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., annotations: _Optional[_Iterable[_Union[Annotation, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., series_description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., label_values: _Optional[_Iterable[int]] = ..., body_part: _Optional[str] = ...) -> None: ...
 
 class ListItemsRequest(_message.Message):
-    __slots__ = ("dataset_id", "folder_id", "tag", "page_size", "page_token", "modality", "text", "label_value", "create_after", "create_before", "newest_first")
+    __slots__ = ("dataset_id", "folder_id", "tag", "page_size", "page_token", "modality", "text", "label_value", "create_after", "create_before", "newest_first", "body_part")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     FOLDER_ID_FIELD_NUMBER: _ClassVar[int]
     TAG_FIELD_NUMBER: _ClassVar[int]
@@ -409,6 +411,7 @@ class ListItemsRequest(_message.Message):
     CREATE_AFTER_FIELD_NUMBER: _ClassVar[int]
     CREATE_BEFORE_FIELD_NUMBER: _ClassVar[int]
     NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
+    BODY_PART_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     folder_id: str
     tag: str
@@ -420,7 +423,8 @@ class ListItemsRequest(_message.Message):
     create_after: _timestamp_pb2.Timestamp
     create_before: _timestamp_pb2.Timestamp
     newest_first: bool
-    def __init__(self, dataset_id: _Optional[str] = ..., folder_id: _Optional[str] = ..., tag: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., modality: _Optional[str] = ..., text: _Optional[str] = ..., label_value: _Optional[int] = ..., create_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., newest_first: _Optional[bool] = ...) -> None: ...
+    body_part: str
+    def __init__(self, dataset_id: _Optional[str] = ..., folder_id: _Optional[str] = ..., tag: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., modality: _Optional[str] = ..., text: _Optional[str] = ..., label_value: _Optional[int] = ..., create_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., newest_first: _Optional[bool] = ..., body_part: _Optional[str] = ...) -> None: ...
 
 class ListItemsResponse(_message.Message):
     __slots__ = ("items", "next_page_token")

@@ -136,27 +136,29 @@ def checked_sources(seg: Segmentation, instances: Sequence[Dataset]) -> list[Dat
         orientation = np.asarray(instance.get("ImageOrientationPatient", [np.nan] * 6), dtype=np.float64)
         if not (np.allclose(position, (0, 0, k), rtol=0, atol=ON_GRID_VOXELS)
                 and np.allclose(orientation, np.r_[row, column], rtol=0, atol=1e-4)):
-            raise InvalidArgument(f"{name} ({instance.SOPInstanceUID}) is not the plane of slice k={k} of the labels' grid "
-                                  f"({describe_grid(seg.shape, seg.affine)}); export with the item's own instances in slice order")
+            raise InvalidArgument(f"{name} ({instance.SOPInstanceUID}) is not the plane of slice k={k} of the labels' "
+                                  f"grid ({describe_grid(seg.shape, seg.affine)}); export with the item's own instances "
+                                  "in slice order")
     series = sorted({str(instance.SeriesInstanceUID) for instance in instances})
-    frames = sorted({str(instance.FrameOfReferenceUID) for instance in instances} | ({seg.frame_of_reference_uid} - {""}))
+    frames = sorted({str(instance.FrameOfReferenceUID) for instance in instances} | {seg.frame_of_reference_uid} - {""})
     if len(series) > 1 or len(frames) > 1:
-        raise InvalidArgument(f"the source instances are not one series on one frame of reference (series {', '.join(series)}; "
-                              f"frames of reference {', '.join(frames)})")
+        raise InvalidArgument(f"the source instances are not one series on one frame of reference (series "
+                              f"{', '.join(series)}; frames of reference {', '.join(frames)})")
     return instances
 
 
 def describe_grid(shape: tuple[int, ...], affine: np.ndarray) -> str:
-    """A grid in words: "512×512×20 voxels (i×j×k) of 0.977×0.977×2 mm, axes toward L, P, S, first voxel at (x, y, z) mm"."""
+    """A grid in words: "512×512×20 voxels (i×j×k) of 0.9766×0.9766×2 mm, axes toward L, P, S, first voxel at
+    (-249.51, -437.51, -804.50) mm"."""
     size, spacing, axes, origin = _grid_words(shape, affine)
     return f"{size} voxels (i×j×k) of {spacing} mm, axes toward {axes}, first voxel at {origin} mm"
 
 
-def grid_differences(shape: tuple[int, ...], affine: np.ndarray, other_shape: tuple[int, ...], other_affine: np.ndarray) -> str:
-    """What sets two grids apart, in words ("size, first voxel"), as describe_grid names them."""
-    names = ("size", "spacing", "axes", "first voxel")
-    return ", ".join(name for name, mine, theirs in zip(names, _grid_words(shape, affine), _grid_words(other_shape, other_affine))
-                     if mine != theirs) or "orientation (an oblique turn)"
+def grid_differences(shape: tuple[int, ...], affine: np.ndarray, other_shape: tuple[int, ...],
+                     other_affine: np.ndarray) -> str:
+    """What sets two grids apart, in describe_grid's words ("size, first voxel")."""
+    pairs = zip(("size", "spacing", "axes", "first voxel"), _grid_words(shape, affine), _grid_words(other_shape, other_affine))
+    return ", ".join(name for name, mine, theirs in pairs if mine != theirs) or "position or orientation, by less than shown"
 
 
 def _grid_words(shape: tuple[int, ...], affine: np.ndarray) -> tuple[str, str, str, str]:
@@ -165,8 +167,9 @@ def _grid_words(shape: tuple[int, ...], affine: np.ndarray) -> tuple[str, str, s
     for column in affine[:3, :3].T:
         axis = int(np.argmax(np.abs(column)))
         letters.append(("RL", "AP", "IS")[axis][int(column[axis] > 0)])
-    return ("×".join(str(n) for n in reversed(tuple(shape))), "×".join(f"{s:.4g}" for s in array_spacing(affine)[::-1]),
-            ", ".join(letters), f"({', '.join(f'{v:.2f}' for v in affine[:3, 3])})")
+    size = "×".join(str(n) for n in reversed(tuple(shape)))
+    spacing = "×".join(f"{s:.4g}" for s in array_spacing(affine)[::-1])
+    return size, spacing, ", ".join(letters), f"({', '.join(f'{v:.2f}' for v in affine[:3, 3])})"
 
 
 def display_color(segment: Segment) -> str:

@@ -99,9 +99,15 @@ def read_coco(data: bytes, file_name: str, grids: Mapping[str, Grid],
             for item_id, grid in grids.items()}
 
 
-def read_coco_item(data: bytes, file_name: str, item_id: str, grid: Grid) -> tuple[Segmentation, list[str]]:
-    """`read_coco` of a file labelling one item: its images are that item's slices, named as write_coco names them."""
-    return read_coco(data, file_name, {item_id: grid})[item_id]
+def named_items(data: bytes) -> set[str]:
+    """The item ids a COCO file's image names give, as write_coco names them (empty for a file that is not one)."""
+    try:
+        document = json.loads(data)
+        listed = document.get("images", []) if isinstance(document, dict) else []
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return set()
+    names = (image.get("file_name") for image in listed if isinstance(image, dict))
+    return {match["item"] for name in names if isinstance(name, str) and (match := _IMAGE_NAME.match(name))}
 
 
 def rle_counts(mask: np.ndarray) -> list[int]:

@@ -1,4 +1,4 @@
-"""`radlab labels convert`: one label file to another format offline (NIfTI, DICOM-SEG, RTSTRUCT), onto a DICOM series' grid."""
+"""`radlab labels convert`: a label file to another format offline (NIfTI, DICOM-SEG, RTSTRUCT) on a series' grid."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
 from services.annotation.domain.segmentation import Code, Segment, Segmentation
 from services.annotation.formats import Grid, nifti, rtstruct, seg
-from services.ingestion.domain.geometry import analyse
-from services.ingestion.domain.grouping import group_image_series, holds_image
 from shared.errors import InvalidArgument
 from shared.files import write_atomically
 
@@ -23,10 +20,10 @@ _OUTPUT_SUFFIXES = ((".nii.gz", NIFTI), (".nii", NIFTI), (".rtstruct.dcm", RTSTR
 _MODALITIES = {"SEG": DICOM_SEG, "RTSTRUCT": RTSTRUCT}
 
 
-def convert_labels(source: Path, output: Path, reference: Path | None = None, classes: Path | None = None) -> list[str]:
+def convert_labels(source: Path, output: Path, reference: Grid | None = None, classes: Path | None = None) -> list[str]:
     """Convert the label file `source` into `output` (format from its name: .nii/.nii.gz, .rtstruct.dcm, else .dcm for
-    DICOM-SEG), on the grid of the DICOM series in `reference` when given; `classes` (JSON) names and codes the label
-    values. Returns the warnings; the output appears whole or not at all."""
+    DICOM-SEG), on `reference` (the grid of the DICOM series the labels lie on, with its instances) when given;
+    `classes` (JSON) names and codes the label values. Returns the warnings; the output appears whole or not at all."""
     source, output = Path(source), Path(output)
     target = output_format(output)
     if not source.is_file():
@@ -38,7 +35,7 @@ def convert_labels(source: Path, output: Path, reference: Path | None = None, cl
                               "images it names")
     data = source.read_bytes()
     if reference is not None:
-        grid = reference_grid(Path(reference))
+        grid = reference
     elif kind == NIFTI:
         grid = nifti.labelmap_grid(data, source.name)
     elif kind == DICOM_SEG:
@@ -87,44 +84,6 @@ def source_format(source: Path) -> str:
     return _MODALITIES[modality]
 
 
-def reference_grid(folder: Path) -> Grid:
-    """The grid of the one DICOM image series in `folder`: its instances sorted along the slice normal, the affine from
-    their planes, and the instances themselves (headers only) for DICOM exports to reference."""
-    if not folder.is_dir():
-        raise InvalidArgument(f"{folder} is not a folder; --reference names the folder of the DICOM series")
-    datasets = []
-    for path in sorted(path for path in folder.rglob("*") if path.is_file()):
-        try:
-            dataset = pydicom.dcmread(path, stop_before_pixels=True)
-        except (InvalidDicomError, OSError):
-            continue  # not DICOM: a note or a NIfTI beside the series is no part of it
-        if "Rows" in dataset and holds_image(dataset):  # structure sets and SEGs beside the images are not the grid
-            datasets.append(dataset)
-    found, unusable = group_image_series(datasets)
-    if len(found) != 1:
-        listed = "; ".join(series.description for series in found) or "; ".join(unusable.values()) or "no DICOM images"
-        raise InvalidArgument(f"{folder} holds {len(found)} image series ({listed}); point --reference at the folder of one")
-    geometry = analyse(found[0])
-    if not geometry.stackable or any(frame.frame is not None for frame in geometry.frames):
-        problems = "; ".join(issue.message for issue in geometry.issues) or "its images are frames of a multi-frame instance"
-        raise InvalidArgument(f"{folder}: {problems}. Labels here are voxels on the series' own slices, one instance "
-                              "per slice on a regular grid; this series has none")
-    frames = geometry.frames
-    first = frames[0]
-    row_spacing, column_spacing = first.spacing
-    affine = np.eye(4)
-    affine[:3, 0] = geometry.row * column_spacing
-    affine[:3, 1] = geometry.column * row_spacing
-    if len(frames) > 1:
-        affine[:3, 2] = (np.asarray(frames[-1].position) - np.asarray(first.position)) / (len(frames) - 1)
-    else:
-        thickness = float(first.dataset.get("SpacingBetweenSlices") or first.dataset.get("SliceThickness") or 1.0)
-        affine[:3, 2] = geometry.normal * thickness
-    affine[:3, 3] = first.position
-    return Grid((len(frames), first.rows, first.columns), affine, str(first.dataset.get("FrameOfReferenceUID", "") or ""),
-                [frame.dataset for frame in frames])
-
-
 def read_classes(path: Path) -> dict[int, Segment]:
     """Label classes from JSON: {"1": {"name": "liver", "category": [value, scheme, meaning], "type": [...],
     "color": "#rrggbb"}}, every key a label value 1–65535 and every entry named."""
@@ -164,7 +123,7 @@ def _color(raw: object, where: str) -> str:
 
 def _with_classes(labels: Segmentation, known: dict[int, Segment], name: str) -> Segmentation:
     """The labels with each segment moved to the class of the same name (or segmented property type), which names it;
-    segments no class names keep their number unless a class took it."""
+    segments no class names keep their number, and two segments meeting on one value are refused."""
     by_name = {segment.name.lower(): value for value, segment in known.items()}
     by_type = {(segment.type.value, segment.type.scheme): value for value, segment in known.items() if segment.type}
     moved: dict[int, int] = {}

@@ -1,4 +1,4 @@
-"""NIfTI label maps ↔ Segmentation on an item's grid: voxel for voxel when the grids agree, else reordered or resampled and said so."""
+"""NIfTI label maps ↔ Segmentation on an item's grid: voxel for voxel where grids agree, else reordered or resampled."""
 
 from __future__ import annotations
 
@@ -24,29 +24,35 @@ def read_labelmap(data: bytes, file_name: str, grid: Grid, segments: dict[int, S
                   ) -> tuple[Segmentation, list[str]]:
     """A NIfTI label map (.nii or .nii.gz bytes, any voxel order) on the item's `grid`, with warnings for people.
 
-    The same grid is taken voxel for voxel; the same voxels stored in another axis order or direction are reordered
-    (no resampling); any other grid that overlaps the item's is resampled by nearest neighbour. Values must be whole
-    numbers 0–65535 (0 is background); `segments` names and codes them.
+    The same grid is taken voxel for voxel; the same voxels stored in another axis order or direction are reordered, and
+    a part of the grid (a crop) is placed, without resampling; any other grid that overlaps the item's is resampled by
+    nearest neighbour. Values must be whole numbers 0–65535 (0 is background); `segments` names and codes them.
     """
     labels, affine = _load(data, file_name)
     labels = _whole_labels(labels, file_name)
+    if not _boxes_meet(np.linalg.inv(affine) @ grid.affine, grid.shape, labels.shape):
+        raise _apart(file_name, labels.shape, affine, grid)
     warnings = []
     found = placement(grid, labels.shape, affine)
-    if found is not None and found.covers(labels.shape, grid.shape):
-        placed, _ = found.apply(labels, grid.shape)
-        if found.reorders:
-            warnings.append(f"{file_name}: its voxels are stored in another order ({describe_grid(labels.shape, affine)}); "
-                            "reordered onto the item's grid, voxel for voxel, without resampling")
-    else:
+    if found is None:
         placed = _resampled(labels, affine, grid, file_name)
         warnings.append(
             f"{file_name}: resampled from {_spacing(affine)} mm onto the item's grid of {_spacing(grid.affine)} mm by "
             f"nearest neighbour (the file is {describe_grid(labels.shape, affine)}; the item is "
             f"{describe_grid(grid.shape, grid.affine)}); check the labels' edges"
         )
+    else:
+        placed, _ = found.apply(labels, grid.shape)
+        if not found.covers(labels.shape, grid.shape):
+            warnings.append(f"{file_name}: its grid ({describe_grid(labels.shape, affine)}) is on the item's voxels but "
+                            "does not match it; placed voxel for voxel, without resampling, the rest left empty")
+        elif found.reorders:
+            warnings.append(f"{file_name}: its voxels are stored in another order ({describe_grid(labels.shape, affine)}); "
+                            "reordered onto the item's grid, voxel for voxel, without resampling")
     lost = sorted(set(_values(labels)) - set(_values(placed)))
     if lost:
-        warnings.append(f"{file_name}: label value(s) {', '.join(map(str, lost))} lie wholly outside the item's grid and are dropped")
+        warnings.append(f"{file_name}: label value(s) {', '.join(map(str, lost))} lie wholly outside the item's grid and "
+                        "are dropped")
     return Segmentation.from_labelmap(placed, grid.affine, segments, grid.frame_of_reference_uid), warnings
 
 
@@ -81,11 +87,12 @@ def _whole_labels(labels: np.ndarray, file_name: str) -> np.ndarray:
     if labels.dtype.kind == "f":
         broken = ~np.isfinite(labels) | (labels != np.floor(labels))
         if broken.any():
-            raise InvalidArgument(f"{file_name}: holds values that are not whole numbers (e.g. {labels[broken][0]!r}); "
+            raise InvalidArgument(f"{file_name}: holds values that are not whole numbers (e.g. {float(labels[broken][0]):g}); "
                                   f"a label map holds whole numbers 0–{LARGEST_LABEL}: save it as an integer image")
     low, high = labels.min(initial=0), labels.max(initial=0)
     if low < 0:
-        raise InvalidArgument(f"{file_name}: holds negative values (down to {low}); label values are 0 (background) to {LARGEST_LABEL}")
+        raise InvalidArgument(f"{file_name}: holds negative values (down to {low}); label values are 0 (background) to "
+                              f"{LARGEST_LABEL}")
     if high > LARGEST_LABEL:
         raise InvalidArgument(f"{file_name}: holds values up to {high}; label values are 0 (background) to {LARGEST_LABEL}")
     return labels.astype(np.uint8 if high <= 255 else np.uint16, copy=False)
@@ -109,8 +116,6 @@ def _resampled(labels: np.ndarray, affine: np.ndarray, grid: Grid, file_name: st
             f"to resample (over {SPACING_RATIO_LIMIT:g}× finer or coarser); check the file's units and that it labels this scan"
         )
     to_file = np.linalg.inv(affine) @ grid.affine  # item (i, j, k) → file (i, j, k)
-    if not _boxes_meet(to_file, grid.shape, labels.shape):
-        raise _apart(file_name, labels.shape, affine, grid)
     depth, rows, columns = labels.shape
     out = np.zeros(grid.shape, dtype=labels.dtype)
     j, i = np.mgrid[0:grid.shape[1], 0:grid.shape[2]]
@@ -128,7 +133,7 @@ def _resampled(labels: np.ndarray, affine: np.ndarray, grid: Grid, file_name: st
 
 
 def _boxes_meet(to_file: np.ndarray, grid_shape: tuple[int, ...], file_shape: tuple[int, ...]) -> bool:
-    """Whether the item's box of voxels, taken into the file's voxel space, meets the file's box (a quick refusal)."""
+    """Whether the item's box of voxels, taken into the file's voxel space, meets the file's box."""
     corners = np.array([[i, j, k, 1.0] for i in (-0.5, grid_shape[2] - 0.5) for j in (-0.5, grid_shape[1] - 0.5)
                         for k in (-0.5, grid_shape[0] - 0.5)]).T
     mapped = (to_file @ corners)[:3]
@@ -138,7 +143,7 @@ def _boxes_meet(to_file: np.ndarray, grid_shape: tuple[int, ...], file_shape: tu
 
 def _apart(file_name: str, shape: tuple[int, ...], affine: np.ndarray, grid: Grid) -> InvalidArgument:
     return InvalidArgument(
-        f"{file_name} does not overlap the item in space (their {grid_differences(shape, affine, grid.shape, grid.affine)} "
-        f"differ): the file is {describe_grid(shape, affine)}; the item is {describe_grid(grid.shape, grid.affine)}. "
-        "Is it the label of another scan?"
+        f"{file_name} does not overlap the item in space (they differ in "
+        f"{grid_differences(shape, affine, grid.shape, grid.affine)}): the file is {describe_grid(shape, affine)}; "
+        f"the item is {describe_grid(grid.shape, grid.affine)}. Is it the label of another scan?"
     )

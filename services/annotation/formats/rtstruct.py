@@ -1,4 +1,4 @@
-"""RT Structure Sets ↔ Segmentation on an item's grid: closed planar contours rasterised onto its slices, and traced back from them."""
+"""RT Structure Sets ↔ Segmentation on an item's grid: contours filled onto its slices, and traced back from them."""
 
 from __future__ import annotations
 
@@ -32,12 +32,15 @@ _CHANNEL_CANDIDATES, _CHANNELS_TRIED = 16, 256
 # The study a structure set references is named with this SOP class (Detached Study Management, as RT systems do).
 _STUDY_CLASS = "1.2.840.10008.3.1.2.3.1"
 _ALGORITHM_TYPES = (MANUAL, SEMIAUTOMATIC, AUTOMATIC)
+# Contours that enclose an area; both are filled even-odd (CLOSED_PLANAR_XOR is defined so, and CLOSED_PLANAR holes drawn
+# as contours of their own, as many writers do, come out right).
+_CLOSED = ("CLOSED_PLANAR", "CLOSED_PLANAR_XOR")
 _CONTOUR_DATA = 0x30060050
 
 
 def read_rtstruct(data: bytes, file_name: str, grid: Grid) -> tuple[Segmentation, list[str]]:
-    """An RTSTRUCT on the item's `grid`: each ROI's CLOSED_PLANAR contours on the item's slices, filled even-odd (a
-    contour inside another is a hole); one segment per ROI, its number the label value."""
+    """An RTSTRUCT on the item's `grid`: each ROI's closed contours on the item's slices, filled even-odd (a contour
+    inside another is a hole); one segment per ROI, its number the label value."""
     dataset = _read(data, file_name)
     warnings: list[str] = []
     _check_frame_of_reference(dataset, file_name, grid, warnings)
@@ -51,7 +54,7 @@ def read_rtstruct(data: bytes, file_name: str, grid: Grid) -> tuple[Segmentation
         if not 1 <= number <= 65535:
             raise InvalidArgument(f"{file_name}: ROI {name!r} has number {number}; label values are 1 to 65535")
         contours = list(item.get("ContourSequence", []))
-        closed = [contour for contour in contours if contour.get("ContourGeometricType") == "CLOSED_PLANAR"]
+        closed = [contour for contour in contours if contour.get("ContourGeometricType") in _CLOSED]
         if len(closed) < len(contours):
             warnings.append(f"{file_name}: ROI {name!r} has {len(contours) - len(closed)} contour(s) that are points or "
                             "open lines, not closed outlines; left out")
@@ -80,7 +83,7 @@ def read_rtstruct(data: bytes, file_name: str, grid: Grid) -> tuple[Segmentation
 def write_rtstruct(seg: Segmentation, source_instances: Sequence[Dataset], *, series_description: str = "Radlab structures",
                    series_number: int = 301, manufacturer: str = "Radlab", label: str = "Radlab") -> bytes:
     """`seg` as an RT Structure Set on `source_instances` (the item's, one per k): one ROI per segment (ROI number =
-    label value), its outlines traced on each slice between voxel centres, holes as contours inside contours."""
+    label value), its outlines traced on each slice between voxel centres, holes joined to them by keyholes."""
     sources = checked_sources(seg, source_instances)
     first, now = sources[0], datetime.now()
     out = Dataset()
@@ -93,7 +96,8 @@ def write_rtstruct(seg: Segmentation, source_instances: Sequence[Dataset], *, se
     out.Modality, out.Manufacturer = "RTSTRUCT", manufacturer
     out.SeriesDescription, out.SeriesInstanceUID, out.SeriesNumber = series_description, generate_uid(), series_number
     out.OperatorsName, out.InstanceNumber = "", 1
-    out.StructureSetLabel, out.StructureSetDate, out.StructureSetTime = label, out.InstanceCreationDate, out.InstanceCreationTime
+    out.StructureSetLabel = label
+    out.StructureSetDate, out.StructureSetTime = out.InstanceCreationDate, out.InstanceCreationTime
     images = [_image_reference(instance) for instance in sources]
     frame_of_reference = str(first.FrameOfReferenceUID)
     out.FrameOfReferenceUID, out.PositionReferenceIndicator = frame_of_reference, first.get("PositionReferenceIndicator", "")
@@ -143,7 +147,8 @@ def _read(data: bytes, file_name: str) -> Dataset:
 def _check_frame_of_reference(dataset: Dataset, file_name: str, grid: Grid, warnings: list[str]) -> None:
     """Refuse contours in another patient coordinate system than the item's, unless the structure set names the item's
     own images (then its frame of reference UID is taken as a writer's slip, and said so)."""
-    theirs = sorted({str(item.get("FrameOfReferenceUID", "")) for item in dataset.get("ReferencedFrameOfReferenceSequence", [])} - {""})
+    named = dataset.get("ReferencedFrameOfReferenceSequence", [])
+    theirs = sorted({str(item.get("FrameOfReferenceUID", "")) for item in named} - {""})
     ours = grid.frame_of_reference_uid
     if not ours or ours in theirs:
         return

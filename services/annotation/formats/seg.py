@@ -36,10 +36,11 @@ def write_seg(seg: Segmentation, source_instances: Sequence[Dataset], *, labelma
     values = sorted(seg.segments)
     if not values:
         raise InvalidArgument("the labels have no segments; a DICOM-SEG needs at least one")
-    if labelmap and seg.overlapping():
+    overlapping = seg.overlapping()
+    if labelmap and overlapping:
         raise InvalidArgument("segments overlap, and a LABELMAP SEG holds one segment per pixel; export a binary SEG")
     numbers = {value: value if labelmap else number for number, value in enumerate(values, 1)}
-    if seg.overlapping():
+    if overlapping:
         pixels = np.stack([seg.masks.get(value, np.zeros(seg.shape, bool)) for value in values], axis=-1)
     else:
         pixels = np.zeros(seg.shape, dtype=np.uint8 if max(numbers.values()) <= 255 else np.uint16)
@@ -52,6 +53,7 @@ def write_seg(seg: Segmentation, source_instances: Sequence[Dataset], *, labelma
         series_instance_uid=hd.UID(), series_number=series_number, sop_instance_uid=hd.UID(), instance_number=1,
         manufacturer=manufacturer, manufacturer_model_name=model_name, software_versions=_software_version(),
         device_serial_number=device_serial_number, series_description=series_description, omit_empty_frames=True,
+        specific_character_set="ISO_IR 192",  # UTF-8 for any segment name; the sources' own may be blank or narrower
     )
     out = BytesIO()
     document.save_as(out, enforce_file_format=True)
@@ -59,8 +61,9 @@ def write_seg(seg: Segmentation, source_instances: Sequence[Dataset], *, labelma
 
 
 def read_seg(data: bytes, file_name: str, grid: Grid) -> tuple[Segmentation, list[str]]:
-    """A DICOM-SEG on the item's `grid`: frames go to the slice of the instance they reference when the grid has its
-    instances, else to the slice at their plane position (same frame of reference, on the grid's voxels). Segments keep
+    """A DICOM-SEG on the item's `grid`, which must hold at least one of the instances it references when the grid has
+    its instances. Frames go to the slice of the instance they name when they say they lie on it (Spatial Locations
+    Preserved), else to the slice at their plane position (same frame of reference, on the grid's voxels). Segments keep
     their number as label value, their name, codes, colour and algorithm; they may overlap."""
     document = _read(data, file_name)
     warnings = []
@@ -72,8 +75,11 @@ def read_seg(data: bytes, file_name: str, grid: Grid) -> tuple[Segmentation, lis
     if fractional:
         warnings.append(f"{file_name} is a FRACTIONAL segmentation; pixels of 0.5 or more are taken as inside")
     item_uids = [str(instance.get("SOPInstanceUID", "") or "") for instance in grid.instances]
-    if item_uids and all(item_uids):
-        masks = _masks_by_instance(document, file_name, numbers, item_uids, warnings, fractional)
+    named = bool(item_uids) and all(item_uids)
+    if named:
+        _check_references(document, file_name, item_uids, warnings)
+    if named and _locations_preserved(document):
+        masks = _masks_by_instance(document, file_name, numbers, item_uids, fractional)
     else:
         masks = _masks_by_position(document, file_name, numbers, grid, warnings, fractional)
     segments = {number: _segment(document.get_segment_description(number)) for number in numbers}
@@ -99,8 +105,8 @@ def _read(data: bytes, file_name: str) -> hd.seg.Segmentation:
         raise InvalidArgument(f"{file_name} is not a readable DICOM Segmentation ({error})") from None
 
 
-def _masks_by_instance(document: hd.seg.Segmentation, file_name: str, numbers: list[int], item_uids: list[str],
-                       warnings: list[str], fractional: bool) -> dict[int, np.ndarray]:
+def _check_references(document: hd.seg.Segmentation, file_name: str, item_uids: list[str], warnings: list[str]) -> None:
+    """Refuse a SEG that labels none of the item's instances; warn about frames of other instances."""
     referenced = sorted({str(uid) for _, _, uid in document.get_source_image_uids()})
     known = set(item_uids)
     if not known.intersection(referenced):
@@ -112,6 +118,22 @@ def _masks_by_instance(document: hd.seg.Segmentation, file_name: str, numbers: l
     if strangers:
         warnings.append(f"{file_name} also references {len(strangers)} instance(s) that are not this item's images; "
                         "their frames are left out")
+
+
+def _locations_preserved(document: hd.seg.Segmentation) -> bool:
+    """Whether every frame says it lies exactly on the source image it names (Spatial Locations Preserved YES); a frame
+    that does not say so is placed by its own plane position instead."""
+    shared = document.get("SharedFunctionalGroupsSequence", [Dataset()])[0]
+    for frame in document.get("PerFrameFunctionalGroupsSequence", []):
+        derivations = frame.get("DerivationImageSequence") or shared.get("DerivationImageSequence") or []
+        sources = [source for derivation in derivations for source in derivation.get("SourceImageSequence", [])]
+        if not sources or any(source.get("SpatialLocationsPreserved") != "YES" for source in sources):
+            return False
+    return True
+
+
+def _masks_by_instance(document: hd.seg.Segmentation, file_name: str, numbers: list[int], item_uids: list[str],
+                       fractional: bool) -> dict[int, np.ndarray]:
     masks = {}
     try:
         for number in numbers:
@@ -142,7 +164,7 @@ def _masks_by_position(document: hd.seg.Segmentation, file_name: str, numbers: l
         if found is None:
             differing = grid_differences(pixels.shape, affine, grid.shape, grid.affine)
             raise InvalidArgument(
-                f"{file_name}: segment {number}'s frames lie off the item's voxels (their {differing} differ): the frames "
+                f"{file_name}: segment {number}'s frames lie off the item's voxels (they differ in {differing}): the frames "
                 f"are {describe_grid(pixels.shape, affine)}; the item is {describe_grid(grid.shape, grid.affine)}"
             )
         masks[number], outside = found.apply(pixels, grid.shape)

@@ -21,7 +21,7 @@ from radlab.type.v1 import job_pb2
 from services.annotation import store
 from services.annotation.domain.manifest import Manifest
 from services.annotation.formats import coco, darwin, nifti, rtstruct, seg
-from services.annotation.handlers import audit, classes, datasets
+from services.annotation.handlers import audit, classes, datasets, items
 from services.annotation.handlers.imports import item_grid_of
 from services.annotation.handlers.labels import segmentation, slice_prefix, version_row
 from shared import paging
@@ -101,37 +101,27 @@ def _write_archive(ports, export_id: str) -> None:
         job = conn.execute(sa.select(store.exports).where(store.exports.c.export_id == export_id)).one()
         chosen = _selected(conn, job)
         segments = classes.dataset_classes(conn, job.dataset_id)
+        tags = items.values_by_item(conn, store.item_tags.c.tag, [item for item, _, _ in chosen])
     _update(ports, export_id, state=job_pb2.JOB_STATE_RUNNING, message=f"0 of {len(chosen)} annotations")
     buffer = io.BytesIO()
     rows, shape_rows, coco_items, provenance, skipped = [], [], [], {}, []
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for number, (item, head, version) in enumerate(chosen):
-            dicom = job.format in (pb.LABEL_FORMAT_DICOM_SEG, pb.LABEL_FORMAT_RTSTRUCT)
+            manifest = Manifest.from_bytes(version.manifest)
+            name = f"{item.item_id}/{head.annotation_id}"
             try:
-                item_grid = item_grid_of(ports, item, with_instances=dicom)
-            except FailedPrecondition as why:  # this item cannot go out in this format; the others still do
+                item_grid, labels, written = _labels_file(ports, job, item, head, manifest, segments)
+            except RadlabError as why:  # this annotation cannot go out in this format; the others still do
                 skipped.append({"item_id": item.item_id, "annotation_id": head.annotation_id, "reason": str(why)})
                 continue
-            manifest = Manifest.from_bytes(version.manifest)
-            labels = segmentation(ports.objects, slice_prefix(head.tenant, head.item_id), manifest, item_grid.shape,
-                                  item_grid.affine, segments, item_grid.frame_of_reference_uid)
-            name = f"{item.item_id}/{head.annotation_id}"
-            if job.format == pb.LABEL_FORMAT_NIFTI:
-                archive.writestr(name + EXTENSIONS[job.format], nifti.write_labelmap(labels))
-            elif job.format == pb.LABEL_FORMAT_DICOM_SEG:
-                archive.writestr(name + EXTENSIONS[job.format], seg.write_seg(labels, list(item_grid.instances),
-                                                                                labelmap=job.seg_labelmap))
-            elif job.format == pb.LABEL_FORMAT_RTSTRUCT:
-                archive.writestr(name + EXTENSIONS[job.format], rtstruct.write_rtstruct(labels, list(item_grid.instances)))
-            elif job.format == pb.LABEL_FORMAT_DARWIN:
-                archive.writestr(name + EXTENSIONS[job.format], darwin.write_darwin(item.display_name, labels))
-            else:
+            if written is None:
                 coco_items.append((item.item_id, labels))
+            else:
+                archive.writestr(name + EXTENSIONS[job.format], written)
             voxel_ml = abs(float(np.linalg.det(item_grid.affine[:3, :3]))) / 1000.0
-            tags = ";".join(sorted(_tags(ports, item.seq)))
             for value, count in sorted(manifest.voxels().items()):
-                rows.append([item.item_id, item.display_name, item.modality, tags, head.annotation_id, version.version,
-                             head.annotator, value, segments[value].name if value in segments else "", count,
+                rows.append([item.item_id, item.display_name, item.modality, ";".join(tags.get(item.seq, [])),
+                             head.annotation_id, version.version, head.annotator, value, segments[value].name if value in segments else "", count,
                              round(count * voxel_ml, 4)])
             for shape_id, stored in sorted(manifest.shapes.items()):
                 measured = stored.get("measurement", {})
@@ -176,9 +166,20 @@ def _write_archive(ports, export_id: str) -> None:
     _update(ports, export_id, state=job_pb2.JOB_STATE_SUCCEEDED, percent_done=100.0, message=done, object_key=key)
 
 
-def _tags(ports, item_seq: int) -> list[str]:
-    with ports.db.read() as conn:
-        return list(conn.execute(sa.select(store.item_tags.c.tag).where(store.item_tags.c.item_seq == item_seq)).scalars())
+def _labels_file(ports, job, item, head, manifest: Manifest, segments):
+    """(the item's grid, the annotation's labels, the file in the export's format; None for COCO, written once for all)."""
+    item_grid = item_grid_of(ports, item, with_instances=job.format in (pb.LABEL_FORMAT_DICOM_SEG, pb.LABEL_FORMAT_RTSTRUCT))
+    labels = segmentation(ports.objects, slice_prefix(head.tenant, head.item_id), manifest, item_grid.shape,
+                          item_grid.affine, segments, item_grid.frame_of_reference_uid)
+    if job.format == pb.LABEL_FORMAT_NIFTI:
+        return item_grid, labels, nifti.write_labelmap(labels)
+    if job.format == pb.LABEL_FORMAT_DICOM_SEG:
+        return item_grid, labels, seg.write_seg(labels, list(item_grid.instances), labelmap=job.seg_labelmap)
+    if job.format == pb.LABEL_FORMAT_RTSTRUCT:
+        return item_grid, labels, rtstruct.write_rtstruct(labels, list(item_grid.instances))
+    if job.format == pb.LABEL_FORMAT_DARWIN:
+        return item_grid, labels, darwin.write_darwin(item.display_name, labels)
+    return item_grid, labels, None
 
 
 def _selected(conn, job) -> list[tuple]:

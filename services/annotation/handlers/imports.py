@@ -7,8 +7,10 @@ import io
 
 import numpy as np
 import pydicom
+import sqlalchemy as sa
 
 from radlab.annotation.v1 import annotation_service_pb2 as pb
+from services.annotation import store
 from services.annotation.domain.manifest import IMPORTED, Manifest, Origin
 from services.annotation.domain.segmentation import Segmentation
 from services.annotation.formats import Grid, coco, darwin, nifti, rtstruct, seg
@@ -33,7 +35,7 @@ def import_labels(ports, caller: Principal, request: pb.ImportLabelsRequest) -> 
         item = items.visible_item(conn, caller, request.item_id)
         known = classes.dataset_classes(conn, item.dataset_id)
     item_grid = item_grid_of(ports, item, with_instances=request.format in (pb.LABEL_FORMAT_DICOM_SEG, pb.LABEL_FORMAT_RTSTRUCT))
-    labels, warnings = read_file(request.format, request.data, name, item_grid, item.item_id)
+    labels, warnings = read_file(ports, request.format, request.data, name, item_grid, item)
     mapping, mapping_warnings = _map_labels(labels, dict(request.label_mapping), known, request.create_missing_classes)
     warnings += mapping_warnings
     # Masks are stored (by content, once) before the unit of work, so the database is held only to record them.
@@ -64,7 +66,7 @@ def import_labels(ports, caller: Principal, request: pb.ImportLabelsRequest) -> 
         return pb.ImportLabelsResponse(annotation_id=head.annotation_id, version=version, label_values=sorted(targets), warnings=warnings)
 
 
-def read_file(label_format: int, data: bytes, name: str, item_grid: Grid, item_id: str) -> tuple[Segmentation, list[str]]:
+def read_file(ports, label_format: int, data: bytes, name: str, item_grid: Grid, item) -> tuple[Segmentation, list[str]]:
     """The file's labels on the item's grid, and what was adjusted on the way (InvalidArgument when it cannot fit)."""
     if label_format == pb.LABEL_FORMAT_NIFTI:
         return nifti.read_labelmap(data, name, item_grid)
@@ -74,7 +76,24 @@ def read_file(label_format: int, data: bytes, name: str, item_grid: Grid, item_i
         return rtstruct.read_rtstruct(data, name, item_grid)
     if label_format == pb.LABEL_FORMAT_DARWIN:
         return darwin.read_darwin(data, name, item_grid)
-    return coco.read_coco_item(data, name, item_id, item_grid)
+    return _read_coco(ports, data, name, item_grid, item)
+
+
+def _read_coco(ports, data: bytes, name: str, item_grid: Grid, item) -> tuple[Segmentation, list[str]]:
+    """This item's labels from a COCO file, which may label other items of its dataset too (a dataset's export): those
+    are checked and left out with a warning; an image on no item of the dataset is refused."""
+    others = coco.named_items(data) - {item.item_id}
+    with ports.db.read() as conn:
+        rows = conn.execute(sa.select(store.items).where(store.items.c.item_id.in_(others),
+                                                         store.items.c.dataset_id == item.dataset_id)).all() if others else []
+    grids = {row.item_id: Grid(*grid(row)) for row in rows} | {item.item_id: item_grid}
+    found = coco.read_coco(data, name, grids)
+    labels, warnings = found[item.item_id]
+    labelled = sorted(item_id for item_id, (other, _) in found.items() if item_id != item.item_id and other.masks)
+    if labelled:
+        warnings.append(f"{name} also labels {len(labelled)} other item(s) of this dataset (e.g. {labelled[0]}); import "
+                        "it onto each of them for theirs")
+    return labels, warnings
 
 
 def item_grid_of(ports, item, *, with_instances: bool) -> Grid:

@@ -38,7 +38,8 @@ def on_volume_ready(uow: UnitOfWork, event: Event) -> None:
     name = rules.display_name(ready.series_description, ready.modality, ready.series_id)
     uow.execute(table.insert().values(
         item_id=item_id, tenant=event.envelope.tenant, dataset_id=ready.dataset_id, volume_id=ready.volume_id,
-        study_id=ready.study_id, series_id=ready.series_id, modality=ready.modality, display_name=name,
+        study_id=ready.study_id, series_id=ready.series_id, modality=ready.modality, body_part=ready.body_part.upper(),
+        display_name=name,
         search_text=f"{name}\n{ready.series_description}".lower(), series_description=ready.series_description,
         folder_id="", item_metadata={}, volume_ref=ready.volume_ref.SerializeToString(), created_at=time.time(),
     ))
@@ -73,6 +74,8 @@ def list_items(db: Database, caller: Principal, request: pb.ListItemsRequest, af
         query = query.where(table.c.folder_id == request.folder_id)
     if request.modality:
         query = query.where(table.c.modality == request.modality.upper())
+    if request.body_part:
+        query = query.where(table.c.body_part == request.body_part.upper())
     if request.text:
         query = query.where(table.c.search_text.contains(request.text.lower(), autoescape=True))
     if request.tag:
@@ -90,12 +93,13 @@ def list_items(db: Database, caller: Principal, request: pb.ListItemsRequest, af
     with db.read() as conn:
         datasets.visible(conn, caller, request.dataset_id)
         rows, next_after = paging.page_of(conn, query, table.c.seq, after, limit, newest_first=request.newest_first)
-        return [item_message(conn, caller, row, with_annotations=False) for row in rows], next_after
+        tags, labels = values_by_item(conn, store.item_tags.c.tag, rows), values_by_item(conn, store.item_labels.c.label_value, rows)
+        return [_item(row, tags.get(row.seq, []), labels.get(row.seq, [])) for row in rows], next_after
 
 
 def get_item(db: Database, caller: Principal, item_id: str) -> pb.Item:
     with db.read() as conn:
-        return item_message(conn, caller, visible_item(conn, caller, item_id), with_annotations=True)
+        return item_message(conn, caller, visible_item(conn, caller, item_id))
 
 
 def update_item(db: Database, caller: Principal, item: pb.Item, paths: list[str]) -> pb.Item:
@@ -118,13 +122,13 @@ def update_item(db: Database, caller: Principal, item: pb.Item, paths: list[str]
             uow.execute(store.items.update().where(store.items.c.seq == row.seq).values(**values))
         if "tags" in paths:
             tags = rules.clean_tags(list(item.tags))
-            before["tags"], after["tags"] = _tags(uow, row.seq), tags
+            before["tags"], after["tags"] = values_by_item(uow, store.item_tags.c.tag, [row]).get(row.seq, []), tags
             uow.execute(store.item_tags.delete().where(store.item_tags.c.item_seq == row.seq))
             if tags:
                 uow.execute(store.item_tags.insert(), [dict(item_seq=row.seq, tag=tag, dataset_id=row.dataset_id) for tag in tags])
         audit.record(uow, caller.tenant, caller.subject, "item.updated", dataset_id=row.dataset_id, item_id=row.item_id,
                      before=before, after=after)
-        return item_message(uow, caller, visible_item(uow, caller, item.item_id), with_annotations=True)
+        return item_message(uow, caller, visible_item(uow, caller, item.item_id))
 
 
 def create_folder(db: Database, caller: Principal, dataset_id: str, name: str, parent_folder_id: str) -> pb.Folder:
@@ -152,20 +156,32 @@ def list_folders(db: Database, caller: Principal, dataset_id: str, after: int, l
     return [_folder_message(row) for row in rows], next_after
 
 
-def item_message(conn, caller: Principal, row, *, with_annotations: bool) -> pb.Item:
-    labels = store.item_labels
-    values = sorted(set(conn.execute(sa.select(labels.c.label_value).where(labels.c.item_seq == row.seq)).scalars()))
+def item_message(conn, caller: Principal, row) -> pb.Item:
+    """The item with its tags, the label values present and the annotations the caller may see."""
+    tags, labels = values_by_item(conn, store.item_tags.c.tag, [row]), values_by_item(conn, store.item_labels.c.label_value, [row])
+    item = _item(row, tags.get(row.seq, []), labels.get(row.seq, []))
+    item.annotations.extend(annotations_of(conn, caller, row.item_id))
+    return item
+
+
+def _item(row, tags: list[str], label_values: list[int]) -> pb.Item:
     return pb.Item(
         item_id=row.item_id, dataset_id=row.dataset_id, volume_id=row.volume_id, volume_ref=volume_ref(row),
         study_id=row.study_id, series_id=row.series_id, modality=row.modality, display_name=row.display_name,
-        folder_id=row.folder_id, tags=_tags(conn, row.seq), create_time=timestamp(row.created_at),
-        series_description=row.series_description, metadata=row.item_metadata, label_values=values,
-        annotations=annotations_of(conn, caller, row.item_id) if with_annotations else [],
+        folder_id=row.folder_id, tags=tags, create_time=timestamp(row.created_at),
+        series_description=row.series_description, metadata=row.item_metadata, label_values=label_values,
+        body_part=row.body_part,
     )
 
 
-def _tags(conn, item_seq: int) -> list[str]:
-    return sorted(conn.execute(sa.select(store.item_tags.c.tag).where(store.item_tags.c.item_seq == item_seq)).scalars())
+def values_by_item(conn, column: sa.Column, rows) -> dict[int, list]:
+    """`column`'s sorted distinct values per item of `rows`, in one query (tags or label values)."""
+    found: dict[int, set] = {}
+    if rows:
+        seq = column.table.c.item_seq
+        for item_seq, value in conn.execute(sa.select(seq, column).where(seq.in_([row.seq for row in rows]))):
+            found.setdefault(item_seq, set()).add(value)
+    return {item_seq: sorted(values) for item_seq, values in found.items()}
 
 
 def _folder(conn, dataset_id: str, folder_id: str):

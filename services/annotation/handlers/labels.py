@@ -3,6 +3,7 @@ label arrays assembled from a version's manifest, and the one way a new version 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,8 +17,8 @@ from radlab.quoting import shown
 from radlab.type.v1 import geometry_pb2, label_pb2
 from services.annotation import store
 from services.annotation.domain import rle
-from services.annotation.domain.manifest import PLANES, Manifest, SliceContent
-from services.annotation.domain.segmentation import Segment, Segmentation
+from services.annotation.domain.manifest import INTERPOLATED, PLANES, PREDICTED, Manifest, SliceContent
+from services.annotation.domain.segmentation import AUTOMATIC, SEMIAUTOMATIC, Segment, Segmentation
 from services.annotation.handlers import audit
 from shared.auth import Principal
 from shared.db import UnitOfWork
@@ -82,13 +83,26 @@ def segmentation(objects: ObjectStore, prefix: str, manifest: Manifest, shape, a
     masks: dict[int, np.ndarray] = {}
     for (label, k), content in manifest.content.items():
         masks.setdefault(label, np.zeros(shape, dtype=bool))[k] = decoded[content.key]
-    chosen = {value: segments.get(value) or Segment(value=value, name=f"label {value}") for value in masks}
+    chosen = {value: _made_how(segments.get(value) or Segment(value=value, name=f"label {value}"), manifest)
+              for value in masks}
     provenance = {}
     k_plane = stored_plane(affine)
     for (plane, index, label), origin in manifest.origins.items():
         if plane == k_plane:
             provenance[(label, index)] = f"{origin.provenance}:{origin.source}" if origin.source else origin.provenance
     return Segmentation(tuple(shape), affine, chosen, masks, frame_of_reference_uid, provenance)
+
+
+def _made_how(segment: Segment, manifest: Manifest) -> Segment:
+    """The segment with the algorithm type DICOM-SEG records, from how its slices were made: MANUAL when drawn or
+    imported only, AUTOMATIC when a model predicted it all, else SEMIAUTOMATIC (naming the interpolation or model)."""
+    made = {(origin.provenance, origin.source) for (_, _, label), origin in manifest.origins.items() if label == segment.value}
+    machines = sorted({("Radlab interpolation" if how == INTERPOLATED else source) for how, source in made
+                       if how in (INTERPOLATED, PREDICTED)})
+    if not machines:
+        return segment
+    kind = AUTOMATIC if {how for how, _ in made} == {PREDICTED} else SEMIAUTOMATIC
+    return dataclasses.replace(segment, algorithm_type=kind, algorithm_name=", ".join(machines)[:64])
 
 
 def labelmap(objects: ObjectStore, prefix: str, manifest: Manifest, shape) -> np.ndarray:

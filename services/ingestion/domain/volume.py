@@ -66,6 +66,13 @@ def build_volume(series: Series, max_voxels: int = DEFAULT_VOLUME_MAX_VOXELS) ->
         raise VolumeRefused(f"{series.description}: " + "; ".join(issue.message for issue in geometry.refusals))
     if not geometry.stackable:
         return _resampled(series, geometry)
+    first = geometry.frames[0]
+    window = voi_window(first) if first.instance else None
+    return Volume(_stack(geometry.frames), stacked_affine(geometry), series, geometry.issues, window=window)
+
+
+def stacked_affine(geometry: Geometry) -> np.ndarray:
+    """The affine of a stackable series' own grid: (i, j, k, 1) → LPS mm, k along its sorted frames."""
     frames = geometry.frames
     first = frames[0]
     row_spacing, column_spacing = first.spacing
@@ -78,8 +85,7 @@ def build_volume(series: Series, max_voxels: int = DEFAULT_VOLUME_MAX_VOXELS) ->
         thickness = float(first.dataset.get("SpacingBetweenSlices") or first.dataset.get("SliceThickness") or 1.0)
         affine[:3, 2] = geometry.normal * thickness
     affine[:3, 3] = first.position
-    window = voi_window(first) if first.instance else None
-    return Volume(_stack(frames), affine, series, geometry.issues, window=window)
+    return affine
 
 
 def _check_budget(series: Series, max_voxels: int) -> None:

@@ -265,6 +265,7 @@ def _record_volume(uow: UnitOfWork, tenant: str, anonymized, volume: _Built, now
     uow.emit(events_pb2.VolumeReady(
         volume_id=volume.volume_id, study_id=study_id, series_id=series_id, dataset_id=dataset_id, scan_id=anonymized.scan_id,
         volume_ref=volume.volume_ref, modality=volume.modality, series_description=volume.series["description"],
+        body_part=volume.series["body_part"],
     ), subject=study_id, tenant=tenant)
 
 
