@@ -1,4 +1,4 @@
-"""Label file formats (NIfTI label maps, DICOM-SEG, RTSTRUCT) as pure converters between bytes and a Segmentation."""
+"""Label file formats (NIfTI label maps, DICOM-SEG, RTSTRUCT, COCO, Darwin JSON) as pure converters between bytes and a Segmentation."""
 
 from __future__ import annotations
 
