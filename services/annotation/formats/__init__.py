@@ -1,4 +1,5 @@
-"""Label file formats (NIfTI label maps, DICOM-SEG, RTSTRUCT, COCO, Darwin JSON) as pure converters between bytes and a Segmentation."""
+"""Label file formats (NIfTI label maps, DICOM-SEG, RTSTRUCT, COCO, Darwin JSON): pure converters between bytes and
+a Segmentation on an item's grid."""
 
 from __future__ import annotations
 
