@@ -221,6 +221,28 @@ class Client:
                 raise TimeoutError(f"no workflow for dataset {dataset_id} after {timeout_s:.0f} s")
             time.sleep(0.1)
 
+    def list_tasks(self, **filters) -> list[workflow_pb.Task]:
+        """Tasks (ListTasksRequest fields: workflow_id, dataset_id, assignee ("me"), stage_id, stage_kind, state,
+        item_id), across pages: managers see all; others their own and those they may claim."""
+        return _all(lambda token: self.workflow.ListTasks(
+            workflow_pb.ListTasksRequest(page_size=1000, page_token=token, **filters)), "tasks")
+
+    def claim_task(self, *, task_id: str = "", workflow_id: str = "", stage_id: str = "",
+                   timeout_s: float = 30.0) -> workflow_pb.Task:
+        """Claim a task (the one named, or the next one of the workflow/stage), and return once annotation lets the
+        claimant see its item (it learns of the claim through TaskAssigned, a moment later)."""
+        task = self.workflow.ClaimTask(workflow_pb.ClaimTaskRequest(task_id=task_id, workflow_id=workflow_id,
+                                                                    stage_id=stage_id)).task
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.annotation.GetItem(annotation_pb.GetItemRequest(item_id=task.item_id))
+                return task
+            except grpc.RpcError as error:
+                if error.code() is not grpc.StatusCode.PERMISSION_DENIED or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
+
     def upload(
         self, path: str | Path, dataset_id: str, progress: Progress | None = None, chunk_size: int = UPLOAD_CHUNK_BYTES
     ) -> ingestion_pb.Upload:

@@ -1,5 +1,5 @@
 """Annotation's tables: datasets and their vendors, label classes, folders, items and their tags, annotations with
-their immutable versions, the append-only audit log, and export jobs."""
+their immutable versions, the append-only audit log, export jobs, and who works on which item."""
 
 from __future__ import annotations
 
@@ -186,6 +186,20 @@ exports = sa.Table(
     sa.Column("creator", sa.String(200), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+
+# Who works on which item, as workflow announces it (TaskAssigned, TaskReleased): annotators and reviewers see only
+# the items of their tasks.
+task_access = sa.Table(
+    "task_access",
+    metadata,
+    sa.Column("task_id", sa.String(36), primary_key=True),
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("item_id", sa.String(36), nullable=False),
+    sa.Column("stage_kind", sa.Integer, nullable=False),
+    sa.Index("task_access_by_subject", "tenant", "subject", "item_id"),
 )
 
 revoked_tokens = RevokedTokens(metadata)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from radlab.workflow.v1 import workflow_service_pb2_grpc as pb_grpc
-from services.workflow import handlers
+from services.workflow.handlers import Ports, tasks, workflows
 from shared import paging
 from shared.auth import current_principal
 
@@ -12,19 +12,46 @@ from shared.auth import current_principal
 class WorkflowServicer(pb_grpc.WorkflowServiceServicer):
     """RPCs not overridden here answer UNIMPLEMENTED until their issue lands."""
 
-    def __init__(self, ports: handlers.Ports):
+    def __init__(self, ports: Ports):
         self.db = ports.db
 
     def CreateWorkflow(self, request, context):
-        workflow = handlers.create_workflow(self.db, current_principal(), request.dataset_id, request.name, list(request.stages))
+        workflow = workflows.create_workflow(self.db, current_principal(), request.dataset_id, request.name, list(request.stages))
         return pb.CreateWorkflowResponse(workflow=workflow)
 
     def GetWorkflow(self, request, context):
-        return pb.GetWorkflowResponse(workflow=handlers.get_workflow(self.db, current_principal(), request.workflow_id))
+        return pb.GetWorkflowResponse(workflow=workflows.get_workflow(self.db, current_principal(), request.workflow_id))
 
     def ListWorkflows(self, request, context):
-        page, after = handlers.list_workflows(
-            self.db, current_principal(), request.dataset_id,
-            paging.decode(request.page_token), paging.page_size(request.page_size),
-        )
-        return pb.ListWorkflowsResponse(workflows=page, next_page_token=paging.encode(after) if after else "")
+        page, after = workflows.list_workflows(self.db, current_principal(), request.dataset_id, *_page(request))
+        return pb.ListWorkflowsResponse(workflows=page, next_page_token=_token(after))
+
+    def ListTasks(self, request, context):
+        page, after = tasks.list_tasks(self.db, current_principal(), request, *_page(request))
+        return pb.ListTasksResponse(tasks=page, next_page_token=_token(after))
+
+    def GetTask(self, request, context):
+        return pb.GetTaskResponse(task=tasks.get_task(self.db, current_principal(), request.task_id))
+
+    def ClaimTask(self, request, context):
+        return pb.ClaimTaskResponse(task=tasks.claim(self.db, current_principal(), request))
+
+    def AssignTask(self, request, context):
+        return pb.AssignTaskResponse(task=tasks.assign(self.db, current_principal(), request.task_id, request.assignee))
+
+    def ReleaseTask(self, request, context):
+        return pb.ReleaseTaskResponse(task=tasks.release(self.db, current_principal(), request.task_id))
+
+    def SubmitReview(self, request, context):
+        return pb.SubmitReviewResponse(task=tasks.submit_review(self.db, current_principal(), request))
+
+    def GetItemProgress(self, request, context):
+        return tasks.item_progress(self.db, current_principal(), request.item_id)
+
+
+def _page(request) -> tuple[int, int]:
+    return paging.decode(request.page_token), paging.page_size(request.page_size)
+
+
+def _token(after: int | None) -> str:
+    return paging.encode(after) if after else ""

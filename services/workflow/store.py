@@ -1,4 +1,5 @@
-"""Workflow's tables: the datasets it has heard of (from annotation's events) and workflow definitions."""
+"""Workflow's tables: the datasets and items it has heard of (from annotation's events), workflow definitions, where
+each item stands, its tasks, and round-robin turns."""
 
 from __future__ import annotations
 
@@ -29,6 +30,59 @@ workflows = sa.Table(
     sa.Column("stages", sa.LargeBinary, nullable=False),
     sa.Column("creator", sa.String(200), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+
+# Items announced by annotation (ItemAdded), and where each stands in its dataset's workflow.
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("item_id", sa.String(36), primary_key=True),
+    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("dataset_id", sa.String(36), nullable=False, index=True),
+    sa.Column("volume_id", sa.String(100), nullable=False),
+    sa.Column("workflow_id", sa.String(36), nullable=False),
+    sa.Column("stage_id", sa.String(100), nullable=False),
+    sa.Column("stage_kind", sa.Integer, nullable=False),
+    # The annotation carrying the item: the last submitted at an annotate stage, or accepted at review.
+    sa.Column("annotation_id", sa.String(36), nullable=False, default=""),
+    sa.Column("annotation_version", sa.Integer, nullable=False, default=0),
+    sa.Column("entered_at", sa.Float, nullable=False),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("workflow_id", sa.String(36), nullable=False),
+    sa.Column("dataset_id", sa.String(36), nullable=False),
+    sa.Column("item_id", sa.String(36), nullable=False, index=True),
+    sa.Column("stage_id", sa.String(100), nullable=False),
+    sa.Column("stage_kind", sa.Integer, nullable=False),
+    sa.Column("state", sa.Integer, nullable=False),
+    sa.Column("assignee", sa.String(200), nullable=False, default=""),
+    sa.Column("vendor_id", sa.String(63), nullable=False, default=""),
+    sa.Column("annotation_id", sa.String(36), nullable=False, default=""),
+    sa.Column("annotation_version", sa.Integer, nullable=False, default=0),
+    sa.Column("rework_of_task_id", sa.String(36), nullable=False, default=""),
+    sa.Column("comment", sa.Text, nullable=False, default=""),
+    sa.Column("review", sa.LargeBinary, nullable=True),  # radlab.workflow.v1.Review, once decided
+    sa.Column("claim_expires_at", sa.Float, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Index("tasks_open_by_stage", "workflow_id", "stage_id", "state", "seq"),
+    sa.Index("tasks_by_assignee", "tenant", "assignee", "state"),
+)
+
+# Round-robin position per workflow stage: the index of the next assignee in the stage's list.
+turns = sa.Table(
+    "turns",
+    metadata,
+    sa.Column("workflow_id", sa.String(36), primary_key=True),
+    sa.Column("stage_id", sa.String(100), primary_key=True),
+    sa.Column("next_index", sa.Integer, nullable=False),
 )
 
 revoked_tokens = RevokedTokens(metadata)

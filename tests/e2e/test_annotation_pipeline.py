@@ -65,13 +65,16 @@ def annotator(stack):
 
 
 @pytest.fixture(scope="module")
-def scans(admin, data_dir):
-    """(dataset id, spleen item, DICOM CT item) once both scans are items."""
+def scans(admin, annotator, data_dir):
+    """(dataset id, spleen item, DICOM CT item) once both scans are items; annotator-1 holds the spleen's annotate task."""
     dataset = admin.create_dataset("annotation e2e").dataset_id
     admin.upload(data_dir / SPLEEN_CT, dataset)
     admin.upload(data_dir / REFERENCE / "example_ct_dicom", dataset)
     found = admin.wait_for_items(dataset, 2, timeout_s=180)
     by_slices = {item.volume_ref.geometry.shape[0]: item for item in found}
+    spleen_task = wait_until(lambda: annotator.list_tasks(dataset_id=dataset, item_id=by_slices[26].item_id),
+                             "the spleen's annotate task")[0]
+    annotator.claim_task(task_id=spleen_task.task_id)
     return dataset, by_slices[26], by_slices[20]
 
 
@@ -441,3 +444,30 @@ def test_every_export_format_imports_back_to_the_same_labels(admin, scans, label
     assert compared >= (1 if label_format == pb.LABEL_FORMAT_RTSTRUCT else 2)
     if label_format == pb.LABEL_FORMAT_RTSTRUCT:
         assert spleen_item.item_id in {s["item_id"] for s in manifest["skipped"]}  # built from NIfTI: no instances to cite
+
+
+def test_annotators_see_only_the_items_of_their_tasks_and_only_their_own_annotations(stack, admin, annotator, scans):
+    """bob holds no task: the items are closed to him. rita reviews the spleen once annotator-1 submitted it: she sees
+    the item and every annotation on it; annotator-1 sees only their own (blind reading)."""
+    dataset, spleen_item, ct_item = scans
+    with client_for(stack, "bob", "annotator") as bob:
+        assert bob.list_items(dataset) == []
+        with pytest.raises(grpc.RpcError) as closed:
+            bob.annotation.GetItem(pb.GetItemRequest(item_id=spleen_item.item_id))
+        assert closed.value.code() is grpc.StatusCode.PERMISSION_DENIED and "claim its task" in closed.value.details()
+    every = {a.annotation_id: a.annotator for a in admin.annotation.GetItem(pb.GetItemRequest(item_id=spleen_item.item_id)).item.annotations}
+    mine = [a.annotation_id for a in annotator.annotation.GetItem(pb.GetItemRequest(item_id=spleen_item.item_id)).item.annotations]
+    assert set(mine) == {key for key, who in every.items() if who == "annotator-1"} and len(every) > len(mine)
+    with pytest.raises(grpc.RpcError) as hidden:
+        annotation(annotator, next(key for key, who in every.items() if who != "annotator-1"))
+    assert hidden.value.code() is grpc.StatusCode.NOT_FOUND
+    assert [item.item_id for item in annotator.list_items(dataset)] == [spleen_item.item_id]
+    with client_for(stack, "rita", "reviewer") as rita:
+        review = wait_until(lambda: [t for t in rita.list_tasks(dataset_id=dataset, item_id=spleen_item.item_id)
+                                     if t.stage_id == "review"], "the spleen's review task")[0]
+        rita.claim_task(task_id=review.task_id)
+        seen = {a.annotation_id for a in rita.annotation.GetItem(pb.GetItemRequest(item_id=spleen_item.item_id)).item.annotations}
+        assert seen == set(every)
+        with pytest.raises(grpc.RpcError) as closed:
+            rita.annotation.GetItem(pb.GetItemRequest(item_id=ct_item.item_id))
+        assert closed.value.code() is grpc.StatusCode.PERMISSION_DENIED

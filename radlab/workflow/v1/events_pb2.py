@@ -26,29 +26,37 @@ from radlab.type.v1 import label_pb2 as radlab_dot_type_dot_v1_dot_label__pb2
 from radlab.workflow.v1 import workflow_service_pb2 as radlab_dot_workflow_dot_v1_dot_workflow__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fradlab/workflow/v1/events.proto\x12\x12radlab.workflow.v1\x1a\x1aradlab/type/v1/label.proto\x1a)radlab/workflow/v1/workflow_service.proto\"|\n\x0fWorkflowCreated\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x32\n\x0bstage_kinds\x18\x04 \x03(\x0e\x32\x1d.radlab.workflow.v1.StageKind\"\xda\x01\n\x0cTaskAssigned\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x10\n\x08stage_id\x18\x05 \x01(\t\x12\x31\n\nstage_kind\x18\x06 \x01(\x0e\x32\x1d.radlab.workflow.v1.StageKind\x12\x10\n\x08\x61ssignee\x18\x07 \x01(\t\x12\x11\n\tvendor_id\x18\x08 \x01(\t\x12\x15\n\rannotation_id\x18\t \x01(\t\"\xa8\x02\n\x0eStageCompleted\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x0f\n\x07item_id\x18\x03 \x01(\t\x12\x10\n\x08stage_id\x18\x04 \x01(\t\x12\x31\n\nstage_kind\x18\x05 \x01(\x0e\x32\x1d.radlab.workflow.v1.StageKind\x12\x31\n\x07outcome\x18\x06 \x01(\x0e\x32 .radlab.workflow.v1.StageOutcome\x12\x15\n\rnext_stage_id\x18\x07 \x01(\t\x12\x36\n\x0fnext_stage_kind\x18\x08 \x01(\x0e\x32\x1d.radlab.workflow.v1.StageKind\x12\x15\n\rannotation_id\x18\t \x01(\t\"\xd6\x01\n\x10\x43onsensusReached\x12\x1b\n\x13\x63onsensus_result_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x10\n\x08stage_id\x18\x05 \x01(\t\x12\x11\n\tagreement\x18\x06 \x01(\x01\x12\x16\n\x0e\x61nnotation_ids\x18\x07 \x03(\t\x12.\n\x10\x63onsensus_labels\x18\x08 \x01(\x0b\x32\x14.radlab.type.v1.Mask\"\xba\x01\n\x11\x43onsensusDisputed\x12\x1b\n\x13\x63onsensus_result_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x10\n\x08stage_id\x18\x05 \x01(\t\x12\x11\n\tagreement\x18\x06 \x01(\x01\x12\x11\n\tthreshold\x18\x07 \x01(\x01\x12\x16\n\x0e\x61nnotation_ids\x18\x08 \x03(\t\"\x8e\x01\n\x0fTrainingExample\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x11\n\tvolume_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x1a\n\x12\x61nnotation_version\x18\x04 \x01(\x03\x12$\n\x06labels\x18\x05 \x01(\x0b\x32\x14.radlab.type.v1.Mask\"\xb4\x01\n\x11TrainingRequested\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x12\n\nmodel_kind\x18\x03 \x01(\t\x12\x15\n\rbase_model_id\x18\x04 \x01(\t\x12\x14\n\x0clabel_values\x18\x05 \x03(\x05\x12\x35\n\x08\x65xamples\x18\x06 \x03(\x0b\x32#.radlab.workflow.v1.TrainingExample\"\x85\x01\n\x13PredictionRequested\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x11\n\tvolume_id\x18\x03 \x01(\t\x12\x12\n\ndataset_id\x18\x04 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x05 \x01(\t\x12\x0f\n\x07task_id\x18\x06 \x01(\t*\x7f\n\x0cStageOutcome\x12\x1d\n\x19STAGE_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n\x14STAGE_OUTCOME_PASSED\x10\x01\x12\x1a\n\x16STAGE_OUTCOME_REJECTED\x10\x02\x12\x1a\n\x16STAGE_OUTCOME_DISPUTED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fradlab/workflow/v1/events.proto\x12\x12radlab.workflow.v1\x1a\x1aradlab/type/v1/label.proto\x1a)radlab/workflow/v1/workflow_service.proto\"|\n\x0fWorkflowCreated\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x32\n\x0bstage_kinds\x18\x04 \x03(\x0e\x32\x1d.radlab.workflow.v1.StageKind\"\xaf\x01\n\x0bTaskCreated\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x10\n\x08stage_id\x18\x05 \x01(\t\x12\x31\n\nstage_kind\x18\x06 \x01(\x0e\x32\x1d.radlab.workflow.v1.StageKind\x12\x10\n\x08\x61ssignee\x18\x07 \x01(\t\"{\n\x0cTaskReleased\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xe4\x01\n\rTaskCompleted\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x10\n\x08stage_id\x18\x05 \x01(\t\x12\x31\n\nstage_kind\x18\x06 \x01(\x0e\x32\x1d.radlab.workflow.v1.StageKind\x12\x10\n\x08\x61ssignee\x18\x07 \x01(\t\x12\x15\n\rannotation_id\x18\x08 \x01(\t\x12\x1a\n\x12\x61nnotation_version\x18\t \x01(\x03\"|\n\rItemCompleted\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x0f\n\x07item_id\x18\x03 \x01(\t\x12\x15\n\rannotation_id\x18\x04 \x01(\t\x12\x1a\n\x12\x61nnotation_version\x18\x05 \x01(\x03\"\xda\x01\n\x0cTaskAssigned\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x10\n\x08stage_id\x18\x05 \x01(\t\x12\x31\n\nstage_kind\x18\x06 \x01(\x0e\x32\x1d.radlab.workflow.v1.StageKind\x12\x10\n\x08\x61ssignee\x18\x07 \x01(\t\x12\x11\n\tvendor_id\x18\x08 \x01(\t\x12\x15\n\rannotation_id\x18\t \x01(\t\"\xa8\x02\n\x0eStageCompleted\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x0f\n\x07item_id\x18\x03 \x01(\t\x12\x10\n\x08stage_id\x18\x04 \x01(\t\x12\x31\n\nstage_kind\x18\x05 \x01(\x0e\x32\x1d.radlab.workflow.v1.StageKind\x12\x31\n\x07outcome\x18\x06 \x01(\x0e\x32 .radlab.workflow.v1.StageOutcome\x12\x15\n\rnext_stage_id\x18\x07 \x01(\t\x12\x36\n\x0fnext_stage_kind\x18\x08 \x01(\x0e\x32\x1d.radlab.workflow.v1.StageKind\x12\x15\n\rannotation_id\x18\t \x01(\t\"\xd6\x01\n\x10\x43onsensusReached\x12\x1b\n\x13\x63onsensus_result_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x10\n\x08stage_id\x18\x05 \x01(\t\x12\x11\n\tagreement\x18\x06 \x01(\x01\x12\x16\n\x0e\x61nnotation_ids\x18\x07 \x03(\t\x12.\n\x10\x63onsensus_labels\x18\x08 \x01(\x0b\x32\x14.radlab.type.v1.Mask\"\xba\x01\n\x11\x43onsensusDisputed\x12\x1b\n\x13\x63onsensus_result_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x10\n\x08stage_id\x18\x05 \x01(\t\x12\x11\n\tagreement\x18\x06 \x01(\x01\x12\x11\n\tthreshold\x18\x07 \x01(\x01\x12\x16\n\x0e\x61nnotation_ids\x18\x08 \x03(\t\"\x8e\x01\n\x0fTrainingExample\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x11\n\tvolume_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x1a\n\x12\x61nnotation_version\x18\x04 \x01(\x03\x12$\n\x06labels\x18\x05 \x01(\x0b\x32\x14.radlab.type.v1.Mask\"\xb4\x01\n\x11TrainingRequested\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x12\n\nmodel_kind\x18\x03 \x01(\t\x12\x15\n\rbase_model_id\x18\x04 \x01(\t\x12\x14\n\x0clabel_values\x18\x05 \x03(\x05\x12\x35\n\x08\x65xamples\x18\x06 \x03(\x0b\x32#.radlab.workflow.v1.TrainingExample\"\x85\x01\n\x13PredictionRequested\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x11\n\tvolume_id\x18\x03 \x01(\t\x12\x12\n\ndataset_id\x18\x04 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x05 \x01(\t\x12\x0f\n\x07task_id\x18\x06 \x01(\t*\x7f\n\x0cStageOutcome\x12\x1d\n\x19STAGE_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n\x14STAGE_OUTCOME_PASSED\x10\x01\x12\x1a\n\x16STAGE_OUTCOME_REJECTED\x10\x02\x12\x1a\n\x16STAGE_OUTCOME_DISPUTED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'radlab.workflow.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STAGEOUTCOME']._serialized_start=1642
-  _globals['_STAGEOUTCOME']._serialized_end=1769
+  _globals['_STAGEOUTCOME']._serialized_start=2302
+  _globals['_STAGEOUTCOME']._serialized_end=2429
   _globals['_WORKFLOWCREATED']._serialized_start=126
   _globals['_WORKFLOWCREATED']._serialized_end=250
-  _globals['_TASKASSIGNED']._serialized_start=253
-  _globals['_TASKASSIGNED']._serialized_end=471
-  _globals['_STAGECOMPLETED']._serialized_start=474
-  _globals['_STAGECOMPLETED']._serialized_end=770
-  _globals['_CONSENSUSREACHED']._serialized_start=773
-  _globals['_CONSENSUSREACHED']._serialized_end=987
-  _globals['_CONSENSUSDISPUTED']._serialized_start=990
-  _globals['_CONSENSUSDISPUTED']._serialized_end=1176
-  _globals['_TRAININGEXAMPLE']._serialized_start=1179
-  _globals['_TRAININGEXAMPLE']._serialized_end=1321
-  _globals['_TRAININGREQUESTED']._serialized_start=1324
-  _globals['_TRAININGREQUESTED']._serialized_end=1504
-  _globals['_PREDICTIONREQUESTED']._serialized_start=1507
-  _globals['_PREDICTIONREQUESTED']._serialized_end=1640
+  _globals['_TASKCREATED']._serialized_start=253
+  _globals['_TASKCREATED']._serialized_end=428
+  _globals['_TASKRELEASED']._serialized_start=430
+  _globals['_TASKRELEASED']._serialized_end=553
+  _globals['_TASKCOMPLETED']._serialized_start=556
+  _globals['_TASKCOMPLETED']._serialized_end=784
+  _globals['_ITEMCOMPLETED']._serialized_start=786
+  _globals['_ITEMCOMPLETED']._serialized_end=910
+  _globals['_TASKASSIGNED']._serialized_start=913
+  _globals['_TASKASSIGNED']._serialized_end=1131
+  _globals['_STAGECOMPLETED']._serialized_start=1134
+  _globals['_STAGECOMPLETED']._serialized_end=1430
+  _globals['_CONSENSUSREACHED']._serialized_start=1433
+  _globals['_CONSENSUSREACHED']._serialized_end=1647
+  _globals['_CONSENSUSDISPUTED']._serialized_start=1650
+  _globals['_CONSENSUSDISPUTED']._serialized_end=1836
+  _globals['_TRAININGEXAMPLE']._serialized_start=1839
+  _globals['_TRAININGEXAMPLE']._serialized_end=1981
+  _globals['_TRAININGREQUESTED']._serialized_start=1984
+  _globals['_TRAININGREQUESTED']._serialized_end=2164
+  _globals['_PREDICTIONREQUESTED']._serialized_start=2167
+  _globals['_PREDICTIONREQUESTED']._serialized_end=2300
 # @@protoc_insertion_point(module_scope)

@@ -32,6 +32,76 @@ class WorkflowCreated(_message.Message):
     stage_kinds: _containers.RepeatedScalarFieldContainer[_workflow_service_pb2.StageKind]
     def __init__(self, workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., stage_kinds: _Optional[_Iterable[_Union[_workflow_service_pb2.StageKind, str]]] = ...) -> None: ...
 
+class TaskCreated(_message.Message):
+    __slots__ = ("task_id", "workflow_id", "dataset_id", "item_id", "stage_id", "stage_kind", "assignee")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_KIND_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    workflow_id: str
+    dataset_id: str
+    item_id: str
+    stage_id: str
+    stage_kind: _workflow_service_pb2.StageKind
+    assignee: str
+    def __init__(self, task_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[_workflow_service_pb2.StageKind, str]] = ..., assignee: _Optional[str] = ...) -> None: ...
+
+class TaskReleased(_message.Message):
+    __slots__ = ("task_id", "workflow_id", "dataset_id", "item_id", "assignee", "reason")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    workflow_id: str
+    dataset_id: str
+    item_id: str
+    assignee: str
+    reason: str
+    def __init__(self, task_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., assignee: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class TaskCompleted(_message.Message):
+    __slots__ = ("task_id", "workflow_id", "dataset_id", "item_id", "stage_id", "stage_kind", "assignee", "annotation_id", "annotation_version")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_KIND_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    workflow_id: str
+    dataset_id: str
+    item_id: str
+    stage_id: str
+    stage_kind: _workflow_service_pb2.StageKind
+    assignee: str
+    annotation_id: str
+    annotation_version: int
+    def __init__(self, task_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[_workflow_service_pb2.StageKind, str]] = ..., assignee: _Optional[str] = ..., annotation_id: _Optional[str] = ..., annotation_version: _Optional[int] = ...) -> None: ...
+
+class ItemCompleted(_message.Message):
+    __slots__ = ("workflow_id", "dataset_id", "item_id", "annotation_id", "annotation_version")
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    dataset_id: str
+    item_id: str
+    annotation_id: str
+    annotation_version: int
+    def __init__(self, workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., annotation_version: _Optional[int] = ...) -> None: ...
+
 class TaskAssigned(_message.Message):
     __slots__ = ("task_id", "workflow_id", "dataset_id", "item_id", "stage_id", "stage_kind", "assignee", "vendor_id", "annotation_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]

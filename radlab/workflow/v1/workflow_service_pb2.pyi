@@ -27,6 +27,7 @@ class AssignmentPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ASSIGNMENT_POLICY_CLAIM: _ClassVar[AssignmentPolicy]
     ASSIGNMENT_POLICY_ROUND_ROBIN: _ClassVar[AssignmentPolicy]
     ASSIGNMENT_POLICY_MANUAL: _ClassVar[AssignmentPolicy]
+    ASSIGNMENT_POLICY_LEAST_LOADED: _ClassVar[AssignmentPolicy]
 
 class AgreementMeasure(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -66,6 +67,7 @@ ASSIGNMENT_POLICY_UNSPECIFIED: AssignmentPolicy
 ASSIGNMENT_POLICY_CLAIM: AssignmentPolicy
 ASSIGNMENT_POLICY_ROUND_ROBIN: AssignmentPolicy
 ASSIGNMENT_POLICY_MANUAL: AssignmentPolicy
+ASSIGNMENT_POLICY_LEAST_LOADED: AssignmentPolicy
 AGREEMENT_MEASURE_UNSPECIFIED: AgreementMeasure
 AGREEMENT_MEASURE_DICE: AgreementMeasure
 AGREEMENT_MEASURE_IOU: AgreementMeasure
@@ -85,14 +87,16 @@ CONSENSUS_STATE_REACHED: ConsensusState
 CONSENSUS_STATE_DISPUTED: ConsensusState
 
 class AssignmentSettings(_message.Message):
-    __slots__ = ("policy", "assignees", "vendor_id")
+    __slots__ = ("policy", "assignees", "vendor_id", "claim_timeout_s")
     POLICY_FIELD_NUMBER: _ClassVar[int]
     ASSIGNEES_FIELD_NUMBER: _ClassVar[int]
     VENDOR_ID_FIELD_NUMBER: _ClassVar[int]
+    CLAIM_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     policy: AssignmentPolicy
     assignees: _containers.RepeatedScalarFieldContainer[str]
     vendor_id: str
-    def __init__(self, policy: _Optional[_Union[AssignmentPolicy, str]] = ..., assignees: _Optional[_Iterable[str]] = ..., vendor_id: _Optional[str] = ...) -> None: ...
+    claim_timeout_s: int
+    def __init__(self, policy: _Optional[_Union[AssignmentPolicy, str]] = ..., assignees: _Optional[_Iterable[str]] = ..., vendor_id: _Optional[str] = ..., claim_timeout_s: _Optional[int] = ...) -> None: ...
 
 class ReviewSettings(_message.Message):
     __slots__ = ("reject_stage_id", "sample_fraction")
@@ -223,7 +227,7 @@ class Review(_message.Message):
     def __init__(self, decision: _Optional[_Union[ReviewDecision, str]] = ..., comment: _Optional[str] = ..., reviewer: _Optional[str] = ..., annotation_version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("task_id", "workflow_id", "dataset_id", "item_id", "stage_id", "stage_kind", "state", "assignee", "vendor_id", "annotation_id", "rework_of_task_id", "review", "create_time", "update_time")
+    __slots__ = ("task_id", "workflow_id", "dataset_id", "item_id", "stage_id", "stage_kind", "state", "assignee", "vendor_id", "annotation_id", "rework_of_task_id", "review", "create_time", "update_time", "claim_expire_time", "comment", "annotation_version")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -238,6 +242,9 @@ class Task(_message.Message):
     REVIEW_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CLAIM_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_VERSION_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     workflow_id: str
     dataset_id: str
@@ -252,7 +259,10 @@ class Task(_message.Message):
     review: Review
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, task_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[StageKind, str]] = ..., state: _Optional[_Union[TaskState, str]] = ..., assignee: _Optional[str] = ..., vendor_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., rework_of_task_id: _Optional[str] = ..., review: _Optional[_Union[Review, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    claim_expire_time: _timestamp_pb2.Timestamp
+    comment: str
+    annotation_version: int
+    def __init__(self, task_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[StageKind, str]] = ..., state: _Optional[_Union[TaskState, str]] = ..., assignee: _Optional[str] = ..., vendor_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., rework_of_task_id: _Optional[str] = ..., review: _Optional[_Union[Review, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., claim_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., comment: _Optional[str] = ..., annotation_version: _Optional[int] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
     __slots__ = ("workflow_id", "dataset_id", "assignee", "stage_id", "stage_kind", "state", "item_id", "page_size", "page_token")
@@ -325,6 +335,40 @@ class AssignTaskResponse(_message.Message):
     TASK_FIELD_NUMBER: _ClassVar[int]
     task: Task
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
+
+class ReleaseTaskRequest(_message.Message):
+    __slots__ = ("task_id",)
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseTaskResponse(_message.Message):
+    __slots__ = ("task",)
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: Task
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
+
+class GetItemProgressRequest(_message.Message):
+    __slots__ = ("item_id",)
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    def __init__(self, item_id: _Optional[str] = ...) -> None: ...
+
+class GetItemProgressResponse(_message.Message):
+    __slots__ = ("item_id", "workflow_id", "stage_id", "stage_kind", "annotation_id", "tasks")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_KIND_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    workflow_id: str
+    stage_id: str
+    stage_kind: StageKind
+    annotation_id: str
+    tasks: _containers.RepeatedCompositeFieldContainer[Task]
+    def __init__(self, item_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[StageKind, str]] = ..., annotation_id: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ...) -> None: ...
 
 class SubmitReviewRequest(_message.Message):
     __slots__ = ("task_id", "decision", "comment", "annotation_version")

@@ -75,6 +75,16 @@ class WorkflowServiceStub:
                 request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SubmitReviewRequest.SerializeToString,
                 response_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SubmitReviewResponse.FromString,
                 _registered_method=True)
+        self.ReleaseTask = channel.unary_unary(
+                '/radlab.workflow.v1.WorkflowService/ReleaseTask',
+                request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ReleaseTaskRequest.SerializeToString,
+                response_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ReleaseTaskResponse.FromString,
+                _registered_method=True)
+        self.GetItemProgress = channel.unary_unary(
+                '/radlab.workflow.v1.WorkflowService/GetItemProgress',
+                request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetItemProgressRequest.SerializeToString,
+                response_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetItemProgressResponse.FromString,
+                _registered_method=True)
         self.GetConsensusResult = channel.unary_unary(
                 '/radlab.workflow.v1.WorkflowService/GetConsensusResult',
                 request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetConsensusResultRequest.SerializeToString,
@@ -142,6 +152,20 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReleaseTask(self, request, context):
+        """Gives an assigned task back to the pool (its assignee, or a manager).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetItemProgress(self, request, context):
+        """Where an item stands in its workflow: its stage, and every task it had, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetConsensusResult(self, request, context):
         """Returns the agreement between an item's independent annotations in a consensus stage.
         """
@@ -191,6 +215,16 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.SubmitReview,
                     request_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SubmitReviewRequest.FromString,
                     response_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SubmitReviewResponse.SerializeToString,
+            ),
+            'ReleaseTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseTask,
+                    request_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ReleaseTaskRequest.FromString,
+                    response_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ReleaseTaskResponse.SerializeToString,
+            ),
+            'GetItemProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetItemProgress,
+                    request_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetItemProgressRequest.FromString,
+                    response_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetItemProgressResponse.SerializeToString,
             ),
             'GetConsensusResult': grpc.unary_unary_rpc_method_handler(
                     servicer.GetConsensusResult,
@@ -415,6 +449,60 @@ class WorkflowService:
             '/radlab.workflow.v1.WorkflowService/SubmitReview',
             radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SubmitReviewRequest.SerializeToString,
             radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SubmitReviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.workflow.v1.WorkflowService/ReleaseTask',
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ReleaseTaskRequest.SerializeToString,
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ReleaseTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetItemProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.workflow.v1.WorkflowService/GetItemProgress',
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetItemProgressRequest.SerializeToString,
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetItemProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,8 +23,8 @@ from services.annotation.domain.manifest import (
 )
 from services.annotation.handlers import audit, classes, items
 from services.annotation.handlers.labels import (
-    annotation_message, annotation_row, check_base, grid, label_mask, materialize, new_version, put_slice, read_slices,
-    slice_prefix, version_row,
+    annotation_message, annotation_row, check_base, grid, label_mask, new_version, put_slices, read_slices,
+    record_label_array, slice_prefix, version_row, write_label_array,
 )
 from shared import paging
 from shared.auth import Principal
@@ -104,20 +104,20 @@ def apply_edits(objects: ObjectStore, prefix: str, base: Manifest, edits: dict[i
                 axis: int, shape) -> dict[tuple[int, int], SliceContent | None]:
     """The content entries that change when each label's slices along `axis` are replaced by the masks given (None
     clears one); masks are stored as they go, so the caller records only entries whose masks exist."""
-    changes: dict[tuple[int, int], SliceContent | None] = {}
+    planes: dict[tuple[int, int], np.ndarray | None] = {}  # (label, k) → the new mask of that array slice
     for label, slices in edits.items():
         if axis == 0:
-            for index, mask in slices.items():
-                changes[(label, index)] = None if mask is None else put_slice(objects, prefix, mask)
+            planes.update(((label, index), mask) for index, mask in slices.items())
             continue
         volume = label_mask(objects, prefix, base, label, shape)
         before = volume.copy()
         for index, mask in slices.items():
             view = volume[:, index, :] if axis == 1 else volume[:, :, index]
             view[...] = False if mask is None else mask
-        for k in np.flatnonzero((volume != before).reshape(shape[0], -1).any(axis=1)):
-            changes[(label, int(k))] = put_slice(objects, prefix, volume[k])
-    return changes
+        planes.update(((label, int(k)), volume[k]) for k in np.flatnonzero((volume != before).reshape(shape[0], -1).any(axis=1)))
+    stored = dict(zip([key for key, mask in planes.items() if mask is not None],
+                      put_slices(objects, prefix, [mask for mask in planes.values() if mask is not None])))
+    return {key: stored.get(key) for key in planes}
 
 
 def _start_annotation(uow: UnitOfWork, caller: Principal, item):
@@ -320,10 +320,11 @@ def submit(ports, caller: Principal, annotation_id: str, version: int) -> pb.Ann
         if head.version == 0:
             raise FailedPrecondition(f"annotation {annotation_id} has nothing saved yet; save key slices first")
         row = version_row(conn, annotation_id, version)
+    key = write_label_array(ports.objects, ports.volumes, head, row, item)
     with ports.db.unit_of_work() as uow:
         head = annotation_row(uow, caller, annotation_id, lock=True)
         check_base(uow, head, version)
-        mask = materialize(ports.objects, ports.volumes, uow, head, row, item)
+        mask = record_label_array(uow, row, key, item.volume_id)
         now = time.time()
         uow.execute(store.annotations.update().where(store.annotations.c.annotation_id == annotation_id).values(
             state=pb.ANNOTATION_STATE_SUBMITTED, submitted_at=now, updated_at=now))
@@ -340,41 +341,81 @@ def submit(ports, caller: Principal, annotation_id: str, version: int) -> pb.Ann
 
 # ---- events ---------------------------------------------------------------------------------------------------
 
-def on_annotation_version_saved(ports, uow: UnitOfWork, event: Event) -> None:
-    """Write a key-slice version's label array and ask interpolation to fill it (KeySlicesSaved), while it is current."""
+def on_annotation_version_saved(ports, consumer: str, event: Event) -> None:
+    """Write a key-slice version's label array and ask interpolation to fill it (KeySlicesSaved), while it is current.
+    The array is written before the unit of work that records it and emits the request."""
     saved: events_pb2.AnnotationVersionSaved = event.message
-    if not saved.interpolate:
+    if not saved.interpolate or ports.db.processed(consumer, event.id):
         return
-    head = uow.execute(sa.select(store.annotations).where(store.annotations.c.annotation_id == saved.annotation_id)).first()
-    if head is None or head.key_slice_version != saved.version:
-        return  # a newer key-slice version was saved since: it asks for its own interpolation
-    item = uow.execute(sa.select(store.items).where(store.items.c.item_id == head.item_id)).one()
-    row = version_row(uow, head.annotation_id, saved.version)
-    mask = materialize(ports.objects, ports.volumes, uow, head, row, item)
-    plane = PLANE_NAMES[saved.plane]
-    keys = Manifest.from_bytes(row.manifest).key_slices(plane)
-    uow.emit(events_pb2.KeySlicesSaved(
-        item_id=head.item_id, dataset_id=head.dataset_id, annotation_id=head.annotation_id, version=saved.version,
-        volume_id=item.volume_id, plane=saved.plane, labels=mask,
-        key_slices=[events_pb2.LabelKeySlices(label_value=label, drawn_slice_indices=drawn, absent_slice_indices=absent)
-                    for label, (drawn, absent) in keys.items()],
-    ), subject=head.item_id, tenant=head.tenant)
+    with ports.db.read() as conn:
+        head = _current_key_slices(conn, saved.annotation_id, saved.version)
+        if head is None:
+            return  # a newer key-slice version was saved since: it asks for its own interpolation
+        item = conn.execute(sa.select(store.items).where(store.items.c.item_id == head.item_id)).one()
+        row = version_row(conn, head.annotation_id, saved.version)
+    key = write_label_array(ports.objects, ports.volumes, head, row, item)
+
+    def request(uow: UnitOfWork) -> None:
+        if _current_key_slices(uow, saved.annotation_id, saved.version) is None:
+            return
+        mask = record_label_array(uow, row, key, item.volume_id)
+        keys = Manifest.from_bytes(row.manifest).key_slices(PLANE_NAMES[saved.plane])
+        uow.emit(events_pb2.KeySlicesSaved(
+            item_id=head.item_id, dataset_id=head.dataset_id, annotation_id=head.annotation_id, version=saved.version,
+            volume_id=item.volume_id, plane=saved.plane, labels=mask,
+            key_slices=[events_pb2.LabelKeySlices(label_value=label, drawn_slice_indices=drawn, absent_slice_indices=absent)
+                        for label, (drawn, absent) in keys.items()],
+        ), subject=head.item_id, tenant=head.tenant)
+
+    ports.db.apply_once(consumer, event.id, request)
 
 
-def on_slices_interpolated(ports, uow: UnitOfWork, event: Event) -> None:
+def _current_key_slices(conn, annotation_id: str, key_slice_version: int):
+    """The annotation's head while `key_slice_version` is its current key-slice version, else None."""
+    head = conn.execute(sa.select(store.annotations).where(store.annotations.c.annotation_id == annotation_id)).first()
+    return head if head is not None and head.key_slice_version == key_slice_version else None
+
+
+class AnnotationMovedOn(RuntimeError):
+    """The annotation got a new version while filled slices were being applied to the one before; retried on it."""
+
+
+def on_slices_interpolated(ports, consumer: str, event: Event) -> None:
     """Apply filled slices as a new version, only while the key-slice version they came from is current; key slices
-    are never overwritten, and slices interpolated before that lie outside the new fill are cleared."""
+    are never overwritten, and slices interpolated before that lie outside the new fill are cleared. The fill is read
+    and its masks stored before the unit of work that records the version."""
     filled: interpolation_events.SlicesInterpolated = event.message
-    head = uow.execute(sa.select(store.annotations).where(
-        store.annotations.c.annotation_id == filled.annotation_id).with_for_update()).first()
-    if head is None or head.key_slice_version != filled.key_slice_version:
-        return  # stale: the current key-slice version has its own interpolation coming
-    item = uow.execute(sa.select(store.items).where(store.items.c.item_id == head.item_id)).one()
+    if ports.db.processed(consumer, event.id):
+        return
+    with ports.db.read() as conn:
+        head = _current_key_slices(conn, filled.annotation_id, filled.key_slice_version)
+        if head is None:
+            return  # stale: the current key-slice version has its own interpolation coming
+        item = conn.execute(sa.select(store.items).where(store.items.c.item_id == head.item_id)).one()
+        base = Manifest.from_bytes(version_row(conn, head.annotation_id, head.version).manifest)
     shape, affine, _ = grid(item)
     plane = PLANE_NAMES[filled.plane]
     axis = plane_axis(affine, plane)
-    base = Manifest.from_bytes(version_row(uow, head.annotation_id, head.version).manifest)
-    result = ports.volumes.read(filled.labels.bucket, filled.labels.key).array
+    edits, origins = _filled_edits(base, filled, plane, ports.volumes.read(filled.labels.bucket, filled.labels.key).array, axis)
+    content = apply_edits(ports.objects, slice_prefix(head.tenant, head.item_id), base, edits, axis, shape) if edits else {}
+
+    def record(uow: UnitOfWork) -> None:
+        current = uow.execute(sa.select(store.annotations).where(
+            store.annotations.c.annotation_id == filled.annotation_id).with_for_update()).first()
+        if not edits or current.key_slice_version != filled.key_slice_version:
+            return
+        if current.version != head.version:
+            raise AnnotationMovedOn(f"annotation {head.annotation_id} is at version {current.version} now, not {head.version}")
+        new_version(uow, current, base.changed(content, origins), change=pb.ANNOTATION_CHANGE_SLICES_INTERPOLATED,
+                    author=f"interpolation:{filled.job_id}", actor="radlab.interpolation", new_key_slices=False,
+                    action="annotation.slices_interpolated", plane=filled.plane)
+
+    ports.db.apply_once(consumer, event.id, record)
+
+
+def _filled_edits(base: Manifest, filled, plane: str, result: np.ndarray, axis: int):
+    """Per label, the slices to replace with the fill (never an annotator's key slice) and the interpolated slices
+    of before that the fill no longer covers (cleared); and their new origins."""
     source = f"job {filled.job_id}"
     fills = {entry.label_value: set(entry.slice_indices) for entry in filled.filled_slices}
     edits: dict[int, dict[int, np.ndarray | None]] = {}
@@ -393,11 +434,5 @@ def on_slices_interpolated(ports, uow: UnitOfWork, event: Event) -> None:
                 origins[(plane, index, label)] = None
         if slices:
             edits[label] = slices
-    if not edits:
-        return
-    prefix = slice_prefix(head.tenant, head.item_id)
-    content = apply_edits(ports.objects, prefix, base, edits, axis, shape)
-    new_version(uow, head, base.changed(content, origins), change=pb.ANNOTATION_CHANGE_SLICES_INTERPOLATED,
-                author=f"interpolation:{filled.job_id}", actor="radlab.interpolation", new_key_slices=False,
-                action="annotation.slices_interpolated", plane=filled.plane)
+    return edits, origins
 

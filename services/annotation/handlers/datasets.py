@@ -112,11 +112,12 @@ def revoke_token(db: Database, token_max_ttl_s: float, caller: Principal, token_
 
 
 def visible(conn: UnitOfWork | Connection, caller: Principal, dataset_id: str) -> DatasetView:
-    """The dataset if the caller may see it (its tenant; for vendors, shared with theirs), else NotFound."""
-    return _load(conn, caller, dataset_id)
+    """The dataset if the caller may see it (its tenant; for vendors, shared with theirs), else NotFound; its item
+    count is not counted (0)."""
+    return _load(conn, caller, dataset_id, count_items=False)
 
 
-def _load(uow: UnitOfWork | Connection, caller: Principal, dataset_id: str) -> DatasetView:
+def _load(uow: UnitOfWork | Connection, caller: Principal, dataset_id: str, *, count_items: bool = True) -> DatasetView:
     table = store.datasets
     row = uow.execute(sa.select(table).where(table.c.dataset_id == dataset_id, table.c.tenant == caller.tenant)).first()
     vendors = set(
@@ -127,5 +128,6 @@ def _load(uow: UnitOfWork | Connection, caller: Principal, dataset_id: str) -> D
     if row is None or (caller.role == "vendor" and not rules.visible_to_vendor(vendors, caller.vendor)):
         raise NotFound(f"dataset {shown(dataset_id)} not found")
     vendor_ids = () if caller.role == "vendor" else tuple(sorted(vendors))
-    count = uow.execute(sa.select(sa.func.count()).select_from(store.items).where(store.items.c.dataset_id == dataset_id)).scalar()
+    count = uow.execute(sa.select(sa.func.count()).select_from(store.items).where(
+        store.items.c.dataset_id == dataset_id)).scalar() if count_items else 0
     return DatasetView(row.seq, row.dataset_id, row.name, row.description, row.creator, row.created_at, vendor_ids, count)

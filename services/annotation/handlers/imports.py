@@ -16,7 +16,7 @@ from services.annotation.domain.segmentation import Segmentation
 from services.annotation.formats import Grid, coco, darwin, nifti, rtstruct, seg
 from services.annotation.handlers import classes, items
 from services.annotation.handlers.annotations import start_or_lock
-from services.annotation.handlers.labels import grid, new_version, put_slice, slice_prefix, stored_plane, version_row
+from services.annotation.handlers.labels import grid, new_version, put_slices, slice_prefix, stored_plane, version_row
 from shared.auth import Principal
 from shared.errors import FailedPrecondition, InvalidArgument
 from shared.objectstore import VOLUMES_BUCKET, ObjectNotFound
@@ -45,9 +45,11 @@ def import_labels(ports, caller: Principal, request: pb.ImportLabelsRequest) -> 
         mask = labels.masks[source_value]
         groups[group] = groups[group] | mask if group in groups else mask
     prefix = slice_prefix(caller.tenant, item.item_id)
-    stored = {group: {int(k): put_slice(ports.objects, prefix, mask[k])
-                      for k in np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))}
-              for group, mask in groups.items()}
+    slices = [(group, int(k)) for group, mask in groups.items() for k in np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))]
+    contents = put_slices(ports.objects, prefix, [groups[group][k] for group, k in slices])
+    stored: dict[object, dict[int, object]] = {group: {} for group in groups}
+    for (group, k), content in zip(slices, contents):
+        stored[group][k] = content
     plane = stored_plane(item_grid.affine)
     with ports.db.unit_of_work() as uow:
         head = start_or_lock(uow, caller, item, request.annotation_id, request.base_version)

@@ -16,12 +16,12 @@ from radlab.quoting import shown
 from radlab.type.v1 import geometry_pb2
 from services.annotation import store
 from services.annotation.domain import items as rules
-from services.annotation.handlers import audit, datasets
+from services.annotation.handlers import access, audit, datasets
 from services.annotation.handlers.labels import annotations_of
 from shared import paging
 from shared.auth import Principal
 from shared.db import Database, UnitOfWork
-from shared.errors import AlreadyExists, InvalidArgument, NotFound
+from shared.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from shared.events import Event
 from shared.protos import timestamp
 
@@ -59,6 +59,8 @@ def visible_item(conn: UnitOfWork | Connection, caller: Principal, item_id: str)
         datasets.visible(conn, caller, row.dataset_id)
     except NotFound:
         raise NotFound(f"item {shown(item_id)} not found") from None
+    if not access.works_on(conn, caller, item_id):
+        raise PermissionDenied(f"item {shown(item_id)} is in none of your tasks; claim its task first (radlab tasks claim)")
     return row
 
 
@@ -70,6 +72,8 @@ def list_items(db: Database, caller: Principal, request: pb.ListItemsRequest, af
     """One page of a dataset's items matching every filter given, in creation order (or newest first)."""
     table = store.items
     query = sa.select(table).where(table.c.dataset_id == request.dataset_id)
+    if caller.role in access.TASK_ROLES:
+        query = query.where(table.c.item_id.in_(access.tasked_items(caller)))
     if request.folder_id:
         query = query.where(table.c.folder_id == request.folder_id)
     if request.modality:

@@ -19,7 +19,7 @@ from services.annotation import store
 from services.annotation.domain import rle
 from services.annotation.domain.manifest import INTERPOLATED, PLANES, PREDICTED, Manifest, SliceContent
 from services.annotation.domain.segmentation import AUTOMATIC, SEMIAUTOMATIC, Segment, Segmentation
-from services.annotation.handlers import audit
+from services.annotation.handlers import access, audit
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
@@ -28,7 +28,7 @@ from shared.objectstore import LABELS_BUCKET, ObjectStore
 from shared.protos import timestamp
 from shared.volume_store import VolumeStore
 
-READ_THREADS = 8  # slice masks are small objects: read them concurrently (S3 round trips dominate)
+READ_THREADS = 8  # slice masks are small objects: read and write them concurrently (S3 round trips dominate)
 
 
 def grid(item_row) -> tuple[tuple[int, int, int], np.ndarray, str]:
@@ -52,6 +52,14 @@ def put_slice(objects: ObjectStore, prefix: str, mask: np.ndarray) -> SliceConte
     if not objects.exists(LABELS_BUCKET, f"{prefix}/{key}"):
         objects.put(LABELS_BUCKET, f"{prefix}/{key}", encoded)
     return SliceContent(key, voxels)
+
+
+def put_slices(objects: ObjectStore, prefix: str, masks: list[np.ndarray]) -> list[SliceContent | None]:
+    """`put_slice` of many masks, concurrently (each a small object: round trips dominate)."""
+    if len(masks) < 2:
+        return [put_slice(objects, prefix, mask) for mask in masks]
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        return list(pool.map(lambda mask: put_slice(objects, prefix, mask), masks))
 
 
 def read_slices(objects: ObjectStore, prefix: str, keys: list[str]) -> dict[str, np.ndarray]:
@@ -119,7 +127,8 @@ def annotation_row(conn: UnitOfWork | Connection, caller: Principal, annotation_
     table = store.annotations
     query = sa.select(table).where(table.c.annotation_id == annotation_id, table.c.tenant == caller.tenant)
     row = conn.execute(query.with_for_update() if lock else query).first()
-    if row is None or (caller.role == "vendor" and row.vendor_id != caller.vendor):
+    if (row is None or (caller.role == "vendor" and row.vendor_id != caller.vendor)
+            or (access.blind(caller) and row.annotator != caller.subject) or not access.works_on(conn, caller, row.item_id)):
         raise NotFound(f"annotation {shown(annotation_id)} not found")
     return row
 
@@ -178,22 +187,27 @@ def new_version(uow: UnitOfWork, head, manifest: Manifest, *, change: int, autho
     return version
 
 
-def materialize(objects: ObjectStore, volumes: VolumeStore, conn_or_uow, head, version_row_, item_row) -> label_pb2.Mask:
-    """The version's label array as Zarr in the labels bucket (written once, on first need), as a Mask."""
+def write_label_array(objects: ObjectStore, volumes: VolumeStore, head, version_row_, item_row) -> str:
+    """The version's label array written as Zarr in the labels bucket (once: a version never changes); its key. Done
+    before the unit of work that records it, so no database lock is held while it is written."""
+    if version_row_.labels_key:
+        return version_row_.labels_key
     shape, affine, _ = grid(item_row)
     key = f"{head.tenant}/{head.item_id}/{head.annotation_id}/v{version_row_.version}"
-    if not version_row_.labels_key:
-        manifest = Manifest.from_bytes(version_row_.manifest)
-        array = labelmap(objects, slice_prefix(head.tenant, head.item_id), manifest, shape)
-        volumes.write(LABELS_BUCKET, key, array, affine, {
-            "item_id": head.item_id, "annotation_id": head.annotation_id, "version": version_row_.version,
-        })
-        table = store.annotation_versions
-        conn_or_uow.execute(table.update().where(table.c.annotation_id == head.annotation_id,
-                                                 table.c.version == version_row_.version).values(labels_key=key))
+    array = labelmap(objects, slice_prefix(head.tenant, head.item_id), Manifest.from_bytes(version_row_.manifest), shape)
+    volumes.write(LABELS_BUCKET, key, array, affine, {
+        "item_id": head.item_id, "annotation_id": head.annotation_id, "version": version_row_.version,
+    })
+    return key
+
+
+def record_label_array(uow: UnitOfWork, version_row_, key: str, volume_id: str) -> label_pb2.Mask:
+    """Note the version's label array, and give it as the Mask events carry."""
+    table = store.annotation_versions
+    uow.execute(table.update().where(table.c.annotation_id == version_row_.annotation_id,
+                                     table.c.version == version_row_.version).values(labels_key=key))
     return label_pb2.Mask(bucket=LABELS_BUCKET, key=key, format=geometry_pb2.VOLUME_FORMAT_ZARR,
-                          dtype=geometry_pb2.DATA_TYPE_UINT16, label_values=version_row_.label_values,
-                          volume_id=item_row.volume_id)
+                          dtype=geometry_pb2.DATA_TYPE_UINT16, label_values=version_row_.label_values, volume_id=volume_id)
 
 
 def annotation_message(head, version=None) -> pb.Annotation:
@@ -217,10 +231,12 @@ def annotation_message(head, version=None) -> pb.Annotation:
 
 
 def annotations_of(conn, caller: Principal, item_id: str) -> list[pb.Annotation]:
-    """The item's annotations the caller may see (vendors: only their own), with their current versions."""
+    """The item's annotations the caller may see (vendors and annotators: only their own), with their current versions."""
     table = store.annotations
     query = sa.select(table).where(table.c.item_id == item_id, table.c.tenant == caller.tenant)
     if caller.role == "vendor":
         query = query.where(table.c.vendor_id == caller.vendor)
+    if access.blind(caller):
+        query = query.where(table.c.annotator == caller.subject)
     heads = conn.execute(query.order_by(table.c.created_at)).all()
     return [annotation_message(head, version_row(conn, head.annotation_id, head.version)) for head in heads]

@@ -44,6 +44,18 @@ def validate(stages: list[pb.Stage]) -> None:
         for target in (stage.next_stage_id, stage.review.reject_stage_id, stage.consensus.disputed_stage_id):
             if target and target not in ids:
                 raise InvalidArgument(f"stage {stage.stage_id} points to unknown stage {shown(target)}")
+        settings = stage.assignment
+        policy = settings.policy
+        if policy in (pb.ASSIGNMENT_POLICY_ROUND_ROBIN, pb.ASSIGNMENT_POLICY_LEAST_LOADED) and not settings.assignees:
+            raise InvalidArgument(f"stage {stage.stage_id}: {pb.AssignmentPolicy.Name(policy)} needs assignees to "
+                                  "share tasks among")
+        if settings.claim_timeout_s < 0:
+            raise InvalidArgument(f"stage {stage.stage_id}: claim_timeout_s must not be negative")
+        if stage.kind == pb.STAGE_KIND_REVIEW and not any(
+                other.kind == pb.STAGE_KIND_ANNOTATE for other in stages[: ids.index(stage.stage_id)]
+        ) and not stage.review.reject_stage_id:
+            raise InvalidArgument(f"review stage {stage.stage_id} has no annotate stage before it to send rejects to; "
+                                  "set reject_stage_id")
         if stage.HasField("review") and not 0 <= stage.review.sample_fraction <= 1:
             raise InvalidArgument(f"stage {stage.stage_id}: sample_fraction must be between 0 and 1")
         if stage.kind == pb.STAGE_KIND_CONSENSUS:

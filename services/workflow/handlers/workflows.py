@@ -1,10 +1,9 @@
-"""Workflow's command and event handlers: load, apply the domain rules, save, emit."""
+"""Workflow definitions: created (a default one per new dataset), read and listed; the one a dataset's items follow."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -16,18 +15,10 @@ from services.workflow import store
 from services.workflow.domain import stages as rules
 from shared import paging
 from shared.auth import Principal
-from shared.consumer import Handler
-from shared.db import Database, UnitOfWork, idempotent
+from shared.db import Database, UnitOfWork
 from shared.errors import InvalidArgument, NotFound
-from shared.events import Event, event_type
+from shared.events import Event
 from shared.protos import timestamp
-
-
-@dataclass(frozen=True)
-class Ports:
-    """What workflow's handlers work with: its database."""
-
-    db: Database
 
 
 def create_workflow(db: Database, caller: Principal, dataset_id: str, name: str, stages: list[pb.Stage]) -> pb.Workflow:
@@ -69,15 +60,6 @@ def on_dataset_created(uow: UnitOfWork, event: Event) -> None:
     _insert(uow, tenant, created.dataset_id, rules.DEFAULT_NAME, rules.default_stages(), created.creator or "radlab")
 
 
-def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
-    """Workflow consumes DatasetCreated now; ItemAdded, AnnotationSubmitted, ModelTrained and
-    PredictionsReady come with their issues."""
-    return {
-        event_type(annotation_events.DatasetCreated): idempotent(ports.db, consumer, on_dataset_created),
-        **store.revoked_tokens.event_handlers(ports.db, consumer),
-    }
-
-
 def _insert(uow: UnitOfWork, tenant: str, dataset_id: str, name: str, stages: list[pb.Stage], creator: str) -> pb.Workflow:
     workflow_id = str(uuid.uuid4())
     uow.execute(
@@ -93,6 +75,17 @@ def _insert(uow: UnitOfWork, tenant: str, dataset_id: str, name: str, stages: li
     )
     table = store.workflows
     return _workflow(uow.execute(sa.select(table).where(table.c.workflow_id == workflow_id)).one())
+
+
+def active(conn, tenant: str, dataset_id: str):
+    """The workflow a dataset's new items enter: its most recently created one (None before DatasetCreated arrived)."""
+    table = store.workflows
+    return conn.execute(sa.select(table).where(table.c.tenant == tenant, table.c.dataset_id == dataset_id)
+                        .order_by(table.c.seq.desc()).limit(1)).first()
+
+
+def stages_of(row) -> list[pb.Stage]:
+    return list(pb.Workflow.FromString(row.stages).stages)
 
 
 def _workflow(row) -> pb.Workflow:

@@ -1,0 +1,76 @@
+"""Where an item goes next, who may work a stage's tasks, and to whom a new task goes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+from radlab.workflow.v1 import workflow_service_pb2 as pb
+from shared.auth import Principal
+
+# Which roles work each human stage's tasks (admins work any).
+WORKER_ROLES = {
+    pb.STAGE_KIND_ANNOTATE: {"annotator", "vendor", "admin"},
+    pb.STAGE_KIND_REVIEW: {"reviewer", "manager", "admin"},
+}
+HUMAN_STAGES = set(WORKER_ROLES)
+DIRECT_POLICIES = {pb.ASSIGNMENT_POLICY_ROUND_ROBIN, pb.ASSIGNMENT_POLICY_LEAST_LOADED}
+
+
+def stage(stages: Sequence[pb.Stage], stage_id: str) -> pb.Stage:
+    return next(candidate for candidate in stages if candidate.stage_id == stage_id)
+
+
+def next_stage(stages: Sequence[pb.Stage], current: pb.Stage) -> pb.Stage:
+    """The stage after `current`: its next_stage_id, else the following one in the list."""
+    if current.next_stage_id:
+        return stage(stages, current.next_stage_id)
+    ids = [candidate.stage_id for candidate in stages]
+    return stages[ids.index(current.stage_id) + 1]
+
+
+def reject_stage(stages: Sequence[pb.Stage], review: pb.Stage) -> pb.Stage:
+    """Where a rejected item goes: the review's reject_stage_id, else the nearest ANNOTATE stage before it."""
+    if review.review.reject_stage_id:
+        return stage(stages, review.review.reject_stage_id)
+    ids = [candidate.stage_id for candidate in stages]
+    before = stages[: ids.index(review.stage_id)]
+    return next(candidate for candidate in reversed(before) if candidate.kind == pb.STAGE_KIND_ANNOTATE)
+
+
+def reviewed(item_id: str, stage_id: str, fraction: float) -> bool:
+    """Whether a review stage sampling `fraction` of items (0: all) reviews this item: a fixed draw per item and
+    stage, so a redelivered event or a restart decides the same."""
+    if fraction <= 0 or fraction >= 1:
+        return True
+    draw = int.from_bytes(hashlib.sha256(f"{stage_id}/{item_id}".encode()).digest()[:8], "big") / 2**64
+    return draw < fraction
+
+
+def refusal(current: pb.Stage, caller: Principal) -> str:
+    """Why the caller may not work the stage's tasks; empty when they may."""
+    kind = pb.StageKind.Name(current.kind).removeprefix("STAGE_KIND_").lower()
+    if current.kind not in WORKER_ROLES:
+        return f"{kind} stage {current.stage_id} has no tasks for people"
+    if caller.role not in WORKER_ROLES[current.kind]:
+        return f"role {caller.role} does not work {kind} tasks (stage {current.stage_id})"
+    settings = current.assignment
+    if settings.vendor_id and caller.vendor != settings.vendor_id and caller.role != "admin":
+        return f"stage {current.stage_id} is worked by vendor {settings.vendor_id}'s accounts"
+    if caller.role == "vendor" and not settings.vendor_id:
+        return f"stage {current.stage_id} is not given to a vendor"
+    if settings.assignees and caller.subject not in settings.assignees and caller.role != "admin":
+        return f"stage {current.stage_id} is worked by {', '.join(settings.assignees)}"
+    return ""
+
+
+def pick_assignee(current: pb.Stage, open_tasks: Mapping[str, int], turn: int) -> tuple[str, int]:
+    """(assignee, next turn) for a new task of a round-robin or least-loaded stage; ("", turn) for the others."""
+    people = list(current.assignment.assignees)
+    policy = current.assignment.policy
+    if policy not in DIRECT_POLICIES or not people:
+        return "", turn
+    if policy == pb.ASSIGNMENT_POLICY_ROUND_ROBIN:
+        return people[turn % len(people)], (turn + 1) % len(people)
+    fewest = min(open_tasks.get(person, 0) for person in people)
+    return next(person for person in people if open_tasks.get(person, 0) == fewest), turn

@@ -1,0 +1,35 @@
+"""Workflow's handlers: what they work with (`Ports`), and which of them each event goes to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from radlab.annotation.v1 import events_pb2 as annotation_events
+from services.workflow import store
+from services.workflow.handlers.progress import on_annotation_submitted, on_annotation_version_saved, on_item_added
+from services.workflow.handlers.workflows import on_dataset_created
+from shared.consumer import Handler
+from shared.db import Database, idempotent
+from shared.events import event_type
+
+
+@dataclass(frozen=True)
+class Ports:
+    """What workflow's handlers work with: its database."""
+
+    db: Database
+
+
+def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
+    """DatasetCreated → a default workflow; ItemAdded → the first stage; AnnotationSubmitted → an annotate task done;
+    AnnotationVersionSaved → the version a review decides on. ModelTrained and PredictionsReady come with training."""
+    applied = {
+        annotation_events.DatasetCreated: on_dataset_created,
+        annotation_events.ItemAdded: on_item_added,
+        annotation_events.AnnotationSubmitted: on_annotation_submitted,
+        annotation_events.AnnotationVersionSaved: on_annotation_version_saved,
+    }
+    return {
+        **{event_type(message): idempotent(ports.db, consumer, apply) for message, apply in applied.items()},
+        **store.revoked_tokens.event_handlers(ports.db, consumer),
+    }

@@ -1,0 +1,184 @@
+"""Items through their workflow's stages: an item enters the first stage when annotation adds it, a stage's tasks are
+made (and handed out by its policy), a submitted annotation finishes an annotate task, a review passes or sends the
+item back, and COMPLETE announces the item done."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.workflow.v1 import events_pb2
+from radlab.workflow.v1 import workflow_service_pb2 as pb
+from services.workflow import store
+from services.workflow.domain import routing
+from services.workflow.handlers import workflows
+from shared.db import UnitOfWork
+from shared.events import Event
+
+OPEN = (pb.TASK_STATE_UNASSIGNED, pb.TASK_STATE_ASSIGNED)
+
+
+@dataclass(frozen=True)
+class Rework:
+    """A rejected item's way back: the review task that rejected it, and the annotator who gets it again."""
+
+    review_task_id: str
+    annotator: str
+
+
+class WorkflowNotYetKnown(RuntimeError):
+    """An item arrived before its dataset's workflow (DatasetCreated travels another topic); retried."""
+
+
+def on_item_added(uow: UnitOfWork, event: Event) -> None:
+    added: annotation_events.ItemAdded = event.message
+    tenant = event.envelope.tenant
+    if uow.execute(sa.select(store.items.c.item_id).where(store.items.c.item_id == added.item_id)).first():
+        return
+    workflow = workflows.active(uow, tenant, added.dataset_id)
+    if workflow is None:
+        raise WorkflowNotYetKnown(f"dataset {added.dataset_id} has no workflow here yet; DatasetCreated is on its way")
+    stages = workflows.stages_of(workflow)
+    uow.execute(store.items.insert().values(
+        item_id=added.item_id, tenant=tenant, dataset_id=added.dataset_id, volume_id=added.volume_id,
+        workflow_id=workflow.workflow_id, stage_id=stages[0].stage_id, stage_kind=stages[0].kind, annotation_id="",
+        annotation_version=0, entered_at=time.time(),
+    ))
+    enter(uow, item_row(uow, added.item_id), stages, stages[0])
+
+
+def on_annotation_submitted(uow: UnitOfWork, event: Event) -> None:
+    """The submitter's open annotate task on the item's current stage is done, and the item moves on with it."""
+    submitted: annotation_events.AnnotationSubmitted = event.message
+    item = item_row(uow, submitted.item_id)
+    if item is None or item.stage_kind != pb.STAGE_KIND_ANNOTATE:
+        return  # not in a workflow here, or submitted outside an annotate stage (a reviewer's own copy)
+    tasks = store.tasks
+    task = uow.execute(sa.select(tasks).where(
+        tasks.c.item_id == item.item_id, tasks.c.stage_id == item.stage_id, tasks.c.state == pb.TASK_STATE_ASSIGNED,
+        tasks.c.assignee == submitted.annotator,
+    )).first()
+    if task is None:
+        return  # submitted without holding the task: the task stays for whoever holds it
+    finish_task(uow, task, submitted.annotation_id, submitted.version)
+    uow.execute(store.items.update().where(store.items.c.item_id == item.item_id).values(
+        annotation_id=submitted.annotation_id, annotation_version=submitted.version))
+    stages = stages_for(uow, item)
+    leave(uow, item_row(uow, item.item_id), stages, routing.stage(stages, item.stage_id), events_pb2.STAGE_OUTCOME_PASSED)
+
+
+def on_annotation_version_saved(uow: UnitOfWork, event: Event) -> None:
+    """Track the carrying annotation's current version, so a review decides on what it saw."""
+    saved: annotation_events.AnnotationVersionSaved = event.message
+    uow.execute(store.items.update().where(store.items.c.item_id == saved.item_id,
+                                           store.items.c.annotation_id == saved.annotation_id,
+                                           store.items.c.annotation_version < saved.version)
+                .values(annotation_version=saved.version))
+
+
+def enter(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, *, rework: Rework | None = None,
+          comment: str = "") -> None:
+    """Put the item at `stage` and make what the stage needs: a task (for rework, straight back to its annotator), a
+    review task (or a pass when the sample leaves it out), or, at COMPLETE, ItemCompleted."""
+    now = time.time()
+    uow.execute(store.items.update().where(store.items.c.item_id == item.item_id).values(
+        stage_id=stage.stage_id, stage_kind=stage.kind, entered_at=now))
+    item = item_row(uow, item.item_id)
+    if stage.kind == pb.STAGE_KIND_COMPLETE:
+        uow.emit(events_pb2.ItemCompleted(workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id,
+                                          annotation_id=item.annotation_id, annotation_version=item.annotation_version),
+                 subject=item.item_id, tenant=item.tenant)
+        return
+    if stage.kind == pb.STAGE_KIND_REVIEW and not routing.reviewed(item.item_id, stage.stage_id, stage.review.sample_fraction):
+        leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_PASSED)
+        return
+    if stage.kind not in routing.HUMAN_STAGES:
+        leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_PASSED)  # model stage with no model yet: items pass on
+        return
+    assignee = rework.annotator if rework is not None else _policy_assignee(uow, item.workflow_id, stage)
+    task_id = str(uuid.uuid4())
+    uow.execute(store.tasks.insert().values(
+        task_id=task_id, tenant=item.tenant, workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id,
+        stage_id=stage.stage_id, stage_kind=stage.kind, state=pb.TASK_STATE_ASSIGNED if assignee else pb.TASK_STATE_UNASSIGNED,
+        assignee=assignee, vendor_id=stage.assignment.vendor_id,
+        annotation_id=item.annotation_id if stage.kind == pb.STAGE_KIND_REVIEW or rework is not None else "",
+        annotation_version=item.annotation_version if stage.kind == pb.STAGE_KIND_REVIEW else 0,
+        rework_of_task_id=rework.review_task_id if rework is not None else "", comment=comment,
+        claim_expires_at=claim_deadline(stage, now) if assignee else None, created_at=now, updated_at=now,
+    ))
+    task = task_row(uow, task_id)
+    uow.emit(events_pb2.TaskCreated(task_id=task_id, workflow_id=item.workflow_id, dataset_id=item.dataset_id,
+                                    item_id=item.item_id, stage_id=stage.stage_id, stage_kind=stage.kind, assignee=assignee),
+             subject=item.item_id, tenant=item.tenant)
+    if assignee:
+        announce_assigned(uow, task)
+
+
+def leave(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, outcome: int, *, comment: str = "",
+          rework: Rework | None = None) -> None:
+    """The item is done with `stage`: StageCompleted, then the next stage (the reject stage when sent back)."""
+    target = routing.reject_stage(stages, stage) if outcome == events_pb2.STAGE_OUTCOME_REJECTED else routing.next_stage(stages, stage)
+    uow.emit(events_pb2.StageCompleted(
+        workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id, stage_id=stage.stage_id,
+        stage_kind=stage.kind, outcome=outcome, next_stage_id=target.stage_id, next_stage_kind=target.kind,
+        annotation_id=item.annotation_id,
+    ), subject=item.item_id, tenant=item.tenant)
+    enter(uow, item, stages, target, rework=rework, comment=comment)
+
+
+def finish_task(uow: UnitOfWork, task, annotation_id: str, annotation_version: int, review: pb.Review | None = None) -> None:
+    uow.execute(store.tasks.update().where(store.tasks.c.task_id == task.task_id).values(
+        state=pb.TASK_STATE_COMPLETED, annotation_id=annotation_id, annotation_version=annotation_version,
+        review=review.SerializeToString() if review is not None else None, claim_expires_at=None, updated_at=time.time()))
+    uow.emit(events_pb2.TaskCompleted(
+        task_id=task.task_id, workflow_id=task.workflow_id, dataset_id=task.dataset_id, item_id=task.item_id,
+        stage_id=task.stage_id, stage_kind=task.stage_kind, assignee=task.assignee, annotation_id=annotation_id,
+        annotation_version=annotation_version,
+    ), subject=task.item_id, tenant=task.tenant)
+
+
+def announce_assigned(uow: UnitOfWork, task) -> None:
+    uow.emit(events_pb2.TaskAssigned(
+        task_id=task.task_id, workflow_id=task.workflow_id, dataset_id=task.dataset_id, item_id=task.item_id,
+        stage_id=task.stage_id, stage_kind=task.stage_kind, assignee=task.assignee, vendor_id=task.vendor_id,
+        annotation_id=task.annotation_id,
+    ), subject=task.item_id, tenant=task.tenant)
+
+
+def claim_deadline(stage: pb.Stage, now: float) -> float | None:
+    return now + stage.assignment.claim_timeout_s if stage.assignment.claim_timeout_s else None
+
+
+def _policy_assignee(uow: UnitOfWork, workflow_id: str, stage: pb.Stage) -> str:
+    """Who a new task of the stage goes to by its policy (round-robin turn, fewest open tasks); "" for the pool."""
+    if stage.assignment.policy not in routing.DIRECT_POLICIES or not stage.assignment.assignees:
+        return ""
+    tasks, turns = store.tasks, store.turns
+    counts = dict(uow.execute(sa.select(tasks.c.assignee, sa.func.count()).where(
+        tasks.c.workflow_id == workflow_id, tasks.c.state.in_(OPEN), tasks.c.assignee.in_(list(stage.assignment.assignees)),
+    ).group_by(tasks.c.assignee)).all())
+    key = (turns.c.workflow_id == workflow_id) & (turns.c.stage_id == stage.stage_id)
+    turn = uow.execute(sa.select(turns.c.next_index).where(key)).scalar() or 0
+    assignee, following = routing.pick_assignee(stage, counts, turn)
+    if uow.execute(sa.select(turns.c.next_index).where(key)).first() is None:
+        uow.execute(turns.insert().values(workflow_id=workflow_id, stage_id=stage.stage_id, next_index=following))
+    else:
+        uow.execute(turns.update().where(key).values(next_index=following))
+    return assignee
+
+
+def item_row(conn, item_id: str):
+    return conn.execute(sa.select(store.items).where(store.items.c.item_id == item_id)).first()
+
+
+def task_row(conn, task_id: str):
+    return conn.execute(sa.select(store.tasks).where(store.tasks.c.task_id == task_id)).first()
+
+
+def stages_for(conn, item) -> list[pb.Stage]:
+    row = conn.execute(sa.select(store.workflows).where(store.workflows.c.workflow_id == item.workflow_id)).one()
+    return workflows.stages_of(row)

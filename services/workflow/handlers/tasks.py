@@ -1,0 +1,232 @@
+"""Tasks as people see them: listing, claiming (never by two people), assigning, releasing, claims that time out,
+review decisions, and where an item stands."""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from radlab.quoting import shown
+from radlab.workflow.v1 import events_pb2
+from radlab.workflow.v1 import workflow_service_pb2 as pb
+from services.workflow import store
+from services.workflow.domain import routing
+from services.workflow.handlers import progress
+from shared import paging
+from shared.auth import Principal
+from shared.db import Database, UnitOfWork
+from shared.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from shared.protos import timestamp
+
+MANAGERS = ("admin", "manager")
+CLAIM_CANDIDATES = 50  # open tasks tried per claim of "the next one" before giving up as contended
+
+
+def list_tasks(db: Database, caller: Principal, request: pb.ListTasksRequest, after: int, limit: int):
+    """One page of tasks: managers see every task of the tenant; others their own and those they may claim."""
+    tasks = store.tasks
+    query = sa.select(tasks).where(tasks.c.tenant == caller.tenant)
+    for column, value in ((tasks.c.workflow_id, request.workflow_id), (tasks.c.dataset_id, request.dataset_id),
+                          (tasks.c.stage_id, request.stage_id), (tasks.c.item_id, request.item_id),
+                          (tasks.c.stage_kind, request.stage_kind), (tasks.c.state, request.state)):
+        if value:
+            query = query.where(column == value)
+    if request.assignee:
+        query = query.where(tasks.c.assignee == (caller.subject if request.assignee == "me" else request.assignee))
+    if caller.role == "vendor":
+        query = query.where(tasks.c.vendor_id == caller.vendor)
+    elif caller.role not in MANAGERS:
+        query = query.where((tasks.c.assignee == caller.subject) | (tasks.c.state == pb.TASK_STATE_UNASSIGNED))
+    with db.unit_of_work() as uow:
+        release_expired(uow, caller.tenant)
+    with db.read() as conn:
+        rows, next_after = paging.page_of(conn, query, tasks.c.seq, after, limit)
+        if caller.role not in MANAGERS:
+            rows = [row for row in rows if row.assignee == caller.subject or not _refusal(conn, row, caller)]
+        return [task_message(row) for row in rows], next_after
+
+
+def get_task(db: Database, caller: Principal, task_id: str) -> pb.Task:
+    with db.read() as conn:
+        return task_message(_visible(conn, caller, task_id))
+
+
+def claim(db: Database, caller: Principal, request: pb.ClaimTaskRequest) -> pb.Task:
+    """Take a task: the one named, or the oldest open one the caller may work (in a workflow, optionally a stage)."""
+    if not request.task_id and not request.workflow_id:
+        raise InvalidArgument("name the task to claim, or the workflow (and optionally the stage) to claim the next task of")
+    with db.unit_of_work() as uow:
+        release_expired(uow, caller.tenant)
+        if request.task_id:
+            task = _visible(uow, caller, request.task_id)
+            if task.state != pb.TASK_STATE_UNASSIGNED:
+                holder = f" by {task.assignee}" if task.assignee and caller.role in MANAGERS else ""
+                raise Conflict(f"task {task.task_id} is {pb.TaskState.Name(task.state).removeprefix('TASK_STATE_').lower()}"
+                               f"{holder}; claim another")
+            if reason := _refusal(uow, task, caller):
+                raise PermissionDenied(f"task {task.task_id}: {reason}")
+            if taken := _take(uow, task, caller.subject):
+                return task_message(taken)
+            raise Conflict(f"task {request.task_id} was just taken; claim another")
+        tasks = store.tasks
+        query = sa.select(tasks).where(tasks.c.tenant == caller.tenant, tasks.c.workflow_id == request.workflow_id,
+                                       tasks.c.state == pb.TASK_STATE_UNASSIGNED)
+        if request.stage_id:
+            query = query.where(tasks.c.stage_id == request.stage_id)
+        # Rows another claimer holds are skipped, not waited for (PostgreSQL; SQLite runs one writer at a time).
+        query = query.order_by(tasks.c.seq).limit(CLAIM_CANDIDATES).with_for_update(skip_locked=True)
+        refused: set[str] = set()
+        while candidates := [row for row in uow.execute(query.where(tasks.c.task_id.not_in(refused))).all()]:
+            for candidate in candidates:
+                if _refusal(uow, candidate, caller):
+                    refused.add(candidate.task_id)
+                elif taken := _take(uow, candidate, caller.subject):
+                    return task_message(taken)
+    raise NotFound("no open task you may claim here")
+
+
+def assign(db: Database, caller: Principal, task_id: str, assignee: str) -> pb.Task:
+    """A manager hands an open task to someone, or (empty assignee) back to the pool."""
+    with db.unit_of_work() as uow:
+        task = _visible(uow, caller, task_id)
+        if task.state not in progress.OPEN:
+            raise FailedPrecondition(f"task {task_id} is {pb.TaskState.Name(task.state)}; only open tasks are assigned")
+        if task.assignee:
+            _release(uow, task, "reassigned by a manager")
+        if assignee:
+            task = _take(uow, progress.task_row(uow, task_id), assignee)
+        return task_message(progress.task_row(uow, task_id))
+
+
+def release(db: Database, caller: Principal, task_id: str) -> pb.Task:
+    with db.unit_of_work() as uow:
+        task = _visible(uow, caller, task_id)
+        if task.state != pb.TASK_STATE_ASSIGNED:
+            raise FailedPrecondition(f"task {task_id} is not assigned")
+        if task.assignee != caller.subject and caller.role not in MANAGERS:
+            raise PermissionDenied(f"task {task_id} is someone else's")
+        _release(uow, task, "released")
+        return task_message(progress.task_row(uow, task_id))
+
+
+def submit_review(db: Database, caller: Principal, request: pb.SubmitReviewRequest) -> pb.Task:
+    """Accept (the item moves on) or reject with a comment (back to the annotate stage, to the same annotator)."""
+    if request.decision not in (pb.REVIEW_DECISION_ACCEPT, pb.REVIEW_DECISION_REJECT):
+        raise InvalidArgument("decision must be ACCEPT or REJECT")
+    comment = request.comment.strip()
+    if request.decision == pb.REVIEW_DECISION_REJECT and not comment:
+        raise InvalidArgument("a rejection needs a comment saying what to fix")
+    with db.unit_of_work() as uow:
+        task = _visible(uow, caller, request.task_id)
+        if task.stage_kind != pb.STAGE_KIND_REVIEW or task.state != pb.TASK_STATE_ASSIGNED:
+            raise FailedPrecondition(f"task {task.task_id} is not a review task in progress")
+        if task.assignee != caller.subject and caller.role not in MANAGERS:
+            raise PermissionDenied(f"task {task.task_id} is {task.assignee}'s to review")
+        item = progress.item_row(uow, task.item_id)
+        if request.annotation_version != item.annotation_version:
+            raise Conflict(f"annotation {item.annotation_id} is at version {item.annotation_version}, not "
+                           f"{request.annotation_version}; look at version {item.annotation_version} and decide again")
+        review = pb.Review(decision=request.decision, comment=comment, reviewer=caller.subject,
+                           annotation_version=item.annotation_version, create_time=timestamp(time.time()))
+        progress.finish_task(uow, task, item.annotation_id, item.annotation_version, review)
+        stages = progress.stages_for(uow, item)
+        stage = routing.stage(stages, task.stage_id)
+        if request.decision == pb.REVIEW_DECISION_ACCEPT:
+            progress.leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_PASSED)
+        else:
+            author = _annotated_by(uow, item)
+            rework = progress.Rework(task.task_id, author.assignee) if author is not None else None
+            progress.leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_REJECTED, comment=comment, rework=rework)
+        return task_message(progress.task_row(uow, task.task_id))
+
+
+def item_progress(db: Database, caller: Principal, item_id: str) -> pb.GetItemProgressResponse:
+    with db.read() as conn:
+        item = progress.item_row(conn, item_id)
+        if item is None or item.tenant != caller.tenant:
+            raise NotFound(f"item {shown(item_id)} is in no workflow here")
+        query = sa.select(store.tasks).where(store.tasks.c.item_id == item_id).order_by(store.tasks.c.seq)
+        rows = conn.execute(query).all()
+    if caller.role not in MANAGERS:
+        mine = [row for row in rows if row.assignee == caller.subject or (caller.role == "vendor" and row.vendor_id == caller.vendor)]
+        if not mine:
+            raise NotFound(f"item {shown(item_id)} is in none of your tasks")
+        rows = mine
+    return pb.GetItemProgressResponse(item_id=item_id, workflow_id=item.workflow_id, stage_id=item.stage_id,
+                                      stage_kind=item.stage_kind, annotation_id=item.annotation_id,
+                                      tasks=[task_message(row) for row in rows])
+
+
+def release_expired(uow: UnitOfWork, tenant: str) -> None:
+    """Claims past their deadline go back to the pool (checked whenever tasks are listed or claimed)."""
+    tasks = store.tasks
+    expired = uow.execute(sa.select(tasks).where(tasks.c.tenant == tenant, tasks.c.state == pb.TASK_STATE_ASSIGNED,
+                                                 tasks.c.claim_expires_at < time.time())).all()
+    for task in expired:
+        _release(uow, task, "claim timed out")
+
+
+def task_message(row) -> pb.Task:
+    task = pb.Task(
+        task_id=row.task_id, workflow_id=row.workflow_id, dataset_id=row.dataset_id, item_id=row.item_id,
+        stage_id=row.stage_id, stage_kind=row.stage_kind, state=row.state, assignee=row.assignee, vendor_id=row.vendor_id,
+        annotation_id=row.annotation_id, annotation_version=row.annotation_version, rework_of_task_id=row.rework_of_task_id,
+        comment=row.comment, create_time=timestamp(row.created_at), update_time=timestamp(row.updated_at),
+    )
+    if row.review:
+        task.review.CopyFrom(pb.Review.FromString(row.review))
+    if row.claim_expires_at:
+        task.claim_expire_time.CopyFrom(timestamp(row.claim_expires_at))
+    return task
+
+
+def _take(uow: UnitOfWork, task, assignee: str):
+    """Give an open task to `assignee` if it is still unassigned (one conditional update: never two holders)."""
+    tasks = store.tasks
+    stage = routing.stage(progress.stages_for(uow, task), task.stage_id)
+    now = time.time()
+    taken = uow.execute(tasks.update().where(tasks.c.task_id == task.task_id, tasks.c.state == pb.TASK_STATE_UNASSIGNED)
+                        .values(state=pb.TASK_STATE_ASSIGNED, assignee=assignee, updated_at=now,
+                                claim_expires_at=progress.claim_deadline(stage, now)))
+    if taken.rowcount != 1:
+        return None
+    row = progress.task_row(uow, task.task_id)
+    progress.announce_assigned(uow, row)
+    return row
+
+
+def _release(uow: UnitOfWork, task, reason: str) -> None:
+    tasks = store.tasks
+    uow.execute(tasks.update().where(tasks.c.task_id == task.task_id).values(
+        state=pb.TASK_STATE_UNASSIGNED, assignee="", claim_expires_at=None, updated_at=time.time()))
+    uow.emit(events_pb2.TaskReleased(task_id=task.task_id, workflow_id=task.workflow_id, dataset_id=task.dataset_id,
+                                     item_id=task.item_id, assignee=task.assignee, reason=reason),
+             subject=task.item_id, tenant=task.tenant)
+
+
+def _visible(conn, caller: Principal, task_id: str):
+    task = progress.task_row(conn, task_id)
+    if task is None or task.tenant != caller.tenant or (caller.role == "vendor" and task.vendor_id != caller.vendor):
+        raise NotFound(f"task {shown(task_id)} not found")
+    return task
+
+
+def _refusal(conn, task, caller: Principal) -> str:
+    """Why the caller may not take this task (its stage's rules; a reviewer never reviews their own annotation)."""
+    item = progress.item_row(conn, task.item_id)
+    reason = routing.refusal(routing.stage(progress.stages_for(conn, item), task.stage_id), caller)
+    if not reason and task.stage_kind == pb.STAGE_KIND_REVIEW:
+        author = _annotated_by(conn, item)
+        if author is not None and author.assignee == caller.subject:
+            reason = "you annotated this item; someone else reviews it"
+    return reason
+
+
+def _annotated_by(conn, item):
+    """The annotate task that produced the item's carrying annotation (its assignee gets rework)."""
+    tasks = store.tasks
+    return conn.execute(sa.select(tasks).where(
+        tasks.c.item_id == item.item_id, tasks.c.stage_kind == pb.STAGE_KIND_ANNOTATE, tasks.c.state == pb.TASK_STATE_COMPLETED,
+        tasks.c.annotation_id == item.annotation_id,
+    ).order_by(tasks.c.seq.desc()).limit(1)).first()

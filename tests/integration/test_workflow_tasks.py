@@ -1,0 +1,219 @@
+"""Workflow's task engine on SQLite and PostgreSQL: items through annotate → review → complete, rejects back to their
+annotator with the comment, claims that time out, round-robin and least-loaded assignment, reviews on stale versions
+refused, and 50 threads claiming from one pool of 1,000 tasks, each task claimed exactly once.
+
+Events are handed to the service's own handlers as the consumer would (same event map, same idempotence); what the
+service emits is read from its outbox.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.workflow.v1 import events_pb2
+from radlab.workflow.v1 import workflow_service_pb2 as pb
+from services.workflow import handlers, store
+from services.workflow.handlers import tasks, workflows
+from shared.auth import Principal
+from shared.db import Database
+from shared.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from shared.events import Event, envelope_for, event_type
+
+TENANT = "hospital-a"
+MANAGER = Principal("manager-1", "manager", TENANT)
+ALICE = Principal("alice", "annotator", TENANT)
+BOB = Principal("bob", "annotator", TENANT)
+RITA = Principal("rita", "reviewer", TENANT)
+GROUP = "radlab.workflow"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    url = f"sqlite:///{tmp_path}" if request.param == "sqlite" else request.getfixturevalue("postgres_database_url")
+    database = Database(url, "workflow", store.metadata)
+    yield database
+    database.dispose()
+
+
+def deliver(db: Database, message) -> None:
+    """Hand one event to the service's handler for its type, as the consumer does."""
+    event = Event(envelope_for(message, source="radlab.test", subject="s", tenant=TENANT), message)
+    handlers.event_handlers(handlers.Ports(db), GROUP)[event_type(message)](event)
+
+
+def emitted(db: Database, message_type) -> list:
+    with db.read() as conn:
+        rows = conn.execute(sa.select(db.outbox.c.payload).where(db.outbox.c.topic == event_type(message_type))
+                            .order_by(db.outbox.c.seq)).scalars().all()
+    return [message_type.FromString(payload) for payload in rows]
+
+
+def dataset(db: Database, stages: list[pb.Stage] | None = None) -> tuple[str, str]:
+    """A dataset (with its default workflow) and, with `stages`, a workflow of those stages that its items enter."""
+    dataset_id = str(uuid.uuid4())
+    deliver(db, annotation_events.DatasetCreated(dataset_id=dataset_id, name=dataset_id[:8], creator="manager-1"))
+    if stages:
+        return dataset_id, workflows.create_workflow(db, MANAGER, dataset_id, "custom", stages).workflow_id
+    with db.read() as conn:
+        return dataset_id, workflows.active(conn, TENANT, dataset_id).workflow_id
+
+
+def add_item(db: Database, dataset_id: str) -> str:
+    item_id = str(uuid.uuid4())
+    deliver(db, annotation_events.ItemAdded(item_id=item_id, dataset_id=dataset_id, volume_id=f"v-{item_id}"))
+    return item_id
+
+
+def submit(db: Database, item_id: str, annotator: str, annotation_id: str, version: int) -> None:
+    deliver(db, annotation_events.AnnotationSubmitted(item_id=item_id, annotation_id=annotation_id, version=version,
+                                                      annotator=annotator))
+
+
+def progress(db: Database, item_id: str) -> pb.GetItemProgressResponse:
+    return tasks.item_progress(db, MANAGER, item_id)
+
+
+def test_an_item_goes_through_annotate_review_reject_rework_and_complete(db):
+    dataset_id, workflow_id = dataset(db)
+    item = add_item(db, dataset_id)
+    assert progress(db, item).stage_id == "annotate"
+    with pytest.raises(PermissionDenied, match="reviewer does not work annotate tasks"):
+        tasks.claim(db, RITA, pb.ClaimTaskRequest(task_id=progress(db, item).tasks[0].task_id))
+    claimed = tasks.claim(db, ALICE, pb.ClaimTaskRequest(workflow_id=workflow_id))
+    assert (claimed.item_id, claimed.assignee, claimed.state) == (item, "alice", pb.TASK_STATE_ASSIGNED)
+    with pytest.raises(Conflict):
+        tasks.claim(db, BOB, pb.ClaimTaskRequest(task_id=claimed.task_id))
+    submit(db, item, "bob", "a-bob", 1)  # bob holds no task on it: nothing moves
+    assert progress(db, item).stage_id == "annotate"
+    submit(db, item, "alice", "a-1", 2)
+    state = progress(db, item)
+    assert (state.stage_id, state.annotation_id) == ("review", "a-1")
+    review = tasks.claim(db, RITA, pb.ClaimTaskRequest(workflow_id=workflow_id, stage_id="review"))
+    with pytest.raises(InvalidArgument, match="needs a comment"):
+        tasks.submit_review(db, RITA, pb.SubmitReviewRequest(task_id=review.task_id, decision=pb.REVIEW_DECISION_REJECT,
+                                                             annotation_version=2))
+    tasks.submit_review(db, RITA, pb.SubmitReviewRequest(task_id=review.task_id, decision=pb.REVIEW_DECISION_REJECT,
+                                                         comment="the spleen tip is missing", annotation_version=2))
+    rework = [task for task in progress(db, item).tasks if task.rework_of_task_id == review.task_id]
+    assert len(rework) == 1 and (rework[0].assignee, rework[0].comment, rework[0].stage_id) == (
+        "alice", "the spleen tip is missing", "annotate")
+    assert [t.assignee for t in tasks.list_tasks(db, ALICE, pb.ListTasksRequest(assignee="me"), 0, 100)[0]
+            if t.state == pb.TASK_STATE_ASSIGNED] == ["alice"]
+    submit(db, item, "alice", "a-1", 4)
+    review = tasks.claim(db, RITA, pb.ClaimTaskRequest(workflow_id=workflow_id, stage_id="review"))
+    tasks.submit_review(db, RITA, pb.SubmitReviewRequest(task_id=review.task_id, decision=pb.REVIEW_DECISION_ACCEPT,
+                                                         annotation_version=4))
+    assert progress(db, item).stage_id == "complete"
+    [done] = emitted(db, events_pb2.ItemCompleted)
+    assert (done.item_id, done.annotation_id, done.annotation_version) == (item, "a-1", 4)
+    outcomes = [(s.stage_id, s.outcome, s.next_stage_id) for s in emitted(db, events_pb2.StageCompleted)]
+    passed, rejected = events_pb2.STAGE_OUTCOME_PASSED, events_pb2.STAGE_OUTCOME_REJECTED
+    assert outcomes == [("annotate", passed, "review"), ("review", rejected, "annotate"),
+                        ("annotate", passed, "review"), ("review", passed, "complete")]
+    assert {a.assignee for a in emitted(db, events_pb2.TaskAssigned)} == {"alice", "rita"}
+
+
+def test_a_review_on_a_stale_version_is_refused_and_nobody_reviews_their_own_work(db):
+    dataset_id, workflow_id = dataset(db)
+    item = add_item(db, dataset_id)
+    admin = Principal("admin-1", "admin", TENANT)
+    tasks.claim(db, admin, pb.ClaimTaskRequest(workflow_id=workflow_id))
+    submit(db, item, "admin-1", "a-1", 1)
+    review_task = progress(db, item).tasks[-1]
+    with pytest.raises(PermissionDenied, match="you annotated this item"):
+        tasks.claim(db, admin, pb.ClaimTaskRequest(task_id=review_task.task_id))
+    tasks.claim(db, RITA, pb.ClaimTaskRequest(task_id=review_task.task_id))
+    deliver(db, annotation_events.AnnotationVersionSaved(item_id=item, annotation_id="a-1", version=2))  # rita edits
+    with pytest.raises(Conflict, match="is at version 2, not 1"):
+        tasks.submit_review(db, RITA, pb.SubmitReviewRequest(task_id=review_task.task_id, decision=pb.REVIEW_DECISION_ACCEPT,
+                                                             annotation_version=1))
+    accepted = tasks.submit_review(db, RITA, pb.SubmitReviewRequest(
+        task_id=review_task.task_id, decision=pb.REVIEW_DECISION_ACCEPT, annotation_version=2))
+    assert (accepted.review.reviewer, accepted.review.annotation_version) == ("rita", 2)
+
+
+def test_a_claim_that_times_out_returns_to_the_pool_and_is_claimed_again(db):
+    stages = [pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE,
+                       assignment=pb.AssignmentSettings(policy=pb.ASSIGNMENT_POLICY_CLAIM, claim_timeout_s=1)),
+              pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)]
+    dataset_id, workflow_id = dataset(db, stages)
+    item = add_item(db, dataset_id)
+    first = tasks.claim(db, ALICE, pb.ClaimTaskRequest(workflow_id=workflow_id))
+    assert first.HasField("claim_expire_time")
+    with pytest.raises(NotFound):
+        tasks.claim(db, BOB, pb.ClaimTaskRequest(workflow_id=workflow_id))
+    time.sleep(1.2)
+    again = tasks.claim(db, BOB, pb.ClaimTaskRequest(workflow_id=workflow_id))
+    assert (again.task_id, again.assignee) == (first.task_id, "bob")
+    assert [(r.assignee, r.reason) for r in emitted(db, events_pb2.TaskReleased)] == [("alice", "claim timed out")]
+    submit(db, item, "alice", "a-late", 1)  # alice's late submission no longer carries the task
+    assert progress(db, item).stage_id == "annotate"
+    submit(db, item, "bob", "a-bob", 1)
+    assert progress(db, item).stage_id == "done"
+
+
+def test_round_robin_and_least_loaded_hand_out_tasks_as_they_appear(db):
+    people = ["alice", "bob", "carol"]
+    robin = [pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE,
+                      assignment=pb.AssignmentSettings(policy=pb.ASSIGNMENT_POLICY_ROUND_ROBIN, assignees=people)),
+             pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)]
+    dataset_id, _ = dataset(db, robin)
+    order = [progress(db, add_item(db, dataset_id)).tasks[0].assignee for _ in range(6)]
+    assert order == people * 2
+    least = [pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE,
+                      assignment=pb.AssignmentSettings(policy=pb.ASSIGNMENT_POLICY_LEAST_LOADED, assignees=people)),
+             pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)]
+    dataset_id, _ = dataset(db, least)
+    first = [add_item(db, dataset_id) for _ in range(3)]
+    submit(db, first[1], "bob", "a", 1)  # bob finishes: he has the fewest open tasks now
+    assert progress(db, add_item(db, dataset_id)).tasks[0].assignee == "bob"
+    with pytest.raises(InvalidArgument, match="ROUND_ROBIN needs assignees"):
+        dataset(db, [pb.Stage(stage_id="a", kind=pb.STAGE_KIND_ANNOTATE,
+                              assignment=pb.AssignmentSettings(policy=pb.ASSIGNMENT_POLICY_ROUND_ROBIN)),
+                     pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)])
+
+
+def test_fifty_claimers_take_each_of_a_thousand_tasks_exactly_once(db):
+    dataset_id, workflow_id = dataset(db)
+    with db.unit_of_work() as uow:  # the pool, made as ItemAdded makes it, in one go
+        from services.workflow.handlers import progress as engine
+
+        stages = workflows.stages_of(workflows.active(uow, TENANT, dataset_id))
+        for _ in range(1000):
+            item_id = str(uuid.uuid4())
+            uow.execute(store.items.insert().values(
+                item_id=item_id, tenant=TENANT, dataset_id=dataset_id, volume_id="v", workflow_id=workflow_id,
+                stage_id="annotate", stage_kind=pb.STAGE_KIND_ANNOTATE, annotation_id="", annotation_version=0,
+                entered_at=time.time()))
+            engine.enter(uow, engine.item_row(uow, item_id), stages, stages[0])
+    claims: Counter = Counter()
+    failures: list[BaseException] = []
+
+    def claimer(number: int) -> None:
+        me = Principal(f"annotator-{number}", "annotator", TENANT)
+        try:
+            while True:
+                try:
+                    claims[tasks.claim(db, me, pb.ClaimTaskRequest(workflow_id=workflow_id)).task_id] += 1
+                except NotFound:
+                    return
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=claimer, args=(number,)) for number in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(claims) == 1000 and set(claims.values()) == {1}
+    with db.read() as conn:
+        holders = conn.execute(sa.select(store.tasks.c.assignee).where(store.tasks.c.workflow_id == workflow_id)).scalars().all()
+    assert len(holders) == 1000 and "" not in holders
