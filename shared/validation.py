@@ -30,6 +30,9 @@ from shared.errors import InvalidArgument
 FREE_TEXT = frozenset({"description", "comment", "reason", "message", "detail", "error", "failure_reason", "warnings"})
 # Strings that locate something: one line, as long as free text (an object key alone may be 1 KiB).
 LOCATION_SUFFIXES = ("_uri", "_url")
+TIMESTAMP = "google.protobuf.Timestamp"
+NANOS_PER_SECOND = 1_000_000_000
+MIN_TIMESTAMP_S, MAX_TIMESTAMP_S = -62135596800, 253402300800  # 0001-01-01 and 10000-01-01, protobuf's own bounds
 # Control characters (C0, DEL, C1), line and paragraph separators, and the bidirectional overrides that make one id
 # look like another; free text keeps tab, line feed and carriage return.
 _NOT_ON_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -55,7 +58,8 @@ class RequestLimits:
 
 def check(message: Message, limits: RequestLimits = RequestLimits()) -> None:
     """Refuse (InvalidArgument) a message, at any depth, holding a NaN or infinite number, an enum number its enum
-    does not define, a string too long or with characters its kind may not hold, or a repeated field too long.
+    does not define, a string too long or with characters its kind may not hold, a repeated field too long, or a
+    Timestamp that is no time.
     The refusal names the field, never its value."""
     _check_message(message, "", limits)
 
@@ -83,7 +87,10 @@ def _is_map(field: FieldDescriptor) -> bool:
 
 
 def _check_value(field: FieldDescriptor, value, where: str, limits: RequestLimits) -> None:
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
+    if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.full_name == TIMESTAMP:
+        if not (0 <= value.nanos < NANOS_PER_SECOND and MIN_TIMESTAMP_S <= value.seconds < MAX_TIMESTAMP_S):
+            raise InvalidArgument(f"{where} is not a time: nanos run 0 to 999999999, seconds from year 1 to 9999")
+    elif field.type == FieldDescriptor.TYPE_MESSAGE:
         _check_message(value, f"{where}.", limits)
     elif field.type == FieldDescriptor.TYPE_STRING:
         _check_string(field.name, value, where, limits)

@@ -47,6 +47,16 @@ def test_a_number_that_is_not_finite_is_refused_at_any_depth(number):
     assert refusal(training_pb.RegisterModelRequest(metrics=[training_pb.Metric(value=number)])).startswith("metrics[0].value")
 
 
+@pytest.mark.parametrize("seconds, nanos", [(0, -1), (0, 1_000_000_000), (253402300800, 0), (-62135596801, 0)])
+def test_a_timestamp_that_is_no_time_is_refused_naming_the_field(seconds, nanos):
+    request = annotation_pb.ListItemsRequest(dataset_id="d")
+    request.create_after.seconds, request.create_after.nanos = seconds, nanos
+    with pytest.raises(InvalidArgument, match="create_after is not a time"):
+        check(request)
+    request.create_after.seconds, request.create_after.nanos = 1_800_000_000, 999_999_999
+    check(request)
+
+
 def test_an_enum_number_the_enum_does_not_define_is_refused_naming_the_values():
     message = refusal(ingestion_pb.GetSliceRequest(format=7))
     assert message.startswith("format is 7, which is not a SliceFormat value; use one of SLICE_FORMAT_UNSPECIFIED,")
