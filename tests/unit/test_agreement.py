@@ -85,3 +85,30 @@ def test_mismatched_shapes_and_spacing_are_refused():
         agreement.dice(np.zeros((3, 3)), np.zeros((3, 4)))
     with pytest.raises(ValueError, match="spacing"):
         agreement.hd95(np.ones((3, 3)), np.ones((3, 3)), spacing=(1.0, 1.0, 1.0))
+
+
+def test_assd_of_a_square_moved_two_rows_with_spacing():
+    """A 3×3 square moved down two rows: of each square's 8 surface voxels 3 lie on the other's surface, 2 are one
+    row and 3 two rows away, so ASSD = (0·3 + 1·2 + 2·3) / 8 = 1 row: 2 mm with rows 2 mm apart."""
+    a, b = square(10, 2, 2, 3), square(10, 4, 2, 3)
+    assert agreement.assd(a, b) == pytest.approx(1.0)
+    assert agreement.assd(a, b, spacing=(2.0, 1.0)) == pytest.approx(2.0)
+    assert agreement.surface_agreement(a, b, 1.0, spacing=(2.0, 1.0)) == agreement.SurfaceAgreement(
+        hd95=agreement.hd95(a, b, spacing=(2.0, 1.0)), assd=2.0,
+        surface_dice=agreement.surface_dice(a, b, 1.0, spacing=(2.0, 1.0)))
+
+
+def test_assd_edge_cases_follow_hd95():
+    empty, full = np.zeros((8, 8), dtype=bool), square(8, 2, 2, 3)
+    assert agreement.assd(empty, empty) == 0.0 and agreement.assd(full, full) == 0.0
+    assert math.isinf(agreement.assd(full, empty)) and math.isinf(agreement.assd(empty, full))
+
+
+def test_surface_agreements_of_several_masks_are_those_of_each_pair():
+    """Three readers' masks, one of them empty: each pair's entry is what `surface_agreement` gives that pair."""
+    masks = [square(16, 2, 2, 6), square(16, 3, 4, 6), np.zeros((16, 16), dtype=bool)]
+    found = agreement.surface_agreements(masks, 1.5, spacing=(1.0, 2.0))
+    assert set(found) == {(0, 1), (0, 2), (1, 2)}
+    for (first, second), measured in found.items():
+        assert measured == agreement.surface_agreement(masks[first], masks[second], 1.5, spacing=(1.0, 2.0))
+    assert math.isinf(found[0, 2].hd95) and found[0, 1].hd95 > 0
