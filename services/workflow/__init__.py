@@ -6,11 +6,14 @@ from radlab.workflow.v1 import workflow_service_pb2_grpc as pb_grpc
 from services.workflow import handlers, store
 from services.workflow.server import WorkflowServicer
 from shared.runtime import Adapters, Service
+from shared.volume_store import VolumeStore
 
 
 def bootstrap(adapters: Adapters) -> Service:
     """Wire workflow onto the process's adapters."""
+    volumes = VolumeStore(adapters.store)
     return Service.wire(
-        "workflow", adapters, store.metadata, ports=handlers.Ports, servicer=WorkflowServicer,
+        "workflow", adapters, store.metadata, ports=lambda database: handlers.Ports(database, volumes),
+        servicer=WorkflowServicer,
         add_to_server=pb_grpc.add_WorkflowServiceServicer_to_server, event_handlers=handlers.event_handlers,
     )

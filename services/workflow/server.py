@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from radlab.workflow.v1 import workflow_service_pb2_grpc as pb_grpc
-from services.workflow.handlers import Ports, tasks, workflows
+from services.workflow.handlers import Ports, consensus, tasks, workflows
 from shared import paging
 from shared.auth import current_principal
 
@@ -44,6 +44,13 @@ class WorkflowServicer(pb_grpc.WorkflowServiceServicer):
 
     def SubmitReview(self, request, context):
         return pb.SubmitReviewResponse(task=tasks.submit_review(self.db, current_principal(), request))
+
+    def GetConsensusResult(self, request, context):
+        result = consensus.get_result(self.db, current_principal(), request.item_id, request.stage_id)
+        return pb.GetConsensusResultResponse(consensus_result=result)
+
+    def ListReaderStats(self, request, context):
+        return pb.ListReaderStatsResponse(readers=consensus.reader_stats(self.db, current_principal(), request.dataset_id))
 
     def GetItemProgress(self, request, context):
         return tasks.item_progress(self.db, current_principal(), request.item_id)

@@ -1,5 +1,5 @@
 """Workflow's tables: the datasets and items it has heard of (from annotation's events), workflow definitions, where
-each item stands, its tasks, and round-robin turns."""
+each item stands, its tasks, round-robin turns, consensus results and each reader's record."""
 
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ tasks = sa.Table(
     sa.Column("rework_of_task_id", sa.String(36), nullable=False, default=""),
     sa.Column("comment", sa.Text, nullable=False, default=""),
     sa.Column("review", sa.LargeBinary, nullable=True),  # radlab.workflow.v1.Review, once decided
+    sa.Column("labels_key", sa.String(400), nullable=False, default=""),  # the submitted label array (Zarr, labels bucket)
     sa.Column("claim_expires_at", sa.Float, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
@@ -83,6 +84,46 @@ turns = sa.Table(
     sa.Column("workflow_id", sa.String(36), primary_key=True),
     sa.Column("stage_id", sa.String(100), primary_key=True),
     sa.Column("next_index", sa.Integer, nullable=False),
+)
+
+# Every annotation of an item, its latest version (AnnotationVersionSaved) and the label array of its last submitted
+# version (AnnotationSubmitted): what an adjudicator may choose.
+item_annotations = sa.Table(
+    "item_annotations",
+    metadata,
+    sa.Column("annotation_id", sa.String(36), primary_key=True),
+    sa.Column("item_id", sa.String(36), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("submitted_version", sa.Integer, nullable=False, default=0),
+    sa.Column("labels_key", sa.String(400), nullable=False, default=""),
+)
+
+consensus_results = sa.Table(
+    "consensus_results",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("consensus_result_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("workflow_id", sa.String(36), nullable=False),
+    sa.Column("dataset_id", sa.String(36), nullable=False),
+    sa.Column("item_id", sa.String(36), nullable=False, index=True),
+    sa.Column("stage_id", sa.String(100), nullable=False),
+    sa.Column("result", sa.LargeBinary, nullable=False),  # radlab.workflow.v1.ConsensusResult
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# Each reader's agreement with the final labels of a consensus item they read.
+reader_scores = sa.Table(
+    "reader_scores",
+    metadata,
+    sa.Column("consensus_result_id", sa.String(36), primary_key=True),
+    sa.Column("reader", sa.String(200), primary_key=True),
+    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("dataset_id", sa.String(36), nullable=False),
+    sa.Column("dice", sa.Float, nullable=False),
+    sa.Column("surface_dice", sa.Float, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("reader_scores_by_dataset", "tenant", "dataset_id", "reader"),
 )
 
 revoked_tokens = RevokedTokens(metadata)

@@ -8,6 +8,7 @@ service emits is read from its outbox.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 import uuid
@@ -21,10 +22,12 @@ from radlab.workflow.v1 import events_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from services.workflow import handlers, store
 from services.workflow.handlers import tasks, workflows
+from shared import objectstore
 from shared.auth import Principal
 from shared.db import Database
 from shared.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from shared.events import Event, envelope_for, event_type
+from shared.volume_store import VolumeStore
 
 TENANT = "hospital-a"
 MANAGER = Principal("manager-1", "manager", TENANT)
@@ -32,6 +35,7 @@ ALICE = Principal("alice", "annotator", TENANT)
 BOB = Principal("bob", "annotator", TENANT)
 RITA = Principal("rita", "reviewer", TENANT)
 GROUP = "radlab.workflow"
+LABEL_ARRAYS = tempfile.mkdtemp(prefix="radlab-workflow-test-")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -43,9 +47,11 @@ def db(request, tmp_path):
 
 
 def deliver(db: Database, message) -> None:
-    """Hand one event to the service's handler for its type, as the consumer does."""
+    """Hand one event to the service's handler for its type, as the consumer does (label arrays, which only consensus
+    stages read, in a folder of their own)."""
     event = Event(envelope_for(message, source="radlab.test", subject="s", tenant=TENANT), message)
-    handlers.event_handlers(handlers.Ports(db), GROUP)[event_type(message)](event)
+    ports = handlers.Ports(db, VolumeStore(objectstore.connect(f"file://{LABEL_ARRAYS}")))
+    handlers.event_handlers(ports, GROUP)[event_type(message)](event)
 
 
 def emitted(db: Database, message_type) -> list:

@@ -167,7 +167,7 @@ class ConsensusReached(_message.Message):
     def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., agreement: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ...) -> None: ...
 
 class ConsensusDisputed(_message.Message):
-    __slots__ = ("consensus_result_id", "workflow_id", "dataset_id", "item_id", "stage_id", "agreement", "threshold", "annotation_ids")
+    __slots__ = ("consensus_result_id", "workflow_id", "dataset_id", "item_id", "stage_id", "agreement", "threshold", "annotation_ids", "consensus_labels")
     CONSENSUS_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -176,6 +176,7 @@ class ConsensusDisputed(_message.Message):
     AGREEMENT_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     ANNOTATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_LABELS_FIELD_NUMBER: _ClassVar[int]
     consensus_result_id: str
     workflow_id: str
     dataset_id: str
@@ -184,7 +185,34 @@ class ConsensusDisputed(_message.Message):
     agreement: float
     threshold: float
     annotation_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    consensus_labels: _label_pb2.Mask
+    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ...) -> None: ...
+
+class ConsensusAdjudicated(_message.Message):
+    __slots__ = ("consensus_result_id", "dataset_id", "item_id", "chosen_annotation_id", "chosen_labels_key")
+    CONSENSUS_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    CHOSEN_ANNOTATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CHOSEN_LABELS_KEY_FIELD_NUMBER: _ClassVar[int]
+    consensus_result_id: str
+    dataset_id: str
+    item_id: str
+    chosen_annotation_id: str
+    chosen_labels_key: str
+    def __init__(self, consensus_result_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., chosen_annotation_id: _Optional[str] = ..., chosen_labels_key: _Optional[str] = ...) -> None: ...
+
+class ReadersFinished(_message.Message):
+    __slots__ = ("workflow_id", "dataset_id", "item_id", "stage_id")
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    dataset_id: str
+    item_id: str
+    stage_id: str
+    def __init__(self, workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ...) -> None: ...
 
 class TrainingExample(_message.Message):
     __slots__ = ("item_id", "volume_id", "annotation_id", "annotation_version", "labels")

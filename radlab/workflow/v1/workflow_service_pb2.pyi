@@ -35,6 +35,16 @@ class AgreementMeasure(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AGREEMENT_MEASURE_DICE: _ClassVar[AgreementMeasure]
     AGREEMENT_MEASURE_IOU: _ClassVar[AgreementMeasure]
     AGREEMENT_MEASURE_SURFACE_DICE: _ClassVar[AgreementMeasure]
+    AGREEMENT_MEASURE_HD95: _ClassVar[AgreementMeasure]
+    AGREEMENT_MEASURE_ASSD: _ClassVar[AgreementMeasure]
+    AGREEMENT_MEASURE_VOLUME_DIFFERENCE: _ClassVar[AgreementMeasure]
+
+class MergeMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MERGE_METHOD_UNSPECIFIED: _ClassVar[MergeMethod]
+    MERGE_METHOD_STAPLE: _ClassVar[MergeMethod]
+    MERGE_METHOD_MAJORITY_VOTE: _ClassVar[MergeMethod]
+    MERGE_METHOD_CHAMPION: _ClassVar[MergeMethod]
 
 class TaskState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -72,6 +82,13 @@ AGREEMENT_MEASURE_UNSPECIFIED: AgreementMeasure
 AGREEMENT_MEASURE_DICE: AgreementMeasure
 AGREEMENT_MEASURE_IOU: AgreementMeasure
 AGREEMENT_MEASURE_SURFACE_DICE: AgreementMeasure
+AGREEMENT_MEASURE_HD95: AgreementMeasure
+AGREEMENT_MEASURE_ASSD: AgreementMeasure
+AGREEMENT_MEASURE_VOLUME_DIFFERENCE: AgreementMeasure
+MERGE_METHOD_UNSPECIFIED: MergeMethod
+MERGE_METHOD_STAPLE: MergeMethod
+MERGE_METHOD_MAJORITY_VOTE: MergeMethod
+MERGE_METHOD_CHAMPION: MergeMethod
 TASK_STATE_UNSPECIFIED: TaskState
 TASK_STATE_UNASSIGNED: TaskState
 TASK_STATE_ASSIGNED: TaskState
@@ -107,18 +124,34 @@ class ReviewSettings(_message.Message):
     def __init__(self, reject_stage_id: _Optional[str] = ..., sample_fraction: _Optional[float] = ...) -> None: ...
 
 class ConsensusSettings(_message.Message):
-    __slots__ = ("annotator_count", "measure", "agreement_threshold", "surface_tolerance_mm", "disputed_stage_id")
+    __slots__ = ("annotator_count", "measure", "agreement_threshold", "surface_tolerance_mm", "disputed_stage_id", "limits", "merge", "champion")
     ANNOTATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     MEASURE_FIELD_NUMBER: _ClassVar[int]
     AGREEMENT_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     SURFACE_TOLERANCE_MM_FIELD_NUMBER: _ClassVar[int]
     DISPUTED_STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    MERGE_FIELD_NUMBER: _ClassVar[int]
+    CHAMPION_FIELD_NUMBER: _ClassVar[int]
     annotator_count: int
     measure: AgreementMeasure
     agreement_threshold: float
     surface_tolerance_mm: float
     disputed_stage_id: str
-    def __init__(self, annotator_count: _Optional[int] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement_threshold: _Optional[float] = ..., surface_tolerance_mm: _Optional[float] = ..., disputed_stage_id: _Optional[str] = ...) -> None: ...
+    limits: _containers.RepeatedCompositeFieldContainer[MeasureLimit]
+    merge: MergeMethod
+    champion: str
+    def __init__(self, annotator_count: _Optional[int] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement_threshold: _Optional[float] = ..., surface_tolerance_mm: _Optional[float] = ..., disputed_stage_id: _Optional[str] = ..., limits: _Optional[_Iterable[_Union[MeasureLimit, _Mapping]]] = ..., merge: _Optional[_Union[MergeMethod, str]] = ..., champion: _Optional[str] = ...) -> None: ...
+
+class MeasureLimit(_message.Message):
+    __slots__ = ("label_value", "measure", "limit")
+    LABEL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    MEASURE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    label_value: int
+    measure: AgreementMeasure
+    limit: float
+    def __init__(self, label_value: _Optional[int] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., limit: _Optional[float] = ...) -> None: ...
 
 class ModelSettings(_message.Message):
     __slots__ = ("model_id", "model_kind", "train_every_completed_items")
@@ -371,16 +404,18 @@ class GetItemProgressResponse(_message.Message):
     def __init__(self, item_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[StageKind, str]] = ..., annotation_id: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ...) -> None: ...
 
 class SubmitReviewRequest(_message.Message):
-    __slots__ = ("task_id", "decision", "comment", "annotation_version")
+    __slots__ = ("task_id", "decision", "comment", "annotation_version", "chosen_annotation_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     ANNOTATION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CHOSEN_ANNOTATION_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     decision: ReviewDecision
     comment: str
     annotation_version: int
-    def __init__(self, task_id: _Optional[str] = ..., decision: _Optional[_Union[ReviewDecision, str]] = ..., comment: _Optional[str] = ..., annotation_version: _Optional[int] = ...) -> None: ...
+    chosen_annotation_id: str
+    def __init__(self, task_id: _Optional[str] = ..., decision: _Optional[_Union[ReviewDecision, str]] = ..., comment: _Optional[str] = ..., annotation_version: _Optional[int] = ..., chosen_annotation_id: _Optional[str] = ...) -> None: ...
 
 class SubmitReviewResponse(_message.Message):
     __slots__ = ("task",)
@@ -401,7 +436,7 @@ class PairwiseAgreement(_message.Message):
     def __init__(self, annotation_id_a: _Optional[str] = ..., annotation_id_b: _Optional[str] = ..., label_value: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
 
 class ConsensusResult(_message.Message):
-    __slots__ = ("consensus_result_id", "workflow_id", "stage_id", "item_id", "state", "measure", "agreement", "threshold", "annotation_ids", "pairs", "consensus_labels", "create_time")
+    __slots__ = ("consensus_result_id", "workflow_id", "stage_id", "item_id", "state", "measure", "agreement", "threshold", "annotation_ids", "pairs", "consensus_labels", "create_time", "classes", "reader_scores")
     CONSENSUS_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -414,6 +449,8 @@ class ConsensusResult(_message.Message):
     PAIRS_FIELD_NUMBER: _ClassVar[int]
     CONSENSUS_LABELS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CLASSES_FIELD_NUMBER: _ClassVar[int]
+    READER_SCORES_FIELD_NUMBER: _ClassVar[int]
     consensus_result_id: str
     workflow_id: str
     stage_id: str
@@ -426,7 +463,67 @@ class ConsensusResult(_message.Message):
     pairs: _containers.RepeatedCompositeFieldContainer[PairwiseAgreement]
     consensus_labels: _label_pb2.Mask
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., item_id: _Optional[str] = ..., state: _Optional[_Union[ConsensusState, str]] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., pairs: _Optional[_Iterable[_Union[PairwiseAgreement, _Mapping]]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    classes: _containers.RepeatedCompositeFieldContainer[ClassVerdict]
+    reader_scores: _containers.RepeatedCompositeFieldContainer[ReaderScore]
+    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., item_id: _Optional[str] = ..., state: _Optional[_Union[ConsensusState, str]] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., pairs: _Optional[_Iterable[_Union[PairwiseAgreement, _Mapping]]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classes: _Optional[_Iterable[_Union[ClassVerdict, _Mapping]]] = ..., reader_scores: _Optional[_Iterable[_Union[ReaderScore, _Mapping]]] = ...) -> None: ...
+
+class ClassVerdict(_message.Message):
+    __slots__ = ("label_value", "agreed", "dice", "iou", "surface_dice", "hd95_mm", "assd_mm", "volume_difference", "shortfalls")
+    LABEL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    AGREED_FIELD_NUMBER: _ClassVar[int]
+    DICE_FIELD_NUMBER: _ClassVar[int]
+    IOU_FIELD_NUMBER: _ClassVar[int]
+    SURFACE_DICE_FIELD_NUMBER: _ClassVar[int]
+    HD95_MM_FIELD_NUMBER: _ClassVar[int]
+    ASSD_MM_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    SHORTFALLS_FIELD_NUMBER: _ClassVar[int]
+    label_value: int
+    agreed: bool
+    dice: float
+    iou: float
+    surface_dice: float
+    hd95_mm: float
+    assd_mm: float
+    volume_difference: float
+    shortfalls: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, label_value: _Optional[int] = ..., agreed: _Optional[bool] = ..., dice: _Optional[float] = ..., iou: _Optional[float] = ..., surface_dice: _Optional[float] = ..., hd95_mm: _Optional[float] = ..., assd_mm: _Optional[float] = ..., volume_difference: _Optional[float] = ..., shortfalls: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReaderScore(_message.Message):
+    __slots__ = ("reader", "annotation_id", "dice", "surface_dice")
+    READER_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATION_ID_FIELD_NUMBER: _ClassVar[int]
+    DICE_FIELD_NUMBER: _ClassVar[int]
+    SURFACE_DICE_FIELD_NUMBER: _ClassVar[int]
+    reader: str
+    annotation_id: str
+    dice: float
+    surface_dice: float
+    def __init__(self, reader: _Optional[str] = ..., annotation_id: _Optional[str] = ..., dice: _Optional[float] = ..., surface_dice: _Optional[float] = ...) -> None: ...
+
+class ListReaderStatsRequest(_message.Message):
+    __slots__ = ("dataset_id",)
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    def __init__(self, dataset_id: _Optional[str] = ...) -> None: ...
+
+class ReaderStats(_message.Message):
+    __slots__ = ("reader", "items", "mean_dice", "mean_surface_dice")
+    READER_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_DICE_FIELD_NUMBER: _ClassVar[int]
+    MEAN_SURFACE_DICE_FIELD_NUMBER: _ClassVar[int]
+    reader: str
+    items: int
+    mean_dice: float
+    mean_surface_dice: float
+    def __init__(self, reader: _Optional[str] = ..., items: _Optional[int] = ..., mean_dice: _Optional[float] = ..., mean_surface_dice: _Optional[float] = ...) -> None: ...
+
+class ListReaderStatsResponse(_message.Message):
+    __slots__ = ("readers",)
+    READERS_FIELD_NUMBER: _ClassVar[int]
+    readers: _containers.RepeatedCompositeFieldContainer[ReaderStats]
+    def __init__(self, readers: _Optional[_Iterable[_Union[ReaderStats, _Mapping]]] = ...) -> None: ...
 
 class GetConsensusResultRequest(_message.Message):
     __slots__ = ("workflow_id", "item_id", "stage_id")

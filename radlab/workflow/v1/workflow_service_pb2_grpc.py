@@ -90,6 +90,11 @@ class WorkflowServiceStub:
                 request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetConsensusResultRequest.SerializeToString,
                 response_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetConsensusResultResponse.FromString,
                 _registered_method=True)
+        self.ListReaderStats = channel.unary_unary(
+                '/radlab.workflow.v1.WorkflowService/ListReaderStats',
+                request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsRequest.SerializeToString,
+                response_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -173,6 +178,13 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListReaderStats(self, request, context):
+        """Each reader's agreement with the final labels of the consensus items they read, over time (a reader quality record).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -230,6 +242,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.GetConsensusResult,
                     request_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetConsensusResultRequest.FromString,
                     response_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetConsensusResultResponse.SerializeToString,
+            ),
+            'ListReaderStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReaderStats,
+                    request_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsRequest.FromString,
+                    response_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -530,6 +547,33 @@ class WorkflowService:
             '/radlab.workflow.v1.WorkflowService/GetConsensusResult',
             radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetConsensusResultRequest.SerializeToString,
             radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetConsensusResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReaderStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.workflow.v1.WorkflowService/ListReaderStats',
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsRequest.SerializeToString,
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

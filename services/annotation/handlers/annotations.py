@@ -120,7 +120,7 @@ def apply_edits(objects: ObjectStore, prefix: str, base: Manifest, edits: dict[i
     return {key: stored.get(key) for key in planes}
 
 
-def _start_annotation(uow: UnitOfWork, caller: Principal, item):
+def start_annotation(uow: UnitOfWork, caller: Principal, item):
     """A new empty annotation by the caller on the item, at version 0 (its first save makes version 1)."""
     annotation_id, now = str(uuid.uuid4()), time.time()
     uow.execute(store.annotations.insert().values(
@@ -140,7 +140,7 @@ def _start_annotation(uow: UnitOfWork, caller: Principal, item):
 def start_or_lock(uow: UnitOfWork, caller: Principal, item, annotation_id: str, base_version: int):
     """The annotation a change applies to, locked: the named one (refused when `base_version` is stale) or a new one."""
     if not annotation_id:
-        return _start_annotation(uow, caller, item)
+        return start_annotation(uow, caller, item)
     head = annotation_row(uow, caller, annotation_id, lock=True)
     if head.item_id != item.item_id:
         raise InvalidArgument(f"annotation {annotation_id} belongs to item {head.item_id}, not {item.item_id}")
@@ -324,19 +324,24 @@ def submit(ports, caller: Principal, annotation_id: str, version: int) -> pb.Ann
     with ports.db.unit_of_work() as uow:
         head = annotation_row(uow, caller, annotation_id, lock=True)
         check_base(uow, head, version)
-        mask = record_label_array(uow, row, key, item.volume_id)
-        now = time.time()
-        uow.execute(store.annotations.update().where(store.annotations.c.annotation_id == annotation_id).values(
-            state=pb.ANNOTATION_STATE_SUBMITTED, submitted_at=now, updated_at=now))
-        table = store.annotation_versions
-        uow.execute(table.update().where(table.c.annotation_id == annotation_id, table.c.version == version).values(submitted_at=now))
-        uow.emit(events_pb2.AnnotationSubmitted(
-            item_id=head.item_id, dataset_id=head.dataset_id, annotation_id=annotation_id, version=version,
-            annotator=head.annotator, vendor_id=head.vendor_id, labels=mask,
-        ), subject=head.item_id, tenant=head.tenant)
-        audit.record(uow, head.tenant, caller.subject, "annotation.submitted", dataset_id=head.dataset_id, item_id=head.item_id,
-                     annotation_id=annotation_id, before_version=version, after_version=version)
+        mark_submitted(uow, head, row, record_label_array(uow, row, key, item.volume_id), caller.subject)
         return annotation_message(annotation_row(uow, caller, annotation_id), version_row(uow, annotation_id, version))
+
+
+def mark_submitted(uow: UnitOfWork, head, row, mask: label_pb2.Mask, actor: str) -> None:
+    """The annotation's version `row` is handed in: SUBMITTED, AnnotationSubmitted (with its label array), audited."""
+    now = time.time()
+    uow.execute(store.annotations.update().where(store.annotations.c.annotation_id == head.annotation_id).values(
+        state=pb.ANNOTATION_STATE_SUBMITTED, submitted_at=now, updated_at=now))
+    table = store.annotation_versions
+    uow.execute(table.update().where(table.c.annotation_id == head.annotation_id, table.c.version == row.version)
+                .values(submitted_at=now))
+    uow.emit(events_pb2.AnnotationSubmitted(
+        item_id=head.item_id, dataset_id=head.dataset_id, annotation_id=head.annotation_id, version=row.version,
+        annotator=head.annotator, vendor_id=head.vendor_id, labels=mask,
+    ), subject=head.item_id, tenant=head.tenant)
+    audit.record(uow, head.tenant, actor, "annotation.submitted", dataset_id=head.dataset_id, item_id=head.item_id,
+                 annotation_id=head.annotation_id, before_version=row.version, after_version=row.version)
 
 
 # ---- events ---------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from shared.auth import Principal
@@ -11,9 +11,11 @@ from shared.auth import Principal
 # Which roles work each human stage's tasks (admins work any).
 WORKER_ROLES = {
     pb.STAGE_KIND_ANNOTATE: {"annotator", "vendor", "admin"},
+    pb.STAGE_KIND_CONSENSUS: {"annotator", "vendor", "admin"},
     pb.STAGE_KIND_REVIEW: {"reviewer", "manager", "admin"},
 }
 HUMAN_STAGES = set(WORKER_ROLES)
+LABELLING_STAGES = {pb.STAGE_KIND_ANNOTATE, pb.STAGE_KIND_CONSENSUS}
 DIRECT_POLICIES = {pb.ASSIGNMENT_POLICY_ROUND_ROBIN, pb.ASSIGNMENT_POLICY_LEAST_LOADED}
 
 
@@ -30,12 +32,25 @@ def next_stage(stages: Sequence[pb.Stage], current: pb.Stage) -> pb.Stage:
 
 
 def reject_stage(stages: Sequence[pb.Stage], review: pb.Stage) -> pb.Stage:
-    """Where a rejected item goes: the review's reject_stage_id, else the nearest ANNOTATE stage before it."""
+    """Where a rejected item goes: the review's reject_stage_id, else the nearest annotate or consensus stage before it."""
     if review.review.reject_stage_id:
         return stage(stages, review.review.reject_stage_id)
     ids = [candidate.stage_id for candidate in stages]
     before = stages[: ids.index(review.stage_id)]
-    return next(candidate for candidate in reversed(before) if candidate.kind == pb.STAGE_KIND_ANNOTATE)
+    return next(candidate for candidate in reversed(before) if candidate.kind in LABELLING_STAGES)
+
+
+def disputed_stage(stages: Sequence[pb.Stage], consensus: pb.Stage) -> pb.Stage:
+    """Where a disputed item goes to be adjudicated: the stage's disputed_stage_id, else the next REVIEW stage."""
+    if consensus.consensus.disputed_stage_id:
+        return stage(stages, consensus.consensus.disputed_stage_id)
+    ids = [candidate.stage_id for candidate in stages]
+    return next(candidate for candidate in stages[ids.index(consensus.stage_id) + 1:] if candidate.kind == pb.STAGE_KIND_REVIEW)
+
+
+def readers(current: pb.Stage) -> int:
+    """How many tasks an item gets at a stage: a consensus stage's readers, else one."""
+    return current.consensus.annotator_count if current.kind == pb.STAGE_KIND_CONSENSUS else 1
 
 
 def reviewed(item_id: str, stage_id: str, fraction: float) -> bool:
@@ -64,13 +79,19 @@ def refusal(current: pb.Stage, caller: Principal) -> str:
     return ""
 
 
-def pick_assignee(current: pb.Stage, open_tasks: Mapping[str, int], turn: int) -> tuple[str, int]:
-    """(assignee, next turn) for a new task of a round-robin or least-loaded stage; ("", turn) for the others."""
-    people = list(current.assignment.assignees)
+def pick_assignee(current: pb.Stage, open_tasks: Mapping[str, int], turn: int,
+                  exclude: Set[str] = frozenset()) -> tuple[str, int]:
+    """(assignee, next turn) for a new task of a round-robin or least-loaded stage, never one of `exclude` (those
+    already reading the item); ("", turn) for the others, or when nobody is left."""
+    listed = list(current.assignment.assignees)
+    people = [person for person in listed if person not in exclude]
     policy = current.assignment.policy
     if policy not in DIRECT_POLICIES or not people:
         return "", turn
     if policy == pb.ASSIGNMENT_POLICY_ROUND_ROBIN:
-        return people[turn % len(people)], (turn + 1) % len(people)
+        for step in range(len(listed)):
+            candidate = listed[(turn + step) % len(listed)]
+            if candidate not in exclude:
+                return candidate, (turn + step + 1) % len(listed)
     fewest = min(open_tasks.get(person, 0) for person in people)
     return next(person for person in people if open_tasks.get(person, 0) == fewest), turn

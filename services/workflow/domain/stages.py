@@ -1,12 +1,18 @@
-"""What a valid stage list is, and the workflow a new dataset starts with."""
+"""What a valid stage list is, the workflow a new dataset starts with, and a consensus stage's limits."""
 
 from __future__ import annotations
 
 from radlab.quoting import shown
 from radlab.workflow.v1 import workflow_service_pb2 as pb
+from services.workflow.domain import consensus
 from shared.errors import InvalidArgument
 
 DEFAULT_NAME = "annotate, review"
+# Each agreement measure as a consensus limit: the domain's threshold it sets.
+MEASURES = {pb.AGREEMENT_MEASURE_UNSPECIFIED: "min_dice", pb.AGREEMENT_MEASURE_DICE: "min_dice",
+            pb.AGREEMENT_MEASURE_IOU: "min_iou", pb.AGREEMENT_MEASURE_SURFACE_DICE: "min_surface_dice",
+            pb.AGREEMENT_MEASURE_HD95: "max_hd95_mm", pb.AGREEMENT_MEASURE_ASSD: "max_assd_mm",
+            pb.AGREEMENT_MEASURE_VOLUME_DIFFERENCE: "max_volume_difference"}
 
 
 def default_stages() -> list[pb.Stage]:
@@ -52,14 +58,43 @@ def validate(stages: list[pb.Stage]) -> None:
         if settings.claim_timeout_s < 0:
             raise InvalidArgument(f"stage {stage.stage_id}: claim_timeout_s must not be negative")
         if stage.kind == pb.STAGE_KIND_REVIEW and not any(
-                other.kind == pb.STAGE_KIND_ANNOTATE for other in stages[: ids.index(stage.stage_id)]
+                other.kind in (pb.STAGE_KIND_ANNOTATE, pb.STAGE_KIND_CONSENSUS) for other in stages[: ids.index(stage.stage_id)]
         ) and not stage.review.reject_stage_id:
-            raise InvalidArgument(f"review stage {stage.stage_id} has no annotate stage before it to send rejects to; "
-                                  "set reject_stage_id")
+            raise InvalidArgument(f"review stage {stage.stage_id} has no annotate or consensus stage before it to send "
+                                  "rejects to; set reject_stage_id")
         if stage.HasField("review") and not 0 <= stage.review.sample_fraction <= 1:
             raise InvalidArgument(f"stage {stage.stage_id}: sample_fraction must be between 0 and 1")
         if stage.kind == pb.STAGE_KIND_CONSENSUS:
-            if stage.consensus.annotator_count < 2:
+            settings = stage.consensus
+            if settings.annotator_count < 2:
                 raise InvalidArgument(f"{kind} stage {stage.stage_id} needs annotator_count of at least 2")
-            if not 0 < stage.consensus.agreement_threshold <= 1:
+            if settings.agreement_threshold and not 0 < settings.agreement_threshold <= 1:
                 raise InvalidArgument(f"{kind} stage {stage.stage_id} needs agreement_threshold in (0, 1]")
+            if not settings.agreement_threshold and not settings.limits:
+                raise InvalidArgument(f"{kind} stage {stage.stage_id} needs limits, or agreement_threshold with a measure")
+            if settings.merge == pb.MERGE_METHOD_CHAMPION and not settings.champion:
+                raise InvalidArgument(f"{kind} stage {stage.stage_id} merges by CHAMPION: name the champion reader")
+            if not settings.disputed_stage_id and not any(
+                    other.kind == pb.STAGE_KIND_REVIEW for other in stages[ids.index(stage.stage_id) + 1:]):
+                raise InvalidArgument(f"{kind} stage {stage.stage_id} has no review stage after it to adjudicate disputes; "
+                                      "add one or set disputed_stage_id")
+            for limit in settings.limits:
+                if limit.label_value < 0:
+                    raise InvalidArgument(f"{kind} stage {stage.stage_id}: a limit's label_value is a class value, or 0")
+            try:
+                consensus_thresholds(settings)
+            except InvalidArgument as error:
+                raise InvalidArgument(f"{kind} stage {stage.stage_id}: {error}") from None
+
+
+def consensus_thresholds(settings: pb.ConsensusSettings) -> consensus.Thresholds:
+    """The stage's limits as the domain takes them: label 0's (else `measure` at `agreement_threshold`) for every
+    class, each class's own on top (InvalidArgument for a limit out of range)."""
+    default: dict[str, float] = {}
+    if settings.agreement_threshold:
+        default[MEASURES[settings.measure]] = settings.agreement_threshold
+    per_class: dict[int, dict[str, float]] = {}
+    for limit in settings.limits:
+        (default if limit.label_value == 0 else per_class.setdefault(limit.label_value, {}))[MEASURES[limit.measure]] = limit.limit
+    return consensus.Thresholds(consensus.ClassThresholds(**default),
+                                {value: consensus.ClassThresholds(**(default | own)) for value, own in per_class.items()})

@@ -5,24 +5,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.workflow.v1 import events_pb2
 from services.workflow import store
+from services.workflow.handlers.consensus import on_consensus_adjudicated, on_readers_finished
 from services.workflow.handlers.progress import on_annotation_submitted, on_annotation_version_saved, on_item_added
 from services.workflow.handlers.workflows import on_dataset_created
 from shared.consumer import Handler
 from shared.db import Database, idempotent
 from shared.events import event_type
+from shared.volume_store import VolumeStore
 
 
 @dataclass(frozen=True)
 class Ports:
-    """What workflow's handlers work with: its database."""
+    """What workflow's handlers work with: its database, and label arrays (`volumes`: consensus reads the readers'
+    and writes the merge)."""
 
     db: Database
+    volumes: VolumeStore
 
 
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
     """DatasetCreated → a default workflow; ItemAdded → the first stage; AnnotationSubmitted → an annotate task done;
-    AnnotationVersionSaved → the version a review decides on. ModelTrained and PredictionsReady come with training."""
+    AnnotationVersionSaved → the versions a review decides on; its own ReadersFinished → consensus, ConsensusAdjudicated → reader scores. ModelTrained and
+    PredictionsReady come with training."""
     applied = {
         annotation_events.DatasetCreated: on_dataset_created,
         annotation_events.ItemAdded: on_item_added,
@@ -31,5 +37,7 @@ def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
     }
     return {
         **{event_type(message): idempotent(ports.db, consumer, apply) for message, apply in applied.items()},
+        event_type(events_pb2.ReadersFinished): lambda event: on_readers_finished(ports, consumer, event),
+        event_type(events_pb2.ConsensusAdjudicated): lambda event: on_consensus_adjudicated(ports, consumer, event),
         **store.revoked_tokens.event_handlers(ports.db, consumer),
     }

@@ -20,6 +20,7 @@ from shared.db import UnitOfWork
 from shared.events import Event
 
 OPEN = (pb.TASK_STATE_UNASSIGNED, pb.TASK_STATE_ASSIGNED)
+CONSENSUS_AUTHOR = "radlab.consensus"  # the annotator annotation names on the merge of a reached consensus
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,20 @@ def on_item_added(uow: UnitOfWork, event: Event) -> None:
 
 
 def on_annotation_submitted(uow: UnitOfWork, event: Event) -> None:
-    """The submitter's open annotate task on the item's current stage is done, and the item moves on with it."""
+    """The submitter's open task on the item's current stage is done: at an annotate stage the item moves on with the
+    annotation; at a consensus stage, once every reader handed in, ReadersFinished has them compared; the merge
+    annotation handed in for a reached consensus carries the item on."""
     submitted: annotation_events.AnnotationSubmitted = event.message
+    _know(uow, submitted.item_id, submitted.annotation_id, submitted.version, submitted.version, submitted.labels.key)
     item = item_row(uow, submitted.item_id)
-    if item is None or item.stage_kind != pb.STAGE_KIND_ANNOTATE:
-        return  # not in a workflow here, or submitted outside an annotate stage (a reviewer's own copy)
+    if item is None or item.stage_kind not in (pb.STAGE_KIND_ANNOTATE, pb.STAGE_KIND_CONSENSUS):
+        return  # not in a workflow here, or submitted outside a stage that waits for one (a reviewer's own copy)
+    stages = stages_for(uow, item)
+    stage = routing.stage(stages, item.stage_id)
+    if submitted.annotator == CONSENSUS_AUTHOR and stage.kind == pb.STAGE_KIND_CONSENSUS:
+        _carry(uow, item, submitted)
+        leave(uow, item_row(uow, item.item_id), stages, stage, events_pb2.STAGE_OUTCOME_PASSED)
+        return
     tasks = store.tasks
     task = uow.execute(sa.select(tasks).where(
         tasks.c.item_id == item.item_id, tasks.c.stage_id == item.stage_id, tasks.c.state == pb.TASK_STATE_ASSIGNED,
@@ -64,16 +74,42 @@ def on_annotation_submitted(uow: UnitOfWork, event: Event) -> None:
     )).first()
     if task is None:
         return  # submitted without holding the task: the task stays for whoever holds it
-    finish_task(uow, task, submitted.annotation_id, submitted.version)
+    finish_task(uow, task, submitted.annotation_id, submitted.version, labels_key=submitted.labels.key)
+    if stage.kind == pb.STAGE_KIND_ANNOTATE:
+        _carry(uow, item, submitted)
+        leave(uow, item_row(uow, item.item_id), stages, stage, events_pb2.STAGE_OUTCOME_PASSED)
+        return
+    round_tasks = readers_of(uow, item, stage.stage_id)
+    if len(round_tasks) == routing.readers(stage) and all(t.state == pb.TASK_STATE_COMPLETED for t in round_tasks):
+        uow.emit(events_pb2.ReadersFinished(workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id,
+                                            stage_id=stage.stage_id), subject=item.item_id, tenant=item.tenant)
+
+
+def _know(uow: UnitOfWork, item_id: str, annotation_id: str, version: int, submitted_version: int = 0,
+          labels_key: str = "") -> None:
+    """Remember an annotation of the item: its latest version, and (when handed in) that version's label array."""
+    known = store.item_annotations
+    row = uow.execute(sa.select(known).where(known.c.annotation_id == annotation_id)).first()
+    if row is None:
+        uow.execute(known.insert().values(annotation_id=annotation_id, item_id=item_id, version=version,
+                                          submitted_version=submitted_version, labels_key=labels_key))
+        return
+    values = {"version": max(row.version, version)}
+    if submitted_version >= row.submitted_version and labels_key:
+        values |= {"submitted_version": submitted_version, "labels_key": labels_key}
+    uow.execute(known.update().where(known.c.annotation_id == annotation_id).values(**values))
+
+
+def _carry(uow: UnitOfWork, item, submitted) -> None:
     uow.execute(store.items.update().where(store.items.c.item_id == item.item_id).values(
         annotation_id=submitted.annotation_id, annotation_version=submitted.version))
-    stages = stages_for(uow, item)
-    leave(uow, item_row(uow, item.item_id), stages, routing.stage(stages, item.stage_id), events_pb2.STAGE_OUTCOME_PASSED)
 
 
 def on_annotation_version_saved(uow: UnitOfWork, event: Event) -> None:
-    """Track the carrying annotation's current version, so a review decides on what it saw."""
+    """Track every annotation of an item and the carrying one's current version, so a review decides on what it saw
+    and an adjudicator chooses among the item's annotations."""
     saved: annotation_events.AnnotationVersionSaved = event.message
+    _know(uow, saved.item_id, saved.annotation_id, saved.version)
     uow.execute(store.items.update().where(store.items.c.item_id == saved.item_id,
                                            store.items.c.annotation_id == saved.annotation_id,
                                            store.items.c.annotation_version < saved.version)
@@ -99,7 +135,12 @@ def enter(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, *, rew
     if stage.kind not in routing.HUMAN_STAGES:
         leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_PASSED)  # model stage with no model yet: items pass on
         return
-    assignee = rework.annotator if rework is not None else _policy_assignee(uow, item.workflow_id, stage)
+    for _ in range(routing.readers(stage)):
+        _make_task(uow, item, stage, rework, comment, now)
+
+
+def _make_task(uow: UnitOfWork, item, stage: pb.Stage, rework: Rework | None, comment: str, now: float) -> None:
+    assignee = rework.annotator if rework is not None else _policy_assignee(uow, item, stage)
     task_id = str(uuid.uuid4())
     uow.execute(store.tasks.insert().values(
         task_id=task_id, tenant=item.tenant, workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id,
@@ -121,7 +162,12 @@ def enter(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, *, rew
 def leave(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, outcome: int, *, comment: str = "",
           rework: Rework | None = None) -> None:
     """The item is done with `stage`: StageCompleted, then the next stage (the reject stage when sent back)."""
-    target = routing.reject_stage(stages, stage) if outcome == events_pb2.STAGE_OUTCOME_REJECTED else routing.next_stage(stages, stage)
+    if outcome == events_pb2.STAGE_OUTCOME_REJECTED:
+        target = routing.reject_stage(stages, stage)
+    elif outcome == events_pb2.STAGE_OUTCOME_DISPUTED:
+        target = routing.disputed_stage(stages, stage)
+    else:
+        target = routing.next_stage(stages, stage)
     uow.emit(events_pb2.StageCompleted(
         workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id, stage_id=stage.stage_id,
         stage_kind=stage.kind, outcome=outcome, next_stage_id=target.stage_id, next_stage_kind=target.kind,
@@ -130,9 +176,10 @@ def leave(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, outcom
     enter(uow, item, stages, target, rework=rework, comment=comment)
 
 
-def finish_task(uow: UnitOfWork, task, annotation_id: str, annotation_version: int, review: pb.Review | None = None) -> None:
+def finish_task(uow: UnitOfWork, task, annotation_id: str, annotation_version: int, review: pb.Review | None = None,
+                labels_key: str = "") -> None:
     uow.execute(store.tasks.update().where(store.tasks.c.task_id == task.task_id).values(
-        state=pb.TASK_STATE_COMPLETED, annotation_id=annotation_id, annotation_version=annotation_version,
+        state=pb.TASK_STATE_COMPLETED, annotation_id=annotation_id, annotation_version=annotation_version, labels_key=labels_key,
         review=review.SerializeToString() if review is not None else None, claim_expires_at=None, updated_at=time.time()))
     uow.emit(events_pb2.TaskCompleted(
         task_id=task.task_id, workflow_id=task.workflow_id, dataset_id=task.dataset_id, item_id=task.item_id,
@@ -153,22 +200,34 @@ def claim_deadline(stage: pb.Stage, now: float) -> float | None:
     return now + stage.assignment.claim_timeout_s if stage.assignment.claim_timeout_s else None
 
 
-def _policy_assignee(uow: UnitOfWork, workflow_id: str, stage: pb.Stage) -> str:
-    """Who a new task of the stage goes to by its policy (round-robin turn, fewest open tasks); "" for the pool."""
+def _policy_assignee(uow: UnitOfWork, item, stage: pb.Stage) -> str:
+    """Who a new task of the stage goes to by its policy (round-robin turn, fewest open tasks) among those not yet
+    reading the item at the stage; "" for the pool."""
     if stage.assignment.policy not in routing.DIRECT_POLICIES or not stage.assignment.assignees:
         return ""
+    workflow_id = item.workflow_id
     tasks, turns = store.tasks, store.turns
     counts = dict(uow.execute(sa.select(tasks.c.assignee, sa.func.count()).where(
         tasks.c.workflow_id == workflow_id, tasks.c.state.in_(OPEN), tasks.c.assignee.in_(list(stage.assignment.assignees)),
     ).group_by(tasks.c.assignee)).all())
     key = (turns.c.workflow_id == workflow_id) & (turns.c.stage_id == stage.stage_id)
     turn = uow.execute(sa.select(turns.c.next_index).where(key)).scalar() or 0
-    assignee, following = routing.pick_assignee(stage, counts, turn)
+    reading = set(uow.execute(sa.select(tasks.c.assignee).where(
+        tasks.c.item_id == item.item_id, tasks.c.stage_id == stage.stage_id, tasks.c.created_at >= item.entered_at)).scalars())
+    assignee, following = routing.pick_assignee(stage, counts, turn, exclude=reading)
     if uow.execute(sa.select(turns.c.next_index).where(key)).first() is None:
         uow.execute(turns.insert().values(workflow_id=workflow_id, stage_id=stage.stage_id, next_index=following))
     else:
         uow.execute(turns.update().where(key).values(next_index=following))
     return assignee
+
+
+def readers_of(conn, item, stage_id: str) -> list:
+    """The consensus tasks of the item's current round at the stage (made since it entered it), oldest first."""
+    tasks = store.tasks
+    return conn.execute(sa.select(tasks).where(
+        tasks.c.item_id == item.item_id, tasks.c.stage_id == stage_id, tasks.c.created_at >= item.entered_at,
+        tasks.c.state != pb.TASK_STATE_CANCELLED).order_by(tasks.c.seq)).all()
 
 
 def item_row(conn, item_id: str):

@@ -124,6 +124,8 @@ def submit_review(db: Database, caller: Principal, request: pb.SubmitReviewReque
         if task.assignee != caller.subject and caller.role not in MANAGERS:
             raise PermissionDenied(f"task {task.task_id} is {task.assignee}'s to review")
         item = progress.item_row(uow, task.item_id)
+        if request.chosen_annotation_id:
+            item = _choose(uow, item, request)
         if request.annotation_version != item.annotation_version:
             raise Conflict(f"annotation {item.annotation_id} is at version {item.annotation_version}, not "
                            f"{request.annotation_version}; look at version {item.annotation_version} and decide again")
@@ -139,6 +141,31 @@ def submit_review(db: Database, caller: Principal, request: pb.SubmitReviewReque
             rework = progress.Rework(task.task_id, author.assignee) if author is not None else None
             progress.leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_REJECTED, comment=comment, rework=rework)
         return task_message(progress.task_row(uow, task.task_id))
+
+
+def _choose(uow: UnitOfWork, item, request: pb.SubmitReviewRequest):
+    """An adjudicator's choice: the chosen annotation of the item (handed in at its latest version) carries it from
+    now on, and ConsensusAdjudicated has the readers scored against it."""
+    if request.decision != pb.REVIEW_DECISION_ACCEPT:
+        raise InvalidArgument("chosen_annotation_id goes with ACCEPT: the chosen annotation becomes the item's")
+    known = store.item_annotations
+    chosen = uow.execute(sa.select(known).where(known.c.annotation_id == request.chosen_annotation_id,
+                                                known.c.item_id == item.item_id)).first()
+    if chosen is None:
+        raise InvalidArgument(f"annotation {shown(request.chosen_annotation_id)} is no annotation of item {item.item_id}")
+    if chosen.submitted_version != chosen.version:
+        raise FailedPrecondition(f"annotation {chosen.annotation_id} changed since it was handed in (version "
+                                 f"{chosen.version}); submit it, then choose it")
+    uow.execute(store.items.update().where(store.items.c.item_id == item.item_id).values(
+        annotation_id=chosen.annotation_id, annotation_version=chosen.version))
+    results = store.consensus_results
+    result = uow.execute(sa.select(results.c.consensus_result_id).where(results.c.item_id == item.item_id)
+                         .order_by(results.c.seq.desc()).limit(1)).first()
+    if result is not None:
+        uow.emit(events_pb2.ConsensusAdjudicated(
+            consensus_result_id=result.consensus_result_id, dataset_id=item.dataset_id, item_id=item.item_id,
+            chosen_annotation_id=chosen.annotation_id, chosen_labels_key=chosen.labels_key), subject=item.item_id, tenant=item.tenant)
+    return progress.item_row(uow, item.item_id)
 
 
 def item_progress(db: Database, caller: Principal, item_id: str) -> pb.GetItemProgressResponse:
@@ -220,7 +247,19 @@ def _refusal(conn, task, caller: Principal) -> str:
         author = _annotated_by(conn, item)
         if author is not None and author.assignee == caller.subject:
             reason = "you annotated this item; someone else reviews it"
+    if not reason and task.stage_kind == pb.STAGE_KIND_CONSENSUS and any(
+            other.assignee == caller.subject for other in progress.readers_of(conn, item, task.stage_id)):
+        reason = "you read this item already; its readers are independent"
+    if not reason and task.stage_kind == pb.STAGE_KIND_REVIEW and caller.subject in _consensus_readers(conn, item):
+        reason = "you read this item in its consensus; someone else adjudicates it"
     return reason
+
+
+def _consensus_readers(conn, item) -> set[str]:
+    tasks = store.tasks
+    return set(conn.execute(sa.select(tasks.c.assignee).where(
+        tasks.c.item_id == item.item_id, tasks.c.stage_kind == pb.STAGE_KIND_CONSENSUS,
+        tasks.c.state == pb.TASK_STATE_COMPLETED)).scalars())
 
 
 def _annotated_by(conn, item):

@@ -1,0 +1,181 @@
+"""Consensus stages: when every reader of an item handed in, their label arrays are compared per class against the
+stage's limits and merged; agreement sends the merge on (annotation makes it the item's annotation), disagreement
+sends the item to an adjudicator; each reader's agreement with the final labels is kept."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import numpy as np
+import sqlalchemy as sa
+
+from radlab.type.v1 import geometry_pb2, label_pb2
+from radlab.workflow.v1 import events_pb2
+from radlab.workflow.v1 import workflow_service_pb2 as pb
+from services.workflow import store
+from services.workflow.domain import consensus as rules
+from services.workflow.domain import routing
+from services.workflow.domain import stages as stage_rules
+from services.workflow.handlers import progress
+from shared.auth import Principal
+from shared.db import Database, UnitOfWork
+from shared.errors import NotFound
+from shared.events import Event
+from shared.grid import array_spacing
+from shared.objectstore import LABELS_BUCKET
+from shared.protos import timestamp
+
+log = logging.getLogger(__name__)
+
+MERGES = {pb.MERGE_METHOD_UNSPECIFIED: "staple", pb.MERGE_METHOD_STAPLE: "staple",
+          pb.MERGE_METHOD_MAJORITY_VOTE: "majority", pb.MERGE_METHOD_CHAMPION: "champion"}
+DEFAULT_TOLERANCE_MM = 2.0
+
+
+def on_readers_finished(ports, consumer: str, event: Event) -> None:
+    """Compare and merge the readers (outside any transaction: it reads and writes label arrays), then record the
+    result and send the item on: ConsensusReached (annotation turns the merge into the item's annotation, which
+    carries it on), or ConsensusDisputed and the disputed stage."""
+    finished: events_pb2.ReadersFinished = event.message
+    if ports.db.processed(consumer, event.id):
+        return
+    with ports.db.read() as conn:
+        item = progress.item_row(conn, finished.item_id)
+        stages = progress.stages_for(conn, item)
+        stage = routing.stage(stages, finished.stage_id)
+        done = progress.readers_of(conn, item, stage.stage_id)
+    if item.stage_id != stage.stage_id:
+        return
+    arrays = {task.assignee: ports.volumes.read(LABELS_BUCKET, task.labels_key) for task in done}
+    affine = next(iter(arrays.values())).affine
+    labels = {reader: stored.array for reader, stored in arrays.items()}
+    spacing = array_spacing(affine)
+    classes = sorted({int(v) for array in labels.values() for v in np.unique(array) if v})
+    settings = stage.consensus
+    tolerance = settings.surface_tolerance_mm or DEFAULT_TOLERANCE_MM
+    verdicts = rules.agreement(labels, spacing, classes, tolerance, stage_rules.consensus_thresholds(settings))
+    merged = rules.merge(labels, MERGES[settings.merge], classes, champion=settings.champion or None, spacing=spacing)
+    scores = rules.reader_scores(labels, merged, classes, spacing, tolerance)
+    result_id = str(uuid.uuid4())
+    key = f"{item.tenant}/{item.item_id}/consensus/{result_id}"
+    ports.volumes.write(LABELS_BUCKET, key, merged.astype(np.uint16), affine, {"consensus_result_id": result_id})
+    mask = label_pb2.Mask(bucket=LABELS_BUCKET, key=key, format=geometry_pb2.VOLUME_FORMAT_ZARR,
+                          dtype=geometry_pb2.DATA_TYPE_UINT16, label_values=[int(v) for v in np.unique(merged) if v],
+                          volume_id=item.volume_id)
+    agreed = all(verdict.agreed for verdict in verdicts.values())
+    annotation_ids = {task.assignee: task.annotation_id for task in done}
+    result = pb.ConsensusResult(
+        consensus_result_id=result_id, workflow_id=item.workflow_id, stage_id=stage.stage_id, item_id=item.item_id,
+        state=pb.CONSENSUS_STATE_REACHED if agreed else pb.CONSENSUS_STATE_DISPUTED, measure=settings.measure,
+        agreement=_mean_dice(verdicts), threshold=settings.agreement_threshold,
+        annotation_ids=[task.annotation_id for task in done], consensus_labels=mask, create_time=timestamp(time.time()),
+        pairs=[pb.PairwiseAgreement(annotation_id_a=annotation_ids[a], annotation_id_b=annotation_ids[b],
+                                    label_value=value, value=measures.dice)
+               for value, verdict in verdicts.items() for (a, b), measures in verdict.pairs.items()],
+        classes=[_verdict(verdict) for verdict in verdicts.values() if verdict.judged],
+        reader_scores=[pb.ReaderScore(reader=reader, annotation_id=annotation_ids[reader],
+                                      dice=_mean(m.dice for m in per_class.values()),
+                                      surface_dice=_mean(m.surface_dice for m in per_class.values()))
+                       for reader, per_class in scores.items()],
+    )
+
+    def record(uow: UnitOfWork) -> None:
+        current = progress.item_row(uow, item.item_id)
+        if current.stage_id != stage.stage_id:
+            return
+        now = time.time()
+        uow.execute(store.consensus_results.insert().values(
+            consensus_result_id=result_id, tenant=item.tenant, workflow_id=item.workflow_id, dataset_id=item.dataset_id,
+            item_id=item.item_id, stage_id=stage.stage_id, result=result.SerializeToString(), created_at=now))
+        if agreed:  # readers are scored against the merge now; a disputed item's, against the adjudicator's choice
+            _record_scores(uow, result_id, item, result.reader_scores, now)
+            uow.emit(events_pb2.ConsensusReached(
+                consensus_result_id=result_id, workflow_id=item.workflow_id, dataset_id=item.dataset_id,
+                item_id=item.item_id, stage_id=stage.stage_id, agreement=result.agreement,
+                annotation_ids=result.annotation_ids, consensus_labels=mask), subject=item.item_id, tenant=item.tenant)
+            return  # the item moves on when annotation hands in the merge as an annotation (on_annotation_submitted)
+        uow.emit(events_pb2.ConsensusDisputed(
+            consensus_result_id=result_id, workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id,
+            stage_id=stage.stage_id, agreement=result.agreement, threshold=result.threshold,
+            annotation_ids=result.annotation_ids, consensus_labels=mask), subject=item.item_id, tenant=item.tenant)
+        progress.leave(uow, current, stages, stage, events_pb2.STAGE_OUTCOME_DISPUTED)
+
+    ports.db.apply_once(consumer, event.id, record)
+    log.info("consensus", extra={"item_id": item.item_id, "agreed": agreed, "classes": len(classes)})
+
+
+def on_consensus_adjudicated(ports, consumer: str, event: Event) -> None:
+    """Score each reader of a disputed item against the labels the adjudicator chose (read before the transaction)."""
+    chosen: events_pb2.ConsensusAdjudicated = event.message
+    if ports.db.processed(consumer, event.id):
+        return
+    with ports.db.read() as conn:
+        item = progress.item_row(conn, chosen.item_id)
+        row = conn.execute(sa.select(store.consensus_results).where(
+            store.consensus_results.c.consensus_result_id == chosen.consensus_result_id)).one()
+        result = pb.ConsensusResult.FromString(row.result)
+        stage = routing.stage(progress.stages_for(conn, item), row.stage_id)
+        tasks = store.tasks
+        readers = conn.execute(sa.select(tasks.c.assignee, tasks.c.annotation_id, tasks.c.labels_key).where(
+            tasks.c.annotation_id.in_(list(result.annotation_ids)), tasks.c.item_id == chosen.item_id,
+            tasks.c.stage_kind == pb.STAGE_KIND_CONSENSUS, tasks.c.state == pb.TASK_STATE_COMPLETED)).all()
+    final = ports.volumes.read(LABELS_BUCKET, chosen.chosen_labels_key)
+    labels = {reader.assignee: ports.volumes.read(LABELS_BUCKET, reader.labels_key).array for reader in readers}
+    classes = sorted({int(v) for array in (*labels.values(), final.array) for v in np.unique(array) if v})
+    tolerance = stage.consensus.surface_tolerance_mm or DEFAULT_TOLERANCE_MM
+    scores = rules.reader_scores(labels, final.array, classes, array_spacing(final.affine), tolerance)
+    annotation_ids = {reader.assignee: reader.annotation_id for reader in readers}
+    scored = [pb.ReaderScore(reader=reader, annotation_id=annotation_ids[reader], dice=_mean(m.dice for m in per_class.values()),
+                             surface_dice=_mean(m.surface_dice for m in per_class.values()))
+              for reader, per_class in scores.items()]
+    ports.db.apply_once(consumer, event.id, lambda uow: _record_scores(uow, chosen.consensus_result_id, item, scored, time.time()))
+
+
+def _record_scores(uow: UnitOfWork, result_id: str, item, scores, now: float) -> None:
+    uow.execute(store.reader_scores.insert(), [
+        dict(consensus_result_id=result_id, reader=score.reader, tenant=item.tenant, dataset_id=item.dataset_id,
+             dice=score.dice, surface_dice=score.surface_dice, at=now) for score in scores])
+
+
+def get_result(db: Database, caller: Principal, item_id: str, stage_id: str) -> pb.ConsensusResult:
+    """The item's latest consensus result (at the stage, when named)."""
+    table = store.consensus_results
+    query = sa.select(table.c.result).where(table.c.tenant == caller.tenant, table.c.item_id == item_id)
+    if stage_id:
+        query = query.where(table.c.stage_id == stage_id)
+    with db.read() as conn:
+        row = conn.execute(query.order_by(table.c.seq.desc()).limit(1)).first()
+    if row is None:
+        raise NotFound(f"item {item_id} has no consensus result yet")
+    return pb.ConsensusResult.FromString(row.result)
+
+
+def reader_stats(db: Database, caller: Principal, dataset_id: str) -> list[pb.ReaderStats]:
+    table = store.reader_scores
+    query = sa.select(table.c.reader, sa.func.count(), sa.func.avg(table.c.dice), sa.func.avg(table.c.surface_dice)).where(
+        table.c.tenant == caller.tenant)
+    if dataset_id:
+        query = query.where(table.c.dataset_id == dataset_id)
+    with db.read() as conn:
+        rows = conn.execute(query.group_by(table.c.reader).order_by(table.c.reader)).all()
+    return [pb.ReaderStats(reader=reader, items=count, mean_dice=dice, mean_surface_dice=surface)
+            for reader, count, dice, surface in rows]
+
+
+def _verdict(verdict: rules.ClassAgreement) -> pb.ClassVerdict:
+    mean = verdict.mean
+    return pb.ClassVerdict(label_value=verdict.value, agreed=verdict.agreed, dice=mean.dice, iou=mean.iou,
+                           surface_dice=mean.surface_dice, hd95_mm=mean.hd95_mm, assd_mm=mean.assd_mm,
+                           volume_difference=mean.volume_difference,
+                           shortfalls=[str(shortfall) for shortfall in verdict.shortfalls])
+
+
+def _mean_dice(verdicts: dict[int, rules.ClassAgreement]) -> float:
+    return _mean(verdict.mean.dice for verdict in verdicts.values() if verdict.judged)
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return float(np.mean(values)) if values else 0.0
