@@ -123,7 +123,7 @@ def test_a_workflow_with_every_kind_of_stage_is_valid():
         ([annotate(), review(sample_fraction=1.5), complete()], "stage review: sample_fraction must be between 0 and 1"),
         ([annotate(), review(sample_fraction=-0.1), complete()], "stage review: sample_fraction must be between 0 and 1"),
         ([annotate(), consensus(annotator_count=1), complete()], "STAGE_KIND_CONSENSUS stage consensus needs annotator_count"),
-        ([annotate(), consensus(agreement_threshold=0.0), complete()], "stage consensus needs agreement_threshold in"),
+        ([annotate(), consensus(agreement_threshold=0.0), complete()], "stage consensus needs limits, or agreement_threshold"),
         ([annotate(), consensus(agreement_threshold=1.2), complete()], "stage consensus needs agreement_threshold in"),
     ],
     ids=[
@@ -183,3 +183,25 @@ def test_page_size_defaults_caps_and_refuses_negative():
     assert paging.page_size(paging.MAX_PAGE_SIZE + 1) == paging.MAX_PAGE_SIZE
     with pytest.raises(InvalidArgument, match="page_size must not be negative"):
         paging.page_size(-1)
+
+
+def test_a_workflow_graph_with_an_unreachable_stage_or_a_cycle_without_exit_is_refused_naming_the_stage():
+    wpb, validate, default_stages = pb, stages.validate, stages.default_stages
+    annotate = wpb.Stage(stage_id="annotate", kind=wpb.STAGE_KIND_ANNOTATE)
+    orphan = wpb.Stage(stage_id="second-look", kind=wpb.STAGE_KIND_REVIEW, next_stage_id="done")
+    done = wpb.Stage(stage_id="done", kind=wpb.STAGE_KIND_COMPLETE)
+    with pytest.raises(InvalidArgument, match="stage second-look is never reached"):
+        validate([wpb.Stage(stage_id="annotate", kind=wpb.STAGE_KIND_ANNOTATE, next_stage_id="done"), orphan, done])
+    loop = [wpb.Stage(stage_id="annotate", kind=wpb.STAGE_KIND_ANNOTATE, next_stage_id="review"),
+            wpb.Stage(stage_id="review", kind=wpb.STAGE_KIND_REVIEW, next_stage_id="annotate"), done]
+    with pytest.raises(InvalidArgument, match="stage annotate never leads to COMPLETE"):
+        validate(loop)
+    with pytest.raises(InvalidArgument, match="fewer|at least 2"):
+        validate([wpb.Stage(stage_id="read", kind=wpb.STAGE_KIND_CONSENSUS, consensus=wpb.ConsensusSettings(
+            annotator_count=1, agreement_threshold=0.8)), wpb.Stage(stage_id="r", kind=wpb.STAGE_KIND_REVIEW), done])
+    with pytest.raises(InvalidArgument, match="stage read.*min_dice"):
+        validate([wpb.Stage(stage_id="read", kind=wpb.STAGE_KIND_CONSENSUS, consensus=wpb.ConsensusSettings(
+            annotator_count=2, limits=[wpb.MeasureLimit(measure=wpb.AGREEMENT_MEASURE_DICE, limit=1.5)])),
+            wpb.Stage(stage_id="r", kind=wpb.STAGE_KIND_REVIEW), done])
+    validate(default_stages())
+    validate([annotate, done])

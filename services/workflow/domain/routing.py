@@ -53,6 +53,18 @@ def readers(current: pb.Stage) -> int:
     return current.consensus.annotator_count if current.kind == pb.STAGE_KIND_CONSENSUS else 1
 
 
+def exits(stages: Sequence[pb.Stage], current: pb.Stage) -> list[str]:
+    """The stages an item may go to from `current`: on, back (reject), aside (dispute); none from COMPLETE."""
+    if current.kind == pb.STAGE_KIND_COMPLETE:
+        return []
+    found = [next_stage(stages, current).stage_id]
+    if current.kind == pb.STAGE_KIND_REVIEW:
+        found.append(reject_stage(stages, current).stage_id)
+    if current.kind == pb.STAGE_KIND_CONSENSUS:
+        found.append(disputed_stage(stages, current).stage_id)
+    return found
+
+
 def reviewed(item_id: str, stage_id: str, fraction: float) -> bool:
     """Whether a review stage sampling `fraction` of items (0: all) reviews this item: a fixed draw per item and
     stage, so a redelivered event or a restart decides the same."""

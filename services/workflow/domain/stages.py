@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from radlab.quoting import shown
 from radlab.workflow.v1 import workflow_service_pb2 as pb
-from services.workflow.domain import consensus
+from services.workflow.domain import consensus, routing
 from shared.errors import InvalidArgument
 
 DEFAULT_NAME = "annotate, review"
@@ -85,6 +85,31 @@ def validate(stages: list[pb.Stage]) -> None:
                 consensus_thresholds(settings)
             except InvalidArgument as error:
                 raise InvalidArgument(f"{kind} stage {stage.stage_id}: {error}") from None
+    _check_graph(stages)
+
+
+def _check_graph(stages: list[pb.Stage]) -> None:
+    """Every stage is reachable from the first, and every stage can reach COMPLETE (no cycle without an exit)."""
+    edges = {stage.stage_id: routing.exits(stages, stage) for stage in stages}
+    finishing = {stage.stage_id for stage in stages if stage.kind == pb.STAGE_KIND_COMPLETE}
+    grew = True
+    while grew:
+        grew = False
+        for stage_id, targets in edges.items():
+            if stage_id not in finishing and finishing & set(targets):
+                finishing.add(stage_id)
+                grew = True
+    if trapped := [stage.stage_id for stage in stages if stage.stage_id not in finishing]:
+        raise InvalidArgument(f"stage {trapped[0]} never leads to COMPLETE: its items would go round a cycle with no exit")
+    reached, frontier = {stages[0].stage_id}, [stages[0].stage_id]
+    while frontier:
+        for target in edges[frontier.pop()]:
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    if unreachable := [stage.stage_id for stage in stages if stage.stage_id not in reached]:
+        raise InvalidArgument(f"stage {unreachable[0]} is never reached from the first stage ({stages[0].stage_id}); "
+                              "point a stage's next_stage_id at it or remove it")
 
 
 def consensus_thresholds(settings: pb.ConsensusSettings) -> consensus.Thresholds:
