@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from radlab.workflow.v1 import workflow_service_pb2_grpc as pb_grpc
-from services.workflow.handlers import Ports, consensus, tasks, workflows
+from services.workflow.handlers import Ports, consensus, tasks, webhook_stage, workflows
 from shared import paging
 from shared.auth import current_principal
 
@@ -51,6 +51,9 @@ class WorkflowServicer(pb_grpc.WorkflowServiceServicer):
 
     def ListReaderStats(self, request, context):
         return pb.ListReaderStatsResponse(readers=consensus.reader_stats(self.db, current_principal(), request.dataset_id))
+
+    def AnswerWebhook(self, request, context):
+        return pb.AnswerWebhookResponse(task=webhook_stage.answer(self.db, current_principal(), request.body, request.signature))
 
     def GetItemProgress(self, request, context):
         return tasks.item_progress(self.db, current_principal(), request.item_id)

@@ -70,6 +70,7 @@ tasks = sa.Table(
     sa.Column("comment", sa.Text, nullable=False, default=""),
     sa.Column("review", sa.LargeBinary, nullable=True),  # radlab.workflow.v1.Review, once decided
     sa.Column("labels_key", sa.String(400), nullable=False, default=""),  # the submitted label array (Zarr, labels bucket)
+    sa.Column("delivery_id", sa.String(36), nullable=False, default=""),  # webhook tasks: their payload's delivery id
     sa.Column("claim_expires_at", sa.Float, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
@@ -124,6 +125,15 @@ reader_scores = sa.Table(
     sa.Column("surface_dice", sa.Float, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
     sa.Index("reader_scores_by_dataset", "tenant", "dataset_id", "reader"),
+)
+
+# Webhook answers accepted, by the answer's delivery id: a replayed answer is refused.
+webhook_answers = sa.Table(
+    "webhook_answers",
+    metadata,
+    sa.Column("delivery_id", sa.String(200), primary_key=True),
+    sa.Column("task_id", sa.String(36), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
 )
 
 revoked_tokens = RevokedTokens(metadata)

@@ -1,10 +1,13 @@
-"""Blind consensus through a real `radlab up`, on the MSD spleen CT: two readers (the manual label, and it eroded by
+"""Workflows through a real `radlab up`, on the MSD spleen CT: two blind readers (the manual label, and it eroded by
 1 mm) agree, measured as a direct computation measures them, and STAPLE's merge carries the item to review; a reader
-10 mm off is disputed and a senior reader picks a reader; the reader statistics show both items.
+10 mm off is disputed and a senior reader picks a reader; the reader statistics show both items. A webhook stage
+delivers signed payloads to a real local HTTP receiver and waits for its signed answer.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 
 import grpc
@@ -151,3 +154,99 @@ def _result(client: Client, item: str):
         if error.code() is grpc.StatusCode.NOT_FOUND:
             return None
         raise
+
+
+class Receiver:
+    """A real HTTP receiver on loopback that checks each delivery's signature as a webhook's owner would."""
+
+    def __init__(self, secret: bytes):
+        import http.server
+        import threading
+
+        from services.workflow.domain import webhooks
+
+        received, seen = [], set()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                try:
+                    message = webhooks.verify(secret, body, self.headers.get(webhooks.SIGNATURE_HEADER), time.time(), seen=seen)
+                except webhooks.WebhookRefused:
+                    self.send_response(403)
+                else:
+                    seen.add(message["delivery_id"])
+                    received.append(message)
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_args):
+                pass
+
+        self.received = received
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_a_webhook_stage_delivers_signed_payloads_and_waits_for_a_signed_answer(stack, readers, data_dir):
+    """annotate → webhook (waits) → complete: the receiver verifies each payload; its signed answer rejects (back to
+    the annotator with the comment), a replayed answer is refused, a second answer passes the item on."""
+    import uuid
+
+    from services.workflow.domain import webhooks
+
+    files, _, _ = readers
+    secret = b"a-webhook-secret-of-some-length"
+    receiver = Receiver(secret)
+    stages = [pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE),
+              pb.Stage(stage_id="qa-robot", kind=pb.STAGE_KIND_WEBHOOK, webhook=pb.WebhookSettings(
+                  url=receiver.url, secret=secret.decode(), wait_for_answer=True)),
+              pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)]
+    try:
+        with client_for(stack, "manager-1", "manager") as manager, client_for(stack, "alice", "annotator") as alice, \
+                client_for(stack, "admin-1", "admin") as admin:
+            dataset = admin.create_dataset("webhook").dataset_id
+            manager.create_class(dataset, "spleen", value=1)
+            manager.wait_for_workflow(dataset)
+            workflow = manager.workflow.CreateWorkflow(pb.CreateWorkflowRequest(dataset_id=dataset, name="robot qa", stages=stages)).workflow
+            assert workflow.stages[1].webhook.secret == "********"
+            with pytest.raises(grpc.RpcError) as bad_url:
+                manager.workflow.CreateWorkflow(pb.CreateWorkflowRequest(dataset_id=dataset, name="bad", stages=[
+                    stages[0], pb.Stage(stage_id="qa-robot", kind=pb.STAGE_KIND_WEBHOOK, webhook=pb.WebhookSettings(
+                        url="ftp://example.org/hook", secret=secret.decode())), stages[2]]))
+            assert bad_url.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "qa-robot" in bad_url.value.details()
+            admin.upload(data_dir / SPLEEN_CT, dataset)
+            [item] = admin.wait_for_items(dataset, 1, timeout_s=120)
+            wait_until(lambda: manager.list_tasks(item_id=item.item_id) or None, "the annotate task")
+            read(alice, dataset, files["manual"], stage="annotate")
+            [payload] = wait_until(lambda: receiver.received[:] or None, "the signed delivery")
+            assert (payload["item_id"], payload["stage_id"], payload["callback_url"]) == (
+                item.item_id, "qa-robot", "radlab.workflow.v1.WorkflowService/AnswerWebhook")
+
+            def answer(outcome: str, delivery_id: str):
+                body = json.dumps({"delivery_id": delivery_id, "task_id": payload["task_id"], "outcome": outcome,
+                                   "comment": "the tip of the spleen is cut"}).encode()
+                return manager.workflow.AnswerWebhook(pb.AnswerWebhookRequest(
+                    body=body, signature=webhooks.sign(secret, body, time.time())))
+
+            first = str(uuid.uuid4())
+            answer("reject", first)
+            rework = wait_until(lambda: [t for t in alice.list_tasks(item_id=item.item_id, assignee="me")
+                                         if t.state == pb.TASK_STATE_ASSIGNED], "the rework task")[0]
+            assert (rework.comment, rework.stage_id) == ("the tip of the spleen is cut", "annotate")
+            with pytest.raises(grpc.RpcError) as replay:
+                answer("reject", first)
+            assert replay.value.code() is grpc.StatusCode.PERMISSION_DENIED
+            annotation_id = manager.workflow.GetItemProgress(pb.GetItemProgressRequest(item_id=item.item_id)).annotation_id
+            current = alice.annotation.GetAnnotation(annotation.GetAnnotationRequest(annotation_id=annotation_id)).annotation
+            alice.annotation.SubmitAnnotation(annotation.SubmitAnnotationRequest(annotation_id=annotation_id, version=current.version))
+            payload = wait_until(lambda: receiver.received[1] if len(receiver.received) > 1 else None, "the second delivery")
+            answer("pass", str(uuid.uuid4()))
+            done = manager.workflow.GetItemProgress(pb.GetItemProgressRequest(item_id=item.item_id))
+            assert done.stage_id == "done"
+    finally:
+        receiver.close()

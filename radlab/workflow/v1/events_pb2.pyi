@@ -202,6 +202,16 @@ class ConsensusAdjudicated(_message.Message):
     chosen_labels_key: str
     def __init__(self, consensus_result_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., chosen_annotation_id: _Optional[str] = ..., chosen_labels_key: _Optional[str] = ...) -> None: ...
 
+class WebhookDue(_message.Message):
+    __slots__ = ("task_id", "item_id", "delivery_id")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    item_id: str
+    delivery_id: str
+    def __init__(self, task_id: _Optional[str] = ..., item_id: _Optional[str] = ..., delivery_id: _Optional[str] = ...) -> None: ...
+
 class ReadersFinished(_message.Message):
     __slots__ = ("workflow_id", "dataset_id", "item_id", "stage_id")
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]

@@ -20,6 +20,7 @@ class StageKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STAGE_KIND_CONSENSUS: _ClassVar[StageKind]
     STAGE_KIND_MODEL: _ClassVar[StageKind]
     STAGE_KIND_COMPLETE: _ClassVar[StageKind]
+    STAGE_KIND_WEBHOOK: _ClassVar[StageKind]
 
 class AssignmentPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -73,6 +74,7 @@ STAGE_KIND_REVIEW: StageKind
 STAGE_KIND_CONSENSUS: StageKind
 STAGE_KIND_MODEL: StageKind
 STAGE_KIND_COMPLETE: StageKind
+STAGE_KIND_WEBHOOK: StageKind
 ASSIGNMENT_POLICY_UNSPECIFIED: AssignmentPolicy
 ASSIGNMENT_POLICY_CLAIM: AssignmentPolicy
 ASSIGNMENT_POLICY_ROUND_ROBIN: AssignmentPolicy
@@ -164,7 +166,7 @@ class ModelSettings(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., model_kind: _Optional[str] = ..., train_every_completed_items: _Optional[int] = ...) -> None: ...
 
 class Stage(_message.Message):
-    __slots__ = ("stage_id", "name", "kind", "assignment", "review", "consensus", "model", "next_stage_id")
+    __slots__ = ("stage_id", "name", "kind", "assignment", "review", "consensus", "model", "next_stage_id", "webhook")
     STAGE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +175,7 @@ class Stage(_message.Message):
     CONSENSUS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     NEXT_STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
     stage_id: str
     name: str
     kind: StageKind
@@ -181,7 +184,20 @@ class Stage(_message.Message):
     consensus: ConsensusSettings
     model: ModelSettings
     next_stage_id: str
-    def __init__(self, stage_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[StageKind, str]] = ..., assignment: _Optional[_Union[AssignmentSettings, _Mapping]] = ..., review: _Optional[_Union[ReviewSettings, _Mapping]] = ..., consensus: _Optional[_Union[ConsensusSettings, _Mapping]] = ..., model: _Optional[_Union[ModelSettings, _Mapping]] = ..., next_stage_id: _Optional[str] = ...) -> None: ...
+    webhook: WebhookSettings
+    def __init__(self, stage_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[StageKind, str]] = ..., assignment: _Optional[_Union[AssignmentSettings, _Mapping]] = ..., review: _Optional[_Union[ReviewSettings, _Mapping]] = ..., consensus: _Optional[_Union[ConsensusSettings, _Mapping]] = ..., model: _Optional[_Union[ModelSettings, _Mapping]] = ..., next_stage_id: _Optional[str] = ..., webhook: _Optional[_Union[WebhookSettings, _Mapping]] = ...) -> None: ...
+
+class WebhookSettings(_message.Message):
+    __slots__ = ("url", "secret", "wait_for_answer", "reject_stage_id")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    REJECT_STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    secret: str
+    wait_for_answer: bool
+    reject_stage_id: str
+    def __init__(self, url: _Optional[str] = ..., secret: _Optional[str] = ..., wait_for_answer: _Optional[bool] = ..., reject_stage_id: _Optional[str] = ...) -> None: ...
 
 class Workflow(_message.Message):
     __slots__ = ("workflow_id", "dataset_id", "name", "stages", "creator", "create_time")
@@ -402,6 +418,20 @@ class GetItemProgressResponse(_message.Message):
     annotation_id: str
     tasks: _containers.RepeatedCompositeFieldContainer[Task]
     def __init__(self, item_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[StageKind, str]] = ..., annotation_id: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ...) -> None: ...
+
+class AnswerWebhookRequest(_message.Message):
+    __slots__ = ("body", "signature")
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    body: bytes
+    signature: str
+    def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[str] = ...) -> None: ...
+
+class AnswerWebhookResponse(_message.Message):
+    __slots__ = ("task",)
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: Task
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
 
 class SubmitReviewRequest(_message.Message):
     __slots__ = ("task_id", "decision", "comment", "annotation_version", "chosen_annotation_id")

@@ -32,9 +32,11 @@ def next_stage(stages: Sequence[pb.Stage], current: pb.Stage) -> pb.Stage:
 
 
 def reject_stage(stages: Sequence[pb.Stage], review: pb.Stage) -> pb.Stage:
-    """Where a rejected item goes: the review's reject_stage_id, else the nearest annotate or consensus stage before it."""
-    if review.review.reject_stage_id:
-        return stage(stages, review.review.reject_stage_id)
+    """Where a rejected item goes (from a review, or a webhook's answer): the stage's reject_stage_id, else the nearest
+    annotate or consensus stage before it."""
+    chosen = review.webhook.reject_stage_id if review.kind == pb.STAGE_KIND_WEBHOOK else review.review.reject_stage_id
+    if chosen:
+        return stage(stages, chosen)
     ids = [candidate.stage_id for candidate in stages]
     before = stages[: ids.index(review.stage_id)]
     return next(candidate for candidate in reversed(before) if candidate.kind in LABELLING_STAGES)
@@ -58,7 +60,7 @@ def exits(stages: Sequence[pb.Stage], current: pb.Stage) -> list[str]:
     if current.kind == pb.STAGE_KIND_COMPLETE:
         return []
     found = [next_stage(stages, current).stage_id]
-    if current.kind == pb.STAGE_KIND_REVIEW:
+    if current.kind == pb.STAGE_KIND_REVIEW or (current.kind == pb.STAGE_KIND_WEBHOOK and current.webhook.wait_for_answer):
         found.append(reject_stage(stages, current).stage_id)
     if current.kind == pb.STAGE_KIND_CONSENSUS:
         found.append(disputed_stage(stages, current).stage_id)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from radlab.quoting import shown
 from radlab.workflow.v1 import workflow_service_pb2 as pb
-from services.workflow.domain import consensus, routing
+from services.workflow.domain import consensus, routing, webhooks
 from shared.errors import InvalidArgument
 
 DEFAULT_NAME = "annotate, review"
+MIN_SECRET_CHARS = 16
+REDACTED = "********"
 # Each agreement measure as a consensus limit: the domain's threshold it sets.
 MEASURES = {pb.AGREEMENT_MEASURE_UNSPECIFIED: "min_dice", pb.AGREEMENT_MEASURE_DICE: "min_dice",
             pb.AGREEMENT_MEASURE_IOU: "min_iou", pb.AGREEMENT_MEASURE_SURFACE_DICE: "min_surface_dice",
@@ -85,6 +87,19 @@ def validate(stages: list[pb.Stage]) -> None:
                 consensus_thresholds(settings)
             except InvalidArgument as error:
                 raise InvalidArgument(f"{kind} stage {stage.stage_id}: {error}") from None
+        if stage.kind == pb.STAGE_KIND_WEBHOOK:
+            try:
+                webhooks.check_url(stage.webhook.url)
+            except InvalidArgument as error:
+                raise InvalidArgument(f"webhook stage {stage.stage_id}: {error}") from None
+            if len(stage.webhook.secret) < MIN_SECRET_CHARS:
+                raise InvalidArgument(f"webhook stage {stage.stage_id} needs a secret of at least {MIN_SECRET_CHARS} characters")
+            if stage.webhook.reject_stage_id and stage.webhook.reject_stage_id not in ids:
+                raise InvalidArgument(f"stage {stage.stage_id} points to unknown stage {shown(stage.webhook.reject_stage_id)}")
+            if stage.webhook.wait_for_answer and not stage.webhook.reject_stage_id and not any(
+                    other.kind in (pb.STAGE_KIND_ANNOTATE, pb.STAGE_KIND_CONSENSUS) for other in stages[: ids.index(stage.stage_id)]):
+                raise InvalidArgument(f"webhook stage {stage.stage_id} waits for answers but has nowhere to send a reject; "
+                                      "set reject_stage_id")
     _check_graph(stages)
 
 

@@ -9,6 +9,7 @@ from radlab.workflow.v1 import events_pb2
 from services.workflow import store
 from services.workflow.handlers.consensus import on_consensus_adjudicated, on_readers_finished
 from services.workflow.handlers.progress import on_annotation_submitted, on_annotation_version_saved, on_item_added
+from services.workflow.handlers.webhook_stage import on_webhook_due
 from services.workflow.handlers.workflows import on_dataset_created
 from shared.consumer import Handler
 from shared.db import Database, idempotent
@@ -27,7 +28,7 @@ class Ports:
 
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
     """DatasetCreated → a default workflow; ItemAdded → the first stage; AnnotationSubmitted → an annotate task done;
-    AnnotationVersionSaved → the versions a review decides on; its own ReadersFinished → consensus, ConsensusAdjudicated → reader scores. ModelTrained and
+    AnnotationVersionSaved → the versions a review decides on; its own ReadersFinished → consensus, ConsensusAdjudicated → reader scores, WebhookDue → a delivery. ModelTrained and
     PredictionsReady come with training."""
     applied = {
         annotation_events.DatasetCreated: on_dataset_created,
@@ -39,5 +40,6 @@ def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
         **{event_type(message): idempotent(ports.db, consumer, apply) for message, apply in applied.items()},
         event_type(events_pb2.ReadersFinished): lambda event: on_readers_finished(ports, consumer, event),
         event_type(events_pb2.ConsensusAdjudicated): lambda event: on_consensus_adjudicated(ports, consumer, event),
+        event_type(events_pb2.WebhookDue): lambda event: on_webhook_due(ports, consumer, event),
         **store.revoked_tokens.event_handlers(ports.db, consumer),
     }

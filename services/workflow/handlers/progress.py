@@ -132,6 +132,11 @@ def enter(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, *, rew
     if stage.kind == pb.STAGE_KIND_REVIEW and not routing.reviewed(item.item_id, stage.stage_id, stage.review.sample_fraction):
         leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_PASSED)
         return
+    if stage.kind == pb.STAGE_KIND_WEBHOOK:
+        task = _make_task(uow, item, stage, None, comment, now, state=pb.TASK_STATE_WAITING)
+        uow.emit(events_pb2.WebhookDue(task_id=task.task_id, item_id=item.item_id, delivery_id=task.delivery_id),
+                 subject=item.item_id, tenant=item.tenant)
+        return
     if stage.kind not in routing.HUMAN_STAGES:
         leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_PASSED)  # model stage with no model yet: items pass on
         return
@@ -139,12 +144,16 @@ def enter(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, *, rew
         _make_task(uow, item, stage, rework, comment, now)
 
 
-def _make_task(uow: UnitOfWork, item, stage: pb.Stage, rework: Rework | None, comment: str, now: float) -> None:
+def _make_task(uow: UnitOfWork, item, stage: pb.Stage, rework: Rework | None, comment: str, now: float, *,
+               state: int = 0):
+    """A new task of the stage (assigned by its policy, or to a rework's annotator; WAITING for automatic stages)."""
     assignee = rework.annotator if rework is not None else _policy_assignee(uow, item, stage)
     task_id = str(uuid.uuid4())
     uow.execute(store.tasks.insert().values(
         task_id=task_id, tenant=item.tenant, workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id,
-        stage_id=stage.stage_id, stage_kind=stage.kind, state=pb.TASK_STATE_ASSIGNED if assignee else pb.TASK_STATE_UNASSIGNED,
+        stage_id=stage.stage_id, stage_kind=stage.kind,
+        state=state or (pb.TASK_STATE_ASSIGNED if assignee else pb.TASK_STATE_UNASSIGNED),
+        delivery_id=str(uuid.uuid4()) if stage.kind == pb.STAGE_KIND_WEBHOOK else "",
         assignee=assignee, vendor_id=stage.assignment.vendor_id,
         annotation_id=item.annotation_id if stage.kind == pb.STAGE_KIND_REVIEW or rework is not None else "",
         annotation_version=item.annotation_version if stage.kind == pb.STAGE_KIND_REVIEW else 0,
@@ -157,6 +166,7 @@ def _make_task(uow: UnitOfWork, item, stage: pb.Stage, rework: Rework | None, co
              subject=item.item_id, tenant=item.tenant)
     if assignee:
         announce_assigned(uow, task)
+    return task
 
 
 def leave(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, outcome: int, *, comment: str = "",
@@ -228,6 +238,15 @@ def readers_of(conn, item, stage_id: str) -> list:
     return conn.execute(sa.select(tasks).where(
         tasks.c.item_id == item.item_id, tasks.c.stage_id == stage_id, tasks.c.created_at >= item.entered_at,
         tasks.c.state != pb.TASK_STATE_CANCELLED).order_by(tasks.c.seq)).all()
+
+
+def annotated_by(conn, item):
+    """The annotate task that produced the item's carrying annotation (its assignee gets rework)."""
+    tasks = store.tasks
+    return conn.execute(sa.select(tasks).where(
+        tasks.c.item_id == item.item_id, tasks.c.stage_kind == pb.STAGE_KIND_ANNOTATE, tasks.c.state == pb.TASK_STATE_COMPLETED,
+        tasks.c.annotation_id == item.annotation_id,
+    ).order_by(tasks.c.seq.desc()).limit(1)).first()
 
 
 def item_row(conn, item_id: str):

@@ -137,7 +137,7 @@ def submit_review(db: Database, caller: Principal, request: pb.SubmitReviewReque
         if request.decision == pb.REVIEW_DECISION_ACCEPT:
             progress.leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_PASSED)
         else:
-            author = _annotated_by(uow, item)
+            author = progress.annotated_by(uow, item)
             rework = progress.Rework(task.task_id, author.assignee) if author is not None else None
             progress.leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_REJECTED, comment=comment, rework=rework)
         return task_message(progress.task_row(uow, task.task_id))
@@ -244,7 +244,7 @@ def _refusal(conn, task, caller: Principal) -> str:
     item = progress.item_row(conn, task.item_id)
     reason = routing.refusal(routing.stage(progress.stages_for(conn, item), task.stage_id), caller)
     if not reason and task.stage_kind == pb.STAGE_KIND_REVIEW:
-        author = _annotated_by(conn, item)
+        author = progress.annotated_by(conn, item)
         if author is not None and author.assignee == caller.subject:
             reason = "you annotated this item; someone else reviews it"
     if not reason and task.stage_kind == pb.STAGE_KIND_CONSENSUS and any(
@@ -260,12 +260,3 @@ def _consensus_readers(conn, item) -> set[str]:
     return set(conn.execute(sa.select(tasks.c.assignee).where(
         tasks.c.item_id == item.item_id, tasks.c.stage_kind == pb.STAGE_KIND_CONSENSUS,
         tasks.c.state == pb.TASK_STATE_COMPLETED)).scalars())
-
-
-def _annotated_by(conn, item):
-    """The annotate task that produced the item's carrying annotation (its assignee gets rework)."""
-    tasks = store.tasks
-    return conn.execute(sa.select(tasks).where(
-        tasks.c.item_id == item.item_id, tasks.c.stage_kind == pb.STAGE_KIND_ANNOTATE, tasks.c.state == pb.TASK_STATE_COMPLETED,
-        tasks.c.annotation_id == item.annotation_id,
-    ).order_by(tasks.c.seq.desc()).limit(1)).first()

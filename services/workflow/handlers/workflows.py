@@ -90,6 +90,9 @@ def stages_of(row) -> list[pb.Stage]:
 
 def _workflow(row) -> pb.Workflow:
     workflow = pb.Workflow.FromString(row.stages)
+    for stage in workflow.stages:
+        if stage.webhook.secret:
+            stage.webhook.secret = rules.REDACTED
     workflow.workflow_id = row.workflow_id
     workflow.dataset_id = row.dataset_id
     workflow.name = row.name
