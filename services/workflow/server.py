@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from radlab.workflow.v1 import workflow_service_pb2_grpc as pb_grpc
-from services.workflow.handlers import Ports, consensus, tasks, webhook_stage, workflows
+from services.workflow.handlers import Ports, consensus, stats, tasks, webhook_stage, workflows
 from shared import paging
 from shared.auth import current_principal
 
@@ -54,6 +54,9 @@ class WorkflowServicer(pb_grpc.WorkflowServiceServicer):
 
     def AnswerWebhook(self, request, context):
         return pb.AnswerWebhookResponse(task=webhook_stage.answer(self.db, current_principal(), request.body, request.signature))
+
+    def GetWorkflowStats(self, request, context):
+        return stats.workflow_stats(self.db, current_principal(), request.workflow_id)
 
     def GetItemProgress(self, request, context):
         return tasks.item_progress(self.db, current_principal(), request.item_id)

@@ -127,6 +127,22 @@ reader_scores = sa.Table(
     sa.Index("reader_scores_by_dataset", "tenant", "dataset_id", "reader"),
 )
 
+# Every stage an item left, how and when: what workflow's metrics and statistics count.
+stage_exits = sa.Table(
+    "stage_exits",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("workflow_id", sa.String(36), nullable=False),
+    sa.Column("item_id", sa.String(36), nullable=False),
+    sa.Column("stage_id", sa.String(100), nullable=False),
+    sa.Column("stage_kind", sa.Integer, nullable=False),
+    sa.Column("outcome", sa.Integer, nullable=False),  # radlab.workflow.v1.StageOutcome
+    sa.Column("entered_at", sa.Float, nullable=False),
+    sa.Column("left_at", sa.Float, nullable=False),
+    sa.Index("stage_exits_by_workflow", "workflow_id", "stage_id"),
+)
+
 # Webhook answers accepted, by the answer's delivery id: a replayed answer is refused.
 webhook_answers = sa.Table(
     "webhook_answers",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from dataclasses import dataclass
 
 import grpc
@@ -145,6 +146,17 @@ def test_two_readers_agree_and_a_disputed_item_is_adjudicated(stack, readers, da
 
         stats = wait_until(scored_twice, "both readers scored on both items")
         assert stats["alice"].mean_dice > stats["bob"].mean_dice
+
+        workflow_id = manager.workflow.ListWorkflows(pb.ListWorkflowsRequest(dataset_id=dataset)).workflows[-1].workflow_id
+        by_stage = {s.stage_id: s for s in manager.workflow.GetWorkflowStats(pb.GetWorkflowStatsRequest(workflow_id=workflow_id)).stages}
+        assert (by_stage["read"].disputed, by_stage["read"].passed, by_stage["adjudicate"].passed, by_stage["done"].items) == (1, 0, 1, 1)
+        assert by_stage["read"].mean_seconds > 0
+        running, _ = stack
+        with urllib.request.urlopen(f"http://127.0.0.1:{running.metrics_port}/metrics") as response:
+            scraped = response.read().decode()
+        assert 'radlab_workflow_stage_exits_total{outcome="disputed",stage_kind="consensus"} 1.0' in scraped
+        assert 'radlab_workflow_stage_exits_total{outcome="passed",stage_kind="consensus"} 1.0' in scraped
+        assert 'radlab_workflow_items{stage_kind="complete"} 1.0' in scraped
 
 
 def _result(client: Client, item: str):

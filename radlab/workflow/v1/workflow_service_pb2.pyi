@@ -531,6 +531,42 @@ class ReaderScore(_message.Message):
     surface_dice: float
     def __init__(self, reader: _Optional[str] = ..., annotation_id: _Optional[str] = ..., dice: _Optional[float] = ..., surface_dice: _Optional[float] = ...) -> None: ...
 
+class GetWorkflowStatsRequest(_message.Message):
+    __slots__ = ("workflow_id",)
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
+
+class StageStats(_message.Message):
+    __slots__ = ("stage_id", "stage_kind", "items", "passed", "rejected", "disputed", "mean_seconds")
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_KIND_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    DISPUTED_FIELD_NUMBER: _ClassVar[int]
+    MEAN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    stage_id: str
+    stage_kind: StageKind
+    items: int
+    passed: int
+    rejected: int
+    disputed: int
+    mean_seconds: float
+    def __init__(self, stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[StageKind, str]] = ..., items: _Optional[int] = ..., passed: _Optional[int] = ..., rejected: _Optional[int] = ..., disputed: _Optional[int] = ..., mean_seconds: _Optional[float] = ...) -> None: ...
+
+class GetWorkflowStatsResponse(_message.Message):
+    __slots__ = ("workflow_id", "stages", "items_completed", "items_completed_last_hour")
+    WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_COMPLETED_LAST_HOUR_FIELD_NUMBER: _ClassVar[int]
+    workflow_id: str
+    stages: _containers.RepeatedCompositeFieldContainer[StageStats]
+    items_completed: int
+    items_completed_last_hour: int
+    def __init__(self, workflow_id: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[StageStats, _Mapping]]] = ..., items_completed: _Optional[int] = ..., items_completed_last_hour: _Optional[int] = ...) -> None: ...
+
 class ListReaderStatsRequest(_message.Message):
     __slots__ = ("dataset_id",)
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]

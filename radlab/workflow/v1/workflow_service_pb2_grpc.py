@@ -95,6 +95,11 @@ class WorkflowServiceStub:
                 request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsRequest.SerializeToString,
                 response_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsResponse.FromString,
                 _registered_method=True)
+        self.GetWorkflowStats = channel.unary_unary(
+                '/radlab.workflow.v1.WorkflowService/GetWorkflowStats',
+                request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsRequest.SerializeToString,
+                response_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsResponse.FromString,
+                _registered_method=True)
         self.AnswerWebhook = channel.unary_unary(
                 '/radlab.workflow.v1.WorkflowService/AnswerWebhook',
                 request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.AnswerWebhookRequest.SerializeToString,
@@ -190,6 +195,13 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWorkflowStats(self, request, context):
+        """Per stage of a workflow: items there now, how many left it and how (passed, rejected, disputed), mean time spent there; items completed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AnswerWebhook(self, request, context):
         """A webhook receiver's signed answer to a stage that waits for one (the HTTP gateway serves it without a token; over gRPC it needs an admin's or a manager's). The body and its X-Radlab-Signature are checked against the stage's secret.
         """
@@ -259,6 +271,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.ListReaderStats,
                     request_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsRequest.FromString,
                     response_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsResponse.SerializeToString,
+            ),
+            'GetWorkflowStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkflowStats,
+                    request_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsRequest.FromString,
+                    response_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsResponse.SerializeToString,
             ),
             'AnswerWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.AnswerWebhook,
@@ -591,6 +608,33 @@ class WorkflowService:
             '/radlab.workflow.v1.WorkflowService/ListReaderStats',
             radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsRequest.SerializeToString,
             radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListReaderStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkflowStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.workflow.v1.WorkflowService/GetWorkflowStats',
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsRequest.SerializeToString,
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -178,6 +178,9 @@ def leave(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, outcom
         target = routing.disputed_stage(stages, stage)
     else:
         target = routing.next_stage(stages, stage)
+    uow.execute(store.stage_exits.insert().values(
+        tenant=item.tenant, workflow_id=item.workflow_id, item_id=item.item_id, stage_id=stage.stage_id, stage_kind=stage.kind,
+        outcome=outcome, entered_at=item.entered_at, left_at=time.time()))
     uow.emit(events_pb2.StageCompleted(
         workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id, stage_id=stage.stage_id,
         stage_kind=stage.kind, outcome=outcome, next_stage_id=target.stage_id, next_stage_kind=target.kind,
