@@ -1,6 +1,7 @@
 """Workflow's task engine on SQLite and PostgreSQL: items through annotate → review → complete, rejects back to their
 annotator with the comment, claims that time out, round-robin and least-loaded assignment, reviews on stale versions
-refused, and 50 threads claiming from one pool of 1,000 tasks, each task claimed exactly once.
+refused, 50 threads claiming from one pool of 1,000 tasks (each task claimed exactly once), and training requested
+every N completed items.
 
 Events are handed to the service's own handlers as the consumer would (same event map, same idempotence); what the
 service emits is read from its outbox.
@@ -18,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.type.v1 import label_pb2
 from radlab.workflow.v1 import events_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from services.workflow import handlers, store
@@ -223,3 +225,21 @@ def test_fifty_claimers_take_each_of_a_thousand_tasks_exactly_once(db):
     with db.read() as conn:
         holders = conn.execute(sa.select(store.tasks.c.assignee).where(store.tasks.c.workflow_id == workflow_id)).scalars().all()
     assert len(holders) == 1000 and "" not in holders
+
+
+def test_every_n_completed_items_request_training_on_all_of_them(db):
+    stages = [pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE,
+                       assignment=pb.AssignmentSettings(policy=pb.ASSIGNMENT_POLICY_ROUND_ROBIN, assignees=["alice"])),
+              pb.Stage(stage_id="model", kind=pb.STAGE_KIND_MODEL,
+                       model=pb.ModelSettings(model_kind="monai.segresnet", train_every_completed_items=2)),
+              pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)]
+    dataset_id, workflow_id = dataset(db, stages)
+    for number in range(5):
+        item = add_item(db, dataset_id)
+        deliver(db, annotation_events.AnnotationVersionSaved(item_id=item, annotation_id=f"a-{number}", version=1))
+        deliver(db, annotation_events.AnnotationSubmitted(item_id=item, annotation_id=f"a-{number}", version=1, annotator="alice",
+                                                          labels=label_pb2.Mask(key=f"labels/a-{number}/v1")))
+    requests = emitted(db, events_pb2.TrainingRequested)
+    assert [len(request.examples) for request in requests] == [2, 4]
+    assert requests[-1].model_kind == "monai.segresnet" and requests[-1].workflow_id == workflow_id
+    assert [e.labels.key for e in requests[-1].examples] == [f"labels/a-{n}/v1" for n in range(4)]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.type.v1 import geometry_pb2, label_pb2
 from radlab.workflow.v1 import events_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from services.workflow import store
@@ -18,6 +19,7 @@ from services.workflow.domain import routing
 from services.workflow.handlers import workflows
 from shared.db import UnitOfWork
 from shared.events import Event
+from shared.objectstore import LABELS_BUCKET
 
 OPEN = (pb.TASK_STATE_UNASSIGNED, pb.TASK_STATE_ASSIGNED)
 CONSENSUS_AUTHOR = "radlab.consensus"  # the annotator annotation names on the merge of a reached consensus
@@ -128,6 +130,7 @@ def enter(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, *, rew
         uow.emit(events_pb2.ItemCompleted(workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id,
                                           annotation_id=item.annotation_id, annotation_version=item.annotation_version),
                  subject=item.item_id, tenant=item.tenant)
+        _request_training(uow, item, stages, stage)
         return
     if stage.kind == pb.STAGE_KIND_REVIEW and not routing.reviewed(item.item_id, stage.stage_id, stage.review.sample_fraction):
         leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_PASSED)
@@ -167,6 +170,30 @@ def _make_task(uow: UnitOfWork, item, stage: pb.Stage, rework: Rework | None, co
     if assignee:
         announce_assigned(uow, task)
     return task
+
+
+def _request_training(uow: UnitOfWork, item, stages: list[pb.Stage], complete: pb.Stage) -> None:
+    """Each time a model stage's `train_every_completed_items` more items of the workflow completed, TrainingRequested
+    with every completed item and its final labels."""
+    items, known = store.items, store.item_annotations
+    completed = uow.execute(sa.select(items.c.item_id, items.c.volume_id, items.c.annotation_id, items.c.annotation_version,
+                                      known.c.labels_key).join(known, known.c.annotation_id == items.c.annotation_id, isouter=True)
+                            .where(items.c.workflow_id == item.workflow_id, items.c.stage_id == complete.stage_id)
+                            .order_by(items.c.entered_at)).all()
+    for model in (stage for stage in stages if stage.kind == pb.STAGE_KIND_MODEL):
+        every = model.model.train_every_completed_items
+        if every <= 0 or len(completed) % every:
+            continue
+        uow.emit(events_pb2.TrainingRequested(
+            workflow_id=item.workflow_id, dataset_id=item.dataset_id, model_kind=model.model.model_kind,
+            base_model_id=model.model.model_id,
+            examples=[events_pb2.TrainingExample(
+                item_id=row.item_id, volume_id=row.volume_id, annotation_id=row.annotation_id,
+                annotation_version=row.annotation_version,
+                labels=label_pb2.Mask(bucket=LABELS_BUCKET, key=row.labels_key or "", format=geometry_pb2.VOLUME_FORMAT_ZARR,
+                                      dtype=geometry_pb2.DATA_TYPE_UINT16, volume_id=row.volume_id),
+            ) for row in completed],
+        ), subject=item.dataset_id, tenant=item.tenant)
 
 
 def leave(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, outcome: int, *, comment: str = "",
