@@ -1,4 +1,5 @@
-"""`radlab workflows|tasks …`: a dataset's workflows, and tasks: list, claim, release, review."""
+"""`radlab workflows|tasks|consensus …`: workflows and their statistics, tasks (list, claim, release, review), an
+item's consensus."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ def add_commands(commands) -> None:
     listing = workflows.add_parser("list", help="list workflows (of one dataset)")
     listing.add_argument("--dataset", default="")
     listing.set_defaults(run=_workflows_list)
+    stats = workflows.add_parser("stats", help="per stage: items now, passed/rejected/disputed, mean time; and the readers' record")
+    stats.add_argument("workflow")
+    stats.set_defaults(run=_workflows_stats)
+    consensus = commands.add_parser("consensus", help="an item's consensus: per class agreement and verdict, reader scores")
+    consensus.add_argument("item")
+    consensus.set_defaults(run=_consensus)
 
     tasks = commands.add_parser("tasks", help="tasks: yours, and those you may claim").add_subparsers(title="task commands")
     task_list = tasks.add_parser("list", help="list tasks")
@@ -45,6 +52,41 @@ def _workflows_list(args: argparse.Namespace) -> int:
         for workflow in client.workflow.ListWorkflows(pb.ListWorkflowsRequest(dataset_id=args.dataset)).workflows:
             stages = " → ".join(stage.stage_id for stage in workflow.stages)
             print(f"{workflow.workflow_id}  {workflow.name}  ({stages})")
+    return 0
+
+
+def _workflows_stats(args: argparse.Namespace) -> int:
+    from radlab.client import Client
+    from radlab.workflow.v1 import workflow_service_pb2 as pb
+
+    with Client() as client:
+        found = client.workflow.GetWorkflowStats(pb.GetWorkflowStatsRequest(workflow_id=args.workflow))
+        dataset = client.workflow.GetWorkflow(pb.GetWorkflowRequest(workflow_id=args.workflow)).workflow.dataset_id
+        readers = client.workflow.ListReaderStats(pb.ListReaderStatsRequest(dataset_id=dataset)).readers
+    print(f"{'stage':14} {'items':>6} {'passed':>7} {'rejected':>9} {'disputed':>9} {'mean s':>9}")
+    for stage in found.stages:
+        print(f"{stage.stage_id:14} {stage.items:6} {stage.passed:7} {stage.rejected:9} {stage.disputed:9} {stage.mean_seconds:9.1f}")
+    print(f"completed: {found.items_completed} ({found.items_completed_last_hour} in the last hour)")
+    for reader in readers:
+        print(f"reader {reader.reader}: {reader.items} item(s), mean Dice {reader.mean_dice:.3f}, "
+              f"surface Dice {reader.mean_surface_dice:.3f}")
+    return 0
+
+
+def _consensus(args: argparse.Namespace) -> int:
+    from radlab.client import Client
+    from radlab.workflow.v1 import workflow_service_pb2 as pb
+
+    with Client() as client:
+        result = client.workflow.GetConsensusResult(pb.GetConsensusResultRequest(item_id=args.item)).consensus_result
+    print(f"item {result.item_id}: {pb.ConsensusState.Name(result.state).removeprefix('CONSENSUS_STATE_').lower()}, "
+          f"mean Dice {result.agreement:.3f}")
+    for verdict in result.classes:
+        mark = "agreed" if verdict.agreed else "DISAGREED: " + "; ".join(verdict.shortfalls)
+        print(f"  class {verdict.label_value}: Dice {verdict.dice:.3f}  HD95 {verdict.hd95_mm:.1f} mm  "
+              f"surface Dice {verdict.surface_dice:.3f}  {mark}")
+    for score in result.reader_scores:
+        print(f"  reader {score.reader}: Dice {score.dice:.3f} with the merge")
     return 0
 
 

@@ -88,7 +88,7 @@ def read(client: Client, dataset: str, path, stage: str = "read") -> str:
     return done.annotation_id
 
 
-def test_two_readers_agree_and_a_disputed_item_is_adjudicated(stack, readers, data_dir):
+def test_two_readers_agree_and_a_disputed_item_is_adjudicated(stack, readers, data_dir, monkeypatch, capsys):
     files, masks, spacing = readers
     with client_for(stack, "manager-1", "manager") as manager, client_for(stack, "alice", "annotator") as alice, \
             client_for(stack, "bob", "annotator") as bob, client_for(stack, "sam", "reviewer") as sam, \
@@ -157,6 +157,16 @@ def test_two_readers_agree_and_a_disputed_item_is_adjudicated(stack, readers, da
         assert 'radlab_workflow_stage_exits_total{outcome="disputed",stage_kind="consensus"} 1.0' in scraped
         assert 'radlab_workflow_stage_exits_total{outcome="passed",stage_kind="consensus"} 1.0' in scraped
         assert 'radlab_workflow_items{stage_kind="complete"} 1.0' in scraped
+
+        from radlab.cli import main
+
+        monkeypatch.setenv("RADLAB_URL", running.grpc_addr)
+        monkeypatch.setenv("RADLAB_TOKEN", issue_token(token_key(stack[1], None), subject="m", role="manager", tenant=TENANT))
+        capsys.readouterr()
+        assert main(["consensus", item]) == 0 and main(["workflows", "stats", workflow_id]) == 0
+        printed = capsys.readouterr().out
+        assert "disputed" in printed and "DISAGREED: " in printed and "hd95_mm" in printed
+        assert "reader alice: 1 item(s), mean Dice 1.000" in printed  # this dataset's: the disputed item
 
 
 def _result(client: Client, item: str):
