@@ -58,6 +58,15 @@ class WorkflowServicer(pb_grpc.WorkflowServiceServicer):
     def GetWorkflowStats(self, request, context):
         return stats.workflow_stats(self.db, current_principal(), request.workflow_id)
 
+    def MoveItem(self, request, context):
+        return pb.MoveItemResponse(progress=tasks.move_item(self.db, current_principal(), request))
+
+    def SetPerson(self, request, context):
+        return pb.SetPersonResponse(person=tasks.set_person(self.db, current_principal(), request.person))
+
+    def ListPeople(self, request, context):
+        return pb.ListPeopleResponse(people=tasks.list_people(self.db, current_principal()))
+
     def GetItemProgress(self, request, context):
         return tasks.item_progress(self.db, current_principal(), request.item_id)
 

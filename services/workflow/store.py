@@ -143,6 +143,31 @@ stage_exits = sa.Table(
     sa.Index("stage_exits_by_workflow", "workflow_id", "stage_id"),
 )
 
+# People a manager recorded: their seniority (stages may require a minimum) and vendor.
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("tenant", sa.String(100), primary_key=True),
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("seniority", sa.Integer, nullable=False),
+    sa.Column("vendor_id", sa.String(63), nullable=False),
+)
+
+# Items moved between stages by hand: who, when, from where to where, and why (the audit of MoveItem).
+item_moves = sa.Table(
+    "item_moves",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("item_id", sa.String(36), nullable=False, index=True),
+    sa.Column("from_stage_id", sa.String(100), nullable=False),
+    sa.Column("to_stage_id", sa.String(100), nullable=False),
+    sa.Column("moved_by", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
 # Webhook answers accepted, by the answer's delivery id: a replayed answer is refused.
 webhook_answers = sa.Table(
     "webhook_answers",

@@ -24,6 +24,7 @@ from radlab.workflow.v1 import events_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from services.workflow import handlers, store
 from services.workflow.handlers import tasks, workflows
+from services.workflow.handlers.stats import workflow_stats
 from shared import objectstore
 from shared.auth import Principal
 from shared.db import Database
@@ -243,3 +244,40 @@ def test_every_n_completed_items_request_training_on_all_of_them(db):
     assert [len(request.examples) for request in requests] == [2, 4]
     assert requests[-1].model_kind == "monai.segresnet" and requests[-1].workflow_id == workflow_id
     assert [e.labels.key for e in requests[-1].examples] == [f"labels/a-{n}/v1" for n in range(4)]
+
+
+def test_a_manager_moves_an_item_by_hand_and_the_move_is_recorded(db):
+    dataset_id, workflow_id = dataset(db)
+    item = add_item(db, dataset_id)
+    held = tasks.claim(db, ALICE, pb.ClaimTaskRequest(workflow_id=workflow_id))
+    with pytest.raises(InvalidArgument, match="say why"):
+        tasks.move_item(db, MANAGER, pb.MoveItemRequest(item_id=item, stage_id="review"))
+    with pytest.raises(InvalidArgument, match="has no stage 'qa'; its stages are annotate, review, complete"):
+        tasks.move_item(db, MANAGER, pb.MoveItemRequest(item_id=item, stage_id="qa", reason="x"))
+    moved = tasks.move_item(db, MANAGER, pb.MoveItemRequest(item_id=item, stage_id="review", reason="already drawn elsewhere"))
+    assert moved.stage_id == "review"
+    states = {task.task_id: task.state for task in moved.tasks}
+    assert states[held.task_id] == pb.TASK_STATE_CANCELLED and list(states.values()).count(pb.TASK_STATE_UNASSIGNED) == 1
+    with db.read() as conn:
+        [move] = conn.execute(sa.select(store.item_moves)).all()
+    assert (move.from_stage_id, move.to_stage_id, move.moved_by, move.reason) == (
+        "annotate", "review", "manager-1", "already drawn elsewhere")
+    assert [(r.assignee, r.reason) for r in emitted(db, events_pb2.TaskReleased)] == [("alice", "the item was moved")]
+    stats = {s.stage_id: s for s in workflow_stats(
+        db, MANAGER, workflow_id).stages}
+    assert (stats["annotate"].moved, stats["review"].items) == (1, 1)
+
+
+def test_a_stage_with_a_minimum_seniority_is_worked_only_by_people_recorded_that_senior(db):
+    stages = [pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE, assignment=pb.AssignmentSettings(
+                  min_seniority=pb.SENIORITY_RADIOLOGIST)),
+              pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)]
+    dataset_id, workflow_id = dataset(db, stages)
+    add_item(db, dataset_id)
+    tasks.set_person(db, MANAGER, pb.Person(subject="alice", seniority=pb.SENIORITY_RADIOGRAPHER))
+    tasks.set_person(db, MANAGER, pb.Person(subject="bob", seniority=pb.SENIORITY_SENIOR_RADIOLOGIST))
+    with pytest.raises(NotFound):
+        tasks.claim(db, ALICE, pb.ClaimTaskRequest(workflow_id=workflow_id))
+    assert tasks.claim(db, BOB, pb.ClaimTaskRequest(workflow_id=workflow_id)).assignee == "bob"
+    assert [(p.subject, p.seniority) for p in tasks.list_people(db, MANAGER)] == [
+        ("alice", pb.SENIORITY_RADIOGRAPHER), ("bob", pb.SENIORITY_SENIOR_RADIOLOGIST)]

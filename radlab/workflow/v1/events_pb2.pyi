@@ -15,10 +15,12 @@ class StageOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STAGE_OUTCOME_PASSED: _ClassVar[StageOutcome]
     STAGE_OUTCOME_REJECTED: _ClassVar[StageOutcome]
     STAGE_OUTCOME_DISPUTED: _ClassVar[StageOutcome]
+    STAGE_OUTCOME_MOVED: _ClassVar[StageOutcome]
 STAGE_OUTCOME_UNSPECIFIED: StageOutcome
 STAGE_OUTCOME_PASSED: StageOutcome
 STAGE_OUTCOME_REJECTED: StageOutcome
 STAGE_OUTCOME_DISPUTED: StageOutcome
+STAGE_OUTCOME_MOVED: StageOutcome
 
 class WorkflowCreated(_message.Message):
     __slots__ = ("workflow_id", "dataset_id", "name", "stage_kinds")

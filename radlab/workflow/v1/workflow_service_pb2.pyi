@@ -22,6 +22,14 @@ class StageKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STAGE_KIND_COMPLETE: _ClassVar[StageKind]
     STAGE_KIND_WEBHOOK: _ClassVar[StageKind]
 
+class Seniority(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SENIORITY_UNSPECIFIED: _ClassVar[Seniority]
+    SENIORITY_JUNIOR_TECHNOLOGIST: _ClassVar[Seniority]
+    SENIORITY_RADIOGRAPHER: _ClassVar[Seniority]
+    SENIORITY_RADIOLOGIST: _ClassVar[Seniority]
+    SENIORITY_SENIOR_RADIOLOGIST: _ClassVar[Seniority]
+
 class AssignmentPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ASSIGNMENT_POLICY_UNSPECIFIED: _ClassVar[AssignmentPolicy]
@@ -75,6 +83,11 @@ STAGE_KIND_CONSENSUS: StageKind
 STAGE_KIND_MODEL: StageKind
 STAGE_KIND_COMPLETE: StageKind
 STAGE_KIND_WEBHOOK: StageKind
+SENIORITY_UNSPECIFIED: Seniority
+SENIORITY_JUNIOR_TECHNOLOGIST: Seniority
+SENIORITY_RADIOGRAPHER: Seniority
+SENIORITY_RADIOLOGIST: Seniority
+SENIORITY_SENIOR_RADIOLOGIST: Seniority
 ASSIGNMENT_POLICY_UNSPECIFIED: AssignmentPolicy
 ASSIGNMENT_POLICY_CLAIM: AssignmentPolicy
 ASSIGNMENT_POLICY_ROUND_ROBIN: AssignmentPolicy
@@ -106,16 +119,68 @@ CONSENSUS_STATE_REACHED: ConsensusState
 CONSENSUS_STATE_DISPUTED: ConsensusState
 
 class AssignmentSettings(_message.Message):
-    __slots__ = ("policy", "assignees", "vendor_id", "claim_timeout_s")
+    __slots__ = ("policy", "assignees", "vendor_id", "claim_timeout_s", "min_seniority")
     POLICY_FIELD_NUMBER: _ClassVar[int]
     ASSIGNEES_FIELD_NUMBER: _ClassVar[int]
     VENDOR_ID_FIELD_NUMBER: _ClassVar[int]
     CLAIM_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    MIN_SENIORITY_FIELD_NUMBER: _ClassVar[int]
     policy: AssignmentPolicy
     assignees: _containers.RepeatedScalarFieldContainer[str]
     vendor_id: str
     claim_timeout_s: int
-    def __init__(self, policy: _Optional[_Union[AssignmentPolicy, str]] = ..., assignees: _Optional[_Iterable[str]] = ..., vendor_id: _Optional[str] = ..., claim_timeout_s: _Optional[int] = ...) -> None: ...
+    min_seniority: Seniority
+    def __init__(self, policy: _Optional[_Union[AssignmentPolicy, str]] = ..., assignees: _Optional[_Iterable[str]] = ..., vendor_id: _Optional[str] = ..., claim_timeout_s: _Optional[int] = ..., min_seniority: _Optional[_Union[Seniority, str]] = ...) -> None: ...
+
+class Person(_message.Message):
+    __slots__ = ("subject", "display_name", "seniority", "vendor_id")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    SENIORITY_FIELD_NUMBER: _ClassVar[int]
+    VENDOR_ID_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    display_name: str
+    seniority: Seniority
+    vendor_id: str
+    def __init__(self, subject: _Optional[str] = ..., display_name: _Optional[str] = ..., seniority: _Optional[_Union[Seniority, str]] = ..., vendor_id: _Optional[str] = ...) -> None: ...
+
+class SetPersonRequest(_message.Message):
+    __slots__ = ("person",)
+    PERSON_FIELD_NUMBER: _ClassVar[int]
+    person: Person
+    def __init__(self, person: _Optional[_Union[Person, _Mapping]] = ...) -> None: ...
+
+class SetPersonResponse(_message.Message):
+    __slots__ = ("person",)
+    PERSON_FIELD_NUMBER: _ClassVar[int]
+    person: Person
+    def __init__(self, person: _Optional[_Union[Person, _Mapping]] = ...) -> None: ...
+
+class ListPeopleRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPeopleResponse(_message.Message):
+    __slots__ = ("people",)
+    PEOPLE_FIELD_NUMBER: _ClassVar[int]
+    people: _containers.RepeatedCompositeFieldContainer[Person]
+    def __init__(self, people: _Optional[_Iterable[_Union[Person, _Mapping]]] = ...) -> None: ...
+
+class MoveItemRequest(_message.Message):
+    __slots__ = ("item_id", "stage_id", "reason")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    stage_id: str
+    reason: str
+    def __init__(self, item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class MoveItemResponse(_message.Message):
+    __slots__ = ("progress",)
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    progress: GetItemProgressResponse
+    def __init__(self, progress: _Optional[_Union[GetItemProgressResponse, _Mapping]] = ...) -> None: ...
 
 class ReviewSettings(_message.Message):
     __slots__ = ("reject_stage_id", "sample_fraction")
@@ -538,7 +603,7 @@ class GetWorkflowStatsRequest(_message.Message):
     def __init__(self, workflow_id: _Optional[str] = ...) -> None: ...
 
 class StageStats(_message.Message):
-    __slots__ = ("stage_id", "stage_kind", "items", "passed", "rejected", "disputed", "mean_seconds")
+    __slots__ = ("stage_id", "stage_kind", "items", "passed", "rejected", "disputed", "mean_seconds", "moved")
     STAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_KIND_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
@@ -546,6 +611,7 @@ class StageStats(_message.Message):
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     DISPUTED_FIELD_NUMBER: _ClassVar[int]
     MEAN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
     stage_id: str
     stage_kind: StageKind
     items: int
@@ -553,7 +619,8 @@ class StageStats(_message.Message):
     rejected: int
     disputed: int
     mean_seconds: float
-    def __init__(self, stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[StageKind, str]] = ..., items: _Optional[int] = ..., passed: _Optional[int] = ..., rejected: _Optional[int] = ..., disputed: _Optional[int] = ..., mean_seconds: _Optional[float] = ...) -> None: ...
+    moved: int
+    def __init__(self, stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[StageKind, str]] = ..., items: _Optional[int] = ..., passed: _Optional[int] = ..., rejected: _Optional[int] = ..., disputed: _Optional[int] = ..., mean_seconds: _Optional[float] = ..., moved: _Optional[int] = ...) -> None: ...
 
 class GetWorkflowStatsResponse(_message.Message):
     __slots__ = ("workflow_id", "stages", "items_completed", "items_completed_last_hour")

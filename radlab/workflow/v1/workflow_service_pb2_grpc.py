@@ -100,6 +100,21 @@ class WorkflowServiceStub:
                 request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsRequest.SerializeToString,
                 response_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsResponse.FromString,
                 _registered_method=True)
+        self.MoveItem = channel.unary_unary(
+                '/radlab.workflow.v1.WorkflowService/MoveItem',
+                request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.MoveItemRequest.SerializeToString,
+                response_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.MoveItemResponse.FromString,
+                _registered_method=True)
+        self.SetPerson = channel.unary_unary(
+                '/radlab.workflow.v1.WorkflowService/SetPerson',
+                request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SetPersonRequest.SerializeToString,
+                response_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SetPersonResponse.FromString,
+                _registered_method=True)
+        self.ListPeople = channel.unary_unary(
+                '/radlab.workflow.v1.WorkflowService/ListPeople',
+                request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListPeopleRequest.SerializeToString,
+                response_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListPeopleResponse.FromString,
+                _registered_method=True)
         self.AnswerWebhook = channel.unary_unary(
                 '/radlab.workflow.v1.WorkflowService/AnswerWebhook',
                 request_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.AnswerWebhookRequest.SerializeToString,
@@ -202,6 +217,27 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MoveItem(self, request, context):
+        """Moves an item to another stage of its workflow by hand: its open tasks are cancelled, the move is recorded with who and why.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPerson(self, request, context):
+        """Records a person's seniority (and vendor), which stages' min_seniority checks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPeople(self, request, context):
+        """Lists the people recorded in the caller's tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AnswerWebhook(self, request, context):
         """A webhook receiver's signed answer to a stage that waits for one (the HTTP gateway serves it without a token; over gRPC it needs an admin's or a manager's). The body and its X-Radlab-Signature are checked against the stage's secret.
         """
@@ -276,6 +312,21 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.GetWorkflowStats,
                     request_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsRequest.FromString,
                     response_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsResponse.SerializeToString,
+            ),
+            'MoveItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveItem,
+                    request_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.MoveItemRequest.FromString,
+                    response_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.MoveItemResponse.SerializeToString,
+            ),
+            'SetPerson': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPerson,
+                    request_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SetPersonRequest.FromString,
+                    response_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SetPersonResponse.SerializeToString,
+            ),
+            'ListPeople': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPeople,
+                    request_deserializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListPeopleRequest.FromString,
+                    response_serializer=radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListPeopleResponse.SerializeToString,
             ),
             'AnswerWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.AnswerWebhook,
@@ -635,6 +686,87 @@ class WorkflowService:
             '/radlab.workflow.v1.WorkflowService/GetWorkflowStats',
             radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsRequest.SerializeToString,
             radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.GetWorkflowStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MoveItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.workflow.v1.WorkflowService/MoveItem',
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.MoveItemRequest.SerializeToString,
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.MoveItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPerson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.workflow.v1.WorkflowService/SetPerson',
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SetPersonRequest.SerializeToString,
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.SetPersonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPeople(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.workflow.v1.WorkflowService/ListPeople',
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListPeopleRequest.SerializeToString,
+            radlab_dot_workflow_dot_v1_dot_workflow__service__pb2.ListPeopleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -76,8 +76,8 @@ def reviewed(item_id: str, stage_id: str, fraction: float) -> bool:
     return draw < fraction
 
 
-def refusal(current: pb.Stage, caller: Principal) -> str:
-    """Why the caller may not work the stage's tasks; empty when they may."""
+def refusal(current: pb.Stage, caller: Principal, seniority: int = pb.SENIORITY_UNSPECIFIED) -> str:
+    """Why the caller (recorded at `seniority`) may not work the stage's tasks; empty when they may."""
     kind = pb.StageKind.Name(current.kind).removeprefix("STAGE_KIND_").lower()
     if current.kind not in WORKER_ROLES:
         return f"{kind} stage {current.stage_id} has no tasks for people"
@@ -90,6 +90,9 @@ def refusal(current: pb.Stage, caller: Principal) -> str:
         return f"stage {current.stage_id} is not given to a vendor"
     if settings.assignees and caller.subject not in settings.assignees and caller.role != "admin":
         return f"stage {current.stage_id} is worked by {', '.join(settings.assignees)}"
+    if seniority < settings.min_seniority:
+        wanted = pb.Seniority.Name(settings.min_seniority).removeprefix("SENIORITY_").lower().replace("_", " ")
+        return f"stage {current.stage_id} is worked by people recorded as {wanted} or more senior"
     return ""
 
 

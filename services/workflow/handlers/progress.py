@@ -172,6 +172,13 @@ def _make_task(uow: UnitOfWork, item, stage: pb.Stage, rework: Rework | None, co
     return task
 
 
+def move(uow: UnitOfWork, item, stages: list[pb.Stage], target: pb.Stage) -> None:
+    """The item leaves its stage by hand (MOVED) for `target`, entered as if it had arrived."""
+    current = routing.stage(stages, item.stage_id)
+    _exit(uow, item, current, events_pb2.STAGE_OUTCOME_MOVED, target)
+    enter(uow, item, stages, target)
+
+
 def _request_training(uow: UnitOfWork, item, stages: list[pb.Stage], complete: pb.Stage) -> None:
     """Each time a model stage's `train_every_completed_items` more items of the workflow completed, TrainingRequested
     with every completed item and its final labels."""
@@ -205,6 +212,12 @@ def leave(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, outcom
         target = routing.disputed_stage(stages, stage)
     else:
         target = routing.next_stage(stages, stage)
+    _exit(uow, item, stage, outcome, target)
+    enter(uow, item, stages, target, rework=rework, comment=comment)
+
+
+def _exit(uow: UnitOfWork, item, stage: pb.Stage, outcome: int, target: pb.Stage) -> None:
+    """Record that the item left `stage` (and how) for `target`: a stage exit row, and StageCompleted."""
     uow.execute(store.stage_exits.insert().values(
         tenant=item.tenant, workflow_id=item.workflow_id, item_id=item.item_id, stage_id=stage.stage_id, stage_kind=stage.kind,
         outcome=outcome, entered_at=item.entered_at, left_at=time.time()))
@@ -213,7 +226,6 @@ def leave(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, outcom
         stage_kind=stage.kind, outcome=outcome, next_stage_id=target.stage_id, next_stage_kind=target.kind,
         annotation_id=item.annotation_id,
     ), subject=item.item_id, tenant=item.tenant)
-    enter(uow, item, stages, target, rework=rework, comment=comment)
 
 
 def finish_task(uow: UnitOfWork, task, annotation_id: str, annotation_version: int, review: pb.Review | None = None,

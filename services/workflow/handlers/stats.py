@@ -18,7 +18,7 @@ from shared.auth import Principal
 from shared.db import Database
 
 OUTCOMES = {events_pb2.STAGE_OUTCOME_PASSED: "passed", events_pb2.STAGE_OUTCOME_REJECTED: "rejected",
-            events_pb2.STAGE_OUTCOME_DISPUTED: "disputed"}
+            events_pb2.STAGE_OUTCOME_DISPUTED: "disputed", events_pb2.STAGE_OUTCOME_MOVED: "moved"}
 
 
 def workflow_stats(db: Database, caller: Principal, workflow_id: str) -> pb.GetWorkflowStatsResponse:
@@ -32,12 +32,12 @@ def workflow_stats(db: Database, caller: Principal, workflow_id: str) -> pb.GetW
                             .where(exits.c.workflow_id == workflow_id).group_by(exits.c.stage_id, exits.c.outcome)).all()
     response = pb.GetWorkflowStatsResponse(workflow_id=workflow_id)
     for stage in definition.stages:
-        counts = {OUTCOMES.get(outcome, "passed"): count for stage_id, outcome, count, _ in left if stage_id == stage.stage_id}
+        counts = {OUTCOMES[outcome]: count for stage_id, outcome, count, _ in left if stage_id == stage.stage_id}
         seconds = sum(total for stage_id, _, _, total in left if stage_id == stage.stage_id)
         exits_count = sum(counts.values())
         response.stages.add(stage_id=stage.stage_id, stage_kind=stage.kind, items=now_at.get(stage.stage_id, 0),
                             passed=counts.get("passed", 0), rejected=counts.get("rejected", 0),
-                            disputed=counts.get("disputed", 0), mean_seconds=seconds / exits_count if exits_count else 0.0)
+                            disputed=counts.get("disputed", 0), moved=counts.get("moved", 0), mean_seconds=seconds / exits_count if exits_count else 0.0)
         if stage.kind == pb.STAGE_KIND_COMPLETE:
             response.items_completed = now_at.get(stage.stage_id, 0)
     with db.read() as conn:
@@ -72,7 +72,7 @@ class WorkflowMetrics:
                 for kind, outcome, count, total in conn.execute(sa.select(
                         table.c.stage_kind, table.c.outcome, sa.func.count(), sa.func.sum(table.c.left_at - table.c.entered_at))
                         .group_by(table.c.stage_kind, table.c.outcome)).all():
-                    key = (_kind(kind), OUTCOMES.get(outcome, "passed"))
+                    key = (_kind(kind), OUTCOMES[outcome])
                     counted_exits[key] = counted_exits.get(key, 0) + count
                     sums = counted_time.setdefault(_kind(kind), [0, 0.0])
                     sums[0] += count

@@ -168,6 +168,58 @@ def _choose(uow: UnitOfWork, item, request: pb.SubmitReviewRequest):
     return progress.item_row(uow, item.item_id)
 
 
+def move_item(db: Database, caller: Principal, request: pb.MoveItemRequest) -> pb.GetItemProgressResponse:
+    """A manager moves an item to a stage of its workflow: open tasks cancelled (their holders released), the move
+    recorded, the stage entered as if the item had arrived."""
+    reason = request.reason.strip()
+    if not reason:
+        raise InvalidArgument("say why the item moves (reason): the move is recorded")
+    with db.unit_of_work() as uow:
+        item = progress.item_row(uow, request.item_id)
+        if item is None or item.tenant != caller.tenant:
+            raise NotFound(f"item {shown(request.item_id)} is in no workflow here")
+        stages = progress.stages_for(uow, item)
+        if request.stage_id not in {stage.stage_id for stage in stages}:
+            raise InvalidArgument(f"workflow {item.workflow_id} has no stage {shown(request.stage_id)}; its stages are "
+                                  + ", ".join(stage.stage_id for stage in stages))
+        tasks = store.tasks
+        for task in uow.execute(sa.select(tasks).where(tasks.c.item_id == item.item_id, tasks.c.state.in_(
+                (pb.TASK_STATE_UNASSIGNED, pb.TASK_STATE_ASSIGNED, pb.TASK_STATE_WAITING)))).all():
+            if task.assignee:
+                _release(uow, task, "the item was moved")
+            uow.execute(tasks.update().where(tasks.c.task_id == task.task_id).values(
+                state=pb.TASK_STATE_CANCELLED, updated_at=time.time()))
+        uow.execute(store.item_moves.insert().values(
+            tenant=caller.tenant, item_id=item.item_id, from_stage_id=item.stage_id, to_stage_id=request.stage_id,
+            moved_by=caller.subject, reason=reason, at=time.time()))
+        progress.move(uow, item, stages, routing.stage(stages, request.stage_id))
+    return item_progress(db, caller, request.item_id)
+
+
+def set_person(db: Database, caller: Principal, person: pb.Person) -> pb.Person:
+    if not person.subject.strip():
+        raise InvalidArgument("a person needs the subject their tokens carry")
+    if person.seniority not in pb.Seniority.values():
+        raise InvalidArgument("seniority is one of " + ", ".join(pb.Seniority.keys()))
+    table = store.people
+    key = (table.c.tenant == caller.tenant) & (table.c.subject == person.subject)
+    values = dict(display_name=person.display_name.strip(), seniority=person.seniority, vendor_id=person.vendor_id)
+    with db.unit_of_work() as uow:
+        if uow.execute(sa.select(table.c.subject).where(key)).first() is None:
+            uow.execute(table.insert().values(tenant=caller.tenant, subject=person.subject, **values))
+        else:
+            uow.execute(table.update().where(key).values(**values))
+    return person
+
+
+def list_people(db: Database, caller: Principal) -> list[pb.Person]:
+    table = store.people
+    with db.read() as conn:
+        rows = conn.execute(sa.select(table).where(table.c.tenant == caller.tenant).order_by(table.c.subject)).all()
+    return [pb.Person(subject=row.subject, display_name=row.display_name, seniority=row.seniority, vendor_id=row.vendor_id)
+            for row in rows]
+
+
 def item_progress(db: Database, caller: Principal, item_id: str) -> pb.GetItemProgressResponse:
     with db.read() as conn:
         item = progress.item_row(conn, item_id)
@@ -242,7 +294,10 @@ def _visible(conn, caller: Principal, task_id: str):
 def _refusal(conn, task, caller: Principal) -> str:
     """Why the caller may not take this task (its stage's rules; a reviewer never reviews their own annotation)."""
     item = progress.item_row(conn, task.item_id)
-    reason = routing.refusal(routing.stage(progress.stages_for(conn, item), task.stage_id), caller)
+    people = store.people
+    seniority = conn.execute(sa.select(people.c.seniority).where(people.c.tenant == caller.tenant,
+                                                                 people.c.subject == caller.subject)).scalar() or 0
+    reason = routing.refusal(routing.stage(progress.stages_for(conn, item), task.stage_id), caller, seniority)
     if not reason and task.stage_kind == pb.STAGE_KIND_REVIEW:
         author = progress.annotated_by(conn, item)
         if author is not None and author.assignee == caller.subject:
