@@ -281,3 +281,26 @@ def test_a_stage_with_a_minimum_seniority_is_worked_only_by_people_recorded_that
     assert tasks.claim(db, BOB, pb.ClaimTaskRequest(workflow_id=workflow_id)).assignee == "bob"
     assert [(p.subject, p.seniority) for p in tasks.list_people(db, MANAGER)] == [
         ("alice", pb.SENIORITY_RADIOGRAPHER), ("bob", pb.SENIORITY_SENIOR_RADIOLOGIST)]
+
+
+def test_a_vendor_sees_and_takes_only_tasks_of_stages_given_to_its_vendor(db):
+    stages = [pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE, assignment=pb.AssignmentSettings(vendor_id="acme")),
+              pb.Stage(stage_id="review", kind=pb.STAGE_KIND_REVIEW),
+              pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)]
+    dataset_id, workflow_id = dataset(db, stages)
+    item = add_item(db, dataset_id)
+    acme = Principal("acme-1", "vendor", TENANT, vendor="acme")
+    globex = Principal("globex-1", "vendor", TENANT, vendor="globex")
+    [task] = progress(db, item).tasks
+    assert tasks.list_tasks(db, globex, pb.ListTasksRequest(), 0, 100)[0] == []
+    for call in (lambda: tasks.get_task(db, globex, task.task_id),
+                 lambda: tasks.claim(db, globex, pb.ClaimTaskRequest(task_id=task.task_id)),
+                 lambda: tasks.claim(db, globex, pb.ClaimTaskRequest(workflow_id=workflow_id)),
+                 lambda: tasks.release(db, globex, task.task_id),
+                 lambda: tasks.item_progress(db, globex, item)):
+        with pytest.raises(NotFound):
+            call()
+    with pytest.raises(PermissionDenied, match="given to vendor acme|worked by vendor acme"):
+        tasks.claim(db, ALICE, pb.ClaimTaskRequest(task_id=task.task_id))
+    assert tasks.claim(db, acme, pb.ClaimTaskRequest(workflow_id=workflow_id)).task_id == task.task_id
+    assert [t.task_id for t in tasks.list_tasks(db, acme, pb.ListTasksRequest(), 0, 100)[0]] == [task.task_id]
