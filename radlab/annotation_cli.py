@@ -23,6 +23,9 @@ def add_commands(commands, server_command) -> None:
     listing.add_argument("--text", help="text in the item's name or series description")
     listing.add_argument("--label", type=int, help="only items where this label class value is present")
     listing.add_argument("--folder", help="folder id")
+    listing.add_argument("--stage", help="only items now at this workflow stage (its id)")
+    listing.add_argument("--assignee", help="only items with a task held by this person now")
+    listing.add_argument("--completed", choices=("yes", "no"), help="only items that reached COMPLETE (yes) or not (no)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     listing.set_defaults(run=_items_list)
     tag = items.add_parser("tag", help="set an item's tags (replacing them)")
@@ -79,7 +82,10 @@ def _items_list(args: argparse.Namespace) -> int:
     from radlab.client import Client
 
     filters = {key: value for key, value in (("tag", args.tag), ("modality", args.modality), ("body_part", args.body_part), ("text", args.text),
-                                             ("label_value", args.label), ("folder_id", args.folder)) if value}
+                                             ("label_value", args.label), ("folder_id", args.folder),
+                                             ("stage_id", args.stage), ("assignee", args.assignee)) if value}
+    if args.completed:
+        filters |= {"filter_completed": True, "completed": args.completed == "yes"}
     with Client() as client:
         for item in client.list_items(args.dataset, **filters):
             if args.json:

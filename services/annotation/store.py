@@ -84,11 +84,16 @@ items = sa.Table(
     sa.Column("item_metadata", sa.JSON, nullable=False),
     sa.Column("volume_ref", sa.LargeBinary, nullable=False),  # radlab.type.v1.VolumeRef
     sa.Column("created_at", sa.Float, nullable=False),
+    # Where the item stands in its workflow, as workflow's events say, and the time of the event that said it last.
+    sa.Column("stage_id", sa.String(100), nullable=False, default=""),
+    sa.Column("completed", sa.Boolean, nullable=False, default=False),
+    sa.Column("stage_at", sa.Float, nullable=False, default=0.0),
     sa.Index("items_by_dataset", "dataset_id", "seq"),
     sa.Index("items_by_modality", "dataset_id", "modality", "seq"),
     sa.Index("items_by_folder", "dataset_id", "folder_id", "seq"),
     sa.Index("items_by_body_part", "dataset_id", "body_part", "seq"),
     sa.Index("items_by_time", "dataset_id", "created_at"),
+    sa.Index("items_by_stage", "dataset_id", "stage_id", "seq"),
 )
 
 item_tags = sa.Table(
@@ -199,6 +204,8 @@ task_access = sa.Table(
     sa.Column("tenant", sa.String(100), nullable=False),
     sa.Column("item_id", sa.String(36), nullable=False),
     sa.Column("stage_kind", sa.Integer, nullable=False),
+    # False once the task is done: its holder keeps seeing the item but no longer holds a task on it.
+    sa.Column("open", sa.Boolean, nullable=False, default=True),
     sa.Index("task_access_by_subject", "tenant", "subject", "item_id"),
 )
 

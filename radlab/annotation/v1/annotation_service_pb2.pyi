@@ -356,7 +356,7 @@ class Annotation(_message.Message):
     def __init__(self, annotation_id: _Optional[str] = ..., item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., annotator: _Optional[str] = ..., model_id: _Optional[str] = ..., vendor_id: _Optional[str] = ..., version: _Optional[int] = ..., key_slice_version: _Optional[int] = ..., state: _Optional[_Union[AnnotationState, str]] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., submit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Item(_message.Message):
-    __slots__ = ("item_id", "dataset_id", "volume_id", "volume_ref", "study_id", "series_id", "modality", "display_name", "folder_id", "tags", "annotations", "create_time", "series_description", "metadata", "label_values", "body_part")
+    __slots__ = ("item_id", "dataset_id", "volume_id", "volume_ref", "study_id", "series_id", "modality", "display_name", "folder_id", "tags", "annotations", "create_time", "series_description", "metadata", "label_values", "body_part", "stage_id", "completed", "assignees")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -380,6 +380,9 @@ class Item(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     LABEL_VALUES_FIELD_NUMBER: _ClassVar[int]
     BODY_PART_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEES_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     dataset_id: str
     volume_id: str
@@ -396,10 +399,13 @@ class Item(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     label_values: _containers.RepeatedScalarFieldContainer[int]
     body_part: str
-    def __init__(self, item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., volume_ref: _Optional[_Union[_geometry_pb2.VolumeRef, _Mapping]] = ..., study_id: _Optional[str] = ..., series_id: _Optional[str] = ..., modality: _Optional[str] = ..., display_name: _Optional[str] = ..., folder_id: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., annotations: _Optional[_Iterable[_Union[Annotation, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., series_description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., label_values: _Optional[_Iterable[int]] = ..., body_part: _Optional[str] = ...) -> None: ...
+    stage_id: str
+    completed: bool
+    assignees: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., volume_ref: _Optional[_Union[_geometry_pb2.VolumeRef, _Mapping]] = ..., study_id: _Optional[str] = ..., series_id: _Optional[str] = ..., modality: _Optional[str] = ..., display_name: _Optional[str] = ..., folder_id: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., annotations: _Optional[_Iterable[_Union[Annotation, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., series_description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., label_values: _Optional[_Iterable[int]] = ..., body_part: _Optional[str] = ..., stage_id: _Optional[str] = ..., completed: _Optional[bool] = ..., assignees: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListItemsRequest(_message.Message):
-    __slots__ = ("dataset_id", "folder_id", "tag", "page_size", "page_token", "modality", "text", "label_value", "create_after", "create_before", "newest_first", "body_part")
+    __slots__ = ("dataset_id", "folder_id", "tag", "page_size", "page_token", "modality", "text", "label_value", "create_after", "create_before", "newest_first", "body_part", "stage_id", "assignee", "completed", "filter_completed")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     FOLDER_ID_FIELD_NUMBER: _ClassVar[int]
     TAG_FIELD_NUMBER: _ClassVar[int]
@@ -412,6 +418,10 @@ class ListItemsRequest(_message.Message):
     CREATE_BEFORE_FIELD_NUMBER: _ClassVar[int]
     NEWEST_FIRST_FIELD_NUMBER: _ClassVar[int]
     BODY_PART_FIELD_NUMBER: _ClassVar[int]
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    FILTER_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     folder_id: str
     tag: str
@@ -424,7 +434,11 @@ class ListItemsRequest(_message.Message):
     create_before: _timestamp_pb2.Timestamp
     newest_first: bool
     body_part: str
-    def __init__(self, dataset_id: _Optional[str] = ..., folder_id: _Optional[str] = ..., tag: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., modality: _Optional[str] = ..., text: _Optional[str] = ..., label_value: _Optional[int] = ..., create_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., newest_first: _Optional[bool] = ..., body_part: _Optional[str] = ...) -> None: ...
+    stage_id: str
+    assignee: str
+    completed: bool
+    filter_completed: bool
+    def __init__(self, dataset_id: _Optional[str] = ..., folder_id: _Optional[str] = ..., tag: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., modality: _Optional[str] = ..., text: _Optional[str] = ..., label_value: _Optional[int] = ..., create_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., newest_first: _Optional[bool] = ..., body_part: _Optional[str] = ..., stage_id: _Optional[str] = ..., assignee: _Optional[str] = ..., completed: _Optional[bool] = ..., filter_completed: _Optional[bool] = ...) -> None: ...
 
 class ListItemsResponse(_message.Message):
     __slots__ = ("items", "next_page_token")

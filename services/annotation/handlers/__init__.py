@@ -10,7 +10,9 @@ from radlab.interpolation.v1 import events_pb2 as interpolation_events
 from radlab.tokens import DAY_S, DEFAULT_MAX_TTL_DAYS
 from radlab.workflow.v1 import events_pb2 as workflow_events
 from services.annotation import store
-from services.annotation.handlers.access import on_task_assigned, on_task_released
+from services.annotation.handlers.access import (
+    on_stage_completed, on_task_assigned, on_task_completed, on_task_created, on_task_released,
+)
 from services.annotation.handlers.consensus import on_consensus
 from services.annotation.handlers.annotations import on_annotation_version_saved, on_slices_interpolated
 from services.annotation.handlers.items import on_volume_ready
@@ -34,7 +36,8 @@ class Ports:
 
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
     """VolumeReady → an item; its own AnnotationVersionSaved → the label array and KeySlicesSaved; SlicesInterpolated →
-    a new version while current; TaskAssigned and TaskReleased → who sees which item; ConsensusReached/Disputed → the
+    a new version while current; TaskAssigned/Released/Completed/Created and StageCompleted → who sees which item, and
+    where it stands; ConsensusReached/Disputed → the
     merge as an annotation; revoked tokens. PredictionsReady comes with training."""
     return {
         event_type(ingestion_events.VolumeReady): idempotent(ports.db, consumer, on_volume_ready),
@@ -42,6 +45,9 @@ def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
         event_type(interpolation_events.SlicesInterpolated): lambda event: on_slices_interpolated(ports, consumer, event),
         event_type(workflow_events.TaskAssigned): idempotent(ports.db, consumer, on_task_assigned),
         event_type(workflow_events.TaskReleased): idempotent(ports.db, consumer, on_task_released),
+        event_type(workflow_events.TaskCompleted): idempotent(ports.db, consumer, on_task_completed),
+        event_type(workflow_events.TaskCreated): idempotent(ports.db, consumer, on_task_created),
+        event_type(workflow_events.StageCompleted): idempotent(ports.db, consumer, on_stage_completed),
         event_type(workflow_events.ConsensusReached): lambda event: on_consensus(ports, consumer, event),
         event_type(workflow_events.ConsensusDisputed): lambda event: on_consensus(ports, consumer, event),
         **store.revoked_tokens.event_handlers(ports.db, consumer),

@@ -42,6 +42,7 @@ def on_volume_ready(uow: UnitOfWork, event: Event) -> None:
         display_name=name,
         search_text=f"{name}\n{ready.series_description}".lower(), series_description=ready.series_description,
         folder_id="", item_metadata={}, volume_ref=ready.volume_ref.SerializeToString(), created_at=time.time(),
+        stage_id="", completed=False, stage_at=0.0,
     ))
     uow.emit(events_pb2.ItemAdded(item_id=item_id, dataset_id=ready.dataset_id, volume_id=ready.volume_id,
                                   study_id=ready.study_id, series_id=ready.series_id, modality=ready.modality),
@@ -90,6 +91,12 @@ def list_items(db: Database, caller: Principal, request: pb.ListItemsRequest, af
         labels = store.item_labels
         query = query.where(table.c.seq.in_(sa.select(labels.c.item_seq).where(
             labels.c.dataset_id == request.dataset_id, labels.c.label_value == request.label_value)))
+    if request.stage_id:
+        query = query.where(table.c.stage_id == request.stage_id)
+    if request.filter_completed:
+        query = query.where(table.c.completed.is_(request.completed))
+    if request.assignee:
+        query = query.where(table.c.item_id.in_(access.held_by(caller.tenant, request.assignee)))
     if request.HasField("create_after"):
         query = query.where(table.c.created_at >= request.create_after.ToNanoseconds() / 1e9)
     if request.HasField("create_before"):
@@ -98,7 +105,8 @@ def list_items(db: Database, caller: Principal, request: pb.ListItemsRequest, af
         datasets.visible(conn, caller, request.dataset_id)
         rows, next_after = paging.page_of(conn, query, table.c.seq, after, limit, newest_first=request.newest_first)
         tags, labels = values_by_item(conn, store.item_tags.c.tag, rows), values_by_item(conn, store.item_labels.c.label_value, rows)
-        return [_item(row, tags.get(row.seq, []), labels.get(row.seq, [])) for row in rows], next_after
+        held = access.holders(conn, [row.item_id for row in rows])
+        return [_item(row, tags.get(row.seq, []), labels.get(row.seq, []), held.get(row.item_id, [])) for row in rows], next_after
 
 
 def get_item(db: Database, caller: Principal, item_id: str) -> pb.Item:
@@ -163,18 +171,18 @@ def list_folders(db: Database, caller: Principal, dataset_id: str, after: int, l
 def item_message(conn, caller: Principal, row) -> pb.Item:
     """The item with its tags, the label values present and the annotations the caller may see."""
     tags, labels = values_by_item(conn, store.item_tags.c.tag, [row]), values_by_item(conn, store.item_labels.c.label_value, [row])
-    item = _item(row, tags.get(row.seq, []), labels.get(row.seq, []))
+    item = _item(row, tags.get(row.seq, []), labels.get(row.seq, []), access.holders(conn, [row.item_id]).get(row.item_id, []))
     item.annotations.extend(annotations_of(conn, caller, row.item_id))
     return item
 
 
-def _item(row, tags: list[str], label_values: list[int]) -> pb.Item:
+def _item(row, tags: list[str], label_values: list[int], assignees: list[str]) -> pb.Item:
     return pb.Item(
         item_id=row.item_id, dataset_id=row.dataset_id, volume_id=row.volume_id, volume_ref=volume_ref(row),
         study_id=row.study_id, series_id=row.series_id, modality=row.modality, display_name=row.display_name,
         folder_id=row.folder_id, tags=tags, create_time=timestamp(row.created_at),
         series_description=row.series_description, metadata=row.item_metadata, label_values=label_values,
-        body_part=row.body_part,
+        body_part=row.body_part, stage_id=row.stage_id, completed=row.completed, assignees=assignees,
     )
 
 
