@@ -48,6 +48,7 @@ items = sa.Table(
     sa.Column("annotation_id", sa.String(36), nullable=False, default=""),
     sa.Column("annotation_version", sa.Integer, nullable=False, default=0),
     sa.Column("entered_at", sa.Float, nullable=False),
+    sa.Index("items_by_stage", "workflow_id", "stage_id", "entered_at"),
 )
 
 tasks = sa.Table(
@@ -76,6 +77,7 @@ tasks = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Index("tasks_open_by_stage", "workflow_id", "stage_id", "state", "seq"),
     sa.Index("tasks_by_assignee", "tenant", "assignee", "state"),
+    sa.Index("tasks_by_claim_deadline", "tenant", "state", "claim_expires_at"),
 )
 
 # Round-robin position per workflow stage: the index of the next assignee in the stage's list.

@@ -182,14 +182,16 @@ def move(uow: UnitOfWork, item, stages: list[pb.Stage], target: pb.Stage) -> Non
 def _request_training(uow: UnitOfWork, item, stages: list[pb.Stage], complete: pb.Stage) -> None:
     """Each time a model stage's `train_every_completed_items` more items of the workflow completed, TrainingRequested
     with every completed item and its final labels."""
+    models = [stage for stage in stages if stage.kind == pb.STAGE_KIND_MODEL and stage.model.train_every_completed_items > 0]
+    if not models:
+        return
     items, known = store.items, store.item_annotations
     completed = uow.execute(sa.select(items.c.item_id, items.c.volume_id, items.c.annotation_id, items.c.annotation_version,
                                       known.c.labels_key).join(known, known.c.annotation_id == items.c.annotation_id, isouter=True)
                             .where(items.c.workflow_id == item.workflow_id, items.c.stage_id == complete.stage_id)
                             .order_by(items.c.entered_at)).all()
-    for model in (stage for stage in stages if stage.kind == pb.STAGE_KIND_MODEL):
-        every = model.model.train_every_completed_items
-        if every <= 0 or len(completed) % every:
+    for model in models:
+        if len(completed) % model.model.train_every_completed_items:
             continue
         uow.emit(events_pb2.TrainingRequested(
             workflow_id=item.workflow_id, dataset_id=item.dataset_id, model_kind=model.model.model_kind,

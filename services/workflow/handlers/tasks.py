@@ -20,7 +20,7 @@ from shared.errors import Conflict, FailedPrecondition, InvalidArgument, NotFoun
 from shared.protos import timestamp
 
 MANAGERS = ("admin", "manager")
-CLAIM_CANDIDATES = 50  # open tasks tried per claim of "the next one" before giving up as contended
+CLAIM_CANDIDATES = 10  # open tasks fetched at a time for a claim of "the next one"
 
 
 def list_tasks(db: Database, caller: Principal, request: pb.ListTasksRequest, after: int, limit: int):
