@@ -48,6 +48,9 @@ items = sa.Table(
     sa.Column("annotation_id", sa.String(36), nullable=False, default=""),
     sa.Column("annotation_version", sa.Integer, nullable=False, default=0),
     sa.Column("entered_at", sa.Float, nullable=False),
+    # What routes decide on: the item's tags (ItemUpdated) and the label values of its carrying annotation.
+    sa.Column("tags", sa.JSON, nullable=False, default=list),
+    sa.Column("label_values", sa.JSON, nullable=False, default=list),
     sa.Index("items_by_stage", "workflow_id", "stage_id", "entered_at"),
 )
 
@@ -99,6 +102,7 @@ item_annotations = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("submitted_version", sa.Integer, nullable=False, default=0),
     sa.Column("labels_key", sa.String(400), nullable=False, default=""),
+    sa.Column("label_values", sa.JSON, nullable=False, default=list),
 )
 
 consensus_results = sa.Table(

@@ -304,3 +304,23 @@ def test_a_vendor_sees_and_takes_only_tasks_of_stages_given_to_its_vendor(db):
         tasks.claim(db, ALICE, pb.ClaimTaskRequest(task_id=task.task_id))
     assert tasks.claim(db, acme, pb.ClaimTaskRequest(workflow_id=workflow_id)).task_id == task.task_id
     assert [t.task_id for t in tasks.list_tasks(db, acme, pb.ListTasksRequest(), 0, 100)[0]] == [task.task_id]
+
+
+def test_routes_send_an_item_on_by_its_tags_and_the_classes_its_annotation_holds(db):
+    stages = [pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE, next_stage_id="review", routes=[
+                  pb.Route(stage_id="senior-review", tag="urgent"), pb.Route(stage_id="specialist", label_present=7)]),
+              pb.Stage(stage_id="review", kind=pb.STAGE_KIND_REVIEW, next_stage_id="done"),
+              pb.Stage(stage_id="senior-review", kind=pb.STAGE_KIND_REVIEW, next_stage_id="done"),
+              pb.Stage(stage_id="specialist", kind=pb.STAGE_KIND_REVIEW, next_stage_id="done"),
+              pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)]
+    dataset_id, workflow_id = dataset(db, stages)
+    urgent, lesion, plain = (add_item(db, dataset_id) for _ in range(3))
+    deliver(db, annotation_events.ItemUpdated(item_id=urgent, dataset_id=dataset_id, tags=["urgent", "chest"]))
+    for item, labels in ((urgent, [1]), (lesion, [1, 7]), (plain, [1])):
+        tasks.claim(db, ALICE, pb.ClaimTaskRequest(workflow_id=workflow_id))
+        deliver(db, annotation_events.AnnotationSubmitted(item_id=item, annotation_id=item[:30] + "-ann", version=1, annotator="alice",
+                                                          labels=label_pb2.Mask(key="k", label_values=labels)))
+    assert [progress(db, item).stage_id for item in (urgent, lesion, plain)] == ["senior-review", "specialist", "review"]
+    with pytest.raises(InvalidArgument, match="route 0 needs a stage_id and a condition"):
+        dataset(db, [pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE, routes=[pb.Route(stage_id="done")]),
+                     pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)])

@@ -205,3 +205,13 @@ def test_a_workflow_graph_with_an_unreachable_stage_or_a_cycle_without_exit_is_r
             wpb.Stage(stage_id="r", kind=wpb.STAGE_KIND_REVIEW), done])
     validate(default_stages())
     validate([annotate, done])
+
+
+def test_a_route_holds_on_tags_classes_and_consensus_agreement():
+    from services.workflow.domain.routing import ItemFacts, holds
+
+    facts = ItemFacts(frozenset({"urgent"}), frozenset({3}), 0.72)
+    assert holds(pb.Route(stage_id="x", tag="urgent"), facts) and not holds(pb.Route(stage_id="x", tag="chest"), facts)
+    assert holds(pb.Route(stage_id="x", label_present=3), facts) and not holds(pb.Route(stage_id="x", label_present=4), facts)
+    assert holds(pb.Route(stage_id="x", below_agreement=0.8), facts) and not holds(pb.Route(stage_id="x", min_agreement=0.8), facts)
+    assert not holds(pb.Route(stage_id="x", min_agreement=0.1), ItemFacts())  # no consensus yet: no agreement to meet

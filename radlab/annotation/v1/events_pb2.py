@@ -27,7 +27,7 @@ from radlab.type.v1 import geometry_pb2 as radlab_dot_type_dot_v1_dot_geometry__
 from radlab.type.v1 import label_pb2 as radlab_dot_type_dot_v1_dot_label__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!radlab/annotation/v1/events.proto\x12\x14radlab.annotation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dradlab/type/v1/geometry.proto\x1a\x1aradlab/type/v1/label.proto\"C\n\x0e\x44\x61tasetCreated\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63reator\x18\x03 \x01(\t\"6\n\rDatasetShared\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x11\n\tvendor_id\x18\x02 \x01(\t\"8\n\x0f\x44\x61tasetUnshared\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x11\n\tvendor_id\x18\x02 \x01(\t\"z\n\tItemAdded\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x11\n\tvolume_id\x18\x03 \x01(\t\x12\x10\n\x08study_id\x18\x04 \x01(\t\x12\x11\n\tseries_id\x18\x05 \x01(\t\x12\x10\n\x08modality\x18\x06 \x01(\t\"`\n\x0eLabelKeySlices\x12\x13\n\x0blabel_value\x18\x01 \x01(\x05\x12\x1b\n\x13\x64rawn_slice_indices\x18\x02 \x03(\x05\x12\x1c\n\x14\x61\x62sent_slice_indices\x18\x03 \x03(\x05\"\xc8\x01\n\x16\x41nnotationVersionSaved\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x16\n\x0eparent_version\x18\x05 \x01(\x03\x12\x0e\n\x06\x61uthor\x18\x06 \x01(\t\x12\x13\n\x0binterpolate\x18\x07 \x01(\x08\x12$\n\x05plane\x18\x08 \x01(\x0e\x32\x15.radlab.type.v1.Plane\"\xf6\x01\n\x0eKeySlicesSaved\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x11\n\tvolume_id\x18\x05 \x01(\t\x12$\n\x05plane\x18\x06 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12\x38\n\nkey_slices\x18\x07 \x03(\x0b\x32$.radlab.annotation.v1.LabelKeySlices\x12$\n\x06labels\x18\x08 \x01(\x0b\x32\x14.radlab.type.v1.Mask\"\xae\x01\n\x13\x41nnotationSubmitted\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x11\n\tannotator\x18\x05 \x01(\t\x12\x11\n\tvendor_id\x18\x06 \x01(\t\x12$\n\x06labels\x18\x07 \x01(\x0b\x32\x14.radlab.type.v1.Mask\"e\n\x0cTokenRevoked\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrevoked_by\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!radlab/annotation/v1/events.proto\x12\x14radlab.annotation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dradlab/type/v1/geometry.proto\x1a\x1aradlab/type/v1/label.proto\"C\n\x0e\x44\x61tasetCreated\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63reator\x18\x03 \x01(\t\"6\n\rDatasetShared\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x11\n\tvendor_id\x18\x02 \x01(\t\"8\n\x0f\x44\x61tasetUnshared\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x11\n\tvendor_id\x18\x02 \x01(\t\"z\n\tItemAdded\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x11\n\tvolume_id\x18\x03 \x01(\t\x12\x10\n\x08study_id\x18\x04 \x01(\t\x12\x11\n\tseries_id\x18\x05 \x01(\t\x12\x10\n\x08modality\x18\x06 \x01(\t\"S\n\x0bItemUpdated\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x0c\n\x04tags\x18\x03 \x03(\t\x12\x11\n\tfolder_id\x18\x04 \x01(\t\"`\n\x0eLabelKeySlices\x12\x13\n\x0blabel_value\x18\x01 \x01(\x05\x12\x1b\n\x13\x64rawn_slice_indices\x18\x02 \x03(\x05\x12\x1c\n\x14\x61\x62sent_slice_indices\x18\x03 \x03(\x05\"\xc8\x01\n\x16\x41nnotationVersionSaved\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x16\n\x0eparent_version\x18\x05 \x01(\x03\x12\x0e\n\x06\x61uthor\x18\x06 \x01(\t\x12\x13\n\x0binterpolate\x18\x07 \x01(\x08\x12$\n\x05plane\x18\x08 \x01(\x0e\x32\x15.radlab.type.v1.Plane\"\xf6\x01\n\x0eKeySlicesSaved\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x11\n\tvolume_id\x18\x05 \x01(\t\x12$\n\x05plane\x18\x06 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12\x38\n\nkey_slices\x18\x07 \x03(\x0b\x32$.radlab.annotation.v1.LabelKeySlices\x12$\n\x06labels\x18\x08 \x01(\x0b\x32\x14.radlab.type.v1.Mask\"\xae\x01\n\x13\x41nnotationSubmitted\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x03\x12\x11\n\tannotator\x18\x05 \x01(\t\x12\x11\n\tvendor_id\x18\x06 \x01(\t\x12$\n\x06labels\x18\x07 \x01(\x0b\x32\x14.radlab.type.v1.Mask\"e\n\x0cTokenRevoked\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrevoked_by\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,14 +42,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DATASETUNSHARED']._serialized_end=332
   _globals['_ITEMADDED']._serialized_start=334
   _globals['_ITEMADDED']._serialized_end=456
-  _globals['_LABELKEYSLICES']._serialized_start=458
-  _globals['_LABELKEYSLICES']._serialized_end=554
-  _globals['_ANNOTATIONVERSIONSAVED']._serialized_start=557
-  _globals['_ANNOTATIONVERSIONSAVED']._serialized_end=757
-  _globals['_KEYSLICESSAVED']._serialized_start=760
-  _globals['_KEYSLICESSAVED']._serialized_end=1006
-  _globals['_ANNOTATIONSUBMITTED']._serialized_start=1009
-  _globals['_ANNOTATIONSUBMITTED']._serialized_end=1183
-  _globals['_TOKENREVOKED']._serialized_start=1185
-  _globals['_TOKENREVOKED']._serialized_end=1286
+  _globals['_ITEMUPDATED']._serialized_start=458
+  _globals['_ITEMUPDATED']._serialized_end=541
+  _globals['_LABELKEYSLICES']._serialized_start=543
+  _globals['_LABELKEYSLICES']._serialized_end=639
+  _globals['_ANNOTATIONVERSIONSAVED']._serialized_start=642
+  _globals['_ANNOTATIONVERSIONSAVED']._serialized_end=842
+  _globals['_KEYSLICESSAVED']._serialized_start=845
+  _globals['_KEYSLICESSAVED']._serialized_end=1091
+  _globals['_ANNOTATIONSUBMITTED']._serialized_start=1094
+  _globals['_ANNOTATIONSUBMITTED']._serialized_end=1268
+  _globals['_TOKENREVOKED']._serialized_start=1270
+  _globals['_TOKENREVOKED']._serialized_end=1371
 # @@protoc_insertion_point(module_scope)

@@ -53,6 +53,18 @@ class ItemAdded(_message.Message):
     modality: str
     def __init__(self, item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., study_id: _Optional[str] = ..., series_id: _Optional[str] = ..., modality: _Optional[str] = ...) -> None: ...
 
+class ItemUpdated(_message.Message):
+    __slots__ = ("item_id", "dataset_id", "tags", "folder_id")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    FOLDER_ID_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    dataset_id: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    folder_id: str
+    def __init__(self, item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., folder_id: _Optional[str] = ...) -> None: ...
+
 class LabelKeySlices(_message.Message):
     __slots__ = ("label_value", "drawn_slice_indices", "absent_slice_indices")
     LABEL_VALUE_FIELD_NUMBER: _ClassVar[int]

@@ -231,7 +231,7 @@ class ModelSettings(_message.Message):
     def __init__(self, model_id: _Optional[str] = ..., model_kind: _Optional[str] = ..., train_every_completed_items: _Optional[int] = ...) -> None: ...
 
 class Stage(_message.Message):
-    __slots__ = ("stage_id", "name", "kind", "assignment", "review", "consensus", "model", "next_stage_id", "webhook")
+    __slots__ = ("stage_id", "name", "kind", "assignment", "review", "consensus", "model", "next_stage_id", "webhook", "routes")
     STAGE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -241,6 +241,7 @@ class Stage(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     NEXT_STAGE_ID_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
     stage_id: str
     name: str
     kind: StageKind
@@ -250,7 +251,22 @@ class Stage(_message.Message):
     model: ModelSettings
     next_stage_id: str
     webhook: WebhookSettings
-    def __init__(self, stage_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[StageKind, str]] = ..., assignment: _Optional[_Union[AssignmentSettings, _Mapping]] = ..., review: _Optional[_Union[ReviewSettings, _Mapping]] = ..., consensus: _Optional[_Union[ConsensusSettings, _Mapping]] = ..., model: _Optional[_Union[ModelSettings, _Mapping]] = ..., next_stage_id: _Optional[str] = ..., webhook: _Optional[_Union[WebhookSettings, _Mapping]] = ...) -> None: ...
+    routes: _containers.RepeatedCompositeFieldContainer[Route]
+    def __init__(self, stage_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[StageKind, str]] = ..., assignment: _Optional[_Union[AssignmentSettings, _Mapping]] = ..., review: _Optional[_Union[ReviewSettings, _Mapping]] = ..., consensus: _Optional[_Union[ConsensusSettings, _Mapping]] = ..., model: _Optional[_Union[ModelSettings, _Mapping]] = ..., next_stage_id: _Optional[str] = ..., webhook: _Optional[_Union[WebhookSettings, _Mapping]] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ...) -> None: ...
+
+class Route(_message.Message):
+    __slots__ = ("stage_id", "tag", "label_present", "min_agreement", "below_agreement")
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    LABEL_PRESENT_FIELD_NUMBER: _ClassVar[int]
+    MIN_AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    BELOW_AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    stage_id: str
+    tag: str
+    label_present: int
+    min_agreement: float
+    below_agreement: float
+    def __init__(self, stage_id: _Optional[str] = ..., tag: _Optional[str] = ..., label_present: _Optional[int] = ..., min_agreement: _Optional[float] = ..., below_agreement: _Optional[float] = ...) -> None: ...
 
 class WebhookSettings(_message.Message):
     __slots__ = ("url", "secret", "wait_for_answer", "reject_stage_id")

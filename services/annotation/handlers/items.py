@@ -140,6 +140,10 @@ def update_item(db: Database, caller: Principal, item: pb.Item, paths: list[str]
                 uow.execute(store.item_tags.insert(), [dict(item_seq=row.seq, tag=tag, dataset_id=row.dataset_id) for tag in tags])
         audit.record(uow, caller.tenant, caller.subject, "item.updated", dataset_id=row.dataset_id, item_id=row.item_id,
                      before=before, after=after)
+        now = values_by_item(uow, store.item_tags.c.tag, [row]).get(row.seq, [])
+        folder = values.get("folder_id", row.folder_id)
+        uow.emit(events_pb2.ItemUpdated(item_id=row.item_id, dataset_id=row.dataset_id, tags=now, folder_id=folder),
+                 subject=row.item_id, tenant=caller.tenant)
         return item_message(uow, caller, visible_item(uow, caller, item.item_id))
 
 

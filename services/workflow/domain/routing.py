@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass
 
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from shared.auth import Principal
@@ -21,6 +22,34 @@ DIRECT_POLICIES = {pb.ASSIGNMENT_POLICY_ROUND_ROBIN, pb.ASSIGNMENT_POLICY_LEAST_
 
 def stage(stages: Sequence[pb.Stage], stage_id: str) -> pb.Stage:
     return next(candidate for candidate in stages if candidate.stage_id == stage_id)
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What a route's condition looks at: the item's tags, its annotation's label values, its last consensus agreement."""
+
+    tags: frozenset[str] = frozenset()
+    label_values: frozenset[int] = frozenset()
+    agreement: float | None = None
+
+
+def holds(route: pb.Route, facts: ItemFacts) -> bool:
+    condition = route.WhichOneof("condition")
+    if condition == "tag":
+        return route.tag in facts.tags
+    if condition == "label_present":
+        return route.label_present in facts.label_values
+    if condition == "min_agreement":
+        return facts.agreement is not None and facts.agreement >= route.min_agreement
+    if condition == "below_agreement":
+        return facts.agreement is not None and facts.agreement < route.below_agreement
+    return False
+
+
+def passed_to(stages: Sequence[pb.Stage], current: pb.Stage, facts: ItemFacts) -> pb.Stage:
+    """Where an item that passed `current` goes: the first route whose condition holds, else the next stage."""
+    chosen = next((route for route in current.routes if holds(route, facts)), None)
+    return stage(stages, chosen.stage_id) if chosen is not None else next_stage(stages, current)
 
 
 def next_stage(stages: Sequence[pb.Stage], current: pb.Stage) -> pb.Stage:
@@ -59,7 +88,7 @@ def exits(stages: Sequence[pb.Stage], current: pb.Stage) -> list[str]:
     """The stages an item may go to from `current`: on, back (reject), aside (dispute); none from COMPLETE."""
     if current.kind == pb.STAGE_KIND_COMPLETE:
         return []
-    found = [next_stage(stages, current).stage_id]
+    found = [next_stage(stages, current).stage_id, *(route.stage_id for route in current.routes)]
     if current.kind == pb.STAGE_KIND_REVIEW or (current.kind == pb.STAGE_KIND_WEBHOOK and current.webhook.wait_for_answer):
         found.append(reject_stage(stages, current).stage_id)
     if current.kind == pb.STAGE_KIND_CONSENSUS:

@@ -49,9 +49,17 @@ def validate(stages: list[pb.Stage]) -> None:
             raise InvalidArgument(f"stage {stage.stage_id} has no kind")
         if stage.kind == pb.STAGE_KIND_COMPLETE and stage is not stages[-1]:
             raise InvalidArgument(f"stage {stage.stage_id} is COMPLETE but not last")
-        for target in (stage.next_stage_id, stage.review.reject_stage_id, stage.consensus.disputed_stage_id):
+        for target in (stage.next_stage_id, stage.review.reject_stage_id, stage.consensus.disputed_stage_id,
+                       *(route.stage_id for route in stage.routes)):
             if target and target not in ids:
                 raise InvalidArgument(f"stage {stage.stage_id} points to unknown stage {shown(target)}")
+        for number, route in enumerate(stage.routes):
+            if not route.stage_id or route.WhichOneof("condition") is None:
+                raise InvalidArgument(f"stage {stage.stage_id}: route {number} needs a stage_id and a condition "
+                                      "(tag, label_present, min_agreement or below_agreement)")
+            if route.WhichOneof("condition") in ("min_agreement", "below_agreement") and not 0 <= getattr(
+                    route, route.WhichOneof("condition")) <= 1:
+                raise InvalidArgument(f"stage {stage.stage_id}: route {number}'s agreement is a Dice, 0 to 1")
         settings = stage.assignment
         policy = settings.policy
         if policy in (pb.ASSIGNMENT_POLICY_ROUND_ROBIN, pb.ASSIGNMENT_POLICY_LEAST_LOADED) and not settings.assignees:

@@ -49,7 +49,7 @@ def on_item_added(uow: UnitOfWork, event: Event) -> None:
     uow.execute(store.items.insert().values(
         item_id=added.item_id, tenant=tenant, dataset_id=added.dataset_id, volume_id=added.volume_id,
         workflow_id=workflow.workflow_id, stage_id=stages[0].stage_id, stage_kind=stages[0].kind, annotation_id="",
-        annotation_version=0, entered_at=time.time(),
+        annotation_version=0, entered_at=time.time(), tags=[], label_values=[],
     ))
     enter(uow, item_row(uow, added.item_id), stages, stages[0])
 
@@ -59,7 +59,8 @@ def on_annotation_submitted(uow: UnitOfWork, event: Event) -> None:
     annotation; at a consensus stage, once every reader handed in, ReadersFinished has them compared; the merge
     annotation handed in for a reached consensus carries the item on."""
     submitted: annotation_events.AnnotationSubmitted = event.message
-    _know(uow, submitted.item_id, submitted.annotation_id, submitted.version, submitted.version, submitted.labels.key)
+    _know(uow, submitted.item_id, submitted.annotation_id, submitted.version, submitted.version, submitted.labels.key,
+          sorted(submitted.labels.label_values))
     item = item_row(uow, submitted.item_id)
     if item is None or item.stage_kind not in (pb.STAGE_KIND_ANNOTATE, pb.STAGE_KIND_CONSENSUS):
         return  # not in a workflow here, or submitted outside a stage that waits for one (a reviewer's own copy)
@@ -88,23 +89,25 @@ def on_annotation_submitted(uow: UnitOfWork, event: Event) -> None:
 
 
 def _know(uow: UnitOfWork, item_id: str, annotation_id: str, version: int, submitted_version: int = 0,
-          labels_key: str = "") -> None:
+          labels_key: str = "", label_values: list[int] | None = None) -> None:
     """Remember an annotation of the item: its latest version, and (when handed in) that version's label array."""
     known = store.item_annotations
     row = uow.execute(sa.select(known).where(known.c.annotation_id == annotation_id)).first()
     if row is None:
         uow.execute(known.insert().values(annotation_id=annotation_id, item_id=item_id, version=version,
-                                          submitted_version=submitted_version, labels_key=labels_key))
+                                          submitted_version=submitted_version, labels_key=labels_key,
+                                          label_values=label_values or []))
         return
     values = {"version": max(row.version, version)}
     if submitted_version >= row.submitted_version and labels_key:
-        values |= {"submitted_version": submitted_version, "labels_key": labels_key}
+        values |= {"submitted_version": submitted_version, "labels_key": labels_key, "label_values": label_values or []}
     uow.execute(known.update().where(known.c.annotation_id == annotation_id).values(**values))
 
 
 def _carry(uow: UnitOfWork, item, submitted) -> None:
     uow.execute(store.items.update().where(store.items.c.item_id == item.item_id).values(
-        annotation_id=submitted.annotation_id, annotation_version=submitted.version))
+        annotation_id=submitted.annotation_id, annotation_version=submitted.version,
+        label_values=sorted(submitted.labels.label_values)))
 
 
 def on_annotation_version_saved(uow: UnitOfWork, event: Event) -> None:
@@ -213,9 +216,23 @@ def leave(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, outcom
     elif outcome == events_pb2.STAGE_OUTCOME_DISPUTED:
         target = routing.disputed_stage(stages, stage)
     else:
-        target = routing.next_stage(stages, stage)
+        target = routing.passed_to(stages, stage, facts(uow, item))
     _exit(uow, item, stage, outcome, target)
     enter(uow, item, stages, target, rework=rework, comment=comment)
+
+
+def facts(conn, item) -> routing.ItemFacts:
+    """What the item's routes decide on: its tags, its annotation's label values, its last consensus agreement."""
+    results = store.consensus_results
+    row = conn.execute(sa.select(results.c.result).where(results.c.item_id == item.item_id)
+                       .order_by(results.c.seq.desc()).limit(1)).first()
+    agreement = pb.ConsensusResult.FromString(row.result).agreement if row is not None else None
+    return routing.ItemFacts(frozenset(item.tags or ()), frozenset(item.label_values or ()), agreement)
+
+
+def on_item_updated(uow: UnitOfWork, event: Event) -> None:
+    updated: annotation_events.ItemUpdated = event.message
+    uow.execute(store.items.update().where(store.items.c.item_id == updated.item_id).values(tags=list(updated.tags)))
 
 
 def _exit(uow: UnitOfWork, item, stage: pb.Stage, outcome: int, target: pb.Stage) -> None:

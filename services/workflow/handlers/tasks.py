@@ -157,7 +157,7 @@ def _choose(uow: UnitOfWork, item, request: pb.SubmitReviewRequest):
         raise FailedPrecondition(f"annotation {chosen.annotation_id} changed since it was handed in (version "
                                  f"{chosen.version}); submit it, then choose it")
     uow.execute(store.items.update().where(store.items.c.item_id == item.item_id).values(
-        annotation_id=chosen.annotation_id, annotation_version=chosen.version))
+        annotation_id=chosen.annotation_id, annotation_version=chosen.version, label_values=chosen.label_values))
     results = store.consensus_results
     result = uow.execute(sa.select(results.c.consensus_result_id).where(results.c.item_id == item.item_id)
                          .order_by(results.c.seq.desc()).limit(1)).first()
