@@ -230,9 +230,21 @@ class Client:
     def claim_task(self, *, task_id: str = "", workflow_id: str = "", stage_id: str = "",
                    timeout_s: float = 30.0) -> workflow_pb.Task:
         """Claim a task (the one named, or the next one of the workflow/stage), and return once annotation lets the
-        claimant see its item (it learns of the claim through TaskAssigned, a moment later)."""
-        task = self.workflow.ClaimTask(workflow_pb.ClaimTaskRequest(task_id=task_id, workflow_id=workflow_id,
-                                                                    stage_id=stage_id)).task
+        claimant see its item (it learns of the claim through TaskAssigned, a moment later). A claim whose answer is
+        lost on the way is found again among the caller's tasks, so it is never held without the caller knowing."""
+        mine = {"assignee": "me", "state": workflow_pb.TASK_STATE_ASSIGNED}
+        held = {task.task_id for task in self.list_tasks(workflow_id=workflow_id, stage_id=stage_id, **mine)}
+        try:
+            task = self.workflow.ClaimTask(workflow_pb.ClaimTaskRequest(task_id=task_id, workflow_id=workflow_id,
+                                                                        stage_id=stage_id)).task
+        except grpc.RpcError as error:
+            if error.code() not in _BROKEN:
+                raise
+            gained = [task for task in self.list_tasks(workflow_id=workflow_id, stage_id=stage_id, **mine)
+                      if task.task_id not in held and task.task_id == (task_id or task.task_id)]
+            if not gained:
+                raise
+            task = gained[0]
         deadline = time.monotonic() + timeout_s
         while True:
             try:

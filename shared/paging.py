@@ -40,6 +40,16 @@ def decode(token: str) -> int:
         raise InvalidArgument("page_token is not one this server issued; start again without it") from error
 
 
+def requested(request) -> tuple[int, int]:
+    """A List request's (position to start after, page size), from its `page_token` and `page_size` fields."""
+    return decode(request.page_token), page_size(request.page_size)
+
+
+def next_token(after: int | None) -> str:
+    """The `next_page_token` of a response: empty on the last page."""
+    return encode(after) if after else ""
+
+
 def page_of(
     conn: Connection, query: sa.Select, position: sa.ColumnElement[int], after: int, limit: int, *, newest_first: bool = False
 ) -> tuple[list[Row], int | None]:

@@ -26,8 +26,8 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
         return pb.GetDatasetResponse(dataset=_dataset(datasets.get_dataset(self.db, current_principal(), request.dataset_id)))
 
     def ListDatasets(self, request, context):
-        page, after = datasets.list_datasets(self.db, current_principal(), *_page(request))
-        return pb.ListDatasetsResponse(datasets=[_dataset(view) for view in page], next_page_token=_token(after))
+        page, after = datasets.list_datasets(self.db, current_principal(), *paging.requested(request))
+        return pb.ListDatasetsResponse(datasets=[_dataset(view) for view in page], next_page_token=paging.next_token(after))
 
     def ShareDataset(self, request, context):
         view = datasets.share_dataset(self.db, current_principal(), request.dataset_id, request.vendor_id)
@@ -42,20 +42,20 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
         return pb.CreateLabelClassResponse(label_class=classes.create_class(self.db, current_principal(), request))
 
     def ListLabelClasses(self, request, context):
-        page, after = classes.list_classes(self.db, current_principal(), request.dataset_id, *_page(request))
-        return pb.ListLabelClassesResponse(label_classes=page, next_page_token=_token(after))
+        page, after = classes.list_classes(self.db, current_principal(), request.dataset_id, *paging.requested(request))
+        return pb.ListLabelClassesResponse(label_classes=page, next_page_token=paging.next_token(after))
 
     def CreateFolder(self, request, context):
         folder = items.create_folder(self.db, current_principal(), request.dataset_id, request.name, request.parent_folder_id)
         return pb.CreateFolderResponse(folder=folder)
 
     def ListFolders(self, request, context):
-        page, after = items.list_folders(self.db, current_principal(), request.dataset_id, *_page(request))
-        return pb.ListFoldersResponse(folders=page, next_page_token=_token(after))
+        page, after = items.list_folders(self.db, current_principal(), request.dataset_id, *paging.requested(request))
+        return pb.ListFoldersResponse(folders=page, next_page_token=paging.next_token(after))
 
     def ListItems(self, request, context):
-        page, after = items.list_items(self.db, current_principal(), request, *_page(request))
-        return pb.ListItemsResponse(items=page, next_page_token=_token(after))
+        page, after = items.list_items(self.db, current_principal(), request, *paging.requested(request))
+        return pb.ListItemsResponse(items=page, next_page_token=paging.next_token(after))
 
     def GetItem(self, request, context):
         return pb.GetItemResponse(item=items.get_item(self.db, current_principal(), request.item_id))
@@ -80,8 +80,8 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
         return pb.SubmitAnnotationResponse(annotation=annotation)
 
     def ListAnnotationVersions(self, request, context):
-        page, after = annotations.list_versions(self.ports, current_principal(), request.annotation_id, *_page(request))
-        return pb.ListAnnotationVersionsResponse(versions=page, next_page_token=_token(after))
+        page, after = annotations.list_versions(self.ports, current_principal(), request.annotation_id, *paging.requested(request))
+        return pb.ListAnnotationVersionsResponse(versions=page, next_page_token=paging.next_token(after))
 
     def GetAnnotationDiff(self, request, context):
         return annotations.diff(self.ports, current_principal(), request)
@@ -100,12 +100,12 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
         return pb.GetExportResponse(export=exports.get_export(self.ports, current_principal(), request.export_id))
 
     def ListExports(self, request, context):
-        page, after = exports.list_exports(self.ports, current_principal(), request.dataset_id, *_page(request))
-        return pb.ListExportsResponse(exports=page, next_page_token=_token(after))
+        page, after = exports.list_exports(self.ports, current_principal(), request.dataset_id, *paging.requested(request))
+        return pb.ListExportsResponse(exports=page, next_page_token=paging.next_token(after))
 
     def ListAuditEvents(self, request, context):
-        rows, after = audit.list_events(self.db, current_principal(), request.dataset_id, *_page(request))
-        return pb.ListAuditEventsResponse(audit_events=[_audit_event(row) for row in rows], next_page_token=_token(after))
+        rows, after = audit.list_events(self.db, current_principal(), request.dataset_id, *paging.requested(request))
+        return pb.ListAuditEventsResponse(audit_events=[_audit_event(row) for row in rows], next_page_token=paging.next_token(after))
 
     def RevokeToken(self, request, context):
         expiry = request.expire_time
@@ -113,13 +113,6 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
         until = datasets.revoke_token(self.db, self.ports.token_max_ttl_s, current_principal(), request.token_id, requested)
         return pb.RevokeTokenResponse(token_id=request.token_id, expire_time=timestamp(until))
 
-
-def _page(request) -> tuple[int, int]:
-    return paging.decode(request.page_token), paging.page_size(request.page_size)
-
-
-def _token(after: int | None) -> str:
-    return paging.encode(after) if after else ""
 
 
 def _dataset(view: datasets.DatasetView) -> pb.Dataset:

@@ -27,16 +27,16 @@ class AnonymizationServicer(pb_grpc.AnonymizationServiceServicer):
 
     def ListAnonymizationReports(self, request, context):
         page, before = reports.list_reports(
-            self.ports, current_principal(), request.dataset_id, paging.decode(request.page_token), paging.page_size(request.page_size)
+            self.ports, current_principal(), request.dataset_id, *paging.requested(request)
         )
-        return pb.ListAnonymizationReportsResponse(reports=page, next_page_token=paging.encode(before) if before else "")
+        return pb.ListAnonymizationReportsResponse(reports=page, next_page_token=paging.next_token(before))
 
     def ListHeldInstances(self, request, context):
         page, after = held.list_held(
             self.ports, current_principal(), request.dataset_id, request.scan_id, request.state,
-            paging.decode(request.page_token), paging.page_size(request.page_size),
+            *paging.requested(request),
         )
-        return pb.ListHeldInstancesResponse(held_instances=page, next_page_token=paging.encode(after) if after else "")
+        return pb.ListHeldInstancesResponse(held_instances=page, next_page_token=paging.next_token(after))
 
     def ReleaseHeldInstance(self, request, context):
         held_instance = held.release_held(

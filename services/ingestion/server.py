@@ -24,24 +24,24 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
     def ListUploads(self, request, context):
         page, before = uploads.list_uploads(
             self.ports, current_principal(), request.dataset_id, request.state,
-            paging.decode(request.page_token), paging.page_size(request.page_size),
+            *paging.requested(request),
         )
-        return pb.ListUploadsResponse(uploads=page, next_page_token=paging.encode(before) if before else "")
+        return pb.ListUploadsResponse(uploads=page, next_page_token=paging.next_token(before))
 
     def ListStudies(self, request, context):
         studies, after = queries.list_studies(
-            self.ports, current_principal(), request, paging.decode(request.page_token), paging.page_size(request.page_size)
+            self.ports, current_principal(), request, *paging.requested(request)
         )
-        return pb.ListStudiesResponse(studies=studies, next_page_token=paging.encode(after) if after else "")
+        return pb.ListStudiesResponse(studies=studies, next_page_token=paging.next_token(after))
 
     def GetStudy(self, request, context):
         return pb.GetStudyResponse(study=queries.get_study(self.ports, current_principal(), request.study_id))
 
     def ListSeries(self, request, context):
         series, after = queries.list_series(
-            self.ports, current_principal(), request, paging.decode(request.page_token), paging.page_size(request.page_size)
+            self.ports, current_principal(), request, *paging.requested(request)
         )
-        return pb.ListSeriesResponse(series=series, next_page_token=paging.encode(after) if after else "")
+        return pb.ListSeriesResponse(series=series, next_page_token=paging.next_token(after))
 
     def GetSeries(self, request, context):
         return pb.GetSeriesResponse(series=queries.get_series(self.ports, current_principal(), request.series_id))

@@ -23,12 +23,12 @@ class WorkflowServicer(pb_grpc.WorkflowServiceServicer):
         return pb.GetWorkflowResponse(workflow=workflows.get_workflow(self.db, current_principal(), request.workflow_id))
 
     def ListWorkflows(self, request, context):
-        page, after = workflows.list_workflows(self.db, current_principal(), request.dataset_id, *_page(request))
-        return pb.ListWorkflowsResponse(workflows=page, next_page_token=_token(after))
+        page, after = workflows.list_workflows(self.db, current_principal(), request.dataset_id, *paging.requested(request))
+        return pb.ListWorkflowsResponse(workflows=page, next_page_token=paging.next_token(after))
 
     def ListTasks(self, request, context):
-        page, after = tasks.list_tasks(self.db, current_principal(), request, *_page(request))
-        return pb.ListTasksResponse(tasks=page, next_page_token=_token(after))
+        page, after = tasks.list_tasks(self.db, current_principal(), request, *paging.requested(request))
+        return pb.ListTasksResponse(tasks=page, next_page_token=paging.next_token(after))
 
     def GetTask(self, request, context):
         return pb.GetTaskResponse(task=tasks.get_task(self.db, current_principal(), request.task_id))
@@ -70,10 +70,3 @@ class WorkflowServicer(pb_grpc.WorkflowServiceServicer):
     def GetItemProgress(self, request, context):
         return tasks.item_progress(self.db, current_principal(), request.item_id)
 
-
-def _page(request) -> tuple[int, int]:
-    return paging.decode(request.page_token), paging.page_size(request.page_size)
-
-
-def _token(after: int | None) -> str:
-    return paging.encode(after) if after else ""
