@@ -45,8 +45,8 @@ class Stack:
     def start(self, timeout_s: float = 60.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "radlab.cli", *self.command, "--grpc-addr", self.grpc_addr, "--metrics-port", str(self.metrics_port)]
-        log = self.log.open("ab")
-        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=log, text=True)
+        with self.log.open("ab") as log:  # the child keeps its own copy of the handle
+            self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=log, text=True)
         ready = threading.Event()
         lines: list[str] = []
 
