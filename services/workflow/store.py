@@ -51,6 +51,8 @@ items = sa.Table(
     # What routes decide on: the item's tags (ItemUpdated) and the label values of its carrying annotation.
     sa.Column("tags", sa.JSON, nullable=False, default=list),
     sa.Column("label_values", sa.JSON, nullable=False, default=list),
+    # The confidence of the item's last model prediction (PredictionsReady), for routes; none before one.
+    sa.Column("confidence", sa.Float, nullable=True),
     sa.Index("items_by_stage", "workflow_id", "stage_id", "entered_at"),
 )
 
@@ -172,6 +174,16 @@ item_moves = sa.Table(
     sa.Column("moved_by", sa.String(200), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
+)
+
+# Models trained for a workflow (ModelTrained): its model stages pre-label with the newest unless they name one.
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("model_id", sa.String(200), primary_key=True),
+    sa.Column("workflow_id", sa.String(36), nullable=False, index=True),
+    sa.Column("model_kind", sa.String(200), nullable=False),
+    sa.Column("trained_at", sa.Float, nullable=False),
 )
 
 # Webhook answers accepted, by the answer's delivery id: a replayed answer is refused.

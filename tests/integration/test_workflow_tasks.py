@@ -324,3 +324,31 @@ def test_routes_send_an_item_on_by_its_tags_and_the_classes_its_annotation_holds
     with pytest.raises(InvalidArgument, match="route 0 needs a stage_id and a condition"):
         dataset(db, [pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE, routes=[pb.Route(stage_id="done")]),
                      pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)])
+
+
+def test_a_model_stage_asks_the_newest_model_waits_for_its_labels_and_routes_on_confidence(db):
+    """The training service is played by the test (ModelTrained, PredictionsReady, PredictionFailed handed to workflow's
+    handlers as training would publish them): training's own issue has not landed."""
+    from radlab.training.v1 import events_pb2 as training_events
+
+    stages = [pb.Stage(stage_id="prelabel", kind=pb.STAGE_KIND_MODEL, next_stage_id="annotate",
+                       routes=[pb.Route(stage_id="review", min_confidence=0.9)]),
+              pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE),
+              pb.Stage(stage_id="review", kind=pb.STAGE_KIND_REVIEW),
+              pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)]
+    dataset_id, workflow_id = dataset(db, stages)
+    before = add_item(db, dataset_id)
+    assert progress(db, before).stage_id == "annotate"  # no model yet: items pass on
+    deliver(db, training_events.ModelTrained(model_id="model-1", workflow_id=workflow_id, model_kind="monai.segresnet"))
+    deliver(db, training_events.ModelTrained(model_id="model-2", workflow_id=workflow_id, model_kind="monai.segresnet"))
+    sure, unsure, broken = (add_item(db, dataset_id) for _ in range(3))
+    asked = {request.item_id: request for request in emitted(db, events_pb2.PredictionRequested)}
+    assert set(asked) == {sure, unsure, broken} and {request.model_id for request in asked.values()} == {"model-2"}
+    assert progress(db, sure).stage_id == "prelabel"
+    for item, confidence in ((sure, 0.95), (unsure, 0.4)):
+        deliver(db, training_events.PredictionsReady(item_id=item, model_id="model-2", workflow_id=workflow_id,
+                                                     task_id=asked[item].task_id, confidence=confidence))
+    deliver(db, training_events.PredictionFailed(item_id=broken, model_id="model-2", workflow_id=workflow_id,
+                                                 task_id=asked[broken].task_id, reason="out of memory"))
+    assert [progress(db, item).stage_id for item in (sure, unsure, broken)] == ["review", "annotate", "annotate"]
+    assert progress(db, broken).tasks[0].comment == "prediction failed: out of memory"

@@ -37,7 +37,7 @@ class TrainingFailed(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PredictionsReady(_message.Message):
-    __slots__ = ("prediction_id", "item_id", "model_id", "volume_id", "dataset_id", "workflow_id", "task_id", "labels")
+    __slots__ = ("prediction_id", "item_id", "model_id", "volume_id", "dataset_id", "workflow_id", "task_id", "labels", "confidence")
     PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,7 @@ class PredictionsReady(_message.Message):
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     prediction_id: str
     item_id: str
     model_id: str
@@ -54,7 +55,8 @@ class PredictionsReady(_message.Message):
     workflow_id: str
     task_id: str
     labels: _label_pb2.Mask
-    def __init__(self, prediction_id: _Optional[str] = ..., item_id: _Optional[str] = ..., model_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., task_id: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ...) -> None: ...
+    confidence: float
+    def __init__(self, prediction_id: _Optional[str] = ..., item_id: _Optional[str] = ..., model_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., task_id: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class PredictionFailed(_message.Message):
     __slots__ = ("prediction_id", "item_id", "model_id", "volume_id", "dataset_id", "workflow_id", "task_id", "reason")

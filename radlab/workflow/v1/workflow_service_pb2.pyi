@@ -255,18 +255,22 @@ class Stage(_message.Message):
     def __init__(self, stage_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[StageKind, str]] = ..., assignment: _Optional[_Union[AssignmentSettings, _Mapping]] = ..., review: _Optional[_Union[ReviewSettings, _Mapping]] = ..., consensus: _Optional[_Union[ConsensusSettings, _Mapping]] = ..., model: _Optional[_Union[ModelSettings, _Mapping]] = ..., next_stage_id: _Optional[str] = ..., webhook: _Optional[_Union[WebhookSettings, _Mapping]] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ...) -> None: ...
 
 class Route(_message.Message):
-    __slots__ = ("stage_id", "tag", "label_present", "min_agreement", "below_agreement")
+    __slots__ = ("stage_id", "tag", "label_present", "min_agreement", "below_agreement", "min_confidence", "below_confidence")
     STAGE_ID_FIELD_NUMBER: _ClassVar[int]
     TAG_FIELD_NUMBER: _ClassVar[int]
     LABEL_PRESENT_FIELD_NUMBER: _ClassVar[int]
     MIN_AGREEMENT_FIELD_NUMBER: _ClassVar[int]
     BELOW_AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    MIN_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    BELOW_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     stage_id: str
     tag: str
     label_present: int
     min_agreement: float
     below_agreement: float
-    def __init__(self, stage_id: _Optional[str] = ..., tag: _Optional[str] = ..., label_present: _Optional[int] = ..., min_agreement: _Optional[float] = ..., below_agreement: _Optional[float] = ...) -> None: ...
+    min_confidence: float
+    below_confidence: float
+    def __init__(self, stage_id: _Optional[str] = ..., tag: _Optional[str] = ..., label_present: _Optional[int] = ..., min_agreement: _Optional[float] = ..., below_agreement: _Optional[float] = ..., min_confidence: _Optional[float] = ..., below_confidence: _Optional[float] = ...) -> None: ...
 
 class WebhookSettings(_message.Message):
     __slots__ = ("url", "secret", "wait_for_answer", "reject_stage_id")

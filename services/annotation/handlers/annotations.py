@@ -120,12 +120,12 @@ def apply_edits(objects: ObjectStore, prefix: str, base: Manifest, edits: dict[i
     return {key: stored.get(key) for key in planes}
 
 
-def start_annotation(uow: UnitOfWork, caller: Principal, item):
+def start_annotation(uow: UnitOfWork, caller: Principal, item, model_id: str = ""):
     """A new empty annotation by the caller on the item, at version 0 (its first save makes version 1)."""
     annotation_id, now = str(uuid.uuid4()), time.time()
     uow.execute(store.annotations.insert().values(
         annotation_id=annotation_id, tenant=caller.tenant, item_id=item.item_id, dataset_id=item.dataset_id,
-        annotator=caller.subject, vendor_id=caller.vendor if caller.role == "vendor" else "", model_id="", version=0,
+        annotator=caller.subject, vendor_id=caller.vendor if caller.role == "vendor" else "", model_id=model_id, version=0,
         key_slice_version=0, state=pb.ANNOTATION_STATE_DRAFT, created_at=now, updated_at=now, submitted_at=None,
     ))
     uow.execute(store.annotation_versions.insert().values(

@@ -26,11 +26,13 @@ def stage(stages: Sequence[pb.Stage], stage_id: str) -> pb.Stage:
 
 @dataclass(frozen=True)
 class ItemFacts:
-    """What a route's condition looks at: the item's tags, its annotation's label values, its last consensus agreement."""
+    """What a route's condition looks at: the item's tags, its annotation's label values, its last consensus agreement,
+    its last model prediction's confidence."""
 
     tags: frozenset[str] = frozenset()
     label_values: frozenset[int] = frozenset()
     agreement: float | None = None
+    confidence: float | None = None
 
 
 def holds(route: pb.Route, facts: ItemFacts) -> bool:
@@ -43,6 +45,10 @@ def holds(route: pb.Route, facts: ItemFacts) -> bool:
         return facts.agreement is not None and facts.agreement >= route.min_agreement
     if condition == "below_agreement":
         return facts.agreement is not None and facts.agreement < route.below_agreement
+    if condition == "min_confidence":
+        return facts.confidence is not None and facts.confidence >= route.min_confidence
+    if condition == "below_confidence":
+        return facts.confidence is not None and facts.confidence < route.below_confidence
     return False
 
 

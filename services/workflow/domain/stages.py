@@ -56,10 +56,11 @@ def validate(stages: list[pb.Stage]) -> None:
         for number, route in enumerate(stage.routes):
             if not route.stage_id or route.WhichOneof("condition") is None:
                 raise InvalidArgument(f"stage {stage.stage_id}: route {number} needs a stage_id and a condition "
-                                      "(tag, label_present, min_agreement or below_agreement)")
-            if route.WhichOneof("condition") in ("min_agreement", "below_agreement") and not 0 <= getattr(
-                    route, route.WhichOneof("condition")) <= 1:
-                raise InvalidArgument(f"stage {stage.stage_id}: route {number}'s agreement is a Dice, 0 to 1")
+                                      "(tag, label_present, min/below_agreement or min/below_confidence)")
+            condition = route.WhichOneof("condition")
+            if condition in ("min_agreement", "below_agreement", "min_confidence", "below_confidence") and not (
+                    0 <= getattr(route, condition) <= 1):
+                raise InvalidArgument(f"stage {stage.stage_id}: route {number}'s {condition} is 0 to 1")
         settings = stage.assignment
         policy = settings.policy
         if policy in (pb.ASSIGNMENT_POLICY_ROUND_ROBIN, pb.ASSIGNMENT_POLICY_LEAST_LOADED) and not settings.assignees:

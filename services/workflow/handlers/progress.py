@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.training.v1 import events_pb2 as training_events
 from radlab.type.v1 import geometry_pb2, label_pb2
 from radlab.workflow.v1 import events_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as pb
@@ -143,6 +144,12 @@ def enter(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, *, rew
         uow.emit(events_pb2.WebhookDue(task_id=task.task_id, item_id=item.item_id, delivery_id=task.delivery_id),
                  subject=item.item_id, tenant=item.tenant)
         return
+    if stage.kind == pb.STAGE_KIND_MODEL and (model_id := _model_for(uow, item, stage)):
+        task = _make_task(uow, item, stage, None, comment, now, state=pb.TASK_STATE_WAITING)
+        uow.emit(events_pb2.PredictionRequested(model_id=model_id, item_id=item.item_id, volume_id=item.volume_id,
+                                                dataset_id=item.dataset_id, workflow_id=item.workflow_id, task_id=task.task_id),
+                 subject=item.item_id, tenant=item.tenant)
+        return
     if stage.kind not in routing.HUMAN_STAGES:
         leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_PASSED)  # model stage with no model yet: items pass on
         return
@@ -222,12 +229,49 @@ def leave(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, outcom
 
 
 def facts(conn, item) -> routing.ItemFacts:
-    """What the item's routes decide on: its tags, its annotation's label values, its last consensus agreement."""
+    """What the item's routes decide on: its tags, its annotation's label values, its last consensus agreement, its
+    last prediction's confidence."""
     results = store.consensus_results
     row = conn.execute(sa.select(results.c.result).where(results.c.item_id == item.item_id)
                        .order_by(results.c.seq.desc()).limit(1)).first()
     agreement = pb.ConsensusResult.FromString(row.result).agreement if row is not None else None
-    return routing.ItemFacts(frozenset(item.tags or ()), frozenset(item.label_values or ()), agreement)
+    return routing.ItemFacts(frozenset(item.tags or ()), frozenset(item.label_values or ()), agreement, item.confidence)
+
+
+def _model_for(conn, item, stage: pb.Stage) -> str:
+    """The model a model stage pre-labels with: the one it names, else the newest trained for the workflow ("" none)."""
+    if stage.model.model_id:
+        return stage.model.model_id
+    models = store.models
+    return conn.execute(sa.select(models.c.model_id).where(models.c.workflow_id == item.workflow_id)
+                        .order_by(models.c.trained_at.desc()).limit(1)).scalar() or ""
+
+
+def on_model_trained(uow: UnitOfWork, event: Event) -> None:
+    trained: training_events.ModelTrained = event.message
+    models = store.models
+    if uow.execute(sa.select(models.c.model_id).where(models.c.model_id == trained.model_id)).first() is None:
+        uow.execute(models.insert().values(model_id=trained.model_id, workflow_id=trained.workflow_id,
+                                           model_kind=trained.model_kind, trained_at=time.time()))
+
+
+def on_prediction_ended(uow: UnitOfWork, event: Event) -> None:
+    """PredictionsReady (its confidence noted for routes) or PredictionFailed: the waiting model task is done and the
+    item moves on (annotation turns a prediction into the model's annotation of the item)."""
+    ended = event.message
+    task = task_row(uow, ended.task_id)
+    if task is None or task.state != pb.TASK_STATE_WAITING:
+        return
+    item = item_row(uow, task.item_id)
+    failed = isinstance(ended, training_events.PredictionFailed)
+    if not failed:
+        uow.execute(store.items.update().where(store.items.c.item_id == item.item_id).values(confidence=ended.confidence))
+    finish_task(uow, task, item.annotation_id, item.annotation_version)
+    if failed:
+        uow.execute(store.tasks.update().where(store.tasks.c.task_id == task.task_id).values(
+            comment=f"prediction failed: {ended.reason}"[:2000]))
+    stages = stages_for(uow, item)
+    leave(uow, item_row(uow, item.item_id), stages, routing.stage(stages, task.stage_id), events_pb2.STAGE_OUTCOME_PASSED)
 
 
 def on_item_updated(uow: UnitOfWork, event: Event) -> None:

@@ -1,0 +1,71 @@
+"""Labels machines made, as annotations of their items: a consensus stage's merge (handed in when the readers agreed,
+a draft for the adjudicator when they did not) and a model's prediction (a draft annotators start from)."""
+
+from __future__ import annotations
+
+import numpy as np
+import sqlalchemy as sa
+
+from radlab.annotation.v1 import annotation_service_pb2 as pb
+from radlab.training.v1 import events_pb2 as training_events
+from radlab.type.v1 import label_pb2
+from radlab.workflow.v1 import events_pb2 as workflow_events
+from services.annotation import store
+from services.annotation.domain.manifest import IMPORTED, PREDICTED, Manifest, Origin
+from services.annotation.handlers.annotations import mark_submitted, start_annotation
+from services.annotation.handlers.labels import grid, new_version, put_slices, record_label_array, slice_prefix, stored_plane, version_row
+from shared.auth import Principal
+from shared.db import UnitOfWork
+from shared.events import Event
+
+CONSENSUS_AUTHOR = "radlab.consensus"  # the annotator of merges; workflow knows the name
+
+
+def on_consensus(ports, consumer: str, event: Event) -> None:
+    """ConsensusReached or ConsensusDisputed: the merged labels become an annotation by radlab.consensus, submitted
+    when the readers agreed."""
+    outcome: workflow_events.ConsensusReached | workflow_events.ConsensusDisputed = event.message
+    reached = isinstance(outcome, workflow_events.ConsensusReached)
+    _annotate(ports, consumer, event, outcome.item_id, outcome.consensus_labels, author=CONSENSUS_AUTHOR, model_id="",
+              origin=Origin(IMPORTED, f"consensus {outcome.consensus_result_id}"), submit=reached,
+              action="annotation.consensus_merged")
+
+
+def on_predictions_ready(ports, consumer: str, event: Event) -> None:
+    """A model's labels for an item: an annotation by that model, every slice PREDICTED (source: the model)."""
+    ready: training_events.PredictionsReady = event.message
+    _annotate(ports, consumer, event, ready.item_id, ready.labels, author=ready.model_id, model_id=ready.model_id,
+              origin=Origin(PREDICTED, ready.model_id), submit=False, action="annotation.predicted")
+
+
+def _annotate(ports, consumer: str, event: Event, item_id: str, labels: label_pb2.Mask, *, author: str, model_id: str,
+              origin: Origin, submit: bool, action: str) -> None:
+    """A new annotation of the item holding `labels` (slices stored before the unit of work that records them)."""
+    if ports.db.processed(consumer, event.id):
+        return
+    with ports.db.read() as conn:
+        item = conn.execute(sa.select(store.items).where(store.items.c.item_id == item_id)).first()
+    if item is None:
+        return  # labels for a bare volume, no item of annotation's
+    array = ports.volumes.read(labels.bucket, labels.key).array
+    prefix = slice_prefix(item.tenant, item.item_id)
+    slices = [(int(value), int(k)) for value in np.unique(array) if value
+              for k in np.flatnonzero((array == value).reshape(array.shape[0], -1).any(axis=1))]
+    contents = put_slices(ports.objects, prefix, [array[k] == value for value, k in slices])
+    plane = stored_plane(grid(item)[1])
+    manifest = Manifest(dict(zip(slices, contents)), {(plane, k, value): origin for value, k in slices})
+
+    def record(uow: UnitOfWork) -> None:
+        head = start_annotation(uow, Principal(author, "admin", item.tenant), item, model_id=model_id)
+        version = new_version(uow, head, manifest, change=_change(origin), author=author, actor=author,
+                              new_key_slices=True, action=action)
+        if submit:
+            row = version_row(uow, head.annotation_id, version)
+            head = uow.execute(sa.select(store.annotations).where(store.annotations.c.annotation_id == head.annotation_id)).one()
+            mark_submitted(uow, head, row, record_label_array(uow, row, labels.key, item.volume_id), author)
+
+    ports.db.apply_once(consumer, event.id, record)
+
+
+def _change(origin: Origin) -> int:
+    return pb.ANNOTATION_CHANGE_PREDICTION_APPLIED if origin.provenance == PREDICTED else pb.ANNOTATION_CHANGE_LABELS_IMPORTED
