@@ -462,11 +462,11 @@ def measure(saves: int = SAVES, volume_slices: int = VOLUME_SLICES, items: int =
     return AnnotationFigures(saved, imported, export, found, items)
 
 
-def _verdict(met: bool) -> str:
+def verdict(met: bool) -> str:
     return "PASS" if met else "FAIL"
 
 
-def _best_median(times: list[float]) -> str:
+def best_median(times: list[float]) -> str:
     return f"{min(times):6.2f} s ({float(np.median(times)):5.2f})"
 
 
@@ -481,7 +481,7 @@ def report(figures: AnnotationFigures) -> None:
     refused = (f"{len(saves.refused_s)} refused as stale (p50 {percentiles(saves.refused_s)[0]:.1f} ms)" if saves.refused_s
                else "none refused as stale")
     print(f"    {len(saves.saved_s)} saves  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms   goal p99 < {SAVE_P99_GOAL_MS:.0f} ms: "
-          f"{_verdict(p99 < SAVE_P99_GOAL_MS)};  {refused}")
+          f"{verdict(p99 < SAVE_P99_GOAL_MS)};  {refused}")
     imported = figures.label_import
     size = "×".join(map(str, imported.shape[::-1]))
     print(f"  ImportLabels of a {size} label volume ({imported.label_count} structures; the real map repeated along k, each "
@@ -498,18 +498,18 @@ def report(figures: AnnotationFigures) -> None:
     print(f"\nlabel export writers, in-process: TotalSegmentator's label map ({export.structures} structures) on its 20-slice DICOM "
           f"CT; best (median) of {len(export.seg_s)} interleaved runs:")
     ratio, median = min(export.seg_s) / min(export.highdicom_s), np.median(export.seg_s) / np.median(export.highdicom_s)
-    print(f"  DICOM-SEG binary  radlab write_seg {_best_median(export.seg_s)}  highdicom directly {_best_median(export.highdicom_s)}"
-          f"  ratio {ratio:4.2f}× ({median:4.2f}×)  goal ≤ {SEG_RATIO_GOAL}×: {_verdict(ratio <= SEG_RATIO_GOAL)};"
+    print(f"  DICOM-SEG binary  radlab write_seg {best_median(export.seg_s)}  highdicom directly {best_median(export.highdicom_s)}"
+          f"  ratio {ratio:4.2f}× ({median:4.2f}×)  goal ≤ {SEG_RATIO_GOAL}×: {verdict(ratio <= SEG_RATIO_GOAL)};"
           f"  {export.seg_bytes / 1e6:.1f} / {export.highdicom_bytes / 1e6:.1f} MB")
     if export.plastimatch_s:
         ratio = min(export.rtstruct_s) / min(export.plastimatch_s)
         median = np.median(export.rtstruct_s) / np.median(export.plastimatch_s)
-        print(f"  RTSTRUCT          radlab write_rtstruct {_best_median(export.rtstruct_s)}  plastimatch convert "
-              f"{_best_median(export.plastimatch_s)}  ratio {ratio:4.2f}× ({median:4.2f}×)")
+        print(f"  RTSTRUCT          radlab write_rtstruct {best_median(export.rtstruct_s)}  plastimatch convert "
+              f"{best_median(export.plastimatch_s)}  ratio {ratio:4.2f}× ({median:4.2f}×)")
         print("    plastimatch's time is its whole run: process start, reading a mask file per structure and the 20 DICOM files")
         print("    (given decoded: DCMTK has no JPEG 2000 decoder), writing its file")
     else:
-        print(f"  RTSTRUCT          radlab write_rtstruct {_best_median(export.rtstruct_s)}  plastimatch: {export.plastimatch_missing}")
+        print(f"  RTSTRUCT          radlab write_rtstruct {best_median(export.rtstruct_s)}  plastimatch: {export.plastimatch_missing}")
     for name, count in export.contours.items():
         print(f"    {name:11} {count:5d} contours; read back by Radlab, mean Dice with the map {export.read_back_dice[name]:.4f}")
 
@@ -522,7 +522,7 @@ def report(figures: AnnotationFigures) -> None:
         cells = []
         for found in measured:
             p50, p99 = percentiles(found.pages_s[name])
-            cells.append(f" {p50:16.1f} {p99:7.1f} {_verdict(p99 < LIST_P99_GOAL_MS):4}")
+            cells.append(f" {p50:16.1f} {p99:7.1f} {verdict(p99 < LIST_P99_GOAL_MS):4}")
         print(f"  {name:34}" + "".join(cells))
     print(f"  goal p99 < {LIST_P99_GOAL_MS:.0f} ms; seeding: " + ", ".join(f"{found.database} {found.seed_s:.1f} s" for found in measured))
     for found in figures.listings:

@@ -15,7 +15,7 @@ import numpy as np
 import sqlalchemy as sa
 from scipy import ndimage
 
-from bench.annotation import postgres_database
+from bench.annotation import best_median, postgres_database, verdict
 from bench.ingestion import data_dir, percentiles, seconds
 from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.workflow.v1 import workflow_service_pb2 as pb
@@ -276,14 +276,6 @@ def measure(items: int = ITEMS, slices: int = SLICES, postgres: bool = True, rep
     return WorkflowFigures(consensus, found, annotators, reviewers)
 
 
-def _verdict(met: bool) -> str:
-    return "PASS" if met else "FAIL"
-
-
-def _best_median(times: list[float]) -> str:
-    return f"{min(times):6.2f} s ({float(np.median(times)):5.2f})"
-
-
 def report(figures: WorkflowFigures) -> None:
     speed = figures.consensus
     size = "×".join(map(str, speed.shape[::-1]))
@@ -292,11 +284,11 @@ def report(figures: WorkflowFigures) -> None:
     print("TotalSegmentator's example organs zoomed to that grid (the largest 10 kept); readers: the labels, the labels shifted")
     print(f"a row (j), the labels grown a column (i) either side; spacing {' × '.join(f'{s:.2f}' for s in speed.spacing_mm)} mm "
           f"(k × j × i), surface tolerance {DEFAULT_TOLERANCE_MM:.0f} mm; best (median) of {len(speed.agreement_s)} runs:")
-    print(f"  agreement (pairwise Dice, IoU, surface Dice, HD95, ASSD)  {_best_median(speed.agreement_s)}   "
-          f"goal ≤ {AGREEMENT_GOAL_S:.0f} s: {_verdict(min(speed.agreement_s) <= AGREEMENT_GOAL_S)}")
-    print(f"  merge STAPLE                                            {_best_median(speed.staple_s)}")
-    print(f"  merge majority                                          {_best_median(speed.majority_s)}")
-    print(f"  reader_scores (each reader against the STAPLE merge)    {_best_median(speed.scores_s)}")
+    print(f"  agreement (pairwise Dice, IoU, surface Dice, HD95, ASSD)  {best_median(speed.agreement_s)}   "
+          f"goal ≤ {AGREEMENT_GOAL_S:.0f} s: {verdict(min(speed.agreement_s) <= AGREEMENT_GOAL_S)}")
+    print(f"  merge STAPLE                                            {best_median(speed.staple_s)}")
+    print(f"  merge majority                                          {best_median(speed.majority_s)}")
+    print(f"  reader_scores (each reader against the STAPLE merge)    {best_median(speed.scores_s)}")
     dice = speed.dice.values()
     print(f"  classes {min(speed.class_voxels) / 1e6:.2f}–{max(speed.class_voxels) / 1e6:.2f} M voxels; mean Dice per class "
           f"{min(dice):.3f}–{max(dice):.3f}; {speed.agreed} of {CLASSES} agreed (default limit Dice ≥ 0.8)")
@@ -314,11 +306,11 @@ def report(figures: WorkflowFigures) -> None:
         p50, p99 = percentiles(found.claims_s)
         submit, accept = percentiles(found.submits_s), percentiles(found.reviews_s)
         print(f"  {found.database:10} {found.completed:6d} {found.items / found.add_s:8.0f} {found.run_s:6.1f} "
-              f"{found.completed / found.run_s:8.1f} {p50:9.1f} {p99:7.1f} {_verdict(p99 < CLAIM_P99_GOAL_MS):4} "
+              f"{found.completed / found.run_s:8.1f} {p50:9.1f} {p99:7.1f} {verdict(p99 < CLAIM_P99_GOAL_MS):4} "
               f"{percentiles(found.annotate_claims_s)[1]:12.1f} {percentiles(found.review_claims_s)[1]:10.1f} "
               f"{submit[0]:7.1f}/{submit[1]:<7.1f} {accept[0]:10.1f}/{accept[1]:<9.1f} {found.empty_claims:12d}")
     print(f"  goal claim p99 < {CLAIM_P99_GOAL_MS:.0f} ms; every item complete: "
-          + ", ".join(f"{found.database} {_verdict(found.completed == found.items)}" for found in measured))
+          + ", ".join(f"{found.database} {verdict(found.completed == found.items)}" for found in measured))
     for found in figures.throughputs:
         if found.missing:
             print(f"  {found.database}: not measured: {found.missing}")

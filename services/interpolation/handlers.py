@@ -12,7 +12,6 @@ between its key slices (every gap between the outer ones) in memory, for the liv
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
@@ -23,7 +22,6 @@ from functools import partial
 
 import numpy as np
 import sqlalchemy as sa
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy.engine import Connection
 
 from radlab.annotation.v1 import events_pb2 as annotation_events
@@ -36,6 +34,7 @@ from services.interpolation.domain.fill import LabelKeys, Method, fill
 from shared.grid import array_spacing, plane_axis
 from services.interpolation.domain.polygons import Contour, outline, rasterize
 from services.interpolation.worker import JobWorker
+from shared import slice_masks
 from shared.auth import Principal
 from shared.consumer import Handler
 from shared.db import Database, UnitOfWork, idempotent
@@ -78,7 +77,7 @@ def _visible_item(conn: UnitOfWork | Connection, caller: Principal, item_id: str
 
 def interpolate(ports: Ports, caller: Principal, request: pb.InterpolateRequest) -> pb.InterpolateResponse:
     """Fill one label between the request's key slices; return a SliceLabel (mask, polygons if asked) per filled slice."""
-    plane = _plane_name(request.plane)
+    plane = slice_masks.plane_name(request.plane)
     if request.label_value <= 0:
         raise InvalidArgument("label_value must be a label class value of 1 or more (0 is the background)")
     with ports.db.read() as conn:
@@ -155,7 +154,7 @@ def _key_mask(key: label_pb2.SliceLabel, shape: tuple[int, int], where: str) -> 
     if has_mask and key.polygons:
         raise InvalidArgument(f"{where} has both a mask and polygons; set one of them")
     if has_mask:
-        mask = _decode_mask(key.mask, shape, where)
+        mask = slice_masks.decode(key.mask, shape, where)
     elif key.polygons:
         contours = [Contour(vertices=np.array([(p.x, p.y) for p in polygon.vertices], dtype=np.float64), hole=polygon.hole)
                     for polygon in key.polygons]
@@ -168,34 +167,10 @@ def _key_mask(key: label_pb2.SliceLabel, shape: tuple[int, int], where: str) -> 
     return mask if mask.any() else None
 
 
-def _decode_mask(mask: label_pb2.SliceMask, shape: tuple[int, int], where: str) -> np.ndarray:
-    if (mask.rows, mask.columns) != shape:
-        raise InvalidArgument(f"{where}: the mask is {mask.rows}×{mask.columns} but a slice of the volume in this plane "
-                              f"is {shape[0]}×{shape[1]} (rows × columns)")
-    if mask.encoding == label_pb2.MASK_ENCODING_RAW:
-        if len(mask.data) != mask.rows * mask.columns:
-            raise InvalidArgument(f"{where}: a RAW mask of {mask.rows}×{mask.columns} holds {mask.rows * mask.columns} "
-                                  f"bytes (one per pixel), not {len(mask.data)}")
-        return np.frombuffer(mask.data, dtype=np.uint8).reshape(shape) != 0
-    if mask.encoding == label_pb2.MASK_ENCODING_PNG:
-        try:
-            with Image.open(io.BytesIO(mask.data), formats=["PNG"]) as png:
-                pixels = np.asarray(png.convert("L"))
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise InvalidArgument(f"{where}: the mask is not a readable PNG ({error})") from None
-        if pixels.shape != shape:
-            raise InvalidArgument(f"{where}: the PNG is {pixels.shape[0]}×{pixels.shape[1]} pixels but the mask says "
-                                  f"{shape[0]}×{shape[1]}")
-        return pixels != 0
-    raise InvalidArgument(f"{where}: the mask encoding must be RAW or PNG")
-
-
 def _slice_label(plane: int, index: int, value: int, mask: np.ndarray, with_polygons: bool) -> label_pb2.SliceLabel:
-    rows, columns = mask.shape
     label = label_pb2.SliceLabel(
         plane=plane, slice_index=index, label_value=value, provenance=label_pb2.SLICE_PROVENANCE_INTERPOLATED,
-        mask=label_pb2.SliceMask(rows=rows, columns=columns, encoding=label_pb2.MASK_ENCODING_RAW,
-                                 data=mask.astype(np.uint8).tobytes()),
+        mask=slice_masks.raw(mask),
     )
     if with_polygons:
         label.polygons.extend(
@@ -327,7 +302,7 @@ def _fill_volume(ports: Ports, row, saved: annotation_events.KeySlicesSaved, pro
         raise InvalidArgument(f"version {saved.version} of annotation {saved.annotation_id} names no label array")
     labels = ports.volumes.read(saved.labels.bucket or LABELS_BUCKET, saved.labels.key)
     image = _image(ports, saved.volume_id or saved.labels.volume_id, labels.array.shape)
-    axis = plane_axis(labels.affine, _plane_name(saved.plane))
+    axis = plane_axis(labels.affine, slice_masks.plane_name(saved.plane))
     wanted = set(json.loads(row.label_values))
     keys = {
         keys.label_value: LabelKeys(drawn=tuple(keys.drawn_slice_indices), absent=tuple(keys.absent_slice_indices))
@@ -498,12 +473,6 @@ def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
 
 
 # ---- conversions ---------------------------------------------------------------------------------------------
-
-def _plane_name(plane: int) -> str:
-    if plane not in (geometry_pb2.PLANE_AXIAL, geometry_pb2.PLANE_CORONAL, geometry_pb2.PLANE_SAGITTAL):
-        raise InvalidArgument("plane is required: PLANE_AXIAL, PLANE_CORONAL or PLANE_SAGITTAL")
-    return geometry_pb2.Plane.Name(plane).removeprefix("PLANE_").lower()
-
 
 def _method(method: int, default: Method) -> Method:
     """The domain's method for a request's; UNSPECIFIED is `default` (the image-guided kinds fall back to SHAPE without an image)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 
+from radlab.annotation.v1 import annotation_service_pb2 as pb
 from radlab.quoting import shown
 from services.annotation.domain import concepts
 from services.annotation.domain.segmentation import Code
@@ -19,7 +21,19 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5")
 # What a class with no code of its own and no built-in concept is coded as (DICOM-SEG requires a code).
 TISSUE = (Code("85756007", "SCT", "Tissue"), Code("85756007", "SCT", "Tissue"))
-ATTRIBUTE_KINDS = {1: "text", 2: "choice", 3: "number"}
+ATTRIBUTE_KINDS = {pb.CLASS_ATTRIBUTE_KIND_TEXT: "text", pb.CLASS_ATTRIBUTE_KIND_CHOICE: "choice",
+                   pb.CLASS_ATTRIBUTE_KIND_NUMBER: "number"}
+# Which shape geometries each class type takes (None: a tag, no geometry); brush masks and 3D segmentations are
+# painted (SaveKeySlices), not shapes.
+GEOMETRIES = {
+    pb.LABEL_CLASS_TYPE_BOUNDING_BOX: {"box"},
+    pb.LABEL_CLASS_TYPE_POLYGON: {"polygon"},
+    pb.LABEL_CLASS_TYPE_POLYLINE: {"polyline"},
+    pb.LABEL_CLASS_TYPE_KEYPOINT: {"keypoint"},
+    pb.LABEL_CLASS_TYPE_ELLIPSE: {"ellipse"},
+    pb.LABEL_CLASS_TYPE_TAG: {None},
+    pb.LABEL_CLASS_TYPE_MEASUREMENT: {"polyline", "angle", "box", "ellipse", "polygon", "keypoint"},
+}
 
 
 def clean_name(name: str) -> str:
@@ -83,3 +97,31 @@ def clean_attributes(attributes: list[tuple[str, int, list[str]]]) -> list[dict]
         seen.add(name)
         cleaned.append({"name": name, "kind": kind, "choices": list(choices)})
     return cleaned
+
+
+def check_geometry(class_type: int, kind: str | None, name: str, where: str) -> None:
+    """Refuse a shape whose geometry (`kind`; None for a tag) its class's type does not take."""
+    allowed = GEOMETRIES.get(class_type)
+    if allowed is None:
+        raise InvalidArgument(f"{where}: class {shown(name)} is painted as a mask; save it with SaveKeySlices")
+    if kind not in allowed:
+        wanted = " or ".join(sorted(k or "no geometry (a tag)" for k in allowed))
+        raise InvalidArgument(f"{where}: class {shown(name)} takes {wanted}, not {kind or 'a tag'}")
+
+
+def check_attribute_values(values: dict[str, str], declared: list[dict], name: str, where: str) -> None:
+    """Refuse attribute values the class does not declare, a choice outside its choices, a number that is none."""
+    by_name = {attribute["name"]: attribute for attribute in declared}
+    for attribute_name, value in values.items():
+        attribute = by_name.get(attribute_name)
+        if attribute is None:
+            raise InvalidArgument(f"{where}: class {shown(name)} has no attribute {shown(attribute_name)}")
+        if ATTRIBUTE_KINDS[attribute["kind"]] == "choice" and value not in attribute["choices"]:
+            raise InvalidArgument(f"{where}: attribute {shown(attribute_name)} is one of "
+                                  f"{', '.join(attribute['choices'])}, not {shown(value)}")
+        if ATTRIBUTE_KINDS[attribute["kind"]] == "number":
+            try:
+                if not math.isfinite(float(value)):
+                    raise ValueError(value)
+            except ValueError:
+                raise InvalidArgument(f"{where}: attribute {shown(attribute_name)} is a number, not {shown(value)}") from None

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 DRAWN, ABSENT, INTERPOLATED, PREDICTED, IMPORTED = "drawn", "absent", "interpolated", "predicted", "imported"
 PROVENANCES = (DRAWN, ABSENT, INTERPOLATED, PREDICTED, IMPORTED)
 KEY_PROVENANCES = (DRAWN, ABSENT)  # what interpolation starts from
-PLANES = ("axial", "coronal", "sagittal")
 
 
 @dataclass(frozen=True)

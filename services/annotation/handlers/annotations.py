@@ -3,19 +3,17 @@ key-slice version is current, submission, history, diffs and restores; and per-s
 
 from __future__ import annotations
 
-import io
 import time
 import uuid
 
 import numpy as np
 import sqlalchemy as sa
 from google.protobuf import json_format
-from PIL import Image, UnidentifiedImageError
 
 from radlab.annotation.v1 import annotation_service_pb2 as pb
 from radlab.annotation.v1 import events_pb2
 from radlab.interpolation.v1 import events_pb2 as interpolation_events
-from radlab.type.v1 import geometry_pb2, label_pb2
+from radlab.type.v1 import label_pb2
 from services.annotation import store
 from services.annotation.domain import measurements, shapes
 from services.annotation.domain.manifest import (
@@ -23,20 +21,19 @@ from services.annotation.domain.manifest import (
 )
 from services.annotation.handlers import audit, classes, items
 from services.annotation.handlers.labels import (
-    annotation_message, annotation_row, check_base, grid, label_mask, new_version, put_slices, read_slices,
+    annotation_message, annotation_row, array_mask, check_base, grid, label_mask, new_version, put_slices, read_slices,
     record_label_array, slice_prefix, version_row, write_label_array,
 )
-from shared import paging
+from shared import paging, slice_masks
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import FailedPrecondition, InvalidArgument
 from shared.events import Event
 from shared.grid import plane_axis
-from shared.objectstore import LABELS_BUCKET, VOLUMES_BUCKET, ObjectStore
+from shared.objectstore import VOLUMES_BUCKET, ObjectStore
 from shared.protos import timestamp
 
-PLANE_NAMES = {geometry_pb2.PLANE_AXIAL: "axial", geometry_pb2.PLANE_CORONAL: "coronal", geometry_pb2.PLANE_SAGITTAL: "sagittal"}
-PLANE_ENUMS = {name: value for value, name in PLANE_NAMES.items()}
+PLANE_NAMES, PLANE_ENUMS = slice_masks.PLANES_BY_ENUM, slice_masks.PLANE_ENUMS
 PROVENANCE_NAMES = {label_pb2.SLICE_PROVENANCE_DRAWN: DRAWN, label_pb2.SLICE_PROVENANCE_ABSENT: ABSENT,
                     label_pb2.SLICE_PROVENANCE_INTERPOLATED: INTERPOLATED, label_pb2.SLICE_PROVENANCE_PREDICTED: PREDICTED,
                     label_pb2.SLICE_PROVENANCE_IMPORTED: IMPORTED}
@@ -171,25 +168,7 @@ def _key_mask(key: label_pb2.SliceLabel, shape: tuple[int, int], plane: str, whe
             shapes.validate(hole, shape)
             mask &= ~shapes.rasterize(hole, shape)
         return mask
-    return decode_mask(key.mask, shape, where)
-
-
-def decode_mask(mask: label_pb2.SliceMask, shape: tuple[int, int], where: str) -> np.ndarray:
-    if (mask.rows, mask.columns) != shape:
-        raise InvalidArgument(f"{where}: the mask is {mask.rows}×{mask.columns} but this slice is {shape[0]}×{shape[1]}")
-    if mask.encoding == label_pb2.MASK_ENCODING_RAW:
-        if len(mask.data) != shape[0] * shape[1]:
-            raise InvalidArgument(f"{where}: a RAW mask holds rows × columns = {shape[0] * shape[1]} bytes, not {len(mask.data)}")
-        return np.frombuffer(mask.data, dtype=np.uint8).reshape(shape) != 0
-    if mask.encoding == label_pb2.MASK_ENCODING_PNG:
-        try:
-            with Image.open(io.BytesIO(mask.data)) as image:
-                if image.size != (shape[1], shape[0]):
-                    raise InvalidArgument(f"{where}: the PNG is {image.size[0]}×{image.size[1]} (w×h), not {shape[1]}×{shape[0]}")
-                return np.asarray(image.convert("L")) != 0
-        except (UnidentifiedImageError, OSError) as error:
-            raise InvalidArgument(f"{where}: the mask is not a readable PNG ({error})") from None
-    raise InvalidArgument(f"{where}: mask encoding must be RAW or PNG")
+    return slice_masks.decode(key.mask, shape, where)
 
 
 # ---- reading --------------------------------------------------------------------------------------------------
@@ -230,19 +209,22 @@ def get_annotation(ports, caller: Principal, request: pb.GetAnnotationRequest) -
             for label in manifest.label_values():
                 origin = manifest.origins.get((name, index, label))
                 wanted.append((name, index, label, origin.provenance if origin else ""))
-    masks: dict[int, np.ndarray] = {}
+    masks: dict[int, np.ndarray] = {}  # whole labels, read once, for slices across the stored (k) slices
     for plane, index, label, provenance in wanted:
         axis = plane_axis(affine, plane)
-        if label not in masks:
-            masks[label] = label_mask(ports.objects, prefix, manifest, label, shape)
-        mask = np.take(masks[label], index, axis=axis)
+        if axis == 0:  # a stored slice: read just it
+            content = manifest.content.get((label, index))
+            mask = read_slices(ports.objects, prefix, [content.key])[content.key] if content else np.zeros(shape[1:], bool)
+        else:
+            if label not in masks:
+                masks[label] = label_mask(ports.objects, prefix, manifest, label, shape)
+            mask = np.take(masks[label], index, axis=axis)
         if provenance != ABSENT and not mask.any() and not provenance:
             continue
         out = label_pb2.SliceLabel(plane=PLANE_ENUMS[plane], slice_index=index, label_value=label,
                                    provenance=PROVENANCE_ENUMS.get(provenance, 0))
         if provenance != ABSENT:
-            out.mask.CopyFrom(label_pb2.SliceMask(rows=mask.shape[0], columns=mask.shape[1],
-                                                  encoding=label_pb2.MASK_ENCODING_RAW, data=mask.astype(np.uint8).tobytes()))
+            out.mask.CopyFrom(slice_masks.raw(mask))
         response.slices.append(out)
     return response
 
@@ -261,8 +243,7 @@ def _version_message(row) -> pb.AnnotationVersion:
     message = pb.AnnotationVersion(version=row.version, key_slice_version=row.key_slice_version, change=row.change,
                                    author=row.author, parent_version=row.parent_version, create_time=timestamp(row.created_at))
     if row.labels_key:
-        message.labels.CopyFrom(label_pb2.Mask(bucket=LABELS_BUCKET, key=row.labels_key, format=geometry_pb2.VOLUME_FORMAT_ZARR,
-                                               dtype=geometry_pb2.DATA_TYPE_UINT16, label_values=row.label_values))
+        message.labels.CopyFrom(array_mask(row.labels_key, row.label_values))
     if row.submitted_at:
         message.submit_time.CopyFrom(timestamp(row.submitted_at))
     return message

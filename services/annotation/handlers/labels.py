@@ -17,13 +17,13 @@ from radlab.quoting import shown
 from radlab.type.v1 import geometry_pb2, label_pb2
 from services.annotation import store
 from services.annotation.domain import rle
-from services.annotation.domain.manifest import INTERPOLATED, PLANES, PREDICTED, Manifest, SliceContent
+from services.annotation.domain.manifest import INTERPOLATED, PREDICTED, Manifest, SliceContent
 from services.annotation.domain.segmentation import AUTOMATIC, SEMIAUTOMATIC, Segment, Segmentation
 from services.annotation.handlers import access, audit
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
-from shared.grid import plane_axis
+from shared.grid import PLANES, plane_axis
 from shared.objectstore import LABELS_BUCKET, ObjectStore
 from shared.protos import timestamp
 from shared.volume_store import VolumeStore
@@ -207,8 +207,13 @@ def record_label_array(uow: UnitOfWork, version_row_, key: str, volume_id: str) 
     table = store.annotation_versions
     uow.execute(table.update().where(table.c.annotation_id == version_row_.annotation_id,
                                      table.c.version == version_row_.version).values(labels_key=key))
+    return array_mask(key, version_row_.label_values, volume_id)
+
+
+def array_mask(key: str, label_values, volume_id: str = "") -> label_pb2.Mask:
+    """A version's label array (Zarr, uint16, labels bucket) as the Mask messages carry it."""
     return label_pb2.Mask(bucket=LABELS_BUCKET, key=key, format=geometry_pb2.VOLUME_FORMAT_ZARR,
-                          dtype=geometry_pb2.DATA_TYPE_UINT16, label_values=version_row_.label_values, volume_id=volume_id)
+                          dtype=geometry_pb2.DATA_TYPE_UINT16, label_values=label_values, volume_id=volume_id)
 
 
 def annotation_message(head, version=None) -> pb.Annotation:
@@ -216,8 +221,7 @@ def annotation_message(head, version=None) -> pb.Annotation:
     labels = label_pb2.Mask()
     row = version
     if row is not None and row.labels_key:
-        labels = label_pb2.Mask(bucket=LABELS_BUCKET, key=row.labels_key, format=geometry_pb2.VOLUME_FORMAT_ZARR,
-                                dtype=geometry_pb2.DATA_TYPE_UINT16, label_values=row.label_values)
+        labels = array_mask(row.labels_key, row.label_values)
     message = pb.Annotation(
         annotation_id=head.annotation_id, item_id=head.item_id, dataset_id=head.dataset_id, annotator=head.annotator,
         model_id=head.model_id, vendor_id=head.vendor_id,

@@ -3,7 +3,6 @@ patient mm and the image's units, and saved as a new annotation version."""
 
 from __future__ import annotations
 
-import math
 import uuid
 
 import numpy as np
@@ -11,6 +10,7 @@ from google.protobuf import json_format
 
 from radlab.annotation.v1 import annotation_service_pb2 as pb
 from radlab.quoting import shown
+from services.annotation.domain import classes as class_rules
 from services.annotation.domain import measurements, shapes
 from services.annotation.domain.manifest import Manifest
 from services.annotation.handlers import classes, items
@@ -22,18 +22,6 @@ from shared.grid import plane_axis
 from shared.objectstore import VOLUMES_BUCKET
 
 MAX_SHAPES_PER_SAVE = 1000
-# Which geometries each class type takes; masks are drawn with SaveKeySlices.
-GEOMETRIES = {
-    pb.LABEL_CLASS_TYPE_BOUNDING_BOX: {"box"},
-    pb.LABEL_CLASS_TYPE_POLYGON: {"polygon"},
-    pb.LABEL_CLASS_TYPE_POLYLINE: {"polyline"},
-    pb.LABEL_CLASS_TYPE_KEYPOINT: {"keypoint"},
-    pb.LABEL_CLASS_TYPE_ELLIPSE: {"ellipse"},
-    pb.LABEL_CLASS_TYPE_TAG: {None},
-    pb.LABEL_CLASS_TYPE_MEASUREMENT: {"polyline", "angle", "box", "ellipse", "polygon", "keypoint"},
-}
-
-
 def save_shapes(ports, caller: Principal, request: pb.SaveShapesRequest) -> pb.SaveShapesResponse:
     if not request.shapes and not request.removed_shape_ids:
         raise InvalidArgument("nothing to save: give shapes or removed_shape_ids")
@@ -82,12 +70,7 @@ def _checked(drawn: pb.Shape, known: dict, volume_shape, affine, where: str) -> 
     if row is None:
         raise InvalidArgument(f"{where}: label value {drawn.label_value} is no class of this dataset; create the class first")
     kind = drawn.WhichOneof("geometry")
-    allowed = GEOMETRIES.get(row.class_type)
-    if allowed is None:
-        raise InvalidArgument(f"{where}: class {shown(row.name)} is painted as a mask; save it with SaveKeySlices")
-    if kind not in allowed:
-        wanted = " or ".join(sorted(k or "no geometry (a tag)" for k in allowed))
-        raise InvalidArgument(f"{where}: class {shown(row.name)} takes {wanted}, not {kind or 'a tag'}")
+    class_rules.check_geometry(row.class_type, kind, row.name, where)
     checked = pb.Shape()
     checked.CopyFrom(drawn)
     checked.ClearField("measurement")
@@ -108,7 +91,7 @@ def _checked(drawn: pb.Shape, known: dict, volume_shape, affine, where: str) -> 
         elif kind == "angle":
             for point in (drawn.angle.a, drawn.angle.vertex, drawn.angle.b):
                 shapes.validate(shapes.Keypoint(point.x, point.y, plane=PLANE_NAMES[drawn.plane], slice_index=drawn.slice_index), slice_shape)
-    _check_attributes(dict(drawn.attributes), row, where)
+    class_rules.check_attribute_values(dict(drawn.attributes), row.attributes, row.name, where)
     return checked
 
 
@@ -131,22 +114,6 @@ def domain_shape(drawn: pb.Shape):
     if kind == "keypoint":
         return shapes.Keypoint(drawn.keypoint.x, drawn.keypoint.y, plane=plane, slice_index=index)
     return None
-
-
-def _check_attributes(values: dict[str, str], row, where: str) -> None:
-    declared = {attribute["name"]: attribute for attribute in row.attributes}
-    for name, value in values.items():
-        attribute = declared.get(name)
-        if attribute is None:
-            raise InvalidArgument(f"{where}: class {shown(row.name)} has no attribute {shown(name)}")
-        if attribute["kind"] == pb.CLASS_ATTRIBUTE_KIND_CHOICE and value not in attribute["choices"]:
-            raise InvalidArgument(f"{where}: attribute {shown(name)} is one of {', '.join(attribute['choices'])}, not {shown(value)}")
-        if attribute["kind"] == pb.CLASS_ATTRIBUTE_KIND_NUMBER:
-            try:
-                if not math.isfinite(float(value)):
-                    raise ValueError(value)
-            except ValueError:
-                raise InvalidArgument(f"{where}: attribute {shown(name)} is a number, not {shown(value)}") from None
 
 
 class _Image:

@@ -43,7 +43,8 @@ def list_tasks(db: Database, caller: Principal, request: pb.ListTasksRequest, af
     with db.read() as conn:
         rows, next_after = paging.page_of(conn, query, tasks.c.seq, after, limit)
         if caller.role not in MANAGERS:
-            rows = [row for row in rows if row.assignee == caller.subject or not _refusal(conn, row, caller)]
+            seniority = _seniority(conn, caller)
+            rows = [row for row in rows if row.assignee == caller.subject or not _refusal(conn, row, caller, seniority)]
         return [task_message(row) for row in rows], next_after
 
 
@@ -64,7 +65,7 @@ def claim(db: Database, caller: Principal, request: pb.ClaimTaskRequest) -> pb.T
                 holder = f" by {task.assignee}" if task.assignee and caller.role in MANAGERS else ""
                 raise Conflict(f"task {task.task_id} is {pb.TaskState.Name(task.state).removeprefix('TASK_STATE_').lower()}"
                                f"{holder}; claim another")
-            if reason := _refusal(uow, task, caller):
+            if reason := _refusal(uow, task, caller, _seniority(uow, caller)):
                 raise PermissionDenied(f"task {task.task_id}: {reason}")
             if taken := _take(uow, task, caller.subject):
                 return task_message(taken)
@@ -77,9 +78,10 @@ def claim(db: Database, caller: Principal, request: pb.ClaimTaskRequest) -> pb.T
         # Rows another claimer holds are skipped, not waited for (PostgreSQL; SQLite runs one writer at a time).
         query = query.order_by(tasks.c.seq).limit(CLAIM_CANDIDATES).with_for_update(skip_locked=True)
         refused: set[str] = set()
+        seniority = _seniority(uow, caller)
         while candidates := [row for row in uow.execute(query.where(tasks.c.task_id.not_in(refused))).all()]:
             for candidate in candidates:
-                if _refusal(uow, candidate, caller):
+                if _refusal(uow, candidate, caller, seniority):
                     refused.add(candidate.task_id)
                 elif taken := _take(uow, candidate, caller.subject):
                     return task_message(taken)
@@ -291,12 +293,17 @@ def _visible(conn, caller: Principal, task_id: str):
     return task
 
 
-def _refusal(conn, task, caller: Principal) -> str:
-    """Why the caller may not take this task (its stage's rules; a reviewer never reviews their own annotation)."""
-    item = progress.item_row(conn, task.item_id)
+def _seniority(conn, caller: Principal) -> int:
+    """The caller's recorded seniority (SENIORITY_UNSPECIFIED when not recorded)."""
     people = store.people
-    seniority = conn.execute(sa.select(people.c.seniority).where(people.c.tenant == caller.tenant,
-                                                                 people.c.subject == caller.subject)).scalar() or 0
+    return conn.execute(sa.select(people.c.seniority).where(people.c.tenant == caller.tenant,
+                                                            people.c.subject == caller.subject)).scalar() or 0
+
+
+def _refusal(conn, task, caller: Principal, seniority: int) -> str:
+    """Why the caller (recorded at `seniority`) may not take this task (its stage's rules; a reviewer never reviews
+    their own annotation, nor an item they read in its consensus)."""
+    item = progress.item_row(conn, task.item_id)
     reason = routing.refusal(routing.stage(progress.stages_for(conn, item), task.stage_id), caller, seniority)
     if not reason and task.stage_kind == pb.STAGE_KIND_REVIEW:
         author = progress.annotated_by(conn, item)
