@@ -5,7 +5,6 @@ from __future__ import annotations
 from radlab.interpolation.v1 import interpolation_service_pb2_grpc as pb_grpc
 from services.interpolation import handlers, store
 from services.interpolation.server import InterpolationServicer
-from services.interpolation.worker import JobWorker
 from shared.runtime import Adapters, Service
 from shared.volume_store import VolumeStore
 
@@ -18,7 +17,7 @@ def bootstrap(adapters: Adapters) -> Service:
     service = Service.wire(
         "interpolation", adapters, store.metadata,
         # the servicer and the event handlers share one worker, and with it its claims
-        ports=lambda database: handlers.Ports(database, volumes, JobWorker(database)),
+        ports=lambda database: handlers.Ports(database, volumes, handlers.job_worker(database)),
         servicer=InterpolationServicer, add_to_server=pb_grpc.add_InterpolationServiceServicer_to_server,
         event_handlers=handlers.event_handlers, migrations=store.migrations,
     )

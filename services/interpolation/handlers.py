@@ -1,7 +1,7 @@
 """Interpolation's command and event handlers: load key slices and volumes, call the domain's `fill`, save, emit.
 
 A whole-volume job (one per KeySlicesSaved, run on the consumer; one per StartInterpolation, run on the
-worker under a claim that lets another instance take it over if this process stops: worker.py) reads the
+worker under a claim that lets another instance take it over if this process stops: shared/jobs.py) reads the
 key-slice version's label array and, when stored, the item's image; fills every label's gaps along the
 plane's array axis; writes the filled array to the `labels` bucket under a prefix naming the
 item, annotation, version and job; then records the result and emits SlicesInterpolated in one unit of
@@ -33,13 +33,13 @@ from services.interpolation import store
 from services.interpolation.domain.fill import LabelKeys, Method, fill
 from shared.grid import array_spacing, plane_axis
 from services.interpolation.domain.polygons import Contour, outline, rasterize
-from services.interpolation.worker import JobWorker
 from shared import slice_masks
 from shared.auth import Principal
 from shared.consumer import Handler
 from shared.db import Database, UnitOfWork, idempotent
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, RadlabError
 from shared.events import Event, event_type
+from shared.jobs import JobWorker
 from shared.objectstore import LABELS_BUCKET, VOLUMES_BUCKET, ObjectNotFound
 from shared.protos import data_type, timestamp
 from shared.volume_store import VolumeStore
@@ -58,6 +58,11 @@ class Ports:
     db: Database
     volumes: VolumeStore
     worker: JobWorker
+
+
+def job_worker(db: Database, **options) -> JobWorker:
+    """The worker of StartInterpolation jobs; KeySlicesSaved jobs (with a source event) are never claimed."""
+    return JobWorker(db, store.jobs, name="interpolation", claimable=store.jobs.c.source_event_id.is_(None), **options)
 
 
 # ---- access --------------------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ jobs = sa.Table(
     sa.Column("method_used", sa.Integer, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
-    # StartInterpolation jobs: the worker running it (see worker.py) and until when, unless renewed; NULL for
+    # StartInterpolation jobs: the worker running it (see shared/jobs.py) and until when, unless renewed; NULL for
     # KeySlicesSaved jobs, which their event's redelivery resumes.
     sa.Column("claimed_by", sa.String(36), nullable=True),
     sa.Column("claimed_until", sa.Float, nullable=True),

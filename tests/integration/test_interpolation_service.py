@@ -26,10 +26,9 @@ from radlab.interpolation.v1 import interpolation_service_pb2_grpc as pb_grpc
 from radlab.tokens import issue_token
 from radlab.type.v1 import geometry_pb2, job_pb2, label_pb2
 from services import interpolation
-from services.interpolation import handlers, store, worker
-from services.interpolation.worker import JobWorker
+from services.interpolation import handlers, store
 from shared import bus as bus_port
-from shared import events
+from shared import events, jobs
 from shared.agreement import dice
 from shared.auth import Principal
 from shared.config import Settings
@@ -83,7 +82,7 @@ def service(tmp_path, spleen):
     volumes = VolumeStore(FileObjectStore(tmp_path / "objects"))
     image, _mask, affine = spleen
     volumes.write("volumes", VOLUME, image, affine, {"modality": "CT"})
-    ports = handlers.Ports(db, volumes, JobWorker(db, clock=Clock()))
+    ports = handlers.Ports(db, volumes, handlers.job_worker(db, clock=Clock()))
     bus = bus_port.connect(f"local://{tmp_path / 'bus.sqlite'}")
     consumer = EventConsumer(bus, GROUP, handlers.event_handlers(ports, GROUP), poll_timeout_s=0.05)
     yield ports, bus, consumer
@@ -306,7 +305,7 @@ def test_jobs_a_stopped_process_left_finish_once_after_replicas_start_and_live_c
         db, now = first.database, time.time()
         leave_job(db, "dead-running", job_pb2.JOB_STATE_RUNNING, "dead-process", now - 1)
         leave_job(db, "dead-queued", job_pb2.JOB_STATE_QUEUED, None, None)
-        leave_job(db, "live-running", job_pb2.JOB_STATE_RUNNING, "live-process", now + worker.CLAIM_S)
+        leave_job(db, "live-running", job_pb2.JOB_STATE_RUNNING, "live-process", now + jobs.CLAIM_S)
         leave_job(db, "event-running", job_pb2.JOB_STATE_RUNNING, None, None, source_event_id="event-1")
 
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -345,7 +344,7 @@ def test_a_worker_renews_its_claims_and_gives_up_a_job_taken_over(service, splee
     add_item(service)
     save_key_slices(ports.volumes, bus, spleen)
     consume(consumer)
-    monkeypatch.setattr(worker, "HEARTBEAT_S", 0.02)
+    monkeypatch.setattr(jobs, "HEARTBEAT_S", 0.02)
     # "witness" is held beside "held": its claim is renewed in the same statement, so its renewal shows a heartbeat ran.
     for job_id in ("held", "witness"):
         claim = ports.worker.claim()
@@ -355,12 +354,12 @@ def test_a_worker_renews_its_claims_and_gives_up_a_job_taken_over(service, splee
         ports.worker.submit(job_id, lambda: release.wait(30))
     try:
         clock.advance(1.0)
-        wait_until(lambda: job_row(ports.db, "held").claimed_until == clock() + worker.CLAIM_S, "the claim's renewal")
-        other = clock() + worker.CLAIM_S
+        wait_until(lambda: job_row(ports.db, "held").claimed_until == clock() + jobs.CLAIM_S, "the claim's renewal")
+        other = clock() + jobs.CLAIM_S
         with ports.db.unit_of_work() as uow:
             uow.execute(store.jobs.update().where(store.jobs.c.job_id == "held").values(claimed_by="other", claimed_until=other))
         clock.advance(1.0)
-        wait_until(lambda: job_row(ports.db, "witness").claimed_until == clock() + worker.CLAIM_S, "a heartbeat after the take-over")
+        wait_until(lambda: job_row(ports.db, "witness").claimed_until == clock() + jobs.CLAIM_S, "a heartbeat after the take-over")
         row = job_row(ports.db, "held")
         assert (row.claimed_by, row.claimed_until) == ("other", other)
     finally:
@@ -380,7 +379,7 @@ def test_a_claim_that_lapses_after_startup_is_taken_over_at_a_heartbeat(service,
     add_item(service)
     save_key_slices(ports.volumes, bus, spleen)
     consume(consumer)
-    monkeypatch.setattr(worker, "HEARTBEAT_S", 0.05)
+    monkeypatch.setattr(jobs, "HEARTBEAT_S", 0.05)
     lapses = clock() + 1.0
     leave_job(ports.db, "restarted", job_pb2.JOB_STATE_RUNNING, "previous-process", lapses)
 
@@ -404,7 +403,7 @@ def assert_opens_with_working_job_claims(url: str) -> None:
     try:
         assert {"claimed_by", "claimed_until"} <= {c["name"] for c in sa.inspect(db.engine).get_columns("jobs")}
         leave_job(db, "old", job_pb2.JOB_STATE_QUEUED, None, None)
-        assert JobWorker(db).take_over_abandoned() == ["old"]
+        assert handlers.job_worker(db).take_over_abandoned() == ["old"]
     finally:
         db.dispose()
 

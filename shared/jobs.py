@@ -1,12 +1,16 @@
-"""The worker that runs StartInterpolation jobs, each under a claim in its job row that replicas respect.
+"""The worker that runs a service's long jobs (interpolations, training runs, predictions), each under a claim in its
+job row that replicas respect.
 
 A job is claimed by one worker (`claimed_by`, a random id per process) until `claimed_until`; the worker
 renews its claims every HEARTBEAT_S while it holds jobs, queued or running. A process that stops renewing
 (it died, or was restarted) loses its claims CLAIM_S later, and a watching worker, in this process or a
 replica, takes its QUEUED and RUNNING jobs over: at once when it starts, else at its next heartbeat. A
 claim is taken by an UPDATE conditional on the row's claim having lapsed, inside a unit of work, so of
-several replicas exactly one gets each job. KeySlicesSaved jobs are never claimed: the bus redelivers
-their event to the consumer group until the job has finished.
+several replicas exactly one gets each job. A service may leave some jobs unclaimed (`claimable`): interpolation's
+KeySlicesSaved jobs, which the bus redelivers to the consumer group until they have finished.
+
+A job table has the columns seq, job id (named by `id_column`), state (radlab.type.v1.JobState), percent_done,
+message, updated_at, claimed_by and claimed_until.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from functools import partial
 import sqlalchemy as sa
 
 from radlab.type.v1 import job_pb2
-from services.interpolation import store
 from shared.db import Database
 
 log = logging.getLogger(__name__)
@@ -35,11 +38,16 @@ UNFINISHED = (job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING)
 class JobWorker:
     """Runs claimed jobs one at a time (each already uses the machine's cores) and keeps their claims alive."""
 
-    def __init__(self, db: Database, workers: int = 1, clock: Callable[[], float] = time.time):
+    def __init__(self, db: Database, table: sa.Table, *, name: str, id_column: str = "job_id",
+                 claimable: sa.ColumnElement[bool] | None = None, workers: int = 1, clock: Callable[[], float] = time.time):
         self.db = db
+        self.table = table
+        self.name = name  # in thread names and logs, e.g. "interpolation"
+        self._id = table.c[id_column]
+        self._claimable = claimable if claimable is not None else sa.true()
         self.clock = clock  # what claims are timed by (a test moves it on instead of waiting for claims to lapse)
         self.owner = str(uuid.uuid4())
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="interpolation-job")
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{name}-job")
         self._lock = threading.Lock()
         self._held: set[str] = set()
         self._adopt: Callable[[str], None] | None = None
@@ -67,29 +75,29 @@ class JobWorker:
         return taken
 
     def take_over_abandoned(self) -> list[str]:
-        """Claim every StartInterpolation job still QUEUED or RUNNING whose claim has lapsed (back to QUEUED at 0%);
-        returns their ids, oldest first."""
-        table = store.jobs
+        """Claim every claimable job still QUEUED or RUNNING whose claim has lapsed (back to QUEUED at 0%); returns their
+        ids, oldest first."""
+        table = self.table
         now = self.clock()
         # Not this worker's own jobs: one whose renewal came late is still running here.
-        abandoned = (table.c.state.in_(UNFINISHED) & table.c.source_event_id.is_(None)
+        abandoned = (table.c.state.in_(UNFINISHED) & self._claimable
                      & (table.c.claimed_until.is_(None) | (table.c.claimed_until < now))
                      & (table.c.claimed_by.is_(None) | (table.c.claimed_by != self.owner)))
         with self.db.read() as conn:  # most heartbeats find nothing: no write lock for them
-            if conn.execute(sa.select(table.c.job_id).where(abandoned).limit(1)).first() is None:
+            if conn.execute(sa.select(self._id).where(abandoned).limit(1)).first() is None:
                 return []
         taken = []
         with self.db.unit_of_work() as uow:
-            for job_id in uow.execute(sa.select(table.c.job_id).where(abandoned).order_by(table.c.seq)).scalars().all():
+            for job_id in uow.execute(sa.select(self._id).where(abandoned).order_by(table.c.seq)).scalars().all():
                 # Conditional on the claim having lapsed still: whoever updates the row first owns the job.
-                updated = uow.execute(table.update().where(table.c.job_id == job_id, abandoned).values(
+                updated = uow.execute(table.update().where(self._id == job_id, abandoned).values(
                     state=job_pb2.JOB_STATE_QUEUED, percent_done=0.0, message="queued again: the process running it stopped",
                     updated_at=now, **self.claim(),
                 ))
                 if updated.rowcount == 1:
                     taken.append(job_id)
         if taken:
-            log.info("interpolation jobs taken over", extra={"jobs": taken, "owner": self.owner})
+            log.info("%s jobs taken over", self.name, extra={"jobs": taken, "owner": self.owner})
         return taken
 
     def shutdown(self) -> None:
@@ -115,7 +123,7 @@ class JobWorker:
             if self._beating:
                 return
             self._beating = True
-        threading.Thread(target=self._beat, name="interpolation-claims", daemon=True).start()
+        threading.Thread(target=self._beat, name=f"{self.name}-claims", daemon=True).start()
 
     def _beat(self) -> None:
         """Every HEARTBEAT_S renew the held claims and, when watching, take over lapsed ones; ends once neither is left
@@ -132,12 +140,12 @@ class JobWorker:
                 if adopt is not None:
                     self._take_over(adopt)
             except Exception:
-                log.exception("interpolation job claims: renewal or take-over failed; retried in %s s", HEARTBEAT_S)
+                log.exception("%s job claims: renewal or take-over failed; retried in %s s", self.name, HEARTBEAT_S)
 
     def _renew(self, held: list[str]) -> None:
-        table = store.jobs
+        table = self.table
         with self.db.unit_of_work() as uow:
-            renewed = uow.execute(table.update().where(table.c.job_id.in_(held), table.c.claimed_by == self.owner)
+            renewed = uow.execute(table.update().where(self._id.in_(held), table.c.claimed_by == self.owner)
                                   .values(claimed_until=self.clock() + CLAIM_S)).rowcount
         if renewed < len(held):
-            log.warning("interpolation job claims lost to another instance", extra={"held": held, "renewed": renewed})
+            log.warning("%s job claims lost to another instance", self.name, extra={"held": held, "renewed": renewed})
