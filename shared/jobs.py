@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_S = 30.0  # a claim not renewed for this long is a stopped process's: a watching worker takes the job over
 HEARTBEAT_S = 5.0  # between two renewals of a worker's claims (and two looks for lapsed ones)
+PROGRESS_STEP = 5.0  # percent between two progress writes to a job row
 UNFINISHED = (job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING)
 
 
@@ -149,3 +150,32 @@ class JobWorker:
                                   .values(claimed_until=self.clock() + CLAIM_S)).rowcount
         if renewed < len(held):
             log.warning("%s job claims lost to another instance", self.name, extra={"held": held, "renewed": renewed})
+
+
+class JobProgress:
+    """A job's progress, written to its row in its own small unit of work every PROGRESS_STEP percent (only while
+    `owner`, when given, holds the job's claim)."""
+
+    def __init__(self, db: Database, table: sa.Table, job_id: str, owner: str = "", *, id_column: str = "job_id"):
+        self.db = db
+        self.table = table
+        self.job_id = job_id
+        self.owner = owner
+        self.percent = 0.0
+        self._id = table.c[id_column]
+        self._written = -PROGRESS_STEP
+
+    def report(self, done: float, message: str, *, state: int | None = None, error: str = "", **values: object) -> bool:
+        """Note `done` (0 to 1) and `message`, with `state`/`error` and any other columns' `values` written at once;
+        False when another worker holds the job's claim now (the caller should stop)."""
+        self.percent = round(100.0 * min(max(done, 0.0), 1.0), 1)
+        if state is None and not values and self.percent - self._written < PROGRESS_STEP:
+            return True
+        self._written = self.percent
+        values |= dict(percent_done=self.percent, message=message, updated_at=time.time())
+        if state is not None:
+            values |= dict(state=state, error=error)
+        table = self.table
+        mine = (self._id == self.job_id) & (table.c.claimed_by == self.owner if self.owner else sa.true())
+        with self.db.unit_of_work() as uow:
+            return uow.execute(table.update().where(mine).values(**values)).rowcount == 1

@@ -39,7 +39,7 @@ from shared.consumer import Handler
 from shared.db import Database, UnitOfWork, idempotent
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound, RadlabError
 from shared.events import Event, event_type
-from shared.jobs import JobWorker
+from shared.jobs import JobProgress, JobWorker
 from shared.objectstore import LABELS_BUCKET, VOLUMES_BUCKET, ObjectNotFound
 from shared.protos import data_type, timestamp
 from shared.volume_store import VolumeStore
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 # Share of a job's progress bar before and after the fill itself (reading inputs, writing the result).
 READ_SHARE, WRITE_SHARE = 0.1, 0.1
-PROGRESS_STEP = 5.0  # percent between two progress writes to the job row
 
 
 @dataclass(frozen=True)
@@ -280,7 +279,7 @@ def run_job(ports: Ports, job_id: str, *, consumer: str = "", event_id: str = ""
     if owner and row.claimed_by != owner:
         log.warning("interpolation job claimed by another instance; left to it", extra={"job_id": job_id})
         return
-    progress = _Progress(ports.db, job_id, owner)
+    progress = JobProgress(ports.db, store.jobs, job_id, owner)
     progress.report(0.0, "reading the label array and the image", state=job_pb2.JOB_STATE_RUNNING)
     try:
         mask, filled = _fill_volume(ports, row, saved, progress)
@@ -301,7 +300,7 @@ def _user_message(error: Exception) -> str:
     return str(error)
 
 
-def _fill_volume(ports: Ports, row, saved: annotation_events.KeySlicesSaved, progress: _Progress):
+def _fill_volume(ports: Ports, row, saved: annotation_events.KeySlicesSaved, progress: JobProgress):
     """Read, fill and write one job's label array; returns its Mask and the fill's result."""
     if not saved.labels.key:
         raise InvalidArgument(f"version {saved.version} of annotation {saved.annotation_id} names no label array")
@@ -384,31 +383,6 @@ def _finish(ports: Ports, job_id: str, consumer: str, event_id: str, owner: str,
         uow.execute(table.update().where(table.c.job_id == job_id).values(**values))
 
     ports.db.apply_once(consumer, event_id, end)
-
-
-class _Progress:
-    """A job's progress, written to its row in its own small unit of work every PROGRESS_STEP percent (only while
-    `owner`, when given, holds the job's claim)."""
-
-    def __init__(self, db: Database, job_id: str, owner: str = ""):
-        self.db = db
-        self.job_id = job_id
-        self.owner = owner
-        self.percent = 0.0
-        self._written = -PROGRESS_STEP
-
-    def report(self, done: float, message: str, *, state: int | None = None, error: str = "") -> None:
-        self.percent = round(100.0 * min(max(done, 0.0), 1.0), 1)
-        if state is None and self.percent - self._written < PROGRESS_STEP:
-            return
-        self._written = self.percent
-        values = dict(percent_done=self.percent, message=message, updated_at=time.time())
-        if state is not None:
-            values |= dict(state=state, error=error)
-        table = store.jobs
-        mine = (table.c.job_id == self.job_id) & (table.c.claimed_by == self.owner if self.owner else sa.true())
-        with self.db.unit_of_work() as uow:
-            uow.execute(table.update().where(mine).values(**values))
 
 
 def _job(row) -> pb.InterpolationJob:
