@@ -31,6 +31,7 @@ from radlab.anonymization.v1 import anonymization_service_pb2_grpc as anonymizat
 from radlab.ingestion.v1 import ingestion_service_pb2 as ingestion_pb
 from radlab.ingestion.v1 import ingestion_service_pb2_grpc as ingestion_grpc
 from radlab.interpolation.v1 import interpolation_service_pb2_grpc as interpolation_grpc
+from radlab.training.v1 import training_service_pb2 as training_pb
 from radlab.training.v1 import training_service_pb2_grpc as training_grpc
 from radlab.workflow.v1 import workflow_service_pb2 as workflow_pb
 from radlab.workflow.v1 import workflow_service_pb2_grpc as workflow_grpc
@@ -205,6 +206,29 @@ class Client:
         if progress:
             progress(export.job.percent_done, export.job.message)
         return export
+
+    def train(self, dataset_id: str, *, model_kind: str = "", item_ids: list[str] | None = None,
+              label_values: list[int] | None = None, max_epochs: int = 0, validation_fraction: float = 0.0,
+              hyperparameters: dict[str, str] | None = None) -> training_pb.TrainingRun:
+        """Start a training run on the dataset's items with submitted labels (or those named); returns it queued."""
+        config = training_pb.TrainingConfig(max_epochs=max_epochs, validation_fraction=validation_fraction,
+                                            hyperparameters=hyperparameters or {})
+        return self.training.StartTrainingRun(training_pb.StartTrainingRunRequest(
+            dataset_id=dataset_id, model_kind=model_kind, item_ids=item_ids or [], label_values=label_values or [],
+            config=config)).training_run
+
+    def wait_for_run(self, run_id: str, progress: Callable[[training_pb.TrainingRun], None] | None = None,
+                     timeout_s: float = 3600.0) -> training_pb.TrainingRun:
+        """Poll a run until it ends, handing each look at it to `progress`; returns the ended run."""
+        return _wait(lambda: self.training.GetTrainingRun(training_pb.GetTrainingRunRequest(run_id=run_id)).training_run,
+                     progress, timeout_s, f"training run {run_id}")
+
+    def predict(self, model_id: str, item_id: str, timeout_s: float = 600.0) -> training_pb.Prediction:
+        """Run a model on an item (its result becomes an annotation of the item) and wait for it to end."""
+        started = self.training.StartPrediction(training_pb.StartPredictionRequest(model_id=model_id, item_id=item_id))
+        prediction_id = started.prediction.prediction_id
+        return _wait(lambda: self.training.GetPrediction(training_pb.GetPredictionRequest(prediction_id=prediction_id)).prediction,
+                     None, timeout_s, f"prediction {prediction_id}")
 
     def audit_events(self, dataset_id: str = "") -> list[annotation_pb.AuditEvent]:
         return _all(lambda token: self.annotation.ListAuditEvents(
@@ -404,6 +428,20 @@ def _all(page: Callable[[str], object], field: str) -> list:
         token = response.next_page_token
         if not token:
             return found
+
+
+def _wait(look: Callable[[], object], progress: Callable | None, timeout_s: float, what: str):
+    """Look at a job's resource until its job has ended (not QUEUED or RUNNING)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = look()
+        if progress:
+            progress(found)
+        if found.job.state not in (1, 2):  # QUEUED, RUNNING
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} still running after {timeout_s:.0f} s")
+        time.sleep(0.5)
 
 
 def label_format_of(name: str) -> int:

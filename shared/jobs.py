@@ -34,6 +34,7 @@ CLAIM_S = 30.0  # a claim not renewed for this long is a stopped process's: a wa
 HEARTBEAT_S = 5.0  # between two renewals of a worker's claims (and two looks for lapsed ones)
 PROGRESS_STEP = 5.0  # percent between two progress writes to a job row
 UNFINISHED = (job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING)
+FINISHED = (job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED)
 
 
 class JobWorker:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from shared.compute.port import Compute, ComputeCancelled, ComputeError, ComputeTask
+from shared.compute.port import Compute, ComputeCancelled, ComputeError, ComputeTask, TrainingSession
 
-__all__ = ["Compute", "ComputeCancelled", "ComputeError", "ComputeTask", "connect"]
+__all__ = ["Compute", "ComputeCancelled", "ComputeError", "ComputeTask", "TrainingSession", "connect"]
 
 
 def connect(url: str) -> Compute:

@@ -43,6 +43,23 @@ class ComputeTask(abc.ABC):
         """Stop the task if it has not finished; its `result` then raises ComputeCancelled."""
 
 
+class TrainingSession(abc.ABC):
+    """What a training loop sees on its worker: its rank, the model wrapper for data-parallel training, and the
+    channel its reports travel back on."""
+
+    rank: int
+    world_size: int
+
+    @abc.abstractmethod
+    def prepare_model(self, module: Any) -> Any:
+        """The torch module placed on this worker's device and wrapped for data-parallel training when world_size > 1."""
+
+    @abc.abstractmethod
+    def report(self, metrics: dict[str, Any]) -> bool:
+        """Send rank 0's `metrics` to whoever started the run (other ranks' reports are dropped); False once they
+        asked the run to stop, so the loop ends early."""
+
+
 class Compute(abc.ABC):
     """Runs functions in worker processes; `fn` and its arguments must be picklable."""
 
@@ -64,6 +81,18 @@ class Compute(abc.ABC):
             for task in tasks:
                 task.cancel()
             raise
+
+    @abc.abstractmethod
+    def train(
+        self, loop: Callable[[dict[str, Any], TrainingSession], Any], config: dict[str, Any], *,
+        workers: int = 1, cpus_per_worker: float = 1, gpus_per_worker: float = 0,
+        on_report: Callable[[dict[str, Any]], bool] = lambda metrics: True,
+    ) -> Any:
+        """Run `loop(config, session)` on `workers` data-parallel torch workers; returns rank 0's return value.
+
+        Each report of rank 0 reaches `on_report` here, in order, while the run goes on; once `on_report` returns
+        False the loop's next `session.report` returns False. Raises ComputeError if a worker raised or died.
+        """
 
     @abc.abstractmethod
     def resources(self) -> dict[str, float]:

@@ -14,14 +14,15 @@ from shared.objectstore.port import (
 )
 
 # The buckets of the storage layout: raw uploads (may hold PHI, until anonymization), de-identified instances,
-# image volumes, label arrays, label exports.
+# image volumes, label arrays, label exports, model artifacts and training checkpoints.
 QUARANTINE_BUCKET, DICOM_BUCKET, VOLUMES_BUCKET, LABELS_BUCKET = "quarantine", "dicom", "volumes", "labels"
-EXPORTS_BUCKET = "exports"
+EXPORTS_BUCKET, MODELS_BUCKET = "exports", "models"
 
 __all__ = [
     "DICOM_BUCKET",
     "EXPORTS_BUCKET",
     "LABELS_BUCKET",
+    "MODELS_BUCKET",
     "QUARANTINE_BUCKET",
     "VOLUMES_BUCKET",
     "BucketNotFound",

@@ -51,6 +51,18 @@ class ModelLabel(_message.Message):
     name: str
     def __init__(self, value: _Optional[int] = ..., name: _Optional[str] = ...) -> None: ...
 
+class Preprocessing(_message.Message):
+    __slots__ = ("dims", "window_low", "window_high", "roi")
+    DIMS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_LOW_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_HIGH_FIELD_NUMBER: _ClassVar[int]
+    ROI_FIELD_NUMBER: _ClassVar[int]
+    dims: int
+    window_low: float
+    window_high: float
+    roi: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, dims: _Optional[int] = ..., window_low: _Optional[float] = ..., window_high: _Optional[float] = ..., roi: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class TrainingConfig(_message.Message):
     __slots__ = ("max_epochs", "validation_fraction", "gpu_count", "hyperparameters")
     class HyperparametersEntry(_message.Message):
@@ -169,7 +181,7 @@ class CancelTrainingRunResponse(_message.Message):
     def __init__(self, training_run: _Optional[_Union[TrainingRun, _Mapping]] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("model_id", "name", "version", "model_kind", "source", "format", "run_id", "dataset_id", "modality", "labels", "metrics", "bucket", "object_key", "description", "creator", "create_time")
+    __slots__ = ("model_id", "name", "version", "model_kind", "source", "format", "run_id", "dataset_id", "modality", "labels", "metrics", "bucket", "object_key", "description", "creator", "create_time", "preprocessing")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -186,6 +198,7 @@ class Model(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CREATOR_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PREPROCESSING_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     name: str
     version: int
@@ -202,7 +215,8 @@ class Model(_message.Message):
     description: str
     creator: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, model_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., model_kind: _Optional[str] = ..., source: _Optional[_Union[ModelSource, str]] = ..., format: _Optional[_Union[ModelFormat, str]] = ..., run_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., modality: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[ModelLabel, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., bucket: _Optional[str] = ..., object_key: _Optional[str] = ..., description: _Optional[str] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    preprocessing: Preprocessing
+    def __init__(self, model_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., model_kind: _Optional[str] = ..., source: _Optional[_Union[ModelSource, str]] = ..., format: _Optional[_Union[ModelFormat, str]] = ..., run_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., modality: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[ModelLabel, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., bucket: _Optional[str] = ..., object_key: _Optional[str] = ..., description: _Optional[str] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., preprocessing: _Optional[_Union[Preprocessing, _Mapping]] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ("dataset_id", "model_kind", "name", "page_size", "page_token")
@@ -239,7 +253,7 @@ class GetModelResponse(_message.Message):
     def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ...) -> None: ...
 
 class RegisterModelRequest(_message.Message):
-    __slots__ = ("name", "model_kind", "format", "artifact_uri", "dataset_id", "modality", "labels", "metrics", "description")
+    __slots__ = ("name", "model_kind", "format", "artifact_uri", "dataset_id", "modality", "labels", "metrics", "description", "preprocessing")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_KIND_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
@@ -249,6 +263,7 @@ class RegisterModelRequest(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PREPROCESSING_FIELD_NUMBER: _ClassVar[int]
     name: str
     model_kind: str
     format: ModelFormat
@@ -258,7 +273,8 @@ class RegisterModelRequest(_message.Message):
     labels: _containers.RepeatedCompositeFieldContainer[ModelLabel]
     metrics: _containers.RepeatedCompositeFieldContainer[Metric]
     description: str
-    def __init__(self, name: _Optional[str] = ..., model_kind: _Optional[str] = ..., format: _Optional[_Union[ModelFormat, str]] = ..., artifact_uri: _Optional[str] = ..., dataset_id: _Optional[str] = ..., modality: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[ModelLabel, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., description: _Optional[str] = ...) -> None: ...
+    preprocessing: Preprocessing
+    def __init__(self, name: _Optional[str] = ..., model_kind: _Optional[str] = ..., format: _Optional[_Union[ModelFormat, str]] = ..., artifact_uri: _Optional[str] = ..., dataset_id: _Optional[str] = ..., modality: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[ModelLabel, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., description: _Optional[str] = ..., preprocessing: _Optional[_Union[Preprocessing, _Mapping]] = ...) -> None: ...
 
 class RegisterModelResponse(_message.Message):
     __slots__ = ("model",)

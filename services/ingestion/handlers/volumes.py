@@ -154,7 +154,9 @@ def _dicom_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, volum
     volume_id = str(uuid.uuid5(_NAMESPACE, f"{tenant}/{dataset_id}/{content.hexdigest()}"))
     modality = str(first.get("Modality", ""))[:16]
     attributes = slices.volume_attributes(volume.data, modality, slices.Window(*volume.window) if volume.window else None)
-    attributes |= {"dicom_bucket": bucket, "instance_keys": _instance_keys(volume, where)}
+    # the pseudonym lets training keep one patient's scans on one side of its split
+    attributes |= {"dicom_bucket": bucket, "instance_keys": _instance_keys(volume, where),
+                   "patient_pseudonym": str(first.get("PatientID", ""))[:64]}
     with ports.db.read() as conn:
         known = conn.execute(sa.select(store.volumes.c.volume_id).where(store.volumes.c.volume_id == volume_id)).first()
     if known is None:  # the same instances uploaded again make the same volume: it is stored already

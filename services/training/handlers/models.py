@@ -1,0 +1,192 @@
+"""The model registry: a finished run's model (artifact in the models bucket, metrics, lineage), models registered from
+outside (TorchScript or ONNX with their pre-processing, run once on a dummy batch before they are accepted), listing
+and reading them."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import sqlalchemy as sa
+
+from radlab.quoting import shown
+from radlab.training.v1 import events_pb2
+from radlab.training.v1 import training_service_pb2 as pb
+from radlab.type.v1 import job_pb2
+from services.training import store
+from services.training.domain import artifacts, segmentation
+from shared import paging
+from shared.auth import Principal
+from shared.errors import InvalidArgument, NotFound
+from shared.jobs import FINISHED
+from shared.objectstore import MODELS_BUCKET, BucketNotFound, ObjectNotFound
+from shared.protos import timestamp
+
+FORMATS = {pb.MODEL_FORMAT_TORCHSCRIPT: "torchscript", pb.MODEL_FORMAT_ONNX: "onnx"}
+CODE_VERSION = "radlab-training/1"  # bumped when a change to the training code changes what a run produces
+
+
+def register_trained(ports, run, result: dict, owner: str) -> None:
+    """A finished run's model: its artifact stored, the model row and the run's end (SUCCEEDED) recorded with
+    ModelTrained in one unit of work; nothing if the run was cancelled or taken over meanwhile."""
+    model_id = str(uuid.uuid4())
+    key = f"{run.tenant}/{model_id}/model.torchscript"
+    ports.objects.ensure_bucket(MODELS_BUCKET)
+    ports.objects.put(MODELS_BUCKET, key, result["model"], content_type="application/octet-stream")
+    dice = {int(value): score for value, score in result["dice"].items()}
+    metrics = metric_rows(dice)
+    now = time.time()
+    with ports.db.unit_of_work() as uow:
+        row = uow.execute(sa.select(store.runs).where(store.runs.c.run_id == run.run_id)).one()
+        if row.state in FINISHED or row.claimed_by != owner:
+            return
+        name = f"{run.model_kind} on {run.dataset_id}"
+        uow.execute(store.models.insert().values(
+            model_id=model_id, tenant=run.tenant, name=name, version=_next_version(uow, run.tenant, name),
+            model_kind=run.model_kind, source=pb.MODEL_SOURCE_TRAINED, format=pb.MODEL_FORMAT_TORCHSCRIPT,
+            run_id=run.run_id, dataset_id=run.dataset_id, modality=result["modality"],
+            labels=json.dumps([{"value": value, "name": ""} for value in result["label_values"]]),
+            metrics=json.dumps(metrics), preprocessing=json.dumps(result["preprocessing"]),
+            lineage=json.dumps({"examples": json.loads(run.examples), "split": result["split"],
+                                "hyperparameters": result["hyperparameters"], "epochs": result["epochs"],
+                                "best_epoch": result["best_epoch"], "stop_reason": result["stop_reason"],
+                                "code_version": CODE_VERSION}),
+            bucket=MODELS_BUCKET, object_key=key, description="", creator=run.requester or "radlab.workflow",
+            created_at=now,
+        ))
+        uow.execute(store.runs.update().where(store.runs.c.run_id == run.run_id).values(
+            state=job_pb2.JOB_STATE_SUCCEEDED, percent_done=100.0,
+            message=f"trained {result['epochs']} epochs ({result['stop_reason'].replace('_', ' ')}); best at epoch "
+                    f"{result['best_epoch']}", label_values=json.dumps(result["label_values"]),
+            metrics=json.dumps(metrics), split=json.dumps(result["split"]), model_id=model_id, updated_at=now,
+            ended_at=now,
+        ))
+        uow.emit(events_pb2.ModelTrained(model_id=model_id, run_id=run.run_id, dataset_id=run.dataset_id,
+                                         workflow_id=run.workflow_id, model_kind=run.model_kind,
+                                         metrics=[pb.Metric(**metric) for metric in metrics]),
+                 subject=run.run_id, tenant=run.tenant)
+
+
+def metric_rows(dice: dict[int, float], loss: float | None = None) -> list[dict]:
+    """Metrics as stored: Dice per label value, their mean (label 0), and the training loss when given."""
+    rows = [{"name": "dice", "label_value": value, "value": score} for value, score in sorted(dice.items())]
+    if dice:
+        rows.append({"name": "dice", "label_value": 0, "value": sum(dice.values()) / len(dice)})
+    if loss is not None:
+        rows.append({"name": "loss", "label_value": 0, "value": loss})
+    return rows
+
+
+def register_model(ports, caller: Principal, request: pb.RegisterModelRequest) -> pb.Model:
+    """A model trained elsewhere: its artifact copied from the object store into the models bucket once it ran on a
+    batch shaped as its pre-processing declares and gave one output per label plus background."""
+    if not request.name:
+        raise InvalidArgument("name is required")
+    fmt = FORMATS.get(request.format)
+    if fmt is None:
+        raise InvalidArgument(f"format must be MODEL_FORMAT_TORCHSCRIPT or MODEL_FORMAT_ONNX; got "
+                              f"{pb.ModelFormat.Name(request.format)}")
+    if not request.labels:
+        raise InvalidArgument("labels are required: the label each output channel after background stands for, in order")
+    values = [label.value for label in request.labels]
+    if len(set(values)) != len(values) or min(values) < 1:
+        raise InvalidArgument(f"label values {values} must be distinct and positive (0 is background)")
+    preprocessing = preprocessing_from(request.preprocessing, request.modality)
+    data = _artifact(ports, request.artifact_uri)
+    try:
+        artifacts.check(data, preprocessing, len(values), fmt)
+    except ValueError as error:
+        raise InvalidArgument(f"model {request.name!r} was not registered: {error}") from None
+    model_id = str(uuid.uuid4())
+    key = f"{caller.tenant}/{model_id}/model.{fmt}"
+    ports.objects.ensure_bucket(MODELS_BUCKET)
+    ports.objects.put(MODELS_BUCKET, key, data, content_type="application/octet-stream")
+    with ports.db.unit_of_work() as uow:
+        uow.execute(store.models.insert().values(
+            model_id=model_id, tenant=caller.tenant, name=request.name, version=_next_version(uow, caller.tenant, request.name),
+            model_kind=request.model_kind or f"registered.{fmt}", source=pb.MODEL_SOURCE_REGISTERED, format=request.format,
+            run_id="", dataset_id=request.dataset_id, modality=request.modality,
+            labels=json.dumps([{"value": label.value, "name": label.name} for label in request.labels]),
+            metrics=json.dumps([{"name": m.name, "label_value": m.label_value, "value": m.value} for m in request.metrics]),
+            preprocessing=json.dumps(preprocessing.to_dict()),
+            lineage=json.dumps({"artifact_uri": request.artifact_uri}), bucket=MODELS_BUCKET, object_key=key,
+            description=request.description, creator=caller.subject, created_at=time.time(),
+        ))
+        return model_message(model_row(uow, caller.tenant, model_id))
+
+
+def preprocessing_from(message: pb.Preprocessing, modality: str) -> segmentation.Preprocessing:
+    """The domain's pre-processing of a request's (dims and roi required; the window for CT, the default if unset)."""
+    if message.dims not in (2, 3):
+        raise InvalidArgument(f"preprocessing.dims must be 2 (slices) or 3 (patches); got {message.dims}")
+    window = (message.window_low, message.window_high) if message.window_low or message.window_high else segmentation.CT_WINDOW
+    try:
+        return segmentation.Preprocessing(dims=message.dims, modality=modality or "CT", window=window,
+                                          roi=tuple(message.roi))
+    except ValueError as error:
+        raise InvalidArgument(f"preprocessing: {error}") from None
+
+
+def get_model(ports, caller: Principal, model_id: str) -> pb.Model:
+    if not model_id:
+        raise InvalidArgument("model_id is required")
+    with ports.db.read() as conn:
+        return model_message(model_row(conn, caller.tenant, model_id))
+
+
+def list_models(ports, caller: Principal, request: pb.ListModelsRequest) -> pb.ListModelsResponse:
+    """The tenant's models, newest first, optionally by dataset, kind and name; paged."""
+    table = store.models
+    size, after = paging.requested(request.page_size, request.page_token)
+    query = sa.select(table).where(table.c.tenant == caller.tenant)
+    for column, value in ((table.c.dataset_id, request.dataset_id), (table.c.model_kind, request.model_kind),
+                          (table.c.name, request.name)):
+        if value:
+            query = query.where(column == value)
+    if after:
+        query = query.where(table.c.seq < int(after))
+    with ports.db.read() as conn:
+        rows = conn.execute(query.order_by(table.c.seq.desc()).limit(size + 1)).all()
+    return pb.ListModelsResponse(models=[model_message(row) for row in rows[:size]],
+                                 next_page_token=paging.next_token(rows, size, lambda row: str(row.seq)))
+
+
+def model_row(conn, tenant: str, model_id: str):
+    row = conn.execute(sa.select(store.models).where(store.models.c.tenant == tenant,
+                                                     store.models.c.model_id == model_id)).first()
+    if row is None:
+        raise NotFound(f"model {shown(model_id)} not found")
+    return row
+
+
+def model_message(row) -> pb.Model:
+    preprocessing = json.loads(row.preprocessing)
+    return pb.Model(
+        model_id=row.model_id, name=row.name, version=row.version, model_kind=row.model_kind, source=row.source,
+        format=row.format, run_id=row.run_id, dataset_id=row.dataset_id, modality=row.modality,
+        labels=[pb.ModelLabel(**label) for label in json.loads(row.labels)],
+        metrics=[pb.Metric(**metric) for metric in json.loads(row.metrics)], bucket=row.bucket,
+        object_key=row.object_key, description=row.description, creator=row.creator,
+        create_time=timestamp(row.created_at),
+        preprocessing=pb.Preprocessing(dims=preprocessing["dims"], window_low=preprocessing["window"][0],
+                                       window_high=preprocessing["window"][1], roi=preprocessing["roi"]),
+    )
+
+
+def _next_version(conn, tenant: str, name: str) -> int:
+    table = store.models
+    latest = conn.execute(sa.select(sa.func.max(table.c.version)).where(table.c.tenant == tenant,
+                                                                        table.c.name == name)).scalar()
+    return (latest or 0) + 1
+
+
+def _artifact(ports, uri: str) -> bytes:
+    """The bytes at an s3://bucket/key URI of this deployment's object store."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise InvalidArgument(f"artifact_uri {uri!r} must be s3://bucket/key in Radlab's object store")
+    try:
+        return ports.objects.get(bucket, key)
+    except (BucketNotFound, ObjectNotFound):
+        raise NotFound(f"no object at {uri}: upload the model file there first") from None
