@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from shared.compute import Compute, ComputeCancelled, ComputeError
+from shared.compute import Compute, ComputeCancelled, ComputeError, TrainingSession
 
 # Generous: the first task on a fresh pool waits for a worker process to start.
 RESULT_TIMEOUT_S = 60
@@ -31,6 +31,22 @@ def sleep_then_fail(item: tuple[float, str]) -> None:
     seconds, message = item
     time.sleep(seconds)
     raise ValueError(message)
+
+
+def count_epochs(config: dict, session: TrainingSession) -> dict:
+    """A training loop that reports `config["epochs"]` epochs (a beat apart) unless told to stop; returns what it did."""
+    import torch
+
+    model = session.prepare_model(torch.nn.Linear(2, 1))
+    for epoch in range(1, config["epochs"] + 1):
+        if not session.report({"epoch": epoch, "rank": session.rank}):
+            return {"stopped_after": epoch}
+        time.sleep(0.3)
+    return {"epochs": config["epochs"], "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def fail_training(config: dict, session: TrainingSession) -> None:
+    raise ValueError(config["why"])
 
 
 class ComputeContract:
@@ -108,3 +124,19 @@ class ComputeContract:
         resources = compute.resources()
         assert resources["CPU"] >= 1
         assert resources["GPU"] >= 0
+
+    def test_training_reports_come_back_in_order_and_a_stop_ends_the_loop(self, compute: Compute) -> None:
+        """Rank 0's reports reach on_report in order and the loop's return value comes back; once on_report says
+        stop, the loop's next report says so and its return value shows where it stopped."""
+        seen: list[dict] = []
+        result = compute.train(count_epochs, {"epochs": 3}, on_report=lambda metrics: seen.append(metrics) or True)
+        assert result == {"epochs": 3, "parameters": 3}
+        assert seen == [{"epoch": 1, "rank": 0}, {"epoch": 2, "rank": 0}, {"epoch": 3, "rank": 0}]
+        stopped = compute.train(count_epochs, {"epochs": 100}, on_report=lambda metrics: metrics["epoch"] < 2)
+        assert 2 <= stopped["stopped_after"] < 10
+
+    def test_a_failing_training_loop_raises_its_own_error(self, compute: Compute) -> None:
+        """The loop's exception type and message, not the framework's wrapping of them."""
+        with pytest.raises(ComputeError) as raised:
+            compute.train(fail_training, {"why": "only 1 item is labelled"})
+        assert (raised.value.error_type, raised.value.message) == ("ValueError", "only 1 item is labelled")

@@ -479,7 +479,7 @@ def test_annotators_see_only_the_items_of_their_tasks_and_only_their_own_annotat
 
 def test_a_models_prediction_becomes_its_annotation_every_slice_predicted_and_seen_by_annotators(stack, admin, annotator, scans, spleen):
     """The training service is played by the test: it writes a label array and publishes PredictionsReady on the
-    stack's bus as training would (training's own issue has not landed)."""
+    stack's bus as training does (annotation's handling alone, without a model; test_training_pipeline runs real ones)."""
     from radlab.training.v1 import events_pb2 as training_events
     from shared import bus as bus_port
     from shared import events

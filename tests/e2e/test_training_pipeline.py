@@ -55,7 +55,7 @@ def labelled(stack, data_dir):
     return dataset, item.item_id
 
 
-def test_a_run_registers_a_model_that_pre_labels_the_item(stack, labelled):
+def test_a_run_registers_a_model_that_pre_labels_the_item(stack, labelled, monkeypatch, capsys):
     dataset, item = labelled
     with client_for(stack, "manager-1", "manager") as manager:
         run = wait_until(lambda: _started(manager, dataset, SHORT), "the training service to know the submitted labels")
@@ -75,6 +75,18 @@ def test_a_run_registers_a_model_that_pre_labels_the_item(stack, labelled):
         by_model = wait_until(lambda: [a for a in _annotations(manager, item) if a.model_id == model.model_id],
                               "the model's annotation of the item")
         assert by_model[0].annotator == model.model_id
+
+        from radlab.cli import main
+
+        running, home = stack
+        monkeypatch.setenv("RADLAB_URL", running.grpc_addr)
+        monkeypatch.setenv("RADLAB_TOKEN", issue_token(token_key(home, None), subject="m", role="manager", tenant=TENANT))
+        capsys.readouterr()
+        assert main(["models", "list", "--dataset", dataset]) == 0 and main(["runs", "list", "--dataset", dataset]) == 0
+        assert main(["predict", item, "--model", model.model_id]) == 0
+        printed = capsys.readouterr().out
+        assert f"{model.model_id}  monai.unet2d on {dataset} v1  trained  mean Dice" in printed and "label 1 Dice" in printed
+        assert f"{run.run_id}  succeeded" in printed and "an annotation by the model" in printed
 
 
 def test_registered_torchscript_and_onnx_models_pre_label_in_a_model_stage(stack, data_dir):

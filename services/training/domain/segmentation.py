@@ -117,7 +117,7 @@ class Example:
         if self.image.ndim != 3 or self.image.shape != self.labels.shape:
             raise ValueError(f"{name}: image {self.image.shape} and labels {self.labels.shape} must be one 3D "
                              "[k, j, i] grid")
-        outside = [s for s in self.trusted() if not 0 <= s < self.labels.shape[0]]
+        outside = [int(s) for s in self.trusted() if not 0 <= s < self.labels.shape[0]]
         if outside:
             raise ValueError(f"{name}: slices {outside} are outside 0..{self.labels.shape[0] - 1}")
 
@@ -156,7 +156,7 @@ class Settings:
             raise ValueError(f"learning_rate must be > 0; got {self.learning_rate}")
         if not 0 <= self.foreground_fraction <= 1:
             raise ValueError(f"foreground_fraction must be between 0 and 1; got {self.foreground_fraction}")
-        self.preprocessing  # noqa: B018 -- raises on a bad roi or window
+        _ = self.preprocessing  # building it refuses a bad roi or window
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -315,7 +315,8 @@ def confidence(found: np.ndarray) -> float:
 def predict(model: SegmentationModel, image: np.ndarray, preprocessing: Preprocessing,
             label_values: Sequence[int]) -> tuple[np.ndarray, float]:
     """Labels (uint16 [k, j, i], the original label values) and confidence (see `confidence`) of `model` — a
-    torch module, TorchScript module or ONNX wrapper giving logits for a float32 batch — on `image`."""
+    torch module (put in eval mode), TorchScript module or ONNX wrapper giving logits for a float32 batch — on
+    `image`."""
     if isinstance(model, torch.nn.Module):
         model.eval()
     found = probabilities(model, image, preprocessing)
@@ -439,8 +440,9 @@ def fit(train: list[Example], validation: list[Example], label_values: list[int]
     values = _check(train, validation, label_values, settings)
     preprocessing = settings.preprocessing
     with _threads(settings.threads):
-        patches = Patches([prepare(e.image, preprocessing) for e in train], [_channels(e.labels, values) for e in train],
-                          [e.trusted() for e in train], preprocessing.roi, settings.foreground_fraction)
+        patches = Patches([prepare(e.image, preprocessing) for e in train],
+                          [_channels(e.labels, values) for e in train], [e.trusted() for e in train],
+                          preprocessing.roi, settings.foreground_fraction)
         network = untrained(settings.kind, len(values), settings.seed)
         rng, progress, saved = np.random.default_rng(settings.seed), _Progress(), None
         if resume is not None:

@@ -138,18 +138,15 @@ def get_model(ports, caller: Principal, model_id: str) -> pb.Model:
 def list_models(ports, caller: Principal, request: pb.ListModelsRequest) -> pb.ListModelsResponse:
     """The tenant's models, newest first, optionally by dataset, kind and name; paged."""
     table = store.models
-    size, after = paging.requested(request.page_size, request.page_token)
+    after, size = paging.requested(request)
     query = sa.select(table).where(table.c.tenant == caller.tenant)
     for column, value in ((table.c.dataset_id, request.dataset_id), (table.c.model_kind, request.model_kind),
                           (table.c.name, request.name)):
         if value:
             query = query.where(column == value)
-    if after:
-        query = query.where(table.c.seq < int(after))
     with ports.db.read() as conn:
-        rows = conn.execute(query.order_by(table.c.seq.desc()).limit(size + 1)).all()
-    return pb.ListModelsResponse(models=[model_message(row) for row in rows[:size]],
-                                 next_page_token=paging.next_token(rows, size, lambda row: str(row.seq)))
+        rows, next_after = paging.page_of(conn, query, table.c.seq, after, size, newest_first=True)
+    return pb.ListModelsResponse(models=[model_message(row) for row in rows], next_page_token=paging.next_token(next_after))
 
 
 def model_row(conn, tenant: str, model_id: str):

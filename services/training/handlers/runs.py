@@ -100,18 +100,16 @@ def get_run(ports, caller: Principal, run_id: str) -> pb.TrainingRun:
 def list_runs(ports, caller: Principal, request: pb.ListTrainingRunsRequest) -> pb.ListTrainingRunsResponse:
     """The caller's tenant's runs, newest first, optionally of one dataset and state; paged."""
     table = store.runs
-    size, after = paging.requested(request.page_size, request.page_token)
+    after, size = paging.requested(request)
     query = sa.select(table).where(table.c.tenant == caller.tenant)
     if request.dataset_id:
         query = query.where(table.c.dataset_id == request.dataset_id)
     if request.state:
         query = query.where(table.c.state == request.state)
-    if after:
-        query = query.where(table.c.seq < int(after))
     with ports.db.read() as conn:
-        rows = conn.execute(query.order_by(table.c.seq.desc()).limit(size + 1)).all()
-    return pb.ListTrainingRunsResponse(training_runs=[_run(row) for row in rows[:size]],
-                                       next_page_token=paging.next_token(rows, size, lambda row: str(row.seq)))
+        rows, next_after = paging.page_of(conn, query, table.c.seq, after, size, newest_first=True)
+    return pb.ListTrainingRunsResponse(training_runs=[_run(row) for row in rows],
+                                       next_page_token=paging.next_token(next_after))
 
 
 def cancel_run(ports, caller: Principal, run_id: str) -> pb.TrainingRun:

@@ -1,0 +1,153 @@
+"""`radlab train|runs|models|predict …`: start a training run (and follow it with a progress bar), list and cancel
+runs, list and show registered models, pre-label an item with a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_commands(commands) -> None:
+    """Register the commands on the `radlab` parser's subcommands."""
+    train = commands.add_parser("train", help="train a model on a dataset's items with submitted labels")
+    train.add_argument("dataset")
+    train.add_argument("--task", default="", help="model kind: monai.unet2d (default: slices) or monai.unet3d (patches)")
+    train.add_argument("--items", nargs="*", default=[], help="item ids (default: every item with submitted labels)")
+    train.add_argument("--labels", nargs="*", type=int, default=[], help="label values (default: all present)")
+    train.add_argument("--epochs", type=int, default=0, help="at most this many epochs (default: the kind's)")
+    train.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="hyper-parameters, e.g. learning_rate=1e-3")
+    train.add_argument("--wait", action="store_true", help="follow the run with a progress bar until it ends")
+    train.set_defaults(run=_train)
+
+    runs = commands.add_parser("runs", help="training runs").add_subparsers(title="run commands")
+    listing = runs.add_parser("list", help="list runs, newest first")
+    listing.add_argument("--dataset", default="")
+    listing.set_defaults(run=_runs_list)
+    cancel = runs.add_parser("cancel", help="stop a queued or running run")
+    cancel.add_argument("run_id")
+    cancel.set_defaults(run=_runs_cancel)
+
+    models = commands.add_parser("models", help="the model registry").add_subparsers(title="model commands")
+    models_list = models.add_parser("list", help="list models, newest first")
+    models_list.add_argument("--dataset", default="")
+    models_list.set_defaults(run=_models_list)
+    show = models.add_parser("show", help="a model's labels, metrics and pre-processing")
+    show.add_argument("model_id")
+    show.set_defaults(run=_models_show)
+
+    predict = commands.add_parser("predict", help="pre-label an item with a model (its labels become an annotation)")
+    predict.add_argument("item")
+    predict.add_argument("--model", required=True)
+    predict.set_defaults(run=_predict)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from radlab.client import Client
+
+    hyperparameters = dict(_pair(text) for text in args.set)
+    with Client() as client:
+        run = client.train(args.dataset, model_kind=args.task, item_ids=args.items, label_values=args.labels,
+                           hyperparameters=hyperparameters | ({"max_epochs": str(args.epochs)} if args.epochs else {}))
+        print(f"run {run.run_id}: {run.example_count} item(s), {run.model_kind}")
+        if not args.wait:
+            return 0
+        bar = _RunBar()
+        try:
+            run = client.wait_for_run(run.run_id, progress=bar)
+        finally:
+            bar.close()
+    if run.job.state != 3:  # SUCCEEDED
+        print(f"run {run.run_id} ended {_state(run.job.state)}: {run.job.error or run.job.message}", file=sys.stderr)
+        return 1
+    print(f"model {run.model_id}: {_metrics(run.metrics)}")
+    return 0
+
+
+def _runs_list(args: argparse.Namespace) -> int:
+    from radlab.client import Client
+    from radlab.training.v1 import training_service_pb2 as pb
+
+    with Client() as client:
+        for run in client.training.ListTrainingRuns(pb.ListTrainingRunsRequest(dataset_id=args.dataset)).training_runs:
+            print(f"{run.run_id}  {_state(run.job.state):9}  {run.model_kind}  {run.example_count} item(s)  "
+                  f"{run.job.percent_done:5.1f} %  {run.job.error or run.job.message}")
+    return 0
+
+
+def _runs_cancel(args: argparse.Namespace) -> int:
+    from radlab.client import Client
+    from radlab.training.v1 import training_service_pb2 as pb
+
+    with Client() as client:
+        run = client.training.CancelTrainingRun(pb.CancelTrainingRunRequest(run_id=args.run_id)).training_run
+    print(f"run {run.run_id}: {_state(run.job.state)}")
+    return 0
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from radlab.client import Client
+    from radlab.training.v1 import training_service_pb2 as pb
+
+    with Client() as client:
+        for model in client.training.ListModels(pb.ListModelsRequest(dataset_id=args.dataset)).models:
+            print(f"{model.model_id}  {model.name} v{model.version}  {pb.ModelSource.Name(model.source)[13:].lower()}  "
+                  f"{_metrics(model.metrics)}")
+    return 0
+
+
+def _models_show(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from radlab.client import Client
+    from radlab.training.v1 import training_service_pb2 as pb
+
+    with Client() as client:
+        model = client.training.GetModel(pb.GetModelRequest(model_id=args.model_id)).model
+    print(json_format.MessageToJson(model))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from radlab.client import Client
+
+    with Client() as client:
+        prediction = client.predict(args.model, args.item)
+    if prediction.job.state != 3:
+        print(f"prediction {prediction.prediction_id} {_state(prediction.job.state)}: {prediction.job.error}", file=sys.stderr)
+        return 1
+    print(f"prediction {prediction.prediction_id}: {prediction.job.message}; the item has an annotation by the model")
+    return 0
+
+
+class _RunBar:
+    """A run's progress as a tqdm bar on stderr, its postfix the run's current step (epoch, loss, Dice, time left)."""
+
+    def __init__(self):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=100.0, unit="%", file=sys.stderr, bar_format="{l_bar}{bar}| {n:.0f}% {postfix}")
+
+    def __call__(self, run) -> None:
+        self.bar.update(run.job.percent_done - self.bar.n)
+        self.bar.set_postfix_str(run.job.message)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise SystemExit(f"radlab: --set takes NAME=VALUE pairs; got {text!r}")
+    return name, value
+
+
+def _metrics(metrics) -> str:
+    dice = {metric.label_value: metric.value for metric in metrics if metric.name == "dice"}
+    return ", ".join(f"{'mean' if value == 0 else f'label {value}'} Dice {score:.3f}" for value, score in sorted(dice.items()))
+
+
+def _state(state: int) -> str:
+    from radlab.type.v1 import job_pb2
+
+    return job_pb2.JobState.Name(state)[10:].lower()
