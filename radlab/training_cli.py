@@ -1,5 +1,5 @@
 """`radlab train|runs|models|predict …`: start a training run (and follow it with a progress bar), list and cancel
-runs, list and show registered models, pre-label an item with a model."""
+runs, list, show, compare and promote models, pre-label an item with a model."""
 
 from __future__ import annotations
 
@@ -34,6 +34,14 @@ def add_commands(commands) -> None:
     show = models.add_parser("show", help="a model's labels, metrics and pre-processing")
     show.add_argument("model_id")
     show.set_defaults(run=_models_show)
+
+    promote = models.add_parser("promote", help="make a model the one its dataset's model stages use (an older one: roll back)")
+    promote.add_argument("model_id")
+    promote.add_argument("--dataset", default="", help="the dataset it serves (default: the model's own)")
+    promote.set_defaults(run=_models_promote)
+    compare = models.add_parser("compare", help="models' metrics side by side")
+    compare.add_argument("model_ids", nargs="+")
+    compare.set_defaults(run=_models_compare)
 
     predict = commands.add_parser("predict", help="pre-label an item with a model (its labels become an annotation)")
     predict.add_argument("item")
@@ -90,8 +98,8 @@ def _models_list(args: argparse.Namespace) -> int:
 
     with Client() as client:
         for model in client.training.ListModels(pb.ListModelsRequest(dataset_id=args.dataset)).models:
-            print(f"{model.model_id}  {model.name} v{model.version}  {pb.ModelSource.Name(model.source)[13:].lower()}  "
-                  f"{_metrics(model.metrics)}")
+            print(f"{model.model_id}  {model.name} v{model.version}  {pb.ModelSource.Name(model.source)[13:].lower()}"
+                  f"{'  PROMOTED' if model.promoted else ''}  {_metrics(model.metrics)}")
     return 0
 
 
@@ -104,6 +112,31 @@ def _models_show(args: argparse.Namespace) -> int:
     with Client() as client:
         model = client.training.GetModel(pb.GetModelRequest(model_id=args.model_id)).model
     print(json_format.MessageToJson(model))
+    return 0
+
+
+def _models_promote(args: argparse.Namespace) -> int:
+    from radlab.client import Client
+    from radlab.training.v1 import training_service_pb2 as pb
+
+    with Client() as client:
+        model = client.training.PromoteModel(pb.PromoteModelRequest(model_id=args.model_id, dataset_id=args.dataset)).model
+    print(f"promoted {model.model_id} ({model.name} v{model.version})")
+    return 0
+
+
+def _models_compare(args: argparse.Namespace) -> int:
+    from radlab.client import Client
+    from radlab.training.v1 import training_service_pb2 as pb
+
+    with Client() as client:
+        found = [client.training.GetModel(pb.GetModelRequest(model_id=model_id)).model for model_id in args.model_ids]
+    rows = sorted({(metric.name, metric.label_value) for model in found for metric in model.metrics})
+    print(f"{'metric':18}" + "".join(f"{model.name[:22] + ' v' + str(model.version):>28}" for model in found))
+    for name, value in rows:
+        cells = [next((f"{m.value:.4f}" for m in model.metrics if (m.name, m.label_value) == (name, value)), "-")
+                 for model in found]
+        print(f"{name + (' mean' if value == 0 else f' {value}'):18}" + "".join(f"{cell:>28}" for cell in cells))
     return 0
 
 

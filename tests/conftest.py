@@ -19,6 +19,19 @@ REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 
+class Clock:
+    """A job worker's clock, moved on by the test: a claim lapses when the test says, not CLAIM_S later."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def wait_until(condition: Callable[[], T], what: str, timeout_s: float = 30.0, interval_s: float = 0.05) -> T:
     """Call `condition` until it returns something true, and return that; fail the test, saying what it waited
     for, once `timeout_s` have passed. An assertion in `condition` ends the wait at once."""

@@ -1,5 +1,6 @@
 """What training runs on the compute pool (Ray workers): read a run's examples from the object store, split them, fit,
-export the model; and run a model on one volume. Plain functions of picklable arguments, so any worker can run them."""
+export the model; check and run a model. Plain functions of picklable arguments, so any worker can run them; torch
+and MONAI load in the worker that runs one, never in the serving process that only names them."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from services.training.domain import artifacts, segmentation
+from services.training.domain.settings import Preprocessing, Settings
 from services.training.domain.split import split
 from shared import objectstore
 from shared.compute import TrainingSession
 from shared.grid import array_spacing
 from shared.objectstore import LABELS_BUCKET, MODELS_BUCKET, VOLUMES_BUCKET, ObjectNotFound
 from shared.volume_store import VolumeStore
+
+PREDICTION_CPUS = 0.5  # a prediction's (or a model check's) share of the pool: it runs beside a run holding the rest
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ def train_segmentation(config: dict[str, RunSpec], session: TrainingSession) -> 
     """Fit a segmentation model on the run's examples (config["spec"]), reporting each epoch and keeping its
     checkpoint in the object store (a restarted run continues from it). Returns the TorchScript artifact, label
     values, pre-processing, metrics and split; None when the run was asked to stop."""
+    from services.training.domain import artifacts, segmentation
+
     spec = config["spec"]
     objects = objectstore.connect(spec.store_url)
     volumes = VolumeStore(objects, cache_bytes=0)
@@ -49,7 +54,7 @@ def train_segmentation(config: dict[str, RunSpec], session: TrainingSession) -> 
         raise ValueError("the examples' labels are all empty; nothing to learn")
     chosen = split(patients, labelled, spec.validation_fraction)
     training, validation = _sides(loaded, chosen)
-    settings = segmentation.Settings.from_hyperparameters({"modality": modalities[0] or "CT", **spec.hyperparameters})
+    settings = Settings.from_hyperparameters({"modality": modalities[0] or "CT", **spec.hyperparameters})
     objects.ensure_bucket(MODELS_BUCKET)
     resume = _checkpoint(objects, spec.checkpoint_key)
     stopped = False
@@ -78,19 +83,34 @@ def predict_volume(store_url: str, artifact: tuple[str, str, str], preprocessing
                    volume_id: str, output_key: str, attributes: dict[str, Any]) -> float:
     """Run the model stored at `artifact` (bucket, key, format) on a volume, write its label array (uint16, on the
     volume's grid) to the labels bucket at `output_key`; returns the prediction's confidence."""
+    from services.training.domain import artifacts, segmentation
+
     objects = objectstore.connect(store_url)
     volumes = VolumeStore(objects, cache_bytes=0)
     bucket, key, fmt = artifact
     model = artifacts.load(objects.get(bucket, key), fmt)
     image = volumes.read(VOLUMES_BUCKET, volume_id)
-    labels, confidence = segmentation.predict(model, image.array, segmentation.Preprocessing.from_dict(preprocessing),
+    labels, confidence = segmentation.predict(model, image.array, Preprocessing.from_dict(preprocessing),
                                               label_values)
     volumes.write(LABELS_BUCKET, output_key, labels.astype(np.uint16), image.affine, attributes | {"confidence": confidence})
     return confidence
 
 
-def _example(volumes: VolumeStore, example: dict[str, Any]) -> tuple[segmentation.Example, str, str]:
+def check_artifact(data: bytes, fmt: str, preprocessing: dict[str, Any], label_count: int) -> str:
+    """Why a registered model does not fit its declared pre-processing and labels; empty when it does."""
+    from services.training.domain import artifacts
+
+    try:
+        artifacts.check(data, Preprocessing.from_dict(preprocessing), label_count, fmt)
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
+def _example(volumes: VolumeStore, example: dict[str, Any]):
     """The item's image and labels as a segmentation example, with its patient pseudonym and modality."""
+    from services.training.domain import segmentation
+
     image = volumes.read(VOLUMES_BUCKET, example["volume_id"])
     labels = volumes.read(LABELS_BUCKET, example["labels_key"])
     if labels.array.shape != image.array.shape:
@@ -102,8 +122,10 @@ def _example(volumes: VolumeStore, example: dict[str, Any]) -> tuple[segmentatio
             str(attributes.get("patient_pseudonym", "")), str(attributes.get("modality", "")))
 
 
-def _sides(loaded: dict[str, tuple[segmentation.Example, str, str]], chosen) -> tuple[list, list]:
+def _sides(loaded: dict[str, tuple[Any, str, str]], chosen) -> tuple[list, list]:
     """The training and validation examples of a split (by slice: each item's held-out slices validate)."""
+    from services.training.domain import segmentation
+
     if chosen.how == "patients":
         return [loaded[item][0] for item in chosen.training], [loaded[item][0] for item in chosen.validation]
     training, validation = [], []

@@ -9,7 +9,7 @@ from shared.auth import current_principal
 
 
 class TrainingServicer(pb_grpc.TrainingServiceServicer):
-    """Runs (start, poll, list, cancel), the registry (list, get, register) and predictions (start, poll)."""
+    """Runs (start, poll, list, cancel), the registry (list, get, register, promote) and predictions (start, poll)."""
 
     def __init__(self, ports: Ports):
         self.ports = ports
@@ -34,6 +34,9 @@ class TrainingServicer(pb_grpc.TrainingServiceServicer):
 
     def RegisterModel(self, request, context):
         return pb.RegisterModelResponse(model=models.register_model(self.ports, current_principal(), request))
+
+    def PromoteModel(self, request, context):
+        return pb.PromoteModelResponse(model=models.promote_model(self.ports, current_principal(), request))
 
     def StartPrediction(self, request, context):
         return pb.StartPredictionResponse(prediction=predictions.start_prediction(self.ports, current_principal(), request))

@@ -88,7 +88,7 @@ models = sa.Table(
     sa.Column("modality", sa.String(16), nullable=False),
     sa.Column("labels", sa.Text, nullable=False),  # JSON list of {value, name}
     sa.Column("metrics", sa.Text, nullable=False),  # JSON list of {name, label_value, value}
-    sa.Column("preprocessing", sa.Text, nullable=False),  # JSON: segmentation.Preprocessing
+    sa.Column("preprocessing", sa.Text, nullable=False),  # JSON: settings.Preprocessing
     sa.Column("lineage", sa.Text, nullable=False),  # JSON: examples, split, hyper-parameters, code version
     sa.Column("bucket", sa.String(100), nullable=False),
     sa.Column("object_key", sa.String(400), nullable=False),
@@ -96,6 +96,17 @@ models = sa.Table(
     sa.Column("creator", sa.String(200), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.UniqueConstraint("tenant", "name", "version"),
+)
+
+# The model each dataset's model stages use now (PromoteModel); a new promotion replaces the row.
+promotions = sa.Table(
+    "promotions",
+    metadata,
+    sa.Column("tenant", sa.String(100), primary_key=True),
+    sa.Column("dataset_id", sa.String(100), primary_key=True),
+    sa.Column("model_id", sa.String(36), nullable=False),
+    sa.Column("promoted_by", sa.String(200), nullable=False),
+    sa.Column("promoted_at", sa.Float, nullable=False),
 )
 
 # Predictions: one per StartPrediction call or PredictionRequested event.

@@ -186,6 +186,14 @@ models = sa.Table(
     sa.Column("trained_at", sa.Float, nullable=False),
 )
 
+# The model each dataset's model stages use (ModelPromoted), ahead of the newest trained.
+promoted_models = sa.Table(
+    "promoted_models",
+    metadata,
+    sa.Column("dataset_id", sa.String(100), primary_key=True),
+    sa.Column("model_id", sa.String(200), nullable=False),
+)
+
 # Webhook answers accepted, by the answer's delivery id: a replayed answer is refused.
 webhook_answers = sa.Table(
     "webhook_answers",

@@ -84,9 +84,12 @@ def test_a_run_registers_a_model_that_pre_labels_the_item(stack, labelled, monke
         capsys.readouterr()
         assert main(["models", "list", "--dataset", dataset]) == 0 and main(["runs", "list", "--dataset", dataset]) == 0
         assert main(["predict", item, "--model", model.model_id]) == 0
+        assert main(["models", "promote", model.model_id]) == 0 and main(["models", "compare", model.model_id]) == 0
+        assert manager.training.GetModel(pb.GetModelRequest(model_id=model.model_id)).model.promoted
         printed = capsys.readouterr().out
         assert f"{model.model_id}  monai.unet2d on {dataset} v1  trained  mean Dice" in printed and "label 1 Dice" in printed
         assert f"{run.run_id}  succeeded" in printed and "an annotation by the model" in printed
+        assert f"promoted {model.model_id}" in printed and "dice 1" in printed
 
 
 def test_registered_torchscript_and_onnx_models_pre_label_in_a_model_stage(stack, data_dir):
@@ -105,8 +108,12 @@ def test_registered_torchscript_and_onnx_models_pre_label_in_a_model_stage(stack
             dataset = admin.create_dataset(f"model stage {name}").dataset_id
             admin.create_class(dataset, "spleen", value=1)
             manager.wait_for_workflow(dataset)
+            named = model.model_id if fmt == pb.MODEL_FORMAT_TORCHSCRIPT else ""  # the ONNX one: promoted instead
+            if not named:
+                promoted = manager.training.PromoteModel(pb.PromoteModelRequest(model_id=model.model_id, dataset_id=dataset))
+                assert promoted.model.promoted
             manager.workflow.CreateWorkflow(workflow.CreateWorkflowRequest(dataset_id=dataset, name="pre-label", stages=[
-                workflow.Stage(stage_id="model", kind=workflow.STAGE_KIND_MODEL, model=workflow.ModelSettings(model_id=model.model_id)),
+                workflow.Stage(stage_id="model", kind=workflow.STAGE_KIND_MODEL, model=workflow.ModelSettings(model_id=named)),
                 workflow.Stage(stage_id="annotate", kind=workflow.STAGE_KIND_ANNOTATE),
                 workflow.Stage(stage_id="done", kind=workflow.STAGE_KIND_COMPLETE)]))
             admin.upload(data_dir / SPLEEN_CT, dataset)

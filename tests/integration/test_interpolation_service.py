@@ -39,7 +39,7 @@ from shared.objectstore.file import FileObjectStore
 from shared.runtime import Adapters, Runtime
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti
-from tests.conftest import wait_until
+from tests.conftest import Clock, wait_until
 
 TENANT = "hospital-a"
 ITEM, DATASET, VOLUME, ANNOTATION = "item-1", "dataset-1", "volume-1", "annotation-1"
@@ -59,19 +59,6 @@ def spleen(data_dir):
     image, affine = from_nifti(folder / "sub-spleen2" / "ct" / "sub-spleen2_ct.nii.gz")
     mask, _ = from_nifti(folder / "derivatives" / "labels" / "sub-spleen2" / "ct" / "sub-spleen2_ct_seg-manual.nii.gz")
     return image, mask, affine
-
-
-class Clock:
-    """The job worker's clock, moved on by the test: a claim lapses when the test says, not CLAIM_S later."""
-
-    def __init__(self):
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -24,6 +24,18 @@ class ModelTrained(_message.Message):
     metrics: _containers.RepeatedCompositeFieldContainer[_training_service_pb2.Metric]
     def __init__(self, model_id: _Optional[str] = ..., run_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., model_kind: _Optional[str] = ..., metrics: _Optional[_Iterable[_Union[_training_service_pb2.Metric, _Mapping]]] = ...) -> None: ...
 
+class ModelPromoted(_message.Message):
+    __slots__ = ("model_id", "dataset_id", "previous_model_id", "promoted_by")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMOTED_BY_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    dataset_id: str
+    previous_model_id: str
+    promoted_by: str
+    def __init__(self, model_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., previous_model_id: _Optional[str] = ..., promoted_by: _Optional[str] = ...) -> None: ...
+
 class TrainingFailed(_message.Message):
     __slots__ = ("run_id", "dataset_id", "workflow_id", "reason")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]

@@ -181,7 +181,7 @@ class CancelTrainingRunResponse(_message.Message):
     def __init__(self, training_run: _Optional[_Union[TrainingRun, _Mapping]] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("model_id", "name", "version", "model_kind", "source", "format", "run_id", "dataset_id", "modality", "labels", "metrics", "bucket", "object_key", "description", "creator", "create_time", "preprocessing")
+    __slots__ = ("model_id", "name", "version", "model_kind", "source", "format", "run_id", "dataset_id", "modality", "labels", "metrics", "bucket", "object_key", "description", "creator", "create_time", "preprocessing", "promoted")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +199,7 @@ class Model(_message.Message):
     CREATOR_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PREPROCESSING_FIELD_NUMBER: _ClassVar[int]
+    PROMOTED_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     name: str
     version: int
@@ -216,7 +217,8 @@ class Model(_message.Message):
     creator: str
     create_time: _timestamp_pb2.Timestamp
     preprocessing: Preprocessing
-    def __init__(self, model_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., model_kind: _Optional[str] = ..., source: _Optional[_Union[ModelSource, str]] = ..., format: _Optional[_Union[ModelFormat, str]] = ..., run_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., modality: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[ModelLabel, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., bucket: _Optional[str] = ..., object_key: _Optional[str] = ..., description: _Optional[str] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., preprocessing: _Optional[_Union[Preprocessing, _Mapping]] = ...) -> None: ...
+    promoted: bool
+    def __init__(self, model_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., model_kind: _Optional[str] = ..., source: _Optional[_Union[ModelSource, str]] = ..., format: _Optional[_Union[ModelFormat, str]] = ..., run_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., modality: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[ModelLabel, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., bucket: _Optional[str] = ..., object_key: _Optional[str] = ..., description: _Optional[str] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., preprocessing: _Optional[_Union[Preprocessing, _Mapping]] = ..., promoted: _Optional[bool] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ("dataset_id", "model_kind", "name", "page_size", "page_token")
@@ -277,6 +279,20 @@ class RegisterModelRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., model_kind: _Optional[str] = ..., format: _Optional[_Union[ModelFormat, str]] = ..., artifact_uri: _Optional[str] = ..., dataset_id: _Optional[str] = ..., modality: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[ModelLabel, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., description: _Optional[str] = ..., preprocessing: _Optional[_Union[Preprocessing, _Mapping]] = ...) -> None: ...
 
 class RegisterModelResponse(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: Model
+    def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ...) -> None: ...
+
+class PromoteModelRequest(_message.Message):
+    __slots__ = ("model_id", "dataset_id")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    dataset_id: str
+    def __init__(self, model_id: _Optional[str] = ..., dataset_id: _Optional[str] = ...) -> None: ...
+
+class PromoteModelResponse(_message.Message):
     __slots__ = ("model",)
     MODEL_FIELD_NUMBER: _ClassVar[int]
     model: Model

@@ -71,6 +71,11 @@ class TrainingServiceStub:
                 request_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.RegisterModelRequest.SerializeToString,
                 response_deserializer=radlab_dot_training_dot_v1_dot_training__service__pb2.RegisterModelResponse.FromString,
                 _registered_method=True)
+        self.PromoteModel = channel.unary_unary(
+                '/radlab.training.v1.TrainingService/PromoteModel',
+                request_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelRequest.SerializeToString,
+                response_deserializer=radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelResponse.FromString,
+                _registered_method=True)
         self.StartPrediction = channel.unary_unary(
                 '/radlab.training.v1.TrainingService/StartPrediction',
                 request_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.StartPredictionRequest.SerializeToString,
@@ -138,6 +143,14 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PromoteModel(self, request, context):
+        """Makes a model the one its dataset's model stages use when they name none (ModelPromoted); promoting an
+        older version rolls back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StartPrediction(self, request, context):
         """Runs a model on an item's (or a volume's) image; poll GetPrediction. Annotators may ask for
         a pre-label of the item they work on.
@@ -190,6 +203,11 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.RegisterModel,
                     request_deserializer=radlab_dot_training_dot_v1_dot_training__service__pb2.RegisterModelRequest.FromString,
                     response_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.RegisterModelResponse.SerializeToString,
+            ),
+            'PromoteModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.PromoteModel,
+                    request_deserializer=radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelRequest.FromString,
+                    response_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelResponse.SerializeToString,
             ),
             'StartPrediction': grpc.unary_unary_rpc_method_handler(
                     servicer.StartPrediction,
@@ -393,6 +411,33 @@ class TrainingService:
             '/radlab.training.v1.TrainingService/RegisterModel',
             radlab_dot_training_dot_v1_dot_training__service__pb2.RegisterModelRequest.SerializeToString,
             radlab_dot_training_dot_v1_dot_training__service__pb2.RegisterModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PromoteModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.training.v1.TrainingService/PromoteModel',
+            radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelRequest.SerializeToString,
+            radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelResponse.FromString,
             options,
             channel_credentials,
             insecure,

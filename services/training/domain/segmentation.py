@@ -13,8 +13,8 @@ import enum
 import io
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -23,62 +23,14 @@ from monai.inferers import sliding_window_inference
 from monai.losses import DiceCELoss
 from monai.networks.nets import UNet
 
+from services.training.domain.settings import ARCHITECTURES, KINDS, Preprocessing, Settings
 from shared import agreement
 
-# Model kind → spatial dims, and each dims' U-Net: feature channels per level and the strides between levels.
-KINDS = {"monai.unet2d": 2, "monai.unet3d": 3}
-ARCHITECTURES = {2: ((16, 32, 64, 128, 256), (2, 2, 2, 2)), 3: ((16, 32, 64, 128), (2, 2, 2))}
-DEFAULT_ROI = {2: (128, 128), 3: (32, 96, 96)}
-LARGEST_ROI = {2: 160, 3: 96}
-# A soft-tissue CT window (HU): spleen, liver, kidneys and vessels stand apart; bone and air saturate.
-CT_WINDOW = (-160.0, 240.0)
 MAX_ROTATION = math.radians(15.0)
 MAX_SCALING = 0.15
 CHECKPOINT_FORMAT = 1
 
 SegmentationModel = Callable[[torch.Tensor], torch.Tensor]
-
-
-def roi_divisor(dims: int) -> int:
-    """What every patch side must be a multiple of, so the U-Net's strides halve it evenly."""
-    return int(np.prod(ARCHITECTURES[dims][1]))
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How an image becomes the network's input, stored as JSON beside the model: CT clipped to a HU `window` and
-    scaled to [0, 1], other modalities z-scored over the volume (clipped to ±5 SD); `roi` is the patch the network
-    sees at a time ([j, i] for 2D, [k, j, i] for 3D)."""
-
-    dims: int = 2
-    modality: str = "CT"
-    window: tuple[float, float] = CT_WINDOW
-    roi: tuple[int, ...] = DEFAULT_ROI[2]
-
-    def __post_init__(self) -> None:
-        if self.dims not in ARCHITECTURES:
-            raise ValueError(f"dims must be 2 (slices) or 3 (volumes); got {self.dims}")
-        divisor = roi_divisor(self.dims)
-        if len(self.roi) != self.dims or any(side < divisor or side % divisor for side in self.roi):
-            raise ValueError(f"roi {tuple(self.roi)} must be {self.dims} sides, each a multiple of {divisor} "
-                             f"(e.g. {DEFAULT_ROI[self.dims]})")
-        if not self.window[0] < self.window[1]:
-            raise ValueError(f"window {tuple(self.window)} must be (low, high) with low < high")
-
-    def to_dict(self) -> dict:
-        """JSON-ready fields."""
-        return {"dims": self.dims, "modality": self.modality, "window": list(self.window), "roi": list(self.roi)}
-
-    @classmethod
-    def from_dict(cls, values: Mapping) -> Preprocessing:
-        """The inverse of `to_dict`; a missing or malformed field raises ValueError naming it."""
-        try:
-            return cls(dims=int(values["dims"]), modality=str(values["modality"]),
-                       window=tuple(float(v) for v in values["window"]), roi=tuple(int(v) for v in values["roi"]))
-        except KeyError as missing:
-            raise ValueError(f"pre-processing lacks {missing}; it needs dims, modality, window and roi") from None
-        except TypeError as error:
-            raise ValueError(f"pre-processing {dict(values)} is malformed: {error}") from None
 
 
 def prepare(image: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
@@ -89,12 +41,6 @@ def prepare(image: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
         return (np.clip(image, low, high) - low) / np.float32(high - low)
     spread = float(image.std()) or 1.0
     return np.clip((image - float(image.mean())) / spread, -5.0, 5.0).astype(np.float32)
-
-
-def fitting_roi(shape: Sequence[int], dims: int) -> tuple[int, ...]:
-    """The smallest valid roi covering a slice (2D: shape[1:]) or volume (3D) of `shape`, capped at LARGEST_ROI."""
-    divisor = roi_divisor(dims)
-    return tuple(min(LARGEST_ROI[dims], divisor * math.ceil(side / divisor)) for side in shape[-dims:])
 
 
 @dataclass(frozen=True)
@@ -120,88 +66,6 @@ class Example:
         outside = [int(s) for s in self.trusted() if not 0 <= s < self.labels.shape[0]]
         if outside:
             raise ValueError(f"{name}: slices {outside} are outside 0..{self.labels.shape[0] - 1}")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How a run trains; every field can be overridden by a hyperparameter of the same name (see
-    `from_hyperparameters`). An epoch is `steps_per_epoch` batches; `patience` epochs without a better validation
-    mean Dice stop the run (0: never); `threads` 0 leaves torch's count; `time_budget_s` 0 is no cap; `roi` () is
-    the kind's default."""
-
-    kind: str = "monai.unet2d"
-    max_epochs: int = 40
-    steps_per_epoch: int = 20
-    batch_size: int = 8
-    learning_rate: float = 3e-3
-    weight_decay: float = 1e-5
-    seed: int = 0
-    patience: int = 10
-    threads: int = 0
-    time_budget_s: float = 0.0
-    foreground_fraction: float = 0.67
-    augment: bool = True
-    modality: str = "CT"
-    window: tuple[float, float] = CT_WINDOW
-    roi: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind {self.kind!r} is not a model kind; choose one of {', '.join(KINDS)}")
-        for name, low in (("max_epochs", 1), ("steps_per_epoch", 1), ("batch_size", 1), ("patience", 0),
-                          ("threads", 0), ("time_budget_s", 0), ("weight_decay", 0)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be ≥ {low}; got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0; got {self.learning_rate}")
-        if not 0 <= self.foreground_fraction <= 1:
-            raise ValueError(f"foreground_fraction must be between 0 and 1; got {self.foreground_fraction}")
-        _ = self.preprocessing  # building it refuses a bad roi or window
-
-    @property
-    def preprocessing(self) -> Preprocessing:
-        """The pre-processing a model trained with these settings is stored with."""
-        dims = KINDS[self.kind]
-        return Preprocessing(dims=dims, modality=self.modality, window=self.window, roi=self.roi or DEFAULT_ROI[dims])
-
-    @classmethod
-    def from_hyperparameters(cls, values: Mapping[str, str]) -> Settings:
-        """Settings from a user's overrides as text ({"learning_rate": "1e-3", "roi": "160,160", "augment":
-        "false"}); an unknown key or a value that does not parse or is out of range raises ValueError naming it."""
-        defaults = {field.name: field.default for field in fields(cls)}
-        parsed = {}
-        for key, text in values.items():
-            if key not in defaults:
-                raise ValueError(f"unknown hyperparameter {key!r}; known: {', '.join(defaults)}")
-            try:
-                parsed[key] = _parse(text, defaults[key])
-            except ValueError:
-                raise ValueError(f"hyperparameter {key}={text!r} is not {_expected(defaults[key])}") from None
-        try:
-            return cls(**parsed)
-        except ValueError as error:
-            raise ValueError(f"hyperparameter {error}") from None
-
-
-def _parse(text: str, default: object) -> object:
-    """`text` as the type of `default` (tuples: comma-separated numbers like the default's items)."""
-    text = str(text).strip()
-    if isinstance(default, bool):
-        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(text)
-        return text.lower() in ("true", "1", "yes")
-    if isinstance(default, tuple):
-        item = float if default and isinstance(default[0], float) else int
-        return tuple(item(part) for part in text.split(",") if part.strip())
-    return type(default)(text)
-
-
-def _expected(default: object) -> str:
-    if isinstance(default, bool):
-        return "true or false"
-    if isinstance(default, tuple):
-        return "comma-separated numbers (e.g. 160,160)"
-    return {int: "a whole number", float: "a number", str: "text"}[type(default)]
 
 
 class StopReason(enum.Enum):
@@ -497,8 +361,9 @@ def _train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_
     losses = []
     for _ in range(settings.steps_per_epoch):
         images, channels = (torch.from_numpy(a).to(device) for a in patches.draw(settings.batch_size, rng))
+        channels = channels.long()
         if settings.augment:
-            images, channels = augment(images, channels.long(), rng)
+            images, channels = augment(images, channels, rng)
         optimizer.zero_grad(set_to_none=True)
         loss = loss_function(model(images), channels)
         loss.backward()

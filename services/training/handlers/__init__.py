@@ -46,25 +46,34 @@ def job_workers(db: Database, **options) -> tuple[JobWorker, JobWorker]:
 def on_item_added(uow: UnitOfWork, event: Event) -> None:
     """Remember the item's dataset, volume and modality."""
     added: annotation_events.ItemAdded = event.message
-    items = store.items
-    key = (items.c.tenant == event.envelope.tenant) & (items.c.item_id == added.item_id)
-    if uow.execute(sa.select(items.c.item_id).where(key)).first() is None:
-        uow.execute(items.insert().values(tenant=event.envelope.tenant, item_id=added.item_id, dataset_id=added.dataset_id,
-                                          volume_id=added.volume_id, modality=added.modality, annotation_id="",
-                                          annotation_version=0, labels_key="", label_values="[]", submitted_at=None))
+    _upsert_item(uow, event.envelope.tenant, added.item_id, dataset_id=added.dataset_id, volume_id=added.volume_id,
+                 modality=added.modality)
 
 
 def on_annotation_submitted(uow: UnitOfWork, event: Event) -> None:
-    """Remember the item's latest submitted labels: what a run trains on when its request names no examples."""
+    """Remember the item's latest submitted labels: what a run trains on when its request names no examples. (Events of
+    two topics may come in either order: a submission seen first makes the row, ItemAdded fills in the rest.)"""
     submitted: annotation_events.AnnotationSubmitted = event.message
     items = store.items
     key = (items.c.tenant == event.envelope.tenant) & (items.c.item_id == submitted.item_id)
     row = uow.execute(sa.select(items.c.submitted_at).where(key)).first()
-    if row is None or not submitted.labels.key or (row.submitted_at or 0) > _seconds(event):
+    if not submitted.labels.key or (row is not None and (row.submitted_at or 0) > _seconds(event)):
         return
-    uow.execute(items.update().where(key).values(
-        annotation_id=submitted.annotation_id, annotation_version=submitted.version, labels_key=submitted.labels.key,
-        label_values=json.dumps(sorted(submitted.labels.label_values)), submitted_at=_seconds(event)))
+    _upsert_item(uow, event.envelope.tenant, submitted.item_id, dataset_id=submitted.dataset_id,
+                 annotation_id=submitted.annotation_id, annotation_version=submitted.version,
+                 labels_key=submitted.labels.key, label_values=json.dumps(sorted(submitted.labels.label_values)),
+                 submitted_at=_seconds(event), **({"volume_id": submitted.labels.volume_id} if submitted.labels.volume_id else {}))
+
+
+def _upsert_item(uow: UnitOfWork, tenant: str, item_id: str, **values) -> None:
+    items = store.items
+    key = (items.c.tenant == tenant) & (items.c.item_id == item_id)
+    if uow.execute(sa.select(items.c.item_id).where(key)).first() is None:
+        empty = dict(volume_id="", modality="", annotation_id="", annotation_version=0, labels_key="", label_values="[]",
+                     submitted_at=None)
+        uow.execute(items.insert().values(tenant=tenant, item_id=item_id, **(empty | values)))
+    else:
+        uow.execute(items.update().where(key).values(**values))
 
 
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:

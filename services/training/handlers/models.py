@@ -1,6 +1,6 @@
 """The model registry: a finished run's model (artifact in the models bucket, metrics, lineage), models registered from
 outside (TorchScript or ONNX with their pre-processing, run once on a dummy batch before they are accepted), listing
-and reading them."""
+and reading them, and promoting one per dataset (or rolling back to an older one)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from radlab.training.v1 import events_pb2
 from radlab.training.v1 import training_service_pb2 as pb
 from radlab.type.v1 import job_pb2
 from services.training import store
-from services.training.domain import artifacts, segmentation
+from services.training.domain import settings
+from services.training.runner import PREDICTION_CPUS, check_artifact
 from shared import paging
 from shared.auth import Principal
 from shared.errors import InvalidArgument, NotFound
@@ -94,10 +95,10 @@ def register_model(ports, caller: Principal, request: pb.RegisterModelRequest) -
         raise InvalidArgument(f"label values {values} must be distinct and positive (0 is background)")
     preprocessing = preprocessing_from(request.preprocessing, request.modality)
     data = _artifact(ports, request.artifact_uri)
-    try:
-        artifacts.check(data, preprocessing, len(values), fmt)
-    except ValueError as error:
-        raise InvalidArgument(f"model {request.name!r} was not registered: {error}") from None
+    refusal = ports.compute().submit(check_artifact, data, fmt, preprocessing.to_dict(), len(values),
+                                     num_cpus=PREDICTION_CPUS).result()
+    if refusal:
+        raise InvalidArgument(f"model {request.name!r} was not registered: {refusal}")
     model_id = str(uuid.uuid4())
     key = f"{caller.tenant}/{model_id}/model.{fmt}"
     ports.objects.ensure_bucket(MODELS_BUCKET)
@@ -116,13 +117,34 @@ def register_model(ports, caller: Principal, request: pb.RegisterModelRequest) -
         return model_message(model_row(uow, caller.tenant, model_id))
 
 
-def preprocessing_from(message: pb.Preprocessing, modality: str) -> segmentation.Preprocessing:
+def promote_model(ports, caller: Principal, request: pb.PromoteModelRequest) -> pb.Model:
+    """Make the model the one its dataset's model stages use; ModelPromoted names the one it replaces."""
+    if not request.model_id:
+        raise InvalidArgument("model_id is required")
+    with ports.db.unit_of_work() as uow:
+        row = model_row(uow, caller.tenant, request.model_id)
+        dataset_id = request.dataset_id or row.dataset_id
+        if not dataset_id:
+            raise InvalidArgument(f"model {shown(row.model_id)} belongs to no dataset; name the dataset_id it serves")
+        table = store.promotions
+        key = (table.c.tenant == caller.tenant) & (table.c.dataset_id == dataset_id)
+        previous = uow.execute(sa.select(table.c.model_id).where(key)).scalar() or ""
+        if previous != row.model_id:
+            uow.execute(table.delete().where(key))
+            uow.execute(table.insert().values(tenant=caller.tenant, dataset_id=dataset_id, model_id=row.model_id,
+                                              promoted_by=caller.subject, promoted_at=time.time()))
+            uow.emit(events_pb2.ModelPromoted(model_id=row.model_id, dataset_id=dataset_id, previous_model_id=previous,
+                                              promoted_by=caller.subject), subject=dataset_id, tenant=caller.tenant)
+        return model_message(row, promoted=_promoted(uow, caller.tenant))
+
+
+def preprocessing_from(message: pb.Preprocessing, modality: str) -> settings.Preprocessing:
     """The domain's pre-processing of a request's (dims and roi required; the window for CT, the default if unset)."""
     if message.dims not in (2, 3):
         raise InvalidArgument(f"preprocessing.dims must be 2 (slices) or 3 (patches); got {message.dims}")
-    window = (message.window_low, message.window_high) if message.window_low or message.window_high else segmentation.CT_WINDOW
+    window = (message.window_low, message.window_high) if message.window_low or message.window_high else settings.CT_WINDOW
     try:
-        return segmentation.Preprocessing(dims=message.dims, modality=modality or "CT", window=window,
+        return settings.Preprocessing(dims=message.dims, modality=modality or "CT", window=window,
                                           roi=tuple(message.roi))
     except ValueError as error:
         raise InvalidArgument(f"preprocessing: {error}") from None
@@ -132,7 +154,7 @@ def get_model(ports, caller: Principal, model_id: str) -> pb.Model:
     if not model_id:
         raise InvalidArgument("model_id is required")
     with ports.db.read() as conn:
-        return model_message(model_row(conn, caller.tenant, model_id))
+        return model_message(model_row(conn, caller.tenant, model_id), promoted=_promoted(conn, caller.tenant))
 
 
 def list_models(ports, caller: Principal, request: pb.ListModelsRequest) -> pb.ListModelsResponse:
@@ -146,7 +168,9 @@ def list_models(ports, caller: Principal, request: pb.ListModelsRequest) -> pb.L
             query = query.where(column == value)
     with ports.db.read() as conn:
         rows, next_after = paging.page_of(conn, query, table.c.seq, after, size, newest_first=True)
-    return pb.ListModelsResponse(models=[model_message(row) for row in rows], next_page_token=paging.next_token(next_after))
+        promoted = _promoted(conn, caller.tenant)
+    return pb.ListModelsResponse(models=[model_message(row, promoted=promoted) for row in rows],
+                                 next_page_token=paging.next_token(next_after))
 
 
 def model_row(conn, tenant: str, model_id: str):
@@ -157,7 +181,8 @@ def model_row(conn, tenant: str, model_id: str):
     return row
 
 
-def model_message(row) -> pb.Model:
+def model_message(row, promoted: set[str] = frozenset()) -> pb.Model:
+    """The registry row as the API shows it; `promoted` holds the ids of the models promoted now."""
     preprocessing = json.loads(row.preprocessing)
     return pb.Model(
         model_id=row.model_id, name=row.name, version=row.version, model_kind=row.model_kind, source=row.source,
@@ -168,7 +193,13 @@ def model_message(row) -> pb.Model:
         create_time=timestamp(row.created_at),
         preprocessing=pb.Preprocessing(dims=preprocessing["dims"], window_low=preprocessing["window"][0],
                                        window_high=preprocessing["window"][1], roi=preprocessing["roi"]),
+        promoted=row.model_id in promoted,
     )
+
+
+def _promoted(conn, tenant: str) -> set[str]:
+    table = store.promotions
+    return set(conn.execute(sa.select(table.c.model_id).where(table.c.tenant == tenant)).scalars())
 
 
 def _next_version(conn, tenant: str, name: str) -> int:

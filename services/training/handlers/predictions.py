@@ -20,7 +20,7 @@ from radlab.type.v1 import geometry_pb2, job_pb2, label_pb2
 from radlab.workflow.v1 import events_pb2 as workflow_events
 from services.training import store
 from services.training.handlers.models import FORMATS, model_row
-from services.training.runner import predict_volume
+from services.training.runner import PREDICTION_CPUS, predict_volume
 from shared.auth import Principal
 from shared.compute import ComputeError
 from shared.db import UnitOfWork
@@ -31,8 +31,6 @@ from shared.objectstore import LABELS_BUCKET
 from shared.protos import timestamp
 
 log = logging.getLogger(__name__)
-
-PREDICTION_CPUS = 0.5  # a prediction's share of the pool: it runs beside a training run holding the rest
 
 
 def start_prediction(ports, caller: Principal, request: pb.StartPredictionRequest) -> pb.Prediction:

@@ -20,7 +20,7 @@ from radlab.training.v1 import training_service_pb2 as pb
 from radlab.type.v1 import job_pb2
 from radlab.workflow.v1 import events_pb2 as workflow_events
 from services.training import store
-from services.training.domain import segmentation
+from services.training.domain import settings
 from services.training.domain.split import DEFAULT_VALIDATION_FRACTION
 from services.training.handlers.models import metric_rows, register_trained
 from services.training.runner import RunSpec, train_segmentation
@@ -252,9 +252,9 @@ def _insert_run(uow: UnitOfWork, tenant: str, dataset_id: str, workflow_id: str,
 def _checked(model_kind: str, base_model_id: str, label_values: list[int], examples: list[dict],
              config: pb.TrainingConfig) -> list[int]:
     """The run's label values, once its kind, settings and labels are known to be usable."""
-    if model_kind not in segmentation.KINDS:
+    if model_kind not in settings.KINDS:
         raise InvalidArgument(f"model_kind {model_kind!r} is not one training knows; choose one of "
-                              f"{', '.join(segmentation.KINDS)}")
+                              f"{', '.join(settings.KINDS)}")
     if base_model_id:
         raise InvalidArgument("fine-tuning from a base model is not supported yet; leave base_model_id empty")
     if not 0 <= config.validation_fraction < 1:
@@ -262,7 +262,7 @@ def _checked(model_kind: str, base_model_id: str, label_values: list[int], examp
     if config.gpu_count and config.gpu_count < 0:
         raise InvalidArgument(f"gpu_count must not be negative; got {config.gpu_count}")
     try:
-        segmentation.Settings.from_hyperparameters({"kind": model_kind, **dict(config.hyperparameters)})
+        settings.Settings.from_hyperparameters({"kind": model_kind, **dict(config.hyperparameters)})
     except ValueError as error:
         raise InvalidArgument(str(error)) from None
     present = sorted({value for e in examples for value in e.get("label_values", ())})

@@ -239,9 +239,14 @@ def facts(conn, item) -> routing.ItemFacts:
 
 
 def _model_for(conn, item, stage: pb.Stage) -> str:
-    """The model a model stage pre-labels with: the one it names, else the newest trained for the workflow ("" none)."""
+    """The model a model stage pre-labels with: the one it names, else the one promoted for the dataset, else the
+    newest trained for the workflow ("" none)."""
     if stage.model.model_id:
         return stage.model.model_id
+    promoted = store.promoted_models
+    chosen = conn.execute(sa.select(promoted.c.model_id).where(promoted.c.dataset_id == item.dataset_id)).scalar()
+    if chosen:
+        return chosen
     models = store.models
     return conn.execute(sa.select(models.c.model_id).where(models.c.workflow_id == item.workflow_id)
                         .order_by(models.c.trained_at.desc()).limit(1)).scalar() or ""
@@ -253,6 +258,13 @@ def on_model_trained(uow: UnitOfWork, event: Event) -> None:
     if uow.execute(sa.select(models.c.model_id).where(models.c.model_id == trained.model_id)).first() is None:
         uow.execute(models.insert().values(model_id=trained.model_id, workflow_id=trained.workflow_id,
                                            model_kind=trained.model_kind, trained_at=time.time()))
+
+
+def on_model_promoted(uow: UnitOfWork, event: Event) -> None:
+    promoted: training_events.ModelPromoted = event.message
+    table = store.promoted_models
+    uow.execute(table.delete().where(table.c.dataset_id == promoted.dataset_id))
+    uow.execute(table.insert().values(dataset_id=promoted.dataset_id, model_id=promoted.model_id))
 
 
 def on_prediction_ended(uow: UnitOfWork, event: Event) -> None:

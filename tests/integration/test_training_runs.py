@@ -1,0 +1,147 @@
+"""Training runs over the embedded adapters and a local Ray: a run whose process stops mid-run is taken over by another
+worker and continues from its last checkpoint, not from scratch; TrainingRequested starts one run however often it is
+delivered, and one that cannot run ends FAILED with TrainingFailed saying why.
+
+The stop is played in process: the first worker's run ends its loop after epoch 2 as a killed process would leave it
+(RUNNING, its checkpoint stored, its claim no longer renewed); the SIGKILL itself is tested on the shared job worker
+(test_interpolation_service) and does not differ here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from radlab.annotation.v1 import events_pb2 as annotation_events
+from radlab.training.v1 import training_service_pb2 as pb
+from radlab.type.v1 import job_pb2, label_pb2
+from radlab.workflow.v1 import events_pb2 as workflow_events
+from services.training import handlers, store
+from services.training.handlers import runs
+from shared import events, jobs
+from shared.auth import Principal
+from shared.bus import connect as connect_bus
+from shared.compute import connect as connect_compute
+from shared.consumer import EventConsumer
+from shared.db import Database
+from shared.objectstore import MODELS_BUCKET
+from shared.objectstore.file import FileObjectStore
+from shared.volume_store import VolumeStore
+from shared.volumes import from_nifti
+from tests.conftest import Clock
+
+TENANT, DATASET, ITEM, VOLUME = "hospital-a", "dataset-1", "item-1", "volume-1"
+GROUP = "radlab.training"
+MANAGER = Principal("manager-1", "manager", TENANT)
+QUICK = {"max_epochs": "4", "steps_per_epoch": "3", "batch_size": "4", "patience": "0"}
+
+
+@pytest.fixture(scope="module")
+def compute():
+    pool = connect_compute("local")
+    yield pool
+    pool.shutdown()
+
+
+@pytest.fixture
+def service(tmp_path, data_dir, compute):
+    """Training's ports on a SQLite database, a file store holding the spleen CT and its label, a local bus with the
+    service's consumer; the item and its submitted labels announced as annotation announces them."""
+    db = Database(f"sqlite:///{tmp_path / 'db'}", "training", store.metadata)
+    objects = FileObjectStore(tmp_path / "objects")
+    volumes = VolumeStore(objects)
+    folder = data_dir / "ivadomed_spleen" / "ct_scan"
+    image, affine = from_nifti(folder / "sub-spleen2" / "ct" / "sub-spleen2_ct.nii.gz")
+    mask, _ = from_nifti(folder / "derivatives" / "labels" / "sub-spleen2" / "ct" / "sub-spleen2_ct_seg-manual.nii.gz")
+    volumes.write("volumes", VOLUME, image, affine, {"modality": "CT", "patient_pseudonym": "p-1"})
+    volumes.write("labels", "labels-1", (mask > 0).astype(np.uint16), affine, {})
+    clock = Clock()
+    run_worker, prediction_worker = handlers.job_workers(db, clock=clock)
+    ports = handlers.Ports(db, objects, volumes, f"file://{tmp_path / 'objects'}", lambda: compute, run_worker,
+                           prediction_worker)
+    bus = connect_bus(f"local://{tmp_path / 'bus.sqlite'}")
+    consumer = EventConsumer(bus, GROUP, handlers.event_handlers(ports, GROUP), poll_timeout_s=0.05)
+    publish(bus, annotation_events.ItemAdded(item_id=ITEM, dataset_id=DATASET, volume_id=VOLUME, modality="CT"))
+    publish(bus, annotation_events.AnnotationSubmitted(
+        item_id=ITEM, dataset_id=DATASET, annotation_id="a-1", version=3,
+        labels=label_pb2.Mask(bucket="labels", key="labels-1", label_values=[1])))
+    consume(consumer)
+    yield ports, bus, consumer, clock
+    run_worker.shutdown()
+    prediction_worker.shutdown()
+    consumer.subscription.close()
+    bus.close()
+    db.dispose()
+
+
+def publish(bus, message) -> None:
+    envelope = events.envelope_for(message, source="radlab.annotation", subject=ITEM, tenant=TENANT)
+    bus.publish(envelope.type, envelope.subject, envelope.payload, events.to_headers(envelope))
+
+
+def consume(consumer: EventConsumer) -> None:
+    while consumer.run_once():
+        pass
+
+
+def outbox(ports) -> list[str]:
+    with ports.db.read() as conn:
+        return [row.topic for row in conn.execute(store.metadata.tables["outbox"].select()).all()]
+
+
+def test_a_stopped_run_is_taken_over_and_continues_from_its_checkpoint(service, monkeypatch):
+    ports, _bus, _consumer, clock = service
+    epochs: list[int] = []
+    first_life = True
+    reported = runs._on_epoch
+
+    def on_epoch(ports_, progress, run_id, report):
+        epochs.append(report["epoch"])
+        going_on = reported(ports_, progress, run_id, report)
+        return going_on and not (first_life and report["epoch"] == 2)  # the first process "dies" after epoch 2
+
+    monkeypatch.setattr(runs, "_on_epoch", on_epoch)
+    started = runs.start_training_run(ports, MANAGER, pb.StartTrainingRunRequest(
+        dataset_id=DATASET, config=pb.TrainingConfig(hyperparameters=QUICK)))
+    ports.runs.shutdown()  # waits for the first life to end
+    with ports.db.read() as conn:
+        left = runs._row(conn, started.run_id)
+    assert left.state == job_pb2.JOB_STATE_RUNNING and ports.objects.exists(MODELS_BUCKET, f"checkpoints/{TENANT}/{started.run_id}")
+
+    first_life = False
+    clock.advance(jobs.CLAIM_S + 1)
+    successor, _ = handlers.job_workers(ports.db, clock=clock)
+    taken = successor.take_over_abandoned()
+    assert taken == [started.run_id]
+    runs.run_training(ports, started.run_id, owner=successor.owner)
+    assert epochs == [1, 2, 3, 4]  # epochs 1-2 in the first life; the second resumed at 3
+    run = runs.get_run(ports, MANAGER, started.run_id)
+    assert run.job.state == job_pb2.JOB_STATE_SUCCEEDED and run.model_id
+    assert "radlab.training.v1.ModelTrained" in outbox(ports)
+    with ports.db.read() as conn:
+        lineage = json.loads(conn.execute(store.models.select()).one().lineage)
+    assert lineage["split"]["how"] == "slices" and lineage["examples"][0]["annotation_version"] == 3
+
+
+def test_training_requested_starts_one_run_and_an_impossible_one_fails_saying_why(service, monkeypatch):
+    ports, bus, consumer, _clock = service
+    started = []
+    monkeypatch.setattr(ports.runs, "submit", lambda run_id, job: started.append(run_id))
+    example = workflow_events.TrainingExample(item_id=ITEM, volume_id=VOLUME, annotation_id="a-1", annotation_version=3,
+                                              labels=label_pb2.Mask(bucket="labels", key="labels-1"))
+    requested = workflow_events.TrainingRequested(workflow_id="w-1", dataset_id=DATASET, model_kind="monai.unet2d",
+                                                  examples=[example])
+    envelope = events.envelope_for(requested, source="radlab.workflow", subject=DATASET, tenant=TENANT)
+    for _ in range(2):  # delivered twice
+        bus.publish(envelope.type, envelope.subject, envelope.payload, events.to_headers(envelope))
+    publish(bus, workflow_events.TrainingRequested(workflow_id="w-1", dataset_id=DATASET, model_kind="nnunet.3d",
+                                                   examples=[example]))
+    consume(consumer)
+    assert len(started) == 1
+    listed = runs.list_runs(ports, MANAGER, pb.ListTrainingRunsRequest(dataset_id=DATASET)).training_runs
+    assert sorted(run.job.state for run in listed) == [job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_FAILED]
+    failed = next(run for run in listed if run.job.state == job_pb2.JOB_STATE_FAILED)
+    assert "nnunet.3d" in failed.job.error and "monai.unet2d" in failed.job.error and failed.workflow_id == "w-1"
+    assert outbox(ports).count("radlab.training.v1.TrainingFailed") == 1
