@@ -209,9 +209,11 @@ class Client:
 
     def train(self, dataset_id: str, *, model_kind: str = "", item_ids: list[str] | None = None,
               label_values: list[int] | None = None, max_epochs: int = 0, validation_fraction: float = 0.0,
+              gpu_count: int = 0, require_gpu: bool = False,
               hyperparameters: dict[str, str] | None = None) -> training_pb.TrainingRun:
         """Start a training run on the dataset's items with submitted labels (or those named); returns it queued."""
         config = training_pb.TrainingConfig(max_epochs=max_epochs, validation_fraction=validation_fraction,
+                                            gpu_count=gpu_count, require_gpu=require_gpu,
                                             hyperparameters=hyperparameters or {})
         return self.training.StartTrainingRun(training_pb.StartTrainingRunRequest(
             dataset_id=dataset_id, model_kind=model_kind, item_ids=item_ids or [], label_values=label_values or [],

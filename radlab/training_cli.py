@@ -16,6 +16,8 @@ def add_commands(commands) -> None:
     train.add_argument("--labels", nargs="*", type=int, default=[], help="label values (default: all present)")
     train.add_argument("--epochs", type=int, default=0, help="at most this many epochs (default: the kind's)")
     train.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="hyper-parameters, e.g. learning_rate=1e-3")
+    train.add_argument("--gpus", type=int, default=0, help="GPUs to train on (default: every GPU there is; none: CPU)")
+    train.add_argument("--require-gpu", action="store_true", help="fail rather than train on fewer GPUs (or CPU)")
     train.add_argument("--wait", action="store_true", help="follow the run with a progress bar until it ends")
     train.set_defaults(run=_train)
 
@@ -55,7 +57,8 @@ def _train(args: argparse.Namespace) -> int:
     hyperparameters = dict(_pair(text) for text in args.set)
     with Client() as client:
         run = client.train(args.dataset, model_kind=args.task, item_ids=args.items, label_values=args.labels,
-                           hyperparameters=hyperparameters | ({"max_epochs": str(args.epochs)} if args.epochs else {}))
+                           gpu_count=args.gpus, require_gpu=args.require_gpu, max_epochs=args.epochs,
+                           hyperparameters=hyperparameters)
         print(f"run {run.run_id}: {run.example_count} item(s), {run.model_kind}")
         if not args.wait:
             return 0

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from services.training.domain.evaluation import Held, report
 from services.training.domain.settings import Preprocessing, Settings
 from services.training.domain.split import split
 from shared import objectstore
@@ -35,7 +36,8 @@ class RunSpec:
 def train_segmentation(config: dict[str, RunSpec], session: TrainingSession) -> dict[str, Any] | None:
     """Fit a segmentation model on the run's examples (config["spec"]), reporting each epoch and keeping its
     checkpoint in the object store (a restarted run continues from it). Returns the TorchScript artifact, label
-    values, pre-processing, metrics and split; None when the run was asked to stop."""
+    values, pre-processing, the validation report (domain/evaluation.py) and split; None when the run was asked to
+    stop."""
     from services.training.domain import artifacts, segmentation
 
     spec = config["spec"]
@@ -73,7 +75,11 @@ def train_segmentation(config: dict[str, RunSpec], session: TrainingSession) -> 
                                prepare_model=session.prepare_model)
     if stopped:
         return None
-    return {"model": artifacts.export(trained.network(), trained.preprocessing), "label_values": label_values, "preprocessing": trained.preprocessing.to_dict(),
+    network = trained.network()
+    held = [Held(segmentation.predict(network, example.image, trained.preprocessing, label_values)[0], example.labels,
+                 example.spacing, example.slices if chosen.how == "slices" else None) for example in validation]
+    return {"model": artifacts.export(network, trained.preprocessing), "label_values": label_values,
+            "preprocessing": trained.preprocessing.to_dict(), "validation": report(held, label_values),
             "dice": {str(value): dice for value, dice in trained.dice.items()}, "epochs": trained.epochs,
             "best_epoch": trained.best_epoch, "stop_reason": trained.stop_reason.value, "split": chosen.to_dict(),
             "modality": modalities[0], "hyperparameters": spec.hyperparameters}

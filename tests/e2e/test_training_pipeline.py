@@ -68,7 +68,8 @@ def test_a_run_registers_a_model_that_pre_labels_the_item(stack, labelled, monke
         assert (model.source, model.format, model.dataset_id, model.version) == (
             pb.MODEL_SOURCE_TRAINED, pb.MODEL_FORMAT_TORCHSCRIPT, dataset, 1)
         assert [label.value for label in model.labels] == [1] and model.preprocessing.dims == 2
-        assert {(m.name, m.label_value) for m in model.metrics} == {("dice", 1), ("dice", 0)}
+        assert {(m.name, m.label_value) for m in model.metrics} == {
+            ("dice", 1), ("dice", 0), ("hd95_mm", 1), ("assd_mm", 1), ("surface_dice", 1), ("volume_difference", 1)}
 
         prediction = manager.predict(model.model_id, item)
         assert prediction.job.state == job_pb2.JOB_STATE_SUCCEEDED, prediction.job.error
@@ -84,12 +85,14 @@ def test_a_run_registers_a_model_that_pre_labels_the_item(stack, labelled, monke
         capsys.readouterr()
         assert main(["models", "list", "--dataset", dataset]) == 0 and main(["runs", "list", "--dataset", dataset]) == 0
         assert main(["predict", item, "--model", model.model_id]) == 0
+        assert main(["train", dataset, "--epochs", "2", "--set", "steps_per_epoch=2", "batch_size=2", "--wait"]) == 0
         assert main(["models", "promote", model.model_id]) == 0 and main(["models", "compare", model.model_id]) == 0
         assert manager.training.GetModel(pb.GetModelRequest(model_id=model.model_id)).model.promoted
         printed = capsys.readouterr().out
         assert f"{model.model_id}  monai.unet2d on {dataset} v1  trained  mean Dice" in printed and "label 1 Dice" in printed
         assert f"{run.run_id}  succeeded" in printed and "an annotation by the model" in printed
         assert f"promoted {model.model_id}" in printed and "dice 1" in printed
+        assert "1 item(s), monai.unet2d" in printed and "mean Dice" in printed.split("run ")[-1]
 
 
 def test_registered_torchscript_and_onnx_models_pre_label_in_a_model_stage(stack, data_dir):

@@ -97,9 +97,9 @@ def test_a_stopped_run_is_taken_over_and_continues_from_its_checkpoint(service, 
     first_life = True
     reported = runs._on_epoch
 
-    def on_epoch(ports_, progress, run_id, report):
+    def on_epoch(ports_, progress, run_id, note, report):
         epochs.append(report["epoch"])
-        going_on = reported(ports_, progress, run_id, report)
+        going_on = reported(ports_, progress, run_id, note, report)
         return going_on and not (first_life and report["epoch"] == 2)  # the first process "dies" after epoch 2
 
     monkeypatch.setattr(runs, "_on_epoch", on_epoch)

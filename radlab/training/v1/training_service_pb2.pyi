@@ -64,7 +64,7 @@ class Preprocessing(_message.Message):
     def __init__(self, dims: _Optional[int] = ..., window_low: _Optional[float] = ..., window_high: _Optional[float] = ..., roi: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class TrainingConfig(_message.Message):
-    __slots__ = ("max_epochs", "validation_fraction", "gpu_count", "hyperparameters")
+    __slots__ = ("max_epochs", "validation_fraction", "gpu_count", "hyperparameters", "require_gpu")
     class HyperparametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -76,11 +76,13 @@ class TrainingConfig(_message.Message):
     VALIDATION_FRACTION_FIELD_NUMBER: _ClassVar[int]
     GPU_COUNT_FIELD_NUMBER: _ClassVar[int]
     HYPERPARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_GPU_FIELD_NUMBER: _ClassVar[int]
     max_epochs: int
     validation_fraction: float
     gpu_count: int
     hyperparameters: _containers.ScalarMap[str, str]
-    def __init__(self, max_epochs: _Optional[int] = ..., validation_fraction: _Optional[float] = ..., gpu_count: _Optional[int] = ..., hyperparameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    require_gpu: bool
+    def __init__(self, max_epochs: _Optional[int] = ..., validation_fraction: _Optional[float] = ..., gpu_count: _Optional[int] = ..., hyperparameters: _Optional[_Mapping[str, str]] = ..., require_gpu: _Optional[bool] = ...) -> None: ...
 
 class TrainingRun(_message.Message):
     __slots__ = ("run_id", "job", "dataset_id", "workflow_id", "model_kind", "base_model_id", "label_values", "example_count", "config", "metrics", "model_id", "requester", "create_time", "end_time")

@@ -35,8 +35,7 @@ def register_trained(ports, run, result: dict, owner: str) -> None:
     key = f"{run.tenant}/{model_id}/model.torchscript"
     ports.objects.ensure_bucket(MODELS_BUCKET)
     ports.objects.put(MODELS_BUCKET, key, result["model"], content_type="application/octet-stream")
-    dice = {int(value): score for value, score in result["dice"].items()}
-    metrics = metric_rows(dice)
+    metrics = result["validation"] or metric_rows({int(value): score for value, score in result["dice"].items()})
     now = time.time()
     with ports.db.unit_of_work() as uow:
         row = uow.execute(sa.select(store.runs).where(store.runs.c.run_id == run.run_id)).one()

@@ -151,16 +151,25 @@ def run_training(ports, run_id: str, *, owner: str) -> None:
     progress = JobProgress(ports.db, store.runs, run_id, owner, id_column="run_id")
     progress.report(0.0, "starting the workers", state=job_pb2.JOB_STATE_RUNNING)
     compute = ports.compute()
-    cpus = compute.resources()["CPU"]
-    hyperparameters = {"kind": row.model_kind, "threads": str(max(1, math.floor(cpus))), **dict(config.hyperparameters)}
+    resources = compute.resources()
+    cpus = resources["CPU"]
+    gpus, note = gpu_plan(config, int(resources["GPU"]))
+    if gpus is None:
+        _fail(ports, run_id, owner, note)
+        return
+    if note:
+        progress.report(0.0, note)
+    hyperparameters = {"kind": row.model_kind, "threads": str(max(1, math.floor(cpus))), **_hyperparameters(config)}
     spec = RunSpec(store_url=ports.store_url, examples=json.loads(row.examples), label_values=json.loads(row.label_values),
                    hyperparameters=hyperparameters,
                    validation_fraction=config.validation_fraction or DEFAULT_VALIDATION_FRACTION,
                    checkpoint_key=f"checkpoints/{row.tenant}/{run_id}")
     started = time.monotonic()
     try:
-        result = compute.train(train_segmentation, {"spec": spec}, workers=1, cpus_per_worker=max(1.0, cpus - 0.5),
-                               gpus_per_worker=0, on_report=partial(_on_epoch, ports, progress, run_id))
+        workers = max(1, gpus)
+        result = compute.train(train_segmentation, {"spec": spec}, workers=workers,
+                               cpus_per_worker=max(1.0, (cpus - 0.5) / workers), gpus_per_worker=1 if gpus else 0,
+                               on_report=partial(_on_epoch, ports, progress, run_id, note))
     except ComputeError as error:
         _fail(ports, run_id, owner, f"{error.message}" if error.error_type == "ValueError" else str(error))
         return
@@ -170,7 +179,21 @@ def run_training(ports, run_id: str, *, owner: str) -> None:
     register_trained(ports, row, result, owner)
 
 
-def _on_epoch(ports, progress: JobProgress, run_id: str, report: dict) -> bool:
+def gpu_plan(config: pb.TrainingConfig, available: int) -> tuple[int | None, str]:
+    """The GPUs a run trains on (0: CPU), and what to tell its owner about the choice; None when `require_gpu` cannot
+    be met (the note says why)."""
+    wanted = config.gpu_count or available
+    if wanted <= available:
+        return wanted, ""
+    if config.require_gpu:
+        return None, (f"the run asks for {wanted} GPU(s) and requires them, but the cluster has {available}; ask for "
+                      f"at most {available}, or leave require_gpu off to train on what there is")
+    if available:
+        return available, f"asked for {wanted} GPU(s); the cluster has {available}: training on those"
+    return 0, f"asked for {wanted} GPU(s); the cluster has none: training on CPU"
+
+
+def _on_epoch(ports, progress: JobProgress, run_id: str, note: str, report: dict) -> bool:
     """An epoch's report into the run row; False (stop) once the run was cancelled or its claim lost."""
     with ports.db.read() as conn:
         if _row(conn, run_id).state == job_pb2.JOB_STATE_CANCELLED:
@@ -178,7 +201,8 @@ def _on_epoch(ports, progress: JobProgress, run_id: str, report: dict) -> bool:
     dice = {int(value): score for value, score in report["dice"].items()}
     shown_dice = ", ".join(f"{value}: {score:.3f}" for value, score in sorted(dice.items()))
     message = (f"epoch {report['epoch']} of {report['max_epochs']}: loss {report['loss']:.4f}"
-               + (f", validation Dice {shown_dice}" if dice else "") + f", about {report['eta_s']:.0f} s left")
+               + (f", validation Dice {shown_dice}" if dice else "") + f", about {report['eta_s']:.0f} s left"
+               + (f" ({note})" if note else ""))
     metrics = metric_rows(dice, report["loss"])
     return progress.report(report["epoch"] / report["max_epochs"] * 0.95, message, metrics=json.dumps(metrics))
 
@@ -262,7 +286,7 @@ def _checked(model_kind: str, base_model_id: str, label_values: list[int], examp
     if config.gpu_count and config.gpu_count < 0:
         raise InvalidArgument(f"gpu_count must not be negative; got {config.gpu_count}")
     try:
-        settings.Settings.from_hyperparameters({"kind": model_kind, **dict(config.hyperparameters)})
+        settings.Settings.from_hyperparameters({"kind": model_kind, **_hyperparameters(config)})
     except ValueError as error:
         raise InvalidArgument(str(error)) from None
     present = sorted({value for e in examples for value in e.get("label_values", ())})
@@ -277,6 +301,11 @@ def _checked(model_kind: str, base_model_id: str, label_values: list[int], examp
         raise FailedPrecondition(f"labels {missing} appear in none of the items' submitted annotations (they hold "
                                  f"{present}); annotate them first or leave them out")
     return sorted(set(label_values))
+
+
+def _hyperparameters(config: pb.TrainingConfig) -> dict[str, str]:
+    """The run's hyper-parameters as text, `max_epochs` from its own field when set."""
+    return dict(config.hyperparameters) | ({"max_epochs": str(config.max_epochs)} if config.max_epochs else {})
 
 
 def _row(conn, run_id: str):
