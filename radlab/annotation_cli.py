@@ -1,4 +1,5 @@
-"""`radlab items|classes|labels|audit …`: datasets' items, label classes, label import/export/conversion and the audit log."""
+"""`radlab items|classes|labels|audit …`: datasets' items (and the next to label, by training's ranking), label classes,
+label import/export/conversion and the audit log."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import shutil
 import sys
 import urllib.request
 from pathlib import Path
+
+from radlab import training_cli
 
 FORMATS = {"nifti": 1, "seg": 2, "rtstruct": 3, "coco": 4, "darwin": 5}
 
@@ -32,6 +35,10 @@ def add_commands(commands, server_command) -> None:
     tag.add_argument("item", help="item id")
     tag.add_argument("tags", nargs="*")
     tag.set_defaults(run=_items_tag)
+    following = items.add_parser("next", help="the dataset's unlabelled items, most uncertain first (see radlab rank)")
+    following.add_argument("dataset", help="dataset id")
+    following.add_argument("--count", type=int, default=10)
+    following.set_defaults(run=training_cli.items_next)
 
     classes = commands.add_parser("classes", help="a dataset's label classes").add_subparsers(title="class commands")
     create = classes.add_parser("create", help="create a label class (codes from the built-in list by name)")

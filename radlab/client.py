@@ -225,6 +225,13 @@ class Client:
         return _wait(lambda: self.training.GetTrainingRun(training_pb.GetTrainingRunRequest(run_id=run_id)).training_run,
                      progress, timeout_s, f"training run {run_id}")
 
+    def rank(self, dataset_id: str, model_id: str = "", timeout_s: float = 3600.0) -> training_pb.Ranking:
+        """Rank the dataset's unlabelled items by the model's (default: the promoted model's) uncertainty; waits."""
+        ranking_id = self.training.StartRanking(training_pb.StartRankingRequest(dataset_id=dataset_id, model_id=model_id)
+                                                ).ranking.ranking_id
+        return _wait(lambda: self.training.GetRanking(training_pb.GetRankingRequest(ranking_id=ranking_id)).ranking,
+                     None, timeout_s, f"ranking {ranking_id}")
+
     def predict(self, model_id: str, item_id: str, timeout_s: float = 600.0) -> training_pb.Prediction:
         """Run a model on an item (its result becomes an annotation of the item) and wait for it to end."""
         started = self.training.StartPrediction(training_pb.StartPredictionRequest(model_id=model_id, item_id=item_id))

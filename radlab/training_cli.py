@@ -1,5 +1,5 @@
 """`radlab train|runs|models|predict …`: start a training run (and follow it with a progress bar), list and cancel
-runs, list, show, compare and promote models, pre-label an item with a model."""
+runs, list, show, compare and promote models, rank unlabelled items by uncertainty, pre-label an item with a model."""
 
 from __future__ import annotations
 
@@ -44,6 +44,11 @@ def add_commands(commands) -> None:
     compare = models.add_parser("compare", help="models' metrics side by side")
     compare.add_argument("model_ids", nargs="+")
     compare.set_defaults(run=_models_compare)
+
+    rank = commands.add_parser("rank", help="rank a dataset's unlabelled items by a model's uncertainty (active learning)")
+    rank.add_argument("dataset")
+    rank.add_argument("--model", default="", help="default: the model promoted for the dataset")
+    rank.set_defaults(run=_rank)
 
     predict = commands.add_parser("predict", help="pre-label an item with a model (its labels become an annotation)")
     predict.add_argument("item")
@@ -141,6 +146,34 @@ def _models_compare(args: argparse.Namespace) -> int:
                  for model in found]
         print(f"{name + (' mean' if value == 0 else f' {value}'):18}" + "".join(f"{cell:>28}" for cell in cells))
     return 0
+
+
+def _rank(args: argparse.Namespace) -> int:
+    from radlab.client import Client
+
+    with Client() as client:
+        ranking = client.rank(args.dataset, args.model)
+    if ranking.job.state != 3:
+        print(f"ranking {ranking.ranking_id} {_state(ranking.job.state)}: {ranking.job.error}", file=sys.stderr)
+        return 1
+    _print_ranked(ranking.items)
+    return 0
+
+
+def items_next(args: argparse.Namespace) -> int:
+    """`radlab items next DATASET`: the latest ranking's items, most uncertain first."""
+    from radlab.client import Client
+    from radlab.training.v1 import training_service_pb2 as pb
+
+    with Client() as client:
+        ranking = client.training.GetRanking(pb.GetRankingRequest(dataset_id=args.dataset)).ranking
+    _print_ranked(ranking.items[:args.count])
+    return 0
+
+
+def _print_ranked(items) -> None:
+    for place, item in enumerate(items, 1):
+        print(f"{place:4}  {item.item_id}  uncertainty {item.uncertainty:.3f}")
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from services.training.domain.evaluation import Held, report
+from services.training.domain.ranking import uncertainty
 from services.training.domain.settings import Preprocessing, Settings
 from services.training.domain.split import split
 from shared import objectstore
@@ -100,6 +101,17 @@ def predict_volume(store_url: str, artifact: tuple[str, str, str], preprocessing
                                               label_values)
     volumes.write(LABELS_BUCKET, output_key, labels.astype(np.uint16), image.affine, attributes | {"confidence": confidence})
     return confidence
+
+
+def rank_volume(store_url: str, artifact: tuple[str, str, str], preprocessing: dict[str, Any], volume_id: str) -> float:
+    """The model's uncertainty about a volume (domain/ranking.py)."""
+    from services.training.domain import artifacts, segmentation
+
+    objects = objectstore.connect(store_url)
+    bucket, key, fmt = artifact
+    model = artifacts.load(objects.get(bucket, key), fmt)
+    image = VolumeStore(objects, cache_bytes=0).read(VOLUMES_BUCKET, volume_id)
+    return uncertainty(segmentation.probabilities(model, image.array, Preprocessing.from_dict(preprocessing)))
 
 
 def check_artifact(data: bytes, fmt: str, preprocessing: dict[str, Any], label_count: int) -> str:

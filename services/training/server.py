@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from radlab.training.v1 import training_service_pb2 as pb
 from radlab.training.v1 import training_service_pb2_grpc as pb_grpc
-from services.training.handlers import Ports, models, predictions, runs
+from services.training.handlers import Ports, models, predictions, rankings, runs
 from shared.auth import current_principal
 
 
 class TrainingServicer(pb_grpc.TrainingServiceServicer):
-    """Runs (start, poll, list, cancel), the registry (list, get, register, promote) and predictions (start, poll)."""
+    """Runs (start, poll, list, cancel), the registry (list, get, register, promote), rankings and predictions."""
 
     def __init__(self, ports: Ports):
         self.ports = ports
@@ -37,6 +37,12 @@ class TrainingServicer(pb_grpc.TrainingServiceServicer):
 
     def PromoteModel(self, request, context):
         return pb.PromoteModelResponse(model=models.promote_model(self.ports, current_principal(), request))
+
+    def StartRanking(self, request, context):
+        return pb.StartRankingResponse(ranking=rankings.start_ranking(self.ports, current_principal(), request))
+
+    def GetRanking(self, request, context):
+        return pb.GetRankingResponse(ranking=rankings.get_ranking(self.ports, current_principal(), request))
 
     def StartPrediction(self, request, context):
         return pb.StartPredictionResponse(prediction=predictions.start_prediction(self.ports, current_principal(), request))

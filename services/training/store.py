@@ -128,3 +128,17 @@ predictions = sa.Table(
     sa.Column("confidence", sa.Float, nullable=True),
     *_job_columns(),
 )
+
+# Rankings of a dataset's unlabelled items by a model's uncertainty (active learning).
+rankings = sa.Table(
+    "rankings",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ranking_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("dataset_id", sa.String(100), nullable=False, index=True),
+    sa.Column("model_id", sa.String(36), nullable=False),
+    sa.Column("items", sa.Text, nullable=False),  # JSON [[item_id, volume_id]] to rank; then [[item_id, uncertainty]]
+    sa.Column("requester", sa.String(200), nullable=False),
+    *_job_columns(),
+)

@@ -194,6 +194,16 @@ promoted_models = sa.Table(
     sa.Column("model_id", sa.String(200), nullable=False),
 )
 
+# Items' places in their dataset's latest ranking by model uncertainty (ItemsRanked): open tasks of more uncertain
+# items are claimed first.
+item_priorities = sa.Table(
+    "item_priorities",
+    metadata,
+    sa.Column("item_id", sa.String(36), primary_key=True),
+    sa.Column("dataset_id", sa.String(36), nullable=False, index=True),
+    sa.Column("uncertainty", sa.Float, nullable=False),
+)
+
 # Webhook answers accepted, by the answer's delivery id: a replayed answer is refused.
 webhook_answers = sa.Table(
     "webhook_answers",

@@ -1,6 +1,6 @@
 """Training through a real `radlab up` (Ray started on this machine) on the spleen CT: a run on the item's submitted
 labels registers a model with its metrics and lineage; the model pre-labels the item (an annotation by the model, every
-slice PREDICTED); a registered TorchScript model and a registered ONNX model run in a workflow's model stage and their
+slice PREDICTED) and, promoted, ranks two new unlabelled scans by its uncertainty; a registered TorchScript model and a registered ONNX model run in a workflow's model stage and their
 labels land in annotation with provenance; a cancelled run ends CANCELLED; bad requests are refused with reasons.
 """
 
@@ -26,6 +26,8 @@ TENANT = "hospital-a"
 SPLEEN = "ivadomed_spleen/ct_scan"
 SPLEEN_CT = f"{SPLEEN}/sub-spleen2/ct/sub-spleen2_ct.nii.gz"
 SPLEEN_MASK = f"{SPLEEN}/derivatives/labels/sub-spleen2/ct/sub-spleen2_ct_seg-manual.nii.gz"
+OTHER_CT = "totalsegmentator/tests/reference_files/example_ct_sm.nii.gz"
+OTHER_MR = "totalsegmentator/tests/reference_files/example_mr_sm.nii.gz"
 SHORT = {"max_epochs": "3", "steps_per_epoch": "4", "batch_size": "4"}  # the plumbing, not the model's quality
 
 
@@ -55,7 +57,8 @@ def labelled(stack, data_dir):
     return dataset, item.item_id
 
 
-def test_a_run_registers_a_model_that_pre_labels_the_item(stack, labelled, monkeypatch, capsys):
+def test_a_run_registers_a_model_that_pre_labels_the_item_and_ranks_new_ones(stack, labelled, data_dir, monkeypatch,
+                                                                            capsys):
     dataset, item = labelled
     with client_for(stack, "manager-1", "manager") as manager:
         run = wait_until(lambda: _started(manager, dataset, SHORT), "the training service to know the submitted labels")
@@ -88,7 +91,17 @@ def test_a_run_registers_a_model_that_pre_labels_the_item(stack, labelled, monke
         assert main(["train", dataset, "--epochs", "2", "--set", "steps_per_epoch=2", "batch_size=2", "--wait"]) == 0
         assert main(["models", "promote", model.model_id]) == 0 and main(["models", "compare", model.model_id]) == 0
         assert manager.training.GetModel(pb.GetModelRequest(model_id=model.model_id)).model.promoted
+        with client_for(stack, "admin-1", "admin") as admin:
+            for unlabelled in (OTHER_CT, OTHER_MR):
+                admin.upload(data_dir / unlabelled, dataset)
+            admin.wait_for_items(dataset, 3, timeout_s=120)
+        ranking = wait_until(lambda: _ranked(manager, dataset), "a ranking of the two unlabelled items", timeout_s=300)
+        assert ranking.job.state == job_pb2.JOB_STATE_SUCCEEDED, ranking.job.error
+        assert len(ranking.items) == 2 and item not in {ranked.item_id for ranked in ranking.items}
+        assert ranking.items[0].uncertainty >= ranking.items[1].uncertainty and 0 <= ranking.items[1].uncertainty <= 1
+        assert main(["items", "next", dataset]) == 0
         printed = capsys.readouterr().out
+        assert f"   1  {ranking.items[0].item_id}  uncertainty" in printed
         assert f"{model.model_id}  monai.unet2d on {dataset} v1  trained  mean Dice" in printed and "label 1 Dice" in printed
         assert f"{run.run_id}  succeeded" in printed and "an annotation by the model" in printed
         assert f"promoted {model.model_id}" in printed and "dice 1" in printed
@@ -175,6 +188,17 @@ def _stage(client: Client, item: str) -> str | None:
         if error.code() is grpc.StatusCode.NOT_FOUND:  # not in the workflow yet
             return None
         raise
+
+
+def _ranked(client: Client, dataset: str):
+    """The dataset's ranking by its promoted model, once training knows both new items."""
+    try:
+        ranking = client.rank(dataset)
+    except grpc.RpcError as error:
+        if error.code() is grpc.StatusCode.FAILED_PRECONDITION:
+            return None
+        raise
+    return ranking if len(ranking.items) == 2 else None
 
 
 def _annotations(client: Client, item: str):

@@ -58,9 +58,8 @@ def service(tmp_path, data_dir, compute):
     volumes.write("volumes", VOLUME, image, affine, {"modality": "CT", "patient_pseudonym": "p-1"})
     volumes.write("labels", "labels-1", (mask > 0).astype(np.uint16), affine, {})
     clock = Clock()
-    run_worker, prediction_worker = handlers.job_workers(db, clock=clock)
-    ports = handlers.Ports(db, objects, volumes, f"file://{tmp_path / 'objects'}", lambda: compute, run_worker,
-                           prediction_worker)
+    ports = handlers.Ports(db, objects, volumes, f"file://{tmp_path / 'objects'}", lambda: compute,
+                           *handlers.job_workers(db, clock=clock))
     bus = connect_bus(f"local://{tmp_path / 'bus.sqlite'}")
     consumer = EventConsumer(bus, GROUP, handlers.event_handlers(ports, GROUP), poll_timeout_s=0.05)
     publish(bus, annotation_events.ItemAdded(item_id=ITEM, dataset_id=DATASET, volume_id=VOLUME, modality="CT"))
@@ -69,8 +68,8 @@ def service(tmp_path, data_dir, compute):
         labels=label_pb2.Mask(bucket="labels", key="labels-1", label_values=[1])))
     consume(consumer)
     yield ports, bus, consumer, clock
-    run_worker.shutdown()
-    prediction_worker.shutdown()
+    for worker in (ports.runs, ports.predictions, ports.rankings):
+        worker.shutdown()
     consumer.subscription.close()
     bus.close()
     db.dispose()
@@ -112,7 +111,7 @@ def test_a_stopped_run_is_taken_over_and_continues_from_its_checkpoint(service, 
 
     first_life = False
     clock.advance(jobs.CLAIM_S + 1)
-    successor, _ = handlers.job_workers(ports.db, clock=clock)
+    successor, _, _ = handlers.job_workers(ports.db, clock=clock)
     taken = successor.take_over_abandoned()
     assert taken == [started.run_id]
     runs.run_training(ports, started.run_id, owner=successor.owner)

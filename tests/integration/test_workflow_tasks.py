@@ -328,7 +328,7 @@ def test_routes_send_an_item_on_by_its_tags_and_the_classes_its_annotation_holds
 
 def test_a_model_stage_asks_the_newest_model_waits_for_its_labels_and_routes_on_confidence(db):
     """The training service is played by the test (ModelTrained, PredictionsReady, PredictionFailed handed to workflow's
-    handlers as training would publish them): training's own issue has not landed."""
+    handlers as training publishes them; test_training_pipeline runs real models): workflow's part alone."""
     from radlab.training.v1 import events_pb2 as training_events
 
     stages = [pb.Stage(stage_id="prelabel", kind=pb.STAGE_KIND_MODEL, next_stage_id="annotate",
@@ -352,3 +352,26 @@ def test_a_model_stage_asks_the_newest_model_waits_for_its_labels_and_routes_on_
                                                  task_id=asked[broken].task_id, reason="out of memory"))
     assert [progress(db, item).stage_id for item in (sure, unsure, broken)] == ["review", "annotate", "annotate"]
     assert progress(db, broken).tasks[0].comment == "prediction failed: out of memory"
+
+
+def test_a_promoted_model_is_used_ahead_of_the_newest_and_ranked_items_are_claimed_most_uncertain_first(db):
+    """ModelPromoted and ItemsRanked handed to workflow's handlers as training publishes them."""
+    from radlab.training.v1 import events_pb2 as training_events
+    from radlab.training.v1 import training_service_pb2 as training_pb
+
+    stages = [pb.Stage(stage_id="prelabel", kind=pb.STAGE_KIND_MODEL, next_stage_id="annotate"),
+              pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE),
+              pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)]
+    dataset_id, workflow_id = dataset(db, stages)
+    deliver(db, training_events.ModelTrained(model_id="newest", workflow_id=workflow_id, model_kind="monai.unet2d"))
+    deliver(db, training_events.ModelPromoted(model_id="chosen", dataset_id=dataset_id))
+    add_item(db, dataset_id)
+    assert [request.model_id for request in emitted(db, events_pb2.PredictionRequested)] == ["chosen"]
+
+    plain, workflow_id = dataset(db)
+    items = [add_item(db, plain) for _ in range(4)]  # their tasks in this order
+    uncertain_first = [items[2], items[0], items[3]]  # items[1] unranked: after every ranked one
+    deliver(db, training_events.ItemsRanked(dataset_id=plain, model_id="chosen", items=[
+        training_pb.RankedItem(item_id=item_id, uncertainty=score) for item_id, score in zip(uncertain_first, (0.9, 0.5, 0.1))]))
+    claimed = [tasks.claim(db, ALICE, pb.ClaimTaskRequest(workflow_id=workflow_id)).item_id for _ in items]
+    assert claimed == [*uncertain_first, items[1]]

@@ -36,6 +36,18 @@ class ModelPromoted(_message.Message):
     promoted_by: str
     def __init__(self, model_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., previous_model_id: _Optional[str] = ..., promoted_by: _Optional[str] = ...) -> None: ...
 
+class ItemsRanked(_message.Message):
+    __slots__ = ("ranking_id", "dataset_id", "model_id", "items")
+    RANKING_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ranking_id: str
+    dataset_id: str
+    model_id: str
+    items: _containers.RepeatedCompositeFieldContainer[_training_service_pb2.RankedItem]
+    def __init__(self, ranking_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., model_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[_training_service_pb2.RankedItem, _Mapping]]] = ...) -> None: ...
+
 class TrainingFailed(_message.Message):
     __slots__ = ("run_id", "dataset_id", "workflow_id", "reason")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]

@@ -347,3 +347,55 @@ class GetPredictionResponse(_message.Message):
     PREDICTION_FIELD_NUMBER: _ClassVar[int]
     prediction: Prediction
     def __init__(self, prediction: _Optional[_Union[Prediction, _Mapping]] = ...) -> None: ...
+
+class RankedItem(_message.Message):
+    __slots__ = ("item_id", "uncertainty")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    uncertainty: float
+    def __init__(self, item_id: _Optional[str] = ..., uncertainty: _Optional[float] = ...) -> None: ...
+
+class Ranking(_message.Message):
+    __slots__ = ("ranking_id", "job", "dataset_id", "model_id", "items", "create_time")
+    RANKING_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ranking_id: str
+    job: _job_pb2.Job
+    dataset_id: str
+    model_id: str
+    items: _containers.RepeatedCompositeFieldContainer[RankedItem]
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, ranking_id: _Optional[str] = ..., job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., dataset_id: _Optional[str] = ..., model_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[RankedItem, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StartRankingRequest(_message.Message):
+    __slots__ = ("dataset_id", "model_id")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    model_id: str
+    def __init__(self, dataset_id: _Optional[str] = ..., model_id: _Optional[str] = ...) -> None: ...
+
+class StartRankingResponse(_message.Message):
+    __slots__ = ("ranking",)
+    RANKING_FIELD_NUMBER: _ClassVar[int]
+    ranking: Ranking
+    def __init__(self, ranking: _Optional[_Union[Ranking, _Mapping]] = ...) -> None: ...
+
+class GetRankingRequest(_message.Message):
+    __slots__ = ("ranking_id", "dataset_id")
+    RANKING_ID_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    ranking_id: str
+    dataset_id: str
+    def __init__(self, ranking_id: _Optional[str] = ..., dataset_id: _Optional[str] = ...) -> None: ...
+
+class GetRankingResponse(_message.Message):
+    __slots__ = ("ranking",)
+    RANKING_FIELD_NUMBER: _ClassVar[int]
+    ranking: Ranking
+    def __init__(self, ranking: _Optional[_Union[Ranking, _Mapping]] = ...) -> None: ...

@@ -76,6 +76,16 @@ class TrainingServiceStub:
                 request_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelRequest.SerializeToString,
                 response_deserializer=radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelResponse.FromString,
                 _registered_method=True)
+        self.StartRanking = channel.unary_unary(
+                '/radlab.training.v1.TrainingService/StartRanking',
+                request_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.StartRankingRequest.SerializeToString,
+                response_deserializer=radlab_dot_training_dot_v1_dot_training__service__pb2.StartRankingResponse.FromString,
+                _registered_method=True)
+        self.GetRanking = channel.unary_unary(
+                '/radlab.training.v1.TrainingService/GetRanking',
+                request_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.GetRankingRequest.SerializeToString,
+                response_deserializer=radlab_dot_training_dot_v1_dot_training__service__pb2.GetRankingResponse.FromString,
+                _registered_method=True)
         self.StartPrediction = channel.unary_unary(
                 '/radlab.training.v1.TrainingService/StartPrediction',
                 request_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.StartPredictionRequest.SerializeToString,
@@ -151,6 +161,21 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartRanking(self, request, context):
+        """Ranks a dataset's items without submitted labels by a model's uncertainty, most uncertain first (active
+        learning): the workflow offers their tasks in that order (ItemsRanked). Poll GetRanking.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRanking(self, request, context):
+        """Returns a ranking; with dataset_id instead of ranking_id, the dataset's latest finished one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StartPrediction(self, request, context):
         """Runs a model on an item's (or a volume's) image; poll GetPrediction. Annotators may ask for
         a pre-label of the item they work on.
@@ -208,6 +233,16 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.PromoteModel,
                     request_deserializer=radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelRequest.FromString,
                     response_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelResponse.SerializeToString,
+            ),
+            'StartRanking': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartRanking,
+                    request_deserializer=radlab_dot_training_dot_v1_dot_training__service__pb2.StartRankingRequest.FromString,
+                    response_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.StartRankingResponse.SerializeToString,
+            ),
+            'GetRanking': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRanking,
+                    request_deserializer=radlab_dot_training_dot_v1_dot_training__service__pb2.GetRankingRequest.FromString,
+                    response_serializer=radlab_dot_training_dot_v1_dot_training__service__pb2.GetRankingResponse.SerializeToString,
             ),
             'StartPrediction': grpc.unary_unary_rpc_method_handler(
                     servicer.StartPrediction,
@@ -438,6 +473,60 @@ class TrainingService:
             '/radlab.training.v1.TrainingService/PromoteModel',
             radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelRequest.SerializeToString,
             radlab_dot_training_dot_v1_dot_training__service__pb2.PromoteModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartRanking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.training.v1.TrainingService/StartRanking',
+            radlab_dot_training_dot_v1_dot_training__service__pb2.StartRankingRequest.SerializeToString,
+            radlab_dot_training_dot_v1_dot_training__service__pb2.StartRankingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRanking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.training.v1.TrainingService/GetRanking',
+            radlab_dot_training_dot_v1_dot_training__service__pb2.GetRankingRequest.SerializeToString,
+            radlab_dot_training_dot_v1_dot_training__service__pb2.GetRankingResponse.FromString,
             options,
             channel_credentials,
             insecure,

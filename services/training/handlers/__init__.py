@@ -25,8 +25,8 @@ from shared.volume_store import VolumeStore
 @dataclass(frozen=True)
 class Ports:
     """What training's handlers work with: its database, the object store (model artifacts) and its URL (which the
-    compute workers open themselves), the compute pool (Ray, started on first use), and one job worker each for runs
-    and predictions."""
+    compute workers open themselves), the compute pool (Ray, started on first use), and one job worker each for runs,
+    predictions and rankings."""
 
     db: Database
     objects: ObjectStore
@@ -35,12 +35,14 @@ class Ports:
     compute: Callable[[], Compute]
     runs: JobWorker
     predictions: JobWorker
+    rankings: JobWorker
 
 
-def job_workers(db: Database, **options) -> tuple[JobWorker, JobWorker]:
-    """The workers of training runs and of predictions (a prediction need not wait for a run to end)."""
+def job_workers(db: Database, **options) -> tuple[JobWorker, JobWorker, JobWorker]:
+    """The workers of training runs, predictions and rankings (neither of the others waits for a run to end)."""
     return (JobWorker(db, store.runs, name="training", id_column="run_id", **options),
-            JobWorker(db, store.predictions, name="prediction", id_column="prediction_id", **options))
+            JobWorker(db, store.predictions, name="prediction", id_column="prediction_id", **options),
+            JobWorker(db, store.rankings, name="ranking", id_column="ranking_id", **options))
 
 
 def on_item_added(uow: UnitOfWork, event: Event) -> None:

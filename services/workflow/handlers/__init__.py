@@ -10,8 +10,8 @@ from radlab.workflow.v1 import events_pb2
 from services.workflow import store
 from services.workflow.handlers.consensus import on_consensus_adjudicated, on_readers_finished
 from services.workflow.handlers.progress import (
-    on_annotation_submitted, on_annotation_version_saved, on_item_added, on_item_updated, on_model_promoted,
-    on_model_trained, on_prediction_ended,
+    on_annotation_submitted, on_annotation_version_saved, on_item_added, on_item_updated, on_items_ranked,
+    on_model_promoted, on_model_trained, on_prediction_ended,
 )
 from services.workflow.handlers.webhook_stage import on_webhook_due
 from services.workflow.handlers.workflows import on_dataset_created
@@ -33,7 +33,7 @@ class Ports:
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
     """DatasetCreated → a default workflow; ItemAdded → the first stage; AnnotationSubmitted → an annotate task done;
     AnnotationVersionSaved → the versions a review decides on; ItemUpdated → tags routes look at; ModelTrained and
-    ModelPromoted → the model a model stage uses; PredictionsReady/Failed → a model task done; its own ReadersFinished → consensus,
+    ModelPromoted → the model a model stage uses; ItemsRanked → the order open tasks are claimed in; PredictionsReady/Failed → a model task done; its own ReadersFinished → consensus,
     ConsensusAdjudicated → reader scores, WebhookDue → a delivery."""
     applied = {
         annotation_events.DatasetCreated: on_dataset_created,
@@ -43,6 +43,7 @@ def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
         annotation_events.ItemUpdated: on_item_updated,
         training_events.ModelTrained: on_model_trained,
         training_events.ModelPromoted: on_model_promoted,
+        training_events.ItemsRanked: on_items_ranked,
         training_events.PredictionsReady: on_prediction_ended,
         training_events.PredictionFailed: on_prediction_ended,
     }

@@ -267,6 +267,16 @@ def on_model_promoted(uow: UnitOfWork, event: Event) -> None:
     uow.execute(table.insert().values(dataset_id=promoted.dataset_id, model_id=promoted.model_id))
 
 
+def on_items_ranked(uow: UnitOfWork, event: Event) -> None:
+    """The dataset's latest ranking replaces its earlier one."""
+    ranked: training_events.ItemsRanked = event.message
+    table = store.item_priorities
+    uow.execute(table.delete().where(table.c.dataset_id == ranked.dataset_id))
+    if ranked.items:
+        uow.execute(table.insert(), [{"item_id": item.item_id, "dataset_id": ranked.dataset_id,
+                                      "uncertainty": item.uncertainty} for item in ranked.items])
+
+
 def on_prediction_ended(uow: UnitOfWork, event: Event) -> None:
     """PredictionsReady (its confidence noted for routes) or PredictionFailed: the waiting model task is done and the
     item moves on (annotation turns a prediction into the model's annotation of the item)."""

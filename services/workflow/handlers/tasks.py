@@ -54,7 +54,8 @@ def get_task(db: Database, caller: Principal, task_id: str) -> pb.Task:
 
 
 def claim(db: Database, caller: Principal, request: pb.ClaimTaskRequest) -> pb.Task:
-    """Take a task: the one named, or the oldest open one the caller may work (in a workflow, optionally a stage)."""
+    """Take a task: the one named, or the next open one the caller may work (in a workflow, optionally a stage): of the
+    most uncertain item when the dataset's items were ranked, else the oldest."""
     if not request.task_id and not request.workflow_id:
         raise InvalidArgument("name the task to claim, or the workflow (and optionally the stage) to claim the next task of")
     with db.unit_of_work() as uow:
@@ -70,13 +71,16 @@ def claim(db: Database, caller: Principal, request: pb.ClaimTaskRequest) -> pb.T
             if taken := _take(uow, task, caller.subject):
                 return task_message(taken)
             raise Conflict(f"task {request.task_id} was just taken; claim another")
-        tasks = store.tasks
-        query = sa.select(tasks).where(tasks.c.tenant == caller.tenant, tasks.c.workflow_id == request.workflow_id,
-                                       tasks.c.state == pb.TASK_STATE_UNASSIGNED)
+        tasks, priorities = store.tasks, store.item_priorities
+        query = sa.select(tasks).join(priorities, priorities.c.item_id == tasks.c.item_id, isouter=True).where(
+            tasks.c.tenant == caller.tenant, tasks.c.workflow_id == request.workflow_id,
+            tasks.c.state == pb.TASK_STATE_UNASSIGNED)
         if request.stage_id:
             query = query.where(tasks.c.stage_id == request.stage_id)
-        # Rows another claimer holds are skipped, not waited for (PostgreSQL; SQLite runs one writer at a time).
-        query = query.order_by(tasks.c.seq).limit(CLAIM_CANDIDATES).with_for_update(skip_locked=True)
+        # The most uncertain items first (active learning's ranking), then the oldest tasks. Rows another claimer holds
+        # are skipped, not waited for (PostgreSQL; SQLite runs one writer at a time).
+        query = query.order_by(priorities.c.uncertainty.desc().nulls_last(), tasks.c.seq).limit(CLAIM_CANDIDATES)
+        query = query.with_for_update(skip_locked=True, of=tasks)
         refused: set[str] = set()
         seniority = _seniority(uow, caller)
         while candidates := [row for row in uow.execute(query.where(tasks.c.task_id.not_in(refused))).all()]:
