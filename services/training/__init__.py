@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from radlab.training.v1 import training_service_pb2_grpc as pb_grpc
 from services.training import handlers, store
-from services.training.handlers import predictions, rankings, runs
+from services.training.handlers import metrics, predictions, rankings, runs
 from services.training.server import TrainingServicer
 from shared.runtime import Adapters, Service
 from shared.volume_store import VolumeStore
@@ -22,7 +22,10 @@ def bootstrap(adapters: Adapters) -> Service:
         add_to_server=pb_grpc.add_TrainingServiceServicer_to_server, event_handlers=handlers.event_handlers,
     )
 
-    def stop() -> None:  # before the database closes: jobs end, claims stop
+    metrics.METRICS.databases.add(service.database)
+
+    def stop() -> None:  # before the database closes: jobs end, claims stop, scrapes leave it
+        metrics.METRICS.databases.discard(service.database)
         for worker in (service.ports.runs, service.ports.predictions, service.ports.rankings):
             worker.shutdown()
 

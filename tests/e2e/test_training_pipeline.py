@@ -7,6 +7,7 @@ labels land in annotation with provenance; a cancelled run ends CANCELLED; bad r
 from __future__ import annotations
 
 import io
+import urllib.request
 
 import grpc
 import pytest
@@ -154,9 +155,16 @@ def test_a_cancelled_run_ends_cancelled_and_bad_requests_say_why(stack, labelled
         run = wait_until(lambda: _started(manager, dataset, {"max_epochs": "200"}), "the submitted labels known")
         wait_until(lambda: manager.training.GetTrainingRun(pb.GetTrainingRunRequest(run_id=run.run_id)).training_run
                    .job.message.startswith("epoch"), "the run's first epoch", timeout_s=300)
+        running, _ = stack
+        with urllib.request.urlopen(f"http://127.0.0.1:{running.metrics_port}/metrics") as response:
+            scraped = response.read().decode()
+        assert f'radlab_training_run_epoch{{run_id="{run.run_id}"}}' in scraped
+        assert f'radlab_training_run_validation_dice{{label_value="1",run_id="{run.run_id}"}}' in scraped
         manager.training.CancelTrainingRun(pb.CancelTrainingRunRequest(run_id=run.run_id))
         ended = manager.wait_for_run(run.run_id, timeout_s=120)
         assert ended.job.state == job_pb2.JOB_STATE_CANCELLED and not ended.model_id
+        with urllib.request.urlopen(f"http://127.0.0.1:{running.metrics_port}/metrics") as response:
+            assert 'radlab_training_runs{state="cancelled"} 1.0' in response.read().decode()
         for request, code, words in (
             (dict(hyperparameters={"learning_rate": "fast"}), grpc.StatusCode.INVALID_ARGUMENT, "learning_rate"),
             (dict(model_kind="nnunet"), grpc.StatusCode.INVALID_ARGUMENT, "monai.unet2d"),
