@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import Counter
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -23,9 +24,9 @@ from radlab.type.v1 import label_pb2
 from radlab.workflow.v1 import events_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from services.workflow import handlers, store
-from services.workflow.handlers import tasks, workflows
+from services.workflow.handlers import consensus, tasks, workflows
 from services.workflow.handlers.stats import workflow_stats
-from shared import objectstore
+from shared import agreement, objectstore
 from shared.auth import Principal
 from shared.db import Database
 from shared.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
@@ -375,3 +376,41 @@ def test_a_promoted_model_is_used_ahead_of_the_newest_and_ranked_items_are_claim
         training_pb.RankedItem(item_id=item_id, uncertainty=score) for item_id, score in zip(uncertain_first, (0.9, 0.5, 0.1))]))
     claimed = [tasks.claim(db, ALICE, pb.ClaimTaskRequest(workflow_id=workflow_id)).item_id for _ in items]
     assert claimed == [*uncertain_first, items[1]]
+
+
+def test_a_model_reads_beside_a_person_at_a_consensus_stage_and_is_scored_like_one(db):
+    """The model's prediction (PredictionsReady, as training publishes it) is its reading: compared with the person's,
+    merged, and the model scored beside the person in the reader statistics."""
+    from radlab.training.v1 import events_pb2 as training_events
+
+    volumes = VolumeStore(objectstore.connect(f"file://{LABEL_ARRAYS}"))
+    person, model = np.zeros((6, 40, 40), dtype=np.uint16), np.zeros((6, 40, 40), dtype=np.uint16)
+    person[1:5, 10:30, 10:30] = 1
+    model[1:5, 11:30, 10:30] = 1  # one row short: they agree
+    prefix = str(uuid.uuid4())
+    for name, array in (("person", person), ("model", model)):
+        volumes.write("labels", f"{prefix}/{name}", array, np.eye(4), {})
+    settings = pb.ConsensusSettings(annotator_count=2, model_id="model-9", merge=pb.MERGE_METHOD_MAJORITY_VOTE,
+                                     limits=[pb.MeasureLimit(measure=pb.AGREEMENT_MEASURE_DICE, limit=0.8)])
+    dataset_id, workflow_id = dataset(db, [pb.Stage(stage_id="read", kind=pb.STAGE_KIND_CONSENSUS, consensus=settings),
+                                           pb.Stage(stage_id="adjudicate", kind=pb.STAGE_KIND_REVIEW),
+                                           pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)])
+    item = add_item(db, dataset_id)
+    [asked] = [request for request in emitted(db, events_pb2.PredictionRequested) if request.item_id == item]
+    assert asked.model_id == "model-9"
+    readers = {task.assignee or "pool": task.state for task in progress(db, item).tasks}
+    assert readers == {"model-9": pb.TASK_STATE_WAITING, "pool": pb.TASK_STATE_UNASSIGNED}
+    tasks.claim(db, ALICE, pb.ClaimTaskRequest(workflow_id=workflow_id, stage_id="read"))
+    deliver(db, annotation_events.AnnotationSubmitted(item_id=item, annotation_id="a-alice", version=1, annotator="alice",
+                                                      labels=label_pb2.Mask(key=f"{prefix}/person", label_values=[1])))
+    assert not [f for f in emitted(db, events_pb2.ReadersFinished) if f.item_id == item]  # the model has not read yet
+    deliver(db, training_events.PredictionsReady(item_id=item, model_id="model-9", workflow_id=workflow_id,
+                                                 task_id=asked.task_id, confidence=0.9,
+                                                 labels=label_pb2.Mask(key=f"{prefix}/model", label_values=[1])))
+    [finished] = [f for f in emitted(db, events_pb2.ReadersFinished) if f.item_id == item]
+    deliver(db, finished)
+    [reached] = [r for r in emitted(db, events_pb2.ConsensusReached) if r.item_id == item]
+    result = consensus.get_result(db, MANAGER, item, "")
+    scored = {score.reader for score in result.reader_scores}
+    assert scored == {"alice", "model-9"} and reached.agreement > 0.9
+    assert result.classes[0].dice == pytest.approx(agreement.dice(person == 1, model == 1))

@@ -191,7 +191,7 @@ class ReviewSettings(_message.Message):
     def __init__(self, reject_stage_id: _Optional[str] = ..., sample_fraction: _Optional[float] = ...) -> None: ...
 
 class ConsensusSettings(_message.Message):
-    __slots__ = ("annotator_count", "measure", "agreement_threshold", "surface_tolerance_mm", "disputed_stage_id", "limits", "merge", "champion")
+    __slots__ = ("annotator_count", "measure", "agreement_threshold", "surface_tolerance_mm", "disputed_stage_id", "limits", "merge", "champion", "model_id")
     ANNOTATOR_COUNT_FIELD_NUMBER: _ClassVar[int]
     MEASURE_FIELD_NUMBER: _ClassVar[int]
     AGREEMENT_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +200,7 @@ class ConsensusSettings(_message.Message):
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     MERGE_FIELD_NUMBER: _ClassVar[int]
     CHAMPION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     annotator_count: int
     measure: AgreementMeasure
     agreement_threshold: float
@@ -208,7 +209,8 @@ class ConsensusSettings(_message.Message):
     limits: _containers.RepeatedCompositeFieldContainer[MeasureLimit]
     merge: MergeMethod
     champion: str
-    def __init__(self, annotator_count: _Optional[int] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement_threshold: _Optional[float] = ..., surface_tolerance_mm: _Optional[float] = ..., disputed_stage_id: _Optional[str] = ..., limits: _Optional[_Iterable[_Union[MeasureLimit, _Mapping]]] = ..., merge: _Optional[_Union[MergeMethod, str]] = ..., champion: _Optional[str] = ...) -> None: ...
+    model_id: str
+    def __init__(self, annotator_count: _Optional[int] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement_threshold: _Optional[float] = ..., surface_tolerance_mm: _Optional[float] = ..., disputed_stage_id: _Optional[str] = ..., limits: _Optional[_Iterable[_Union[MeasureLimit, _Mapping]]] = ..., merge: _Optional[_Union[MergeMethod, str]] = ..., champion: _Optional[str] = ..., model_id: _Optional[str] = ...) -> None: ...
 
 class MeasureLimit(_message.Message):
     __slots__ = ("label_value", "measure", "limit")

@@ -48,6 +48,7 @@ def on_readers_finished(ports, consumer: str, event: Event) -> None:
         done = progress.readers_of(conn, item, stage.stage_id)
     if item.stage_id != stage.stage_id:
         return
+    done = [task for task in done if task.labels_key]  # a model reader whose prediction failed read nothing
     arrays = {task.assignee: ports.volumes.read(LABELS_BUCKET, task.labels_key) for task in done}
     affine = next(iter(arrays.values())).affine
     labels = {reader: stored.array for reader, stored in arrays.items()}
@@ -55,16 +56,19 @@ def on_readers_finished(ports, consumer: str, event: Event) -> None:
     classes = sorted({int(v) for array in labels.values() for v in np.unique(array) if v})
     settings = stage.consensus
     tolerance = settings.surface_tolerance_mm or DEFAULT_TOLERANCE_MM
-    verdicts = rules.agreement(labels, spacing, classes, tolerance, stage_rules.consensus_thresholds(settings))
-    merged = rules.merge(labels, MERGES[settings.merge], classes, champion=settings.champion or None, spacing=spacing)
-    scores = rules.reader_scores(labels, merged, classes, spacing, tolerance)
+    if len(labels) < 2:  # one reading left: nothing to agree with, so an adjudicator decides from it
+        verdicts, scores, merged = {}, {}, next(iter(labels.values()))
+    else:
+        verdicts = rules.agreement(labels, spacing, classes, tolerance, stage_rules.consensus_thresholds(settings))
+        merged = rules.merge(labels, MERGES[settings.merge], classes, champion=settings.champion or None, spacing=spacing)
+        scores = rules.reader_scores(labels, merged, classes, spacing, tolerance)
     result_id = str(uuid.uuid4())
     key = f"{item.tenant}/{item.item_id}/consensus/{result_id}"
     ports.volumes.write(LABELS_BUCKET, key, merged.astype(np.uint16), affine, {"consensus_result_id": result_id})
     mask = label_pb2.Mask(bucket=LABELS_BUCKET, key=key, format=geometry_pb2.VOLUME_FORMAT_ZARR,
                           dtype=geometry_pb2.DATA_TYPE_UINT16, label_values=[int(v) for v in np.unique(merged) if v],
                           volume_id=item.volume_id)
-    agreed = all(verdict.agreed for verdict in verdicts.values())
+    agreed = bool(verdicts) and all(verdict.agreed for verdict in verdicts.values())
     annotation_ids = {task.assignee: task.annotation_id for task in done}
     result = pb.ConsensusResult(
         consensus_result_id=result_id, workflow_id=item.workflow_id, stage_id=stage.stage_id, item_id=item.item_id,

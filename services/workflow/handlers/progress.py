@@ -83,6 +83,11 @@ def on_annotation_submitted(uow: UnitOfWork, event: Event) -> None:
         _carry(uow, item, submitted)
         leave(uow, item_row(uow, item.item_id), stages, stage, events_pb2.STAGE_OUTCOME_PASSED)
         return
+    _when_every_reader_is_done(uow, item, stage)
+
+
+def _when_every_reader_is_done(uow: UnitOfWork, item, stage: pb.Stage) -> None:
+    """ReadersFinished once every reader of the item's round at a consensus stage has handed in."""
     round_tasks = readers_of(uow, item, stage.stage_id)
     if len(round_tasks) == routing.readers(stage) and all(t.state == pb.TASK_STATE_COMPLETED for t in round_tasks):
         uow.emit(events_pb2.ReadersFinished(workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id,
@@ -145,22 +150,33 @@ def enter(uow: UnitOfWork, item, stages: list[pb.Stage], stage: pb.Stage, *, rew
                  subject=item.item_id, tenant=item.tenant)
         return
     if stage.kind == pb.STAGE_KIND_MODEL and (model_id := _model_for(uow, item, stage)):
-        task = _make_task(uow, item, stage, None, comment, now, state=pb.TASK_STATE_WAITING)
-        uow.emit(events_pb2.PredictionRequested(model_id=model_id, item_id=item.item_id, volume_id=item.volume_id,
-                                                dataset_id=item.dataset_id, workflow_id=item.workflow_id, task_id=task.task_id),
-                 subject=item.item_id, tenant=item.tenant)
+        _request_prediction(uow, item, stage, model_id, comment, now)
         return
     if stage.kind not in routing.HUMAN_STAGES:
         leave(uow, item, stages, stage, events_pb2.STAGE_OUTCOME_PASSED)  # model stage with no model yet: items pass on
         return
-    for _ in range(routing.readers(stage)):
+    people = routing.readers(stage)
+    if stage.kind == pb.STAGE_KIND_CONSENSUS and stage.consensus.model_id:
+        people -= 1
+        _request_prediction(uow, item, stage, stage.consensus.model_id, comment, now)
+    for _ in range(people):
         _make_task(uow, item, stage, rework, comment, now)
 
 
+def _request_prediction(uow: UnitOfWork, item, stage: pb.Stage, model_id: str, comment: str, now: float) -> None:
+    """A WAITING task for the model (its assignee, when it reads at a consensus stage), and PredictionRequested."""
+    task = _make_task(uow, item, stage, None, comment, now, state=pb.TASK_STATE_WAITING,
+                      assignee=model_id if stage.kind == pb.STAGE_KIND_CONSENSUS else "")
+    uow.emit(events_pb2.PredictionRequested(model_id=model_id, item_id=item.item_id, volume_id=item.volume_id,
+                                            dataset_id=item.dataset_id, workflow_id=item.workflow_id, task_id=task.task_id),
+             subject=item.item_id, tenant=item.tenant)
+
+
 def _make_task(uow: UnitOfWork, item, stage: pb.Stage, rework: Rework | None, comment: str, now: float, *,
-               state: int = 0):
-    """A new task of the stage (assigned by its policy, or to a rework's annotator; WAITING for automatic stages)."""
-    assignee = rework.annotator if rework is not None else _policy_assignee(uow, item, stage)
+               state: int = 0, assignee: str = ""):
+    """A new task of the stage (assigned by its policy, or to a rework's annotator; WAITING for automatic stages, held
+    by the model that reads at a consensus stage)."""
+    assignee = assignee or (rework.annotator if rework is not None else _policy_assignee(uow, item, stage))
     task_id = str(uuid.uuid4())
     uow.execute(store.tasks.insert().values(
         task_id=task_id, tenant=item.tenant, workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id,
@@ -279,13 +295,21 @@ def on_items_ranked(uow: UnitOfWork, event: Event) -> None:
 
 def on_prediction_ended(uow: UnitOfWork, event: Event) -> None:
     """PredictionsReady (its confidence noted for routes) or PredictionFailed: the waiting model task is done and the
-    item moves on (annotation turns a prediction into the model's annotation of the item)."""
+    item moves on (annotation turns a prediction into the model's annotation of the item); at a consensus stage the
+    model's reading is in, and the readers may all be done."""
     ended = event.message
     task = task_row(uow, ended.task_id)
     if task is None or task.state != pb.TASK_STATE_WAITING:
         return
     item = item_row(uow, task.item_id)
     failed = isinstance(ended, training_events.PredictionFailed)
+    if task.stage_kind == pb.STAGE_KIND_CONSENSUS:  # the model's reading: its labels, compared with the people's
+        finish_task(uow, task, "", 0, labels_key="" if failed else ended.labels.key)
+        if failed:
+            uow.execute(store.tasks.update().where(store.tasks.c.task_id == task.task_id).values(
+                comment=f"prediction failed: {ended.reason}"[:2000]))
+        _when_every_reader_is_done(uow, item, routing.stage(stages_for(uow, item), task.stage_id))
+        return
     if not failed:
         uow.execute(store.items.update().where(store.items.c.item_id == item.item_id).values(confidence=ended.confidence))
     finish_task(uow, task, item.annotation_id, item.annotation_version)
