@@ -58,7 +58,10 @@ def claim(db: Database, caller: Principal, request: pb.ClaimTaskRequest) -> pb.T
     most uncertain item when the dataset's items were ranked, else the oldest."""
     if not request.task_id and not request.workflow_id:
         raise InvalidArgument("name the task to claim, or the workflow (and optionally the stage) to claim the next task of")
-    with db.unit_of_work() as uow:
+    # Claims change tasks by conditional updates only and skip rows other claimers hold, so on PostgreSQL they run
+    # beside each other (one at a time per claimant: nobody ends up reading one item twice) and beside the service's
+    # other units of work.
+    with db.unit_of_work(only_with=f"claimant:{caller.tenant}:{caller.subject}") as uow:
         release_expired(uow, caller.tenant)
         if request.task_id:
             task = _visible(uow, caller, request.task_id)
@@ -95,7 +98,7 @@ def claim(db: Database, caller: Principal, request: pb.ClaimTaskRequest) -> pb.T
 def assign(db: Database, caller: Principal, task_id: str, assignee: str) -> pb.Task:
     """A manager hands an open task to someone, or (empty assignee) back to the pool."""
     with db.unit_of_work() as uow:
-        task = _visible(uow, caller, task_id)
+        task = _visible(uow, caller, task_id, lock=True)
         if task.state not in progress.OPEN:
             raise FailedPrecondition(f"task {task_id} is {pb.TaskState.Name(task.state)}; only open tasks are assigned")
         if task.assignee:
@@ -107,7 +110,7 @@ def assign(db: Database, caller: Principal, task_id: str, assignee: str) -> pb.T
 
 def release(db: Database, caller: Principal, task_id: str) -> pb.Task:
     with db.unit_of_work() as uow:
-        task = _visible(uow, caller, task_id)
+        task = _visible(uow, caller, task_id, lock=True)
         if task.state != pb.TASK_STATE_ASSIGNED:
             raise FailedPrecondition(f"task {task_id} is not assigned")
         if task.assignee != caller.subject and caller.role not in MANAGERS:
@@ -124,7 +127,7 @@ def submit_review(db: Database, caller: Principal, request: pb.SubmitReviewReque
     if request.decision == pb.REVIEW_DECISION_REJECT and not comment:
         raise InvalidArgument("a rejection needs a comment saying what to fix")
     with db.unit_of_work() as uow:
-        task = _visible(uow, caller, request.task_id)
+        task = _visible(uow, caller, request.task_id, lock=True)
         if task.stage_kind != pb.STAGE_KIND_REVIEW or task.state != pb.TASK_STATE_ASSIGNED:
             raise FailedPrecondition(f"task {task.task_id} is not a review task in progress")
         if task.assignee != caller.subject and caller.role not in MANAGERS:
@@ -189,8 +192,9 @@ def move_item(db: Database, caller: Principal, request: pb.MoveItemRequest) -> p
             raise InvalidArgument(f"workflow {item.workflow_id} has no stage {shown(request.stage_id)}; its stages are "
                                   + ", ".join(stage.stage_id for stage in stages))
         tasks = store.tasks
+        # Locked: a concurrent claim skips these rows (or, naming one, waits and finds it cancelled).
         for task in uow.execute(sa.select(tasks).where(tasks.c.item_id == item.item_id, tasks.c.state.in_(
-                (pb.TASK_STATE_UNASSIGNED, pb.TASK_STATE_ASSIGNED, pb.TASK_STATE_WAITING)))).all():
+                (pb.TASK_STATE_UNASSIGNED, pb.TASK_STATE_ASSIGNED, pb.TASK_STATE_WAITING))).with_for_update()).all():
             if task.assignee:
                 _release(uow, task, "the item was moved")
             uow.execute(tasks.update().where(tasks.c.task_id == task.task_id).values(
@@ -282,15 +286,24 @@ def _take(uow: UnitOfWork, task, assignee: str):
 
 
 def _release(uow: UnitOfWork, task, reason: str) -> None:
+    """Give the task back to the pool if its holder still has it (a conditional update: claims run concurrently)."""
     tasks = store.tasks
-    uow.execute(tasks.update().where(tasks.c.task_id == task.task_id).values(
-        state=pb.TASK_STATE_UNASSIGNED, assignee="", claim_expires_at=None, updated_at=time.time()))
+    released = uow.execute(tasks.update().where(
+        tasks.c.task_id == task.task_id, tasks.c.state == pb.TASK_STATE_ASSIGNED, tasks.c.assignee == task.assignee,
+    ).values(state=pb.TASK_STATE_UNASSIGNED, assignee="", claim_expires_at=None, updated_at=time.time()))
+    if released.rowcount != 1:
+        return
     uow.emit(events_pb2.TaskReleased(task_id=task.task_id, workflow_id=task.workflow_id, dataset_id=task.dataset_id,
                                      item_id=task.item_id, assignee=task.assignee, reason=reason),
              subject=task.item_id, tenant=task.tenant)
 
 
-def _visible(conn, caller: Principal, task_id: str):
+def _visible(conn, caller: Principal, task_id: str, *, lock: bool = False):
+    """The task, if the caller's tenant (and vendor) has it; `lock` holds its row to the end of the unit of work, so a
+    concurrent claim cannot take it in between."""
+    if lock:
+        tasks = store.tasks
+        conn.execute(sa.select(tasks.c.task_id).where(tasks.c.task_id == task_id).with_for_update())
     task = progress.task_row(conn, task_id)
     if task is None or task.tenant != caller.tenant or (caller.role == "vendor" and task.vendor_id != caller.vendor):
         raise NotFound(f"task {shown(task_id)} not found")
