@@ -402,34 +402,46 @@ def listing(database: str, url: str, count: int, calls: int, prepare: Callable[[
 
 
 @contextmanager
-def postgres_database() -> Iterator[tuple[str, str]]:
-    """(URL of a new empty database, "") on RADLAB_TEST_POSTGRES_URL's cluster or the one scripts/infra.sh starts (and
-    then stops, unless it was running already), dropped afterwards; ("", why not) when there is none."""
-    cluster = os.environ.get("RADLAB_TEST_POSTGRES_URL", "")
+def infra_server(name: str) -> Iterator[tuple[str, str]]:
+    """(URL, "") of RADLAB_TEST_<NAME>_URL's server, or of the one scripts/infra.sh starts (and then stops, unless it
+    was running already); ("", why not) when there is none. `name`: kafka, minio or postgres."""
+    variable = f"RADLAB_TEST_{name.upper()}_URL"
+    if url := os.environ.get(variable, ""):
+        yield url, ""
+        return
     script = str(REPO / "scripts" / "infra.sh")
-    started = False
-    if not cluster:
-        run = subprocess.run([script, "start", "postgres"], capture_output=True, text=True, timeout=1200)
-        if run.returncode != 0:
-            yield "", ("no PostgreSQL: RADLAB_TEST_POSTGRES_URL is not set and scripts/infra.sh start postgres failed "
-                       f"({run.stderr.strip()[-300:]})")
-            return
-        cluster, started = run.stdout.strip().splitlines()[-1], "already running" not in run.stderr
-    base = sa.make_url(cluster)
-    if base.password is None and os.environ.get("RADLAB_DB_PASSWORD"):
-        base = base.set(password=os.environ["RADLAB_DB_PASSWORD"])
-    admin = sa.create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"radlab_bench_{uuid.uuid4().hex[:12]}"
+    run = subprocess.run([script, "start", name], capture_output=True, text=True, timeout=1200)
+    if run.returncode != 0:
+        yield "", f"no {name}: {variable} is not set and scripts/infra.sh start {name} failed ({run.stderr.strip()[-300:]})"
+        return
     try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield base.set(database=name).render_as_string(hide_password=False), ""
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        yield run.stdout.strip().splitlines()[-1], ""
     finally:
-        admin.dispose()
-        if started:
-            subprocess.run([script, "stop", "postgres"], capture_output=True, timeout=120)
+        if "already running" not in run.stderr:
+            subprocess.run([script, "stop", name], capture_output=True, timeout=120)
+
+
+@contextmanager
+def postgres_database() -> Iterator[tuple[str, str]]:
+    """(URL of a new empty database, "") on the PostgreSQL cluster `infra_server` gives, dropped afterwards; ("", why
+    not) when there is none."""
+    with infra_server("postgres") as (cluster, missing):
+        if not cluster:
+            yield "", missing
+            return
+        base = sa.make_url(cluster)
+        if base.password is None and os.environ.get("RADLAB_DB_PASSWORD"):
+            base = base.set(password=os.environ["RADLAB_DB_PASSWORD"])
+        admin = sa.create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+        name = f"radlab_bench_{uuid.uuid4().hex[:12]}"
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            yield base.set(database=name).render_as_string(hide_password=False), ""
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        finally:
+            admin.dispose()
 
 
 def vacuum_analyze(url: str) -> None:

@@ -1,4 +1,5 @@
-"""Workflow benchmark: consensus speed (3 readers × 10 classes, 512×512×300) and items through annotate → review → complete on SQLite and PostgreSQL."""
+"""Workflow benchmark: consensus speed (3 readers × 10 classes, 512×512×300) and items through annotate → review → complete
+on SQLite and PostgreSQL (events handed to the handlers), and on Kafka + PostgreSQL (events through the bus)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 import sqlalchemy as sa
 from scipy import ndimage
 
-from bench.annotation import best_median, postgres_database, verdict
+from bench.annotation import best_median, infra_server, postgres_database, verdict
 from bench.ingestion import data_dir, percentiles, seconds
 from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.workflow.v1 import workflow_service_pb2 as pb
@@ -23,11 +24,13 @@ from services.workflow import handlers, store
 from services.workflow.domain import consensus as rules
 from services.workflow.handlers import tasks, workflows
 from services.workflow.handlers.consensus import DEFAULT_TOLERANCE_MM
+from shared import bus as bus_port
 from shared import objectstore
 from shared.auth import Principal
-from shared.db import Database
+from shared.consumer import EventConsumer
+from shared.db import Database, OutboxRelay
 from shared.errors import NotFound
-from shared.events import Event, envelope_for, event_type
+from shared.events import Event, envelope_for, event_type, to_headers
 from shared.grid import array_spacing
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti
@@ -152,6 +155,38 @@ class Handlers:
                                                              tenant=TENANT), message))
 
 
+class BusHandlers:
+    """Events published on a real bus as annotation's outbox relay publishes them; workflow's consumer (its group, its
+    handlers) applies them on threads of its own, and its outbox relay publishes what it emits, as in `radlab serve`.
+    The group first skips whatever earlier runs left on the topics."""
+
+    def __init__(self, db: Database, objects: Path, bus_url: str):
+        self.bus = bus_port.connect(bus_url)
+        applied = handlers.event_handlers(handlers.Ports(db, VolumeStore(objectstore.connect(f"file://{objects}"))),
+                                          CONSUMER)
+        skipping = EventConsumer(self.bus, CONSUMER, {topic: lambda event: None for topic in applied}, poll_timeout_s=1.0,
+                                 batch=1000)
+        while skipping.run_once():
+            pass
+        skipping.subscription.close()
+        self.consumer = EventConsumer(self.bus, CONSUMER, applied, poll_timeout_s=0.05, batch=500)
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.consumer.run, args=(self.stop,), daemon=True),
+                        threading.Thread(target=OutboxRelay(db, self.bus).run, args=(self.stop,), daemon=True)]
+        for thread in self.threads:
+            thread.start()
+
+    def deliver(self, message, subject: str) -> None:
+        envelope = envelope_for(message, source="radlab.annotation", subject=subject, tenant=TENANT)
+        self.bus.publish(envelope.type, envelope.subject, envelope.payload, to_headers(envelope))
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+        self.bus.close()
+
+
 @dataclass
 class Reader:
     """What one simulated reader timed."""
@@ -230,27 +265,31 @@ def work(db: Database, events: Handlers, workflow_id: str, items: int, annotator
     return time.perf_counter() - start, writers, checkers
 
 
-def throughput(database: str, url: str, items: int, annotators: int, reviewers: int, objects: Path) -> Throughput:
-    """A dataset (its default workflow: annotate → review → complete) with `items` items, then the readers."""
+def throughput(database: str, url: str, items: int, annotators: int, reviewers: int, objects: Path,
+               bus_url: str = "") -> Throughput:
+    """A dataset (its default workflow: annotate → review → complete) with `items` items, then the readers; events
+    handed to the handlers directly, or (`bus_url`) through that bus."""
     db = Database(url, "workflow", store.metadata)
+    events = BusHandlers(db, objects, bus_url) if bus_url else Handlers(db, objects)
     try:
-        events = Handlers(db, objects)
         dataset_id = str(uuid.uuid4())
         events.deliver(annotation_events.DatasetCreated(dataset_id=dataset_id, name="workflow bench", creator="bench"),
                        dataset_id)
-        with db.read() as conn:
-            workflow_id = workflows.active(conn, TENANT, dataset_id).workflow_id
+        workflow_id = _wait_for_workflow(db, dataset_id)
         start = time.perf_counter()
         for _ in range(items):
             item_id = str(uuid.uuid4())
             events.deliver(annotation_events.ItemAdded(item_id=item_id, dataset_id=dataset_id, volume_id=f"volume-{item_id}"),
                            item_id)
+        _wait_for_items(db, workflow_id, items)
         added_s = time.perf_counter() - start
         run_s, writers, checkers = work(db, events, workflow_id, items, annotators, reviewers)
         with db.read() as conn:
             completed = conn.execute(sa.select(sa.func.count()).select_from(store.items).where(
                 store.items.c.workflow_id == workflow_id, store.items.c.stage_kind == pb.STAGE_KIND_COMPLETE)).scalar_one()
     finally:
+        if isinstance(events, BusHandlers):
+            events.close()
         db.dispose()
     return Throughput(database, items, added_s, run_s, [s for r in writers for s in r.claims_s],
                       [s for r in checkers for s in r.claims_s], [s for r in writers for s in r.work_s],
@@ -263,7 +302,37 @@ def throughputs(items: int, annotators: int, reviewers: int, postgres: bool, wor
         with postgres_database() as (url, missing):
             found.append(throughput("PostgreSQL", url, items, annotators, reviewers, work_dir / "objects") if url
                          else Throughput("PostgreSQL", missing=missing))
+        with postgres_database() as (url, missing), infra_server("kafka") as (bus_url, no_bus):
+            name = "Kafka + PostgreSQL"
+            found.append(throughput(name, url, items, annotators, reviewers, work_dir / "objects", bus_url)
+                         if url and bus_url else Throughput(name, missing=missing or no_bus))
     return found
+
+
+def _wait_for_workflow(db: Database, dataset_id: str, timeout_s: float = 120.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with db.read() as conn:
+            found = workflows.active(conn, TENANT, dataset_id)
+        if found is not None:
+            return found.workflow_id
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no workflow for dataset {dataset_id} after {timeout_s:.0f} s")
+        time.sleep(0.05)
+
+
+def _wait_for_items(db: Database, workflow_id: str, count: int, timeout_s: float = 1800.0) -> None:
+    """Until every added item has entered the workflow (at once without a bus)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with db.read() as conn:
+            entered = conn.execute(sa.select(sa.func.count()).select_from(store.items)
+                                   .where(store.items.c.workflow_id == workflow_id)).scalar_one()
+        if entered >= count:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{entered} of {count} items entered the workflow in {timeout_s:.0f} s")
+        time.sleep(0.05)
 
 
 # ---- the whole benchmark ------------------------------------------------------------------------------------
@@ -300,12 +369,12 @@ def report(figures: WorkflowFigures) -> None:
     print("task and accept it (SubmitReview). Items are added first (ItemAdded handled one by one); items/s counts from the")
     print("readers' start to the last review. Claim latency: tasks.claim calls that got a task.")
     measured = [found for found in figures.throughputs if not found.missing]
-    print(f"  {'database':10} {'items':>6} {'added/s':>8} {'run s':>6} {'items/s':>8} {'claim p50':>9} {'p99 ms':>7} {'':4} "
+    print(f"  {'database':18} {'items':>6} {'added/s':>8} {'run s':>6} {'items/s':>8} {'claim p50':>9} {'p99 ms':>7} {'':4} "
           f"{'annotate p99':>12} {'review p99':>10} {'submit p50/p99':>15} {'SubmitReview p50/p99':>20} {'empty claims':>12}")
     for found in measured:
         p50, p99 = percentiles(found.claims_s)
         submit, accept = percentiles(found.submits_s), percentiles(found.reviews_s)
-        print(f"  {found.database:10} {found.completed:6d} {found.items / found.add_s:8.0f} {found.run_s:6.1f} "
+        print(f"  {found.database:18} {found.completed:6d} {found.items / found.add_s:8.0f} {found.run_s:6.1f} "
               f"{found.completed / found.run_s:8.1f} {p50:9.1f} {p99:7.1f} {verdict(p99 < CLAIM_P99_GOAL_MS):4} "
               f"{percentiles(found.annotate_claims_s)[1]:12.1f} {percentiles(found.review_claims_s)[1]:10.1f} "
               f"{submit[0]:7.1f}/{submit[1]:<7.1f} {accept[0]:10.1f}/{accept[1]:<9.1f} {found.empty_claims:12d}")
