@@ -25,25 +25,27 @@ _sym_db = _symbol_database.Default()
 from radlab.type.v1 import geometry_pb2 as radlab_dot_type_dot_v1_dot_geometry__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aradlab/type/v1/label.proto\x12\x0eradlab.type.v1\x1a\x1dradlab/type/v1/geometry.proto\"\x1e\n\x06Point2\x12\t\n\x01x\x18\x01 \x01(\x01\x12\t\n\x01y\x18\x02 \x01(\x01\"\x91\x01\n\x07Polygon\x12$\n\x05plane\x18\x01 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12\x13\n\x0bslice_index\x18\x02 \x01(\x05\x12(\n\x08vertices\x18\x03 \x03(\x0b\x32\x16.radlab.type.v1.Point2\x12\x13\n\x0blabel_value\x18\x04 \x01(\x05\x12\x0c\n\x04hole\x18\x05 \x01(\x08\"h\n\tSliceMask\x12\x0c\n\x04rows\x18\x01 \x01(\x05\x12\x0f\n\x07\x63olumns\x18\x02 \x01(\x05\x12.\n\x08\x65ncoding\x18\x03 \x01(\x0e\x32\x1c.radlab.type.v1.MaskEncoding\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"\xe5\x01\n\nSliceLabel\x12$\n\x05plane\x18\x01 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12\x13\n\x0bslice_index\x18\x02 \x01(\x05\x12\x13\n\x0blabel_value\x18\x03 \x01(\x05\x12\x33\n\nprovenance\x18\x04 \x01(\x0e\x32\x1f.radlab.type.v1.SliceProvenance\x12\'\n\x04mask\x18\x05 \x01(\x0b\x32\x19.radlab.type.v1.SliceMask\x12)\n\x08polygons\x18\x06 \x03(\x0b\x32\x17.radlab.type.v1.Polygon\"\xcf\x01\n\x04Mask\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12,\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x1c.radlab.type.v1.VolumeFormat\x12\'\n\x05\x64type\x18\x04 \x01(\x0e\x32\x18.radlab.type.v1.DataType\x12\x14\n\x0clabel_values\x18\x05 \x03(\x05\x12\x11\n\tvolume_id\x18\x06 \x01(\t\x12*\n\x08geometry\x18\x07 \x01(\x0b\x32\x18.radlab.type.v1.Geometry*\xce\x01\n\x0fSliceProvenance\x12 \n\x1cSLICE_PROVENANCE_UNSPECIFIED\x10\x00\x12\x1a\n\x16SLICE_PROVENANCE_DRAWN\x10\x01\x12!\n\x1dSLICE_PROVENANCE_INTERPOLATED\x10\x02\x12\x1e\n\x1aSLICE_PROVENANCE_PREDICTED\x10\x03\x12\x1b\n\x17SLICE_PROVENANCE_ABSENT\x10\x04\x12\x1d\n\x19SLICE_PROVENANCE_IMPORTED\x10\x05*[\n\x0cMaskEncoding\x12\x1d\n\x19MASK_ENCODING_UNSPECIFIED\x10\x00\x12\x15\n\x11MASK_ENCODING_RAW\x10\x01\x12\x15\n\x11MASK_ENCODING_PNG\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aradlab/type/v1/label.proto\x12\x0eradlab.type.v1\x1a\x1dradlab/type/v1/geometry.proto\"\x1e\n\x06Point2\x12\t\n\x01x\x18\x01 \x01(\x01\x12\t\n\x01y\x18\x02 \x01(\x01\"\x91\x01\n\x07Polygon\x12$\n\x05plane\x18\x01 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12\x13\n\x0bslice_index\x18\x02 \x01(\x05\x12(\n\x08vertices\x18\x03 \x03(\x0b\x32\x16.radlab.type.v1.Point2\x12\x13\n\x0blabel_value\x18\x04 \x01(\x05\x12\x0c\n\x04hole\x18\x05 \x01(\x08\"\x99\x01\n\x08SliceBox\x12$\n\x05plane\x18\x01 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12\x13\n\x0bslice_index\x18\x02 \x01(\x05\x12\x13\n\x0blabel_value\x18\x03 \x01(\x05\x12\n\n\x02x0\x18\x04 \x01(\x01\x12\n\n\x02y0\x18\x05 \x01(\x01\x12\n\n\x02x1\x18\x06 \x01(\x01\x12\n\n\x02y1\x18\x07 \x01(\x01\x12\r\n\x05score\x18\x08 \x01(\x01\"h\n\tSliceMask\x12\x0c\n\x04rows\x18\x01 \x01(\x05\x12\x0f\n\x07\x63olumns\x18\x02 \x01(\x05\x12.\n\x08\x65ncoding\x18\x03 \x01(\x0e\x32\x1c.radlab.type.v1.MaskEncoding\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"\xe5\x01\n\nSliceLabel\x12$\n\x05plane\x18\x01 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12\x13\n\x0bslice_index\x18\x02 \x01(\x05\x12\x13\n\x0blabel_value\x18\x03 \x01(\x05\x12\x33\n\nprovenance\x18\x04 \x01(\x0e\x32\x1f.radlab.type.v1.SliceProvenance\x12\'\n\x04mask\x18\x05 \x01(\x0b\x32\x19.radlab.type.v1.SliceMask\x12)\n\x08polygons\x18\x06 \x03(\x0b\x32\x17.radlab.type.v1.Polygon\"\xcf\x01\n\x04Mask\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12,\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x1c.radlab.type.v1.VolumeFormat\x12\'\n\x05\x64type\x18\x04 \x01(\x0e\x32\x18.radlab.type.v1.DataType\x12\x14\n\x0clabel_values\x18\x05 \x03(\x05\x12\x11\n\tvolume_id\x18\x06 \x01(\t\x12*\n\x08geometry\x18\x07 \x01(\x0b\x32\x18.radlab.type.v1.Geometry*\xce\x01\n\x0fSliceProvenance\x12 \n\x1cSLICE_PROVENANCE_UNSPECIFIED\x10\x00\x12\x1a\n\x16SLICE_PROVENANCE_DRAWN\x10\x01\x12!\n\x1dSLICE_PROVENANCE_INTERPOLATED\x10\x02\x12\x1e\n\x1aSLICE_PROVENANCE_PREDICTED\x10\x03\x12\x1b\n\x17SLICE_PROVENANCE_ABSENT\x10\x04\x12\x1d\n\x19SLICE_PROVENANCE_IMPORTED\x10\x05*[\n\x0cMaskEncoding\x12\x1d\n\x19MASK_ENCODING_UNSPECIFIED\x10\x00\x12\x15\n\x11MASK_ENCODING_RAW\x10\x01\x12\x15\n\x11MASK_ENCODING_PNG\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'radlab.type.v1.label_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SLICEPROVENANCE']._serialized_start=806
-  _globals['_SLICEPROVENANCE']._serialized_end=1012
-  _globals['_MASKENCODING']._serialized_start=1014
-  _globals['_MASKENCODING']._serialized_end=1105
+  _globals['_SLICEPROVENANCE']._serialized_start=962
+  _globals['_SLICEPROVENANCE']._serialized_end=1168
+  _globals['_MASKENCODING']._serialized_start=1170
+  _globals['_MASKENCODING']._serialized_end=1261
   _globals['_POINT2']._serialized_start=77
   _globals['_POINT2']._serialized_end=107
   _globals['_POLYGON']._serialized_start=110
   _globals['_POLYGON']._serialized_end=255
-  _globals['_SLICEMASK']._serialized_start=257
-  _globals['_SLICEMASK']._serialized_end=361
-  _globals['_SLICELABEL']._serialized_start=364
-  _globals['_SLICELABEL']._serialized_end=593
-  _globals['_MASK']._serialized_start=596
-  _globals['_MASK']._serialized_end=803
+  _globals['_SLICEBOX']._serialized_start=258
+  _globals['_SLICEBOX']._serialized_end=411
+  _globals['_SLICEMASK']._serialized_start=413
+  _globals['_SLICEMASK']._serialized_end=517
+  _globals['_SLICELABEL']._serialized_start=520
+  _globals['_SLICELABEL']._serialized_end=749
+  _globals['_MASK']._serialized_start=752
+  _globals['_MASK']._serialized_end=959
 # @@protoc_insertion_point(module_scope)

@@ -54,6 +54,26 @@ class Polygon(_message.Message):
     hole: bool
     def __init__(self, plane: _Optional[_Union[_geometry_pb2.Plane, str]] = ..., slice_index: _Optional[int] = ..., vertices: _Optional[_Iterable[_Union[Point2, _Mapping]]] = ..., label_value: _Optional[int] = ..., hole: _Optional[bool] = ...) -> None: ...
 
+class SliceBox(_message.Message):
+    __slots__ = ("plane", "slice_index", "label_value", "x0", "y0", "x1", "y1", "score")
+    PLANE_FIELD_NUMBER: _ClassVar[int]
+    SLICE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    LABEL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    X0_FIELD_NUMBER: _ClassVar[int]
+    Y0_FIELD_NUMBER: _ClassVar[int]
+    X1_FIELD_NUMBER: _ClassVar[int]
+    Y1_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    plane: _geometry_pb2.Plane
+    slice_index: int
+    label_value: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float
+    def __init__(self, plane: _Optional[_Union[_geometry_pb2.Plane, str]] = ..., slice_index: _Optional[int] = ..., label_value: _Optional[int] = ..., x0: _Optional[float] = ..., y0: _Optional[float] = ..., x1: _Optional[float] = ..., y1: _Optional[float] = ..., score: _Optional[float] = ...) -> None: ...
+
 class SliceMask(_message.Message):
     __slots__ = ("rows", "columns", "encoding", "data")
     ROWS_FIELD_NUMBER: _ClassVar[int]
