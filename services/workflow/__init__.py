@@ -17,6 +17,7 @@ def bootstrap(adapters: Adapters) -> Service:
         "workflow", adapters, store.metadata, ports=lambda database: handlers.Ports(database, volumes),
         servicer=WorkflowServicer,
         add_to_server=pb_grpc.add_WorkflowServiceServicer_to_server, event_handlers=handlers.event_handlers,
+        migrations=store.migrations,
     )
     stats.METRICS.databases.add(service.database)
     service.stop = lambda: stats.METRICS.databases.discard(service.database)  # before its database closes

@@ -4,8 +4,10 @@ each item stands, its tasks, round-robin turns, consensus results and each reade
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic.operations import Operations
 
 from shared.db import service_metadata
+from shared.migrations import Migration
 from shared.revocation import RevokedTokens
 
 metadata = service_metadata()
@@ -76,6 +78,9 @@ tasks = sa.Table(
     sa.Column("comment", sa.Text, nullable=False, default=""),
     sa.Column("review", sa.LargeBinary, nullable=True),  # radlab.workflow.v1.Review, once decided
     sa.Column("labels_key", sa.String(400), nullable=False, default=""),  # the submitted label array (Zarr, labels bucket)
+    # A consensus reader's submitted boxes and polygons: a serialized radlab.annotation.v1.AnnotationSubmitted holding
+    # only `boxes` and `polygons`; NULL when none were drawn.
+    sa.Column("shapes", sa.LargeBinary, nullable=True),
     sa.Column("delivery_id", sa.String(36), nullable=False, default=""),  # webhook tasks: their payload's delivery id
     sa.Column("claim_expires_at", sa.Float, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
@@ -214,3 +219,10 @@ webhook_answers = sa.Table(
 )
 
 revoked_tokens = RevokedTokens(metadata)
+
+
+def _add_task_shapes(op: Operations) -> None:
+    op.add_column("tasks", sa.Column("shapes", sa.LargeBinary, nullable=True))
+
+
+migrations: list[Migration] = [("tasks-shapes", "tasks", _add_task_shapes)]

@@ -1,7 +1,7 @@
 """Workflow's task engine on SQLite and PostgreSQL: items through annotate → review → complete, rejects back to their
 annotator with the comment, claims that time out, round-robin and least-loaded assignment, reviews on stale versions
-refused, 50 threads claiming from one pool of 1,000 tasks (each task claimed exactly once), and training requested
-every N completed items.
+refused, 50 threads claiming from one pool of 1,000 tasks (each task claimed exactly once), training requested
+every N completed items, and consensus on readers' boxes and polygons (matched IoU against the limit, boxes fused).
 
 Events are handed to the service's own handlers as the consumer would (same event map, same idempotence); what the
 service emits is read from its outbox.
@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from radlab.annotation.v1 import events_pb2 as annotation_events
-from radlab.type.v1 import label_pb2
+from radlab.type.v1 import geometry_pb2, label_pb2
 from radlab.workflow.v1 import events_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as pb
 from services.workflow import handlers, store
@@ -414,3 +414,114 @@ def test_a_model_reads_beside_a_person_at_a_consensus_stage_and_is_scored_like_o
     scored = {score.reader for score in result.reader_scores}
     assert scored == {"alice", "model-9"} and reached.agreement > 0.9
     assert result.classes[0].dice == pytest.approx(agreement.dice(person == 1, model == 1))
+
+
+def box(value: int, slice_index: int, x0: float, y0: float, x1: float, y1: float) -> label_pb2.SliceBox:
+    return label_pb2.SliceBox(plane=geometry_pb2.PLANE_AXIAL, slice_index=slice_index, label_value=value, x0=x0, y0=y0,
+                              x1=x1, y1=y1)
+
+
+def box_iou(a: label_pb2.SliceBox, b: label_pb2.SliceBox) -> float:
+    overlap = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    area = (a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0)
+    return overlap / (area - overlap)
+
+
+def read_shapes(db: Database, drawn: dict[Principal, annotation_events.AnnotationSubmitted], min_iou: float) -> str:
+    """An item read at a two-reader consensus stage with an IoU limit, whose readers drew only shapes (their label
+    arrays empty, as annotation writes them); compared."""
+    empty = f"{uuid.uuid4()}/empty"
+    VolumeStore(objectstore.connect(f"file://{LABEL_ARRAYS}")).write("labels", empty, np.zeros((4, 64, 64), np.uint16),
+                                                                     np.eye(4), {})
+    settings = pb.ConsensusSettings(annotator_count=2, merge=pb.MERGE_METHOD_MAJORITY_VOTE,
+                                    limits=[pb.MeasureLimit(measure=pb.AGREEMENT_MEASURE_IOU, limit=min_iou)])
+    dataset_id, workflow_id = dataset(db, [pb.Stage(stage_id="read", kind=pb.STAGE_KIND_CONSENSUS, consensus=settings),
+                                           pb.Stage(stage_id="adjudicate", kind=pb.STAGE_KIND_REVIEW),
+                                           pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)])
+    item = add_item(db, dataset_id)
+    for reader, shapes in drawn.items():
+        tasks.claim(db, reader, pb.ClaimTaskRequest(workflow_id=workflow_id, stage_id="read"))
+        shapes.MergeFrom(annotation_events.AnnotationSubmitted(
+            item_id=item, annotation_id=f"a-{reader.subject}", version=1, annotator=reader.subject,
+            labels=label_pb2.Mask(key=empty)))
+        deliver(db, shapes)
+    [finished] = [f for f in emitted(db, events_pb2.ReadersFinished) if f.item_id == item]
+    deliver(db, finished)
+    return item
+
+
+def test_readers_whose_boxes_and_polygons_agree_reach_consensus_on_their_fused_boxes(db):
+    """Slightly shifted boxes and polygons: each class's shape IoU is its matched IoUs over the larger count, the
+    merge holds the boxes fused (mean corners, both readers: confidence 1), and each reader is scored against it."""
+    square = [label_pb2.Point2(x=x, y=y) for x, y in ((10, 10), (30, 10), (30, 30), (10, 30))]
+    shifted = [label_pb2.Point2(x=p.x + 2, y=p.y) for p in square]
+    alice_boxes = [box(1, 2, 10, 10, 30, 30), box(1, 2, 40, 40, 56, 60), box(2, 3, 5, 5, 25, 25)]
+    bob_boxes = [box(1, 2, 41, 40, 56, 59), box(1, 2, 11, 10, 31, 31), box(2, 3, 6, 6, 26, 26)]
+    item = read_shapes(db, {
+        ALICE: annotation_events.AnnotationSubmitted(boxes=alice_boxes, polygons=[
+            label_pb2.Polygon(plane=geometry_pb2.PLANE_AXIAL, slice_index=1, label_value=3, vertices=square)]),
+        BOB: annotation_events.AnnotationSubmitted(boxes=bob_boxes, polygons=[
+            label_pb2.Polygon(plane=geometry_pb2.PLANE_AXIAL, slice_index=1, label_value=3, vertices=shifted),
+            label_pb2.Polygon(plane=geometry_pb2.PLANE_AXIAL, slice_index=1, label_value=3, hole=True,
+                              vertices=[label_pb2.Point2(x=x, y=y) for x, y in ((20, 20), (22, 20), (22, 22))])]),
+    }, min_iou=0.7)
+    [reached] = [r for r in emitted(db, events_pb2.ConsensusReached) if r.item_id == item]
+    assert not [d for d in emitted(db, events_pb2.ConsensusDisputed) if d.item_id == item]
+    pairs = [(alice_boxes[0], bob_boxes[1]), (alice_boxes[1], bob_boxes[0]), (alice_boxes[2], bob_boxes[2])]
+    expected = sorted(((a.label_value, (a.x0 + b.x0) / 2, (a.y0 + b.y0) / 2, (a.x1 + b.x1) / 2, (a.y1 + b.y1) / 2, 1.0)
+                       for a, b in pairs))
+    fused = sorted((f.label_value, f.x0, f.y0, f.x1, f.y1, f.score) for f in reached.consensus_boxes)
+    assert fused == expected  # halves of whole numbers: exact
+    assert {(f.plane, f.slice_index) for f in reached.consensus_boxes if f.label_value == 1} == {(geometry_pb2.PLANE_AXIAL, 2)}
+
+    result = consensus.get_result(db, MANAGER, item, "")
+    verdicts = {verdict.label_value: verdict for verdict in result.classes}
+    assert verdicts[1].shape_iou == pytest.approx((box_iou(*pairs[0]) + box_iou(*pairs[1])) / 2)
+    assert verdicts[2].shape_iou == pytest.approx(box_iou(*pairs[2]))
+    # the squares cover 21×21 pixel centres each (edges included), 19 columns of them shared; the hole is no instance
+    assert verdicts[3].shape_iou == pytest.approx(19 * 21 / (2 * 21 * 21 - 19 * 21))
+    assert all(verdict.agreed and not verdict.shortfalls for verdict in verdicts.values())
+    assert {(n.reader, n.drawn, n.matched) for n in verdicts[1].shape_instances} == {("alice", 2, 2), ("bob", 2, 2)}
+    assert result.agreement == pytest.approx(np.mean([v.shape_iou for v in verdicts.values()]))
+    assert list(result.consensus_boxes) == list(reached.consensus_boxes)
+    scores = {score.reader: score.shape_iou for score in result.reader_scores}
+    assert scores.keys() == {"alice", "bob"} and min(scores.values()) > 0.9
+
+
+def test_readers_whose_boxes_disagree_are_disputed_naming_the_iou_shortfall(db):
+    """Bob misses one of alice's boxes and draws one far from anything: on their slices those count 0, so the class's
+    shape IoU is the one matched IoU over three instances, below the limit; the fusion keeps every box, a box one
+    reader of two drew at half confidence."""
+    alice_boxes = [box(1, 2, 10, 10, 30, 30), box(1, 2, 40, 40, 56, 60)]
+    bob_boxes = [box(1, 2, 11, 10, 31, 31), box(1, 3, 40, 40, 60, 60)]
+    item = read_shapes(db, {ALICE: annotation_events.AnnotationSubmitted(boxes=alice_boxes),
+                            BOB: annotation_events.AnnotationSubmitted(boxes=bob_boxes)}, min_iou=0.7)
+    [disputed] = [d for d in emitted(db, events_pb2.ConsensusDisputed) if d.item_id == item]
+    assert not [r for r in emitted(db, events_pb2.ConsensusReached) if r.item_id == item]
+    assert progress(db, item).stage_id == "adjudicate"
+    assert sorted(f.score for f in disputed.consensus_boxes) == [0.5, 0.5, 1.0]
+
+    [verdict] = consensus.get_result(db, MANAGER, item, "").classes
+    iou = box_iou(alice_boxes[0], bob_boxes[0]) / 3
+    assert verdict.shape_iou == pytest.approx(iou) and not verdict.agreed
+    assert list(verdict.shortfalls) == [f"shapes: iou {iou:.3g} is below the minimum 0.7 by {0.7 - iou:.3g}"]
+    assert {(n.reader, n.drawn, n.matched) for n in verdict.shape_instances} == {("alice", 2, 1), ("bob", 2, 1)}
+
+
+@pytest.mark.parametrize("adapter", ["sqlite", "postgresql"])
+def test_a_workflow_database_from_before_readers_shapes_gains_their_column_and_keeps_its_tasks(adapter, tmp_path, request):
+    """A tasks table written before readers' shapes were kept (no `shapes` column, no migration recorded) is migrated
+    when the service opens it."""
+    url = f"sqlite:///{tmp_path}" if adapter == "sqlite" else request.getfixturevalue("postgres_database_url")
+    older = Database(url, "workflow", store.metadata, store.migrations)
+    item = add_item(older, dataset(older)[0])
+    with older.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE tasks DROP COLUMN shapes")
+        conn.exec_driver_sql("DELETE FROM schema_migrations")
+    older.dispose()
+    db = Database(url, "workflow", store.metadata, store.migrations)
+    try:
+        assert "shapes" in {column["name"] for column in sa.inspect(db.engine).get_columns("tasks")}
+        assert [task.stage_id for task in progress(db, item).tasks] == ["annotate"]
+    finally:
+        db.dispose()

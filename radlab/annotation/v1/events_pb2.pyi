@@ -116,7 +116,7 @@ class KeySlicesSaved(_message.Message):
     def __init__(self, item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., version: _Optional[int] = ..., volume_id: _Optional[str] = ..., plane: _Optional[_Union[_geometry_pb2.Plane, str]] = ..., key_slices: _Optional[_Iterable[_Union[LabelKeySlices, _Mapping]]] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ...) -> None: ...
 
 class AnnotationSubmitted(_message.Message):
-    __slots__ = ("item_id", "dataset_id", "annotation_id", "version", "annotator", "vendor_id", "labels")
+    __slots__ = ("item_id", "dataset_id", "annotation_id", "version", "annotator", "vendor_id", "labels", "boxes", "polygons")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     ANNOTATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +124,8 @@ class AnnotationSubmitted(_message.Message):
     ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
     VENDOR_ID_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    BOXES_FIELD_NUMBER: _ClassVar[int]
+    POLYGONS_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     dataset_id: str
     annotation_id: str
@@ -131,7 +133,9 @@ class AnnotationSubmitted(_message.Message):
     annotator: str
     vendor_id: str
     labels: _label_pb2.Mask
-    def __init__(self, item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., version: _Optional[int] = ..., annotator: _Optional[str] = ..., vendor_id: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ...) -> None: ...
+    boxes: _containers.RepeatedCompositeFieldContainer[_label_pb2.SliceBox]
+    polygons: _containers.RepeatedCompositeFieldContainer[_label_pb2.Polygon]
+    def __init__(self, item_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., version: _Optional[int] = ..., annotator: _Optional[str] = ..., vendor_id: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ..., polygons: _Optional[_Iterable[_Union[_label_pb2.Polygon, _Mapping]]] = ...) -> None: ...
 
 class TokenRevoked(_message.Message):
     __slots__ = ("token_id", "expire_time", "revoked_by")

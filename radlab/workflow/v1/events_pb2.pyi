@@ -149,7 +149,7 @@ class StageCompleted(_message.Message):
     def __init__(self, workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[_workflow_service_pb2.StageKind, str]] = ..., outcome: _Optional[_Union[StageOutcome, str]] = ..., next_stage_id: _Optional[str] = ..., next_stage_kind: _Optional[_Union[_workflow_service_pb2.StageKind, str]] = ..., annotation_id: _Optional[str] = ...) -> None: ...
 
 class ConsensusReached(_message.Message):
-    __slots__ = ("consensus_result_id", "workflow_id", "dataset_id", "item_id", "stage_id", "agreement", "annotation_ids", "consensus_labels")
+    __slots__ = ("consensus_result_id", "workflow_id", "dataset_id", "item_id", "stage_id", "agreement", "annotation_ids", "consensus_labels", "consensus_boxes")
     CONSENSUS_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +158,7 @@ class ConsensusReached(_message.Message):
     AGREEMENT_FIELD_NUMBER: _ClassVar[int]
     ANNOTATION_IDS_FIELD_NUMBER: _ClassVar[int]
     CONSENSUS_LABELS_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_BOXES_FIELD_NUMBER: _ClassVar[int]
     consensus_result_id: str
     workflow_id: str
     dataset_id: str
@@ -166,10 +167,11 @@ class ConsensusReached(_message.Message):
     agreement: float
     annotation_ids: _containers.RepeatedScalarFieldContainer[str]
     consensus_labels: _label_pb2.Mask
-    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., agreement: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ...) -> None: ...
+    consensus_boxes: _containers.RepeatedCompositeFieldContainer[_label_pb2.SliceBox]
+    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., agreement: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., consensus_boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ...) -> None: ...
 
 class ConsensusDisputed(_message.Message):
-    __slots__ = ("consensus_result_id", "workflow_id", "dataset_id", "item_id", "stage_id", "agreement", "threshold", "annotation_ids", "consensus_labels")
+    __slots__ = ("consensus_result_id", "workflow_id", "dataset_id", "item_id", "stage_id", "agreement", "threshold", "annotation_ids", "consensus_labels", "consensus_boxes")
     CONSENSUS_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +181,7 @@ class ConsensusDisputed(_message.Message):
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     ANNOTATION_IDS_FIELD_NUMBER: _ClassVar[int]
     CONSENSUS_LABELS_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_BOXES_FIELD_NUMBER: _ClassVar[int]
     consensus_result_id: str
     workflow_id: str
     dataset_id: str
@@ -188,7 +191,8 @@ class ConsensusDisputed(_message.Message):
     threshold: float
     annotation_ids: _containers.RepeatedScalarFieldContainer[str]
     consensus_labels: _label_pb2.Mask
-    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ...) -> None: ...
+    consensus_boxes: _containers.RepeatedCompositeFieldContainer[_label_pb2.SliceBox]
+    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., consensus_boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ...) -> None: ...
 
 class ConsensusAdjudicated(_message.Message):
     __slots__ = ("consensus_result_id", "dataset_id", "item_id", "chosen_annotation_id", "chosen_labels_key")

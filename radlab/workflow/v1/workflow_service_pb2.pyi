@@ -553,7 +553,7 @@ class PairwiseAgreement(_message.Message):
     def __init__(self, annotation_id_a: _Optional[str] = ..., annotation_id_b: _Optional[str] = ..., label_value: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
 
 class ConsensusResult(_message.Message):
-    __slots__ = ("consensus_result_id", "workflow_id", "stage_id", "item_id", "state", "measure", "agreement", "threshold", "annotation_ids", "pairs", "consensus_labels", "create_time", "classes", "reader_scores")
+    __slots__ = ("consensus_result_id", "workflow_id", "stage_id", "item_id", "state", "measure", "agreement", "threshold", "annotation_ids", "pairs", "consensus_labels", "create_time", "classes", "reader_scores", "consensus_boxes")
     CONSENSUS_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -568,6 +568,7 @@ class ConsensusResult(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CLASSES_FIELD_NUMBER: _ClassVar[int]
     READER_SCORES_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_BOXES_FIELD_NUMBER: _ClassVar[int]
     consensus_result_id: str
     workflow_id: str
     stage_id: str
@@ -582,10 +583,11 @@ class ConsensusResult(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     classes: _containers.RepeatedCompositeFieldContainer[ClassVerdict]
     reader_scores: _containers.RepeatedCompositeFieldContainer[ReaderScore]
-    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., item_id: _Optional[str] = ..., state: _Optional[_Union[ConsensusState, str]] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., pairs: _Optional[_Iterable[_Union[PairwiseAgreement, _Mapping]]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classes: _Optional[_Iterable[_Union[ClassVerdict, _Mapping]]] = ..., reader_scores: _Optional[_Iterable[_Union[ReaderScore, _Mapping]]] = ...) -> None: ...
+    consensus_boxes: _containers.RepeatedCompositeFieldContainer[_label_pb2.SliceBox]
+    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., item_id: _Optional[str] = ..., state: _Optional[_Union[ConsensusState, str]] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., pairs: _Optional[_Iterable[_Union[PairwiseAgreement, _Mapping]]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classes: _Optional[_Iterable[_Union[ClassVerdict, _Mapping]]] = ..., reader_scores: _Optional[_Iterable[_Union[ReaderScore, _Mapping]]] = ..., consensus_boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ...) -> None: ...
 
 class ClassVerdict(_message.Message):
-    __slots__ = ("label_value", "agreed", "dice", "iou", "surface_dice", "hd95_mm", "assd_mm", "volume_difference", "shortfalls")
+    __slots__ = ("label_value", "agreed", "dice", "iou", "surface_dice", "hd95_mm", "assd_mm", "volume_difference", "shortfalls", "shape_iou", "shape_instances")
     LABEL_VALUE_FIELD_NUMBER: _ClassVar[int]
     AGREED_FIELD_NUMBER: _ClassVar[int]
     DICE_FIELD_NUMBER: _ClassVar[int]
@@ -595,6 +597,8 @@ class ClassVerdict(_message.Message):
     ASSD_MM_FIELD_NUMBER: _ClassVar[int]
     VOLUME_DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
     SHORTFALLS_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_IOU_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_INSTANCES_FIELD_NUMBER: _ClassVar[int]
     label_value: int
     agreed: bool
     dice: float
@@ -604,19 +608,33 @@ class ClassVerdict(_message.Message):
     assd_mm: float
     volume_difference: float
     shortfalls: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, label_value: _Optional[int] = ..., agreed: _Optional[bool] = ..., dice: _Optional[float] = ..., iou: _Optional[float] = ..., surface_dice: _Optional[float] = ..., hd95_mm: _Optional[float] = ..., assd_mm: _Optional[float] = ..., volume_difference: _Optional[float] = ..., shortfalls: _Optional[_Iterable[str]] = ...) -> None: ...
+    shape_iou: float
+    shape_instances: _containers.RepeatedCompositeFieldContainer[ReaderInstances]
+    def __init__(self, label_value: _Optional[int] = ..., agreed: _Optional[bool] = ..., dice: _Optional[float] = ..., iou: _Optional[float] = ..., surface_dice: _Optional[float] = ..., hd95_mm: _Optional[float] = ..., assd_mm: _Optional[float] = ..., volume_difference: _Optional[float] = ..., shortfalls: _Optional[_Iterable[str]] = ..., shape_iou: _Optional[float] = ..., shape_instances: _Optional[_Iterable[_Union[ReaderInstances, _Mapping]]] = ...) -> None: ...
+
+class ReaderInstances(_message.Message):
+    __slots__ = ("reader", "drawn", "matched")
+    READER_FIELD_NUMBER: _ClassVar[int]
+    DRAWN_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
+    reader: str
+    drawn: int
+    matched: int
+    def __init__(self, reader: _Optional[str] = ..., drawn: _Optional[int] = ..., matched: _Optional[int] = ...) -> None: ...
 
 class ReaderScore(_message.Message):
-    __slots__ = ("reader", "annotation_id", "dice", "surface_dice")
+    __slots__ = ("reader", "annotation_id", "dice", "surface_dice", "shape_iou")
     READER_FIELD_NUMBER: _ClassVar[int]
     ANNOTATION_ID_FIELD_NUMBER: _ClassVar[int]
     DICE_FIELD_NUMBER: _ClassVar[int]
     SURFACE_DICE_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_IOU_FIELD_NUMBER: _ClassVar[int]
     reader: str
     annotation_id: str
     dice: float
     surface_dice: float
-    def __init__(self, reader: _Optional[str] = ..., annotation_id: _Optional[str] = ..., dice: _Optional[float] = ..., surface_dice: _Optional[float] = ...) -> None: ...
+    shape_iou: float
+    def __init__(self, reader: _Optional[str] = ..., annotation_id: _Optional[str] = ..., dice: _Optional[float] = ..., surface_dice: _Optional[float] = ..., shape_iou: _Optional[float] = ...) -> None: ...
 
 class GetWorkflowStatsRequest(_message.Message):
     __slots__ = ("workflow_id",)

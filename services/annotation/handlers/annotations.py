@@ -310,19 +310,36 @@ def submit(ports, caller: Principal, annotation_id: str, version: int) -> pb.Ann
 
 
 def mark_submitted(uow: UnitOfWork, head, row, mask: label_pb2.Mask, actor: str) -> None:
-    """The annotation's version `row` is handed in: SUBMITTED, AnnotationSubmitted (with its label array), audited."""
+    """The annotation's version `row` is handed in: SUBMITTED, AnnotationSubmitted (with its label array, boxes and
+    polygons), audited."""
     now = time.time()
     uow.execute(store.annotations.update().where(store.annotations.c.annotation_id == head.annotation_id).values(
         state=pb.ANNOTATION_STATE_SUBMITTED, submitted_at=now, updated_at=now))
     table = store.annotation_versions
     uow.execute(table.update().where(table.c.annotation_id == head.annotation_id, table.c.version == row.version)
                 .values(submitted_at=now))
+    boxes, polygons = _boxes_and_polygons(Manifest.from_bytes(row.manifest))
     uow.emit(events_pb2.AnnotationSubmitted(
         item_id=head.item_id, dataset_id=head.dataset_id, annotation_id=head.annotation_id, version=row.version,
-        annotator=head.annotator, vendor_id=head.vendor_id, labels=mask,
+        annotator=head.annotator, vendor_id=head.vendor_id, labels=mask, boxes=boxes, polygons=polygons,
     ), subject=head.item_id, tenant=head.tenant)
     audit.record(uow, head.tenant, actor, "annotation.submitted", dataset_id=head.dataset_id, item_id=head.item_id,
                  annotation_id=head.annotation_id, before_version=row.version, after_version=row.version)
+
+
+def _boxes_and_polygons(manifest: Manifest) -> tuple[list[label_pb2.SliceBox], list[label_pb2.Polygon]]:
+    """A version's box and polygon shapes as events carry them (a polygon: its outer ring, then its holes); ellipses,
+    lines, points, angles and tags are left out."""
+    boxes, polygons = [], []
+    for _, stored in sorted(manifest.shapes.items()):
+        shape = json_format.ParseDict(stored, pb.Shape())
+        place = dict(plane=shape.plane, slice_index=shape.slice_index, label_value=shape.label_value)
+        if shape.HasField("box"):
+            boxes.append(label_pb2.SliceBox(**place, x0=shape.box.x0, y0=shape.box.y0, x1=shape.box.x1, y1=shape.box.y1))
+        elif shape.HasField("polygon"):
+            polygons.append(label_pb2.Polygon(**place, vertices=shape.polygon.outer.vertices))
+            polygons.extend(label_pb2.Polygon(**place, vertices=hole.vertices, hole=True) for hole in shape.polygon.holes)
+    return boxes, polygons
 
 
 # ---- events ---------------------------------------------------------------------------------------------------

@@ -3,8 +3,12 @@ a draft for the adjudicator when they did not) and a model's prediction (a draft
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
+
 import numpy as np
 import sqlalchemy as sa
+from google.protobuf import json_format
 
 from radlab.annotation.v1 import annotation_service_pb2 as pb
 from radlab.training.v1 import events_pb2 as training_events
@@ -22,13 +26,25 @@ CONSENSUS_AUTHOR = "radlab.consensus"  # the annotator of merges; workflow knows
 
 
 def on_consensus(ports, consumer: str, event: Event) -> None:
-    """ConsensusReached or ConsensusDisputed: the merged labels become an annotation by radlab.consensus, submitted
-    when the readers agreed."""
+    """ConsensusReached or ConsensusDisputed: the merged labels and fused boxes become an annotation by
+    radlab.consensus, submitted when the readers agreed."""
     outcome: workflow_events.ConsensusReached | workflow_events.ConsensusDisputed = event.message
     reached = isinstance(outcome, workflow_events.ConsensusReached)
     _annotate(ports, consumer, event, outcome.item_id, outcome.consensus_labels, author=CONSENSUS_AUTHOR, model_id="",
               origin=Origin(IMPORTED, f"consensus {outcome.consensus_result_id}"), submit=reached,
-              action="annotation.consensus_merged")
+              action="annotation.consensus_merged", shapes=_box_shapes(outcome.consensus_boxes))
+
+
+def _box_shapes(boxes: Iterable[label_pb2.SliceBox]) -> dict[str, dict]:
+    """Fused boxes as the manifest stores shapes, by new shape ids (unmeasured: the fusion's confidence is in the
+    consensus result)."""
+    shapes = {}
+    for fused in boxes:
+        shape = pb.Shape(shape_id=str(uuid.uuid4()), label_value=fused.label_value, plane=fused.plane,
+                         slice_index=fused.slice_index, box=pb.Box(x0=fused.x0, y0=fused.y0, x1=fused.x1, y1=fused.y1),
+                         author=CONSENSUS_AUTHOR)
+        shapes[shape.shape_id] = json_format.MessageToDict(shape, preserving_proto_field_name=True)
+    return shapes
 
 
 def on_predictions_ready(ports, consumer: str, event: Event) -> None:
@@ -39,8 +55,9 @@ def on_predictions_ready(ports, consumer: str, event: Event) -> None:
 
 
 def _annotate(ports, consumer: str, event: Event, item_id: str, labels: label_pb2.Mask, *, author: str, model_id: str,
-              origin: Origin, submit: bool, action: str) -> None:
-    """A new annotation of the item holding `labels` (slices stored before the unit of work that records them)."""
+              origin: Origin, submit: bool, action: str, shapes: dict[str, dict] | None = None) -> None:
+    """A new annotation of the item holding `labels` and `shapes` (slices stored before the unit of work that records
+    them)."""
     if ports.db.processed(consumer, event.id):
         return
     with ports.db.read() as conn:
@@ -53,7 +70,7 @@ def _annotate(ports, consumer: str, event: Event, item_id: str, labels: label_pb
               for k in np.flatnonzero((array == value).reshape(array.shape[0], -1).any(axis=1))]
     contents = put_slices(ports.objects, prefix, [array[k] == value for value, k in slices])
     plane = stored_plane(grid(item)[1])
-    manifest = Manifest(dict(zip(slices, contents)), {(plane, k, value): origin for value, k in slices})
+    manifest = Manifest(dict(zip(slices, contents)), {(plane, k, value): origin for value, k in slices}, shapes or {})
 
     def record(uow: UnitOfWork) -> None:
         head = start_annotation(uow, Principal(author, "admin", item.tenant), item, model_id=model_id)

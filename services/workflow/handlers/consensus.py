@@ -1,16 +1,19 @@
-"""Consensus stages: when every reader of an item handed in, their label arrays are compared per class against the
-stage's limits and merged; agreement sends the merge on (annotation makes it the item's annotation), disagreement
-sends the item to an adjudicator; each reader's agreement with the final labels is kept."""
+"""Consensus stages: when every reader of an item handed in, their label arrays and 2-D shapes are compared per class
+against the stage's limits and merged; agreement sends the merge on (annotation makes it the item's annotation),
+disagreement sends the item to an adjudicator; each reader's agreement with the final labels is kept."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import uuid
+from collections import Counter, defaultdict
 
 import numpy as np
 import sqlalchemy as sa
 
+from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.type.v1 import geometry_pb2, label_pb2
 from radlab.workflow.v1 import events_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as pb
@@ -32,6 +35,11 @@ log = logging.getLogger(__name__)
 MERGES = {pb.MERGE_METHOD_UNSPECIFIED: "staple", pb.MERGE_METHOD_STAPLE: "staple",
           pb.MERGE_METHOD_MAJORITY_VOTE: "majority", pb.MERGE_METHOD_CHAMPION: "champion"}
 DEFAULT_TOLERANCE_MM = 2.0
+BOX, OUTLINE = "box", "polygon"
+# (BOX or OUTLINE, label value, plane, slice index) → a reader's boxes (ScoredBox) or polygons' outer rings there
+Instances = dict[tuple[str, int, int, int], list]
+_MATCHES = {BOX: lambda mine, theirs: rules.match_boxes([s.box for s in mine], [s.box for s in theirs]),
+            OUTLINE: rules.match_polygons}
 
 
 def on_readers_finished(ports, consumer: str, event: Event) -> None:
@@ -56,33 +64,43 @@ def on_readers_finished(ports, consumer: str, event: Event) -> None:
     classes = sorted({int(v) for array in labels.values() for v in np.unique(array) if v})
     settings = stage.consensus
     tolerance = settings.surface_tolerance_mm or DEFAULT_TOLERANCE_MM
+    drawn = {task.assignee: _instances(annotation_events.AnnotationSubmitted.FromString(task.shapes or b""))
+             for task in done}
+    fused = _fused(drawn)
+    thresholds = stage_rules.consensus_thresholds(settings)
     if len(labels) < 2:  # one reading left: nothing to agree with, so an adjudicator decides from it
-        verdicts, scores, merged = {}, {}, next(iter(labels.values()))
+        verdicts, scores, merged, shape_verdicts = {}, {}, next(iter(labels.values())), {}
     else:
-        verdicts = rules.agreement(labels, spacing, classes, tolerance, stage_rules.consensus_thresholds(settings))
+        verdicts = rules.agreement(labels, spacing, classes, tolerance, thresholds)
         merged = rules.merge(labels, MERGES[settings.merge], classes, champion=settings.champion or None, spacing=spacing)
         scores = rules.reader_scores(labels, merged, classes, spacing, tolerance)
+        shape_verdicts = {value: _shape_verdict(drawn, value, thresholds.for_class(value).min_iou)
+                          for value in sorted({key[1] for instances in drawn.values() for key in instances})}
     result_id = str(uuid.uuid4())
     key = f"{item.tenant}/{item.item_id}/consensus/{result_id}"
     ports.volumes.write(LABELS_BUCKET, key, merged.astype(np.uint16), affine, {"consensus_result_id": result_id})
     mask = label_pb2.Mask(bucket=LABELS_BUCKET, key=key, format=geometry_pb2.VOLUME_FORMAT_ZARR,
                           dtype=geometry_pb2.DATA_TYPE_UINT16, label_values=[int(v) for v in np.unique(merged) if v],
                           volume_id=item.volume_id)
-    agreed = bool(verdicts) and all(verdict.agreed for verdict in verdicts.values())
+    judged = _judged(verdicts, shape_verdicts)
+    agreed = bool(judged) and all(verdict.agreed for verdict in judged)
     annotation_ids = {task.assignee: task.annotation_id for task in done}
     result = pb.ConsensusResult(
         consensus_result_id=result_id, workflow_id=item.workflow_id, stage_id=stage.stage_id, item_id=item.item_id,
         state=pb.CONSENSUS_STATE_REACHED if agreed else pb.CONSENSUS_STATE_DISPUTED, measure=settings.measure,
-        agreement=_mean_dice(verdicts), threshold=settings.agreement_threshold,
+        agreement=_mean(verdict.dice if verdict.label_value in verdicts else verdict.shape_iou for verdict in judged),
+        threshold=settings.agreement_threshold,
         annotation_ids=[task.annotation_id for task in done], consensus_labels=mask, create_time=timestamp(time.time()),
         pairs=[pb.PairwiseAgreement(annotation_id_a=annotation_ids[a], annotation_id_b=annotation_ids[b],
                                     label_value=value, value=measures.dice)
                for value, verdict in verdicts.items() for (a, b), measures in verdict.pairs.items()],
-        classes=[_verdict(verdict) for verdict in verdicts.values() if verdict.judged],
+        classes=judged,
         reader_scores=[pb.ReaderScore(reader=reader, annotation_id=annotation_ids[reader],
                                       dice=_mean(m.dice for m in per_class.values()),
-                                      surface_dice=_mean(m.surface_dice for m in per_class.values()))
+                                      surface_dice=_mean(m.surface_dice for m in per_class.values()),
+                                      shape_iou=_shape_score(drawn[reader], fused))
                        for reader, per_class in scores.items()],
+        consensus_boxes=fused,
     )
 
     def record(uow: UnitOfWork) -> None:
@@ -98,12 +116,14 @@ def on_readers_finished(ports, consumer: str, event: Event) -> None:
             uow.emit(events_pb2.ConsensusReached(
                 consensus_result_id=result_id, workflow_id=item.workflow_id, dataset_id=item.dataset_id,
                 item_id=item.item_id, stage_id=stage.stage_id, agreement=result.agreement,
-                annotation_ids=result.annotation_ids, consensus_labels=mask), subject=item.item_id, tenant=item.tenant)
+                annotation_ids=result.annotation_ids, consensus_labels=mask, consensus_boxes=fused),
+                subject=item.item_id, tenant=item.tenant)
             return  # the item moves on when annotation hands in the merge as an annotation (on_annotation_submitted)
         uow.emit(events_pb2.ConsensusDisputed(
             consensus_result_id=result_id, workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id,
             stage_id=stage.stage_id, agreement=result.agreement, threshold=result.threshold,
-            annotation_ids=result.annotation_ids, consensus_labels=mask), subject=item.item_id, tenant=item.tenant)
+            annotation_ids=result.annotation_ids, consensus_labels=mask, consensus_boxes=fused),
+            subject=item.item_id, tenant=item.tenant)
         progress.leave(uow, current, stages, stage, events_pb2.STAGE_OUTCOME_DISPUTED)
 
     ports.db.apply_once(consumer, event.id, record)
@@ -176,8 +196,82 @@ def _verdict(verdict: rules.ClassAgreement) -> pb.ClassVerdict:
                            shortfalls=[str(shortfall) for shortfall in verdict.shortfalls])
 
 
-def _mean_dice(verdicts: dict[int, rules.ClassAgreement]) -> float:
-    return _mean(verdict.mean.dice for verdict in verdicts.values() if verdict.judged)
+def _judged(verdicts: dict[int, rules.ClassAgreement], shape_verdicts: dict[int, pb.ClassVerdict]) -> list[pb.ClassVerdict]:
+    """Per class drawn as label arrays or shapes, one verdict: agreed when both ways of drawing it met their limits."""
+    judged = {value: _verdict(verdict) for value, verdict in verdicts.items() if verdict.judged}
+    for value, shapes in shape_verdicts.items():
+        verdict = judged.setdefault(value, pb.ClassVerdict(label_value=value, agreed=True))
+        verdict.agreed = verdict.agreed and shapes.agreed
+        verdict.shape_iou = shapes.shape_iou
+        verdict.shape_instances.extend(shapes.shape_instances)
+        verdict.shortfalls.extend(shapes.shortfalls)
+    return [judged[value] for value in sorted(judged)]
+
+
+def _instances(reading: annotation_events.AnnotationSubmitted) -> Instances:
+    """A reading's boxes and polygons' outer rings (a hole is part of its polygon, not an instance) by class and slice;
+    a person's box (score 0) enters fusion with confidence 1."""
+    found: Instances = defaultdict(list)
+    for box in reading.boxes:
+        found[BOX, box.label_value, box.plane, box.slice_index].append(
+            rules.ScoredBox((box.x0, box.y0, box.x1, box.y1), box.score or 1.0))
+    for polygon in reading.polygons:
+        if not polygon.hole:
+            found[OUTLINE, polygon.label_value, polygon.plane, polygon.slice_index].append(
+                [(point.x, point.y) for point in polygon.vertices])
+    return dict(found)
+
+
+def _fused(drawn: dict[str, Instances]) -> list[label_pb2.SliceBox]:
+    """Every reader's boxes fused per class and slice (weighted boxes fusion: a box fewer readers drew scores less)."""
+    places = sorted({key for instances in drawn.values() for key in instances if key[0] == BOX})
+    return [label_pb2.SliceBox(plane=plane, slice_index=index, label_value=value, x0=x0, y0=y0, x1=x1, y1=y1, score=score)
+            for kind, value, plane, index in places
+            for (x0, y0, x1, y1), score in rules.fuse_boxes({reader: instances.get((kind, value, plane, index), [])
+                                                             for reader, instances in drawn.items()})]
+
+
+def _matched(first: Instances, second: Instances, value: int) -> tuple[float, int, set, set]:
+    """Two readings' shapes of a class matched one to one per slice and kind (Hungarian on IoU): the matched IoUs'
+    sum, the sum over slices of the larger instance count, and each side's matched instances."""
+    total, count, first_matched, second_matched = 0.0, 0, set(), set()
+    for key in sorted({key for key in (*first, *second) if key[1] == value}):
+        mine, theirs = first.get(key, []), second.get(key, [])
+        if mine and theirs:
+            for i, j, iou in _MATCHES[key[0]](mine, theirs):
+                total += iou
+                first_matched.add((key, i))
+                second_matched.add((key, j))
+        count += max(len(mine), len(theirs))
+    return total, count, first_matched, second_matched
+
+
+def _shape_verdict(drawn: dict[str, Instances], value: int, min_iou: float | None) -> pb.ClassVerdict:
+    """The class's shape agreement (ClassVerdict.shape_iou) over every pair of readers, judged against `min_iou`."""
+    pair_ious, matched_by = [], {reader: Counter() for reader in drawn}
+    for first, second in itertools.combinations(drawn, 2):
+        total, count, first_matched, second_matched = _matched(drawn[first], drawn[second], value)
+        pair_ious.append(total / count if count else 1.0)
+        matched_by[first].update(first_matched)
+        matched_by[second].update(second_matched)
+    iou = _mean(pair_ious)
+    shortfalls = [f"shapes: {rules.Shortfall('iou', iou, min_iou)}"] if min_iou is not None and iou < min_iou else []
+    return pb.ClassVerdict(
+        label_value=value, agreed=not shortfalls, shape_iou=iou, shortfalls=shortfalls,
+        shape_instances=[pb.ReaderInstances(
+            reader=reader, drawn=sum(len(shapes) for key, shapes in drawn[reader].items() if key[1] == value),
+            matched=sum(1 for others in matched_by[reader].values() if others == len(drawn) - 1)) for reader in drawn])
+
+
+def _shape_score(instances: Instances, fused: list[label_pb2.SliceBox]) -> float:
+    """A reader's boxes against the fused ones: the matched IoU per class of boxes either holds, mean over classes."""
+    boxes = {key: shapes for key, shapes in instances.items() if key[0] == BOX}
+    merged = _instances(annotation_events.AnnotationSubmitted(boxes=fused))
+    scores = []
+    for value in sorted({key[1] for key in (*boxes, *merged)}):
+        total, count, _, _ = _matched(boxes, merged, value)
+        scores.append(total / count)
+    return _mean(scores)
 
 
 def _mean(values) -> float:

@@ -57,8 +57,8 @@ def on_item_added(uow: UnitOfWork, event: Event) -> None:
 
 def on_annotation_submitted(uow: UnitOfWork, event: Event) -> None:
     """The submitter's open task on the item's current stage is done: at an annotate stage the item moves on with the
-    annotation; at a consensus stage, once every reader handed in, ReadersFinished has them compared; the merge
-    annotation handed in for a reached consensus carries the item on."""
+    annotation; at a consensus stage (the reader's boxes and polygons kept with the task), once every reader handed in,
+    ReadersFinished has them compared; the merge annotation handed in for a reached consensus carries the item on."""
     submitted: annotation_events.AnnotationSubmitted = event.message
     _know(uow, submitted.item_id, submitted.annotation_id, submitted.version, submitted.version, submitted.labels.key,
           sorted(submitted.labels.label_values))
@@ -83,6 +83,10 @@ def on_annotation_submitted(uow: UnitOfWork, event: Event) -> None:
         _carry(uow, item, submitted)
         leave(uow, item_row(uow, item.item_id), stages, stage, events_pb2.STAGE_OUTCOME_PASSED)
         return
+    if submitted.boxes or submitted.polygons:  # the reader's shapes, compared with the others' beside the label arrays
+        drawn = annotation_events.AnnotationSubmitted(boxes=submitted.boxes, polygons=submitted.polygons)
+        uow.execute(store.tasks.update().where(store.tasks.c.task_id == task.task_id).values(
+            shapes=drawn.SerializeToString()))
     _when_every_reader_is_done(uow, item, stage)
 
 
