@@ -122,7 +122,8 @@ def test_items_come_from_volumes_and_filter_by_modality_text_tag_and_folder(admi
     assert [item.item_id for item in admin.list_items(dataset, body_part="partialbody")] == [ct_item.item_id]
     held = wait_until(lambda: admin.list_items(dataset, assignee="annotator-1") or None, "the spleen's task holder")
     assert [(item.item_id, list(item.assignees)) for item in held] == [(spleen_item.item_id, ["annotator-1"])]
-    assert {item.item_id for item in admin.list_items(dataset, stage_id="annotate")} == {spleen_item.item_id, ct_item.item_id}
+    both = {spleen_item.item_id, ct_item.item_id}  # each item's stage arrives with its own TaskCreated
+    wait_until(lambda: {item.item_id for item in admin.list_items(dataset, stage_id="annotate")} == both, "both at annotate")
     assert admin.list_items(dataset, filter_completed=True, completed=True) == []
     folder = admin.annotation.CreateFolder(pb.CreateFolderRequest(dataset_id=dataset, name="training")).folder
     admin.annotation.UpdateItem(pb.UpdateItemRequest(

@@ -16,7 +16,7 @@ import io
 import time
 from functools import partial
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,14 +32,15 @@ from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 from services.training.domain.segmentation import (StopReason, _cpu_state, _eta, _rng_fork, _threads, _unwrapped,
                                                    prepare)
-from services.training.domain.settings import CT_WINDOW, Preprocessing, _expected, _parse
+from services.training.domain.settings import CT_WINDOW, Preprocessing
+from services.training.domain.settings import Settings as SegmentationSettings
 
 # RetinaNet only: on two CPU cores a from-scratch Faster R-CNN step (region sampling, RoIAlign, the region head) is
 # four to five times slower than a RetinaNet step of the same trunk and pyramid.
 KINDS = ("torchvision.retinanet",)
-# Slices are scaled to fit this [rows, columns] box before the network (keeping their aspect): small enough for CPUs,
-# large enough that a 3 mm CT's kidney (about 20 pixels) spans a few stride-8 cells.
-DEFAULT_ROI = (192, 192)
+# Slices are scaled to fit this [rows, columns] box before the network (keeping their aspect): a 512² CT slice at
+# 0.7 mm halved keeps a kidney about 70 pixels across; thick-slice or small scans do with less (tests use 128).
+DEFAULT_ROI = (256, 256)
 # Anchor sides in pixels of the scaled slice, one per pyramid level: organs on a slice are 10–200 pixels.
 ANCHOR_SIDES = ((16,), (32,), (64,), (128,), (256,))
 ANCHOR_RATIOS = (0.5, 1.0, 2.0)
@@ -90,7 +91,8 @@ def boxes_from_labels(labels: np.ndarray, label_values: Sequence[int]) -> dict[i
 @dataclass(frozen=True)
 class Example:
     """One volume's image [k, j, i], its boxes per k slice, and the k slices whose boxes are trustworthy (None: all
-    of them). A trusted slice with no boxes holds none of the labels: the detector learns from it what is not there."""
+    of them). A trusted slice with no boxes holds none of the labels: the detector learns from it what is not there.
+    Boxes of labels a run does not train for are ignored (as segmentation counts their voxels as background)."""
 
     image: np.ndarray
     boxes: Mapping[int, Sequence[Box]]
@@ -101,7 +103,7 @@ class Example:
         count = self.image.shape[0]
         return np.arange(count) if self.slices is None else np.array(sorted(set(self.slices)), dtype=np.int64)
 
-    def check(self, name: str, label_values: tuple[int, ...]) -> None:
+    def check(self, name: str) -> None:
         """Raise ValueError saying what is wrong with this example (`name` says which one it is)."""
         if self.image.ndim != 3:
             raise ValueError(f"{name}: image {self.image.shape} must be a 3D [k, j, i] array")
@@ -111,9 +113,6 @@ class Example:
             raise ValueError(f"{name}: slices {outside} are outside 0..{count - 1}")
         for k, boxes in self.boxes.items():
             for box in boxes:
-                if box.label not in label_values:
-                    raise ValueError(f"{name}: a box on slice {k} is of label {box.label}, not one of "
-                                     f"{list(label_values)}")
                 if not (0 <= box.x0 < box.x1 <= columns and 0 <= box.y0 < box.y1 <= rows):
                     raise ValueError(f"{name}: box ({box.x0}, {box.y0})–({box.x1}, {box.y1}) on slice {k} is empty "
                                      f"or leaves the {columns}×{rows} slice")
@@ -162,23 +161,8 @@ class Settings:
     def from_hyperparameters(cls, values: Mapping[str, str]) -> Settings:
         """Settings from a user's overrides as text ({"learning_rate": "1e-3", "roi": "256,256"}); an unknown key or
         a value that does not parse or is out of range raises ValueError naming it."""
-        return _from_hyperparameters(cls, values)
-
-
-def _from_hyperparameters(cls: type, values: Mapping[str, str]):
-    defaults = {field.name: field.default for field in fields(cls)}
-    parsed = {}
-    for key, text in values.items():
-        if key not in defaults:
-            raise ValueError(f"unknown hyperparameter {key!r}; known: {', '.join(defaults)}")
-        try:
-            parsed[key] = _parse(text, defaults[key])
-        except ValueError:
-            raise ValueError(f"hyperparameter {key}={text!r} is not {_expected(defaults[key])}") from None
-    try:
-        return cls(**parsed)
-    except ValueError as error:
-        raise ValueError(f"hyperparameter {error}") from None
+        # segmentation's parser, run on this class's fields (it reads them from `cls`)
+        return SegmentationSettings.from_hyperparameters.__func__(cls, values)
 
 
 @dataclass(frozen=True)
@@ -351,7 +335,7 @@ class Slices:
         for example in examples:
             prepared = prepare(example.image, preprocessing)
             for k in example.trusted():
-                boxes = example.boxes.get(int(k), ())
+                boxes = [box for box in example.boxes.get(int(k), ()) if box.label in values]
                 self.images.append(torch.from_numpy(np.ascontiguousarray(prepared[k])))
                 self.targets.append({
                     "boxes": torch.tensor([[b.x0, b.y0, b.x1, b.y1] for b in boxes], dtype=torch.float32
@@ -566,8 +550,9 @@ def _check(train: list[Example], validation: list[Example], label_values: list[i
         raise ValueError(f"label values {list(label_values)} must be distinct values ≥ 1 (0 is the background)")
     for name, examples in (("training", train), ("validation", validation)):
         for n, example in enumerate(examples):
-            example.check(f"{name} example {n}", values)
-    if not any(example.boxes.get(int(k)) for example in train for k in example.trusted()):
+            example.check(f"{name} example {n}")
+    if not any(box.label in values for example in train for k in example.trusted()
+               for box in example.boxes.get(int(k), ())):
         raise ValueError(f"no trusted slice of the training examples has a box of the labels {list(values)}")
     return values
 
