@@ -11,7 +11,7 @@ averaged over the labels present there, HD95, false-empty/present slices). Three
   the gap is what interpolation measures best at), the model in the gaps where the label is drawn on one key only:
   the structure starts or ends inside the gap and only the image tells where. It has no parameter to tune.
 The settings (epochs, learning rate, augmentation) were chosen on the spleen CT; the 41-organ CT is the untuned case.
-Then the Ray path against the plain loop: the training service's own worker function (`runner.train_segmentation`:
+Then the Ray path against the plain loop: the training service's own worker function (`runner.train`:
 examples read from an object store, split, fit, exported) called directly and through the compute port's Ray Train
 `TorchTrainer`, same data, settings and threads, same run: the time from the first epoch's end to the last's in each
 (goal: Ray ≤ 10 % over the plain loop), and Ray's start-up (the local cluster, then its worker group up to that
@@ -35,7 +35,7 @@ from services.interpolation.domain.fill import LabelKeys, Method, fill, gaps, ke
 from services.training.domain import segmentation
 from services.training.domain.segmentation import Example
 from services.training.domain.settings import Settings, fitting_roi
-from services.training.runner import RunSpec, train_segmentation
+from services.training.runner import RunSpec, train
 from shared import compute as compute_port
 from shared import objectstore
 from shared.compute import TrainingSession
@@ -130,7 +130,8 @@ def evaluate(name: str, settings: Settings = SETTINGS) -> FewShot:
                    labels=len(trained.label_values))
 
 
-OVERHEAD_SETTINGS = {"max_epochs": "6", "steps_per_epoch": "20", "batch_size": "8", "patience": "0"}
+OVERHEAD_SETTINGS = {"kind": "monai.unet2d", "max_epochs": "6", "steps_per_epoch": "20", "batch_size": "8",
+                     "patience": "0"}
 OVERHEAD_GOAL = 0.10
 
 
@@ -165,14 +166,14 @@ def ray_overhead() -> tuple[float, float, float, float]:
                                    OVERHEAD_SETTINGS | {"threads": threads}, 0.2, key)
         plain: list[float] = []
         started = time.perf_counter()
-        train_segmentation({"spec": spec("plain")}, _DirectSession(plain))
+        train({"spec": spec("plain")}, _DirectSession(plain))
         plain_first = plain[0] - started
         began = time.perf_counter()
         pool = compute_port.connect("local")
         cluster_s = time.perf_counter() - began
         seen: list[float] = []
         started = time.perf_counter()
-        pool.train(train_segmentation, {"spec": spec("ray")}, cpus_per_worker=float(len(os.sched_getaffinity(0))),
+        pool.train(train, {"spec": spec("ray")}, cpus_per_worker=float(len(os.sched_getaffinity(0))),
                    on_report=lambda metrics: seen.append(time.perf_counter()) or True)
         pool.shutdown()
     ray_first = seen[0] - started

@@ -11,11 +11,11 @@ import numpy as np
 
 from services.training.domain.evaluation import Held, report
 from services.training.domain.ranking import uncertainty
-from services.training.domain.settings import Preprocessing, Settings
+from services.training.domain.settings import TASKS, Preprocessing, settings_for
 from services.training.domain.split import split
 from shared import objectstore
 from shared.compute import TrainingSession
-from shared.grid import array_spacing
+from shared.grid import PLANES, array_spacing, plane_axis
 from shared.objectstore import LABELS_BUCKET, MODELS_BUCKET, VOLUMES_BUCKET, ObjectNotFound
 from shared.volume_store import VolumeStore
 
@@ -34,13 +34,10 @@ class RunSpec:
     checkpoint_key: str  # in the models bucket; read to resume, written every epoch
 
 
-def train_segmentation(config: dict[str, RunSpec], session: TrainingSession) -> dict[str, Any] | None:
-    """Fit a segmentation model on the run's examples (config["spec"]), reporting each epoch and keeping its
-    checkpoint in the object store (a restarted run continues from it). Returns the TorchScript artifact, label
-    values, pre-processing, the validation report (domain/evaluation.py) and split; None when the run was asked to
-    stop."""
-    from services.training.domain import artifacts, segmentation
-
+def train(config: dict[str, RunSpec], session: TrainingSession) -> dict[str, Any] | None:
+    """Fit a model of the run's kind (config["spec"]) on its examples, reporting each epoch and keeping its checkpoint
+    in the object store (a restarted run continues from it). Returns the artifact (and its format), label values,
+    pre-processing, the validation report and the split; None when the run was asked to stop."""
     spec = config["spec"]
     objects = objectstore.connect(spec.store_url)
     volumes = VolumeStore(objects, cache_bytes=0)
@@ -57,50 +54,131 @@ def train_segmentation(config: dict[str, RunSpec], session: TrainingSession) -> 
         raise ValueError("the examples' labels are all empty; nothing to learn")
     chosen = split(patients, labelled, spec.validation_fraction)
     training, validation = _sides(loaded, chosen)
-    settings = Settings.from_hyperparameters({"modality": modalities[0] or "CT", **spec.hyperparameters})
+    settings = settings_for(spec.hyperparameters["kind"], {"modality": modalities[0] or "CT", **spec.hyperparameters})
     objects.ensure_bucket(MODELS_BUCKET)
     resume = _checkpoint(objects, spec.checkpoint_key)
     stopped = False
 
-    def on_epoch(report: segmentation.EpochReport) -> bool:
+    def on_epoch(epoch: int, max_epochs: int, loss: float, scores: dict, eta_s: float, seconds: float,
+                 checkpoint: bytes) -> bool:
         nonlocal stopped
         if session.rank == 0:
-            objects.put(MODELS_BUCKET, spec.checkpoint_key, report.checkpoint)
-        going_on = session.report({"epoch": report.epoch, "max_epochs": report.max_epochs, "loss": report.loss,
-                                   "dice": {str(value): dice for value, dice in report.dice.items()},
-                                   "eta_s": report.eta_s, "seconds": report.seconds})
+            objects.put(MODELS_BUCKET, spec.checkpoint_key, checkpoint)
+        going_on = session.report({"epoch": epoch, "max_epochs": max_epochs, "loss": loss, "metric": METRICS[task],
+                                   "scores": {str(label): score for label, score in scores.items()}, "eta_s": eta_s,
+                                   "seconds": seconds})
         stopped = not going_on
         return going_on
 
-    trained = segmentation.fit(training, validation, label_values, settings, on_epoch=on_epoch, resume=resume,
-                               prepare_model=session.prepare_model)
+    task = TASKS[settings.kind]
+    found = _FITS[task](training, validation, label_values, settings, on_epoch, resume, session, chosen.how == "slices")
     if stopped:
         return None
-    network = trained.network()
-    held = [Held(segmentation.predict(network, example.image, trained.preprocessing, label_values)[0], example.labels,
-                 example.spacing, example.slices if chosen.how == "slices" else None) for example in validation]
-    return {"model": artifacts.export(network, trained.preprocessing), "label_values": label_values,
-            "preprocessing": trained.preprocessing.to_dict(), "validation": report(held, label_values),
-            "dice": {str(value): dice for value, dice in trained.dice.items()}, "epochs": trained.epochs,
-            "best_epoch": trained.best_epoch, "stop_reason": trained.stop_reason.value, "split": chosen.to_dict(),
-            "modality": modalities[0], "hyperparameters": spec.hyperparameters}
+    return found | {"label_values": label_values, "split": chosen.to_dict(), "modality": modalities[0],
+                    "hyperparameters": spec.hyperparameters, "metric": METRICS[task]}
 
 
-def predict_volume(store_url: str, artifact: tuple[str, str, str], preprocessing: dict[str, Any], label_values: list[int],
-                   volume_id: str, output_key: str, attributes: dict[str, Any]) -> float:
-    """Run the model stored at `artifact` (bucket, key, format) on a volume, write its label array (uint16, on the
-    volume's grid) to the labels bucket at `output_key`; returns the prediction's confidence."""
+def _fit_segmentation(training, validation, label_values, settings, on_epoch, resume, session, by_slice: bool) -> dict:
+    """A U-Net; its validation report from shared/agreement.py measures; TorchScript."""
     from services.training.domain import artifacts, segmentation
 
+    trained = segmentation.fit(training, validation, label_values, settings, resume=resume,
+                               prepare_model=session.prepare_model,
+                               on_epoch=lambda r: on_epoch(r.epoch, r.max_epochs, r.loss, r.dice, r.eta_s, r.seconds,
+                                                           r.checkpoint))
+    network = trained.network()
+    held = [Held(segmentation.predict(network, example.image, trained.preprocessing, label_values)[0], example.labels,
+                 example.spacing, example.slices if by_slice else None) for example in validation]
+    return {"model": artifacts.export(network, trained.preprocessing), "format": "torchscript",
+            "preprocessing": trained.preprocessing.to_dict(), "validation": report(held, label_values),
+            "scores": {str(value): dice for value, dice in trained.dice.items()}, "epochs": trained.epochs,
+            "best_epoch": trained.best_epoch, "stop_reason": trained.stop_reason.value}
+
+
+def _fit_detection(training, validation, label_values, settings, on_epoch, resume, session, by_slice: bool) -> dict:
+    """A detector on each label's boxes (one per connected region and slice, from the label arrays); average precision
+    at IoU 0.5 on the held-out data; its state dict."""
+    from services.training.domain import detection
+
+    def boxed(example) -> detection.Example:
+        return detection.Example(example.image, detection.boxes_from_labels(example.labels, label_values), example.slices)
+
+    trained = detection.fit([boxed(e) for e in training], [boxed(e) for e in validation], label_values, settings,
+                            resume=resume, prepare_model=session.prepare_model,
+                            on_epoch=lambda r: on_epoch(r.epoch, r.max_epochs, r.loss, r.average_precision, r.eta_s,
+                                                        r.seconds, r.checkpoint))
+    return {"model": detection.save(trained), "format": "torch_state", "preprocessing": trained.preprocessing.to_dict(),
+            "validation": _rows("average_precision", trained.average_precision),
+            "scores": {str(value): score for value, score in trained.average_precision.items()},
+            "epochs": trained.epochs, "best_epoch": trained.best_epoch, "stop_reason": trained.stop_reason.value}
+
+
+def _fit_classification(training, validation, label_values, settings, on_epoch, resume, session, by_slice: bool) -> dict:
+    """A slice classifier for the tags "which labels this slice holds" (a tag per label value, named by it); AUC and
+    accuracy on the held-out data; its state dict."""
+    from services.training.domain import classification
+
+    def tagged(example) -> classification.Example:
+        slices = example.slices if example.slices is not None else range(example.labels.shape[0])
+        return classification.Example(example.image, {k: {str(v) for v in np.unique(example.labels[k]) if v in label_values}
+                                                      for k in slices})
+
+    tags = [str(value) for value in label_values]
+    trained = classification.fit([tagged(e) for e in training], [tagged(e) for e in validation], tags, settings,
+                                 resume=resume, prepare_model=session.prepare_model,
+                                 on_epoch=lambda r: on_epoch(r.epoch, r.max_epochs, r.loss, r.auc, r.eta_s, r.seconds,
+                                                             r.checkpoint))
+    return {"model": classification.save(trained), "format": "torch_state",
+            "preprocessing": trained.preprocessing.to_dict(),
+            "validation": _rows("auc", trained.auc) + _rows("accuracy", trained.accuracy, mean=False),
+            "scores": {tag: score for tag, score in trained.auc.items()}, "epochs": trained.epochs,
+            "best_epoch": trained.best_epoch, "stop_reason": trained.stop_reason.value}
+
+
+_FITS = {"segmentation": _fit_segmentation, "detection": _fit_detection, "classification": _fit_classification}
+METRICS = {"segmentation": "dice", "detection": "average_precision", "classification": "auc"}
+
+
+def _rows(name: str, scores: dict, mean: bool = True) -> list[dict]:
+    """Metric rows {name, label_value, value} per label (a tag is named by its label value), and their mean (label 0)."""
+    rows = [{"name": name, "label_value": int(label), "value": float(score)} for label, score in sorted(scores.items())]
+    finite = [row["value"] for row in rows if np.isfinite(row["value"])]
+    return rows + ([{"name": name, "label_value": 0, "value": float(np.mean(finite))}] if mean and finite else [])
+
+
+def predict_volume(store_url: str, artifact: tuple[str, str, str], kind: str, preprocessing: dict[str, Any],
+                   label_values: list[int], volume_id: str, output_key: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    """Run the model stored at `artifact` (bucket, key, format) on a volume: a segmentation's label array (uint16, on
+    the volume's grid) goes to the labels bucket at `output_key`; a detector's boxes ((k, label, x0, y0, x1, y1,
+    score) rows, on the `plane` whose slices are the volume's k) and a classifier's item probability per tag come back.
+    Returns those with the confidence."""
     objects = objectstore.connect(store_url)
     volumes = VolumeStore(objects, cache_bytes=0)
     bucket, key, fmt = artifact
-    model = artifacts.load(objects.get(bucket, key), fmt)
+    data = objects.get(bucket, key)
     image = volumes.read(VOLUMES_BUCKET, volume_id)
-    labels, confidence = segmentation.predict(model, image.array, Preprocessing.from_dict(preprocessing),
-                                              label_values)
+    task = TASKS.get(kind, "segmentation")  # registered models segment
+    if task == "detection":
+        from services.training.domain import detection
+
+        trained = detection.load(data)
+        found, confidence = detection.predict(trained.network(), image.array, trained.preprocessing, label_values)
+        plane = next(name for name in PLANES if plane_axis(image.affine, name) == 0)  # the slices the boxes are on
+        return {"confidence": confidence, "labels_key": "", "plane": plane,
+                "boxes": [(k, box.label, box.x0, box.y0, box.x1, box.y1, box.score) for k, boxes in sorted(found.items())
+                          for box in boxes]}
+    if task == "classification":
+        from services.training.domain import classification
+
+        trained = classification.load(data)
+        _, items = classification.predict(trained.network(), image.array, trained.preprocessing, trained.tags)
+        return {"confidence": classification.confidence(items), "labels_key": "", "tags": items}
+    from services.training.domain import artifacts, segmentation
+
+    labels, confidence = segmentation.predict(artifacts.load(data, fmt), image.array,
+                                              Preprocessing.from_dict(preprocessing), label_values)
     volumes.write(LABELS_BUCKET, output_key, labels.astype(np.uint16), image.affine, attributes | {"confidence": confidence})
-    return confidence
+    return {"confidence": confidence, "labels_key": output_key}
 
 
 def rank_volume(store_url: str, artifact: tuple[str, str, str], preprocessing: dict[str, Any], volume_id: str) -> float:

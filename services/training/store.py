@@ -124,7 +124,7 @@ predictions = sa.Table(
     sa.Column("task_id", sa.String(100), nullable=False),
     sa.Column("requester", sa.String(200), nullable=False),
     sa.Column("source_event_id", sa.String(36), nullable=True, unique=True),
-    sa.Column("result", sa.LargeBinary, nullable=True),  # radlab.type.v1.Mask once SUCCEEDED
+    sa.Column("result", sa.LargeBinary, nullable=True),  # the PredictionsReady it announced, once SUCCEEDED
     sa.Column("confidence", sa.Float, nullable=True),
     *_job_columns(),
 )

@@ -1,6 +1,7 @@
 """Training runs over the embedded adapters and a local Ray: a run whose process stops mid-run is taken over by another
 worker and continues from its last checkpoint, not from scratch; TrainingRequested starts one run however often it is
-delivered, and one that cannot run ends FAILED with TrainingFailed saying why.
+delivered, and one that cannot run ends FAILED with TrainingFailed saying why; detection and classification runs
+register models whose predictions are announced as boxes and tag probabilities.
 
 The stop is played in process: the first worker's run ends its loop after epoch 2 as a killed process would leave it
 (RUNNING, its checkpoint stored, its claim no longer renewed); the SIGKILL itself is tested on the shared job worker
@@ -19,7 +20,7 @@ from radlab.training.v1 import training_service_pb2 as pb
 from radlab.type.v1 import job_pb2, label_pb2
 from radlab.workflow.v1 import events_pb2 as workflow_events
 from services.training import handlers, store
-from services.training.handlers import runs
+from services.training.handlers import models, predictions, runs
 from shared import events, jobs
 from shared.auth import Principal
 from shared.bus import connect as connect_bus
@@ -30,7 +31,7 @@ from shared.objectstore import MODELS_BUCKET
 from shared.objectstore.file import FileObjectStore
 from shared.volume_store import VolumeStore
 from shared.volumes import from_nifti
-from tests.conftest import Clock
+from tests.conftest import Clock, wait_until
 
 TENANT, DATASET, ITEM, VOLUME = "hospital-a", "dataset-1", "item-1", "volume-1"
 GROUP = "radlab.training"
@@ -144,3 +145,31 @@ def test_training_requested_starts_one_run_and_an_impossible_one_fails_saying_wh
     failed = next(run for run in listed if run.job.state == job_pb2.JOB_STATE_FAILED)
     assert "nnunet.3d" in failed.job.error and "monai.unet2d" in failed.job.error and failed.workflow_id == "w-1"
     assert outbox(ports).count("radlab.training.v1.TrainingFailed") == 1
+
+
+@pytest.mark.parametrize("kind, metric, fmt", [("torchvision.retinanet", "average_precision", pb.MODEL_FORMAT_TORCH_STATE),
+                                               ("monai.densenet2d", "auc", pb.MODEL_FORMAT_TORCH_STATE)])
+def test_detection_and_classification_runs_register_models_whose_predictions_are_announced(service, kind, metric, fmt):
+    """Boxes from the label arrays train a detector, "which labels this slice holds" a slice classifier (settings cut
+    to a smoke run: the models' quality is test_training_detection's and _classification's); their predictions travel
+    as boxes or tag probabilities."""
+    ports, _bus, _consumer, _clock = service
+    tiny = {"max_epochs": "1", "steps_per_epoch": "2", "batch_size": "2", "roi": "64,64"}
+    started = runs.start_training_run(ports, MANAGER, pb.StartTrainingRunRequest(
+        dataset_id=DATASET, model_kind=kind, config=pb.TrainingConfig(hyperparameters=tiny)))
+    run = wait_until(lambda: (found := runs.get_run(ports, MANAGER, started.run_id)).job.state in jobs.FINISHED and found,
+                     f"the {kind} run", timeout_s=300)
+    assert run.job.state == job_pb2.JOB_STATE_SUCCEEDED, run.job.error
+    assert {m.name for m in run.metrics} >= {metric}
+    model = models.get_model(ports, MANAGER, run.model_id)
+    assert (model.format, model.model_kind) == (fmt, kind)
+    prediction = predictions.start_prediction(ports, MANAGER, pb.StartPredictionRequest(model_id=model.model_id,
+                                                                                        item_id=ITEM))
+    ended = wait_until(lambda: (found := predictions.get_prediction(ports, MANAGER, prediction.prediction_id))
+                       .job.state in jobs.FINISHED and found, "the prediction", timeout_s=120)
+    assert ended.job.state == job_pb2.JOB_STATE_SUCCEEDED, ended.job.error
+    assert not ended.labels.key
+    if kind == "monai.densenet2d":
+        assert list(ended.tag_probabilities) == ["1"] and 0 <= ended.tag_probabilities["1"] <= 1
+    assert all(box.label_value == 1 and box.x0 < box.x1 and box.plane for box in ended.boxes)
+    assert "radlab.training.v1.PredictionsReady" in outbox(ports)

@@ -26,13 +26,15 @@ from radlab.training.v1 import training_service_pb2 as radlab_dot_training_dot_v
 from radlab.type.v1 import label_pb2 as radlab_dot_type_dot_v1_dot_label__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fradlab/training/v1/events.proto\x12\x12radlab.training.v1\x1a)radlab/training/v1/training_service.proto\x1a\x1aradlab/type/v1/label.proto\"\x9a\x01\n\x0cModelTrained\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x04 \x01(\t\x12\x12\n\nmodel_kind\x18\x05 \x01(\t\x12+\n\x07metrics\x18\x06 \x03(\x0b\x32\x1a.radlab.training.v1.Metric\"e\n\rModelPromoted\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x19\n\x11previous_model_id\x18\x03 \x01(\t\x12\x13\n\x0bpromoted_by\x18\x04 \x01(\t\"v\n\x0bItemsRanked\x12\x12\n\nranking_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12-\n\x05items\x18\x04 \x03(\x0b\x32\x1e.radlab.training.v1.RankedItem\"Y\n\x0eTrainingFailed\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xd3\x01\n\x10PredictionsReady\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x11\n\tvolume_id\x18\x04 \x01(\t\x12\x12\n\ndataset_id\x18\x05 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x06 \x01(\t\x12\x0f\n\x07task_id\x18\x07 \x01(\t\x12$\n\x06labels\x18\x08 \x01(\x0b\x32\x14.radlab.type.v1.Mask\x12\x12\n\nconfidence\x18\t \x01(\x01\"\xa9\x01\n\x10PredictionFailed\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x11\n\tvolume_id\x18\x04 \x01(\t\x12\x12\n\ndataset_id\x18\x05 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x06 \x01(\t\x12\x0f\n\x07task_id\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fradlab/training/v1/events.proto\x12\x12radlab.training.v1\x1a)radlab/training/v1/training_service.proto\x1a\x1aradlab/type/v1/label.proto\"\x9a\x01\n\x0cModelTrained\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x04 \x01(\t\x12\x12\n\nmodel_kind\x18\x05 \x01(\t\x12+\n\x07metrics\x18\x06 \x03(\x0b\x32\x1a.radlab.training.v1.Metric\"e\n\rModelPromoted\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x19\n\x11previous_model_id\x18\x03 \x01(\t\x12\x13\n\x0bpromoted_by\x18\x04 \x01(\t\"v\n\x0bItemsRanked\x12\x12\n\nranking_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12-\n\x05items\x18\x04 \x03(\x0b\x32\x1e.radlab.training.v1.RankedItem\"Y\n\x0eTrainingFailed\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x8c\x03\n\x10PredictionsReady\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x11\n\tvolume_id\x18\x04 \x01(\t\x12\x12\n\ndataset_id\x18\x05 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x06 \x01(\t\x12\x0f\n\x07task_id\x18\x07 \x01(\t\x12$\n\x06labels\x18\x08 \x01(\x0b\x32\x14.radlab.type.v1.Mask\x12\x12\n\nconfidence\x18\t \x01(\x01\x12\'\n\x05\x62oxes\x18\n \x03(\x0b\x32\x18.radlab.type.v1.SliceBox\x12U\n\x11tag_probabilities\x18\x0b \x03(\x0b\x32:.radlab.training.v1.PredictionsReady.TagProbabilitiesEntry\x1a\x37\n\x15TagProbabilitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xa9\x01\n\x10PredictionFailed\x12\x15\n\rprediction_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\x12\x11\n\tvolume_id\x18\x04 \x01(\t\x12\x12\n\ndataset_id\x18\x05 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x06 \x01(\t\x12\x0f\n\x07task_id\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'radlab.training.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_PREDICTIONSREADY_TAGPROBABILITIESENTRY']._loaded_options = None
+  _globals['_PREDICTIONSREADY_TAGPROBABILITIESENTRY']._serialized_options = b'8\001'
   _globals['_MODELTRAINED']._serialized_start=127
   _globals['_MODELTRAINED']._serialized_end=281
   _globals['_MODELPROMOTED']._serialized_start=283
@@ -42,7 +44,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRAININGFAILED']._serialized_start=506
   _globals['_TRAININGFAILED']._serialized_end=595
   _globals['_PREDICTIONSREADY']._serialized_start=598
-  _globals['_PREDICTIONSREADY']._serialized_end=809
-  _globals['_PREDICTIONFAILED']._serialized_start=812
-  _globals['_PREDICTIONFAILED']._serialized_end=981
+  _globals['_PREDICTIONSREADY']._serialized_end=994
+  _globals['_PREDICTIONSREADY_TAGPROBABILITIESENTRY']._serialized_start=939
+  _globals['_PREDICTIONSREADY_TAGPROBABILITIESENTRY']._serialized_end=994
+  _globals['_PREDICTIONFAILED']._serialized_start=997
+  _globals['_PREDICTIONFAILED']._serialized_end=1166
 # @@protoc_insertion_point(module_scope)

@@ -61,7 +61,14 @@ class TrainingFailed(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PredictionsReady(_message.Message):
-    __slots__ = ("prediction_id", "item_id", "model_id", "volume_id", "dataset_id", "workflow_id", "task_id", "labels", "confidence")
+    __slots__ = ("prediction_id", "item_id", "model_id", "volume_id", "dataset_id", "workflow_id", "task_id", "labels", "confidence", "boxes", "tag_probabilities")
+    class TagProbabilitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +78,8 @@ class PredictionsReady(_message.Message):
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    BOXES_FIELD_NUMBER: _ClassVar[int]
+    TAG_PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     prediction_id: str
     item_id: str
     model_id: str
@@ -80,7 +89,9 @@ class PredictionsReady(_message.Message):
     task_id: str
     labels: _label_pb2.Mask
     confidence: float
-    def __init__(self, prediction_id: _Optional[str] = ..., item_id: _Optional[str] = ..., model_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., task_id: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., confidence: _Optional[float] = ...) -> None: ...
+    boxes: _containers.RepeatedCompositeFieldContainer[_label_pb2.SliceBox]
+    tag_probabilities: _containers.ScalarMap[str, float]
+    def __init__(self, prediction_id: _Optional[str] = ..., item_id: _Optional[str] = ..., model_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., task_id: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., confidence: _Optional[float] = ..., boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ..., tag_probabilities: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class PredictionFailed(_message.Message):
     __slots__ = ("prediction_id", "item_id", "model_id", "volume_id", "dataset_id", "workflow_id", "task_id", "reason")

@@ -25,6 +25,7 @@ class ModelFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MODEL_FORMAT_MONAI_BUNDLE: _ClassVar[ModelFormat]
     MODEL_FORMAT_TORCHSCRIPT: _ClassVar[ModelFormat]
     MODEL_FORMAT_ONNX: _ClassVar[ModelFormat]
+    MODEL_FORMAT_TORCH_STATE: _ClassVar[ModelFormat]
 MODEL_SOURCE_UNSPECIFIED: ModelSource
 MODEL_SOURCE_TRAINED: ModelSource
 MODEL_SOURCE_REGISTERED: ModelSource
@@ -32,6 +33,7 @@ MODEL_FORMAT_UNSPECIFIED: ModelFormat
 MODEL_FORMAT_MONAI_BUNDLE: ModelFormat
 MODEL_FORMAT_TORCHSCRIPT: ModelFormat
 MODEL_FORMAT_ONNX: ModelFormat
+MODEL_FORMAT_TORCH_STATE: ModelFormat
 
 class Metric(_message.Message):
     __slots__ = ("name", "label_value", "value")
@@ -301,7 +303,14 @@ class PromoteModelResponse(_message.Message):
     def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ...) -> None: ...
 
 class Prediction(_message.Message):
-    __slots__ = ("prediction_id", "job", "model_id", "item_id", "volume_id", "labels", "requester", "create_time")
+    __slots__ = ("prediction_id", "job", "model_id", "item_id", "volume_id", "labels", "requester", "create_time", "boxes", "tag_probabilities")
+    class TagProbabilitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     PREDICTION_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -310,6 +319,8 @@ class Prediction(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     REQUESTER_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BOXES_FIELD_NUMBER: _ClassVar[int]
+    TAG_PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     prediction_id: str
     job: _job_pb2.Job
     model_id: str
@@ -318,7 +329,9 @@ class Prediction(_message.Message):
     labels: _label_pb2.Mask
     requester: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, prediction_id: _Optional[str] = ..., job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., model_id: _Optional[str] = ..., item_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., requester: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    boxes: _containers.RepeatedCompositeFieldContainer[_label_pb2.SliceBox]
+    tag_probabilities: _containers.ScalarMap[str, float]
+    def __init__(self, prediction_id: _Optional[str] = ..., job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., model_id: _Optional[str] = ..., item_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., requester: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ..., tag_probabilities: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class StartPredictionRequest(_message.Message):
     __slots__ = ("model_id", "item_id", "volume_id")

@@ -32,26 +32,30 @@ def on_consensus(ports, consumer: str, event: Event) -> None:
     reached = isinstance(outcome, workflow_events.ConsensusReached)
     _annotate(ports, consumer, event, outcome.item_id, outcome.consensus_labels, author=CONSENSUS_AUTHOR, model_id="",
               origin=Origin(IMPORTED, f"consensus {outcome.consensus_result_id}"), submit=reached,
-              action="annotation.consensus_merged", shapes=_box_shapes(outcome.consensus_boxes))
+              action="annotation.consensus_merged", shapes=_box_shapes(outcome.consensus_boxes, CONSENSUS_AUTHOR))
 
 
-def _box_shapes(boxes: Iterable[label_pb2.SliceBox]) -> dict[str, dict]:
-    """Fused boxes as the manifest stores shapes, by new shape ids (unmeasured: the fusion's confidence is in the
-    consensus result)."""
+def _box_shapes(boxes: Iterable[label_pb2.SliceBox], author: str) -> dict[str, dict]:
+    """Boxes (fused, or a detector's) as the manifest stores shapes, by new shape ids (unmeasured: their confidence is
+    in the consensus result or the prediction)."""
     shapes = {}
-    for fused in boxes:
-        shape = pb.Shape(shape_id=str(uuid.uuid4()), label_value=fused.label_value, plane=fused.plane,
-                         slice_index=fused.slice_index, box=pb.Box(x0=fused.x0, y0=fused.y0, x1=fused.x1, y1=fused.y1),
-                         author=CONSENSUS_AUTHOR)
+    for found in boxes:
+        shape = pb.Shape(shape_id=str(uuid.uuid4()), label_value=found.label_value, plane=found.plane,
+                         slice_index=found.slice_index, box=pb.Box(x0=found.x0, y0=found.y0, x1=found.x1, y1=found.y1),
+                         author=author)
         shapes[shape.shape_id] = json_format.MessageToDict(shape, preserving_proto_field_name=True)
     return shapes
 
 
 def on_predictions_ready(ports, consumer: str, event: Event) -> None:
-    """A model's labels for an item: an annotation by that model, every slice PREDICTED (source: the model)."""
+    """A model's labels for an item: an annotation by that model, every slice PREDICTED (source: the model), its
+    boxes when a detector's. (A classifier's tag probabilities stay with the prediction.)"""
     ready: training_events.PredictionsReady = event.message
+    if not ready.labels.key and not ready.boxes:
+        return
     _annotate(ports, consumer, event, ready.item_id, ready.labels, author=ready.model_id, model_id=ready.model_id,
-              origin=Origin(PREDICTED, ready.model_id), submit=False, action="annotation.predicted")
+              origin=Origin(PREDICTED, ready.model_id), submit=False, action="annotation.predicted",
+              shapes=_box_shapes(ready.boxes, ready.model_id))
 
 
 def _annotate(ports, consumer: str, event: Event, item_id: str, labels: label_pb2.Mask, *, author: str, model_id: str,
@@ -64,11 +68,13 @@ def _annotate(ports, consumer: str, event: Event, item_id: str, labels: label_pb
         item = conn.execute(sa.select(store.items).where(store.items.c.item_id == item_id)).first()
     if item is None:
         return  # labels for a bare volume, no item of annotation's
-    array = ports.volumes.read(labels.bucket, labels.key).array
-    prefix = slice_prefix(item.tenant, item.item_id)
-    slices = [(int(value), int(k)) for value in np.unique(array) if value
-              for k in np.flatnonzero((array == value).reshape(array.shape[0], -1).any(axis=1))]
-    contents = put_slices(ports.objects, prefix, [array[k] == value for value, k in slices])
+    slices, contents = [], []
+    if labels.key:  # a detector's prediction holds boxes only
+        array = ports.volumes.read(labels.bucket, labels.key).array
+        slices = [(int(value), int(k)) for value in np.unique(array) if value
+                  for k in np.flatnonzero((array == value).reshape(array.shape[0], -1).any(axis=1))]
+        contents = put_slices(ports.objects, slice_prefix(item.tenant, item.item_id),
+                              [array[k] == value for value, k in slices])
     plane = stored_plane(grid(item)[1])
     manifest = Manifest(dict(zip(slices, contents)), {(plane, k, value): origin for value, k in slices}, shapes or {})
 

@@ -30,17 +30,17 @@ from torchvision.models.detection.retinanet import RetinaNetHead
 from torchvision.ops import box_iou
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
-from services.training.domain.segmentation import (StopReason, _cpu_state, _eta, _rng_fork, _threads, _unwrapped,
-                                                   prepare)
-from services.training.domain.settings import CT_WINDOW, Preprocessing
-from services.training.domain.settings import Settings as SegmentationSettings
+from services.training.domain.loop import cpu_state, eta, rng_fork, torch_threads, unwrapped
+from services.training.domain.segmentation import StopReason, prepare
+from services.training.domain.settings import DETECTION_KINDS as KINDS
+from services.training.domain.settings import DETECTION_ROI as DEFAULT_ROI
+from services.training.domain.settings import Preprocessing
+from services.training.domain.settings import DetectionSettings as Settings
 
 # RetinaNet only: on two CPU cores a from-scratch Faster R-CNN step (region sampling, RoIAlign, the region head) is
 # four to five times slower than a RetinaNet step of the same trunk and pyramid.
-KINDS = ("torchvision.retinanet",)
 # Slices are scaled to fit this [rows, columns] box before the network (keeping their aspect): a 512² CT slice at
 # 0.7 mm halved keeps a kidney about 70 pixels across; thick-slice or small scans do with less (tests use 128).
-DEFAULT_ROI = (256, 256)
 # Anchor sides in pixels of the scaled slice, one per pyramid level: organs on a slice are 10–200 pixels.
 ANCHOR_SIDES = ((16,), (32,), (64,), (128,), (256,))
 ANCHOR_RATIOS = (0.5, 1.0, 2.0)
@@ -119,53 +119,6 @@ class Example:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """How a run trains; every field can be overridden by a hyperparameter of the same name (see
-    `from_hyperparameters`). An epoch is `steps_per_epoch` batches of `batch_size` trusted slices; `patience`
-    epochs without a better validation mean average precision stop the run (0: never); `threads` 0 leaves torch's
-    count; `time_budget_s` 0 is no cap; `roi` is the [rows, columns] box slices are scaled to fit."""
-
-    kind: str = "torchvision.retinanet"
-    max_epochs: int = 30
-    steps_per_epoch: int = 10
-    batch_size: int = 8
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    seed: int = 0
-    patience: int = 10
-    threads: int = 0
-    time_budget_s: float = 0.0
-    augment: bool = True
-    modality: str = "CT"
-    window: tuple[float, float] = CT_WINDOW
-    roi: tuple[int, ...] = DEFAULT_ROI
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind {self.kind!r} is not a detection model kind; choose one of {', '.join(KINDS)}")
-        for name, low in (("max_epochs", 1), ("steps_per_epoch", 1), ("batch_size", 1), ("patience", 0),
-                          ("threads", 0), ("time_budget_s", 0), ("weight_decay", 0)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be ≥ {low}; got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0; got {self.learning_rate}")
-        _ = self.preprocessing  # building it refuses a bad roi or window
-
-    @property
-    def preprocessing(self) -> Preprocessing:
-        """The pre-processing a model trained with these settings is stored with (its roi: the box slices are
-        scaled to fit)."""
-        return Preprocessing(dims=2, modality=self.modality, window=self.window, roi=self.roi)
-
-    @classmethod
-    def from_hyperparameters(cls, values: Mapping[str, str]) -> Settings:
-        """Settings from a user's overrides as text ({"learning_rate": "1e-3", "roi": "256,256"}); an unknown key or
-        a value that does not parse or is out of range raises ValueError naming it."""
-        # segmentation's parser, run on this class's fields (it reads them from `cls`)
-        return SegmentationSettings.from_hyperparameters.__func__(cls, values)
-
-
-@dataclass(frozen=True)
 class EpochReport:
     """One finished epoch (1-based): mean training loss, validation average precision at IoU 0.5 per label value
     (empty without validation), its seconds, the estimated seconds left, and the checkpoint `fit(resume=…)`
@@ -212,7 +165,7 @@ def untrained(kind: str, label_count: int, roi: Sequence[int] = DEFAULT_ROI, see
         raise ValueError(f"kind {kind!r} is not a detection model kind; choose one of {', '.join(KINDS)}")
     sizes = {"min_size": min(roi), "max_size": max(roi), "image_mean": list(IMAGE_MEAN), "image_std": list(IMAGE_STD)}
     anchors = AnchorGenerator(ANCHOR_SIDES, (ANCHOR_RATIOS,) * len(ANCHOR_SIDES))
-    with _rng_fork(seed):
+    with rng_fork(seed):
         trunk = resnet18(weights=None, norm_layer=torch.nn.BatchNorm2d)
         # pyramid P3..P7 (strides 8..128), group-normed heads as torchvision's RetinaNet v2
         backbone = BackboneWithFPN(trunk, {f"layer{n}": str(n - 2) for n in (2, 3, 4)}, [128, 256, 512],
@@ -399,7 +352,7 @@ def fit(train: list[Example], validation: list[Example], label_values: list[int]
     """
     values = _check(train, validation, label_values)
     preprocessing = settings.preprocessing
-    with _threads(settings.threads):
+    with torch_threads(settings.threads):
         slices = Slices(train, preprocessing, values)
         network = untrained(settings.kind, len(values), preprocessing.roi, settings.seed)
         rng, progress, saved = np.random.default_rng(settings.seed), _Progress(), None
@@ -436,13 +389,13 @@ def _epochs(model: torch.nn.Module, optimizer: torch.optim.Optimizer, slices: Sl
         scores = validation_average_precision(model.eval(), validation, settings.preprocessing, values) \
             if validation else {}
         model.train()
-        _keep_best(progress, _unwrapped(model), scores, epoch)
+        _keep_best(progress, unwrapped(model), scores, epoch)
         seconds = time.perf_counter() - epoch_started
         elapsed = time.perf_counter() - started
         per_epoch = elapsed / (epoch - first + 1)
         if on_epoch is not None:
             report = EpochReport(epoch, settings.max_epochs, float(np.mean(losses)), scores, seconds,
-                                 _eta(settings, epoch, per_epoch, elapsed),
+                                 eta(settings, epoch, per_epoch, elapsed),
                                  _checkpoint(model, optimizer, progress, rng, settings, values))
             if on_epoch(report) is False:
                 reason = StopReason.CANCELLED
@@ -454,7 +407,7 @@ def _epochs(model: torch.nn.Module, optimizer: torch.optim.Optimizer, slices: Sl
             reason = StopReason.TIME_BUDGET
             break
     return Trained(kind=settings.kind, label_values=values, preprocessing=settings.preprocessing,
-                   state=progress.best_state or _cpu_state(_unwrapped(model)),
+                   state=progress.best_state or cpu_state(unwrapped(model)),
                    average_precision=progress.best_scores or {}, epochs=progress.epoch,
                    best_epoch=progress.best_epoch, stop_reason=reason)
 
@@ -465,7 +418,7 @@ def _keep_best(progress: _Progress, network: torch.nn.Module, scores: dict[int, 
     progress.epoch = epoch
     mean = float(np.mean(list(scores.values()))) if scores else 0.0
     if not scores or mean > progress.best_mean:
-        progress.best_state, progress.best_mean, progress.best_scores = _cpu_state(network), mean, dict(scores)
+        progress.best_state, progress.best_mean, progress.best_scores = cpu_state(network), mean, dict(scores)
         progress.best_epoch, progress.stale = epoch, 0
     else:
         progress.stale += 1
@@ -476,7 +429,7 @@ def _checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer, progre
     """Everything `fit(resume=…)` needs, as bytes: network, optimizer, progress and the random generator's state."""
     buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, "kind": settings.kind, "label_values": list(values),
-                "roi": list(settings.roi), "model": _cpu_state(_unwrapped(model)),
+                "roi": list(settings.roi), "model": cpu_state(unwrapped(model)),
                 "optimizer": optimizer.state_dict(), "progress": vars(progress), "rng": rng.bit_generator.state},
                buffer)
     return buffer.getvalue()

@@ -13,7 +13,7 @@ import enum
 import io
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,7 @@ from monai.inferers import sliding_window_inference
 from monai.losses import DiceCELoss
 from monai.networks.nets import UNet
 
+from services.training.domain.loop import cpu_state, eta, rng_fork, torch_threads, unwrapped
 from services.training.domain.settings import ARCHITECTURES, KINDS, Preprocessing, Settings
 from shared import agreement
 
@@ -116,17 +117,10 @@ def untrained(kind: str, label_count: int, seed: int = 0) -> torch.nn.Module:
     """A freshly initialised network of `kind` for background plus `label_count` labels (eval mode, CPU); seeded,
     so it is also the reproducible baseline a trained model is compared with."""
     channels, strides = ARCHITECTURES[KINDS[kind]]
-    with _rng_fork(seed):
+    with rng_fork(seed):
         network = UNet(spatial_dims=KINDS[kind], in_channels=1, out_channels=label_count + 1, channels=channels,
                        strides=strides, num_res_units=2)
     return network.eval()
-
-
-@contextlib.contextmanager
-def _rng_fork(seed: int) -> Iterator[None]:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 def probabilities(model: SegmentationModel, image: np.ndarray, preprocessing: Preprocessing,
@@ -319,7 +313,7 @@ def fit(train: list[Example], validation: list[Example], label_values: list[int]
     """
     values = _check(train, validation, label_values, settings)
     preprocessing = settings.preprocessing
-    with _threads(settings.threads):
+    with torch_threads(settings.threads):
         patches = Patches([prepare(e.image, preprocessing) for e in train],
                           [_channels(e.labels, values) for e in train], [e.trusted() for e in train],
                           preprocessing.roi, settings.foreground_fraction)
@@ -351,13 +345,13 @@ def _epochs(model: torch.nn.Module, optimizer: torch.optim.Optimizer, patches: P
         loss = _train_epoch(model, optimizer, loss_function, patches, settings, rng, device)
         dice = validation_dice(model.eval(), validation, settings.preprocessing, values) if validation else {}
         model.train()
-        _keep_best(progress, _unwrapped(model), dice, epoch)
+        _keep_best(progress, unwrapped(model), dice, epoch)
         seconds = time.perf_counter() - epoch_started
         elapsed = time.perf_counter() - started
         per_epoch = elapsed / (epoch - first + 1)
-        eta = _eta(settings, epoch, per_epoch, elapsed)
+        left = eta(settings, epoch, per_epoch, elapsed)
         if on_epoch is not None:
-            report = EpochReport(epoch, settings.max_epochs, loss, dice, seconds, eta,
+            report = EpochReport(epoch, settings.max_epochs, loss, dice, seconds, left,
                                  _checkpoint(model, optimizer, progress, rng, settings, values))
             if on_epoch(report) is False:
                 reason = StopReason.CANCELLED
@@ -369,7 +363,7 @@ def _epochs(model: torch.nn.Module, optimizer: torch.optim.Optimizer, patches: P
             reason = StopReason.TIME_BUDGET
             break
     return Trained(kind=settings.kind, label_values=values, preprocessing=settings.preprocessing,
-                   state=progress.best_state or _cpu_state(_unwrapped(model)), dice=progress.best_dice or {},
+                   state=progress.best_state or cpu_state(unwrapped(model)), dice=progress.best_dice or {},
                    epochs=progress.epoch, best_epoch=progress.best_epoch, stop_reason=reason)
 
 
@@ -397,16 +391,10 @@ def _keep_best(progress: _Progress, network: torch.nn.Module, dice: dict[int, fl
     progress.epoch = epoch
     mean = float(np.mean(list(dice.values()))) if dice else 0.0
     if not dice or mean > progress.best_mean:
-        progress.best_state, progress.best_mean, progress.best_dice = _cpu_state(network), mean, dict(dice)
+        progress.best_state, progress.best_mean, progress.best_dice = cpu_state(network), mean, dict(dice)
         progress.best_epoch, progress.stale = epoch, 0
     else:
         progress.stale += 1
-
-
-def _eta(settings: Settings, epoch: int, per_epoch: float, elapsed: float) -> float:
-    """Seconds left at this pace: the remaining epochs, or what is left of the time budget if that is sooner."""
-    left = (settings.max_epochs - epoch) * per_epoch
-    return min(left, max(settings.time_budget_s - elapsed, 0.0)) if settings.time_budget_s else left
 
 
 def _checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer, progress: _Progress,
@@ -414,7 +402,7 @@ def _checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer, progre
     """Everything `fit(resume=…)` needs, as bytes: network, optimizer, progress and the random generator's state."""
     buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, "kind": settings.kind, "label_values": list(values),
-                "model": _cpu_state(_unwrapped(model)), "optimizer": optimizer.state_dict(),
+                "model": cpu_state(unwrapped(model)), "optimizer": optimizer.state_dict(),
                 "progress": vars(progress), "rng": rng.bit_generator.state},
                buffer)
     return buffer.getvalue()
@@ -432,15 +420,6 @@ def _load_checkpoint(data: bytes, settings: Settings, values: tuple[int, ...]) -
         raise ValueError(f"the checkpoint is of a {saved['kind']} model for labels {saved['label_values']}; this "
                          f"run trains a {settings.kind} model for labels {list(values)}; resume with the same ones")
     return saved
-
-
-def _unwrapped(model: torch.nn.Module) -> torch.nn.Module:
-    """The network inside a DistributedDataParallel (or similar) wrapper."""
-    return getattr(model, "module", model)
-
-
-def _cpu_state(network: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {name: tensor.detach().cpu().clone() for name, tensor in network.state_dict().items()}
 
 
 def _channels(labels: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
@@ -469,15 +448,3 @@ def _check(train: list[Example], validation: list[Example], label_values: list[i
     if not any(np.isin(e.labels[e.trusted()], values).any() for e in train):
         raise ValueError(f"no trusted slice of the training examples holds any of the labels {list(values)}")
     return values
-
-
-@contextlib.contextmanager
-def _threads(count: int) -> Iterator[None]:
-    """torch's intra-op thread count set to `count` (0: unchanged) for the block."""
-    before = torch.get_num_threads()
-    if count:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -15,6 +15,11 @@ KINDS = {"monai.unet2d": 2, "monai.unet3d": 3}
 ARCHITECTURES = {2: ((16, 32, 64, 128, 256), (2, 2, 2, 2)), 3: ((16, 32, 64, 128), (2, 2, 2))}
 DEFAULT_ROI = {2: (128, 128), 3: (32, 96, 96)}
 LARGEST_ROI = {2: 160, 3: 96}
+# Detection and classification kinds, and the [rows, columns] their slices are scaled to by default.
+DETECTION_KINDS = ("torchvision.retinanet",)
+DETECTION_ROI = (256, 256)
+CLASSIFICATION_KINDS = ("monai.densenet2d",)
+CLASSIFICATION_ROI = (128, 128)
 # A soft-tissue CT window (HU): spleen, liver, kidneys and vessels stand apart; bone and air saturate.
 CT_WINDOW = (-160.0, 240.0)
 
@@ -66,8 +71,30 @@ def fitting_roi(shape: Sequence[int], dims: int) -> tuple[int, ...]:
     return tuple(min(LARGEST_ROI[dims], divisor * math.ceil(side / divisor)) for side in shape[-dims:])
 
 
+class FromHyperparameters:
+    """Settings dataclasses built from a user's overrides as text (a run's hyper-parameters), field by field."""
+
+    @classmethod
+    def from_hyperparameters(cls, values: Mapping[str, str]):
+        """Settings from a user's overrides as text ({"learning_rate": "1e-3", "roi": "160,160", "augment":
+        "false"}); an unknown key or a value that does not parse or is out of range raises ValueError naming it."""
+        defaults = {field.name: field.default for field in fields(cls)}
+        parsed = {}
+        for key, text in values.items():
+            if key not in defaults:
+                raise ValueError(f"unknown hyperparameter {key!r}; known: {', '.join(defaults)}")
+            try:
+                parsed[key] = _parse(text, defaults[key])
+            except ValueError:
+                raise ValueError(f"hyperparameter {key}={text!r} is not {_expected(defaults[key])}") from None
+        try:
+            return cls(**parsed)
+        except ValueError as error:
+            raise ValueError(f"hyperparameter {error}") from None
+
+
 @dataclass(frozen=True)
-class Settings:
+class Settings(FromHyperparameters):
     """How a run trains; every field can be overridden by a hyperparameter of the same name (see
     `from_hyperparameters`). An epoch is `steps_per_epoch` batches; `patience` epochs without a better validation
     mean Dice stop the run (0: never); `threads` 0 leaves torch's count; `time_budget_s` 0 is no cap; `roi` () is
@@ -108,24 +135,6 @@ class Settings:
         dims = KINDS[self.kind]
         return Preprocessing(dims=dims, modality=self.modality, window=self.window, roi=self.roi or DEFAULT_ROI[dims])
 
-    @classmethod
-    def from_hyperparameters(cls, values: Mapping[str, str]) -> Settings:
-        """Settings from a user's overrides as text ({"learning_rate": "1e-3", "roi": "160,160", "augment":
-        "false"}); an unknown key or a value that does not parse or is out of range raises ValueError naming it."""
-        defaults = {field.name: field.default for field in fields(cls)}
-        parsed = {}
-        for key, text in values.items():
-            if key not in defaults:
-                raise ValueError(f"unknown hyperparameter {key!r}; known: {', '.join(defaults)}")
-            try:
-                parsed[key] = _parse(text, defaults[key])
-            except ValueError:
-                raise ValueError(f"hyperparameter {key}={text!r} is not {_expected(defaults[key])}") from None
-        try:
-            return cls(**parsed)
-        except ValueError as error:
-            raise ValueError(f"hyperparameter {error}") from None
-
 
 def _parse(text: str, default: object) -> object:
     """`text` as the type of `default` (tuples: comma-separated numbers like the default's items)."""
@@ -146,3 +155,96 @@ def _expected(default: object) -> str:
     if isinstance(default, tuple):
         return "comma-separated numbers (e.g. 160,160)"
     return {int: "a whole number", float: "a number", str: "text"}[type(default)]
+
+
+@dataclass(frozen=True)
+class DetectionSettings(FromHyperparameters):
+    """How a run trains; every field can be overridden by a hyperparameter of the same name (see
+    `from_hyperparameters`). An epoch is `steps_per_epoch` batches of `batch_size` trusted slices; `patience`
+    epochs without a better validation mean average precision stop the run (0: never); `threads` 0 leaves torch's
+    count; `time_budget_s` 0 is no cap; `roi` is the [rows, columns] box slices are scaled to fit."""
+
+    kind: str = "torchvision.retinanet"
+    max_epochs: int = 30
+    steps_per_epoch: int = 10
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    patience: int = 10
+    threads: int = 0
+    time_budget_s: float = 0.0
+    augment: bool = True
+    modality: str = "CT"
+    window: tuple[float, float] = CT_WINDOW
+    roi: tuple[int, ...] = DETECTION_ROI
+
+    def __post_init__(self) -> None:
+        if self.kind not in DETECTION_KINDS:
+            raise ValueError(f"kind {self.kind!r} is not a detection model kind; choose one of {', '.join(DETECTION_KINDS)}")
+        for name, low in (("max_epochs", 1), ("steps_per_epoch", 1), ("batch_size", 1), ("patience", 0),
+                          ("threads", 0), ("time_budget_s", 0), ("weight_decay", 0)):
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be ≥ {low}; got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0; got {self.learning_rate}")
+        _ = self.preprocessing  # building it refuses a bad roi or window
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The pre-processing a model trained with these settings is stored with (its roi: the box slices are
+        scaled to fit)."""
+        return Preprocessing(dims=2, modality=self.modality, window=self.window, roi=self.roi)
+
+
+@dataclass(frozen=True)
+class ClassificationSettings(FromHyperparameters):
+    """How a run trains; every field can be overridden by a hyperparameter of the same name (see
+    `from_hyperparameters`). An epoch is `steps_per_epoch` batches of `batch_size` slices; `patience` epochs
+    without a better validation mean AUC stop the run (0: never); `threads` 0 leaves torch's count;
+    `time_budget_s` 0 is no cap; `roi` is the [rows, columns] every slice is scaled to."""
+
+    kind: str = "monai.densenet2d"
+    max_epochs: int = 30
+    steps_per_epoch: int = 10
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    patience: int = 10
+    threads: int = 0
+    time_budget_s: float = 0.0
+    augment: bool = True
+    modality: str = "CT"
+    window: tuple[float, float] = CT_WINDOW
+    roi: tuple[int, ...] = CLASSIFICATION_ROI
+
+    def __post_init__(self) -> None:
+        if self.kind not in CLASSIFICATION_KINDS:
+            raise ValueError(f"kind {self.kind!r} is not a classification model kind; choose one of "
+                             f"{', '.join(CLASSIFICATION_KINDS)}")
+        for name, low in (("max_epochs", 1), ("steps_per_epoch", 1), ("batch_size", 2), ("patience", 0),
+                          ("threads", 0), ("time_budget_s", 0), ("weight_decay", 0)):
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be ≥ {low}; got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0; got {self.learning_rate}")
+        _ = self.preprocessing  # building it refuses a bad roi or window
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """The pre-processing a model trained with these settings is stored with (its roi: the size slices are
+        scaled to)."""
+        return Preprocessing(dims=2, modality=self.modality, window=self.window, roi=self.roi)
+
+
+TASKS = {**{kind: "segmentation" for kind in KINDS}, **{kind: "detection" for kind in DETECTION_KINDS},
+         **{kind: "classification" for kind in CLASSIFICATION_KINDS}}
+_SETTINGS = {"segmentation": Settings, "detection": DetectionSettings, "classification": ClassificationSettings}
+
+
+def settings_for(kind: str, hyperparameters: Mapping[str, str]):
+    """The settings of a run of `kind` with a user's hyper-parameters (ValueError naming what is wrong)."""
+    if kind not in TASKS:
+        raise ValueError(f"model kind {kind!r} is not one training knows; choose one of {', '.join(TASKS)}")
+    return _SETTINGS[TASKS[kind]].from_hyperparameters({**hyperparameters, "kind": kind})

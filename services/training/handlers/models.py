@@ -24,7 +24,9 @@ from shared.jobs import FINISHED
 from shared.objectstore import MODELS_BUCKET, BucketNotFound, ObjectNotFound
 from shared.protos import timestamp
 
-FORMATS = {pb.MODEL_FORMAT_TORCHSCRIPT: "torchscript", pb.MODEL_FORMAT_ONNX: "onnx"}
+FORMATS = {pb.MODEL_FORMAT_TORCHSCRIPT: "torchscript", pb.MODEL_FORMAT_ONNX: "onnx", pb.MODEL_FORMAT_TORCH_STATE: "torch_state"}
+STORED_FORMATS = {name: value for value, name in FORMATS.items()}
+REGISTRABLE = (pb.MODEL_FORMAT_TORCHSCRIPT, pb.MODEL_FORMAT_ONNX)
 CODE_VERSION = "radlab-training/1"  # bumped when a change to the training code changes what a run produces
 
 
@@ -32,10 +34,11 @@ def register_trained(ports, run, result: dict, owner: str) -> None:
     """A finished run's model: its artifact stored, the model row and the run's end (SUCCEEDED) recorded with
     ModelTrained in one unit of work; nothing if the run was cancelled or taken over meanwhile."""
     model_id = str(uuid.uuid4())
-    key = f"{run.tenant}/{model_id}/model.torchscript"
+    key = f"{run.tenant}/{model_id}/model.{result['format']}"
     ports.objects.ensure_bucket(MODELS_BUCKET)
     ports.objects.put(MODELS_BUCKET, key, result["model"], content_type="application/octet-stream")
-    metrics = result["validation"] or metric_rows({int(value): score for value, score in result["dice"].items()})
+    metrics = result["validation"] or metric_rows(result["metric"], {int(v): score for v, score in result["scores"].items()})
+    fmt = STORED_FORMATS[result["format"]]
     now = time.time()
     with ports.db.unit_of_work() as uow:
         row = uow.execute(sa.select(store.runs).where(store.runs.c.run_id == run.run_id)).one()
@@ -44,7 +47,7 @@ def register_trained(ports, run, result: dict, owner: str) -> None:
         name = f"{run.model_kind} on {run.dataset_id}"
         uow.execute(store.models.insert().values(
             model_id=model_id, tenant=run.tenant, name=name, version=_next_version(uow, run.tenant, name),
-            model_kind=run.model_kind, source=pb.MODEL_SOURCE_TRAINED, format=pb.MODEL_FORMAT_TORCHSCRIPT,
+            model_kind=run.model_kind, source=pb.MODEL_SOURCE_TRAINED, format=fmt,
             run_id=run.run_id, dataset_id=run.dataset_id, modality=result["modality"],
             labels=json.dumps([{"value": value, "name": ""} for value in result["label_values"]]),
             metrics=json.dumps(metrics), preprocessing=json.dumps(result["preprocessing"]),
@@ -68,11 +71,12 @@ def register_trained(ports, run, result: dict, owner: str) -> None:
                  subject=run.run_id, tenant=run.tenant)
 
 
-def metric_rows(dice: dict[int, float], loss: float | None = None) -> list[dict]:
-    """Metrics as stored: Dice per label value, their mean (label 0), and the training loss when given."""
-    rows = [{"name": "dice", "label_value": value, "value": score} for value, score in sorted(dice.items())]
-    if dice:
-        rows.append({"name": "dice", "label_value": 0, "value": sum(dice.values()) / len(dice)})
+def metric_rows(name: str, scores: dict[int, float], loss: float | None = None) -> list[dict]:
+    """Metrics as stored: a score (Dice, average precision, AUC) per label value, their mean (label 0), and the training
+    loss when given."""
+    rows = [{"name": name, "label_value": value, "value": score} for value, score in sorted(scores.items())]
+    if scores:
+        rows.append({"name": name, "label_value": 0, "value": sum(scores.values()) / len(scores)})
     if loss is not None:
         rows.append({"name": "loss", "label_value": 0, "value": loss})
     return rows
@@ -83,7 +87,7 @@ def register_model(ports, caller: Principal, request: pb.RegisterModelRequest) -
     batch shaped as its pre-processing declares and gave one output per label plus background."""
     if not request.name:
         raise InvalidArgument("name is required")
-    fmt = FORMATS.get(request.format)
+    fmt = FORMATS.get(request.format) if request.format in REGISTRABLE else None
     if fmt is None:
         raise InvalidArgument(f"format must be MODEL_FORMAT_TORCHSCRIPT or MODEL_FORMAT_ONNX; got "
                               f"{pb.ModelFormat.Name(request.format)}")

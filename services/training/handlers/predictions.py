@@ -22,6 +22,7 @@ from services.training import store
 from services.training.handlers.models import FORMATS, model_row
 from services.training.runner import PREDICTION_CPUS, predict_volume
 from shared.auth import Principal
+from shared import slice_masks
 from shared.compute import ComputeError
 from shared.db import UnitOfWork
 from shared.errors import InvalidArgument, NotFound
@@ -117,8 +118,8 @@ def run_prediction(ports, prediction_id: str, *, owner: str) -> None:
     key = f"predictions/{row.tenant}/{row.item_id or row.volume_id}/{prediction_id}"
     label_values = [label["value"] for label in json.loads(model.labels)]
     try:
-        confidence = ports.compute().submit(
-            predict_volume, ports.store_url, (model.bucket, model.object_key, FORMATS[model.format]),
+        found = ports.compute().submit(
+            predict_volume, ports.store_url, (model.bucket, model.object_key, FORMATS[model.format]), model.model_kind,
             json.loads(model.preprocessing), label_values, row.volume_id, key,
             {"item_id": row.item_id, "model_id": row.model_id, "prediction_id": prediction_id},
             num_cpus=PREDICTION_CPUS,
@@ -126,14 +127,21 @@ def run_prediction(ports, prediction_id: str, *, owner: str) -> None:
     except ComputeError as error:
         _end(ports, prediction_id, owner, error=f"the model could not run on volume {row.volume_id}: {error}")
         return
-    labels = label_pb2.Mask(bucket=LABELS_BUCKET, key=key, format=geometry_pb2.VOLUME_FORMAT_ZARR,
-                            dtype=geometry_pb2.DATA_TYPE_UINT16, label_values=label_values, volume_id=row.volume_id)
-    _end(ports, prediction_id, owner, labels=labels, confidence=confidence)
+    labels = label_pb2.Mask()
+    if found["labels_key"]:
+        labels = label_pb2.Mask(bucket=LABELS_BUCKET, key=found["labels_key"], format=geometry_pb2.VOLUME_FORMAT_ZARR,
+                                dtype=geometry_pb2.DATA_TYPE_UINT16, label_values=label_values, volume_id=row.volume_id)
+    plane = slice_masks.PLANE_ENUMS.get(found.get("plane", ""), 0)
+    boxes = [label_pb2.SliceBox(plane=plane, slice_index=k, label_value=label, x0=x0, y0=y0, x1=x1, y1=y1, score=score)
+             for k, label, x0, y0, x1, y1, score in found.get("boxes", ())]
+    _end(ports, prediction_id, owner, labels=labels, confidence=found["confidence"], boxes=boxes,
+         tags=found.get("tags", {}))
 
 
 def _end(ports, prediction_id: str, owner: str, *, error: str = "", labels: label_pb2.Mask | None = None,
-         confidence: float = 0.0) -> None:
-    """SUCCEEDED with PredictionsReady (labels given) or FAILED with PredictionFailed, while `owner` holds it."""
+         confidence: float = 0.0, boxes: list[label_pb2.SliceBox] = (), tags: dict[str, float] | None = None) -> None:
+    """SUCCEEDED with PredictionsReady (labels given: a label array, boxes or tag probabilities) or FAILED with
+    PredictionFailed, while `owner` holds it."""
     now = time.time()
     with ports.db.unit_of_work() as uow:
         row = _row(uow, prediction_id)
@@ -146,9 +154,10 @@ def _end(ports, prediction_id: str, owner: str, *, error: str = "", labels: labe
             values |= dict(state=job_pb2.JOB_STATE_FAILED, message="failed", error=error)
             message = events_pb2.PredictionFailed(**facts, reason=error)
         else:
+            message = events_pb2.PredictionsReady(**facts, labels=labels, confidence=confidence, boxes=boxes,
+                                                  tag_probabilities=tags or {})
             values |= dict(state=job_pb2.JOB_STATE_SUCCEEDED, message=f"predicted; confidence {confidence:.3f}",
-                           result=labels.SerializeToString(), confidence=confidence)
-            message = events_pb2.PredictionsReady(**facts, labels=labels, confidence=confidence)
+                           result=message.SerializeToString(), confidence=confidence)
         uow.execute(store.predictions.update().where(store.predictions.c.prediction_id == prediction_id).values(**values))
         uow.emit(message, subject=row.item_id or row.volume_id, tenant=row.tenant)
 
@@ -178,6 +187,9 @@ def _prediction(row) -> pb.Prediction:
         model_id=row.model_id, item_id=row.item_id, volume_id=row.volume_id, requester=row.requester,
         create_time=timestamp(row.created_at),
     )
-    if row.result:
-        prediction.labels.CopyFrom(label_pb2.Mask.FromString(row.result))
+    if row.result:  # the PredictionsReady it announced
+        ready = events_pb2.PredictionsReady.FromString(row.result)
+        prediction.labels.CopyFrom(ready.labels)
+        prediction.boxes.extend(ready.boxes)
+        prediction.tag_probabilities.update(ready.tag_probabilities)
     return prediction

@@ -16,6 +16,7 @@ from radlab.training.v1 import events_pb2
 from radlab.training.v1 import training_service_pb2 as pb
 from radlab.type.v1 import job_pb2
 from services.training import store
+from services.training.domain.settings import TASKS
 from services.training.handlers.models import FORMATS, model_row
 from services.training.runner import PREDICTION_CPUS, rank_volume
 from shared.auth import Principal
@@ -37,7 +38,9 @@ def start_ranking(ports, caller: Principal, request: pb.StartRankingRequest) -> 
         if not model_id:
             raise FailedPrecondition(f"dataset {shown(request.dataset_id)} has no promoted model; name model_id or "
                                      "promote one (radlab models promote)")
-        model_row(uow, caller.tenant, model_id)
+        if TASKS.get(model_row(uow, caller.tenant, model_id).model_kind, "segmentation") != "segmentation":
+            raise FailedPrecondition(f"model {shown(model_id)} is not a segmentation model; ranking measures the "
+                                     "uncertainty of a segmentation's voxels")
         items = store.items
         unlabelled = uow.execute(sa.select(items.c.item_id, items.c.volume_id).where(
             items.c.tenant == caller.tenant, items.c.dataset_id == request.dataset_id, items.c.labels_key == "",

@@ -23,7 +23,7 @@ from services.training import store
 from services.training.domain import settings
 from services.training.domain.split import DEFAULT_VALIDATION_FRACTION
 from services.training.handlers.models import metric_rows, register_trained
-from services.training.runner import RunSpec, train_segmentation
+from services.training.runner import RunSpec, train
 from shared import paging
 from shared.auth import Principal
 from shared.compute import ComputeError
@@ -167,7 +167,7 @@ def run_training(ports, run_id: str, *, owner: str) -> None:
     started = time.monotonic()
     try:
         workers = max(1, gpus)
-        result = compute.train(train_segmentation, {"spec": spec}, workers=workers,
+        result = compute.train(train, {"spec": spec}, workers=workers,
                                cpus_per_worker=max(1.0, (cpus - 0.5) / workers), gpus_per_worker=1 if gpus else 0,
                                on_report=partial(_on_epoch, ports, progress, run_id, note))
     except ComputeError as error:
@@ -198,12 +198,12 @@ def _on_epoch(ports, progress: JobProgress, run_id: str, note: str, report: dict
     with ports.db.read() as conn:
         if _row(conn, run_id).state == job_pb2.JOB_STATE_CANCELLED:
             return False
-    dice = {int(value): score for value, score in report["dice"].items()}
-    shown_dice = ", ".join(f"{value}: {score:.3f}" for value, score in sorted(dice.items()))
+    scores = {int(value): score for value, score in report["scores"].items()}
+    shown_scores = ", ".join(f"{value}: {score:.3f}" for value, score in sorted(scores.items()))
     message = (f"epoch {report['epoch']} of {report['max_epochs']}: loss {report['loss']:.4f}"
-               + (f", validation Dice {shown_dice}" if dice else "") + f", about {report['eta_s']:.0f} s left"
-               + (f" ({note})" if note else ""))
-    metrics = metric_rows(dice, report["loss"])
+               + (f", validation {report['metric'].replace('_', ' ')} {shown_scores}" if scores else "")
+               + f", about {report['eta_s']:.0f} s left" + (f" ({note})" if note else ""))
+    metrics = metric_rows(report["metric"], scores, report["loss"])
     return progress.report(report["epoch"] / report["max_epochs"] * 0.95, message, metrics=json.dumps(metrics))
 
 
@@ -276,9 +276,6 @@ def _insert_run(uow: UnitOfWork, tenant: str, dataset_id: str, workflow_id: str,
 def _checked(model_kind: str, base_model_id: str, label_values: list[int], examples: list[dict],
              config: pb.TrainingConfig) -> list[int]:
     """The run's label values, once its kind, settings and labels are known to be usable."""
-    if model_kind not in settings.KINDS:
-        raise InvalidArgument(f"model_kind {model_kind!r} is not one training knows; choose one of "
-                              f"{', '.join(settings.KINDS)}")
     if base_model_id:
         raise InvalidArgument("fine-tuning from a base model is not supported yet; leave base_model_id empty")
     if not 0 <= config.validation_fraction < 1:
@@ -286,7 +283,7 @@ def _checked(model_kind: str, base_model_id: str, label_values: list[int], examp
     if config.gpu_count and config.gpu_count < 0:
         raise InvalidArgument(f"gpu_count must not be negative; got {config.gpu_count}")
     try:
-        settings.Settings.from_hyperparameters({"kind": model_kind, **_hyperparameters(config)})
+        settings.settings_for(model_kind, _hyperparameters(config))
     except ValueError as error:
         raise InvalidArgument(str(error)) from None
     present = sorted({value for e in examples for value in e.get("label_values", ())})
