@@ -24,7 +24,8 @@ def bootstrap(adapters: Adapters) -> Service:
 
     metrics.METRICS.databases.add(service.database)
 
-    def stop() -> None:  # before the database closes: jobs end, claims stop, scrapes leave it
+    def stop() -> None:  # before the database closes: runs stop at their next epoch, jobs end, claims stop, scrapes leave it
+        service.ports.stopping.set()
         metrics.METRICS.databases.discard(service.database)
         for worker in (service.ports.runs, service.ports.predictions, service.ports.rankings):
             worker.shutdown()

@@ -3,9 +3,9 @@ worker and continues from its last checkpoint, not from scratch; TrainingRequest
 delivered, and one that cannot run ends FAILED with TrainingFailed saying why; detection and classification runs
 register models whose predictions are announced as boxes and tag probabilities.
 
-The stop is played in process: the first worker's run ends its loop after epoch 2 as a killed process would leave it
-(RUNNING, its checkpoint stored, its claim no longer renewed); the SIGKILL itself is tested on the shared job worker
-(test_interpolation_service) and does not differ here.
+The stop is played in process: the first process is told to stop during epoch 2, so its run ends there as a stopped
+(or killed) process leaves it: RUNNING, its checkpoint stored, its claim no longer renewed. A SIGKILL's take-over is
+tested on the shared job worker (test_interpolation_service) and does not differ here.
 """
 
 from __future__ import annotations
@@ -99,8 +99,9 @@ def test_a_stopped_run_is_taken_over_and_continues_from_its_checkpoint(service, 
 
     def on_epoch(ports_, progress, run_id, note, report):
         epochs.append(report["epoch"])
-        going_on = reported(ports_, progress, run_id, note, report)
-        return going_on and not (first_life and report["epoch"] == 2)  # the first process "dies" after epoch 2
+        if first_life and report["epoch"] == 2:
+            ports_.stopping.set()  # the first process is told to stop (SIGTERM) during epoch 2
+        return reported(ports_, progress, run_id, note, report)
 
     monkeypatch.setattr(runs, "_on_epoch", on_epoch)
     started = runs.start_training_run(ports, MANAGER, pb.StartTrainingRunRequest(
@@ -111,6 +112,7 @@ def test_a_stopped_run_is_taken_over_and_continues_from_its_checkpoint(service, 
     assert left.state == job_pb2.JOB_STATE_RUNNING and ports.objects.exists(MODELS_BUCKET, f"checkpoints/{TENANT}/{started.run_id}")
 
     first_life = False
+    ports.stopping.clear()
     clock.advance(jobs.CLAIM_S + 1)
     successor, _, _ = handlers.job_workers(ports.db, clock=clock)
     taken = successor.take_over_abandoned()

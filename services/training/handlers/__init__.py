@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -36,6 +37,9 @@ class Ports:
     runs: JobWorker
     predictions: JobWorker
     rankings: JobWorker
+    # Set when the process stops: a running run ends at its next epoch, still RUNNING, for the next process to take
+    # over from its checkpoint (instead of holding the stop up for the rest of its training).
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 def job_workers(db: Database, **options) -> tuple[JobWorker, JobWorker, JobWorker]:

@@ -194,7 +194,10 @@ def gpu_plan(config: pb.TrainingConfig, available: int) -> tuple[int | None, str
 
 
 def _on_epoch(ports, progress: JobProgress, run_id: str, note: str, report: dict) -> bool:
-    """An epoch's report into the run row; False (stop) once the run was cancelled or its claim lost."""
+    """An epoch's report into the run row; False (stop) once the run was cancelled or its claim lost, or this process is
+    stopping (the run stays RUNNING: another process continues it from this epoch's checkpoint)."""
+    if ports.stopping.is_set():
+        return False
     with ports.db.read() as conn:
         if _row(conn, run_id).state == job_pb2.JOB_STATE_CANCELLED:
             return False
