@@ -68,8 +68,9 @@ def _workflows_stats(args: argparse.Namespace) -> int:
         print(f"{stage.stage_id:14} {stage.items:6} {stage.passed:7} {stage.rejected:9} {stage.disputed:9} {stage.mean_seconds:9.1f}")
     print(f"completed: {found.items_completed} ({found.items_completed_last_hour} in the last hour)")
     for reader in readers:
+        shapes = f", shape IoU {reader.mean_shape_iou:.3f} on {reader.shape_items}" if reader.shape_items else ""
         print(f"reader {reader.reader}: {reader.items} item(s), mean Dice {reader.mean_dice:.3f}, "
-              f"surface Dice {reader.mean_surface_dice:.3f}")
+              f"surface Dice {reader.mean_surface_dice:.3f}{shapes}")
     return 0
 
 

@@ -136,6 +136,8 @@ reader_scores = sa.Table(
     sa.Column("dataset_id", sa.String(36), nullable=False),
     sa.Column("dice", sa.Float, nullable=False),
     sa.Column("surface_dice", sa.Float, nullable=False),
+    # Against the fused boxes, when the readers drew shapes; NULL otherwise.
+    sa.Column("shape_iou", sa.Float, nullable=True),
     sa.Column("at", sa.Float, nullable=False),
     sa.Index("reader_scores_by_dataset", "tenant", "dataset_id", "reader"),
 )
@@ -225,4 +227,9 @@ def _add_task_shapes(op: Operations) -> None:
     op.add_column("tasks", sa.Column("shapes", sa.LargeBinary, nullable=True))
 
 
-migrations: list[Migration] = [("tasks-shapes", "tasks", _add_task_shapes)]
+def _add_reader_shape_iou(op: Operations) -> None:
+    op.add_column("reader_scores", sa.Column("shape_iou", sa.Float, nullable=True))
+
+
+migrations: list[Migration] = [("tasks-shapes", "tasks", _add_task_shapes),
+                               ("reader-scores-shape-iou", "reader_scores", _add_reader_shape_iou)]

@@ -486,6 +486,9 @@ def test_readers_whose_boxes_and_polygons_agree_reach_consensus_on_their_fused_b
     assert list(result.consensus_boxes) == list(reached.consensus_boxes)
     scores = {score.reader: score.shape_iou for score in result.reader_scores}
     assert scores.keys() == {"alice", "bob"} and min(scores.values()) > 0.9
+    recorded = {stats.reader: stats for stats in consensus.reader_stats(db, MANAGER, "")}
+    assert [(recorded[reader].shape_items, recorded[reader].mean_shape_iou) for reader in ("alice", "bob")] == [
+        (1, pytest.approx(scores["alice"])), (1, pytest.approx(scores["bob"]))]
 
 
 def test_readers_whose_boxes_disagree_are_disputed_naming_the_iou_shortfall(db):
@@ -510,18 +513,20 @@ def test_readers_whose_boxes_disagree_are_disputed_naming_the_iou_shortfall(db):
 
 @pytest.mark.parametrize("adapter", ["sqlite", "postgresql"])
 def test_a_workflow_database_from_before_readers_shapes_gains_their_column_and_keeps_its_tasks(adapter, tmp_path, request):
-    """A tasks table written before readers' shapes were kept (no `shapes` column, no migration recorded) is migrated
-    when the service opens it."""
+    """Tables written before readers' shapes were kept (no `tasks.shapes`, no `reader_scores.shape_iou`, no migration
+    recorded) are migrated when the service opens them."""
     url = f"sqlite:///{tmp_path}" if adapter == "sqlite" else request.getfixturevalue("postgres_database_url")
     older = Database(url, "workflow", store.metadata, store.migrations)
     item = add_item(older, dataset(older)[0])
     with older.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE tasks DROP COLUMN shapes")
+        conn.exec_driver_sql("ALTER TABLE reader_scores DROP COLUMN shape_iou")
         conn.exec_driver_sql("DELETE FROM schema_migrations")
     older.dispose()
     db = Database(url, "workflow", store.metadata, store.migrations)
     try:
         assert "shapes" in {column["name"] for column in sa.inspect(db.engine).get_columns("tasks")}
+        assert "shape_iou" in {column["name"] for column in sa.inspect(db.engine).get_columns("reader_scores")}
         assert [task.stage_id for task in progress(db, item).tasks] == ["annotate"]
     finally:
         db.dispose()

@@ -681,16 +681,20 @@ class ListReaderStatsRequest(_message.Message):
     def __init__(self, dataset_id: _Optional[str] = ...) -> None: ...
 
 class ReaderStats(_message.Message):
-    __slots__ = ("reader", "items", "mean_dice", "mean_surface_dice")
+    __slots__ = ("reader", "items", "mean_dice", "mean_surface_dice", "shape_items", "mean_shape_iou")
     READER_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     MEAN_DICE_FIELD_NUMBER: _ClassVar[int]
     MEAN_SURFACE_DICE_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_SHAPE_IOU_FIELD_NUMBER: _ClassVar[int]
     reader: str
     items: int
     mean_dice: float
     mean_surface_dice: float
-    def __init__(self, reader: _Optional[str] = ..., items: _Optional[int] = ..., mean_dice: _Optional[float] = ..., mean_surface_dice: _Optional[float] = ...) -> None: ...
+    shape_items: int
+    mean_shape_iou: float
+    def __init__(self, reader: _Optional[str] = ..., items: _Optional[int] = ..., mean_dice: _Optional[float] = ..., mean_surface_dice: _Optional[float] = ..., shape_items: _Optional[int] = ..., mean_shape_iou: _Optional[float] = ...) -> None: ...
 
 class ListReaderStatsResponse(_message.Message):
     __slots__ = ("readers",)

@@ -112,7 +112,7 @@ def on_readers_finished(ports, consumer: str, event: Event) -> None:
             consensus_result_id=result_id, tenant=item.tenant, workflow_id=item.workflow_id, dataset_id=item.dataset_id,
             item_id=item.item_id, stage_id=stage.stage_id, result=result.SerializeToString(), created_at=now))
         if agreed:  # readers are scored against the merge now; a disputed item's, against the adjudicator's choice
-            _record_scores(uow, result_id, item, result.reader_scores, now)
+            _record_scores(uow, result_id, item, result.reader_scores, now, shapes=bool(fused))
             uow.emit(events_pb2.ConsensusReached(
                 consensus_result_id=result_id, workflow_id=item.workflow_id, dataset_id=item.dataset_id,
                 item_id=item.item_id, stage_id=stage.stage_id, agreement=result.agreement,
@@ -157,10 +157,12 @@ def on_consensus_adjudicated(ports, consumer: str, event: Event) -> None:
     ports.db.apply_once(consumer, event.id, lambda uow: _record_scores(uow, chosen.consensus_result_id, item, scored, time.time()))
 
 
-def _record_scores(uow: UnitOfWork, result_id: str, item, scores, now: float) -> None:
+def _record_scores(uow: UnitOfWork, result_id: str, item, scores, now: float, *, shapes: bool = False) -> None:
+    """Each reader's agreement with the final labels; with `shapes`, their boxes' IoU with the fused ones too."""
     uow.execute(store.reader_scores.insert(), [
         dict(consensus_result_id=result_id, reader=score.reader, tenant=item.tenant, dataset_id=item.dataset_id,
-             dice=score.dice, surface_dice=score.surface_dice, at=now) for score in scores])
+             dice=score.dice, surface_dice=score.surface_dice, shape_iou=score.shape_iou if shapes else None, at=now)
+        for score in scores])
 
 
 def get_result(db: Database, caller: Principal, item_id: str, stage_id: str) -> pb.ConsensusResult:
@@ -178,14 +180,15 @@ def get_result(db: Database, caller: Principal, item_id: str, stage_id: str) -> 
 
 def reader_stats(db: Database, caller: Principal, dataset_id: str) -> list[pb.ReaderStats]:
     table = store.reader_scores
-    query = sa.select(table.c.reader, sa.func.count(), sa.func.avg(table.c.dice), sa.func.avg(table.c.surface_dice)).where(
-        table.c.tenant == caller.tenant)
+    query = sa.select(table.c.reader, sa.func.count(), sa.func.avg(table.c.dice), sa.func.avg(table.c.surface_dice),
+                      sa.func.count(table.c.shape_iou), sa.func.avg(table.c.shape_iou)).where(table.c.tenant == caller.tenant)
     if dataset_id:
         query = query.where(table.c.dataset_id == dataset_id)
     with db.read() as conn:
         rows = conn.execute(query.group_by(table.c.reader).order_by(table.c.reader)).all()
-    return [pb.ReaderStats(reader=reader, items=count, mean_dice=dice, mean_surface_dice=surface)
-            for reader, count, dice, surface in rows]
+    return [pb.ReaderStats(reader=reader, items=count, mean_dice=dice, mean_surface_dice=surface, shape_items=shaped,
+                           mean_shape_iou=shape_iou or 0.0)
+            for reader, count, dice, surface, shaped, shape_iou in rows]
 
 
 def _verdict(verdict: rules.ClassAgreement) -> pb.ClassVerdict:
