@@ -40,6 +40,17 @@ class VolumeLike(Protocol):
 
 def to_nifti(volume: VolumeLike, path: str | Path) -> Path:
     """Write `volume` as NIfTI-1 (.nii or .nii.gz): data transposed to (i, j, k), affine LPS → RAS, exact values."""
+    path = Path(path)
+    nib.save(_nifti_image(volume), path)
+    return path
+
+
+def to_nifti_bytes(volume: VolumeLike) -> bytes:
+    """`to_nifti` into memory: the bytes of a single-file, uncompressed NIfTI-1 (.nii)."""
+    return _nifti_image(volume).to_bytes()
+
+
+def _nifti_image(volume: VolumeLike) -> nib.Nifti1Image:
     data = np.asarray(volume.data)
     if data.ndim != 3:
         raise ValueError(f"a volume is 3D [k, j, i]; got shape {data.shape}")
@@ -50,9 +61,7 @@ def to_nifti(volume: VolumeLike, path: str | Path) -> Path:
     image.set_sform(ras, code=1)  # scanner anatomical: the affine is the scanner's patient coordinates
     image.set_qform(ras, code=1)  # nibabel stores the closest rigid + zooms form; a sheared sform stays exact
     image.header["scl_slope"], image.header["scl_inter"] = 1.0, 0.0  # values are stored as they are
-    path = Path(path)
-    nib.save(image, path)
-    return path
+    return image
 
 
 def check_output(path: Path) -> None:

@@ -18,7 +18,9 @@ from shared.compute import TrainingSession
 from shared.grid import PLANES, array_spacing, plane_axis
 from shared.objectstore import LABELS_BUCKET, MODELS_BUCKET, VOLUMES_BUCKET, ObjectNotFound
 from shared.volume_store import VolumeStore
+from shared.volumes import from_nifti_bytes, to_nifti_bytes
 
+ENDPOINT_TIMEOUT_S = 300.0  # an endpoint model's answer for one volume
 PREDICTION_CPUS = 0.5  # a prediction's (or a model check's) share of the pool: it runs beside a run holding the rest
 
 
@@ -155,8 +157,12 @@ def predict_volume(store_url: str, artifact: tuple[str, str, str], kind: str, pr
     objects = objectstore.connect(store_url)
     volumes = VolumeStore(objects, cache_bytes=0)
     bucket, key, fmt = artifact
-    data = objects.get(bucket, key)
     image = volumes.read(VOLUMES_BUCKET, volume_id)
+    if fmt == "endpoint":  # `key` is its URL
+        labels, confidence = _ask_endpoint(key, image, label_values)
+        volumes.write(LABELS_BUCKET, output_key, labels, image.affine, attributes | {"confidence": confidence})
+        return {"confidence": confidence, "labels_key": output_key}
+    data = objects.get(bucket, key)
     task = TASKS.get(kind, "segmentation")  # registered models segment
     if task == "detection":
         from services.training.domain import detection
@@ -201,6 +207,57 @@ def check_artifact(data: bytes, fmt: str, preprocessing: dict[str, Any], label_c
     except ValueError as error:
         return str(error)
     return ""
+
+
+def check_endpoint(url: str, label_values: list[int]) -> str:
+    """Why an endpoint model cannot be used (it fails, or answers other than a label map of the volume it was sent with
+    the declared labels); empty when it answers as it should. It is asked to label a small blank CT volume."""
+    blank = _Volume(np.full((4, 32, 32), -1000, dtype=np.int16), np.diag([0.8, 0.8, 5.0, 1.0]))
+    try:
+        _ask_endpoint(url, blank, label_values)
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
+@dataclass(frozen=True)
+class _Volume:
+    array: np.ndarray
+    affine: np.ndarray
+
+    @property
+    def data(self) -> np.ndarray:
+        return self.array
+
+
+def _ask_endpoint(url: str, image, label_values: list[int]) -> tuple[np.ndarray, float]:
+    """POST the volume to an endpoint model as NIfTI; its label map (uint16, checked: same grid, declared values) and
+    confidence (its X-Radlab-Confidence header; 0, "unknown", without one)."""
+    import requests
+
+    try:
+        answer = requests.post(url, data=to_nifti_bytes(_Volume(image.array, image.affine)), timeout=ENDPOINT_TIMEOUT_S,
+                               headers={"Content-Type": "application/octet-stream",
+                                        "X-Radlab-Labels": ",".join(map(str, label_values))})
+    except requests.RequestException as error:
+        raise ValueError(f"the endpoint {url} did not answer: {error}") from None
+    if answer.status_code != 200:
+        raise ValueError(f"the endpoint {url} answered HTTP {answer.status_code}: {answer.text[:200]}")
+    try:
+        labels, affine = from_nifti_bytes(answer.content)
+    except ValueError as error:
+        raise ValueError(f"the endpoint {url} answered something that is not a NIfTI label map: {error}") from None
+    if labels.shape != image.array.shape or not np.allclose(affine, image.affine, atol=1e-3):
+        raise ValueError(f"the endpoint {url} answered a label map of shape {labels.shape} on another grid; it must "
+                         f"label the volume it is sent, shape {image.array.shape}, keeping its affine")
+    unknown = sorted(set(np.unique(labels).astype(int).tolist()) - {0, *label_values})
+    if unknown:
+        raise ValueError(f"the endpoint {url} answered label values {unknown}, not among those declared {label_values}")
+    try:
+        confidence = float(answer.headers.get("X-Radlab-Confidence", 0.0))
+    except ValueError:
+        confidence = 0.0
+    return labels.astype(np.uint16), min(max(confidence, 0.0), 1.0)
 
 
 def _example(volumes: VolumeStore, example: dict[str, Any]):

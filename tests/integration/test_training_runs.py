@@ -1,7 +1,8 @@
 """Training runs over the embedded adapters and a local Ray: a run whose process stops mid-run is taken over by another
 worker and continues from its last checkpoint, not from scratch; TrainingRequested starts one run however often it is
 delivered, and one that cannot run ends FAILED with TrainingFailed saying why; detection and classification runs
-register models whose predictions are announced as boxes and tag probabilities.
+register models whose predictions are announced as boxes and tag probabilities; an HTTP endpoint model (a real local
+server) is checked when registered and labels items like any model.
 
 The stop is played in process: the first process is told to stop during epoch 2, so its run ends there as a stopped
 (or killed) process leaves it: RUNNING, its checkpoint stored, its claim no longer renewed. A SIGKILL's take-over is
@@ -11,9 +12,11 @@ tested on the shared job worker (test_interpolation_service) and does not differ
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.training.v1 import training_service_pb2 as pb
@@ -27,10 +30,11 @@ from shared.bus import connect as connect_bus
 from shared.compute import connect as connect_compute
 from shared.consumer import EventConsumer
 from shared.db import Database
+from shared.errors import InvalidArgument
 from shared.objectstore import MODELS_BUCKET
 from shared.objectstore.file import FileObjectStore
 from shared.volume_store import VolumeStore
-from shared.volumes import from_nifti
+from shared.volumes import from_nifti, from_nifti_bytes, to_nifti_bytes
 from tests.conftest import Clock, wait_until
 
 TENANT, DATASET, ITEM, VOLUME = "hospital-a", "dataset-1", "item-1", "volume-1"
@@ -175,3 +179,67 @@ def test_detection_and_classification_runs_register_models_whose_predictions_are
         assert list(ended.tag_probabilities) == ["1"] and 0 <= ended.tag_probabilities["1"] <= 1
     assert all(box.label_value == 1 and box.x0 < box.x1 and box.plane for box in ended.boxes)
     assert "radlab.training.v1.PredictionsReady" in outbox(ports)
+
+
+class _Endpoint:
+    """A real HTTP model endpoint on loopback, as an MLOps team would run one: it labels voxels brighter than 100 HU
+    (and says how sure it is); under /wrong it answers a label map of another shape."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                image, affine = from_nifti_bytes(self.rfile.read(int(self.headers["Content-Length"])))
+                labels = (image > 100).astype(np.uint8)
+                if self.path == "/wrong":
+                    labels = labels[:1]
+                body = to_nifti_bytes(_Labels(labels, affine))
+                self.send_response(200)
+                self.send_header("X-Radlab-Confidence", "0.8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@dataclass(frozen=True)
+class _Labels:
+    data: np.ndarray
+    affine: np.ndarray
+
+
+def test_an_endpoint_model_is_checked_when_registered_and_labels_items_like_any_model(service):
+    ports, _bus, _consumer, _clock = service
+    endpoint = _Endpoint()
+    try:
+        registered = models.register_model(ports, MANAGER, pb.RegisterModelRequest(
+            name="bright", format=pb.MODEL_FORMAT_ENDPOINT, artifact_uri=endpoint.url, modality="CT",
+            labels=[pb.ModelLabel(value=1, name="bright")]))
+        assert registered.endpoint_url == endpoint.url and not registered.object_key
+        with pytest.raises(InvalidArgument, match="shape"):
+            models.register_model(ports, MANAGER, pb.RegisterModelRequest(
+                name="broken", format=pb.MODEL_FORMAT_ENDPOINT, artifact_uri=f"{endpoint.url}/wrong",
+                labels=[pb.ModelLabel(value=1)]))
+        started = predictions.start_prediction(ports, MANAGER, pb.StartPredictionRequest(
+            model_id=registered.model_id, item_id=ITEM))
+        ended = wait_until(lambda: (found := predictions.get_prediction(ports, MANAGER, started.prediction_id))
+                           .job.state in jobs.FINISHED and found, "the endpoint's prediction", timeout_s=120)
+    finally:
+        endpoint.close()
+    assert ended.job.state == job_pb2.JOB_STATE_SUCCEEDED, ended.job.error
+    image = ports.volumes.read("volumes", VOLUME).array
+    labelled = ports.volumes.read(ended.labels.bucket, ended.labels.key).array
+    assert np.array_equal(labelled, (image > 100).astype(np.uint16))
+    with ports.db.read() as conn:
+        assert conn.execute(sa.select(store.predictions.c.confidence)).scalar() == pytest.approx(0.8)

@@ -26,6 +26,7 @@ class ModelFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MODEL_FORMAT_TORCHSCRIPT: _ClassVar[ModelFormat]
     MODEL_FORMAT_ONNX: _ClassVar[ModelFormat]
     MODEL_FORMAT_TORCH_STATE: _ClassVar[ModelFormat]
+    MODEL_FORMAT_ENDPOINT: _ClassVar[ModelFormat]
 MODEL_SOURCE_UNSPECIFIED: ModelSource
 MODEL_SOURCE_TRAINED: ModelSource
 MODEL_SOURCE_REGISTERED: ModelSource
@@ -34,6 +35,7 @@ MODEL_FORMAT_MONAI_BUNDLE: ModelFormat
 MODEL_FORMAT_TORCHSCRIPT: ModelFormat
 MODEL_FORMAT_ONNX: ModelFormat
 MODEL_FORMAT_TORCH_STATE: ModelFormat
+MODEL_FORMAT_ENDPOINT: ModelFormat
 
 class Metric(_message.Message):
     __slots__ = ("name", "label_value", "value")
@@ -185,7 +187,7 @@ class CancelTrainingRunResponse(_message.Message):
     def __init__(self, training_run: _Optional[_Union[TrainingRun, _Mapping]] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("model_id", "name", "version", "model_kind", "source", "format", "run_id", "dataset_id", "modality", "labels", "metrics", "bucket", "object_key", "description", "creator", "create_time", "preprocessing", "promoted")
+    __slots__ = ("model_id", "name", "version", "model_kind", "source", "format", "run_id", "dataset_id", "modality", "labels", "metrics", "bucket", "object_key", "description", "creator", "create_time", "preprocessing", "promoted", "endpoint_url")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +206,7 @@ class Model(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PREPROCESSING_FIELD_NUMBER: _ClassVar[int]
     PROMOTED_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_URL_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     name: str
     version: int
@@ -222,7 +225,8 @@ class Model(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     preprocessing: Preprocessing
     promoted: bool
-    def __init__(self, model_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., model_kind: _Optional[str] = ..., source: _Optional[_Union[ModelSource, str]] = ..., format: _Optional[_Union[ModelFormat, str]] = ..., run_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., modality: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[ModelLabel, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., bucket: _Optional[str] = ..., object_key: _Optional[str] = ..., description: _Optional[str] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., preprocessing: _Optional[_Union[Preprocessing, _Mapping]] = ..., promoted: _Optional[bool] = ...) -> None: ...
+    endpoint_url: str
+    def __init__(self, model_id: _Optional[str] = ..., name: _Optional[str] = ..., version: _Optional[int] = ..., model_kind: _Optional[str] = ..., source: _Optional[_Union[ModelSource, str]] = ..., format: _Optional[_Union[ModelFormat, str]] = ..., run_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., modality: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[ModelLabel, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., bucket: _Optional[str] = ..., object_key: _Optional[str] = ..., description: _Optional[str] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., preprocessing: _Optional[_Union[Preprocessing, _Mapping]] = ..., promoted: _Optional[bool] = ..., endpoint_url: _Optional[str] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ("dataset_id", "model_kind", "name", "page_size", "page_token")

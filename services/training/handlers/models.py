@@ -16,7 +16,7 @@ from radlab.training.v1 import training_service_pb2 as pb
 from radlab.type.v1 import job_pb2
 from services.training import store
 from services.training.domain import settings
-from services.training.runner import PREDICTION_CPUS, check_artifact
+from services.training.runner import PREDICTION_CPUS, check_artifact, check_endpoint
 from shared import paging
 from shared.auth import Principal
 from shared.errors import InvalidArgument, NotFound
@@ -24,9 +24,10 @@ from shared.jobs import FINISHED
 from shared.objectstore import MODELS_BUCKET, BucketNotFound, ObjectNotFound
 from shared.protos import timestamp
 
-FORMATS = {pb.MODEL_FORMAT_TORCHSCRIPT: "torchscript", pb.MODEL_FORMAT_ONNX: "onnx", pb.MODEL_FORMAT_TORCH_STATE: "torch_state"}
+FORMATS = {pb.MODEL_FORMAT_TORCHSCRIPT: "torchscript", pb.MODEL_FORMAT_ONNX: "onnx", pb.MODEL_FORMAT_TORCH_STATE: "torch_state",
+           pb.MODEL_FORMAT_ENDPOINT: "endpoint"}
 STORED_FORMATS = {name: value for value, name in FORMATS.items()}
-REGISTRABLE = (pb.MODEL_FORMAT_TORCHSCRIPT, pb.MODEL_FORMAT_ONNX)
+REGISTRABLE = (pb.MODEL_FORMAT_TORCHSCRIPT, pb.MODEL_FORMAT_ONNX, pb.MODEL_FORMAT_ENDPOINT)
 CODE_VERSION = "radlab-training/1"  # bumped when a change to the training code changes what a run produces
 
 
@@ -55,7 +56,7 @@ def register_trained(ports, run, result: dict, owner: str) -> None:
                                 "hyperparameters": result["hyperparameters"], "epochs": result["epochs"],
                                 "best_epoch": result["best_epoch"], "stop_reason": result["stop_reason"],
                                 "code_version": CODE_VERSION}),
-            bucket=MODELS_BUCKET, object_key=key, description="", creator=run.requester or "radlab.workflow",
+            bucket=MODELS_BUCKET, object_key=key, endpoint_url="", description="", creator=run.requester or "radlab.workflow",
             created_at=now,
         ))
         uow.execute(store.runs.update().where(store.runs.c.run_id == run.run_id).values(
@@ -83,29 +84,37 @@ def metric_rows(name: str, scores: dict[int, float], loss: float | None = None) 
 
 
 def register_model(ports, caller: Principal, request: pb.RegisterModelRequest) -> pb.Model:
-    """A model trained elsewhere: its artifact copied from the object store into the models bucket once it ran on a
-    batch shaped as its pre-processing declares and gave one output per label plus background."""
+    """A model trained elsewhere, accepted once it answered as declared: a TorchScript or ONNX artifact (copied from the
+    object store into the models bucket) run on a batch shaped as its pre-processing declares, giving one output per
+    label plus background; an endpoint asked to label a small volume, answering a label map on its grid."""
     if not request.name:
         raise InvalidArgument("name is required")
     fmt = FORMATS.get(request.format) if request.format in REGISTRABLE else None
     if fmt is None:
-        raise InvalidArgument(f"format must be MODEL_FORMAT_TORCHSCRIPT or MODEL_FORMAT_ONNX; got "
+        raise InvalidArgument(f"format must be MODEL_FORMAT_TORCHSCRIPT, MODEL_FORMAT_ONNX or MODEL_FORMAT_ENDPOINT; got "
                               f"{pb.ModelFormat.Name(request.format)}")
     if not request.labels:
         raise InvalidArgument("labels are required: the label each output channel after background stands for, in order")
     values = [label.value for label in request.labels]
     if len(set(values)) != len(values) or min(values) < 1:
         raise InvalidArgument(f"label values {values} must be distinct and positive (0 is background)")
-    preprocessing = preprocessing_from(request.preprocessing, request.modality)
-    data = _artifact(ports, request.artifact_uri)
-    refusal = ports.compute().submit(check_artifact, data, fmt, preprocessing.to_dict(), len(values),
-                                     num_cpus=PREDICTION_CPUS).result()
+    model_id = str(uuid.uuid4())
+    if fmt == "endpoint":
+        if not request.artifact_uri.startswith(("http://", "https://")):
+            raise InvalidArgument(f"an endpoint model's artifact_uri is its http(s) URL; got {request.artifact_uri!r}")
+        preprocessing, bucket, key, url = {}, "", "", request.artifact_uri
+        refusal = ports.compute().submit(check_endpoint, url, values, num_cpus=PREDICTION_CPUS).result()
+    else:
+        checked = preprocessing_from(request.preprocessing, request.modality)
+        preprocessing, bucket, key, url = checked.to_dict(), MODELS_BUCKET, f"{caller.tenant}/{model_id}/model.{fmt}", ""
+        data = _artifact(ports, request.artifact_uri)
+        refusal = ports.compute().submit(check_artifact, data, fmt, preprocessing, len(values),
+                                         num_cpus=PREDICTION_CPUS).result()
     if refusal:
         raise InvalidArgument(f"model {request.name!r} was not registered: {refusal}")
-    model_id = str(uuid.uuid4())
-    key = f"{caller.tenant}/{model_id}/model.{fmt}"
-    ports.objects.ensure_bucket(MODELS_BUCKET)
-    ports.objects.put(MODELS_BUCKET, key, data, content_type="application/octet-stream")
+    if bucket:
+        ports.objects.ensure_bucket(bucket)
+        ports.objects.put(bucket, key, data, content_type="application/octet-stream")
     with ports.db.unit_of_work() as uow:
         uow.execute(store.models.insert().values(
             model_id=model_id, tenant=caller.tenant, name=request.name, version=_next_version(uow, caller.tenant, request.name),
@@ -113,9 +122,9 @@ def register_model(ports, caller: Principal, request: pb.RegisterModelRequest) -
             run_id="", dataset_id=request.dataset_id, modality=request.modality,
             labels=json.dumps([{"value": label.value, "name": label.name} for label in request.labels]),
             metrics=json.dumps([{"name": m.name, "label_value": m.label_value, "value": m.value} for m in request.metrics]),
-            preprocessing=json.dumps(preprocessing.to_dict()),
-            lineage=json.dumps({"artifact_uri": request.artifact_uri}), bucket=MODELS_BUCKET, object_key=key,
-            description=request.description, creator=caller.subject, created_at=time.time(),
+            preprocessing=json.dumps(preprocessing), lineage=json.dumps({"artifact_uri": request.artifact_uri}),
+            bucket=bucket, object_key=key, endpoint_url=url, description=request.description, creator=caller.subject,
+            created_at=time.time(),
         ))
         return model_message(model_row(uow, caller.tenant, model_id))
 
@@ -186,7 +195,7 @@ def model_row(conn, tenant: str, model_id: str):
 
 def model_message(row, promoted: set[str] = frozenset()) -> pb.Model:
     """The registry row as the API shows it; `promoted` holds the ids of the models promoted now."""
-    preprocessing = json.loads(row.preprocessing)
+    preprocessing = json.loads(row.preprocessing) or {"dims": 0, "window": [0.0, 0.0], "roi": []}  # endpoints: none
     return pb.Model(
         model_id=row.model_id, name=row.name, version=row.version, model_kind=row.model_kind, source=row.source,
         format=row.format, run_id=row.run_id, dataset_id=row.dataset_id, modality=row.modality,
@@ -196,7 +205,7 @@ def model_message(row, promoted: set[str] = frozenset()) -> pb.Model:
         create_time=timestamp(row.created_at),
         preprocessing=pb.Preprocessing(dims=preprocessing["dims"], window_low=preprocessing["window"][0],
                                        window_high=preprocessing["window"][1], roi=preprocessing["roi"]),
-        promoted=row.model_id in promoted,
+        promoted=row.model_id in promoted, endpoint_url=row.endpoint_url,
     )
 
 

@@ -119,7 +119,8 @@ def run_prediction(ports, prediction_id: str, *, owner: str) -> None:
     label_values = [label["value"] for label in json.loads(model.labels)]
     try:
         found = ports.compute().submit(
-            predict_volume, ports.store_url, (model.bucket, model.object_key, FORMATS[model.format]), model.model_kind,
+            predict_volume, ports.store_url, (model.bucket, model.object_key or model.endpoint_url, FORMATS[model.format]),
+            model.model_kind,
             json.loads(model.preprocessing), label_values, row.volume_id, key,
             {"item_id": row.item_id, "model_id": row.model_id, "prediction_id": prediction_id},
             num_cpus=PREDICTION_CPUS,

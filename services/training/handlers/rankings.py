@@ -38,9 +38,10 @@ def start_ranking(ports, caller: Principal, request: pb.StartRankingRequest) -> 
         if not model_id:
             raise FailedPrecondition(f"dataset {shown(request.dataset_id)} has no promoted model; name model_id or "
                                      "promote one (radlab models promote)")
-        if TASKS.get(model_row(uow, caller.tenant, model_id).model_kind, "segmentation") != "segmentation":
-            raise FailedPrecondition(f"model {shown(model_id)} is not a segmentation model; ranking measures the "
-                                     "uncertainty of a segmentation's voxels")
+        model = model_row(uow, caller.tenant, model_id)
+        if model.format == pb.MODEL_FORMAT_ENDPOINT or TASKS.get(model.model_kind, "segmentation") != "segmentation":
+            raise FailedPrecondition(f"model {shown(model_id)} is not a segmentation model Radlab runs; ranking "
+                                     "measures the uncertainty of a segmentation's voxel probabilities")
         items = store.items
         unlabelled = uow.execute(sa.select(items.c.item_id, items.c.volume_id).where(
             items.c.tenant == caller.tenant, items.c.dataset_id == request.dataset_id, items.c.labels_key == "",
