@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from monai.networks.nets import DenseNet
 from scipy.stats import rankdata
 
-from services.training.domain.loop import cpu_state, eta, rng_fork, torch_threads, unwrapped
+from services.training.domain.loop import cpu_state, eta, model_device, read_saved, rng_fork, torch_threads, unwrapped
 from services.training.domain.segmentation import StopReason, augment, prepare
 from services.training.domain.settings import CLASSIFICATION_KINDS as KINDS
 from services.training.domain.settings import Preprocessing
@@ -143,7 +143,7 @@ def slices_of(image: np.ndarray, preprocessing: Preprocessing) -> torch.Tensor:
 def probabilities(model: torch.nn.Module, image: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
     """Each k slice's probability of each tag, [k, tags] float32."""
     batch = slices_of(image, preprocessing)
-    device = _device(model)
+    device = model_device(model)
     with torch.no_grad():
         logits = torch.cat([model(batch[start:start + 32].to(device)) for start in range(0, len(batch), 32)])
     return torch.sigmoid(logits.float()).cpu().numpy()
@@ -264,7 +264,7 @@ def fit(train: list[Example], validation: list[Example], tags: list[str], settin
 def _epochs(model: torch.nn.Module, optimizer: torch.optim.Optimizer, slices: Slices, validation: list[Example],
             names: tuple[str, ...], settings: Settings, progress: _Progress, rng: np.random.Generator,
             on_epoch: Callable[[EpochReport], bool | None] | None) -> Trained:
-    device = _device(model)
+    device = model_device(model)
     started, first, reason = time.perf_counter(), progress.epoch + 1, StopReason.MAX_EPOCHS
     for epoch in range(first, settings.max_epochs + 1):
         epoch_started = time.perf_counter()
@@ -334,7 +334,7 @@ def _checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer, progre
 
 
 def _load_checkpoint(data: bytes, settings: Settings, names: tuple[str, ...]) -> dict:
-    saved = _read(data, "the checkpoint to resume from", "start the run afresh")
+    saved = read_saved(data, "the checkpoint to resume from", "start the run afresh")
     if saved.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"the checkpoint is in format {saved.get('format')}; this version resumes format "
                          f"{CHECKPOINT_FORMAT} only; start the run afresh")
@@ -358,7 +358,7 @@ def save(trained: Trained) -> bytes:
 def load(data: bytes) -> Trained:
     """A classifier saved by `save`; `.network()` gives the model `predict` runs, with its `.preprocessing` and
     `.tags`. Bytes that are not such a model raise ValueError."""
-    saved = _read(data, "the classification model", "register a model saved by this version")
+    saved = read_saved(data, "the classification model", "register a model saved by this version")
     if saved.get("format") != MODEL_FORMAT:
         raise ValueError(f"the classification model is in format {saved.get('format')}; this version reads format "
                          f"{MODEL_FORMAT}")
@@ -373,21 +373,6 @@ def load(data: bytes) -> Trained:
     except (RuntimeError, ValueError) as error:
         raise ValueError(f"the classification model's weights do not fit a {trained.kind} network: {error}") from None
     return trained
-
-
-def _read(data: bytes, what: str, remedy: str) -> dict:
-    try:
-        saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{what} cannot be read ({error}); {remedy}") from None
-    if not isinstance(saved, dict):
-        raise ValueError(f"{what} is not one this version wrote; {remedy}")
-    return saved
-
-
-def _device(model: torch.nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def _check(train: list[Example], validation: list[Example], tags: list[str]) -> tuple[str, ...]:

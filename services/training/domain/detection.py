@@ -30,7 +30,7 @@ from torchvision.models.detection.retinanet import RetinaNetHead
 from torchvision.ops import box_iou
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
-from services.training.domain.loop import cpu_state, eta, rng_fork, torch_threads, unwrapped
+from services.training.domain.loop import cpu_state, eta, model_device, read_saved, rng_fork, torch_threads, unwrapped
 from services.training.domain.segmentation import StopReason, prepare
 from services.training.domain.settings import DETECTION_KINDS as KINDS
 from services.training.domain.settings import DETECTION_ROI as DEFAULT_ROI
@@ -189,7 +189,7 @@ def detections(model: DetectionModel, image: np.ndarray, preprocessing: Preproce
     prepared = prepare(image, preprocessing)
     chosen = range(image.shape[0]) if slices is None else [int(s) for s in slices]
     values = np.asarray([0, *label_values])
-    device = _device(model)
+    device = model_device(model)
     out: dict[int, list[Box]] = {}
     with torch.no_grad():
         for start in range(0, len(chosen), 16):
@@ -370,7 +370,7 @@ def fit(train: list[Example], validation: list[Example], label_values: list[int]
 def _epochs(model: torch.nn.Module, optimizer: torch.optim.Optimizer, slices: Slices, validation: list[Example],
             values: tuple[int, ...], settings: Settings, progress: _Progress, rng: np.random.Generator,
             on_epoch: Callable[[EpochReport], bool | None] | None) -> Trained:
-    device = _device(model)
+    device = model_device(model)
     started, first, reason = time.perf_counter(), progress.epoch + 1, StopReason.MAX_EPOCHS
     for epoch in range(first, settings.max_epochs + 1):
         epoch_started = time.perf_counter()
@@ -436,7 +436,7 @@ def _checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer, progre
 
 
 def _load_checkpoint(data: bytes, settings: Settings, values: tuple[int, ...]) -> dict:
-    saved = _read(data, "the checkpoint to resume from", "start the run afresh")
+    saved = read_saved(data, "the checkpoint to resume from", "start the run afresh")
     if saved.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"the checkpoint is in format {saved.get('format')}; this version resumes format "
                          f"{CHECKPOINT_FORMAT} only; start the run afresh")
@@ -463,7 +463,7 @@ def save(trained: Trained) -> bytes:
 def load(data: bytes) -> Trained:
     """A detector saved by `save`; `.network()` gives the model `predict` runs, with its `.preprocessing` and
     `.label_values`. Bytes that are not such a model raise ValueError."""
-    saved = _read(data, "the detection model", "register a model saved by this version")
+    saved = read_saved(data, "the detection model", "register a model saved by this version")
     if saved.get("format") != MODEL_FORMAT:
         raise ValueError(f"the detection model is in format {saved.get('format')}; this version reads format "
                          f"{MODEL_FORMAT}")
@@ -477,21 +477,6 @@ def load(data: bytes) -> Trained:
     except (RuntimeError, ValueError) as error:
         raise ValueError(f"the detection model's weights do not fit a {trained.kind} network: {error}") from None
     return trained
-
-
-def _read(data: bytes, what: str, remedy: str) -> dict:
-    try:
-        saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{what} cannot be read ({error}); {remedy}") from None
-    if not isinstance(saved, dict):
-        raise ValueError(f"{what} is not one this version wrote; {remedy}")
-    return saved
-
-
-def _device(model: torch.nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def _check(train: list[Example], validation: list[Example], label_values: list[int]) -> tuple[int, ...]:

@@ -23,7 +23,7 @@ from monai.inferers import sliding_window_inference
 from monai.losses import DiceCELoss
 from monai.networks.nets import UNet
 
-from services.training.domain.loop import cpu_state, eta, rng_fork, torch_threads, unwrapped
+from services.training.domain.loop import cpu_state, eta, model_device, read_saved, rng_fork, torch_threads, unwrapped
 from services.training.domain.settings import ARCHITECTURES, KINDS, Preprocessing, Settings
 from shared import agreement
 
@@ -128,7 +128,7 @@ def probabilities(model: SegmentationModel, image: np.ndarray, preprocessing: Pr
     """Softmax probabilities [channel, k, j, i] (float32) of `model` on `image`, by sliding windows of the roi;
     2D models run slice by slice along k, and only on `slices` when given (the others stay all-background)."""
     prepared = torch.from_numpy(prepare(image, preprocessing))
-    device = _device(model)
+    device = model_device(model)
     with torch.no_grad():
         if preprocessing.dims == 2:
             chosen = np.arange(image.shape[0]) if slices is None else np.asarray(slices, dtype=np.int64)
@@ -164,11 +164,6 @@ def _layout(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
     if device.type != "cuda":
         return batch
     return batch.contiguous(memory_format=torch.channels_last if batch.ndim == 4 else torch.channels_last_3d)
-
-
-def _device(model: SegmentationModel) -> torch.device:
-    parameter = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def labels_from(found: np.ndarray, label_values: Sequence[int]) -> np.ndarray:
@@ -324,7 +319,7 @@ def fit(train: list[Example], validation: list[Example], label_values: list[int]
             network.load_state_dict(saved["model"])
             rng.bit_generator.state, progress = saved["rng"], _Progress(**saved["progress"])
         model = prepare_model(network.train())
-        if _device(model).type == "cuda":  # channels-last weights to match `_layout`'s batches
+        if model_device(model).type == "cuda":  # channels-last weights to match `_layout`'s batches
             model = model.to(memory_format=torch.channels_last if KINDS[settings.kind] == 2 else torch.channels_last_3d)
         optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
         if saved is not None:
@@ -336,7 +331,7 @@ def _epochs(model: torch.nn.Module, optimizer: torch.optim.Optimizer, patches: P
             values: tuple[int, ...], settings: Settings, progress: _Progress, rng: np.random.Generator,
             on_epoch: Callable[[EpochReport], bool | None] | None) -> Trained:
     loss_function = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
-    device = _device(model)
+    device = model_device(model)
     started, first, reason = time.perf_counter(), progress.epoch + 1, StopReason.MAX_EPOCHS
     for epoch in range(first, settings.max_epochs + 1):
         epoch_started = time.perf_counter()
@@ -409,10 +404,7 @@ def _checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer, progre
 
 
 def _load_checkpoint(data: bytes, settings: Settings, values: tuple[int, ...]) -> dict:
-    try:
-        saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"the checkpoint to resume from cannot be read ({error}); start the run afresh") from None
+    saved = read_saved(data, "the checkpoint to resume from", "start the run afresh")
     if saved.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"the checkpoint is in format {saved.get('format')}; this version resumes format "
                          f"{CHECKPOINT_FORMAT} only; start the run afresh")

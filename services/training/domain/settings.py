@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 
@@ -158,13 +159,17 @@ def _expected(default: object) -> str:
 
 
 @dataclass(frozen=True)
-class DetectionSettings(FromHyperparameters):
-    """How a run trains; every field can be overridden by a hyperparameter of the same name (see
-    `from_hyperparameters`). An epoch is `steps_per_epoch` batches of `batch_size` trusted slices; `patience`
-    epochs without a better validation mean average precision stop the run (0: never); `threads` 0 leaves torch's
+class SliceSettings(FromHyperparameters):
+    """How a detection or classification run trains (a subclass per task gives its kinds and defaults); every field can
+    be overridden by a hyperparameter of the same name. An epoch is `steps_per_epoch` batches of `batch_size` slices;
+    `patience` epochs without a better validation mean score stop the run (0: never); `threads` 0 leaves torch's
     count; `time_budget_s` 0 is no cap; `roi` is the [rows, columns] box slices are scaled to fit."""
 
-    kind: str = "torchvision.retinanet"
+    TASK: ClassVar[str] = ""
+    KINDS: ClassVar[tuple[str, ...]] = ()
+    SMALLEST_BATCH: ClassVar[int] = 1
+
+    kind: str = ""
     max_epochs: int = 30
     steps_per_epoch: int = 10
     batch_size: int = 8
@@ -177,13 +182,13 @@ class DetectionSettings(FromHyperparameters):
     augment: bool = True
     modality: str = "CT"
     window: tuple[float, float] = CT_WINDOW
-    roi: tuple[int, ...] = DETECTION_ROI
+    roi: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.kind not in DETECTION_KINDS:
-            raise ValueError(f"kind {self.kind!r} is not a detection model kind; choose one of {', '.join(DETECTION_KINDS)}")
-        for name, low in (("max_epochs", 1), ("steps_per_epoch", 1), ("batch_size", 1), ("patience", 0),
-                          ("threads", 0), ("time_budget_s", 0), ("weight_decay", 0)):
+        if self.kind not in self.KINDS:
+            raise ValueError(f"kind {self.kind!r} is not a {self.TASK} model kind; choose one of {', '.join(self.KINDS)}")
+        for name, low in (("max_epochs", 1), ("steps_per_epoch", 1), ("batch_size", self.SMALLEST_BATCH),
+                          ("patience", 0), ("threads", 0), ("time_budget_s", 0), ("weight_decay", 0)):
             if getattr(self, name) < low:
                 raise ValueError(f"{name} must be ≥ {low}; got {getattr(self, name)}")
         if not self.learning_rate > 0:
@@ -198,44 +203,27 @@ class DetectionSettings(FromHyperparameters):
 
 
 @dataclass(frozen=True)
-class ClassificationSettings(FromHyperparameters):
-    """How a run trains; every field can be overridden by a hyperparameter of the same name (see
-    `from_hyperparameters`). An epoch is `steps_per_epoch` batches of `batch_size` slices; `patience` epochs
-    without a better validation mean AUC stop the run (0: never); `threads` 0 leaves torch's count;
-    `time_budget_s` 0 is no cap; `roi` is the [rows, columns] every slice is scaled to."""
+class DetectionSettings(SliceSettings):
+    """A detection run's settings."""
 
-    kind: str = "monai.densenet2d"
-    max_epochs: int = 30
-    steps_per_epoch: int = 10
+    TASK: ClassVar[str] = "detection"
+    KINDS: ClassVar[tuple[str, ...]] = DETECTION_KINDS
+
+    kind: str = DETECTION_KINDS[0]
+    roi: tuple[int, ...] = DETECTION_ROI
+
+
+@dataclass(frozen=True)
+class ClassificationSettings(SliceSettings):
+    """A classification run's settings: batches of at least two slices (its batch norm needs them)."""
+
+    TASK: ClassVar[str] = "classification"
+    KINDS: ClassVar[tuple[str, ...]] = CLASSIFICATION_KINDS
+    SMALLEST_BATCH: ClassVar[int] = 2
+
+    kind: str = CLASSIFICATION_KINDS[0]
     batch_size: int = 16
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    seed: int = 0
-    patience: int = 10
-    threads: int = 0
-    time_budget_s: float = 0.0
-    augment: bool = True
-    modality: str = "CT"
-    window: tuple[float, float] = CT_WINDOW
     roi: tuple[int, ...] = CLASSIFICATION_ROI
-
-    def __post_init__(self) -> None:
-        if self.kind not in CLASSIFICATION_KINDS:
-            raise ValueError(f"kind {self.kind!r} is not a classification model kind; choose one of "
-                             f"{', '.join(CLASSIFICATION_KINDS)}")
-        for name, low in (("max_epochs", 1), ("steps_per_epoch", 1), ("batch_size", 2), ("patience", 0),
-                          ("threads", 0), ("time_budget_s", 0), ("weight_decay", 0)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be ≥ {low}; got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0; got {self.learning_rate}")
-        _ = self.preprocessing  # building it refuses a bad roi or window
-
-    @property
-    def preprocessing(self) -> Preprocessing:
-        """The pre-processing a model trained with these settings is stored with (its roi: the size slices are
-        scaled to)."""
-        return Preprocessing(dims=2, modality=self.modality, window=self.window, roi=self.roi)
 
 
 TASKS = {**{kind: "segmentation" for kind in KINDS}, **{kind: "detection" for kind in DETECTION_KINDS},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import NamedTuple
@@ -424,3 +425,73 @@ def _match(ious: np.ndarray, min_iou: float) -> list[tuple[int, int, float]]:
         raise InvalidArgument(f"min_iou lies in [0, 1); got {min_iou!r}")
     rows, columns = linear_sum_assignment(ious, maximize=True)
     return [(int(i), int(j), float(ious[i, j])) for i, j in zip(rows, columns) if ious[i, j] > min_iou]
+
+
+# ---- 2-D shapes ------------------------------------------------------------------------------------------------
+
+BOX, OUTLINE = "box", "polygon"
+# (BOX or OUTLINE, label value, plane, slice index) → a reader's boxes (ScoredBox) or polygons' outer rings there
+Instances = dict[tuple[str, int, int, int], list]
+_MATCHES = {BOX: lambda mine, theirs: match_boxes([s.box for s in mine], [s.box for s in theirs]),
+            OUTLINE: match_polygons}
+
+
+@dataclass(frozen=True)
+class ShapeAgreement:
+    """A class's shape agreement over every pair of readers: the mean pair IoU (matched IoUs over the larger instance
+    count, per slice), each reader's instances drawn and matched by every other reader, and the IoU limit missed."""
+
+    iou: float
+    drawn: dict[str, int]
+    matched: dict[str, int]
+    shortfall: Shortfall | None
+
+
+def shape_agreement(drawn: Mapping[str, Instances], value: int, min_iou: float | None) -> ShapeAgreement:
+    """How the readers' shapes of class `value` agree, judged against `min_iou` (None: not judged)."""
+    pair_ious, matched_by = [], {reader: Counter() for reader in drawn}
+    for first, second in itertools.combinations(drawn, 2):
+        total, count, first_matched, second_matched = _matched(drawn[first], drawn[second], value)
+        pair_ious.append(total / count if count else 1.0)
+        matched_by[first].update(first_matched)
+        matched_by[second].update(second_matched)
+    iou = float(np.mean(pair_ious)) if pair_ious else 0.0
+    return ShapeAgreement(
+        iou=iou,
+        drawn={reader: sum(len(shapes) for key, shapes in drawn[reader].items() if key[1] == value) for reader in drawn},
+        matched={reader: sum(1 for others in matched_by[reader].values() if others == len(drawn) - 1) for reader in drawn},
+        shortfall=Shortfall("iou", iou, min_iou) if min_iou is not None and iou < min_iou else None)
+
+
+def fuse_readers(drawn: Mapping[str, Instances]) -> list[tuple[tuple[int, int, int], tuple[float, ...], float]]:
+    """Every reader's boxes fused per class and slice (weighted box fusion: a box fewer readers drew scores less), as
+    ((label value, plane, slice index), box, score)."""
+    places = sorted({key for instances in drawn.values() for key in instances if key[0] == BOX})
+    return [((value, plane, index), box, score) for kind, value, plane, index in places
+            for box, score in fuse_boxes({reader: instances.get((kind, value, plane, index), [])
+                                          for reader, instances in drawn.items()})]
+
+
+def shape_score(boxes: Instances, merged: Instances) -> float:
+    """A reader's boxes against the merged ones: the matched IoU per class of boxes either holds, mean over classes."""
+    mine = {key: shapes for key, shapes in boxes.items() if key[0] == BOX}
+    scores = []
+    for value in sorted({key[1] for key in (*mine, *merged)}):
+        total, count, _, _ = _matched(mine, merged, value)
+        scores.append(total / count)
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def _matched(first: Instances, second: Instances, value: int) -> tuple[float, int, set, set]:
+    """Two readings' shapes of a class matched one to one per slice and kind (Hungarian on IoU): the matched IoUs'
+    sum, the sum over slices of the larger instance count, and each side's matched instances."""
+    total, count, first_matched, second_matched = 0.0, 0, set(), set()
+    for key in sorted({key for key in (*first, *second) if key[1] == value}):
+        mine, theirs = first.get(key, []), second.get(key, [])
+        if mine and theirs:
+            for i, j, iou in _MATCHES[key[0]](mine, theirs):
+                total += iou
+                first_matched.add((key, i))
+                second_matched.add((key, j))
+        count += max(len(mine), len(theirs))
+    return total, count, first_matched, second_matched

@@ -4,11 +4,10 @@ disagreement sends the item to an adjudicator; each reader's agreement with the 
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 import numpy as np
 import sqlalchemy as sa
@@ -35,13 +34,6 @@ log = logging.getLogger(__name__)
 MERGES = {pb.MERGE_METHOD_UNSPECIFIED: "staple", pb.MERGE_METHOD_STAPLE: "staple",
           pb.MERGE_METHOD_MAJORITY_VOTE: "majority", pb.MERGE_METHOD_CHAMPION: "champion"}
 DEFAULT_TOLERANCE_MM = 2.0
-BOX, OUTLINE = "box", "polygon"
-# (BOX or OUTLINE, label value, plane, slice index) → a reader's boxes (ScoredBox) or polygons' outer rings there
-Instances = dict[tuple[str, int, int, int], list]
-_MATCHES = {BOX: lambda mine, theirs: rules.match_boxes([s.box for s in mine], [s.box for s in theirs]),
-            OUTLINE: rules.match_polygons}
-
-
 def on_readers_finished(ports, consumer: str, event: Event) -> None:
     """Compare and merge the readers (outside any transaction: it reads and writes label arrays), then record the
     result and send the item on: ConsensusReached (annotation turns the merge into the item's annotation, which
@@ -211,70 +203,39 @@ def _judged(verdicts: dict[int, rules.ClassAgreement], shape_verdicts: dict[int,
     return [judged[value] for value in sorted(judged)]
 
 
-def _instances(reading: annotation_events.AnnotationSubmitted) -> Instances:
+def _instances(reading: annotation_events.AnnotationSubmitted) -> rules.Instances:
     """A reading's boxes and polygons' outer rings (a hole is part of its polygon, not an instance) by class and slice;
     a person's box (score 0) enters fusion with confidence 1."""
-    found: Instances = defaultdict(list)
+    found: rules.Instances = defaultdict(list)
     for box in reading.boxes:
-        found[BOX, box.label_value, box.plane, box.slice_index].append(
+        found[rules.BOX, box.label_value, box.plane, box.slice_index].append(
             rules.ScoredBox((box.x0, box.y0, box.x1, box.y1), box.score or 1.0))
     for polygon in reading.polygons:
         if not polygon.hole:
-            found[OUTLINE, polygon.label_value, polygon.plane, polygon.slice_index].append(
+            found[rules.OUTLINE, polygon.label_value, polygon.plane, polygon.slice_index].append(
                 [(point.x, point.y) for point in polygon.vertices])
     return dict(found)
 
 
-def _fused(drawn: dict[str, Instances]) -> list[label_pb2.SliceBox]:
-    """Every reader's boxes fused per class and slice (weighted boxes fusion: a box fewer readers drew scores less)."""
-    places = sorted({key for instances in drawn.values() for key in instances if key[0] == BOX})
+def _fused(drawn: dict[str, rules.Instances]) -> list[label_pb2.SliceBox]:
     return [label_pb2.SliceBox(plane=plane, slice_index=index, label_value=value, x0=x0, y0=y0, x1=x1, y1=y1, score=score)
-            for kind, value, plane, index in places
-            for (x0, y0, x1, y1), score in rules.fuse_boxes({reader: instances.get((kind, value, plane, index), [])
-                                                             for reader, instances in drawn.items()})]
+            for (value, plane, index), (x0, y0, x1, y1), score in rules.fuse_readers(drawn)]
 
 
-def _matched(first: Instances, second: Instances, value: int) -> tuple[float, int, set, set]:
-    """Two readings' shapes of a class matched one to one per slice and kind (Hungarian on IoU): the matched IoUs'
-    sum, the sum over slices of the larger instance count, and each side's matched instances."""
-    total, count, first_matched, second_matched = 0.0, 0, set(), set()
-    for key in sorted({key for key in (*first, *second) if key[1] == value}):
-        mine, theirs = first.get(key, []), second.get(key, [])
-        if mine and theirs:
-            for i, j, iou in _MATCHES[key[0]](mine, theirs):
-                total += iou
-                first_matched.add((key, i))
-                second_matched.add((key, j))
-        count += max(len(mine), len(theirs))
-    return total, count, first_matched, second_matched
-
-
-def _shape_verdict(drawn: dict[str, Instances], value: int, min_iou: float | None) -> pb.ClassVerdict:
+def _shape_verdict(drawn: dict[str, rules.Instances], value: int, min_iou: float | None) -> pb.ClassVerdict:
     """The class's shape agreement (ClassVerdict.shape_iou) over every pair of readers, judged against `min_iou`."""
-    pair_ious, matched_by = [], {reader: Counter() for reader in drawn}
-    for first, second in itertools.combinations(drawn, 2):
-        total, count, first_matched, second_matched = _matched(drawn[first], drawn[second], value)
-        pair_ious.append(total / count if count else 1.0)
-        matched_by[first].update(first_matched)
-        matched_by[second].update(second_matched)
-    iou = _mean(pair_ious)
-    shortfalls = [f"shapes: {rules.Shortfall('iou', iou, min_iou)}"] if min_iou is not None and iou < min_iou else []
+    found = rules.shape_agreement(drawn, value, min_iou)
     return pb.ClassVerdict(
-        label_value=value, agreed=not shortfalls, shape_iou=iou, shortfalls=shortfalls,
-        shape_instances=[pb.ReaderInstances(
-            reader=reader, drawn=sum(len(shapes) for key, shapes in drawn[reader].items() if key[1] == value),
-            matched=sum(1 for others in matched_by[reader].values() if others == len(drawn) - 1)) for reader in drawn])
+        label_value=value, agreed=found.shortfall is None, shape_iou=found.iou,
+        shortfalls=[f"shapes: {found.shortfall}"] if found.shortfall is not None else [],
+        shape_instances=[pb.ReaderInstances(reader=reader, drawn=found.drawn[reader], matched=found.matched[reader])
+                         for reader in drawn])
 
 
-def _shape_score(instances: Instances, fused: list[label_pb2.SliceBox]) -> float:
-    """A reader's boxes against the fused ones: the matched IoU per class of boxes either holds, mean over classes."""
-    boxes = {key: shapes for key, shapes in instances.items() if key[0] == BOX}
-    merged = _instances(annotation_events.AnnotationSubmitted(boxes=fused))
-    scores = []
-    for value in sorted({key[1] for key in (*boxes, *merged)}):
-        total, count, _, _ = _matched(boxes, merged, value)
-        scores.append(total / count)
-    return _mean(scores)
+def _shape_score(instances: rules.Instances, fused: list[label_pb2.SliceBox]) -> float:
+    """A reader's boxes against the fused ones (`rules.shape_score`)."""
+    return rules.shape_score(instances, _instances(annotation_events.AnnotationSubmitted(boxes=fused)))
+
 
 
 def _mean(values) -> float:
