@@ -19,6 +19,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.uid import UID
 
+from services.anonymization.domain import vendor_geometry
 from services.anonymization.domain.keyed import Keyed, uid_text
 from services.anonymization.domain.outcome import Deidentified, Identity, PseudonymEntry, Report
 from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
@@ -360,10 +361,10 @@ class _Deidentifier:
                 if 0x10 <= number <= 0xFF:
                     creators.append(len(output))  # stays only while an element of its block stays
                     output.append((tag, data[element[2]:element[4]]))
-                elif (group, number & 0xFF) in safe_elements and self._safe_private(element, group, number, present):
+                elif (group, number & 0xFF) in safe_elements and (kept := self._safe_private(element, group, number, present)):
                     creators_used.add(group << 16 | number >> 8)
                     actions["K"] += 1
-                    output.append((tag, data[element[2]:element[4]]))
+                    output.append((tag, kept))
                 else:
                     actions["X"] += 1
             elif 0x5000 <= group <= 0x60FF and not group & 1 and (group < 0x5100 or group >= 0x6000):
@@ -378,18 +379,29 @@ class _Deidentifier:
             output = [pair for index, pair in enumerate(output) if index not in unused]
         return output
 
-    def _safe_private(self, element: tuple, group: int, number: int, present: dict) -> bool:
+    def _safe_private(self, element: tuple, group: int, number: int, present: dict) -> bytes | None:
+        """The encoded element a safe private element stays as (PS3.15's rows byte for byte, the CSA header cleaned
+        to its numeric fields); None when it goes."""
         if number < 0x1000:
-            return False
+            return None
         creator = present.get(group << 16 | number >> 8)
         if creator is None:
-            return False
+            return None
         name = self._single(creator).strip()
-        if (group, name, number & 0xFF) not in self.plan.safe_private:
-            return False
+        row = (group, name, number & 0xFF)
+        if row not in self.plan.safe_private:
+            return None
         if element[1] == "SQ" or element[5] == UNDEFINED:
-            raise _Declined
-        return True
+            raise _Declined  # (United Imaging's tiles among them: the dataset engine cleans them)
+        if vendor_geometry.is_csa_image_header(*row):
+            try:
+                cleaned = vendor_geometry.cleaned_csa(self.data[element[3]:element[4]])
+            except vendor_geometry.CsaUnreadable:
+                return None
+            return None if cleaned is None else encode_element(element[0], element[1], cleaned)
+        if row in vendor_geometry.PRIVATE_ROWS and not vendor_geometry.keeps_as_is(*row, element[1]):
+            return None
+        return self.data[element[2]:element[4]]
 
     def _apply(self, element: tuple, step: tuple, pairs: dict[int, str]) -> bytes | None:
         kind, actions = step[0], self.actions

@@ -16,7 +16,9 @@ from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
+from pydicom.valuerep import DSfloat
 
+from services.anonymization.domain import vendor_geometry
 from services.anonymization.domain.checks import check_pixel_data, check_structure, check_written
 from services.anonymization.domain.keyed import Keyed, uid_text
 from services.anonymization.domain.outcome import AnonymizationFailed, Deidentified, HoldKind, Identity, PseudonymEntry, Report
@@ -297,10 +299,35 @@ class _Deidentifier:
         creator_tag = (group << 16) | (number >> 8)
         creator = dataset.get(creator_tag)
         name = str(creator.value).strip() if creator is not None and number >= 0x1000 else None
-        if name is not None and (group, name, number & 0xFF) in self.plan.safe_private:
+        if name is not None and (group, name, number & 0xFF) in self.plan.safe_private and self._kept_vendor(dataset, tag, name):
             creators_used.add(creator_tag)
             return self._count("K")
         self._remove(dataset, tag, "X")
+
+    @staticmethod
+    def _kept_vendor(dataset: Dataset, tag, creator: str) -> bool:
+        """Whether a safe private element stays: PS3.15's always, as read (never decoded, so written byte for byte);
+        vendor geometry only as numbers (the CSA header cleaned to its numeric fields in place)."""
+        group, number = tag >> 16, tag & 0xFF
+        if (group, creator, number) not in vendor_geometry.PRIVATE_ROWS:
+            return True
+        element = dataset[tag]
+        if vendor_geometry.is_csa_image_header(group, creator, number):
+            try:
+                cleaned = vendor_geometry.cleaned_csa(bytes(element.value or b""))
+            except vendor_geometry.CsaUnreadable:
+                return False
+            if cleaned is None:
+                return False
+            element.value = cleaned
+            return True
+        if vendor_geometry.is_uih_tiles(group, creator, number):
+            positions = vendor_geometry.tile_positions(list(element.value)) if element.VR == "SQ" else None
+            if positions is None:
+                return False
+            element.value = Sequence([_position_item(position) for position in positions])
+            return True
+        return vendor_geometry.keeps_as_is(group, creator, number, element.VR)
 
     # ---- the actions ------------------------------------------------------------------------------------
     def _count(self, action: str) -> None:
@@ -429,3 +456,10 @@ def _hidden_bits_reason(dataset: Dataset, stored: int) -> str | None:
     except Exception as error:  # a codec this machine lacks: the bits cannot be checked, so a person must look
         return f"the compressed pixel data could not be decoded to check for hidden overlay bits ({type(error).__name__}); review the image"
     return None
+
+
+def _position_item(position: list[float]) -> Dataset:
+    """A sequence item holding only an Image Position (Patient)."""
+    item = Dataset()
+    item.ImagePositionPatient = [DSfloat(value, auto_format=True) for value in position]
+    return item

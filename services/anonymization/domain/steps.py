@@ -15,6 +15,7 @@ from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 
 from services.anonymization.domain.outcome import HoldKind
+from services.anonymization.domain import vendor_geometry
 from services.anonymization.domain.safe_private import safe_private_index
 from services.anonymization.domain.profile import (
     COLUMN_DESCRIPTORS,
@@ -70,8 +71,9 @@ class Plan:
     def __init__(self, table: RuleTable, options: Options):
         self.table, self.options = table, options
         self.columns = options.columns()
-        # Retain Safe Private: (group, creator, element) kept; (group, element) a cheap first test before the creator.
-        self.safe_private = safe_private_index() if options.retain_safe_private else frozenset()
+        # Retain Safe Private: (group, creator, element) kept (PS3.15's rows, and the vendor geometry that is cleaned
+        # to its numbers); (group, element) a cheap first test before the creator.
+        self.safe_private = safe_private_index() | vendor_geometry.PRIVATE_ROWS if options.retain_safe_private else frozenset()
         self.safe_private_elements = frozenset((group, element) for group, _creator, element in self.safe_private)
         self._steps: dict[tuple[int, str], tuple] = {}
         self._collects: dict[tuple[int, str], bool] = {}
