@@ -3,7 +3,8 @@
 One volume is one Zarr array at `<bucket>/<prefix>/`: `zarr.json` (shape, dtype, codecs, and the affine and
 attributes as Zarr attributes) and its shards under `c/`. Shards of `SHARD` voxels hold cubic inner chunks
 of `CHUNK` voxels, so an axial, coronal or sagittal slice decodes at most CHUNK[0] times its own size from a
-few objects, and a volume is a few dozen objects rather than thousands (each a durable put).
+few objects, and a volume is a few dozen objects rather than thousands (each a durable put). A 4D volume
+[t, k, j, i] is chunked one point at a time, so one point's slice reads what a 3D volume's would.
 
 `write` removes any `zarr.json` at the prefix first and writes the new one after every shard, so a reader
 sees a whole volume or none (ObjectNotFound). A prefix names one volume: rewrite one only with the same
@@ -39,7 +40,8 @@ _COMPRESSOR = BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")
 
 @dataclass(frozen=True)
 class StoredVolume:
-    """A volume read back: voxels [k, j, i], affine (i, j, k, 1) → LPS mm, and the facts stored with it."""
+    """A volume read back (one point of a 4D one): voxels [k, j, i], affine (i, j, k, 1) → LPS mm, and the facts
+    stored with it."""
 
     array: np.ndarray
     affine: np.ndarray
@@ -48,12 +50,14 @@ class StoredVolume:
 
 @dataclass(frozen=True)
 class VolumeInfo:
-    """What `zarr.json` says of a volume, read without touching its voxels."""
+    """What `zarr.json` says of a volume, read without touching its voxels: its spatial shape [k, j, i] and how
+    many points it has along a fourth axis (0: a 3D volume)."""
 
     shape: tuple[int, int, int]
     dtype: np.dtype
     affine: np.ndarray
     attributes: dict
+    time_points: int = 0
 
 
 class ObjectStoreZarr(Store):
@@ -154,6 +158,18 @@ class ObjectStoreZarr(Store):
                 yield child
 
 
+def _point(shape: tuple[int, ...], time: int, region: list[slice]) -> tuple:
+    """The index of point `time` in an array of `shape` (narrowing `region` to it for a 4D one); IndexError when the
+    volume has no such point."""
+    points = shape[0] if len(shape) == 4 else 1
+    if not 0 <= time < points:
+        raise IndexError(f"time point {time} is outside the volume's {points} point(s) along its fourth axis")
+    if len(shape) == 3:
+        return ()
+    region[0] = slice(time, time + 1)
+    return (time,)
+
+
 def _cut(data: bytes, byte_range: ByteRequest | None) -> bytes:
     if byte_range is None:
         return data
@@ -207,11 +223,11 @@ class VolumeStore:
     def write(
         self, bucket: str, prefix: str, array: np.ndarray, affine: np.ndarray, attributes: dict | None = None
     ) -> None:
-        """Store `array` [k, j, i] with its 4×4 LPS affine and small JSON `attributes` at `prefix`."""
+        """Store `array` [k, j, i] (or [t, k, j, i]) with its 4×4 LPS affine and small JSON `attributes` at `prefix`."""
         array = np.asarray(array)
         affine = np.asarray(affine, dtype=np.float64)
-        if array.ndim != 3:
-            raise ValueError(f"a volume is 3D [k, j, i]; got shape {array.shape}")
+        if array.ndim not in (3, 4):
+            raise ValueError(f"a volume is 3D [k, j, i] or 4D [t, k, j, i]; got shape {array.shape}")
         if affine.shape != (4, 4):
             raise ValueError(f"an affine is 4×4; got shape {affine.shape}")
         prefix = prefix.strip("/")
@@ -222,14 +238,15 @@ class VolumeStore:
             self.objects.delete(bucket, info.key)
         self._forget(bucket, prefix)
         target = ObjectStoreZarr(self.objects, bucket, prefix, held=True)
-        chunks = tuple(min(c, max(n, 1)) for c, n in zip(CHUNK, array.shape))
+        chunk, shard = ((1, *CHUNK), (1, *SHARD)) if array.ndim == 4 else (CHUNK, SHARD)
+        chunks = tuple(min(c, max(n, 1)) for c, n in zip(chunk, array.shape))
         stored = zarr.create_array(
             target,
             shape=array.shape,
             dtype=array.dtype,
             chunks=chunks,
             # A whole number of chunks per shard, and no larger than the volume needs.
-            shards=tuple(min(s // c, -(-max(n, 1) // c)) * c for s, c, n in zip(SHARD, chunks, array.shape)),
+            shards=tuple(min(s // c, -(-max(n, 1) // c)) * c for s, c, n in zip(shard, chunks, array.shape)),
             compressors=_COMPRESSOR,
             fill_value=0,
             attributes={"affine": affine.tolist(), "attributes": attributes or {}, "write_id": uuid.uuid4().hex},
@@ -242,36 +259,42 @@ class VolumeStore:
         """Shape, dtype, affine and attributes from the volume's metadata alone; ObjectNotFound if absent."""
         document = json.loads(self.objects.get(bucket, f"{prefix.strip('/')}/{_METADATA}"))
         stored = document["attributes"]
+        shape = tuple(document["shape"])
         return VolumeInfo(
-            shape=tuple(document["shape"]),
+            shape=shape[-3:],
             dtype=np.dtype(document["data_type"]),
             affine=np.array(stored["affine"], dtype=np.float64),
             attributes=stored["attributes"],
+            time_points=shape[0] if len(shape) == 4 else 0,
         )
 
-    def read(self, bucket: str, prefix: str) -> StoredVolume:
-        """The whole volume (a copy the caller may change); ObjectNotFound if absent."""
+    def read(self, bucket: str, prefix: str, time: int = 0) -> StoredVolume:
+        """The whole volume (a copy the caller may change), point `time` of a 4D one; ObjectNotFound if absent."""
         volume = self._volume(bucket, prefix)
-        volume.fill(tuple(slice(0, n) for n in volume.voxels.shape))
+        region = [slice(0, n) for n in volume.voxels.shape]
+        point = _point(volume.voxels.shape, time, region)
+        volume.fill(tuple(region))
         stored = volume.array.attrs
         return StoredVolume(
-            array=volume.voxels.copy(),
+            array=volume.voxels[point].copy(),
             affine=np.array(stored["affine"], dtype=np.float64),
             attributes=dict(stored["attributes"]),
         )
 
-    def slice(self, bucket: str, prefix: str, axis: int, index: int) -> np.ndarray:
-        """One 2-D slice (a copy): axis 0 fixes k, 1 fixes j, 2 fixes i; ObjectNotFound if absent."""
+    def slice(self, bucket: str, prefix: str, axis: int, index: int, time: int = 0) -> np.ndarray:
+        """One 2-D slice (a copy) of point `time` of a 4D volume: axis 0 fixes k, 1 fixes j, 2 fixes i;
+        ObjectNotFound if absent."""
         if axis not in (0, 1, 2):
             raise ValueError(f"axis is 0 (k), 1 (j) or 2 (i), not {axis}")
         volume = self._volume(bucket, prefix)
-        size = volume.voxels.shape[axis]
+        region = [slice(0, n) for n in volume.voxels.shape]
+        point = _point(volume.voxels.shape, time, region)
+        size = volume.voxels.shape[axis - 3]
         if not 0 <= index < size:
             raise IndexError(f"slice {index} is outside the volume's {size} slices along axis {axis}")
-        region = [slice(0, n) for n in volume.voxels.shape]
-        region[axis] = slice(index, index + 1)
+        region[axis - 3] = slice(index, index + 1)
         volume.fill(tuple(region))
-        return np.take(volume.voxels, index, axis=axis).copy()
+        return np.take(volume.voxels[point], index, axis=axis).copy()
 
     def _volume(self, bucket: str, prefix: str) -> _OpenVolume:
         """The open volume at `prefix`, reopened when its metadata changed since it was cached."""

@@ -32,14 +32,15 @@ class VolumeTooLarge(ValueError):
 
 
 class VolumeLike(Protocol):
-    """Anything with `data` indexed [k, j, i] and `affine` from (i, j, k, 1) to LPS mm (the Geometry convention)."""
+    """Anything with `data` indexed [k, j, i] (or [t, k, j, i]) and `affine` from (i, j, k, 1) to LPS mm (the Geometry
+    convention)."""
 
     data: np.ndarray
     affine: np.ndarray
 
 
 def to_nifti(volume: VolumeLike, path: str | Path) -> Path:
-    """Write `volume` as NIfTI-1 (.nii or .nii.gz): data transposed to (i, j, k), affine LPS → RAS, exact values."""
+    """Write `volume` as NIfTI-1 (.nii or .nii.gz): data transposed to (i, j, k[, t]), affine LPS → RAS, exact values."""
     path = Path(path)
     nib.save(_nifti_image(volume), path)
     return path
@@ -52,10 +53,10 @@ def to_nifti_bytes(volume: VolumeLike) -> bytes:
 
 def _nifti_image(volume: VolumeLike) -> nib.Nifti1Image:
     data = np.asarray(volume.data)
-    if data.ndim != 3:
-        raise ValueError(f"a volume is 3D [k, j, i]; got shape {data.shape}")
+    if data.ndim not in (3, 4):
+        raise ValueError(f"a volume is 3D [k, j, i] or 4D [t, k, j, i]; got shape {data.shape}")
     ras = LPS_TO_RAS @ np.asarray(volume.affine, dtype=np.float64)
-    image = nib.Nifti1Image(np.ascontiguousarray(data.transpose(2, 1, 0)), ras)
+    image = nib.Nifti1Image(np.ascontiguousarray(data.transpose(*range(data.ndim)[::-1])), ras)
     image.header.set_data_dtype(data.dtype)
     image.header.set_xyzt_units("mm", "sec")
     image.set_sform(ras, code=1)  # scanner anatomical: the affine is the scanner's patient coordinates

@@ -98,7 +98,10 @@ def volumes_from_folder(source: Path, output: Path) -> int:
         if isinstance(result, Volume):
             path = to_nifti(result, output if number == 1 else output.with_name(f"{stem}_{number}{suffix}"))
             shape, spacing = " × ".join(map(str, result.shape[::-1])), " × ".join(f"{v:.4g}" for v in result.spacing)
-            print(f"  wrote {path}: {shape} (i × j × k) voxels of {spacing} mm, {result.data.dtype}")
+            axes = "i × j × k × t" if result.fourth else "i × j × k"
+            print(f"  wrote {path}: {shape} ({axes}) voxels of {spacing} mm, {result.data.dtype}")
+            if result.fourth:
+                print(f"  fourth axis: {result.fourth.describe()}")
         else:
             print(f"  not written: {_why(result)}")
     return 0 if results and not unread and all(isinstance(result, Volume) for result in results) else 1

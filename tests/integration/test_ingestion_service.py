@@ -593,6 +593,41 @@ def test_real_series_become_stored_volumes_equal_to_the_offline_build(ports, ano
     assert (rows_text(ports.db), len(outbox(ports.db))) == before
 
 
+def test_4d_series_become_one_volume_each_with_slices_by_time_index(ports, anonymizer, data_dir):
+    """GE's 128-file time series, a Siemens mosaic series and a United Imaging VFRAME diffusion series, de-identified on
+    the way (the vendors' slicing facts kept as numbers): one [t, k, j, i] volume each, equal to the offline build of the
+    original files, the fourth axis in the geometry and the attributes; slices and thumbnails take a time index, and
+    one past the last point is refused saying how many there are."""
+    files = folder(data_dir, "dcm_qa_stc/In/GE/TriggerTime/4_epi_ascending") | folder(data_dir, "dcm_qa_mosaic/In/ep2d_Asc_2")
+    files |= folder(data_dir, "dcm_qa_stc/In/UIH/R002/12_dti_tra_dir16_PA_rot")
+    uploads.upload(ports, UPLOADER, requests(zipped(files)))
+    through_anonymization(ports, anonymizer)
+    ready = {tuple(event.message.volume_ref.geometry.shape): event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")}
+    offline = {volume.data.shape[1:]: volume for volume in build_volumes([parse_instance(data) for data in files.values()])}
+    assert sorted(ready) == sorted(offline) == [(8, 64, 64), (20, 64, 64), (36, 64, 64)]
+    for shape, message in ready.items():
+        geometry, expected = message.volume_ref.geometry, offline[shape]
+        # Times are shifted by de-identification; what the axis is and what ordered it are not.
+        assert geometry.time_points == expected.data.shape[0]
+        assert geometry.fourth_axis.split(":")[0] == expected.fourth.describe().split(":")[0]
+        stored = ports.volumes.read("volumes", message.volume_ref.key_prefix, geometry.time_points - 1)
+        assert np.array_equal(stored.array, expected.data[-1]) and np.allclose(stored.affine, expected.affine, atol=1e-4)
+        info = ports.volumes.info("volumes", message.volume_ref.key_prefix)
+        kept = {key: value for key, value in expected.fourth.as_dict().items() if key != "values"}
+        assert info.time_points == geometry.time_points and info.attributes["fourth_axis"] | {"values": None} == kept | {"values": None}
+        last = geometry.time_points - 1
+        response = slices.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=message.volume_id, plane=geometry_pb2.PLANE_AXIAL,
+                                                                         slice_index=3, time_index=last))
+        raw = np.frombuffer(response.data, dtype=expected.data.dtype.newbyteorder("<")).reshape(tuple(response.shape))
+        assert np.array_equal(raw, expected.data[last, 3]) and not np.array_equal(raw, expected.data[0, 3])
+        with pytest.raises(InvalidArgument, match=f"outside the volume: its fourth axis has {last + 1} points"):
+            slices.get_slice(ports, UPLOADER, pb.GetSliceRequest(volume_id=message.volume_id, plane=geometry_pb2.PLANE_AXIAL,
+                                                                 slice_index=3, time_index=last + 1))
+        thumbnail = slices.get_thumbnail(ports, UPLOADER, pb.GetThumbnailRequest(volume_id=message.volume_id, time_index=last))
+        assert thumbnail.png.startswith(b"\x89PNG")
+    assert [ready[shape].volume_ref.geometry.time_points for shape in sorted(ready)] == [16, 17, 6]
+
+
 def test_the_same_series_uploaded_twice_is_one_volume_that_both_uploads_list(ports, anonymizer, data_dir):
     files = {f"x/{path.name}": path.read_bytes() for path in sorted((data_dir / "rt_utils/tests/mock_data").glob("ct_*.dcm"))}
     first = uploads.upload(ports, UPLOADER, requests(zipped(files)))

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from services.ingestion.domain.reader import parse_instance
+from services.ingestion.domain.volume import build_volumes
 from shared.objectstore import ObjectNotFound, ObjectStore, connect
 from shared.volume_store import CHUNK, VolumeStore
 from shared.volumes import from_nifti
@@ -162,3 +164,24 @@ def test_cache_keeps_recent_volumes_within_its_byte_budget(objects, spleen):
     volumes.slice("volumes", "b", 0, 0)
     volumes.slice("volumes", "a", 0, 0)
     assert [prefix for _, prefix in volumes._open] == ["b", "a"]
+
+
+def test_a_4d_volume_is_stored_whole_and_read_point_by_point(objects, data_dir):
+    """A real 4D series (GE, 16 time points) stored [t, k, j, i]: info gives its spatial shape and point count, each
+    point reads back whole and slice by slice in every plane exactly, and a point it lacks is refused."""
+    folder = data_dir / "dcm_qa_stc/In/GE/TriggerTime/4_epi_ascending"
+    (volume,) = build_volumes([parse_instance(path.read_bytes()) for path in sorted(folder.iterdir())])
+    assert volume.data.shape == (16, 8, 64, 64)
+    VolumeStore(objects).write("volumes", "epi", volume.data, volume.affine, {"modality": "MR"})
+    volumes = VolumeStore(objects)
+    info = volumes.info("volumes", "epi")
+    assert (info.shape, info.time_points) == ((8, 64, 64), 16)
+    for time in (0, 7, 15):
+        assert np.array_equal(volumes.read("volumes", "epi", time).array, volume.data[time])
+        for axis in range(3):
+            assert np.array_equal(volumes.slice("volumes", "epi", axis, 3, time), np.take(volume.data[time], 3, axis=axis))
+    with pytest.raises(IndexError, match="time point 16 is outside the volume's 16 point"):
+        volumes.slice("volumes", "epi", 0, 0, 16)
+    volumes.write("volumes", "3d", volume.data[0], volume.affine)
+    with pytest.raises(IndexError, match="time point 1 is outside the volume's 1 point"):
+        volumes.read("volumes", "3d", 1)

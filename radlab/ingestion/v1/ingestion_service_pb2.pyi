@@ -339,7 +339,7 @@ class Window(_message.Message):
     def __init__(self, center: _Optional[float] = ..., width: _Optional[float] = ...) -> None: ...
 
 class GetSliceRequest(_message.Message):
-    __slots__ = ("volume_id", "plane", "slice_index", "position_mm", "format", "window_preset", "explicit_window", "colormap", "invert")
+    __slots__ = ("volume_id", "plane", "slice_index", "position_mm", "format", "window_preset", "explicit_window", "colormap", "invert", "time_index")
     VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
     PLANE_FIELD_NUMBER: _ClassVar[int]
     SLICE_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -349,6 +349,7 @@ class GetSliceRequest(_message.Message):
     EXPLICIT_WINDOW_FIELD_NUMBER: _ClassVar[int]
     COLORMAP_FIELD_NUMBER: _ClassVar[int]
     INVERT_FIELD_NUMBER: _ClassVar[int]
+    TIME_INDEX_FIELD_NUMBER: _ClassVar[int]
     volume_id: str
     plane: _geometry_pb2.Plane
     slice_index: int
@@ -358,7 +359,8 @@ class GetSliceRequest(_message.Message):
     explicit_window: Window
     colormap: Colormap
     invert: bool
-    def __init__(self, volume_id: _Optional[str] = ..., plane: _Optional[_Union[_geometry_pb2.Plane, str]] = ..., slice_index: _Optional[int] = ..., position_mm: _Optional[float] = ..., format: _Optional[_Union[SliceFormat, str]] = ..., window_preset: _Optional[_Union[WindowPreset, str]] = ..., explicit_window: _Optional[_Union[Window, _Mapping]] = ..., colormap: _Optional[_Union[Colormap, str]] = ..., invert: _Optional[bool] = ...) -> None: ...
+    time_index: int
+    def __init__(self, volume_id: _Optional[str] = ..., plane: _Optional[_Union[_geometry_pb2.Plane, str]] = ..., slice_index: _Optional[int] = ..., position_mm: _Optional[float] = ..., format: _Optional[_Union[SliceFormat, str]] = ..., window_preset: _Optional[_Union[WindowPreset, str]] = ..., explicit_window: _Optional[_Union[Window, _Mapping]] = ..., colormap: _Optional[_Union[Colormap, str]] = ..., invert: _Optional[bool] = ..., time_index: _Optional[int] = ...) -> None: ...
 
 class GetSliceResponse(_message.Message):
     __slots__ = ("slice_index", "position_mm", "data", "dtype", "shape", "pixel_spacing", "applied_window")
@@ -379,16 +381,18 @@ class GetSliceResponse(_message.Message):
     def __init__(self, slice_index: _Optional[int] = ..., position_mm: _Optional[float] = ..., data: _Optional[bytes] = ..., dtype: _Optional[_Union[_geometry_pb2.DataType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., pixel_spacing: _Optional[_Iterable[float]] = ..., applied_window: _Optional[_Union[Window, _Mapping]] = ...) -> None: ...
 
 class GetThumbnailRequest(_message.Message):
-    __slots__ = ("study_id", "series_id", "volume_id", "max_size")
+    __slots__ = ("study_id", "series_id", "volume_id", "max_size", "time_index")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     SERIES_ID_FIELD_NUMBER: _ClassVar[int]
     VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TIME_INDEX_FIELD_NUMBER: _ClassVar[int]
     study_id: str
     series_id: str
     volume_id: str
     max_size: int
-    def __init__(self, study_id: _Optional[str] = ..., series_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., max_size: _Optional[int] = ...) -> None: ...
+    time_index: int
+    def __init__(self, study_id: _Optional[str] = ..., series_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., max_size: _Optional[int] = ..., time_index: _Optional[int] = ...) -> None: ...
 
 class GetThumbnailResponse(_message.Message):
     __slots__ = ("png", "width", "height")

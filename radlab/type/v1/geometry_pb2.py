@@ -24,25 +24,25 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dradlab/type/v1/geometry.proto\x12\x0eradlab.type.v1\"\x8a\x01\n\rGeometryIssue\x12/\n\x04kind\x18\x01 \x01(\x0e\x32!.radlab.type.v1.GeometryIssueKind\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x15\n\rslice_indices\x18\x03 \x03(\x05\x12\r\n\x05value\x18\x04 \x01(\x01\x12\x11\n\tcorrected\x18\x05 \x01(\x08\"\x89\x01\n\x08Geometry\x12\r\n\x05shape\x18\x01 \x03(\x05\x12\x0e\n\x06\x61\x66\x66ine\x18\x02 \x03(\x01\x12\x0f\n\x07spacing\x18\x03 \x03(\x01\x12\x1e\n\x16\x66rame_of_reference_uid\x18\x04 \x01(\t\x12-\n\x06issues\x18\x05 \x03(\x0b\x32\x1d.radlab.type.v1.GeometryIssue\"\xc5\x01\n\tVolumeRef\x12\x11\n\tvolume_id\x18\x01 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12\x12\n\nkey_prefix\x18\x03 \x01(\t\x12,\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1c.radlab.type.v1.VolumeFormat\x12\'\n\x05\x64type\x18\x05 \x01(\x0e\x32\x18.radlab.type.v1.DataType\x12*\n\x08geometry\x18\x06 \x01(\x0b\x32\x18.radlab.type.v1.Geometry*V\n\x05Plane\x12\x15\n\x11PLANE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bPLANE_AXIAL\x10\x01\x12\x11\n\rPLANE_CORONAL\x10\x02\x12\x12\n\x0ePLANE_SAGITTAL\x10\x03*\xd2\x01\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44\x41TA_TYPE_UINT8\x10\x01\x12\x12\n\x0e\x44\x41TA_TYPE_INT8\x10\x02\x12\x14\n\x10\x44\x41TA_TYPE_UINT16\x10\x03\x12\x13\n\x0f\x44\x41TA_TYPE_INT16\x10\x04\x12\x14\n\x10\x44\x41TA_TYPE_UINT32\x10\x05\x12\x13\n\x0f\x44\x41TA_TYPE_INT32\x10\x06\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT32\x10\x07\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT64\x10\x08*^\n\x0cVolumeFormat\x12\x1d\n\x19VOLUME_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12VOLUME_FORMAT_ZARR\x10\x01\x12\x17\n\x13VOLUME_FORMAT_NIFTI\x10\x02*\xda\x01\n\x11GeometryIssueKind\x12#\n\x1fGEOMETRY_ISSUE_KIND_UNSPECIFIED\x10\x00\x12#\n\x1fGEOMETRY_ISSUE_KIND_GANTRY_TILT\x10\x01\x12&\n\"GEOMETRY_ISSUE_KIND_UNEVEN_SPACING\x10\x02\x12&\n\"GEOMETRY_ISSUE_KIND_MISSING_SLICES\x10\x03\x12+\n\'GEOMETRY_ISSUE_KIND_DUPLICATE_POSITIONS\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dradlab/type/v1/geometry.proto\x12\x0eradlab.type.v1\"\x8a\x01\n\rGeometryIssue\x12/\n\x04kind\x18\x01 \x01(\x0e\x32!.radlab.type.v1.GeometryIssueKind\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x15\n\rslice_indices\x18\x03 \x03(\x05\x12\r\n\x05value\x18\x04 \x01(\x01\x12\x11\n\tcorrected\x18\x05 \x01(\x08\"\xb3\x01\n\x08Geometry\x12\r\n\x05shape\x18\x01 \x03(\x05\x12\x0e\n\x06\x61\x66\x66ine\x18\x02 \x03(\x01\x12\x0f\n\x07spacing\x18\x03 \x03(\x01\x12\x1e\n\x16\x66rame_of_reference_uid\x18\x04 \x01(\t\x12-\n\x06issues\x18\x05 \x03(\x0b\x32\x1d.radlab.type.v1.GeometryIssue\x12\x13\n\x0btime_points\x18\x06 \x01(\x05\x12\x13\n\x0b\x66ourth_axis\x18\x07 \x01(\t\"\xc5\x01\n\tVolumeRef\x12\x11\n\tvolume_id\x18\x01 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12\x12\n\nkey_prefix\x18\x03 \x01(\t\x12,\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1c.radlab.type.v1.VolumeFormat\x12\'\n\x05\x64type\x18\x05 \x01(\x0e\x32\x18.radlab.type.v1.DataType\x12*\n\x08geometry\x18\x06 \x01(\x0b\x32\x18.radlab.type.v1.Geometry*V\n\x05Plane\x12\x15\n\x11PLANE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bPLANE_AXIAL\x10\x01\x12\x11\n\rPLANE_CORONAL\x10\x02\x12\x12\n\x0ePLANE_SAGITTAL\x10\x03*\xd2\x01\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44\x41TA_TYPE_UINT8\x10\x01\x12\x12\n\x0e\x44\x41TA_TYPE_INT8\x10\x02\x12\x14\n\x10\x44\x41TA_TYPE_UINT16\x10\x03\x12\x13\n\x0f\x44\x41TA_TYPE_INT16\x10\x04\x12\x14\n\x10\x44\x41TA_TYPE_UINT32\x10\x05\x12\x13\n\x0f\x44\x41TA_TYPE_INT32\x10\x06\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT32\x10\x07\x12\x15\n\x11\x44\x41TA_TYPE_FLOAT64\x10\x08*^\n\x0cVolumeFormat\x12\x1d\n\x19VOLUME_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n\x12VOLUME_FORMAT_ZARR\x10\x01\x12\x17\n\x13VOLUME_FORMAT_NIFTI\x10\x02*\xda\x01\n\x11GeometryIssueKind\x12#\n\x1fGEOMETRY_ISSUE_KIND_UNSPECIFIED\x10\x00\x12#\n\x1fGEOMETRY_ISSUE_KIND_GANTRY_TILT\x10\x01\x12&\n\"GEOMETRY_ISSUE_KIND_UNEVEN_SPACING\x10\x02\x12&\n\"GEOMETRY_ISSUE_KIND_MISSING_SLICES\x10\x03\x12+\n\'GEOMETRY_ISSUE_KIND_DUPLICATE_POSITIONS\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'radlab.type.v1.geometry_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLANE']._serialized_start=530
-  _globals['_PLANE']._serialized_end=616
-  _globals['_DATATYPE']._serialized_start=619
-  _globals['_DATATYPE']._serialized_end=829
-  _globals['_VOLUMEFORMAT']._serialized_start=831
-  _globals['_VOLUMEFORMAT']._serialized_end=925
-  _globals['_GEOMETRYISSUEKIND']._serialized_start=928
-  _globals['_GEOMETRYISSUEKIND']._serialized_end=1146
+  _globals['_PLANE']._serialized_start=572
+  _globals['_PLANE']._serialized_end=658
+  _globals['_DATATYPE']._serialized_start=661
+  _globals['_DATATYPE']._serialized_end=871
+  _globals['_VOLUMEFORMAT']._serialized_start=873
+  _globals['_VOLUMEFORMAT']._serialized_end=967
+  _globals['_GEOMETRYISSUEKIND']._serialized_start=970
+  _globals['_GEOMETRYISSUEKIND']._serialized_end=1188
   _globals['_GEOMETRYISSUE']._serialized_start=50
   _globals['_GEOMETRYISSUE']._serialized_end=188
   _globals['_GEOMETRY']._serialized_start=191
-  _globals['_GEOMETRY']._serialized_end=328
-  _globals['_VOLUMEREF']._serialized_start=331
-  _globals['_VOLUMEREF']._serialized_end=528
+  _globals['_GEOMETRY']._serialized_end=370
+  _globals['_VOLUMEREF']._serialized_start=373
+  _globals['_VOLUMEREF']._serialized_end=570
 # @@protoc_insertion_point(module_scope)

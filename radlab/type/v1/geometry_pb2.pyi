@@ -76,18 +76,22 @@ class GeometryIssue(_message.Message):
     def __init__(self, kind: _Optional[_Union[GeometryIssueKind, str]] = ..., message: _Optional[str] = ..., slice_indices: _Optional[_Iterable[int]] = ..., value: _Optional[float] = ..., corrected: _Optional[bool] = ...) -> None: ...
 
 class Geometry(_message.Message):
-    __slots__ = ("shape", "affine", "spacing", "frame_of_reference_uid", "issues")
+    __slots__ = ("shape", "affine", "spacing", "frame_of_reference_uid", "issues", "time_points", "fourth_axis")
     SHAPE_FIELD_NUMBER: _ClassVar[int]
     AFFINE_FIELD_NUMBER: _ClassVar[int]
     SPACING_FIELD_NUMBER: _ClassVar[int]
     FRAME_OF_REFERENCE_UID_FIELD_NUMBER: _ClassVar[int]
     ISSUES_FIELD_NUMBER: _ClassVar[int]
+    TIME_POINTS_FIELD_NUMBER: _ClassVar[int]
+    FOURTH_AXIS_FIELD_NUMBER: _ClassVar[int]
     shape: _containers.RepeatedScalarFieldContainer[int]
     affine: _containers.RepeatedScalarFieldContainer[float]
     spacing: _containers.RepeatedScalarFieldContainer[float]
     frame_of_reference_uid: str
     issues: _containers.RepeatedCompositeFieldContainer[GeometryIssue]
-    def __init__(self, shape: _Optional[_Iterable[int]] = ..., affine: _Optional[_Iterable[float]] = ..., spacing: _Optional[_Iterable[float]] = ..., frame_of_reference_uid: _Optional[str] = ..., issues: _Optional[_Iterable[_Union[GeometryIssue, _Mapping]]] = ...) -> None: ...
+    time_points: int
+    fourth_axis: str
+    def __init__(self, shape: _Optional[_Iterable[int]] = ..., affine: _Optional[_Iterable[float]] = ..., spacing: _Optional[_Iterable[float]] = ..., frame_of_reference_uid: _Optional[str] = ..., issues: _Optional[_Iterable[_Union[GeometryIssue, _Mapping]]] = ..., time_points: _Optional[int] = ..., fourth_axis: _Optional[str] = ...) -> None: ...
 
 class VolumeRef(_message.Message):
     __slots__ = ("volume_id", "bucket", "key_prefix", "format", "dtype", "geometry")

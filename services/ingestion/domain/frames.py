@@ -11,6 +11,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from services.ingestion.domain.mosaic import Mosaic, MosaicUnreadable, mosaic_of
 from shared.errors import InvalidArgument
 
 # Projection radiographs: no patient position, one image per instance, each its own volume.
@@ -39,12 +40,13 @@ class Frame:
     columns: int
     slope: float
     intercept: float
-    echo: object = None
-    acquisition: object = None
-    temporal: object = None
-    b_value: object = None
     stack: object = None
     instance: str = ""  # a projection image's SOP Instance UID: it is a volume of its own; "" otherwise
+    series_number: object = None
+    mosaic: Mosaic | None = None  # the layout of the mosaic this frame is tile `tile` of; None for an ordinary image
+    tile: int = 0
+    # What may order repeated positions along a fourth axis (domain/dimensions.py): attribute keyword → value.
+    ordering: tuple[tuple[str, object], ...] = ()
 
     def pixels(self) -> np.ndarray:
         """The stored values of this frame, [j, i], as pydicom decodes them (any supported transfer syntax).
@@ -52,6 +54,9 @@ class Frame:
         Native little-endian grayscale is read straight from the pixel data (what pydicom would return,
         unused high bits masked or sign-extended alike, without its per-call overhead).
         """
+        if self.mosaic is not None:
+            image = _native_pixels(self.dataset, 0, int(_number(self.dataset, "Rows")), int(_number(self.dataset, "Columns")))
+            return self.mosaic.tile(self.dataset.pixel_array if image is None else image, self.tile)
         native = _native_pixels(self.dataset, self.frame or 0, self.rows, self.columns)
         if native is not None:
             return native
@@ -179,25 +184,94 @@ def frames_of(dataset: Dataset) -> list[Frame]:
                 position=tuple(float(v) for v in plane.ImagePositionPatient),
                 spacing=tuple(float(v) for v in measures.PixelSpacing),
                 slope=float(transform.get("RescaleSlope", 1) or 1), intercept=float(transform.get("RescaleIntercept", 0) or 0),
-                echo=None if echo is None else float(echo),
-                temporal=content.get("TemporalPositionIndex"), stack=content.get("StackID"),
-                b_value=group("MRDiffusionSequence").get("DiffusionBValue"),
+                stack=content.get("StackID"),
+                ordering=_frame_ordering(index, content, group("CardiacSynchronizationSequence"),
+                                         group("MRDiffusionSequence"), echo),
                 **common,
             ))
         return frames
     if is_projection(dataset):
         return [_projection_frame(dataset, common)]
-    for name in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
-        if name not in dataset:
-            raise VolumeRefused(f"{dataset.get('SOPInstanceUID', 'an instance')} has no {name}: not a cross-sectional image")
-    b_value = dataset.get("DiffusionBValue")
-    return [Frame(
-        dataset=dataset, frame=None, rows=rows, columns=columns,
+    missing = [name for name in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing") if name not in dataset]
+    mosaic = None if missing[1:] or missing[:1] == ["ImageOrientationPatient"] else _mosaic(dataset)
+    if missing and mosaic is None:  # a United Imaging mosaic gives its positions per tile only
+        raise VolumeRefused(f"{dataset.get('SOPInstanceUID', 'an instance')} has no {missing[0]}: not a cross-sectional image")
+    common |= _plane_attributes(dataset)
+    if mosaic is not None:  # one frame per tile, each at its own position
+        return [Frame(dataset=dataset, frame=None, rows=mosaic.rows, columns=mosaic.columns, mosaic=mosaic, tile=index,
+                      position=position, **common) for index, position in enumerate(mosaic.positions)]
+    position = tuple(float(v) for v in _number(dataset, "ImagePositionPatient"))
+    return [Frame(dataset=dataset, frame=None, rows=rows, columns=columns, position=position, **common)]
+
+
+def _plane_attributes(dataset: Dataset) -> dict:
+    """A single-frame cross-sectional instance's attributes that every frame made of it shares."""
+    return dict(
         orientation=tuple(float(v) for v in _number(dataset, "ImageOrientationPatient")),
-        position=tuple(float(v) for v in _number(dataset, "ImagePositionPatient")),
         spacing=tuple(float(v) for v in _number(dataset, "PixelSpacing")),
         slope=float(_number(dataset, "RescaleSlope", 1) or 1), intercept=float(_number(dataset, "RescaleIntercept", 0) or 0),
-        echo=dataset.get("EchoNumbers"), acquisition=dataset.get("AcquisitionNumber"),
-        temporal=dataset.get("TemporalPositionIdentifier"), b_value=None if b_value is None else float(b_value),
-        **common,
-    )]
+        series_number=dataset.get("SeriesNumber"), ordering=_ordering(dataset),
+    )
+
+
+def _mosaic(dataset: Dataset) -> Mosaic | None:
+    orientation = np.asarray([float(v) for v in _number(dataset, "ImageOrientationPatient")], dtype=np.float64)
+    row, column = orientation[:3] / np.linalg.norm(orientation[:3]), orientation[3:] / np.linalg.norm(orientation[3:])
+    try:
+        return mosaic_of(dataset, row, column, tuple(float(v) for v in _number(dataset, "PixelSpacing")))
+    except MosaicUnreadable as error:
+        raise VolumeRefused(f"{dataset.get('SOPInstanceUID', 'an instance')}: {error}") from None
+
+
+# What may order the repeats of one position (domain/dimensions.py tries them in this order).
+_ORDERING = ("TemporalPositionIdentifier", "TriggerTime", "NominalPercentageOfCardiacPhase", "AcquisitionDateTime",
+             "AcquisitionTime", "ContentTime", "DiffusionBValue", "EchoTime", "EchoNumbers", "AcquisitionNumber", "InstanceNumber")
+
+
+def _ordering(dataset: Dataset) -> tuple[tuple[str, object], ...]:
+    """The instance's values of the attributes that may order repeated positions, as numbers (times in seconds)."""
+    values = []
+    for keyword in _ORDERING:
+        value = dataset.get(keyword)
+        if value is None or value == "":
+            continue
+        try:
+            if keyword == "AcquisitionDateTime":
+                number = _datetime_seconds(str(value))
+            elif keyword.endswith("Time") and keyword not in ("TriggerTime", "EchoTime"):
+                number = _seconds(str(value))
+            else:
+                number = float(value)
+        except (TypeError, ValueError):
+            continue
+        values.append((keyword, number))
+    return tuple(values)
+
+
+def _frame_ordering(index: int, content: Dataset, cardiac: Dataset, diffusion: Dataset, echo: object) -> tuple:
+    """An Enhanced instance's frame's values that may order repeated positions, ending with the frame's own index."""
+    values = [("TemporalPositionIndex", content.get("TemporalPositionIndex")),
+              ("NominalCardiacTriggerDelayTime", cardiac.get("NominalCardiacTriggerDelayTime")),
+              ("FrameAcquisitionDateTime", content.get("FrameAcquisitionDateTime")),
+              ("DiffusionBValue", diffusion.get("DiffusionBValue")), ("EffectiveEchoTime", echo)]
+    out = []
+    for keyword, value in values:
+        try:
+            if value not in (None, ""):
+                out.append((keyword, _datetime_seconds(str(value)) if keyword.endswith("DateTime") else float(value)))
+        except (TypeError, ValueError):
+            continue
+    return tuple(out) + (("FrameNumber", float(index + 1)),)
+
+
+def _datetime_seconds(text: str) -> float:
+    """A DICOM DT value as seconds (days since year 0 are enough to order values)."""
+    return float(text[:8]) * 86400 + _seconds(text[8:])
+
+
+def _seconds(text: str) -> float:
+    """A DICOM TM value (HHMMSS.FFFFFF, parts may be left off) as seconds since midnight."""
+    text = text.split("+")[0].split("-")[0].strip()
+    whole, _, fraction = text.partition(".")
+    hours, minutes, seconds = int(whole[0:2] or 0), int(whole[2:4] or 0), int(whole[4:6] or 0)
+    return hours * 3600 + minutes * 60 + seconds + float(f"0.{fraction}" if fraction else 0)

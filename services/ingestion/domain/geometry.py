@@ -56,6 +56,24 @@ class Geometry:
         return [issue for issue in self.issues if issue.kind in _REFUSING]
 
 
+def gap_tolerance(distances: np.ndarray) -> float:
+    """How far (mm) two gaps between sorted slice `distances` may differ and still be one spacing: DS strings'
+    rounding, never less than GAP_TOLERANCE_MM."""
+    gaps = np.diff(distances)
+    valid = gaps[gaps >= GAP_TOLERANCE_MM]
+    return max(GAP_TOLERANCE_MM, GAP_TOLERANCE_REL * float(np.median(valid))) if len(valid) else GAP_TOLERANCE_MM
+
+
+def grid_units(gaps: np.ndarray, tolerance: float) -> np.ndarray | None:
+    """How many grid steps each gap spans when the gaps lie on one regular grid with slices missing (each within
+    `tolerance` mm of a whole number of steps); None when they do not. The step is the mean of the gaps nearest
+    the smallest, so the DS rounding of one position cannot shrink it."""
+    smallest = float(gaps.min())
+    step = float(np.mean(gaps[gaps <= smallest + 2 * tolerance]))
+    units = np.maximum(np.round(gaps / step), 1)
+    return units if np.all(np.abs(gaps - units * step) <= tolerance * np.maximum(units, 1)) else None
+
+
 def analyse(series: Series) -> Geometry:
     """Sort frames along the slice normal and report tilt, uneven gaps, missing slices and duplicates."""
     orientation = np.asarray(series.frames[0].orientation, dtype=np.float64)
@@ -96,14 +114,12 @@ def analyse(series: Series) -> Geometry:
             ))
         valid = gaps[gaps >= GAP_TOLERANCE_MM]
         if len(valid):
-            median = float(np.median(valid))
-            tolerance = max(GAP_TOLERANCE_MM, GAP_TOLERANCE_REL * median)
+            tolerance = gap_tolerance(distances)
             if np.ptp(valid) > tolerance:
-                smallest = float(valid.min())
-                multiples = valid / smallest
-                whole = np.abs(multiples - np.round(multiples)) * smallest <= tolerance
-                if np.all(whole) and np.any(np.round(multiples) >= 2):
-                    missing = int(np.sum(np.round(multiples) - 1))
+                units = grid_units(valid, tolerance)
+                if units is not None and np.any(units >= 2):
+                    smallest = float(np.sum(valid) / np.sum(units))
+                    missing = int(np.sum(units - 1))
                     where = [int(index) for index in np.flatnonzero(np.round(gaps / smallest) >= 2)]
                     issues.append(Issue(
                         "missing_slices",

@@ -1,4 +1,4 @@
-"""Frames → series: what can share one volume, split by orientation, size, echo, time, stack and acquisition."""
+"""Frames → series: what can share one volume, split by orientation, size, spacing, stack and series number."""
 
 from __future__ import annotations
 
@@ -46,11 +46,12 @@ def holds_image(dataset: Dataset) -> bool:
 def group_image_series(datasets: list[Dataset]) -> tuple[list[Series], dict[str, str]]:
     """Group the instances that can be part of a volume by study and series, then split what cannot share one volume.
 
-    A DICOM series is split by orientation, image size, pixel spacing, echo, b-value, temporal position
-    and stack; by acquisition number only when the acquisitions repeat slice positions (some scanners
-    number every slice's acquisition, which must not split a volume). Instances that hold no image to build
-    (segmentations) are left out silently; one whose geometry cannot make a volume is left out and its series
-    named with the reason (series uid → the first reason), so the rest still builds.
+    A DICOM series is split by orientation, image size, pixel spacing, stack and series number (one Series
+    Instance UID sometimes spans several series numbers, each an image of its own). Echo, b-value, temporal
+    position and acquisition do not split it: slices that repeat their positions along one of them become the
+    fourth axis of one volume (domain/dimensions.py). Instances that hold no image to build (segmentations) are
+    left out silently; one whose geometry cannot make a volume is left out and its series named with the reason
+    (series uid → the first reason), so the rest still builds.
     """
     frames: list[Frame] = []
     unusable: dict[str, str] = {}
@@ -72,7 +73,7 @@ def _group(frames: list[Frame]) -> list[Series]:
             frame.study_uid, frame.series_uid,
             tuple(round(v / ORIENTATION_TOLERANCE) for v in frame.orientation),
             frame.rows, frame.columns, tuple(round(v, 4) for v in frame.spacing),
-            _text(frame.echo), _text(frame.b_value), _text(frame.temporal), _text(frame.stack), frame.instance,
+            _text(frame.stack), frame.instance, _text(frame.series_number),
         )
         groups[key].append(frame)
     series_uids = defaultdict(set)
@@ -83,8 +84,7 @@ def _group(frames: list[Frame]) -> list[Series]:
         split = {}
         if len(series_uids[key[:2]]) > 1:
             split = _what_differs(key, series_uids[key[:2]])
-        for part, extra in _split_acquisitions(frames):
-            result.append(Series(key[0], key[1], part, split | extra))
+        result.append(Series(key[0], key[1], frames, split))
     result.sort(key=lambda series: (series.study_uid, series.series_uid, sorted(series.split.items(), key=str)))
     return result
 
@@ -93,10 +93,7 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-_KEY_NAMES = {
-    2: "orientation", 3: "rows", 4: "columns", 5: "spacing", 6: "echo", 7: "b-value", 8: "temporal position", 9: "stack",
-    10: "image",
-}
+_KEY_NAMES = {2: "orientation", 3: "rows", 4: "columns", 5: "spacing", 6: "stack", 7: "image", 8: "series number"}
 
 
 def _what_differs(key: tuple, siblings: set[tuple]) -> dict:
@@ -109,14 +106,3 @@ def _what_differs(key: tuple, siblings: set[tuple]) -> dict:
             value = tuple(round(v * ORIENTATION_TOLERANCE, 4) for v in value)
         out[_KEY_NAMES[index]] = value
     return out
-
-
-def _split_acquisitions(frames: list[Frame]) -> list[tuple[list[Frame], dict]]:
-    positions = {tuple(round(v, 3) for v in frame.position) for frame in frames}
-    acquisitions = {_text(frame.acquisition) for frame in frames}
-    if len(positions) == len(frames) or len(acquisitions) < 2:
-        return [(frames, {})]
-    by_acquisition: dict[str, list[Frame]] = defaultdict(list)
-    for frame in frames:
-        by_acquisition[_text(frame.acquisition)].append(frame)
-    return [(part, {"acquisition": name}) for name, part in sorted(by_acquisition.items())]

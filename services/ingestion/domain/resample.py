@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.ingestion.domain.geometry import grid_units
+
 # Per-slice shifts smaller than this (pixels) along an in-plane axis leave that axis untouched.
 SHIFT_TOLERANCE_PIXELS = 1e-3
 # At most this many output slices per input slice, as dcm2niix caps it (a tiny gap must not blow the volume up).
@@ -95,26 +97,33 @@ def _blend(low: np.ndarray, high: np.ndarray, frac: np.ndarray | float, fill: fl
     return linear
 
 
-def _equidistant(slice_at: Callable[[int], np.ndarray], distances: np.ndarray, out_shape: tuple[int, int], dtype: np.dtype
-                 ) -> tuple[np.ndarray, float]:
+def _equidistant(slice_at: Callable[[int], np.ndarray], distances: np.ndarray, out_shape: tuple[int, int], dtype: np.dtype,
+                 tolerance: float) -> tuple[np.ndarray, float]:
     """Linearly interpolate slices at `distances` (ascending, mm) onto an equal spacing from the first to the last.
 
     Plain linear interpolation between the two nearest slices (as dcm2niix), in float64, each output slice
     then stored as `dtype` (rounded to the nearest integer for integer types). The spacing is the smallest
     gap, stretched so the grid ends exactly on the last slice; at most
-    MAX_SLICES_PER_INPUT × slices (then spacing = extent / (that − 1)), as dcm2niix does. Returns (data, spacing).
+    MAX_SLICES_PER_INPUT × slices (then spacing = extent / (that − 1)), as dcm2niix does. Slices on a regular grid
+    with some missing (gaps whole steps within `tolerance` mm, the rounding of DS strings) keep that grid and stay
+    as they are, only the missing ones interpolated. Returns (data, spacing).
     """
     distances = np.asarray(distances, dtype=np.float64) - distances[0]
     count = len(distances)
     extent = float(distances[-1])
     smallest = float(np.diff(distances).min())
-    steps = min(math.ceil(extent / smallest - 1e-6), MAX_SLICES_PER_INPUT * count - 1)
+    units = grid_units(np.diff(distances), tolerance)  # a regular grid with slices missing, or None
+    steps = int(units.sum()) if units is not None else math.ceil(extent / smallest - 1e-6)
+    steps = min(steps, MAX_SLICES_PER_INPUT * count - 1)
     spacing = extent / steps
     targets = np.arange(steps + 1) * spacing
     targets[-1] = extent
     high = np.clip(np.searchsorted(distances, targets, side="left"), 1, count - 1)
     low = high - 1
-    frac = np.clip((targets - distances[low]) / (distances[high] - distances[low]), 0.0, 1.0)
+    offset, gap = targets - distances[low], distances[high] - distances[low]
+    frac = np.clip(offset / gap, 0.0, 1.0)
+    if units is not None:  # grid points on an input slice take it as it is
+        frac = np.where(offset <= tolerance, 0.0, np.where(gap - offset <= tolerance, 1.0, frac))
     out = np.empty((len(targets), *out_shape), dtype=dtype)
     blended, weighted = np.empty(out_shape, dtype=np.float64), np.empty(out_shape, dtype=np.float64)
     for k in range(len(targets)):
@@ -129,10 +138,11 @@ def _stored(values: np.ndarray, dtype: np.dtype, out: np.ndarray | None = None) 
     return np.rint(values, out=out) if np.issubdtype(dtype, np.integer) else values
 
 
-def resample(data: np.ndarray, distances: np.ndarray, shifts: np.ndarray, fill: float, even: bool, dtype: np.dtype) -> Resampled:
+def resample(data: np.ndarray, distances: np.ndarray, shifts: np.ndarray, fill: float, even: bool, dtype: np.dtype,
+             tolerance: float) -> Resampled:
     """Tilt-correct `data` [k, j, i] (slices at `distances` along the normal, sideways `shifts` (j, i) in pixels),
-    then, unless `even`, interpolate it onto equidistant slices; dcm2niix's order (tilt first, then spacing).
-    The result is stored as `dtype`.
+    then, unless `even`, interpolate it onto equidistant slices (distances within `tolerance` mm are equal);
+    dcm2niix's order (tilt first, then spacing). The result is stored as `dtype`.
 
     Slice by slice: each tilt-corrected input slice is made when first needed and kept while the next output slices
     need it, so nothing volume-sized but the result is allocated (float64 copies of the whole stack cost more in
@@ -158,5 +168,5 @@ def resample(data: np.ndarray, distances: np.ndarray, shifts: np.ndarray, fill: 
         for k in range(len(data)):
             out[k] = _stored(slice_at(k), dtype)
         return Resampled(out, i0, j0, spacing, padded, len(distances))
-    out, spacing = _equidistant(slice_at, distances, out_shape, dtype)
+    out, spacing = _equidistant(slice_at, distances, out_shape, dtype, tolerance)
     return Resampled(out, i0, j0, spacing, padded, len(distances))

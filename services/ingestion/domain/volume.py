@@ -9,8 +9,9 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from services.ingestion.domain.dimensions import FourthAxis, fourth_axis
 from services.ingestion.domain.frames import Frame, VolumeRefused, decoded_bytes
-from services.ingestion.domain.geometry import Geometry, Issue, analyse
+from services.ingestion.domain.geometry import Geometry, Issue, analyse, gap_tolerance
 from services.ingestion.domain.grouping import Series, group_image_series
 from services.ingestion.domain.resample import resample
 from shared.config import DEFAULT_VOLUME_MAX_VOXELS
@@ -22,7 +23,8 @@ _INTEGER_DTYPES = (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32)
 
 @dataclass
 class Volume:
-    """A built volume: `data` indexed [k, j, i]; `affine` maps (i, j, k, 1) to DICOM LPS mm."""
+    """A built volume: `data` indexed [k, j, i], or [t, k, j, i] along a fourth axis; `affine` maps (i, j, k, 1) to
+    DICOM LPS mm."""
 
     data: np.ndarray
     affine: np.ndarray
@@ -31,9 +33,16 @@ class Volume:
     # A radiograph's own display window (center, width) from its VOI attributes, in the volume's values;
     # None for cross-sectional series, whose default window goes by modality.
     window: tuple[float, float] | None = None
+    fourth: FourthAxis | None = None  # what the first of four axes is; None for a 3D volume
+    first_point: list[Frame] = field(default_factory=list)  # a 4D volume's frames of its first point, which name its slices
 
     @property
-    def shape(self) -> tuple[int, int, int]:
+    def slice_frames(self) -> list[Frame]:
+        """The frames that may lie on the volume's slices: all of a 3D volume's, the first point's of a 4D one."""
+        return self.first_point if self.fourth is not None else self.series.frames
+
+    @property
+    def shape(self) -> tuple[int, ...]:
         return tuple(self.data.shape)
 
     @property
@@ -53,14 +62,34 @@ class Refusal:
 
 
 def build_volume(series: Series, max_voxels: int = DEFAULT_VOLUME_MAX_VOXELS) -> Volume:
-    """Stack a series into a volume on the grid its slices define.
+    """Stack a series into a volume on the grid its slices define, [t, k, j, i] when it repeats its positions.
 
     A series over the voxel budget is refused (VolumeRefused) from its headers, before any pixel is decoded.
     Gantry tilt, uneven gaps and missing slices are resampled onto an equidistant, tilt-corrected grid
-    (dcm2niix's `_Tilt_Eq` method; the volume says so with a `resampled` issue); slices that repeat a
-    position are refused (VolumeRefused), as no grid describes them.
+    (dcm2niix's `_Tilt_Eq` method; the volume says so with a `resampled` issue). Slices that repeat their
+    positions along time, phase, b-value, echo or acquisition make the fourth axis (domain/dimensions.py);
+    repeats nothing orders are refused (VolumeRefused).
     """
     _check_budget(series, max_voxels)
+    split = fourth_axis(series)
+    if split is None:
+        return _build_3d(series)
+    points, axis = split
+    first = _build_3d(Series(series.study_uid, series.series_uid, points[0], series.split))
+    # Filled point by point: the peak is the 4D array and one point, not two 4D arrays.
+    data = np.empty((len(points), *first.data.shape), dtype=first.data.dtype)
+    data[0] = first.data
+    for index, frames in enumerate(points[1:], start=1):
+        point = _build_3d(Series(series.study_uid, series.series_uid, frames, series.split))
+        if point.data.shape != first.data.shape or not np.allclose(point.affine, first.affine, atol=1e-2):
+            raise VolumeRefused(f"{series.description}: point {index + 1} of its {axis.name} axis lies on another grid than the first")
+        if not np.can_cast(point.data.dtype, data.dtype, casting="safe"):
+            data = data.astype(np.result_type(data.dtype, point.data.dtype))
+        data[index] = point.data
+    return Volume(data, first.affine, series, first.issues, window=first.window, fourth=axis, first_point=points[0])
+
+
+def _build_3d(series: Series) -> Volume:
     geometry = analyse(series)
     if not geometry.buildable:
         raise VolumeRefused(f"{series.description}: " + "; ".join(issue.message for issue in geometry.refusals))
@@ -116,7 +145,7 @@ def _resampled(series: Series, geometry: Geometry) -> Volume:
     fill = float(stacked.min())
     # Interpolated values lie within the input's range: integer input keeps its dtype (rounded), else float32.
     dtype = stacked.dtype if np.issubdtype(stacked.dtype, np.integer) else np.dtype(np.float32)
-    result = resample(stacked, geometry.distances, shifts, fill, even, dtype)
+    result = resample(stacked, geometry.distances, shifts, fill, even, dtype, gap_tolerance(geometry.distances))
     affine = np.eye(4)
     affine[:3, 0] = geometry.row * column_spacing
     affine[:3, 1] = geometry.column * row_spacing

@@ -53,9 +53,10 @@ def get_slice(ports: Ports, caller: Principal, request: pb.GetSliceRequest) -> p
         position_mm=request.position_mm if which == "position_mm" else None,
     )
     slices.check_slice_size(shape, location, ports.slice_limits)
+    time = _time_index(ref, request.time_index)
     png = request.format == pb.SLICE_FORMAT_PNG
     window = slices.resolve_window(choice, ports.volumes.info(ref.bucket, ref.key_prefix).attributes) if png else None
-    pixels = ports.volumes.slice(ref.bucket, ref.key_prefix, location.axis, location.index)
+    pixels = ports.volumes.slice(ref.bucket, ref.key_prefix, location.axis, location.index, time)
     response = pb.GetSliceResponse(
         slice_index=location.index, position_mm=location.position_mm, shape=list(pixels.shape), pixel_spacing=list(location.pixel_spacing),
     )
@@ -66,6 +67,15 @@ def get_slice(ports: Ports, caller: Principal, request: pb.GetSliceRequest) -> p
         response.data = slices.raw_bytes(pixels)
         response.dtype = ref.dtype
     return response
+
+
+def _time_index(ref: geometry_pb2.VolumeRef, time_index: int) -> int:
+    """`time_index` checked against the volume's fourth axis (a 3D volume has the one point 0)."""
+    points = max(ref.geometry.time_points, 1)
+    if not 0 <= time_index < points:
+        axis = f"its fourth axis has {points} points ({ref.geometry.fourth_axis})" if ref.geometry.time_points else "it is 3D"
+        raise InvalidArgument(f"time_index {time_index} is outside the volume: {axis}; ask for 0 to {points - 1}")
+    return time_index
 
 
 def _window_choice(request: pb.GetSliceRequest) -> slices.WindowPreset | slices.Window | None:
@@ -97,7 +107,7 @@ def get_thumbnail(ports: Ports, caller: Principal, request: pb.GetThumbnailReque
     shape = tuple(ref.geometry.shape)
     location = slices.middle_axial(affine, shape)
     slices.check_slice_size(shape, location, ports.slice_limits)
-    pixels = ports.volumes.slice(ref.bucket, ref.key_prefix, location.axis, location.index)
+    pixels = ports.volumes.slice(ref.bucket, ref.key_prefix, location.axis, location.index, _time_index(ref, request.time_index))
     window = slices.resolve_window(None, ports.volumes.info(ref.bucket, ref.key_prefix).attributes)
     image = slices.thumbnail(pixels, location.pixel_spacing, window, size)
     return pb.GetThumbnailResponse(png=slices.encode_png(image), width=image.shape[1], height=image.shape[0])

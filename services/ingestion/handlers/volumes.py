@@ -100,9 +100,9 @@ def _instance_keys(volume: Volume, where: dict[int, str]) -> list[str]:
     """Per slice k, the object key of the single-frame instance that lies exactly on it ("" where none does, as on a
     resampled grid), so label formats that reference source instances (DICOM-SEG, RTSTRUCT) can find them."""
     inverse = np.linalg.inv(volume.affine)
-    keys = [""] * volume.shape[0]
-    for frame in volume.series.frames:
-        if frame.frame is not None:
+    keys = [""] * volume.shape[-3]
+    for frame in volume.slice_frames:
+        if frame.frame is not None or frame.mosaic is not None:
             continue
         i, j, k = (inverse @ np.array([*frame.position, 1.0]))[:3]
         nearest = round(float(k))
@@ -157,6 +157,8 @@ def _dicom_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, volum
     # the pseudonym lets training keep one patient's scans on one side of its split
     attributes |= {"dicom_bucket": bucket, "instance_keys": _instance_keys(volume, where),
                    "patient_pseudonym": str(first.get("PatientID", ""))[:64]}
+    if volume.fourth is not None:
+        attributes["fourth_axis"] = volume.fourth.as_dict()
     with ports.db.read() as conn:
         known = conn.execute(sa.select(store.volumes.c.volume_id).where(store.volumes.c.volume_id == volume_id)).first()
     if known is None:  # the same instances uploaded again make the same volume: it is stored already
@@ -173,7 +175,8 @@ def _dicom_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, volum
             {"sop_instance_uid": sop, "instance_number": _int(dataset.get("InstanceNumber")), "bucket": bucket, "object_key": where[id(dataset)]}
             for sop, dataset in instances.items()
         ],
-        volume_ref=_volume_ref(volume_id, volume.data, volume.affine, str(first.get("FrameOfReferenceUID", "")), volume.issues),
+        volume_ref=_volume_ref(volume_id, volume.data, volume.affine, str(first.get("FrameOfReferenceUID", "")), volume.issues,
+                               volume.fourth.describe() if volume.fourth is not None else ""),
         modality=modality, min_value=attributes["min_value"], max_value=attributes["max_value"],
     )
 
@@ -215,7 +218,8 @@ def _int(value) -> int | None:
         return None
 
 
-def _volume_ref(volume_id: str, array: np.ndarray, affine: np.ndarray, frame_of_reference: str, issues) -> geometry_pb2.VolumeRef:
+def _volume_ref(volume_id: str, array: np.ndarray, affine: np.ndarray, frame_of_reference: str, issues,
+                fourth_axis: str = "") -> geometry_pb2.VolumeRef:
     spacing = list(array_spacing(affine))
     resampled = any(issue.kind == "resampled" for issue in issues)
     how = next((issue.message for issue in issues if issue.kind == "resampled"), "")
@@ -223,9 +227,10 @@ def _volume_ref(volume_id: str, array: np.ndarray, affine: np.ndarray, frame_of_
         volume_id=volume_id, bucket=VOLUMES_BUCKET, key_prefix=volume_id, format=geometry_pb2.VOLUME_FORMAT_ZARR,
         dtype=data_type(array.dtype),
         geometry=geometry_pb2.Geometry(
-            shape=list(array.shape), affine=[float(v) for v in np.asarray(affine).ravel()], spacing=spacing,
+            shape=list(array.shape[-3:]), affine=[float(v) for v in np.asarray(affine).ravel()], spacing=spacing,
             frame_of_reference_uid=frame_of_reference,
             issues=[_issue(issue, resampled, how) for issue in issues if issue.kind in _ISSUE_KINDS],
+            time_points=array.shape[0] if array.ndim == 4 else 0, fourth_axis=fourth_axis,
         ),
     )
 
