@@ -61,6 +61,13 @@ def of_kind(resources, kind):
     return {r["metadata"]["labels"]["app.kubernetes.io/component"]: r for r in resources if r["kind"] == kind}
 
 
+def config_map(resources, component="config"):
+    """A rendered ConfigMap by its component label: "config" is the settings every service shares, a service's name
+    its own settings (those only it reads)."""
+    (found,) = [r for r in resources if r["kind"] == "ConfigMap" and r["metadata"]["labels"]["app.kubernetes.io/component"] == component]
+    return found
+
+
 def env_of(deployment):
     """The env list of a Deployment's only container, keyed by variable name."""
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -110,7 +117,7 @@ def test_default_values_deploy_each_service_once(default_render):
     for name, deployment in deployments.items():
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert container["command"] + container["args"] == ["radlab", "serve", name]
-        assert container["image"] == "ghcr.io/radlab/radlab:0.1.0"
+        assert container["image"] == f"ghcr.io/radlab/radlab-{name}:0.1.0"
 
 
 def test_disabled_service_gets_no_deployment_or_service(helm):
@@ -159,8 +166,8 @@ def test_every_container_has_grpc_probes_on_50051(default_render):
 
 
 def test_common_settings_come_from_the_configmap(default_render):
-    """Every service reads the shared RADLAB_* URLs from the chart's ConfigMap."""
-    (config,) = [r for r in default_render if r["kind"] == "ConfigMap"]
+    """Every service reads the shared RADLAB_* URLs from the chart's common ConfigMap."""
+    config = config_map(default_render)
     assert config["data"]["RADLAB_BUS"] == "kafka://kafka:9092"
     assert config["data"]["RADLAB_STORE"] == "s3://minio:9000"
     assert config["data"]["RADLAB_DB"] == "postgresql://radlab@postgresql:5432/radlab"
@@ -290,9 +297,9 @@ def test_anon_key_dev_value_goes_into_the_chart_secret(helm):
 
 
 def upload_settings(resources):
-    """The upload variables of the rendered ConfigMap, checking that ingestion reads each from it and no other
+    """The upload variables of ingestion's own ConfigMap, checking that ingestion reads each from it and no other
     service gets any."""
-    (config,) = [r for r in resources if r["kind"] == "ConfigMap"]
+    config = config_map(resources, "ingestion")
     for name, deployment in of_kind(resources, "Deployment").items():
         env = env_of(deployment)
         for variable in UPLOAD_VARIABLES:
@@ -375,13 +382,14 @@ def test_ingestion_scratch_is_bounded_above_the_largest_upload(helm, default_ren
 
 
 def test_ray_address_reaches_training_only(default_render):
-    """Training reads RADLAB_RAY from the ConfigMap; the other services do not get it."""
-    (config,) = [r for r in default_render if r["kind"] == "ConfigMap"]
+    """Training reads RADLAB_RAY from its own ConfigMap; the other services do not get it."""
+    config = config_map(default_render, "training")
     assert config["data"]["RADLAB_RAY"] == "ray://raycluster-head-svc:10001"
+    assert "RADLAB_RAY" not in config_map(default_render)["data"]
     for name, deployment in of_kind(default_render, "Deployment").items():
         env = env_of(deployment)
         if name == "training":
-            assert env["RADLAB_RAY"]["valueFrom"]["configMapKeyRef"]["key"] == "RADLAB_RAY"
+            assert env["RADLAB_RAY"]["valueFrom"]["configMapKeyRef"] == {"name": config["metadata"]["name"], "key": "RADLAB_RAY"}
         else:
             assert "RADLAB_RAY" not in env, name
 
@@ -423,7 +431,7 @@ def test_ray_cluster_has_head_and_worker_groups_and_training_uses_it(extras_rend
     assert gpu_worker["resources"]["limits"]["nvidia.com/gpu"] == 1
     (cpu_worker,) = groups["cpu"]["template"]["spec"]["containers"]
     assert "nvidia.com/gpu" not in cpu_worker["resources"]["limits"]
-    (config,) = [r for r in extras_render if r["kind"] == "ConfigMap"]
+    config = config_map(extras_render, "training")
     name = cluster["metadata"]["name"]
     assert config["data"]["RADLAB_RAY"] == f"ray://{name}-head-svc.radlab.svc:10001"
 
@@ -462,6 +470,6 @@ def test_single_node_values_run_one_small_pod_per_service(helm):
     assert set(deployments) == SERVICES
     assert {d["spec"]["replicas"] for d in deployments.values()} == {1}
     assert "RayCluster" not in {r["kind"] for r in resources}
-    (config,) = [r for r in resources if r["kind"] == "ConfigMap"]
-    assert "RADLAB_RAY" not in config["data"]
+    assert "RADLAB_RAY" not in config_map(resources)["data"]
+    assert "RADLAB_RAY" not in config_map(resources, "training")["data"]
     assert "RADLAB_RAY" not in env_of(deployments["training"])

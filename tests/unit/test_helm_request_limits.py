@@ -7,7 +7,9 @@ import pytest
 from shared import config as settings
 from shared.validation import RequestLimits
 # The chart's own fixtures (helm, default_render) and helpers, so both files render it the same way.
-from tests.unit.test_helm_chart import CHART, RELEASE, default_render, env_of, helm, of_kind, render, run_helm  # noqa: F401
+from tests.unit.test_helm_chart import (  # noqa: F401
+    CHART, RELEASE, config_map, default_render, env_of, helm, of_kind, render, run_helm,
+)
 
 pytestmark = pytest.mark.timeout(1800)
 REQUEST_VARIABLES = ("RADLAB_REQUEST_MAX_NAME_CHARS", "RADLAB_REQUEST_MAX_TEXT_CHARS", "RADLAB_REQUEST_MAX_REPEATED")
@@ -15,17 +17,20 @@ SLICE_VARIABLES = ("RADLAB_THUMBNAIL_MAX_SIZE", "RADLAB_SLICE_MAX_PIXELS")
 
 
 def limit_settings(resources) -> dict[str, str]:
-    """The limit variables of the rendered ConfigMap, checking that every service reads the request limits from it
-    and ingestion alone the slice limits."""
-    (config,) = [r for r in resources if r["kind"] == "ConfigMap"]
+    """The limit variables as rendered, checking that every service reads the request limits from the common
+    ConfigMap and ingestion alone the slice limits, from its own."""
+    common, ingestion = config_map(resources), config_map(resources, "ingestion")
     for name, deployment in of_kind(resources, "Deployment").items():
         env = env_of(deployment)
         for variable in (*REQUEST_VARIABLES, *SLICE_VARIABLES):
             if variable in REQUEST_VARIABLES or name == "ingestion":
+                config = common if variable in REQUEST_VARIABLES else ingestion
                 assert env[variable]["valueFrom"]["configMapKeyRef"] == {"name": config["metadata"]["name"], "key": variable}
             else:
                 assert variable not in env, (name, variable)
-    return {variable: config["data"][variable] for variable in (*REQUEST_VARIABLES, *SLICE_VARIABLES)}
+    return {variable: common["data"][variable] for variable in REQUEST_VARIABLES} | {
+        variable: ingestion["data"][variable] for variable in SLICE_VARIABLES
+    }
 
 
 def test_limits_default_to_the_codes_defaults(default_render):

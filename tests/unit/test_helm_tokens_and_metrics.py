@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from shared.config import Settings
-from tests.unit.test_helm_chart import CHART, RELEASE, env_of, helm, of_kind, render, run_helm  # noqa: F401 (helm: a fixture)
+from tests.unit.test_helm_chart import (  # noqa: F401 (helm: a fixture)
+    CHART, RELEASE, config_map, env_of, helm, of_kind, render, run_helm,
+)
 
 pytestmark = pytest.mark.timeout(1800)  # the first helm build, as in test_helm_chart
 
 
 def config_of(resources) -> dict[str, str]:
-    (config,) = [r for r in resources if r["kind"] == "ConfigMap"]
-    return config["data"]
+    return config_map(resources)["data"]
 
 
 def test_metrics_are_served_on_the_pods_address_said_outright(helm):
