@@ -1,8 +1,11 @@
-"""Ingestion benchmark: volume building against dcm2niix, GetSlice latency through `radlab up`, upload throughput."""
+"""Ingestion benchmark: volume building against dcm2niix (3D, 4D, mosaics; speed and peak memory), GetSlice latency
+through `radlab up`, upload throughput."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -13,6 +16,8 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import pydicom
+from pydicom.uid import generate_uid
 
 from radlab.client import Client
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
@@ -32,7 +37,12 @@ SERIES = {
     "MR, 196 slices, uncompressed": "dcm_qa_deident/In",
     "CT, 20 slices, JPEG 2000": "totalsegmentator/tests/reference_files/example_ct_dicom",
     "CT, 28 slices, gantry tilt": "dcm_qa_ct/In/GE",
+    "MR 4D, 128 files, 16 × 8, GE": "dcm_qa_stc/In/GE/TriggerTime/4_epi_ascending",
+    "MR mosaics, 6 files, 6 × 36, Siemens": "dcm_qa_mosaic/In/ep2d_Asc_2",
 }
+# The generated 4D series: the real MR's first slice as POINTS × SLICES instances (time points of a stack).
+GENERATED_4D = (20, 300)
+MEMORY_GOAL = 2.0  # peak memory of the build above the interpreter's own, × the 4D array
 REPEATS = 7  # interleaved runs of each tool per series
 BUILD_GOAL = 0.7  # × dcm2niix's slices/s
 WARM_P99_GOAL_MS = 30.0
@@ -110,6 +120,54 @@ def build_speed(data: Path, dcm2niix: str) -> dict[str, Speed]:
             slices_in, slices_in / radlab.min(), slices_in / float(np.median(radlab)), slices_in / dcm.min(), slices_in / float(np.median(dcm)),
         )
     return speeds
+
+
+def generated_4d(data: Path, out: Path) -> int:
+    """Write GENERATED_4D's points × slices instances of the MR's first slice (256², int16) into `out`, one series
+    ordered by Temporal Position Identifier; returns the 4D array's bytes."""
+    template = pydicom.dcmread(sorted((data / SERIES["MR, 196 slices, uncompressed"]).iterdir())[0])
+    points, stack = GENERATED_4D
+    normal = np.cross(*np.reshape([float(v) for v in template.ImageOrientationPatient], (2, 3)))
+    origin = np.array([float(v) for v in template.ImagePositionPatient])
+    series = generate_uid()
+    for point in range(points):
+        for k in range(stack):
+            template.SeriesInstanceUID = series
+            template.SOPInstanceUID = template.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+            template.ImagePositionPatient = [f"{v:.4f}" for v in origin + 1.5 * k * normal]
+            template.TemporalPositionIdentifier, template.NumberOfTemporalPositions = point + 1, points
+            template.InstanceNumber = point * stack + k + 1
+            template.save_as(out / f"{point:03d}_{k:04d}.dcm", enforce_file_format=True)
+    return points * stack * int(template.Rows) * int(template.Columns) * 2
+
+
+_PEAK_PROBE = """
+import sys, warnings
+from pathlib import Path
+warnings.simplefilter("ignore")
+from services.ingestion.domain.reader import parse_instance
+from services.ingestion.domain.volume import build_volumes
+def high_water():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) * 1024
+base = high_water()
+(volume,) = build_volumes([parse_instance(path.read_bytes()) for path in sorted(Path(sys.argv[1]).iterdir())])
+print(base, high_water(), volume.data.nbytes)
+"""
+
+
+def peak_memory(folder: Path, dcm2niix: str) -> tuple[int, int, int]:
+    """(radlab's peak memory above its interpreter and imports, dcm2niix's peak memory, the 4D array's bytes), each
+    in a process of its own: radlab's from its VmHWM, dcm2niix's from wait4's ru_maxrss of a posix_spawn-ed process
+    (spawned, not forked, so this process's size does not count in it)."""
+    done = subprocess.run([sys.executable, "-c", _PEAK_PROBE, str(folder)], capture_output=True, text=True, check=True, cwd=REPO)
+    base, peak, array = (int(value) for value in done.stdout.split())
+    with tempfile.TemporaryDirectory() as out:
+        pid = os.posix_spawn(dcm2niix, [dcm2niix, "-z", "n", "-b", "n", "-f", "ref", "-o", out, str(folder)], os.environ,
+                             file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+        _, status, usage = os.wait4(pid, 0)
+    if status:
+        raise RuntimeError(f"dcm2niix failed on {folder} (status {status})")
+    return peak - base, usage.ru_maxrss * 1024, array
 
 
 def slice_volume(data: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -228,6 +286,18 @@ def run() -> None:
             f"  {name:34} {speed.slices:6d} {speed.ours_best:7.0f} ({speed.ours_median:5.0f}) {speed.theirs_best:7.0f} ({speed.theirs_median:5.0f})"
             f" {ratio:6.2f}× ({speed.ours_median / speed.theirs_median:4.2f}×)  {_verdict(ratio >= BUILD_GOAL)}"
         )
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as out:
+        work = Path(folder)
+        generated_4d(data, work)
+        files = GENERATED_4D[0] * GENERATED_4D[1]
+        ours, theirs = seconds(partial(build_in_process, work)), seconds(partial(build_with_dcm2niix, dcm2niix, work, Path(out)))
+        ratio = (files / ours) / (files / theirs)
+        print(f"  {'generated 4D, ' + str(files) + ' files, 20 × 300':34} {files:6d} {files / ours:7.0f}         {files / theirs:7.0f}"
+              f"         {ratio:6.2f}×          {_verdict(ratio >= BUILD_GOAL)}  (one run each)")
+        mine, dcm, array = peak_memory(work, dcm2niix)
+        print(f"  peak memory building it: radlab {mine / 2**20:.0f} MiB above its imports = {mine / array:.2f}× the "
+              f"{array / 2**20:.0f} MiB 4D array (goal ≤ {MEMORY_GOAL}×: {_verdict(mine / array <= MEMORY_GOAL)}); "
+              f"dcm2niix {dcm / 2**20:.0f} MiB = {dcm / array:.2f}×")
 
     array, affine = slice_volume(data)
     with tempfile.TemporaryDirectory() as folder:

@@ -228,11 +228,21 @@ _ORDERING = ("TemporalPositionIdentifier", "TriggerTime", "NominalPercentageOfCa
              "AcquisitionTime", "ContentTime", "DiffusionBValue", "EchoTime", "EchoNumbers", "AcquisitionNumber", "InstanceNumber")
 
 
+_ORDERING_TAGS = tuple((keyword, tag_for_keyword(keyword)) for keyword in _ORDERING)
+_TEXT_NUMBER_VRS = frozenset({"IS", "DS", "TM", "DT"})  # read straight from the raw bytes in _ordering
+
+
 def _ordering(dataset: Dataset) -> tuple[tuple[str, object], ...]:
     """The instance's values of the attributes that may order repeated positions, as numbers (times in seconds)."""
     values = []
-    for keyword in _ORDERING:
-        value = dataset.get(keyword)
+    for keyword, tag in _ORDERING_TAGS:
+        element = dataset.get_item(tag)
+        if element is None:
+            continue
+        if isinstance(element, RawDataElement) and element.VR in _TEXT_NUMBER_VRS and not element.is_implicit_VR:
+            value = (element.value or b"").decode("ascii", "replace").split("\\")[0].strip(" \0")  # as pydicom would, faster
+        else:
+            value = dataset[tag].value
         if value is None or value == "":
             continue
         try:

@@ -7,10 +7,11 @@ from pydicom.dataset import Dataset
 
 def private_block(dataset: Dataset, group: int, creator: str) -> int | None:
     """The block (0x10–0xFF) `creator` reserved in `group`, or None when the instance has no such creator."""
-    for block in range(0x10, 0x100):
-        found = dataset.get((group, block))
-        if found is not None and str(found.value).strip() == creator:
-            return block
+    # The instance's own tags (far fewer than the 240 places a block may be), compared as plain ints: pydicom's tags
+    # compare in Python, shifts and masks do not.
+    for tag in dataset.keys():
+        if tag >> 16 == group and 0x10 <= tag & 0xFFFF <= 0xFF and str(dataset[tag].value).strip() == creator:
+            return tag & 0xFF
     return None
 
 
