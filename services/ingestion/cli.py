@@ -11,6 +11,7 @@ from pydicom.dataset import Dataset
 
 from services.ingestion.domain.geometry import analyse
 from services.ingestion.domain.grouping import group_image_series, holds_image
+from services.ingestion.domain.precise import describe as describe_precise
 from services.ingestion.domain.reader import parse_instance
 from services.ingestion.domain.volume import Refusal, Volume, build_volumes, stacked_affine
 from shared.config import Settings
@@ -102,6 +103,8 @@ def volumes_from_folder(source: Path, output: Path) -> int:
             print(f"  wrote {path}: {shape} ({axes}) voxels of {spacing} mm, {result.data.dtype}")
             if result.fourth:
                 print(f"  fourth axis: {result.fourth.describe()}")
+            if result.precise:
+                print(f"  {describe_precise(result.precise)}; the voxels hold display values")
         else:
             print(f"  not written: {_why(result)}")
     return 0 if results and not unread and all(isinstance(result, Volume) for result in results) else 1

@@ -546,3 +546,40 @@ def test_truncated_or_damaged_bytes_fall_back_or_fail_closed(data_dir):
     damaged[data.index(b"UI", 400)] = ord("Z")
     assert _read_explicit_little_endian(bytes(damaged)) is None
     assert parse_instance(b"not DICOM at all") is None
+
+
+def philips_mr(scale_slope: float | None = None, rescale: tuple[float, float] = (2.0, -10.0)) -> Dataset:
+    """pydicom-data's Philips MR (MR2_UNCR.dcm, a real single slice), with the private scale slope a Philips MR writes
+    (2005,xx0E of "Philips MR Imaging DD 001") and a rescale set: the file itself carries neither."""
+    dataset = pydicom.dcmread(get_testdata_file("MR2_UNCR.dcm"))
+    dataset.RescaleSlope, dataset.RescaleIntercept = rescale
+    if scale_slope is not None:
+        dataset.private_block(0x2005, "Philips MR Imaging DD 001", create=True).add_new(0x0E, "FL", scale_slope)
+    return dataset
+
+
+def test_philips_private_scale_slope_is_recorded_as_a_map_to_precise_values():
+    """Voxels keep the display values; the record turns them into Philips' floating-point values, DV / (RS × SS)."""
+    (volume,) = build_volumes([philips_mr(0.25)])
+    plain = pydicom.dcmread(get_testdata_file("MR2_UNCR.dcm")).pixel_array.astype(np.float64)
+    assert np.array_equal(volume.data[0], plain * 2.0 - 10.0)
+    precise = volume.precise
+    assert precise["source"].startswith("Philips private scale slope")
+    assert np.allclose(volume.data[0] * precise["slope"] + precise["intercept"], (plain * 2.0 - 10.0) / (2.0 * 0.25))
+    assert build_volumes([philips_mr()])[0].precise is None
+
+
+def test_a_real_world_value_mapping_is_recorded_on_the_display_values():
+    """precise = stored × m + c, turned into a map on the voxels (display values) with its units."""
+    dataset = philips_mr()
+    item = Dataset()
+    item.RealWorldValueSlope, item.RealWorldValueIntercept = 0.5, 3.0
+    unit = Dataset()
+    unit.CodeValue, unit.CodingSchemeDesignator, unit.CodeMeaning = "mm2/s", "UCUM", "mm2/s"
+    item.MeasurementUnitsCodeSequence = [unit]
+    dataset.RealWorldValueMappingSequence = [item]
+    (volume,) = build_volumes([dataset])
+    stored = pydicom.dcmread(get_testdata_file("MR2_UNCR.dcm")).pixel_array.astype(np.float64)
+    precise = volume.precise
+    assert (precise["source"], precise["units"]) == ("Real World Value Mapping", "mm2/s")
+    assert np.allclose(volume.data[0] * precise["slope"] + precise["intercept"], stored * 0.5 + 3.0)

@@ -13,6 +13,7 @@ from services.ingestion.domain.dimensions import FourthAxis, fourth_axis
 from services.ingestion.domain.frames import Frame, VolumeRefused, decoded_bytes
 from services.ingestion.domain.geometry import Geometry, Issue, analyse, gap_tolerance
 from services.ingestion.domain.grouping import Series, group_image_series
+from services.ingestion.domain.precise import precise_values
 from services.ingestion.domain.resample import resample
 from shared.config import DEFAULT_VOLUME_MAX_VOXELS
 from shared.grid import array_spacing
@@ -34,6 +35,7 @@ class Volume:
     # None for cross-sectional series, whose default window goes by modality.
     window: tuple[float, float] | None = None
     fourth: FourthAxis | None = None  # what the first of four axes is; None for a 3D volume
+    precise: dict | None = None  # how to get precise values from the voxels (domain/precise.py); None: they are
     first_point: list[Frame] = field(default_factory=list)  # a 4D volume's frames of its first point, which name its slices
 
     @property
@@ -73,7 +75,9 @@ def build_volume(series: Series, max_voxels: int = DEFAULT_VOLUME_MAX_VOXELS) ->
     _check_budget(series, max_voxels)
     split = fourth_axis(series)
     if split is None:
-        return _build_3d(series)
+        volume = _build_3d(series)
+        volume.precise = precise_values(series.frames)
+        return volume
     points, axis = split
     first = _build_3d(Series(series.study_uid, series.series_uid, points[0], series.split))
     # Filled point by point: the peak is the 4D array and one point, not two 4D arrays.
@@ -86,7 +90,8 @@ def build_volume(series: Series, max_voxels: int = DEFAULT_VOLUME_MAX_VOXELS) ->
         if not np.can_cast(point.data.dtype, data.dtype, casting="safe"):
             data = data.astype(np.result_type(data.dtype, point.data.dtype))
         data[index] = point.data
-    return Volume(data, first.affine, series, first.issues, window=first.window, fourth=axis, first_point=points[0])
+    return Volume(data, first.affine, series, first.issues, window=first.window, fourth=axis, first_point=points[0],
+                  precise=precise_values(series.frames))
 
 
 def _build_3d(series: Series) -> Volume:

@@ -159,6 +159,8 @@ def _dicom_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, volum
                    "patient_pseudonym": str(first.get("PatientID", ""))[:64]}
     if volume.fourth is not None:
         attributes["fourth_axis"] = volume.fourth.as_dict()
+    if volume.precise is not None:
+        attributes["precise_values"] = volume.precise
     with ports.db.read() as conn:
         known = conn.execute(sa.select(store.volumes.c.volume_id).where(store.volumes.c.volume_id == volume_id)).first()
     if known is None:  # the same instances uploaded again make the same volume: it is stored already
