@@ -628,6 +628,29 @@ def test_4d_series_become_one_volume_each_with_slices_by_time_index(ports, anony
     assert [ready[shape].volume_ref.geometry.time_points for shape in sorted(ready)] == [16, 17, 6]
 
 
+@pytest.mark.parametrize("name", ["dcm_qa_deident/In", "totalsegmentator/tests/reference_files/example_ct_dicom",
+                                  "dcm_qa_stc/In/GE/RTIA/2_epiRT_ascending", "dcm_qa_mosaic/In/cmrr_Int_8", "dcm_qa_ts/In"])
+def test_the_rest_of_datas_dicom_folders_come_out_of_the_service_as_built_offline(ports, anonymizer, data_dir, name):
+    """With the two tests above, every DICOM folder of data/ through upload, de-identification and the volume builder:
+    the stored volumes equal `radlab volume`'s build of the original files (test_ingestion_volume compares that with
+    dcm2niix), voxel for voxel; the nine transfer syntaxes of dcm_qa_ts are nine volumes of identical voxels."""
+    files = folder(data_dir, name)
+    uploads.upload(ports, UPLOADER, requests(zipped(files)))
+    through_anonymization(ports, anonymizer)
+    ready = [event.message for event in outbox(ports.db, "radlab.ingestion.v1.VolumeReady")]
+    offline = [volume for volume in build_volumes([parse_instance(data) for data in files.values()]) if isinstance(volume, Volume)]
+    assert len(ready) == len(offline) == (9 if name == "dcm_qa_ts/In" else 1)
+    assert not outbox(ports.db, "radlab.ingestion.v1.IngestFailed")
+    for message in ready:
+        geometry = message.volume_ref.geometry
+        stored = [ports.volumes.read("volumes", message.volume_ref.key_prefix, time).array for time in range(max(geometry.time_points, 1))]
+        assert any(np.array_equal(np.squeeze(np.stack(stored)), volume.data) and np.allclose(message.volume_ref.geometry.affine,
+                   volume.affine.ravel(), atol=1e-4) for volume in offline)
+    if name == "dcm_qa_ts/In":
+        first = ports.volumes.read("volumes", ready[0].volume_ref.key_prefix).array
+        assert all(np.array_equal(ports.volumes.read("volumes", message.volume_ref.key_prefix).array, first) for message in ready)
+
+
 def test_the_same_series_uploaded_twice_is_one_volume_that_both_uploads_list(ports, anonymizer, data_dir):
     files = {f"x/{path.name}": path.read_bytes() for path in sorted((data_dir / "rt_utils/tests/mock_data").glob("ct_*.dcm"))}
     first = uploads.upload(ports, UPLOADER, requests(zipped(files)))
