@@ -105,6 +105,16 @@ volumes = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+# The instances each DICOM volume was built from, so a series that arrives in parts knows which earlier volumes the
+# whole one contains (VolumeReady.supersedes_volume_ids).
+volume_instances = sa.Table(
+    "volume_instances",
+    metadata,
+    sa.Column("tenant", sa.String(100), primary_key=True),
+    sa.Column("volume_id", sa.String(36), primary_key=True),
+    sa.Column("sop_instance_uid", sa.String(64), primary_key=True),  # the replacement, never the original
+)
+
 # Which volumes each upload yielded: also those it only repeated (a series uploaded again keeps its first volume).
 upload_volumes = sa.Table(
     "upload_volumes",

@@ -17,6 +17,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import grpc
 import nibabel as nib
@@ -24,12 +25,16 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
 from radlab.annotation.v1 import events_pb2 as annotation_events
 from radlab.anonymization.v1 import events_pb2 as anonymization_events
 from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 from radlab.ingestion.v1 import ingestion_service_pb2_grpc as pb_grpc
 from radlab.tokens import issue_token
 from radlab.type.v1 import geometry_pb2
+from services.annotation import handlers as annotation
+from services.annotation import store as annotation_store
+from services.annotation.handlers import classes, datasets, shapes
 from services.anonymization import handlers as anonymization
 from services.anonymization import store as anonymization_store
 from services.anonymization.keys import Keys
@@ -800,3 +805,94 @@ def test_a_radiograph_is_a_one_slice_volume_shown_in_its_own_voi_window(ports):
         volume_id=ready.volume_id, plane=geometry_pb2.PLANE_AXIAL, slice_index=0, format=pb.SLICE_FORMAT_PNG,
     ))
     assert (png.applied_window.center, png.applied_window.width) == offline.window
+
+
+# ---- a series in several arrivals ------------------------------------------------------------------------------
+# As a PACS sends it, instance by instance: ingestion rebuilds it whole as parts arrive and annotation keeps one item
+# for it (annotation's real handlers on their own SQLite database).
+
+PARTS_OF = MR
+FILES = 30  # the MR's first files (by name): a 30-slice series
+ANNOTATION_ADMIN = Principal("admin-1", "admin", TENANT)
+
+
+class Annotator(NamedTuple):
+    ports: annotation.Ports
+    dataset_id: str
+
+
+@pytest.fixture
+def annotator(tmp_path, ports):
+    """Annotation's handlers on their own database and the same object store, with a dataset created through annotation
+    and its DatasetCreated delivered to ingestion."""
+    database = Database(f"sqlite:///{tmp_path / 'annotation-db'}", "annotation", annotation_store.metadata)
+    dataset_id = datasets.create_dataset(database, ANNOTATION_ADMIN, "chest CT", "").dataset_id
+    for event in outbox(database, "radlab.annotation.v1.DatasetCreated"):
+        deliver(ports, event)
+    yield Annotator(annotation.Ports(database, ports.objects, VolumeStore(ports.objects)), dataset_id)
+    database.dispose()
+
+
+def parts(data_dir, count: int) -> list[dict[str, bytes]]:
+    paths = sorted(path for path in (data_dir / PARTS_OF).iterdir() if path.is_file())[:FILES]
+    return [{f"part/{path.name}": path.read_bytes() for path in chunk} for chunk in np.array_split(paths, count)]
+
+
+def arrive(ports, anonymizer, annotator, files: dict[str, bytes]) -> list:
+    """One arrival through upload and de-identification; the VolumeReady events it adds."""
+    before = len(outbox(ports.db, "radlab.ingestion.v1.VolumeReady"))
+    uploads.upload(ports, UPLOADER, requests(zipped(files), dataset=annotator.dataset_id))
+    through_anonymization(ports, anonymizer)
+    return outbox(ports.db, "radlab.ingestion.v1.VolumeReady")[before:]
+
+
+def to_annotation(annotator, events: list[Event]) -> None:
+    handle = annotation.event_handlers(annotator.ports, "radlab.annotation")
+    for event in events:
+        handle[event.type](event)
+
+
+def items(annotator) -> list:
+    with annotator.ports.db.read() as conn:
+        return conn.execute(sa.select(annotation_store.items).order_by(annotation_store.items.c.seq)).all()
+
+
+def test_a_series_in_three_arrivals_ends_as_one_whole_volume_on_one_item(ports, anonymizer, annotator, data_dir):
+    """Each arrival rebuilds the series from every part so far; its VolumeReady names the parts it contains; the one
+    item follows, keeping its id, and the last volume equals the whole series built at once."""
+    whole = [volume for volume in build_volumes([parse_instance(data) for files in parts(data_dir, 1) for data in files.values()])]
+    seen, item_ids = [], set()
+    for number, files in enumerate(parts(data_dir, 3), start=1):
+        [ready] = arrive(ports, anonymizer, annotator, files)
+        assert list(ready.message.supersedes_volume_ids) == seen
+        seen.append(ready.message.volume_id)
+        to_annotation(annotator, [ready])
+        [item] = items(annotator)
+        item_ids.add(item.item_id)
+        assert item.volume_id == ready.message.volume_id
+    assert len(item_ids) == 1
+    final = ports.volumes.read("volumes", seen[-1])
+    assert np.array_equal(final.array, whole[0].data) and np.allclose(final.affine, whole[0].affine, atol=1e-6)
+    assert len(final.array) == FILES
+    added = outbox(annotator.ports.db, "radlab.annotation.v1.ItemAdded")
+    assert [event.message.volume_id for event in added] == seen and {event.message.item_id for event in added} == item_ids
+
+
+def test_an_item_annotated_on_an_earlier_part_keeps_its_annotation_and_the_whole_series_is_a_new_item(
+        ports, anonymizer, annotator, data_dir):
+    first, second = parts(data_dir, 2)
+    to_annotation(annotator, arrive(ports, anonymizer, annotator, first))
+    [item] = items(annotator)
+    value = classes.create_class(annotator.ports.db, ANNOTATION_ADMIN, annotation_pb.CreateLabelClassRequest(
+        dataset_id=annotator.dataset_id, name="lesion", type=annotation_pb.LABEL_CLASS_TYPE_BOUNDING_BOX)).value
+    shapes.save_shapes(annotator.ports, ANNOTATION_ADMIN, annotation_pb.SaveShapesRequest(item_id=item.item_id, shapes=[annotation_pb.Shape(
+        label_value=value, plane=geometry_pb2.PLANE_AXIAL, slice_index=2, box=annotation_pb.Box(x0=3, y0=4, x1=10, y1=10))]))
+    [ready] = arrive(ports, anonymizer, annotator, second)
+    assert list(ready.message.supersedes_volume_ids) == [item.volume_id]
+    to_annotation(annotator, [ready])
+    kept, whole = items(annotator)
+    assert (kept.item_id, kept.volume_id) == (item.item_id, item.volume_id)
+    assert whole.volume_id == ready.message.volume_id and whole.item_metadata["supersedes_item"] == item.item_id
+    assert "keeps its annotations" in whole.item_metadata["note"]
+    upload = uploads.list_uploads(ports, UPLOADER, annotator.dataset_id, pb.UPLOAD_STATE_COMPLETED, 0, 10)[0]
+    assert len(upload) == 2

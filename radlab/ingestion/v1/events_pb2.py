@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from radlab.type.v1 import geometry_pb2 as radlab_dot_type_dot_v1_dot_geometry__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n radlab/ingestion/v1/events.proto\x12\x13radlab.ingestion.v1\x1a\x1dradlab/type/v1/geometry.proto\"\xb4\x01\n\x0cScanUploaded\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0f\n\x07scan_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x19\n\x11quarantine_bucket\x18\x04 \x01(\t\x12\x17\n\x0fquarantine_keys\x18\x05 \x03(\t\x12\x12\n\nfile_count\x18\x06 \x01(\x05\x12\x12\n\nbyte_count\x18\x07 \x01(\x03\x12\x10\n\x08uploader\x18\x08 \x01(\t\"\xda\x01\n\x0bVolumeReady\x12\x11\n\tvolume_id\x18\x01 \x01(\t\x12\x10\n\x08study_id\x18\x02 \x01(\t\x12\x11\n\tseries_id\x18\x03 \x01(\t\x12\x12\n\ndataset_id\x18\x04 \x01(\t\x12\x0f\n\x07scan_id\x18\x05 \x01(\t\x12-\n\nvolume_ref\x18\x06 \x01(\x0b\x32\x19.radlab.type.v1.VolumeRef\x12\x10\n\x08modality\x18\x07 \x01(\t\x12\x1a\n\x12series_description\x18\x08 \x01(\t\x12\x11\n\tbody_part\x18\t \x01(\t\"s\n\x0cIngestFailed\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0f\n\x07scan_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x1b\n\x13series_instance_uid\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n radlab/ingestion/v1/events.proto\x12\x13radlab.ingestion.v1\x1a\x1dradlab/type/v1/geometry.proto\"\xb4\x01\n\x0cScanUploaded\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0f\n\x07scan_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x19\n\x11quarantine_bucket\x18\x04 \x01(\t\x12\x17\n\x0fquarantine_keys\x18\x05 \x03(\t\x12\x12\n\nfile_count\x18\x06 \x01(\x05\x12\x12\n\nbyte_count\x18\x07 \x01(\x03\x12\x10\n\x08uploader\x18\x08 \x01(\t\"\xf9\x01\n\x0bVolumeReady\x12\x11\n\tvolume_id\x18\x01 \x01(\t\x12\x10\n\x08study_id\x18\x02 \x01(\t\x12\x11\n\tseries_id\x18\x03 \x01(\t\x12\x12\n\ndataset_id\x18\x04 \x01(\t\x12\x0f\n\x07scan_id\x18\x05 \x01(\t\x12-\n\nvolume_ref\x18\x06 \x01(\x0b\x32\x19.radlab.type.v1.VolumeRef\x12\x10\n\x08modality\x18\x07 \x01(\t\x12\x1a\n\x12series_description\x18\x08 \x01(\t\x12\x11\n\tbody_part\x18\t \x01(\t\x12\x1d\n\x15supersedes_volume_ids\x18\n \x03(\t\"s\n\x0cIngestFailed\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0f\n\x07scan_id\x18\x02 \x01(\t\x12\x12\n\ndataset_id\x18\x03 \x01(\t\x12\x1b\n\x13series_instance_uid\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCANUPLOADED']._serialized_start=89
   _globals['_SCANUPLOADED']._serialized_end=269
   _globals['_VOLUMEREADY']._serialized_start=272
-  _globals['_VOLUMEREADY']._serialized_end=490
-  _globals['_INGESTFAILED']._serialized_start=492
-  _globals['_INGESTFAILED']._serialized_end=607
+  _globals['_VOLUMEREADY']._serialized_end=521
+  _globals['_INGESTFAILED']._serialized_start=523
+  _globals['_INGESTFAILED']._serialized_end=638
 # @@protoc_insertion_point(module_scope)

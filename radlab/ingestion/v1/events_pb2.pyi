@@ -28,7 +28,7 @@ class ScanUploaded(_message.Message):
     def __init__(self, upload_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., quarantine_bucket: _Optional[str] = ..., quarantine_keys: _Optional[_Iterable[str]] = ..., file_count: _Optional[int] = ..., byte_count: _Optional[int] = ..., uploader: _Optional[str] = ...) -> None: ...
 
 class VolumeReady(_message.Message):
-    __slots__ = ("volume_id", "study_id", "series_id", "dataset_id", "scan_id", "volume_ref", "modality", "series_description", "body_part")
+    __slots__ = ("volume_id", "study_id", "series_id", "dataset_id", "scan_id", "volume_ref", "modality", "series_description", "body_part", "supersedes_volume_ids")
     VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]
     SERIES_ID_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class VolumeReady(_message.Message):
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     SERIES_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     BODY_PART_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDES_VOLUME_IDS_FIELD_NUMBER: _ClassVar[int]
     volume_id: str
     study_id: str
     series_id: str
@@ -47,7 +48,8 @@ class VolumeReady(_message.Message):
     modality: str
     series_description: str
     body_part: str
-    def __init__(self, volume_id: _Optional[str] = ..., study_id: _Optional[str] = ..., series_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., volume_ref: _Optional[_Union[_geometry_pb2.VolumeRef, _Mapping]] = ..., modality: _Optional[str] = ..., series_description: _Optional[str] = ..., body_part: _Optional[str] = ...) -> None: ...
+    supersedes_volume_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, volume_id: _Optional[str] = ..., study_id: _Optional[str] = ..., series_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., volume_ref: _Optional[_Union[_geometry_pb2.VolumeRef, _Mapping]] = ..., modality: _Optional[str] = ..., series_description: _Optional[str] = ..., body_part: _Optional[str] = ..., supersedes_volume_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class IngestFailed(_message.Message):
     __slots__ = ("upload_id", "scan_id", "dataset_id", "series_instance_uid", "reason")

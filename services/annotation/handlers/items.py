@@ -29,19 +29,41 @@ UPDATABLE = {"folder_id", "tags", "metadata"}
 
 
 def on_volume_ready(uow: UnitOfWork, event: Event) -> None:
-    """A built volume becomes an item of its dataset, announced by ItemAdded (once per volume, however often delivered)."""
+    """A built volume becomes an item of its dataset, announced by ItemAdded (once per volume, however often delivered).
+
+    A volume that supersedes an earlier part of its series moves that part's item onto it (the item keeps its id,
+    ItemAdded says where it now points) while nobody has annotated the item; an annotated item keeps its annotations
+    on the earlier geometry, and the whole volume becomes a new item whose metadata and audit record say so."""
     ready: ingestion_events.VolumeReady = event.message
     table = store.items
+    tenant = event.envelope.tenant
     if uow.execute(sa.select(table.c.item_id).where(table.c.volume_id == ready.volume_id)).first():
+        return
+    earlier = uow.execute(sa.select(table).where(table.c.tenant == tenant, table.c.volume_id.in_(list(ready.supersedes_volume_ids)))
+                          .order_by(table.c.seq.desc())).first() if ready.supersedes_volume_ids else None
+    annotated = earlier is not None and uow.execute(sa.select(store.annotations.c.annotation_id).where(
+        store.annotations.c.tenant == tenant, store.annotations.c.item_id == earlier.item_id).limit(1)).first() is not None
+    if earlier is not None and not annotated:
+        uow.execute(table.update().where(table.c.item_id == earlier.item_id).values(
+            volume_id=ready.volume_id, volume_ref=ready.volume_ref.SerializeToString()))
+        uow.emit(events_pb2.ItemAdded(item_id=earlier.item_id, dataset_id=ready.dataset_id, volume_id=ready.volume_id,
+                                      study_id=ready.study_id, series_id=ready.series_id, modality=ready.modality),
+                 subject=earlier.item_id, tenant=tenant)
+        audit.record(uow, tenant, "radlab.ingestion", "item.volume_extended", dataset_id=ready.dataset_id,
+                     item_id=earlier.item_id, volume_id=ready.volume_id, previous_volume_id=earlier.volume_id,
+                     shape=list(ready.volume_ref.geometry.shape))
         return
     item_id = str(uuid.uuid4())
     name = rules.display_name(ready.series_description, ready.modality, ready.series_id)
+    metadata = {"supersedes_item": earlier.item_id, "note": (
+        f"the whole series; item {earlier.item_id} holds an earlier part of it and keeps its annotations on that geometry")
+    } if earlier is not None else {}
     uow.execute(table.insert().values(
         item_id=item_id, tenant=event.envelope.tenant, dataset_id=ready.dataset_id, volume_id=ready.volume_id,
         study_id=ready.study_id, series_id=ready.series_id, modality=ready.modality, body_part=ready.body_part.upper(),
         display_name=name,
         search_text=f"{name}\n{ready.series_description}".lower(), series_description=ready.series_description,
-        folder_id="", item_metadata={}, volume_ref=ready.volume_ref.SerializeToString(), created_at=time.time(),
+        folder_id="", item_metadata=metadata, volume_ref=ready.volume_ref.SerializeToString(), created_at=time.time(),
         stage_id="", completed=False, stage_at=0.0,
     ))
     uow.emit(events_pb2.ItemAdded(item_id=item_id, dataset_id=ready.dataset_id, volume_id=ready.volume_id,

@@ -138,12 +138,38 @@ def _build(ports: Ports, tenant: str, dataset_id: str, bucket: str, keys: list[s
             continue  # no pixel data (structured reports, RT structures, …): nothing to build, nothing to refuse
         datasets.append(dataset)
         where[id(dataset)] = key
+    for key in _earlier_parts(ports, tenant, dataset_id, bucket, datasets):
+        try:
+            dataset = parse_instance(ports.objects.get(bucket, key))
+        except ObjectNotFound:
+            log.warning("an earlier arrival's instance is missing from the dicom bucket", extra={"object_key": key})
+            continue
+        datasets.append(dataset)
+        where[id(dataset)] = key
     for result in build_volumes(datasets, ports.limits.max_voxels):
         if isinstance(result, Refusal):
             refused.append(result)
         else:
             built.append(_dicom_volume(ports, tenant, dataset_id, bucket, result, where))
     return [volume for volume in built if volume is not None], refused
+
+
+def _earlier_parts(ports: Ports, tenant: str, dataset_id: str, bucket: str, datasets: list[Dataset]) -> list[str]:
+    """Object keys of the instances earlier arrivals brought of the series these instances belong to (and are not
+    among them), so a series sent in parts is built whole each time a part arrives."""
+    uids = {str(dataset.get("SeriesInstanceUID", "")) for dataset in datasets} - {""}
+    if not uids:
+        return []
+    arrived = {str(dataset.get("SOPInstanceUID", "")) for dataset in datasets}
+    instances, series = store.instances, store.series
+    with ports.db.read() as conn:
+        rows = conn.execute(
+            sa.select(instances.c.sop_instance_uid, instances.c.object_key)
+            .join(series, (series.c.series_id == instances.c.series_id) & (series.c.tenant == instances.c.tenant))
+            .where(series.c.tenant == tenant, series.c.dataset_id == dataset_id, series.c.series_instance_uid.in_(uids),
+                   instances.c.bucket == bucket)
+        ).all()
+    return sorted(row.object_key for row in rows if row.sop_instance_uid not in arrived)
 
 
 def _dicom_volume(ports: Ports, tenant: str, dataset_id: str, bucket: str, volume: Volume, where: dict[int, str]) -> _Built:
@@ -266,6 +292,11 @@ def _record_volume(uow: UnitOfWork, tenant: str, anonymized, volume: _Built, now
     table = store.volumes
     if uow.execute(sa.select(table.c.volume_id).where(table.c.volume_id == volume.volume_id)).first() is not None:
         return  # the same series uploaded again: its volume exists and was announced then
+    sops = {instance["sop_instance_uid"] for instance in volume.instances}
+    superseded = _superseded(uow, tenant, dataset_id, series_id, sops)
+    if sops:
+        uow.execute(store.volume_instances.insert(), [{"tenant": tenant, "volume_id": volume.volume_id, "sop_instance_uid": sop}
+                                                      for sop in sorted(sops)])
     uow.execute(table.insert().values(
         volume_id=volume.volume_id, tenant=tenant, dataset_id=dataset_id, study_id=study_id, series_id=series_id,
         upload_id=anonymized.upload_id, scan_id=anonymized.scan_id, modality=volume.modality,
@@ -274,8 +305,23 @@ def _record_volume(uow: UnitOfWork, tenant: str, anonymized, volume: _Built, now
     uow.emit(events_pb2.VolumeReady(
         volume_id=volume.volume_id, study_id=study_id, series_id=series_id, dataset_id=dataset_id, scan_id=anonymized.scan_id,
         volume_ref=volume.volume_ref, modality=volume.modality, series_description=volume.series["description"],
-        body_part=volume.series["body_part"],
+        body_part=volume.series["body_part"], supersedes_volume_ids=superseded,
     ), subject=study_id, tenant=tenant)
+
+
+def _superseded(uow: UnitOfWork, tenant: str, dataset_id: str, series_id: str, sops: set[str]) -> list[str]:
+    """The series' earlier volumes (in this dataset) whose every instance is among `sops`, and fewer of them: the
+    parts a series that arrived in parts was built from before."""
+    table, members = store.volumes, store.volume_instances
+    earlier = uow.execute(sa.select(table.c.volume_id).where(
+        table.c.tenant == tenant, table.c.dataset_id == dataset_id, table.c.series_id == series_id).order_by(table.c.seq)).scalars().all()
+    found = []
+    for volume_id in earlier:
+        theirs = set(uow.execute(sa.select(members.c.sop_instance_uid).where(
+            members.c.tenant == tenant, members.c.volume_id == volume_id)).scalars())
+        if theirs and theirs < sops:
+            found.append(volume_id)
+    return found
 
 
 def _upsert_study(uow: UnitOfWork, tenant: str, dataset_id: str, facts: dict, modality: str, now: float) -> str:
