@@ -18,7 +18,7 @@ run: setup  ## start every service on this machine, push real scans through it w
 test: setup  ## contracts lint and freshness, real servers up, every test suite, servers down
 	@scripts/test.sh $(PYTEST_ARGS)
 
-infra-up: setup  ## start Kafka, MinIO and PostgreSQL on loopback; prints the RADLAB_TEST_*_URL exports
+infra-up: setup  ## start Kafka, MinIO, PostgreSQL and Orthanc on loopback; prints the RADLAB_TEST_*_URL exports
 	@scripts/infra.sh up
 
 infra-down:  ## stop them and remove their data

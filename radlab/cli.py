@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from radlab import SERVICES, annotation_cli, training_cli, workflow_cli
+from radlab import SERVICES, annotation_cli, pacs_cli, training_cli, workflow_cli
 from radlab.tokens import ROLES
 
 DEFAULT_HOME = "./.radlab"
@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     annotation_cli.add_commands(commands, _server_command)
     workflow_cli.add_commands(commands)
     training_cli.add_commands(commands)
+    pacs_cli.add_commands(commands, _server_command)
     return parser
 
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The real servers the tests use, on loopback ports, data in a temp dir, binaries cached in
 # $HOME/.cache/radlab/tools/:
-#   scripts/infra.sh start NAME    start one (kafka, minio, postgres) if not running; prints its URL last
+#   scripts/infra.sh start NAME    start one (kafka, minio, postgres, orthanc) if not running; prints its URL last
 #   scripts/infra.sh stop NAME     stop it and remove its data
 #   scripts/infra.sh up            start all; prints `export RADLAB_TEST_<NAME>_URL=…` lines
 #   scripts/infra.sh down          stop all
 # Each server's own script is scripts/infra/<name>.sh with the same start/stop verbs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-servers=(kafka minio postgres)
+servers=(kafka minio postgres orthanc)
 
 case ${1:-} in
   start|stop)

@@ -29,6 +29,11 @@ DEFAULT_REQUEST_MAX_REPEATED = 10_000  # entries of one repeated or map field (k
 # 4096² holds every radiograph and mammogram detector (a 16-bit RAW slice of it is 32 MiB).
 DEFAULT_THUMBNAIL_MAX_SIZE = 1024
 DEFAULT_SLICE_MAX_PIXELS = 4096 * 4096
+# A PACS's way in (ingestion): the DICOM C-STORE SCP's and the DICOMweb STOW-RS ports (0: not served; neither is
+# served while no source is bound), and how long a study must receive nothing before it is handed on as one scan.
+DEFAULT_DICOM_PORT = 11112
+DEFAULT_DICOMWEB_PORT = 8080
+DEFAULT_DICOM_QUIET_S = 30.0
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -47,6 +52,34 @@ def _limit(env: Mapping[str, str], name: str, default: int) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) == 0:
         raise ValueError(f"{name} must be a whole number above 0, not {text[:40]!r}")
     return int(text)
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    """Setting `name`, a TCP port (0: not served), or `default` when unset."""
+    text = env.get(name) or str(default)
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise ValueError(f"{name} must be a TCP port (0 to 65535; 0 turns it off), not {text[:40]!r}")
+    return int(text)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """Setting `name`, a number of seconds above 0, or `default` when unset."""
+    text = env.get(name) or str(default)
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"{name} must be a number of seconds above 0, not {text[:40]!r}")
+    return seconds
+
+
+def _burned_in_text(env: Mapping[str, str]) -> str:
+    """RADLAB_BURNED_IN_TEXT: hold (default), redact or off."""
+    policy = (env.get("RADLAB_BURNED_IN_TEXT") or "hold").strip().lower()
+    if policy not in ("hold", "redact", "off"):
+        raise ValueError(f"RADLAB_BURNED_IN_TEXT must be hold, redact or off, not {policy[:40]!r}")
+    return policy
 
 
 @dataclass(frozen=True)
@@ -75,6 +108,13 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     token_previous_keys: tuple[str, ...] = ()
     token_max_ttl_s: float = DEFAULT_MAX_TTL_DAYS * DAY_S
+    dicom_sources: str = ""  # "CALLING_AE=tenant/dataset_id ..." (ingestion.sources reads it)
+    dicom_ae_title: str = "RADLAB"
+    dicom_port: int = DEFAULT_DICOM_PORT
+    dicomweb_port: int = DEFAULT_DICOMWEB_PORT
+    dicom_quiet_s: float = DEFAULT_DICOM_QUIET_S
+    burned_in_text: str = "hold"  # hold | redact | off: what anonymization does with identifying text in the pixels
+    tesseract: str = "tesseract"  # the OCR binary burned-in text is read with (a path, or a name on PATH)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -112,4 +152,11 @@ class Settings:
                 for key in (env.get("RADLAB_TOKEN_PREVIOUS_KEYS") or "").replace(",", " ").split()
             ),
             token_max_ttl_s=token_max_ttl_s(env.get("RADLAB_TOKEN_MAX_TTL_DAYS")),
+            dicom_sources=env.get("RADLAB_DICOM_SOURCES") or "",
+            dicom_ae_title=env.get("RADLAB_DICOM_AE_TITLE") or "RADLAB",
+            dicom_port=_port(env, "RADLAB_DICOM_PORT", DEFAULT_DICOM_PORT),
+            dicomweb_port=_port(env, "RADLAB_DICOMWEB_PORT", DEFAULT_DICOMWEB_PORT),
+            dicom_quiet_s=_seconds(env, "RADLAB_DICOM_QUIET_S", DEFAULT_DICOM_QUIET_S),
+            burned_in_text=_burned_in_text(env),
+            tesseract=env.get("RADLAB_TESSERACT") or "tesseract",
         )

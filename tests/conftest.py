@@ -100,6 +100,12 @@ def postgres_url(request) -> str:
     return _server_url("postgres", request)
 
 
+@pytest.fixture(scope="session")
+def orthanc_url(request) -> str:
+    """A real PACS: Orthanc with its DICOMweb plugin (under /dicom-web/), e.g. http://127.0.0.1:18042."""
+    return _server_url("orthanc", request)
+
+
 def _admin_engine(url: sa.URL) -> sa.Engine:
     """An autocommit engine on the cluster of `url`, for CREATE / DROP DATABASE."""
     if url.password is None and os.environ.get("RADLAB_DB_PASSWORD"):

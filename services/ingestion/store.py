@@ -127,6 +127,23 @@ upload_volumes = sa.Table(
     sa.UniqueConstraint("upload_id", "volume_id", name="volume_once_per_upload"),
 )
 
+# Instances a PACS sent (C-STORE, STOW-RS) that wait in quarantine for their study to go quiet, when they become one
+# upload. Studies and instances are named by SHA-256 digests of their UIDs (the originals may identify a patient).
+pacs_arrivals = sa.Table(
+    "pacs_arrivals",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(100), nullable=False),
+    sa.Column("dataset_id", sa.String(36), nullable=False),
+    sa.Column("study_key", sa.String(64), nullable=False, index=True),
+    sa.Column("instance_key", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # the calling AE title it is bound by
+    sa.Column("quarantine_key", sa.String(1024), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("tenant", "dataset_id", "study_key", "instance_key", name="instance_once_per_arriving_study"),
+)
+
 # Annotation's DatasetCreated, cached: the datasets uploads may go into.
 datasets = KnownDatasets(metadata)
 

@@ -9,6 +9,7 @@ from radlab.ingestion.v1 import events_pb2
 from services.ingestion import store
 from services.ingestion.domain.archive import Limits
 from services.ingestion.domain.slices import SliceLimits
+from services.ingestion.handlers.arrivals import hand_on_quiet_studies
 from services.ingestion.handlers.failures import on_anonymization_failed, on_scan_upload_dead_lettered
 from services.ingestion.handlers.uploads import expire_uploads
 from services.ingestion.handlers.volumes import on_scan_anonymized
@@ -19,7 +20,7 @@ from shared.events import event_type
 from shared.objectstore import ObjectStore
 from shared.volume_store import VolumeStore
 
-__all__ = ["Ports", "dead_letter_handlers", "event_handlers", "expire_uploads"]  # what bootstrap() wires
+__all__ = ["Ports", "dead_letter_handlers", "event_handlers", "expire_uploads", "hand_on_quiet_studies"]  # what bootstrap() wires
 
 
 @dataclass(frozen=True)
