@@ -1,4 +1,4 @@
-"""Anonymization benchmark: Radlab's engine (in-process and CLI) against gdcmanon, dicognito, dicom-anonymizer and deid, same files, one run."""
+"""Anonymization benchmark: Radlab's engine (in-process and CLI) against gdcmanon, dicognito, dicom-anonymizer and deid, same files, one run; then the pixel PHI table (bench/anonymization_pixels.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
+from bench import anonymization_pixels
 from bench.scoring import Planted, integrity, leaks
 from shared import config
 
@@ -390,6 +391,7 @@ def run(data_dir: Path | None = None) -> dict:
             shutil.rmtree(folder, ignore_errors=True)  # ~0.4 GB of copies; RADLAB_BENCH_KEEP=1 keeps them
     print(f"\nJSON: {path}")
     print(f"anonymization benchmark took {results['total_seconds']} s")
+    results["pixels"] = anonymization_pixels.run(data_dir)
     return results
 
 

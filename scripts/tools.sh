@@ -3,10 +3,10 @@
 #
 # Usage: scripts/tools.sh TOOL   prints the path of TOOL's binary on stdout (installing it if missing);
 #                                progress and errors go to stderr, so `helm="$(scripts/tools.sh helm)"` works.
-# Tools: helm, dcm2niix, dciodvfy, plastimatch
+# Tools: helm, dcm2niix, dciodvfy, plastimatch, tesseract, storescp
 # helm needs Go 1.26+ (helm v3.22.0's go.mod) and, on a cold cache, the Go module proxy.
-# dcm2niix, dciodvfy and plastimatch are the distribution's packages (Debian: dcm2niix, dicom3tools, plastimatch),
-# apt-get installed when missing (as root).
+# dcm2niix, dciodvfy, plastimatch, tesseract and storescp are the distribution's packages (Debian: dcm2niix,
+# dicom3tools, plastimatch, tesseract-ocr, dcmtk), apt-get installed when missing (as root).
 # RADLAB_TOOLS_DIR (or RADLAB_CACHE, for the whole cache) moves it elsewhere.
 set -euo pipefail
 
@@ -79,7 +79,10 @@ helm() {
 #     (Debian 12 ships 1.0.20220720);
 #   dciodvfy (package dicom3tools), David Clunie's IOD validator the de-identification outputs are checked with;
 #   plastimatch (package plastimatch), the RT toolkit whose RTSTRUCT → mask conversion label exports are checked with
-#     (Debian 12 ships 1.9.4).
+#     (Debian 12 ships 1.9.4);
+#   tesseract (package tesseract-ocr, which pulls its English model), the OCR the anonymization service reads
+#     text burned into the pixels with (Debian 12 ships 5.3.0);
+#   storescp (package dcmtk), the C-STORE receiver bench/pacs.py measures Radlab's SCP against.
 apt_tool() {
   local binary="$1" package="$2" found
   # type -P: the binary on PATH, never a shell function's name.
@@ -118,6 +121,8 @@ main() {
     dcm2niix) apt_tool dcm2niix dcm2niix ;;
     dciodvfy) apt_tool dciodvfy dicom3tools ;;
     plastimatch) apt_tool plastimatch plastimatch ;;
+    tesseract) apt_tool tesseract tesseract-ocr ;;
+    storescp) apt_tool storescp dcmtk ;;
     -h|--help) usage ;;
     *)
       log "unknown tool '$1'"

@@ -10,8 +10,6 @@ from shared.auth import current_principal
 
 
 class AnonymizationServicer(pb_grpc.AnonymizationServiceServicer):
-    """GetHeldInstancePreview answers UNIMPLEMENTED until pixel review lands."""
-
     def __init__(self, ports: Ports):
         self.ports = ports
 
@@ -37,6 +35,9 @@ class AnonymizationServicer(pb_grpc.AnonymizationServiceServicer):
             *paging.requested(request),
         )
         return pb.ListHeldInstancesResponse(held_instances=page, next_page_token=paging.next_token(after))
+
+    def GetHeldInstancePreview(self, request, context):
+        return held.preview_held(self.ports, current_principal(), request.held_instance_id, request.frame_index)
 
     def ReleaseHeldInstance(self, request, context):
         held_instance = held.release_held(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import warnings
 from io import BytesIO
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import pydicom
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 from prometheus_client import REGISTRY
 
 from radlab.annotation.v1 import events_pb2 as annotation_events
@@ -22,6 +24,8 @@ from radlab.anonymization.v1 import events_pb2
 from radlab.ingestion.v1 import events_pb2 as ingestion_events
 from services.anonymization import handlers, store
 from services.anonymization.handlers import held, profiles, pseudonyms, reports
+from services.anonymization.handlers.burned_in import HOLD, REDACT, BurnedInText
+from services.anonymization.tesseract import Tesseract
 from services.anonymization.keys import Keys
 from services.anonymization.domain.engine import anonymize
 from services.anonymization.rules_table import load_rule_table
@@ -33,6 +37,8 @@ from shared.errors import RadlabError
 from shared.events import Event, envelope_for
 from shared.objectstore.file import FileObjectStore
 from tests.e2e.test_anonymization_pipeline import leaked
+from tests.burned_in_corpus import corpus as burned_in_corpus
+from tests.conftest import installed_tool
 from tests.phi_corpus import PATIENT_ID, UID_CANARY, build_instance
 from tests.unit.test_anonymization_engine import COMPRESSED_CT, bare, recompressed
 from tests.unit.test_anonymization_nifti import CANARIES as NIFTI_CANARIES
@@ -234,16 +240,18 @@ def test_an_admin_looks_up_the_original_patient_id_and_the_row_keeps_only_cipher
 
 
 def test_a_held_ultrasound_is_listed_and_released_into_dicom(ports, corpus):
-    """The US instance is listed PENDING; redaction is refused clearly; RELEASE writes it, emits ScanAnonymized and empties quarantine."""
+    """The US instance is listed PENDING; regions that are no rectangle, or given without RELEASE_REDACTED, are refused
+    clearly; RELEASE writes it, emits ScanAnonymized and empties quarantine."""
     files, _canaries = corpus
     deliver(ports, uploaded(quarantine(ports, files, "scan-5"), "scan-5"))
     [pending], _next = held.list_held(ports, ADMIN, "", "scan-5", pb.HOLD_STATE_PENDING, 0, 50)
     assert (pending.modality, pending.reason, pending.state) == ("US", pb.HOLD_REASON_RISKY_IMAGE_TYPE, pb.HOLD_STATE_PENDING)
     assert pending.sop_instance_uid.startswith("2.25.")
 
-    with pytest.raises(RadlabError) as redacted:
-        held.release_held(ports, ADMIN, pending.held_instance_id, pb.HOLD_RESOLUTION_RELEASE_REDACTED, [pb.PixelRegion(width=5)], "")
-    assert redacted.value.code is grpc.StatusCode.FAILED_PRECONDITION and "not available yet" in str(redacted.value)
+    for resolution, regions in ((pb.HOLD_RESOLUTION_RELEASE_REDACTED, [pb.PixelRegion(width=5)]),
+                                (pb.HOLD_RESOLUTION_RELEASE_REDACTED, []), (pb.HOLD_RESOLUTION_RELEASE, [pb.PixelRegion(width=5, height=5)])):
+        refused = refusal(lambda: held.release_held(ports, ADMIN, pending.held_instance_id, resolution, regions, ""))
+        assert refused.code is grpc.StatusCode.INVALID_ARGUMENT and "region" in str(refused)
 
     released = held.release_held(ports, ADMIN, pending.held_instance_id, pb.HOLD_RESOLUTION_RELEASE, [], "no text in the pixels")
     assert (released.state, released.resolved_by) == (pb.HOLD_STATE_RELEASED, "admin-1")
@@ -255,6 +263,60 @@ def test_a_held_ultrasound_is_listed_and_released_into_dicom(ports, corpus):
     with pytest.raises(RadlabError) as again:
         held.release_held(ports, ADMIN, pending.held_instance_id, pb.HOLD_RESOLUTION_RELEASE, [], "")
     assert again.value.code is grpc.StatusCode.FAILED_PRECONDITION
+
+
+@pytest.fixture(scope="module")
+def burned_in_images(data_dir) -> dict:
+    return {image.name: image for image in burned_in_corpus(data_dir)}
+
+
+def reading_ports(ports: handlers.Ports, policy: str) -> handlers.Ports:
+    """`ports` reading burned-in text with the real Tesseract (installed through scripts/tools.sh when missing)."""
+    return handlers.Ports(ports.db, ports.objects, ports.keys, BurnedInText(policy, Tesseract(installed_tool("tesseract"))))
+
+
+def test_text_burned_into_an_unflagged_image_holds_it_and_a_reviewer_releases_it_redacted(ports, burned_in_images):
+    """Under the hold policy a radiograph with the patient's name in a corner (nothing in its header says so) is held
+    as TEXT_DETECTED, the regions in the detail; its preview shows them boxed in red; RELEASE_REDACTED with those
+    regions writes it with them filled and Burned In Annotation NO; the CT slice beside it goes through unread."""
+    ports = reading_ports(ports, HOLD)
+    images = [burned_in_images["cr-radiograph"], burned_in_images["ct-axial"]]
+    deliver(ports, uploaded(quarantine(ports, [image.data for image in images], "scan-text"), "scan-text"))
+    [pending], _next = held.list_held(ports, ADMIN, "", "scan-text", pb.HOLD_STATE_PENDING, 0, 50)
+    assert pending.reason == pb.HOLD_REASON_TEXT_DETECTED and "patient name" in pending.detail
+    assert "MORALES" not in pending.detail.upper() and len(keys_in(ports, "dicom")) == 1
+    regions = [pb.PixelRegion(x=int(x), y=int(y), width=int(width), height=int(height))
+               for width, height, x, y in re.findall(r"(\d+)x(\d+) at \((\d+),(\d+)\)", pending.detail)]
+    assert regions
+    shown = held.preview_held(ports, ADMIN, pending.held_instance_id, 0)
+    picture = np.asarray(Image.open(BytesIO(shown.png)))
+    assert (shown.width, shown.height, shown.frame_count) == (1760, 1760, 1) and picture.shape == (1760, 1760, 3)
+    edge = picture[regions[0].y, regions[0].x:regions[0].x + regions[0].width]  # the top of the first box, drawn red
+    assert np.all(edge == (255, 0, 0))
+    assert refusal(lambda: held.preview_held(ports, ADMIN, pending.held_instance_id, 1)).code is grpc.StatusCode.INVALID_ARGUMENT
+    held.release_held(ports, ADMIN, pending.held_instance_id, pb.HOLD_RESOLUTION_RELEASE_REDACTED, regions, "name in a corner")
+    [key] = outbox(ports)[-1].object_keys
+    released = pydicom.dcmread(BytesIO(ports.objects.get("dicom", key)))
+    assert released.BurnedInAnnotation == "NO"
+    pixels = released.pixel_array
+    for region in regions:
+        assert np.all(pixels[region.y:region.y + region.height, region.x:region.x + region.width] == pixels.min())
+
+
+def test_the_redact_policy_releases_every_image_with_its_identifying_text_filled(ports, burned_in_images):
+    """Under the redact policy the whole burned-in corpus is released, none held; the report says which regions of
+    which file were filled and why, never the text."""
+    ports = reading_ports(ports, REDACT)
+    images = list(burned_in_images.values())
+    deliver(ports, uploaded(quarantine(ports, [image.data for image in images], "scan-redact"), "scan-redact"))
+    report = reports.get_report(ports, ADMIN, "scan-redact")
+    assert (report.anonymized_count, report.held_count) == (len(images), 0)
+    redacted = {int(number) for number in re.findall(r"file (\d+) of \d+: burned-in text redacted", "\n".join(report.warnings))}
+    # Every image with identity rendered in, and the Philips ultrasound whose own burned-in date is real.
+    assert redacted >= {number for number, image in enumerate(images, 1) if any(text.identifying for text in image.texts)}
+    assert not redacted & {number for number, image in enumerate(images, 1) if not image.read}
+    assert all("MORALES" not in warning.upper() and "4821937" not in warning for warning in report.warnings)
+    assert keys_in(ports, "quarantine") == []
 
 
 def test_profiles_default_to_radlabs_options_and_update_by_field_mask(ports):

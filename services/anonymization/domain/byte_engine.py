@@ -22,6 +22,7 @@ from pydicom.uid import UID
 from services.anonymization.domain import vendor_geometry
 from services.anonymization.domain.keyed import Keyed, uid_text
 from services.anonymization.domain.outcome import Deidentified, Identity, PseudonymEntry, Report
+from services.anonymization.domain.pixel_text import reading_reason
 from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
 from services.anonymization.domain.profile import Options, RuleTable
 from services.anonymization.domain.steps import (
@@ -41,7 +42,7 @@ _STRING_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "PN", "TM", "
 _NUMBER = {"IS": re.compile(r"[+-]?\d{1,12}"), "DS": re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")}
 _STUDY, _SERIES, _INSTANCE, _CLASS = 0x0020000D, 0x0020000E, 0x00080018, 0x00080016
 _PATIENT_ID, _PATIENT_NAME, _BIRTH_DATE, _MODALITY, _BURNED_IN = 0x00100020, 0x00100010, 0x00100030, 0x00080060, 0x00280301
-_CHARACTER_SET = 0x00080005
+_CHARACTER_SET, _IMAGE_TYPE = 0x00080005, 0x00080008
 _ROWS, _COLUMNS, _SAMPLES, _FRAMES = 0x00280010, 0x00280011, 0x00280002, 0x00280008
 _ALLOCATED, _STORED, _HIGH_BIT, _REPRESENTATION = 0x00280100, 0x00280101, 0x00280102, 0x00280103
 _UID_NAMES = {"StudyInstanceUID": _STUDY, "SeriesInstanceUID": _SERIES, "SOPInstanceUID": _INSTANCE}
@@ -270,6 +271,9 @@ class _Deidentifier:
         held = burned_in(self._single(top.get(_BURNED_IN)), modality)
         if held is not None:
             self.report.hold(*held)
+        if PIXEL_DATA in top:
+            image_type = self._values(top[_IMAGE_TYPE]) if _IMAGE_TYPE in top else []
+            self.report.to_read = reading_reason(self._single(top.get(_BURNED_IN)), modality, sop_class, image_type)
         self._collect_identifying(elements)
         if self.identifying:
             self.named = re.compile("|".join(re.escape(token) for token in sorted(self.identifying)))

@@ -22,6 +22,7 @@ from services.anonymization.domain import vendor_geometry
 from services.anonymization.domain.checks import check_pixel_data, check_structure, check_written
 from services.anonymization.domain.keyed import Keyed, uid_text
 from services.anonymization.domain.outcome import AnonymizationFailed, Deidentified, HoldKind, Identity, PseudonymEntry, Report
+from services.anonymization.domain.pixel_text import reading_reason
 from services.anonymization.domain.pixels import cleaned_pixel_bytes, stated_precision
 from services.anonymization.domain.profile import Options, RuleTable
 from services.anonymization.domain.steps import (
@@ -180,6 +181,13 @@ class _Deidentifier:
         held = burned_in(str(dataset.get("BurnedInAnnotation", "") or ""), str(dataset.get("Modality", "") or ""))
         if held is not None:
             self.report.hold(*held)
+        if "PixelData" in dataset:
+            image_type = dataset.get("ImageType") or []
+            self.report.to_read = reading_reason(
+                str(dataset.get("BurnedInAnnotation", "") or ""), str(dataset.get("Modality", "") or ""),
+                str(dataset.get("SOPClassUID", "") or ""),
+                [str(value) for value in (image_type if isinstance(image_type, (MultiValue, list, tuple)) else [image_type])],
+            )
         self._collect_identifying(dataset)
         blanks = self.keyed.blank_uids(originals, group, instance)
 

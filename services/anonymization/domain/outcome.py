@@ -37,12 +37,14 @@ class HoldKind(Enum):
     BURNED_IN_ANNOTATION = "burned-in annotation"  # the instance says its pixels carry text
     RISKY_IMAGE_TYPE = "risky image type"  # a modality that often burns text in, and no word either way
     HIDDEN_OVERLAY_BITS = "hidden overlay bits"  # compressed pixels use bits above Bits Stored, or cannot be checked
+    TEXT_DETECTED = "text detected"  # text read in the pixels names someone (or the pixels could not be read)
 
 
 @dataclass
 class Report:
     """What the engine did to one instance: element counts per action, what became of each attribute kept cleaned
-    (`cleaned`: (keyword, VOUCHED or REPLACED) → count, never the values), the hold decision, the pseudonym pairs."""
+    (`cleaned`: (keyword, VOUCHED or REPLACED) → count, never the values), the hold decision, the pseudonym pairs, and
+    the burned-in text filled in the pixels."""
 
     actions: Counter = field(default_factory=Counter)
     cleaned: Counter = field(default_factory=Counter)
@@ -50,6 +52,8 @@ class Report:
     held_reason: str | None = None  # for the reviewer: what was found and what to do
     pseudonyms: list[PseudonymEntry] = field(default_factory=list)
     overlay_bits_cleared: bool = False
+    redacted: list[str] = field(default_factory=list)  # burned-in text filled: where and why, never the text
+    to_read: str | None = None  # why the pixels must be read for burned-in text (pixel_text.reading_reason), or None
 
     @property
     def held(self) -> bool:
@@ -58,6 +62,10 @@ class Report:
     def clean(self, keyword: str, kept: bool) -> None:
         """Record that a C attribute was kept as vouched for, or replaced by the profile's basic action."""
         self.cleaned[keyword, VOUCHED if kept else REPLACED] += 1
+
+    def release(self) -> None:
+        """Lift a hold the header's flags made, once the pixels were read and cleaned."""
+        self.held_kind, self.held_reason = None, None
 
     def hold(self, kind: HoldKind, reason: str | None) -> None:
         """Hold the instance for `reason` (None: nothing found) unless already held: the first reason found is reported."""

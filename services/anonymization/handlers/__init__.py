@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from radlab.ingestion.v1 import events_pb2 as ingestion_events
 from services.anonymization import store
+from services.anonymization.handlers.burned_in import BurnedInText
 from services.anonymization.handlers.scans import on_scan_uploaded
 from services.anonymization.keys import Keys
 from shared.consumer import Handler
@@ -16,11 +17,13 @@ from shared.objectstore import ObjectStore
 
 @dataclass(frozen=True)
 class Ports:
-    """What anonymization's handlers work with: its database, the object store (`objects`) and its keys."""
+    """What anonymization's handlers work with: its database, the object store (`objects`), its keys, and how text
+    burned into the pixels is handled (the service reads its setting; built by hand, the header's flags alone count)."""
 
     db: Database
     objects: ObjectStore
     keys: Keys
+    burned_in: BurnedInText = BurnedInText()
 
 
 def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:

@@ -16,6 +16,8 @@ from radlab.quoting import shown
 from services.anonymization import store
 from services.anonymization.domain.engine import anonymize
 from services.anonymization.domain.outcome import Deidentified, HoldKind
+from services.anonymization.domain.pixel_text import Region
+from services.anonymization.handlers.burned_in import FrameOutOfRange, preview, redacted
 from services.anonymization.handlers.outputs import dicom_key
 from services.anonymization.handlers.profiles import options_of, profile_of
 from services.anonymization.handlers.pseudonyms import pseudonym_pairs, remember_pseudonyms
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 
 HOLD_REASONS = {
     HoldKind.BURNED_IN_ANNOTATION: pb.HOLD_REASON_BURNED_IN_ANNOTATION, HoldKind.RISKY_IMAGE_TYPE: pb.HOLD_REASON_RISKY_IMAGE_TYPE,
-    HoldKind.HIDDEN_OVERLAY_BITS: pb.HOLD_REASON_HIDDEN_OVERLAY_BITS,
+    HoldKind.HIDDEN_OVERLAY_BITS: pb.HOLD_REASON_HIDDEN_OVERLAY_BITS, HoldKind.TEXT_DETECTED: pb.HOLD_REASON_TEXT_DETECTED,
 }
 
 
@@ -80,20 +82,22 @@ def list_held(
 
 
 def release_held(ports: Ports, caller: Principal, held_instance_id: str, resolution: int, regions: Iterable, comment: str) -> pb.HeldInstance:
-    """Release a held instance as is (or discard it): de-identify its original into `dicom`, then delete the original."""
+    """Release a held instance as is or with `regions` blanked in every frame (or discard it): de-identify its original
+    into `dicom`, then delete the original."""
     if resolution == pb.HOLD_RESOLUTION_UNSPECIFIED:
         raise InvalidArgument("resolution is required: RELEASE, RELEASE_REDACTED or DISCARD")
+    blanked = [Region(region.x, region.y, region.width, region.height) for region in regions]
+    if (resolution == pb.HOLD_RESOLUTION_RELEASE_REDACTED) != bool(blanked):
+        raise InvalidArgument("RELEASE_REDACTED needs the regions to blank, and only it takes regions")
+    if any(region.x < 0 or region.y < 0 or region.width <= 0 or region.height <= 0 for region in blanked):
+        raise InvalidArgument("a region to blank needs x and y of 0 or more and a width and height above 0")
     row = _held_row(ports, caller, held_instance_id)
-    if resolution == pb.HOLD_RESOLUTION_RELEASE_REDACTED or list(regions):
-        raise FailedPrecondition(
-            "releasing with regions blanked is not available yet; check the pixels and RELEASE as is, or DISCARD"
-        )
     if row.state != pb.HOLD_STATE_PENDING:
         raise FailedPrecondition(f"held instance {held_instance_id} is already {pb.HoldState.Name(row.state)}")
     key = quarantine_key(ports, row)
     object_keys: list[str] = []
     pairs: dict[tuple[str, str], str] = {}
-    if resolution == pb.HOLD_RESOLUTION_RELEASE:
+    if resolution != pb.HOLD_RESOLUTION_DISCARD:
         with ports.db.read() as conn:
             options = options_of(profile_of(conn, caller.tenant, row.dataset_id))
         try:
@@ -103,6 +107,8 @@ def release_held(ports: Ports, caller: Principal, held_instance_id: str, resolut
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = anonymize(data, load_rule_table(), ports.keys.anon, caller.tenant, options, scan=row.scan_id)
+            if blanked:
+                result = _blanked(result, blanked)
         pairs = pseudonym_pairs(result.report)
         target = dicom_key(caller.tenant, result)
         ports.objects.ensure_bucket(DICOM_BUCKET)
@@ -113,7 +119,7 @@ def release_held(ports: Ports, caller: Principal, held_instance_id: str, resolut
         current = uow.execute(sa.select(table.c.state).where(table.c.seq == row.seq)).scalar_one()
         if current != pb.HOLD_STATE_PENDING:
             raise FailedPrecondition(f"held instance {held_instance_id} is already {pb.HoldState.Name(current)}")
-        state = pb.HOLD_STATE_RELEASED if resolution == pb.HOLD_RESOLUTION_RELEASE else pb.HOLD_STATE_DISCARDED
+        state = pb.HOLD_STATE_DISCARDED if resolution == pb.HOLD_RESOLUTION_DISCARD else pb.HOLD_STATE_RELEASED
         uow.execute(table.update().where(table.c.seq == row.seq).values(
             state=state, resolved_by=caller.subject, resolved_at=time.time(), comment=comment
         ))
@@ -133,6 +139,33 @@ def release_held(ports: Ports, caller: Principal, held_instance_id: str, resolut
         resolved = uow.execute(sa.select(table).where(table.c.seq == row.seq)).one()
     ports.objects.delete(row.quarantine_bucket, key)  # after the commit: the output is recorded, the original may go
     return _held(resolved)
+
+
+def preview_held(ports: Ports, caller: Principal, held_instance_id: str, frame_index: int) -> pb.GetHeldInstancePreviewResponse:
+    """One frame of a pending held instance as the reviewer sees it (a PNG, windowed with its own window), with a red
+    box round each region of burned-in text the reader takes for identity, and nothing stored."""
+    row = _held_row(ports, caller, held_instance_id)
+    if row.state != pb.HOLD_STATE_PENDING:
+        raise FailedPrecondition(f"held instance {held_instance_id} is already {pb.HoldState.Name(row.state)}; its original is gone")
+    try:
+        data = ports.objects.get(row.quarantine_bucket, quarantine_key(ports, row))
+    except ObjectNotFound:
+        raise FailedPrecondition(f"the original of held instance {held_instance_id} is no longer in quarantine") from None
+    try:
+        return preview(data, frame_index, ports.burned_in.reader)
+    except FrameOutOfRange as error:
+        raise InvalidArgument(str(error)) from None
+    except (ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError):
+        raise FailedPrecondition(f"the pixels of held instance {held_instance_id} could not be decoded; DISCARD it") from None
+
+
+def _blanked(result: Deidentified, regions: list[Region]) -> Deidentified:
+    """The released instance with the reviewer's regions filled in every frame (cut to the image where they overrun it)."""
+    try:
+        data = redacted(result.dataset, regions)
+    except (ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError):
+        raise FailedPrecondition("the held instance's pixels could not be decoded to blank them; DISCARD it") from None
+    return Deidentified(data, result.identity, result.report, result.engine)
 
 
 def _held_row(ports: Ports, caller: Principal, held_instance_id: str):

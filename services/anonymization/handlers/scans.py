@@ -20,6 +20,7 @@ from services.anonymization.domain.engine import anonymize
 from services.anonymization.domain.nifti import deidentify_nifti, is_nifti
 from services.anonymization.domain.outcome import REPLACED, VOUCHED, AnonymizationFailed, Deidentified
 from services.anonymization.domain.profile import Options
+from services.anonymization.handlers.burned_in import screened
 from services.anonymization.handlers.held import hold, hold_reason, quarantine_key
 from services.anonymization.handlers.outputs import dicom_key, nifti_key
 from services.anonymization.handlers.profiles import options_of, profile_of
@@ -136,13 +137,15 @@ def _deidentify(ports: Ports, tenant: str, scan_id: str, bucket: str, keys: list
                     continue
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # pydicom warnings quote values, and values may be PHI
-                    result = anonymize(data, table, ports.keys.anon, tenant, options, scan=scan_id)
+                    result = screened(data, anonymize(data, table, ports.keys.anon, tenant, options, scan=scan_id), ports.burned_in)
             except AnonymizationFailed as error:
                 raise AnonymizationFailed(f"{where}: {error}") from None
             ANONYMIZED_INSTANCES.labels(engine=result.engine).inc()
             done.actions.update(result.report.actions)
             done.cleaned.update(result.report.cleaned)
             done.pseudonyms.update(pseudonym_pairs(result.report))
+            if result.report.redacted:
+                done.warnings.append(f"{where}: burned-in text redacted: {'; '.join(result.report.redacted)}")
             if result.report.held:
                 done.held.append((key, result))
                 done.warnings.append(f"{where}: held for review: {result.report.held_reason}")
