@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--key-slices", required=True, help="slice numbers of the key slices, e.g. 0,4,8")
     interpolate.add_argument("--axis", type=int, default=2, help="the file's voxel axis the slices are numbered along (0, 1, 2; default 2)")
     interpolate.add_argument("--image", help="IMG.nii.gz the labels were drawn on: the default method then follows it")
-    interpolate.add_argument("--method", choices=("shape", "image", "fast"), help="default: image with --image, else shape")
+    interpolate.add_argument("--method", choices=("automatic", "shape", "image", "fast", "nearest", "distance"),
+                             help="default: automatic (chosen per label; each label's line says which and why)")
     interpolate.set_defaults(run=_server_command("interpolate", _interpolate))
 
     upload = commands.add_parser("upload", help="upload a DICOM or NIfTI file, a folder, a zip/tar or a DICOMDIR into a dataset")

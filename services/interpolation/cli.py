@@ -19,9 +19,13 @@ from shared.errors import InvalidArgument
 from shared.files import write_atomically
 from shared.volumes import check_output, from_nifti, to_nifti
 
-METHODS = {"shape": Method.SHAPE, "image": Method.IMAGE_GUIDED, "fast": Method.IMAGE_GUIDED_FAST}
+METHODS = {"automatic": Method.AUTOMATIC, "shape": Method.SHAPE, "image": Method.IMAGE_GUIDED,
+           "fast": Method.IMAGE_GUIDED_FAST, "nearest": Method.NEAREST_KEY, "distance": Method.SIGNED_DISTANCE}
 FILE_AXES = (0, 1, 2)  # NIfTI voxel axes (i, j, k), as nibabel's shape lists them
-AFFINE_TOLERANCE_MM = 1e-3
+# Another program's copy of the image's affine is often rounded: grids whose corners lie within this fraction of
+# a voxel (along every voxel axis) are one grid, with a warning; farther apart they are refused.
+GRID_TOLERANCE_VOXELS = 0.5
+AFFINE_EQUAL_MM = 1e-3  # closer than this: the same header, no warning
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,8 @@ def interpolate_file(
     check_output(output)
     if axis not in FILE_AXES:
         raise InvalidArgument(f"--axis {axis} is not a voxel axis of a 3-D file; use 0, 1 or 2")
-    chosen = METHODS[method] if method else (Method.IMAGE_GUIDED if image_path else Method.SHAPE)
-    if chosen is not Method.SHAPE and image_path is None:
+    chosen = METHODS[method] if method else Method.AUTOMATIC
+    if chosen in (Method.IMAGE_GUIDED, Method.IMAGE_GUIDED_FAST) and image_path is None:
         raise InvalidArgument(f"--method {method} follows the image; give it with --image IMG.nii.gz, or use --method shape")
     data, affine = _read(labels_path)
     labels = _label_values(data, labels_path)
@@ -69,9 +73,14 @@ def interpolate_file(
     image = None
     if image_path is not None:
         image, image_affine = _read(image_path)
-        if image.shape != data.shape or not np.allclose(image_affine, affine, atol=AFFINE_TOLERANCE_MM):
+        apart = corner_distance(affine, image_affine, data.shape) if image.shape == data.shape else None
+        if apart is None or apart[0] > GRID_TOLERANCE_VOXELS:
+            off = "" if apart is None else f", corners up to {apart[1]:.2f} mm ({apart[0]:.2f} voxel) apart"
             raise InvalidArgument(f"{image_path.name} ({_size(image)}) and {labels_path.name} ({_size(data)}) do not share "
-                                  "one voxel grid; give the image the labels were drawn on")
+                                  f"one voxel grid{off}; give the image the labels were drawn on")
+        if apart[1] > AFFINE_EQUAL_MM:
+            print(f"warning: the headers of {image_path.name} and {labels_path.name} differ by up to {apart[1]:.3f} mm at "
+                  f"the grid's corners ({apart[0]:.2f} voxel, within {GRID_TOLERANCE_VOXELS}): taken as one grid", file=out)
     keys = keys_from_slices(labels, key_slices, array_axis)
     print(f"{labels_path.name}: {_size(data)} voxels, labels {', '.join(map(str, keys)) or 'none'}; "
           f"key slices along axis {axis}: {', '.join(map(str, key_slices))}", file=out)
@@ -83,10 +92,21 @@ def interpolate_file(
     _write(LabelMap(filled, affine), output)
     for value in keys:
         slices = result.filled.get(value, ())
-        print(f"label {value}: filled {len(slices)} slice(s){': ' if slices else ''}{', '.join(map(str, slices))}", file=out)
+        made = result.choices[value]
+        print(f"label {value}: filled {len(slices)} slice(s){': ' if slices else ''}{', '.join(map(str, slices))}; "
+              f"{made.method}: {made.reason}", file=out)
     name = {method: name for name, method in METHODS.items()}[result.method]
     print(f"method {name}, {seconds:.2f} s; wrote {output}", file=out)
     return result
+
+
+def corner_distance(affine: np.ndarray, other: np.ndarray, shape: tuple[int, ...]) -> tuple[float, float]:
+    """How far apart two affines put the corners of one voxel grid of `shape` [k, j, i]: the largest difference along
+    any voxel axis (in `affine`'s voxels) and the largest distance (mm)."""
+    corners = np.array([[i, j, k, 1.0] for i in (0, shape[2] - 1) for j in (0, shape[1] - 1) for k in (0, shape[0] - 1)])
+    difference = (corners @ other.T - corners @ affine.T)[:, :3]
+    in_voxels = np.abs(difference @ np.linalg.inv(affine[:3, :3]).T)
+    return float(in_voxels.max()), float(np.linalg.norm(difference, axis=1).max())
 
 
 def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -111,18 +111,19 @@ def interpolate(ports: Ports, caller: Principal, request: pb.InterpolateRequest)
         drawn=tuple(index - first for index in drawn),
         absent=tuple(sorted(index - first for index, mask in masks.items() if mask is None)),
     )}
-    method = _method(request.method, Method.IMAGE_GUIDED_FAST)
+    method = _method(request.method)
     image = None
-    if method is not Method.SHAPE:
+    if method not in (Method.SHAPE, Method.NEAREST_KEY, Method.SIGNED_DISTANCE):
         image = np.stack([ports.volumes.slice(VOLUMES_BUCKET, item.volume_id, axis, index) for index in range(first, last + 1)])
     spacing = array_spacing(info.affine)
-    result = fill(slab, keys, axis=0, method=method, image=image,
+    # The live preview's image-guided candidate is the fast one.
+    result = fill(slab, keys, axis=0, method=method, image=image, fast=True,
                   spacing=(spacing[axis], *(s for n, s in enumerate(spacing) if n != axis)))
     slices = []
     for index in result.filled.get(request.label_value, ()):
         mask = result.labels[index] == request.label_value
         slices.append(_slice_label(request.plane, first + index, request.label_value, mask, request.include_polygons))
-    return pb.InterpolateResponse(slices=slices, method=_method_proto(result.method))
+    return pb.InterpolateResponse(slices=slices, method=_method_proto(result.method), choices=_choices(result))
 
 
 def _key_masks(request: pb.InterpolateRequest, shape: tuple[int, int], count: int, plane: str) -> dict[int, np.ndarray | None]:
@@ -314,7 +315,7 @@ def _fill_volume(ports: Ports, row, saved: annotation_events.KeySlicesSaved, pro
     }
     progress.report(READ_SHARE, "filling between the key slices")
     filled = fill(
-        labels.array, keys, axis=axis, method=_method(row.method, Method.IMAGE_GUIDED), image=image,
+        labels.array, keys, axis=axis, method=_method(row.method), image=image,
         spacing=array_spacing(labels.affine),
         progress=lambda done: progress.report(READ_SHARE + (1 - READ_SHARE - WRITE_SHARE) * done, "filling between the key slices"),
     )
@@ -323,6 +324,7 @@ def _fill_volume(ports: Ports, row, saved: annotation_events.KeySlicesSaved, pro
     ports.volumes.write(LABELS_BUCKET, prefix, filled.labels, labels.affine, {
         "item_id": row.item_id, "annotation_id": row.annotation_id, "key_slice_version": row.key_slice_version,
         "job_id": row.job_id, "method": filled.method.value,
+        "choices": {str(value): {"method": made.method, "reason": made.reason} for value, made in filled.choices.items()},
         "filled_slices": {str(value): list(slices) for value, slices in filled.filled.items()},
     })
     mask = label_pb2.Mask(
@@ -367,14 +369,16 @@ def _finish(ports: Ports, job_id: str, consumer: str, event_id: str, owner: str,
             log.info("interpolation job failed", extra={"job_id": job_id, "item_id": row.item_id})
         else:
             method = _method_proto(filled.method)
+            choices = _choices(filled)
             values |= dict(state=job_pb2.JOB_STATE_SUCCEEDED, message="done", error="", result=mask.SerializeToString(),
-                           method_used=method)
+                           method_used=method, choices=json.dumps([[made.label_value, made.method, made.reason] for made in choices]))
             uow.emit(
                 events_pb2.SlicesInterpolated(
                     item_id=row.item_id, annotation_id=row.annotation_id, key_slice_version=row.key_slice_version,
                     job_id=job_id, plane=row.plane, method=method, labels=mask,
                     filled_slices=[events_pb2.FilledSlices(label_value=value, slice_indices=slices)
                                    for value, slices in sorted(filled.filled.items())],
+                    choices=choices,
                 ),
                 subject=row.item_id, tenant=row.tenant,
             )
@@ -395,6 +399,8 @@ def _job(row) -> pb.InterpolationJob:
     )
     if row.result:
         job.labels.CopyFrom(label_pb2.Mask.FromString(row.result))
+    job.choices.extend(pb.LabelChoice(label_value=value, method=method, reason=reason)
+                       for value, method, reason in json.loads(row.choices or "[]"))
     return job
 
 
@@ -453,15 +459,23 @@ def event_handlers(ports: Ports, consumer: str) -> dict[str, Handler]:
 
 # ---- conversions ---------------------------------------------------------------------------------------------
 
-def _method(method: int, default: Method) -> Method:
-    """The domain's method for a request's; UNSPECIFIED is `default` (the image-guided kinds fall back to SHAPE without an image)."""
+def _method(method: int) -> Method:
+    """The domain's method for a request's; UNSPECIFIED is AUTOMATIC (the image-guided kinds fall back to SHAPE without
+    an image); BLEND is only ever chosen, and fill() refuses it."""
     if method == pb.INTERPOLATION_METHOD_UNSPECIFIED:
-        return default
+        return Method.AUTOMATIC
     try:
         return Method[pb.InterpolationMethod.Name(method).removeprefix("INTERPOLATION_METHOD_")]
     except ValueError:
-        raise InvalidArgument(f"unknown interpolation method {method}; use SHAPE, IMAGE_GUIDED or IMAGE_GUIDED_FAST") from None
+        asked = ", ".join(m.name for m in Method if m is not Method.BLEND)
+        raise InvalidArgument(f"unknown interpolation method {method}; use one of {asked}") from None
 
 
 def _method_proto(method: Method) -> int:
     return pb.InterpolationMethod.Value(f"INTERPOLATION_METHOD_{method.name}")
+
+
+def _choices(filled) -> list[pb.LabelChoice]:
+    """Per label of a fill, its method and why, as the API says them."""
+    return [pb.LabelChoice(label_value=value, method=_method_proto(Method(made.method)), reason=made.reason)
+            for value, made in sorted(filled.choices.items())]

@@ -64,6 +64,8 @@ jobs = sa.Table(
     # Once SUCCEEDED: the radlab.type.v1.Mask written to the labels bucket, and the method actually used.
     sa.Column("result", sa.LargeBinary, nullable=True),
     sa.Column("method_used", sa.Integer, nullable=False),
+    # Once SUCCEEDED: per label [value, InterpolationMethod used, why], JSON; NULL before (and for older jobs).
+    sa.Column("choices", sa.Text, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     # StartInterpolation jobs: the worker running it (see shared/jobs.py) and until when, unless renewed; NULL for
@@ -78,4 +80,9 @@ def _add_job_claims(op: Operations) -> None:
     op.add_column("jobs", sa.Column("claimed_until", sa.Float, nullable=True))
 
 
-migrations: list[Migration] = [("jobs-claimed-by-until", "jobs", _add_job_claims)]
+def _add_job_choices(op: Operations) -> None:
+    op.add_column("jobs", sa.Column("choices", sa.Text, nullable=True))
+
+
+migrations: list[Migration] = [("jobs-claimed-by-until", "jobs", _add_job_claims),
+                               ("jobs-choices", "jobs", _add_job_choices)]

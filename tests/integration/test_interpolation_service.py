@@ -134,7 +134,8 @@ def held_out_dice(result: np.ndarray, truth: np.ndarray, slices) -> float:
 
 
 def test_key_slices_saved_becomes_an_image_guided_mask_in_the_labels_bucket(service, spleen):
-    """KeySlicesSaved → filled array in `labels`, SlicesInterpolated listing only filled slices, keys byte-identical."""
+    """KeySlicesSaved → filled array in `labels`, SlicesInterpolated listing only filled slices and the method chosen
+    per label with its reason, keys byte-identical."""
     ports, bus, consumer = service
     _image, mask, _affine = spleen
     add_item(service)
@@ -143,7 +144,10 @@ def test_key_slices_saved_becomes_an_image_guided_mask_in_the_labels_bucket(serv
 
     [done] = announced(service)
     assert (done.item_id, done.annotation_id, done.key_slice_version) == (ITEM, ANNOTATION, 1)
-    assert done.method == pb.INTERPOLATION_METHOD_IMAGE_GUIDED and done.plane == geometry_pb2.PLANE_AXIAL
+    assert done.method == pb.INTERPOLATION_METHOD_AUTOMATIC and done.plane == geometry_pb2.PLANE_AXIAL
+    [chosen] = done.choices  # the spleen's six inner keys chose the image-guided filler, and it says so
+    assert chosen.label_value == 1 and chosen.method == pb.INTERPOLATION_METHOD_IMAGE_GUIDED
+    assert chosen.reason.startswith("best on ") and "predicted from their neighbours: image_guided 0.9" in chosen.reason
     assert done.labels.bucket == "labels" and done.labels.key.startswith(f"{TENANT}/{ITEM}/{ANNOTATION}/1/")
     assert done.labels.format == geometry_pb2.VOLUME_FORMAT_ZARR and list(done.labels.label_values) == [1]
     [filled] = done.filled_slices
@@ -160,7 +164,7 @@ def test_key_slices_saved_becomes_an_image_guided_mask_in_the_labels_bucket(serv
 
     job = handlers.get_job(ports, ANNOTATOR, done.job_id)
     assert job.job.state == job_pb2.JOB_STATE_SUCCEEDED and job.job.percent_done == 100.0
-    assert job.requester == "" and job.labels == done.labels
+    assert job.requester == "" and job.labels == done.labels and list(job.choices) == list(done.choices)
 
 
 def test_a_redelivered_key_slices_saved_makes_no_second_result(service, spleen):
@@ -388,7 +392,7 @@ def assert_opens_with_working_job_claims(url: str) -> None:
     """The interpolation database at `url`, opened as the service opens it, has claimable jobs."""
     db = Database(url, "interpolation", store.metadata, store.migrations)
     try:
-        assert {"claimed_by", "claimed_until"} <= {c["name"] for c in sa.inspect(db.engine).get_columns("jobs")}
+        assert {"claimed_by", "claimed_until", "choices"} <= {c["name"] for c in sa.inspect(db.engine).get_columns("jobs")}
         leave_job(db, "old", job_pb2.JOB_STATE_QUEUED, None, None)
         assert handlers.job_worker(db).take_over_abandoned() == ["old"]
     finally:
@@ -396,10 +400,12 @@ def assert_opens_with_working_job_claims(url: str) -> None:
 
 
 def test_a_database_from_before_job_claims_gains_the_claim_columns(tmp_path):
-    """A jobs table written before claims existed (no claim columns, no migration recorded) is migrated on open."""
+    """A jobs table written before claims existed (no claim or choice columns, no migration recorded) is migrated on
+    open."""
     url = f"sqlite:///{tmp_path / 'db'}"
     Database(url, "interpolation", store.metadata, store.migrations).dispose()
     with sa.create_engine(f"{url}/interpolation.sqlite").begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE jobs DROP COLUMN choices")
         conn.exec_driver_sql("ALTER TABLE jobs DROP COLUMN claimed_by")
         conn.exec_driver_sql("ALTER TABLE jobs DROP COLUMN claimed_until")
         conn.exec_driver_sql("DELETE FROM schema_migrations")
@@ -451,7 +457,8 @@ def returned(response: pb.InterpolateResponse) -> dict[int, np.ndarray]:
 
 
 def test_interpolate_fills_one_gap_from_raw_and_png_key_masks(service, spleen):
-    """Axial key slices 9 (RAW) and 12 (PNG) → slices 10 and 11, image-guided (fast) since the volume is stored."""
+    """Axial key slices 9 (RAW) and 12 (PNG) → slices 10 and 11, chosen image-guided (fast) since the volume is stored
+    and two keys that overlap well leave nothing to validate."""
     ports, _bus, _consumer = service
     _image, mask, _affine = spleen
     add_item(service)
@@ -459,7 +466,9 @@ def test_interpolate_fills_one_gap_from_raw_and_png_key_masks(service, spleen):
                                     key_slices=[drawn(9, raw(mask[9])), drawn(12, png(mask[12]))])
     response = handlers.interpolate(ports, ANNOTATOR, request)
 
-    assert response.method == pb.INTERPOLATION_METHOD_IMAGE_GUIDED_FAST
+    assert response.method == pb.INTERPOLATION_METHOD_AUTOMATIC
+    [chosen] = response.choices
+    assert chosen.method == pb.INTERPOLATION_METHOD_IMAGE_GUIDED_FAST and "no inner key slice to validate on" in chosen.reason
     masks = returned(response)
     assert sorted(masks) == [10, 11] and masks[10].shape == mask.shape[1:]
     assert dice(np.stack([masks[10], masks[11]]), mask[10:12] == 1) > 0.9

@@ -26,14 +26,16 @@ def run(*argv: str) -> int:
 
 
 def test_the_spleen_at_k3_is_filled_image_guided_with_the_geometry_kept(spleen, tmp_path, capsys):
-    """Every non-key slice between slices 3 and 22 filled (Dice > 0.95 against the manual mask), keys and header geometry unchanged."""
+    """Every non-key slice between slices 3 and 22 filled (Dice > 0.95 against the manual mask), keys and header
+    geometry unchanged; the automatic method chose the image-guided filler for the spleen and says why."""
     labels, image = spleen
     output = tmp_path / "filled.nii.gz"
     assert run(labels, output, "--key-slices", ",".join(map(str, KEYS)), "--image", image) == 0
 
     printed = capsys.readouterr().out
     assert f"label 1: filled {len(HELD_OUT)} slice(s): {', '.join(map(str, HELD_OUT))}" in printed
-    assert "method image, " in printed and f"wrote {output}" in printed
+    assert "; image_guided: best on 6 inner key slice(s) predicted from their neighbours: image_guided 0.9" in printed
+    assert "method automatic, " in printed and f"wrote {output}" in printed
     truth, affine = from_nifti(labels)
     result, result_affine = from_nifti(output)
     assert result.dtype == truth.dtype and np.array_equal(result_affine, affine)
@@ -46,7 +48,8 @@ def test_the_spleen_at_k3_is_filled_image_guided_with_the_geometry_kept(spleen, 
 
 
 def test_only_key_slices_are_read_every_other_slice_counts_as_empty(spleen, tmp_path, capsys):
-    """A non-key slice wiped or holding a stray label changes nothing: the shape method gives the same output."""
+    """A non-key slice wiped or holding a stray label changes nothing: without an image the automatic method gives
+    the same output."""
     labels, _image = spleen
     data = nib.load(str(labels))
     edited = np.asarray(data.dataobj).copy()  # file order (i, j, k)
@@ -58,7 +61,7 @@ def test_only_key_slices_are_read_every_other_slice_counts_as_empty(spleen, tmp_
     assert run(labels, tmp_path / "a.nii.gz", "--key-slices", keys) == 0
     assert run(changed, tmp_path / "b.nii.gz", "--key-slices", keys) == 0
 
-    assert "method shape" in capsys.readouterr().out
+    assert "method automatic" in capsys.readouterr().out
     first, _ = from_nifti(tmp_path / "a.nii.gz")
     second, _ = from_nifti(tmp_path / "b.nii.gz")
     assert np.array_equal(first, second) and first[10].any() and set(np.unique(second)) == {0, 1}
@@ -111,3 +114,27 @@ def test_bad_files_are_refused_and_nothing_written(spleen, data_dir, tmp_path, c
         error = capsys.readouterr().err
         assert words in error and error.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("voxels,accepted", [(0.3, True), (0.8, False)])
+def test_an_image_header_rounded_within_half_a_voxel_is_one_grid_with_a_warning(spleen, tmp_path, capsys, voxels, accepted):
+    """The spleen CT saved again with its origin moved by a fraction of a voxel along i (as another program's
+    rounding leaves it): 0.3 voxel is accepted with a warning naming the difference in mm, 0.8 is refused."""
+    labels, image = spleen
+    data = nib.load(str(image))
+    affine = data.affine.copy()
+    affine[:3, 3] += voxels * affine[:3, 0]
+    moved = tmp_path / "moved.nii.gz"
+    nib.save(nib.Nifti1Image(np.asarray(data.dataobj), affine, data.header), moved)
+    output = tmp_path / "out.nii.gz"
+    mm = voxels * float(np.linalg.norm(affine[:3, 0]))
+
+    code = run(labels, output, "--key-slices", "3,6,9", "--image", moved)
+    printed = capsys.readouterr()
+    if accepted:
+        assert code == 0 and output.is_file()
+        assert (f"warning: the headers of moved.nii.gz and {labels.name} differ by up to {mm:.3f} mm at the grid's "
+                f"corners ({voxels:.2f} voxel, within 0.5): taken as one grid") in printed.out
+    else:
+        assert code == 2 and not output.exists()
+        assert f"do not share one voxel grid, corners up to {mm:.2f} mm ({voxels:.2f} voxel) apart" in printed.err

@@ -182,7 +182,7 @@ def test_spacing_is_in_mm_per_array_axis():
 def test_image_guided_without_an_image_falls_back_to_shape_and_reports_progress():
     labels = volume({0: {1: circle((32, 32), 10)}, 4: {1: circle((32, 32), 20)}})
     seen = []
-    out = fill(labels, keys_from_slices(labels, [0, 4], 0), progress=seen.append)
+    out = fill(labels, keys_from_slices(labels, [0, 4], 0), method=Method.IMAGE_GUIDED, progress=seen.append)
     assert out.method is Method.SHAPE
     assert seen and seen == sorted(seen) and seen[-1] == 1.0
 

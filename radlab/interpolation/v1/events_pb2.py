@@ -27,7 +27,7 @@ from radlab.type.v1 import geometry_pb2 as radlab_dot_type_dot_v1_dot_geometry__
 from radlab.type.v1 import label_pb2 as radlab_dot_type_dot_v1_dot_label__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$radlab/interpolation/v1/events.proto\x12\x17radlab.interpolation.v1\x1a\x33radlab/interpolation/v1/interpolation_service.proto\x1a\x1dradlab/type/v1/geometry.proto\x1a\x1aradlab/type/v1/label.proto\":\n\x0c\x46illedSlices\x12\x13\n\x0blabel_value\x18\x01 \x01(\x05\x12\x15\n\rslice_indices\x18\x02 \x03(\x05\"\xaf\x02\n\x12SlicesInterpolated\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x15\n\rannotation_id\x18\x02 \x01(\t\x12\x19\n\x11key_slice_version\x18\x03 \x01(\x03\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12$\n\x05plane\x18\x05 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12<\n\x06method\x18\x06 \x01(\x0e\x32,.radlab.interpolation.v1.InterpolationMethod\x12$\n\x06labels\x18\x07 \x01(\x0b\x32\x14.radlab.type.v1.Mask\x12<\n\rfilled_slices\x18\x08 \x03(\x0b\x32%.radlab.interpolation.v1.FilledSlicesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$radlab/interpolation/v1/events.proto\x12\x17radlab.interpolation.v1\x1a\x33radlab/interpolation/v1/interpolation_service.proto\x1a\x1dradlab/type/v1/geometry.proto\x1a\x1aradlab/type/v1/label.proto\":\n\x0c\x46illedSlices\x12\x13\n\x0blabel_value\x18\x01 \x01(\x05\x12\x15\n\rslice_indices\x18\x02 \x03(\x05\"\xe6\x02\n\x12SlicesInterpolated\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x15\n\rannotation_id\x18\x02 \x01(\t\x12\x19\n\x11key_slice_version\x18\x03 \x01(\x03\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12$\n\x05plane\x18\x05 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12<\n\x06method\x18\x06 \x01(\x0e\x32,.radlab.interpolation.v1.InterpolationMethod\x12$\n\x06labels\x18\x07 \x01(\x0b\x32\x14.radlab.type.v1.Mask\x12<\n\rfilled_slices\x18\x08 \x03(\x0b\x32%.radlab.interpolation.v1.FilledSlices\x12\x35\n\x07\x63hoices\x18\t \x03(\x0b\x32$.radlab.interpolation.v1.LabelChoiceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,5 +37,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILLEDSLICES']._serialized_start=177
   _globals['_FILLEDSLICES']._serialized_end=235
   _globals['_SLICESINTERPOLATED']._serialized_start=238
-  _globals['_SLICESINTERPOLATED']._serialized_end=541
+  _globals['_SLICESINTERPOLATED']._serialized_end=596
 # @@protoc_insertion_point(module_scope)

@@ -18,7 +18,7 @@ class FilledSlices(_message.Message):
     def __init__(self, label_value: _Optional[int] = ..., slice_indices: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SlicesInterpolated(_message.Message):
-    __slots__ = ("item_id", "annotation_id", "key_slice_version", "job_id", "plane", "method", "labels", "filled_slices")
+    __slots__ = ("item_id", "annotation_id", "key_slice_version", "job_id", "plane", "method", "labels", "filled_slices", "choices")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     ANNOTATION_ID_FIELD_NUMBER: _ClassVar[int]
     KEY_SLICE_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,7 @@ class SlicesInterpolated(_message.Message):
     METHOD_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     FILLED_SLICES_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     annotation_id: str
     key_slice_version: int
@@ -35,4 +36,5 @@ class SlicesInterpolated(_message.Message):
     method: _interpolation_service_pb2.InterpolationMethod
     labels: _label_pb2.Mask
     filled_slices: _containers.RepeatedCompositeFieldContainer[FilledSlices]
-    def __init__(self, item_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., key_slice_version: _Optional[int] = ..., job_id: _Optional[str] = ..., plane: _Optional[_Union[_geometry_pb2.Plane, str]] = ..., method: _Optional[_Union[_interpolation_service_pb2.InterpolationMethod, str]] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., filled_slices: _Optional[_Iterable[_Union[FilledSlices, _Mapping]]] = ...) -> None: ...
+    choices: _containers.RepeatedCompositeFieldContainer[_interpolation_service_pb2.LabelChoice]
+    def __init__(self, item_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., key_slice_version: _Optional[int] = ..., job_id: _Optional[str] = ..., plane: _Optional[_Union[_geometry_pb2.Plane, str]] = ..., method: _Optional[_Union[_interpolation_service_pb2.InterpolationMethod, str]] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., filled_slices: _Optional[_Iterable[_Union[FilledSlices, _Mapping]]] = ..., choices: _Optional[_Iterable[_Union[_interpolation_service_pb2.LabelChoice, _Mapping]]] = ...) -> None: ...

@@ -29,7 +29,7 @@ from radlab.type.v1 import job_pb2 as radlab_dot_type_dot_v1_dot_job__pb2
 from radlab.type.v1 import label_pb2 as radlab_dot_type_dot_v1_dot_label__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3radlab/interpolation/v1/interpolation_service.proto\x12\x17radlab.interpolation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bradlab/type/v1/access.proto\x1a\x1dradlab/type/v1/geometry.proto\x1a\x18radlab/type/v1/job.proto\x1a\x1aradlab/type/v1/label.proto\"\xe8\x01\n\x12InterpolateRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12$\n\x05plane\x18\x02 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12\x13\n\x0blabel_value\x18\x03 \x01(\x05\x12.\n\nkey_slices\x18\x04 \x03(\x0b\x32\x1a.radlab.type.v1.SliceLabel\x12<\n\x06method\x18\x05 \x01(\x0e\x32,.radlab.interpolation.v1.InterpolationMethod\x12\x18\n\x10include_polygons\x18\x06 \x01(\x08\"\x7f\n\x13InterpolateResponse\x12*\n\x06slices\x18\x01 \x03(\x0b\x32\x1a.radlab.type.v1.SliceLabel\x12<\n\x06method\x18\x02 \x01(\x0e\x32,.radlab.interpolation.v1.InterpolationMethod\"\xdb\x02\n\x10InterpolationJob\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.radlab.type.v1.Job\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x19\n\x11key_slice_version\x18\x04 \x01(\x03\x12$\n\x05plane\x18\x05 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12<\n\x06method\x18\x06 \x01(\x0e\x32,.radlab.interpolation.v1.InterpolationMethod\x12\x14\n\x0clabel_values\x18\x07 \x03(\x05\x12$\n\x06labels\x18\x08 \x01(\x0b\x32\x14.radlab.type.v1.Mask\x12\x11\n\trequester\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd8\x01\n\x19StartInterpolationRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x15\n\rannotation_id\x18\x02 \x01(\t\x12\x19\n\x11key_slice_version\x18\x03 \x01(\x03\x12$\n\x05plane\x18\x04 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12<\n\x06method\x18\x05 \x01(\x0e\x32,.radlab.interpolation.v1.InterpolationMethod\x12\x14\n\x0clabel_values\x18\x06 \x03(\x05\"b\n\x1aStartInterpolationResponse\x12\x44\n\x11interpolation_job\x18\x01 \x01(\x0b\x32).radlab.interpolation.v1.InterpolationJob\",\n\x1aGetInterpolationJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"c\n\x1bGetInterpolationJobResponse\x12\x44\n\x11interpolation_job\x18\x01 \x01(\x0b\x32).radlab.interpolation.v1.InterpolationJob*\xae\x01\n\x13InterpolationMethod\x12$\n INTERPOLATION_METHOD_UNSPECIFIED\x10\x00\x12\x1e\n\x1aINTERPOLATION_METHOD_SHAPE\x10\x01\x12%\n!INTERPOLATION_METHOD_IMAGE_GUIDED\x10\x02\x12*\n&INTERPOLATION_METHOD_IMAGE_GUIDED_FAST\x10\x03\x32\xa9\x03\n\x14InterpolationService\x12t\n\x0bInterpolate\x12+.radlab.interpolation.v1.InterpolateRequest\x1a,.radlab.interpolation.v1.InterpolateResponse\"\n\xaa\xd4\x18\x06\n\x04\x01\x03\x04\x05\x12\x8a\x01\n\x12StartInterpolation\x12\x32.radlab.interpolation.v1.StartInterpolationRequest\x1a\x33.radlab.interpolation.v1.StartInterpolationResponse\"\x0b\xaa\xd4\x18\x07\n\x05\x01\x02\x03\x04\x05\x12\x8d\x01\n\x13GetInterpolationJob\x12\x33.radlab.interpolation.v1.GetInterpolationJobRequest\x1a\x34.radlab.interpolation.v1.GetInterpolationJobResponse\"\x0b\xaa\xd4\x18\x07\n\x05\x01\x02\x03\x04\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3radlab/interpolation/v1/interpolation_service.proto\x12\x17radlab.interpolation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bradlab/type/v1/access.proto\x1a\x1dradlab/type/v1/geometry.proto\x1a\x18radlab/type/v1/job.proto\x1a\x1aradlab/type/v1/label.proto\"p\n\x0bLabelChoice\x12\x13\n\x0blabel_value\x18\x01 \x01(\x05\x12<\n\x06method\x18\x02 \x01(\x0e\x32,.radlab.interpolation.v1.InterpolationMethod\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xe8\x01\n\x12InterpolateRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12$\n\x05plane\x18\x02 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12\x13\n\x0blabel_value\x18\x03 \x01(\x05\x12.\n\nkey_slices\x18\x04 \x03(\x0b\x32\x1a.radlab.type.v1.SliceLabel\x12<\n\x06method\x18\x05 \x01(\x0e\x32,.radlab.interpolation.v1.InterpolationMethod\x12\x18\n\x10include_polygons\x18\x06 \x01(\x08\"\xb6\x01\n\x13InterpolateResponse\x12*\n\x06slices\x18\x01 \x03(\x0b\x32\x1a.radlab.type.v1.SliceLabel\x12<\n\x06method\x18\x02 \x01(\x0e\x32,.radlab.interpolation.v1.InterpolationMethod\x12\x35\n\x07\x63hoices\x18\x03 \x03(\x0b\x32$.radlab.interpolation.v1.LabelChoice\"\x92\x03\n\x10InterpolationJob\x12 \n\x03job\x18\x01 \x01(\x0b\x32\x13.radlab.type.v1.Job\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x15\n\rannotation_id\x18\x03 \x01(\t\x12\x19\n\x11key_slice_version\x18\x04 \x01(\x03\x12$\n\x05plane\x18\x05 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12<\n\x06method\x18\x06 \x01(\x0e\x32,.radlab.interpolation.v1.InterpolationMethod\x12\x14\n\x0clabel_values\x18\x07 \x03(\x05\x12$\n\x06labels\x18\x08 \x01(\x0b\x32\x14.radlab.type.v1.Mask\x12\x11\n\trequester\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x07\x63hoices\x18\x0b \x03(\x0b\x32$.radlab.interpolation.v1.LabelChoice\"\xd8\x01\n\x19StartInterpolationRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x15\n\rannotation_id\x18\x02 \x01(\t\x12\x19\n\x11key_slice_version\x18\x03 \x01(\x03\x12$\n\x05plane\x18\x04 \x01(\x0e\x32\x15.radlab.type.v1.Plane\x12<\n\x06method\x18\x05 \x01(\x0e\x32,.radlab.interpolation.v1.InterpolationMethod\x12\x14\n\x0clabel_values\x18\x06 \x03(\x05\"b\n\x1aStartInterpolationResponse\x12\x44\n\x11interpolation_job\x18\x01 \x01(\x0b\x32).radlab.interpolation.v1.InterpolationJob\",\n\x1aGetInterpolationJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"c\n\x1bGetInterpolationJobResponse\x12\x44\n\x11interpolation_job\x18\x01 \x01(\x0b\x32).radlab.interpolation.v1.InterpolationJob*\xc2\x02\n\x13InterpolationMethod\x12$\n INTERPOLATION_METHOD_UNSPECIFIED\x10\x00\x12\x1e\n\x1aINTERPOLATION_METHOD_SHAPE\x10\x01\x12%\n!INTERPOLATION_METHOD_IMAGE_GUIDED\x10\x02\x12*\n&INTERPOLATION_METHOD_IMAGE_GUIDED_FAST\x10\x03\x12\"\n\x1eINTERPOLATION_METHOD_AUTOMATIC\x10\x04\x12$\n INTERPOLATION_METHOD_NEAREST_KEY\x10\x05\x12(\n$INTERPOLATION_METHOD_SIGNED_DISTANCE\x10\x06\x12\x1e\n\x1aINTERPOLATION_METHOD_BLEND\x10\x07\x32\xa9\x03\n\x14InterpolationService\x12t\n\x0bInterpolate\x12+.radlab.interpolation.v1.InterpolateRequest\x1a,.radlab.interpolation.v1.InterpolateResponse\"\n\xaa\xd4\x18\x06\n\x04\x01\x03\x04\x05\x12\x8a\x01\n\x12StartInterpolation\x12\x32.radlab.interpolation.v1.StartInterpolationRequest\x1a\x33.radlab.interpolation.v1.StartInterpolationResponse\"\x0b\xaa\xd4\x18\x07\n\x05\x01\x02\x03\x04\x05\x12\x8d\x01\n\x13GetInterpolationJob\x12\x33.radlab.interpolation.v1.GetInterpolationJobRequest\x1a\x34.radlab.interpolation.v1.GetInterpolationJobResponse\"\x0b\xaa\xd4\x18\x07\n\x05\x01\x02\x03\x04\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,22 +42,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INTERPOLATIONSERVICE'].methods_by_name['StartInterpolation']._serialized_options = b'\252\324\030\007\n\005\001\002\003\004\005'
   _globals['_INTERPOLATIONSERVICE'].methods_by_name['GetInterpolationJob']._loaded_options = None
   _globals['_INTERPOLATIONSERVICE'].methods_by_name['GetInterpolationJob']._serialized_options = b'\252\324\030\007\n\005\001\002\003\004\005'
-  _globals['_INTERPOLATIONMETHOD']._serialized_start=1408
-  _globals['_INTERPOLATIONMETHOD']._serialized_end=1582
-  _globals['_INTERPOLATEREQUEST']._serialized_start=228
-  _globals['_INTERPOLATEREQUEST']._serialized_end=460
-  _globals['_INTERPOLATERESPONSE']._serialized_start=462
-  _globals['_INTERPOLATERESPONSE']._serialized_end=589
-  _globals['_INTERPOLATIONJOB']._serialized_start=592
-  _globals['_INTERPOLATIONJOB']._serialized_end=939
-  _globals['_STARTINTERPOLATIONREQUEST']._serialized_start=942
-  _globals['_STARTINTERPOLATIONREQUEST']._serialized_end=1158
-  _globals['_STARTINTERPOLATIONRESPONSE']._serialized_start=1160
-  _globals['_STARTINTERPOLATIONRESPONSE']._serialized_end=1258
-  _globals['_GETINTERPOLATIONJOBREQUEST']._serialized_start=1260
-  _globals['_GETINTERPOLATIONJOBREQUEST']._serialized_end=1304
-  _globals['_GETINTERPOLATIONJOBRESPONSE']._serialized_start=1306
-  _globals['_GETINTERPOLATIONJOBRESPONSE']._serialized_end=1405
-  _globals['_INTERPOLATIONSERVICE']._serialized_start=1585
-  _globals['_INTERPOLATIONSERVICE']._serialized_end=2010
+  _globals['_INTERPOLATIONMETHOD']._serialized_start=1633
+  _globals['_INTERPOLATIONMETHOD']._serialized_end=1955
+  _globals['_LABELCHOICE']._serialized_start=227
+  _globals['_LABELCHOICE']._serialized_end=339
+  _globals['_INTERPOLATEREQUEST']._serialized_start=342
+  _globals['_INTERPOLATEREQUEST']._serialized_end=574
+  _globals['_INTERPOLATERESPONSE']._serialized_start=577
+  _globals['_INTERPOLATERESPONSE']._serialized_end=759
+  _globals['_INTERPOLATIONJOB']._serialized_start=762
+  _globals['_INTERPOLATIONJOB']._serialized_end=1164
+  _globals['_STARTINTERPOLATIONREQUEST']._serialized_start=1167
+  _globals['_STARTINTERPOLATIONREQUEST']._serialized_end=1383
+  _globals['_STARTINTERPOLATIONRESPONSE']._serialized_start=1385
+  _globals['_STARTINTERPOLATIONRESPONSE']._serialized_end=1483
+  _globals['_GETINTERPOLATIONJOBREQUEST']._serialized_start=1485
+  _globals['_GETINTERPOLATIONJOBREQUEST']._serialized_end=1529
+  _globals['_GETINTERPOLATIONJOBRESPONSE']._serialized_start=1531
+  _globals['_GETINTERPOLATIONJOBRESPONSE']._serialized_end=1630
+  _globals['_INTERPOLATIONSERVICE']._serialized_start=1958
+  _globals['_INTERPOLATIONSERVICE']._serialized_end=2383
 # @@protoc_insertion_point(module_scope)
