@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -14,6 +15,8 @@ import ray
 from ray.exceptions import GetTimeoutError, RayError, RayTaskError, TaskCancelledError
 
 from shared.compute.port import Compute, ComputeCancelled, ComputeError, ComputeTask, TrainingSession
+
+log = logging.getLogger(__name__)
 
 REPORT_POLL_S = 0.5  # how often the driver collects a training run's reports
 
@@ -154,9 +157,12 @@ class RayCompute(Compute):
             # Set before the cluster starts, so its processes inherit them.
             os.environ.setdefault("RAY_enable_metrics_collection", "0")
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            ray.init(
-                num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, ignore_reinit_error=True
-            )
+            try:
+                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+            except Exception as error:  # a local node that did not come up in time (a raylet lost at start): once more
+                log.warning("the local Ray node did not start; starting it again", extra={"error": str(error)[:300]})
+                ray.shutdown()
+                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
         else:
             ray.init(address=address)
         return cls(owns_connection=True)

@@ -243,9 +243,15 @@ def _examples(conn, tenant: str, dataset_id: str, item_ids: list[str]) -> list[d
     if item_ids and unlabelled:
         raise FailedPrecondition(f"items {', '.join(map(shown, unlabelled))} have no submitted annotation to train on; "
                                  "submit one or leave them out")
+    # Labels and items arrive on two topics in either order: an item whose image training has not heard of yet
+    # (annotation's ItemAdded) cannot be trained on until it has.
+    imageless = [row.item_id for row in rows if row.labels_key and not row.volume_id]
+    if item_ids and imageless:
+        raise FailedPrecondition(f"items {', '.join(map(shown, imageless))} have submitted labels but training has not "
+                                 "heard of their images yet; try again in a moment")
     examples = [{"item_id": row.item_id, "volume_id": row.volume_id, "labels_key": row.labels_key,
                  "annotation_id": row.annotation_id, "annotation_version": row.annotation_version,
-                 "label_values": json.loads(row.label_values)} for row in rows if row.labels_key]
+                 "label_values": json.loads(row.label_values)} for row in rows if row.labels_key and row.volume_id]
     _check_examples(examples, dataset_id)
     return examples
 
