@@ -15,6 +15,7 @@ from radlab import SERVICES, annotation_cli, pacs_cli, training_cli, workflow_cl
 from radlab.tokens import ROLES
 
 DEFAULT_HOME = "./.radlab"
+GATEWAY = "gateway"  # `radlab serve gateway`: the HTTP gateway alone, not one of the six gRPC services
 MAX_TIMESTAMP_S = 253402300800  # 10000-01-01: protobuf Timestamps end before it
 
 
@@ -36,12 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="radlab", description="Radlab, the open radiology data-labeling platform.")
     commands = parser.add_subparsers(title="commands")
 
-    up = commands.add_parser("up", help="run every service on this machine (embedded bus, store, database)")
+    up = commands.add_parser("up", help="run every service and the HTTP gateway on this machine (embedded bus, store, database)")
     _serving_options(up)
-    up.set_defaults(run=_server_command("up", lambda args: _serve(list(SERVICES), args)))
+    up.set_defaults(run=_server_command("up", lambda args: _serve(list(SERVICES), args, gateway=True)))
 
-    serve = commands.add_parser("serve", help="run one service, configured by RADLAB_* URLs (as the Helm chart does)")
-    serve.add_argument("service", choices=SERVICES)
+    serve = commands.add_parser(
+        "serve", help="run one service, or the HTTP gateway alone (to RADLAB_URL), configured by RADLAB_* URLs (as the Helm chart does)"
+    )
+    serve.add_argument("service", choices=(*SERVICES, GATEWAY))
     _serving_options(serve)
     serve.set_defaults(run=_server_command("serve", lambda args: _serve([args.service], args)))
 
@@ -130,16 +133,23 @@ def _server_command(name: str, run: Callable[[argparse.Namespace], int]) -> Call
 def _serving_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", help="state folder for the embedded adapters (RADLAB_HOME, default ./.radlab)")
     parser.add_argument("--grpc-addr", help="gRPC listen address (RADLAB_GRPC_ADDR, default 127.0.0.1:50051)")
+    parser.add_argument("--http-addr", help="the HTTP gateway's listen address (RADLAB_HTTP_ADDR, default 127.0.0.1:8000)")
     parser.add_argument("--metrics-port", type=int, help="Prometheus port (RADLAB_METRICS_PORT, default 9464)")
 
 
-def _serve(services: list[str], args: argparse.Namespace) -> int:
+def _serve(services: list[str], args: argparse.Namespace, gateway: bool = False) -> int:
     from shared.config import Settings
     from shared.runtime import serve
 
-    overrides = {"RADLAB_HOME": args.home, "RADLAB_GRPC_ADDR": args.grpc_addr, "RADLAB_METRICS_PORT": args.metrics_port}
+    overrides = {"RADLAB_HOME": args.home, "RADLAB_GRPC_ADDR": args.grpc_addr, "RADLAB_HTTP_ADDR": args.http_addr,
+                 "RADLAB_METRICS_PORT": args.metrics_port}
     env = dict(os.environ) | {key: str(value) for key, value in overrides.items() if value is not None}
-    serve(services, Settings.from_env(env))
+    if services == [GATEWAY]:
+        from services.gateway.server import serve as serve_gateway
+
+        serve_gateway(Settings.from_env(env))
+    else:
+        serve(services, Settings.from_env(env), gateway=gateway)
     return 0
 
 

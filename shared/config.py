@@ -11,6 +11,7 @@ from radlab.tokens import DAY_S, DEFAULT_MAX_TTL_DAYS, checked_key, token_max_tt
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
 DEFAULT_METRICS_PORT = 9464
+DEFAULT_HTTP_ADDR = "127.0.0.1:8000"  # the HTTP gateway (REST, OpenAPI, the web viewer)
 # Uploads: archives are refused whole beyond these (studies of thousands of files fit), and an upload that
 # receives nothing for DEFAULT_UPLOAD_TTL_S expires (its parts deleted).
 DEFAULT_UPLOAD_MAX_BYTES = 32 << 30  # every member of an archive together, uncompressed; also the largest upload
@@ -115,6 +116,10 @@ class Settings:
     dicom_quiet_s: float = DEFAULT_DICOM_QUIET_S
     burned_in_text: str = "hold"  # hold | redact | off: what anonymization does with identifying text in the pixels
     tesseract: str = "tesseract"  # the OCR binary burned-in text is read with (a path, or a name on PATH)
+    http_addr: str = DEFAULT_HTTP_ADDR  # where the HTTP gateway listens (port 0: any free one)
+    services_url: str = DEFAULT_GRPC_ADDR  # RADLAB_URL: the services' gRPC address a lone gateway forwards to
+    gateway_targets: str = ""  # "service=host:port ...": services RADLAB_URL does not reach (one Deployment each)
+    viewer_dir: Path = REPOSITORY / "viewer" / "dist"  # the web viewer's built files the gateway serves
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -159,4 +164,8 @@ class Settings:
             dicom_quiet_s=_seconds(env, "RADLAB_DICOM_QUIET_S", DEFAULT_DICOM_QUIET_S),
             burned_in_text=_burned_in_text(env),
             tesseract=env.get("RADLAB_TESSERACT") or "tesseract",
+            http_addr=env.get("RADLAB_HTTP_ADDR") or DEFAULT_HTTP_ADDR,
+            services_url=env.get("RADLAB_URL") or DEFAULT_GRPC_ADDR,
+            gateway_targets=env.get("RADLAB_GATEWAY_TARGETS") or "",
+            viewer_dir=Path(env.get("RADLAB_VIEWER_DIR") or REPOSITORY / "viewer" / "dist"),
         )

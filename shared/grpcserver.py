@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 TRACE_HEADER = "x-radlab-trace-id"
 # A caller's trace id is kept only if it looks like one: it is logged, and named in INTERNAL errors.
-_TRACE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+TRACE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_MESSAGE_BYTES = 64 << 20  # largest request or response
 
 
@@ -39,7 +39,7 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):
             return None
         method = handler_call_details.method
         trace_id = dict(handler_call_details.invocation_metadata or ()).get(TRACE_HEADER)
-        if not (isinstance(trace_id, str) and _TRACE_ID.fullmatch(trace_id)):
+        if not (isinstance(trace_id, str) and TRACE_ID.fullmatch(trace_id)):
             trace_id = None
 
         @contextmanager

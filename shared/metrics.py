@@ -7,6 +7,10 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 RPC_DURATION = Histogram(
     "radlab_rpc_duration_seconds", "gRPC handling time per method and status code", ["method", "code"]
 )
+HTTP_DURATION = Histogram(
+    "radlab_http_request_duration_seconds", "HTTP gateway handling time to the last byte per route template and status",
+    ["method", "route", "status"],
+)
 EVENTS_HANDLED = Counter("radlab_events_handled_total", "Events applied by a consumer", ["consumer", "type"])
 EVENTS_FAILED = Counter(
     "radlab_events_failed_total", "Events sent to the dead-letter topic after their last retry", ["consumer", "type"]

@@ -23,3 +23,11 @@ def timestamp(seconds: float) -> Timestamp:
 def data_type(dtype: np.dtype) -> int:
     """The DataType of a numpy voxel type (DATA_TYPE_UNSPECIFIED for one the contract does not name)."""
     return _DATA_TYPES.get(np.dtype(dtype), geometry_pb2.DATA_TYPE_UNSPECIFIED)
+
+
+def numpy_dtype(data_type: int) -> np.dtype:
+    """The numpy voxel type of a DataType (the inverse of `data_type`); ValueError for one the contract leaves unnamed."""
+    for dtype, named in _DATA_TYPES.items():
+        if named == data_type:
+            return dtype
+    raise ValueError(f"data type {data_type} names no voxel type")

@@ -1,6 +1,7 @@
 """Runs services: builds the adapters from settings, serves the services and runs their background work until SIGTERM.
 
-Their gRPC APIs share one port and metrics another (on the same interface unless RADLAB_METRICS_HOST says otherwise);
+Their gRPC APIs share one port and metrics another (on the same interface unless RADLAB_METRICS_HOST says otherwise),
+and with `radlab up` the HTTP gateway a third (RADLAB_HTTP_ADDR);
 each service's outbox relay, event consumer and dead-letter consumer run until SIGTERM, then each service's own
 background work stops before its database closes. Every call is checked against the tokens revoked in the databases
 of the process's services.
@@ -151,7 +152,7 @@ class Runtime:
         self.names = names
         self.adapters = Adapters(settings)
         self.services = [bootstrap(name, self.adapters) for name in names]
-        tokens = TokenVerifier(
+        self.tokens = TokenVerifier(
             [token_key(settings.home, settings.token_key), *settings.token_previous_keys], settings.token_max_ttl_s,
             DenyList(service.database for service in self.services).revoked,
         )
@@ -159,7 +160,7 @@ class Runtime:
             settings.grpc_addr,
             [service.register for service in self.services],
             [grpc_name for service in self.services for grpc_name in service.grpc_service_names],
-            tokens,
+            self.tokens,
             request_limits=RequestLimits.of(settings),
         )
         self.address = f"{settings.grpc_addr.rsplit(':', 1)[0]}:{self.port}"
@@ -211,24 +212,47 @@ class Runtime:
         self.adapters.bus.close()
 
 
-def serve(names: list[str], settings: Settings) -> None:
-    """Serve the named services in this process until SIGTERM or SIGINT, then stop gracefully."""
-    configure("+".join(names) if len(names) < len(SERVICES) else "radlab", settings.log_level)
-    runtime = Runtime(names, settings)
-    metrics.serve(settings.metrics_host, settings.metrics_port)
+def stop_signal() -> threading.Event:
+    """An event SIGTERM and SIGINT set from now on (call from the main thread, before starting anything)."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    runtime.start()
-    metrics_address = f"{settings.metrics_host}:{settings.metrics_port}"
-    ready = {"ready": True, "services": names, "grpc": runtime.address, "metrics": metrics_address}
-    print(json.dumps(ready), flush=True)
-    log.info("serving", extra=ready)
+    return stop
+
+
+def wait_for(stop: threading.Event) -> None:
+    """Return once `stop` is set."""
     # Timed waits: a signal that reaches another thread only flags the main thread, whose handler runs when it next
     # runs Python code; in an untimed wait that never came, and SIGTERM went unheard (`radlab serve` never stopped).
     while not stop.wait(SIGNAL_CHECK_S):
         pass
+
+
+def serve(names: list[str], settings: Settings, *, gateway: bool = False) -> None:
+    """Serve the named services in this process until SIGTERM or SIGINT, then stop gracefully; with `gateway`, the HTTP
+    gateway too (RADLAB_HTTP_ADDR), forwarding to this process's own gRPC address."""
+    configure("+".join(names) if len(names) < len(SERVICES) else "radlab", settings.log_level)
+    runtime = Runtime(names, settings)
+    metrics.serve(settings.metrics_host, settings.metrics_port)
+    http = None
+    if gateway:
+        from services.gateway.server import Gateway  # server code beside the services, only when asked for
+
+        http = Gateway(settings.http_addr, dict.fromkeys(SERVICES, runtime.address), runtime.tokens, settings.viewer_dir)
+    stop = stop_signal()
+    runtime.start()
+    metrics_address = f"{settings.metrics_host}:{settings.metrics_port}"
+    ready = {"ready": True, "services": names, "grpc": runtime.address, "metrics": metrics_address}
+    if http is not None:
+        http.start()
+        ready["http"] = http.url
+        log.info("HTTP gateway on %s: REST under /api/v1, OpenAPI at %s/docs, the viewer at %s/viewer/", http.url, http.url, http.url)
+    print(json.dumps(ready), flush=True)
+    log.info("serving", extra=ready)
+    wait_for(stop)
     log.info("stopping", extra={"grace_s": STOP_GRACE_S})
+    if http is not None:
+        http.stop()
     runtime.stop()
     log.info("stopped")
 

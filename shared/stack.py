@@ -31,7 +31,9 @@ class Stack:
         self.command = list(command)
         self.grpc_addr = f"127.0.0.1:{free_port()}"
         self.metrics_port = free_port()
-        self.env = dict(os.environ) | (env or {}) | {"RADLAB_HOME": str(home)}
+        # `radlab up` serves the HTTP gateway too: on a free port unless the caller chose one.
+        self.http_addr = (env or {}).get("RADLAB_HTTP_ADDR") or f"127.0.0.1:{free_port()}"
+        self.env = dict(os.environ) | (env or {}) | {"RADLAB_HOME": str(home), "RADLAB_HTTP_ADDR": self.http_addr}
         self.process: subprocess.Popen | None = None
         self.log = home / "radlab-up.log"
 

@@ -296,6 +296,19 @@ class VolumeStore:
         volume.fill(tuple(region))
         return np.take(volume.voxels[point], index, axis=axis).copy()
 
+    def slab(self, bucket: str, prefix: str, first: int, count: int, time: int = 0) -> np.ndarray:
+        """Slices [first, first + count) along k (a copy, [k, j, i]) of point `time` of a 4D volume; ObjectNotFound if
+        absent."""
+        volume = self._volume(bucket, prefix)
+        region = [slice(0, n) for n in volume.voxels.shape]
+        point = _point(volume.voxels.shape, time, region)
+        size = volume.voxels.shape[-3]
+        if not (0 <= first and 0 < count and first + count <= size):
+            raise IndexError(f"slices {first} to {first + count - 1} are outside the volume's {size} slices")
+        region[-3] = slice(first, first + count)
+        volume.fill(tuple(region))
+        return volume.voxels[point][first:first + count].copy()
+
     def _volume(self, bucket: str, prefix: str) -> _OpenVolume:
         """The open volume at `prefix`, reopened when its metadata changed since it was cached."""
         prefix = prefix.strip("/")

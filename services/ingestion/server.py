@@ -52,5 +52,8 @@ class IngestionServicer(pb_grpc.IngestionServiceServicer):
     def GetSlice(self, request, context):
         return slices.get_slice(self.ports, current_principal(), request)
 
+    def GetVolumeData(self, request, context):
+        return slices.get_volume_data(self.ports, current_principal(), request)
+
     def GetThumbnail(self, request, context):
         return slices.get_thumbnail(self.ports, current_principal(), request)

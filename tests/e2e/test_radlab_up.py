@@ -133,6 +133,30 @@ def test_metrics_are_served_with_rpc_and_event_series(stack):
     assert "radlab_consumer_lag_records" in text
 
 
+def test_radlab_up_serves_the_http_gateway_beside_grpc(stack):
+    """The gateway answers on RADLAB_HTTP_ADDR: healthy, and a dataset made over gRPC is listed over REST."""
+    base = f"http://{stack.http_addr}"
+    health = json.loads(urllib.request.urlopen(f"{base}/healthz", timeout=10).read())
+    assert health["status"] == "SERVING"
+    with Client(stack.grpc_addr, token(stack, "admin", tenant="rest-tenant")) as client:
+        made = client.create_dataset("over grpc").dataset_id
+    listing = urllib.request.Request(f"{base}/api/v1/annotation/ListDatasets", data=b"{}", method="POST",
+                                     headers={"Authorization": f"Bearer {token(stack, 'admin', tenant='rest-tenant')}"})
+    assert [dataset["datasetId"] for dataset in json.loads(urllib.request.urlopen(listing, timeout=10).read())["datasets"]] == [made]
+
+
+def test_serve_gateway_runs_the_gateway_alone_against_radlab_url(stack, tmp_path):
+    """`radlab serve gateway` forwards to the services at RADLAB_URL: healthy while they are, and the caller's token
+    decides (a manager may list datasets, /me names it), then it stops on SIGTERM with exit 0."""
+    env = {"RADLAB_URL": stack.grpc_addr, "RADLAB_TOKEN_KEY": token_key(stack.home, None)}
+    with Stack(tmp_path, command=("serve", "gateway"), env=env) as gateway:
+        base = f"http://{gateway.http_addr}"
+        assert json.loads(urllib.request.urlopen(f"{base}/healthz", timeout=10).read())["status"] == "SERVING"
+        me = urllib.request.Request(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token(stack, 'manager')}"})
+        assert json.loads(urllib.request.urlopen(me, timeout=10).read())["role"] == "manager"
+    assert gateway.process.returncode == 0
+
+
 def test_sigterm_stops_gracefully_and_state_survives_a_restart(tmp_path):
     """SIGTERM → exit 0; a restart on the same RADLAB_HOME still has the datasets and workflows."""
     with Stack(tmp_path) as first:

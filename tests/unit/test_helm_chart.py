@@ -14,6 +14,8 @@ CHART = REPO / "deploy" / "helm" / "radlab"
 SINGLE_NODE = CHART / "values-single-node.yaml"
 RELEASE = "lab"
 SERVICES = {"ingestion", "anonymization", "annotation", "workflow", "interpolation", "training"}
+GATEWAY = "gateway"  # the HTTP gateway: a Deployment beside the services, not one of them
+WORKLOADS = SERVICES | {GATEWAY}
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
 GRPC_PORT = 50051
 UPLOAD_VARIABLES = (
@@ -110,10 +112,11 @@ def test_lint_passes_with_single_node_values(helm):
 
 
 def test_default_values_deploy_each_service_once(default_render):
-    """Six Deployments and six Services by default, each running `radlab serve <its service>`."""
+    """Seven Deployments and seven Services by default, the six services' and the gateway's, each running
+    `radlab serve <its name>` in its own image."""
     deployments = of_kind(default_render, "Deployment")
-    assert set(deployments) == SERVICES
-    assert set(of_kind(default_render, "Service")) == SERVICES
+    assert set(deployments) == WORKLOADS
+    assert set(of_kind(default_render, "Service")) == WORKLOADS
     for name, deployment in deployments.items():
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert container["command"] + container["args"] == ["radlab", "serve", name]
@@ -123,8 +126,11 @@ def test_default_values_deploy_each_service_once(default_render):
 def test_disabled_service_gets_no_deployment_or_service(helm):
     """services.<name>.enabled=false leaves that service out and keeps the others."""
     resources = render(helm, "--set", "services.workflow.enabled=false")
-    assert set(of_kind(resources, "Deployment")) == SERVICES - {"workflow"}
-    assert set(of_kind(resources, "Service")) == SERVICES - {"workflow"}
+    assert set(of_kind(resources, "Deployment")) == WORKLOADS - {"workflow"}
+    assert set(of_kind(resources, "Service")) == WORKLOADS - {"workflow"}
+    assert "workflow=" not in config_map(resources, GATEWAY)["data"]["RADLAB_GATEWAY_TARGETS"]
+    without_gateway = render(helm, "--set", "gateway.enabled=false")
+    assert GATEWAY not in {r["metadata"]["labels"]["app.kubernetes.io/component"] for r in without_gateway}
 
 
 def test_unknown_service_name_is_refused(helm):
@@ -156,13 +162,29 @@ def test_selectors_hold_name_instance_component_only(helm, default_render):
 
 
 def test_every_container_has_grpc_probes_on_50051(default_render):
-    """Startup, liveness and readiness probes all use the native gRPC probe on port 50051."""
-    for deployment in of_kind(default_render, "Deployment").values():
+    """Startup, liveness and readiness probes of every service use the native gRPC probe on port 50051."""
+    for name, deployment in of_kind(default_render, "Deployment").items():
+        if name == GATEWAY:
+            continue
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert container[probe]["grpc"] == {"port": GRPC_PORT}, (deployment["metadata"]["name"], probe)
         ports = {port["name"]: port["containerPort"] for port in container["ports"]}
         assert ports == {"grpc": GRPC_PORT, "http-metrics": 9464}
+
+
+def test_gateway_is_probed_over_http_and_ready_only_while_the_services_answer(default_render):
+    """Readiness asks /healthz (every service's gRPC health), startup and liveness the gateway alone (/docs), all on
+    the container's http port, which RADLAB_HTTP_ADDR names."""
+    gateway = of_kind(default_render, "Deployment")[GATEWAY]
+    (container,) = gateway["spec"]["template"]["spec"]["containers"]
+    assert container["command"] + container["args"] == ["radlab", "serve", GATEWAY]
+    assert {port["name"]: port["containerPort"] for port in container["ports"]} == {"http": 8000, "http-metrics": 9464}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["startupProbe"]["httpGet"] == container["livenessProbe"]["httpGet"] == {"path": "/docs", "port": "http"}
+    assert config_map(default_render, GATEWAY)["data"]["RADLAB_HTTP_ADDR"] == "0.0.0.0:8000"
+    (service,) = [s for name, s in of_kind(default_render, "Service").items() if name == GATEWAY]
+    assert {port["name"]: port["port"] for port in service["spec"]["ports"]} == {"http": 8000, "http-metrics": 9464}
 
 
 def test_common_settings_come_from_the_configmap(default_render):
@@ -173,7 +195,10 @@ def test_common_settings_come_from_the_configmap(default_render):
     assert config["data"]["RADLAB_DB"] == "postgresql://radlab@postgresql:5432/radlab"
     assert config["data"]["RADLAB_GRPC_ADDR"] == f"0.0.0.0:{GRPC_PORT}"
     assert config["data"]["RADLAB_METRICS_PORT"] == "9464"
-    for deployment in of_kind(default_render, "Deployment").values():
+    for name, deployment in of_kind(default_render, "Deployment").items():
+        if name == GATEWAY:
+            assert not {"RADLAB_BUS", "RADLAB_STORE", "RADLAB_DB"} & set(env_of(deployment))  # it reaches the services only
+            continue
         env = env_of(deployment)
         for variable in ("RADLAB_BUS", "RADLAB_STORE", "RADLAB_DB", "RADLAB_GRPC_ADDR", "RADLAB_METRICS_PORT"):
             assert env[variable]["valueFrom"]["configMapKeyRef"] == {
@@ -224,7 +249,7 @@ def test_missing_anonymization_key_fails_with_a_message(helm, credential):
     assert result.returncode != 0
     assert f"secrets.{credential}.existingSecret" in result.stderr
     resources = render(helm, "--set", unset, "--set", "services.anonymization.enabled=false")
-    assert set(of_kind(resources, "Deployment")) == SERVICES - {"anonymization"}
+    assert set(of_kind(resources, "Deployment")) == WORKLOADS - {"anonymization"}
 
 
 @pytest.mark.parametrize(
@@ -437,7 +462,7 @@ def test_ray_cluster_has_head_and_worker_groups_and_training_uses_it(extras_rend
 
 
 def test_service_monitor_scrapes_every_service_metrics_port(extras_render):
-    """The ServiceMonitor selects all six Services and scrapes their http-metrics port at /metrics."""
+    """The ServiceMonitor selects all six Services and the gateway's and scrapes their http-metrics port at /metrics."""
     (monitor,) = [r for r in extras_render if r["kind"] == "ServiceMonitor"]
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     (endpoint,) = monitor["spec"]["endpoints"]
@@ -445,7 +470,7 @@ def test_service_monitor_scrapes_every_service_metrics_port(extras_render):
     selector = monitor["spec"]["selector"]
     (expression,) = selector["matchExpressions"]
     assert expression["key"] == "app.kubernetes.io/component" and expression["operator"] == "In"
-    assert set(expression["values"]) == SERVICES
+    assert set(expression["values"]) == WORKLOADS
     for service in of_kind(extras_render, "Service").values():
         assert selector["matchLabels"].items() <= service["metadata"]["labels"].items()
         assert "http-metrics" in {port["name"] for port in service["spec"]["ports"]}
@@ -464,10 +489,11 @@ def test_pods_carry_prometheus_scrape_annotations(default_render):
 
 
 def test_single_node_values_run_one_small_pod_per_service(helm):
-    """values-single-node.yaml gives one replica per service, no RayCluster and in-pod Ray for training."""
+    """values-single-node.yaml gives one replica per service and of the gateway, no RayCluster and in-pod Ray for
+    training."""
     resources = render(helm, "-f", str(SINGLE_NODE))
     deployments = of_kind(resources, "Deployment")
-    assert set(deployments) == SERVICES
+    assert set(deployments) == WORKLOADS
     assert {d["spec"]["replicas"] for d in deployments.values()} == {1}
     assert "RayCluster" not in {r["kind"] for r in resources}
     assert "RADLAB_RAY" not in config_map(resources)["data"]

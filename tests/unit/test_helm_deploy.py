@@ -22,8 +22,9 @@ from services.ingestion.sources import parse_sources
 from shared import metrics
 from shared.config import Settings
 from tests.conftest import REPO
+from services.gateway.calls import parse_targets
 from tests.unit.test_helm_chart import (  # noqa: F401 (helm: a fixture)
-    CHART, RELEASE, SINGLE_NODE, config_map, env_of, helm, of_kind, render, run_helm,
+    CHART, GATEWAY, RELEASE, SINGLE_NODE, config_map, env_of, helm, of_kind, render, run_helm,
 )
 
 pytestmark = pytest.mark.timeout(1800)  # the first helm build, as in test_helm_chart
@@ -158,8 +159,8 @@ def test_every_container_is_hardened_and_sized(profiles, profile):
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_long_running_container_has_all_three_probes(profiles, profile):
-    """Deployments probe gRPC health on the port RADLAB_GRPC_ADDR names; the in-chart StatefulSets probe their
-    server. (KubeRay adds its own probes to the Ray pods; Jobs run to completion.)"""
+    """Deployments probe gRPC health on the port RADLAB_GRPC_ADDR names (the gateway its HTTP port); the in-chart
+    StatefulSets probe their server. (KubeRay adds its own probes to the Ray pods; Jobs run to completion.)"""
     resources = profiles[profile]
     grpc_port = int(config_map(resources)["data"]["RADLAB_GRPC_ADDR"].rsplit(":", 1)[1])
     for kind in ("Deployment", "StatefulSet"):
@@ -167,7 +168,9 @@ def test_every_long_running_container_has_all_three_probes(profiles, profile):
             (container,) = workload["spec"]["template"]["spec"]["containers"]
             for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
                 assert probe in container, (name, probe)
-                if kind == "Deployment":
+                if kind == "Deployment" and name == GATEWAY:
+                    assert container[probe]["httpGet"]["port"] == "http", probe
+                elif kind == "Deployment":
                     assert container[probe]["grpc"] == {"port": grpc_port}, (name, probe)
 
 
@@ -178,17 +181,17 @@ def test_images_are_one_per_service_and_ray_runs_trainings(profiles):
     for name, deployment in of_kind(resources, "Deployment").items():
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         images[name] = container["image"]
-    assert images == {name: f"ghcr.io/radlab/radlab-{name}:0.1.0" for name in SERVICES}
+    assert images == {name: f"ghcr.io/radlab/radlab-{name}:0.1.0" for name in (*SERVICES, GATEWAY)}
     for name, pod in pod_specs(resources):
         if name.startswith(f"{RELEASE}-radlab-ray/"):
             assert {c["image"] for c in pod["containers"]} == {images["training"]}, name
 
 
 def test_pod_disruption_budgets_cover_each_service(profiles):
-    """One PodDisruptionBudget per service, selecting exactly that service's pods."""
+    """One PodDisruptionBudget per service and the gateway, selecting exactly its pods."""
     resources = profiles["default"]
     budgets = of_kind(resources, "PodDisruptionBudget")
-    assert set(budgets) == set(SERVICES)
+    assert set(budgets) == {*SERVICES, GATEWAY}
     for name, deployment in of_kind(resources, "Deployment").items():
         assert budgets[name]["spec"]["selector"] == deployment["spec"]["selector"]
         assert budgets[name]["spec"]["maxUnavailable"] == 1
@@ -215,6 +218,8 @@ def test_each_service_gets_only_settings_the_code_reads_and_they_parse(profiles,
     known = code_reads()
     common = config_map(resources)["data"]
     for name, deployment in of_kind(resources, "Deployment").items():
+        if name == GATEWAY:
+            continue
         env = resolved_env(resources, deployment)
         radlab_variables = {variable for variable in env if variable.startswith("RADLAB_")}
         assert radlab_variables <= known, (name, radlab_variables - known)
@@ -227,6 +232,24 @@ def test_each_service_gets_only_settings_the_code_reads_and_they_parse(profiles,
         ports = {port["name"]: port["containerPort"] for port in container["ports"]}
         assert int(settings.grpc_addr.rsplit(":", 1)[1]) == ports["grpc"]
         assert settings.metrics_port == ports["http-metrics"] and settings.metrics_host == "0.0.0.0"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_gateway_gets_only_settings_the_code_reads_and_reaches_each_enabled_service(profiles, profile):
+    """Every RADLAB_* variable of the gateway is one the code reads; Settings.from_env accepts them, its HTTP address
+    is its container's http port, and its targets are each service's own Service on the gRPC port."""
+    resources = profiles[profile]
+    gateway = of_kind(resources, "Deployment")[GATEWAY]
+    env = resolved_env(resources, gateway)
+    assert {variable for variable in env if variable.startswith("RADLAB_")} <= code_reads()
+    settings = Settings.from_env(env)
+    (container,) = gateway["spec"]["template"]["spec"]["containers"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert settings.http_addr == f"0.0.0.0:{ports['http']}" and settings.metrics_port == ports["http-metrics"]
+    assert parse_targets(settings.gateway_targets, settings.services_url) == {
+        name: f"{RELEASE}-radlab-{name}.radlab.svc:50051" for name in of_kind(resources, "Deployment") if name != GATEWAY
+    }
+    assert settings.token_key == TOKEN_KEY
 
 
 def test_single_node_services_reach_the_in_chart_infrastructure(profiles):
@@ -318,6 +341,8 @@ def test_network_policies_let_each_service_reach_only_its_dependencies(profiles)
         assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
         assert policy["spec"]["podSelector"] == deployments[name]["spec"]["selector"]
         ingress = {port["port"]: rule.get("from") for rule in policy["spec"]["ingress"] for port in rule["ports"]}
+        if name == GATEWAY:
+            continue  # test_the_gateway_reaches_only_the_services_grpc_ports
         expected = {"grpc", "http-metrics"} | ({"dicom", "dicomweb"} if name == "ingestion" else set())
         assert set(ingress) == expected, name
         if name == "ingestion":
@@ -338,7 +363,7 @@ def test_network_policies_select_the_in_chart_infrastructure_by_its_pods(profile
     resources = profiles["single-node"]
     statefulsets = of_kind(resources, "StatefulSet")
     policies = of_kind(resources, "NetworkPolicy")
-    assert set(policies) == set(SERVICES) | set(statefulsets)
+    assert set(policies) == {*SERVICES, GATEWAY} | set(statefulsets)
     for component, statefulset in statefulsets.items():
         policy = policies[component]["spec"]
         assert policy["podSelector"] == statefulset["spec"]["selector"]
@@ -360,6 +385,27 @@ def test_network_policies_select_the_in_chart_infrastructure_by_its_pods(profile
             pod = statefulsets[component]["spec"]["template"]
             assert labels.items() <= pod["metadata"]["labels"].items()
             assert ports == {p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
+
+
+def test_the_gateway_reaches_only_the_services_grpc_ports_and_they_admit_it(helm, profiles):
+    """The gateway takes HTTP from httpClients and metrics scrapes, and reaches DNS and the enabled services' pods on
+    their gRPC port, nothing else; with apiClients narrowed, each service still admits the gateway's pods."""
+    resources = profiles["everything"]
+    policy = of_kind(resources, "NetworkPolicy")[GATEWAY]["spec"]
+    assert policy["podSelector"] == of_kind(resources, "Deployment")[GATEWAY]["spec"]["selector"]
+    assert {port["port"]: rule.get("from") for rule in policy["ingress"] for port in rule["ports"]} == {
+        "http": [{"podSelector": {}}], "http-metrics": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+    }
+    assert egress_ports(of_kind(resources, "NetworkPolicy")[GATEWAY]) == {53, 50051}
+    (to_services,) = [rule for rule in policy["egress"] if rule["ports"] == [{"port": 50051, "protocol": "TCP"}]]
+    (peer,) = to_services["to"]
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "radlab", "app.kubernetes.io/instance": RELEASE}
+    assert peer["podSelector"]["matchExpressions"] == [{"key": "app.kubernetes.io/component", "operator": "In", "values": sorted(SERVICES)}]
+    narrowed = of_kind(render(helm, "--set", "networkPolicy.apiClients[0].ipBlock.cidr=10.9.0.0/16"), "NetworkPolicy")
+    for name in SERVICES:
+        grpc_from = [rule["from"] for rule in narrowed[name]["spec"]["ingress"] if rule["ports"][0]["port"] == "grpc"][0]
+        assert grpc_from == [{"ipBlock": {"cidr": "10.9.0.0/16"}}, {"podSelector": {"matchLabels": {
+            "app.kubernetes.io/name": "radlab", "app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": GATEWAY}}}]
 
 
 def test_store_url_without_a_port_opens_the_port_the_s3_client_uses(helm):
@@ -579,6 +625,25 @@ def test_each_service_image_runs_what_the_chart_runs_as_the_chart_user(profiles)
         venv = "training-venv" if name == "training" else "server-venv"
         assert f"COPY --from={venv} /opt/venv /opt/venv" in stage, name
     assert "[training]" in stages["training-venv"] and "[training]" not in stages["server-venv"]
+
+
+def test_the_gateway_image_holds_the_built_viewer_and_runs_what_the_chart_runs(profiles):
+    """The gateway target runs `radlab serve gateway` as the chart's uid on the server virtualenv, with the viewer that a
+    node stage built by `npm ci && npm run build` (at viewer/package-lock.json's pins) where RADLAB_VIEWER_DIR says."""
+    stages = dockerfile_stages()
+    gateway = of_kind(profiles["default"], "Deployment")[GATEWAY]["spec"]["template"]["spec"]
+    (container,) = gateway["containers"]
+    stage = stages[GATEWAY]
+    assert stage.split("\n", 1)[0].startswith("runtime AS")
+    assert f'CMD {json.dumps(container["command"] + container["args"])}' in stage
+    uid = gateway["securityContext"]["runAsUser"]
+    assert f"USER {uid}:{uid}" in stage and "COPY --from=server-venv /opt/venv /opt/venv" in stage
+    assert "COPY --from=viewer /viewer/dist /opt/radlab/viewer" in stage and "ENV RADLAB_VIEWER_DIR=/opt/radlab/viewer" in stage
+    viewer = stages["viewer"]
+    assert "COPY viewer/package.json viewer/package-lock.json ./" in viewer
+    assert viewer.index("RUN npm ci") < viewer.index("RUN npm run build")
+    assert "viewer/node_modules" in (REPO / ".dockerignore").read_text().split()
+    assert "RADLAB_VIEWER_DIR" in code_reads()
 
 
 def test_the_server_images_dependency_set_holds_no_torch_or_ray():

@@ -62,6 +62,13 @@ def test_services_never_import_each_other(service):
         assert not foreign, f"{path.relative_to(REPO)} imports {sorted(foreign)}"
 
 
+def test_the_gateway_imports_no_service():
+    """The HTTP gateway reaches the services as any client does: through the contracts (radlab.*) over gRPC."""
+    for path in (REPO / "services" / "gateway").rglob("*.py"):
+        foreign = {name for name in imports(path) if name.startswith("services.") and name.split(".")[1] != "gateway"}
+        assert not foreign, f"{path.relative_to(REPO)} imports {sorted(foreign)}"
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_domain_code_does_no_io(service):
     """Domain modules are pure: no gRPC, database, bus, object store, compute, sockets or processes."""

@@ -380,6 +380,30 @@ class GetSliceResponse(_message.Message):
     applied_window: Window
     def __init__(self, slice_index: _Optional[int] = ..., position_mm: _Optional[float] = ..., data: _Optional[bytes] = ..., dtype: _Optional[_Union[_geometry_pb2.DataType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., pixel_spacing: _Optional[_Iterable[float]] = ..., applied_window: _Optional[_Union[Window, _Mapping]] = ...) -> None: ...
 
+class GetVolumeDataRequest(_message.Message):
+    __slots__ = ("volume_id", "time_index", "first_slice", "slice_count")
+    VOLUME_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_INDEX_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SLICE_FIELD_NUMBER: _ClassVar[int]
+    SLICE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    volume_id: str
+    time_index: int
+    first_slice: int
+    slice_count: int
+    def __init__(self, volume_id: _Optional[str] = ..., time_index: _Optional[int] = ..., first_slice: _Optional[int] = ..., slice_count: _Optional[int] = ...) -> None: ...
+
+class GetVolumeDataResponse(_message.Message):
+    __slots__ = ("data", "dtype", "shape", "volume_shape")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_SHAPE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    dtype: _geometry_pb2.DataType
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    volume_shape: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, data: _Optional[bytes] = ..., dtype: _Optional[_Union[_geometry_pb2.DataType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., volume_shape: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class GetThumbnailRequest(_message.Message):
     __slots__ = ("study_id", "series_id", "volume_id", "max_size", "time_index")
     STUDY_ID_FIELD_NUMBER: _ClassVar[int]

@@ -81,6 +81,11 @@ class IngestionServiceStub:
                 request_serializer=radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetSliceRequest.SerializeToString,
                 response_deserializer=radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetSliceResponse.FromString,
                 _registered_method=True)
+        self.GetVolumeData = channel.unary_unary(
+                '/radlab.ingestion.v1.IngestionService/GetVolumeData',
+                request_serializer=radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetVolumeDataRequest.SerializeToString,
+                response_deserializer=radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetVolumeDataResponse.FromString,
+                _registered_method=True)
         self.GetThumbnail = channel.unary_unary(
                 '/radlab.ingestion.v1.IngestionService/GetThumbnail',
                 request_serializer=radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetThumbnailRequest.SerializeToString,
@@ -160,6 +165,18 @@ class IngestionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetVolumeData(self, request, context):
+        """Returns slices [first_slice, first_slice + slice_count) of a volume's k axis (one time point) as
+        the raw values, C order [k, j, i], little-endian: what a viewer builds its own volume from, a
+        block at a time. A range outside the volume is INVALID_ARGUMENT. One call answers at most
+        16 MiB (one slice at least): the first slices of the range that fit, `shape` saying how many;
+        ask again from first_slice + shape[0] for the rest. Vendors may read volumes in datasets
+        shared with them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetThumbnail(self, request, context):
         """Returns a small PNG preview of a study, series or volume.
         """
@@ -214,6 +231,11 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     servicer.GetSlice,
                     request_deserializer=radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetSliceRequest.FromString,
                     response_serializer=radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetSliceResponse.SerializeToString,
+            ),
+            'GetVolumeData': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVolumeData,
+                    request_deserializer=radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetVolumeDataRequest.FromString,
+                    response_serializer=radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetVolumeDataResponse.SerializeToString,
             ),
             'GetThumbnail': grpc.unary_unary_rpc_method_handler(
                     servicer.GetThumbnail,
@@ -466,6 +488,33 @@ class IngestionService:
             '/radlab.ingestion.v1.IngestionService/GetSlice',
             radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetSliceRequest.SerializeToString,
             radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetSliceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVolumeData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radlab.ingestion.v1.IngestionService/GetVolumeData',
+            radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetVolumeDataRequest.SerializeToString,
+            radlab_dot_ingestion_dot_v1_dot_ingestion__service__pb2.GetVolumeDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

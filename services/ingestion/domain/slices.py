@@ -219,9 +219,9 @@ def encode_png(image: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def check_slice_size(shape: tuple[int, int, int], location: SliceLocation, limits: SliceLimits) -> None:
-    """Refuse, before anything is read, a slice of more pixels than the server reads for one view."""
-    rows, columns = (shape[axis] for axis in range(3) if axis != location.axis)
+def check_slice_size(shape: tuple[int, int, int], axis: int, limits: SliceLimits) -> None:
+    """Refuse, before anything is read, a slice fixing array `axis` of more pixels than the server reads for one view."""
+    rows, columns = (shape[other] for other in range(3) if other != axis)
     if rows * columns > limits.slice_max_pixels:
         raise FailedPrecondition(
             f"slices of this volume in that plane are {rows}×{columns} pixels, more than the {limits.slice_max_pixels} "

@@ -15,6 +15,7 @@ from services.ingestion.domain import slices
 from services.ingestion.handlers.queries import visible_volume
 from shared.auth import Principal
 from shared.errors import InvalidArgument, NotFound
+from shared.protos import numpy_dtype
 
 if TYPE_CHECKING:
     from services.ingestion.handlers import Ports
@@ -25,6 +26,8 @@ _PLANES = {
 }
 # UNSPECIFIED is RAW, as the contract says.
 _FORMATS = frozenset({pb.SLICE_FORMAT_UNSPECIFIED, pb.SLICE_FORMAT_RAW, pb.SLICE_FORMAT_PNG})
+# The most one GetVolumeData answer holds (a viewer asks again for the rest): a 512² int16 CT's 32 slices.
+MAX_VOLUME_DATA_BYTES = 16 << 20
 _COLORMAPS = {
     pb.COLORMAP_UNSPECIFIED: slices.Colormap.GRAY, pb.COLORMAP_GRAY: slices.Colormap.GRAY, pb.COLORMAP_BONE: slices.Colormap.BONE,
     pb.COLORMAP_HOT: slices.Colormap.HOT, pb.COLORMAP_VIRIDIS: slices.Colormap.VIRIDIS,
@@ -52,7 +55,7 @@ def get_slice(ports: Ports, caller: Principal, request: pb.GetSliceRequest) -> p
         index=request.slice_index if which == "slice_index" else None,
         position_mm=request.position_mm if which == "position_mm" else None,
     )
-    slices.check_slice_size(shape, location, ports.slice_limits)
+    slices.check_slice_size(shape, location.axis, ports.slice_limits)
     time = _time_index(ref, request.time_index)
     png = request.format == pb.SLICE_FORMAT_PNG
     window = slices.resolve_window(choice, ports.volumes.info(ref.bucket, ref.key_prefix).attributes) if png else None
@@ -67,6 +70,27 @@ def get_slice(ports: Ports, caller: Principal, request: pb.GetSliceRequest) -> p
         response.data = slices.raw_bytes(pixels)
         response.dtype = ref.dtype
     return response
+
+
+def get_volume_data(ports: Ports, caller: Principal, request: pb.GetVolumeDataRequest) -> pb.GetVolumeDataResponse:
+    """Slices [first_slice, first_slice + slice_count) of a volume (0: to the end), one time point, as raw values.
+
+    A range outside the volume is refused before anything is read; one answer holds at most MAX_VOLUME_DATA_BYTES (and
+    one slice at least, itself bounded by the slice limit), the first slices of the range that fit, `shape` saying how
+    many."""
+    ref = geometry_pb2.VolumeRef.FromString(visible_volume(ports, caller, request.volume_id).volume_ref)
+    slices_in_volume, rows, columns = ref.geometry.shape
+    first, count = request.first_slice, request.slice_count or slices_in_volume - request.first_slice
+    if not (0 <= first < slices_in_volume and 0 < count and first + count <= slices_in_volume):
+        asked = f"slice_count {request.slice_count} from first_slice {first}" if request.slice_count else f"first_slice {first}"
+        raise InvalidArgument(f"{asked} is outside the volume's {slices_in_volume} slices (0 to {slices_in_volume - 1})")
+    slices.check_slice_size(tuple(ref.geometry.shape), 0, ports.slice_limits)
+    slice_bytes = rows * columns * numpy_dtype(ref.dtype).itemsize
+    count = min(count, max(1, MAX_VOLUME_DATA_BYTES // slice_bytes))
+    block = ports.volumes.slab(ref.bucket, ref.key_prefix, first, count, _time_index(ref, request.time_index))
+    return pb.GetVolumeDataResponse(
+        data=slices.raw_bytes(block), dtype=ref.dtype, shape=list(block.shape), volume_shape=list(ref.geometry.shape)
+    )
 
 
 def _time_index(ref: geometry_pb2.VolumeRef, time_index: int) -> int:
@@ -106,7 +130,7 @@ def get_thumbnail(ports: Ports, caller: Principal, request: pb.GetThumbnailReque
     affine = np.reshape(ref.geometry.affine, (4, 4))
     shape = tuple(ref.geometry.shape)
     location = slices.middle_axial(affine, shape)
-    slices.check_slice_size(shape, location, ports.slice_limits)
+    slices.check_slice_size(shape, location.axis, ports.slice_limits)
     pixels = ports.volumes.slice(ref.bucket, ref.key_prefix, location.axis, location.index, _time_index(ref, request.time_index))
     window = slices.resolve_window(None, ports.volumes.info(ref.bucket, ref.key_prefix).attributes)
     image = slices.thumbnail(pixels, location.pixel_spacing, window, size)

@@ -262,7 +262,7 @@ Environment variables the chart sets itself; extraEnv may not set them, so a val
 (or leaks) a chart-managed one.
 */}}
 {{- define "radlab.managedEnvNames" -}}
-RADLAB_BUS RADLAB_STORE RADLAB_DB RADLAB_RAY RADLAB_GRPC_ADDR RADLAB_METRICS_PORT RADLAB_METRICS_HOST RADLAB_LOG_LEVEL RADLAB_TOKEN_KEY RADLAB_TOKEN_PREVIOUS_KEYS RADLAB_TOKEN_MAX_TTL_DAYS RADLAB_PHI_KEY RADLAB_ANON_KEY RADLAB_DB_PASSWORD RADLAB_S3_ACCESS_KEY RADLAB_S3_SECRET_KEY RADLAB_UPLOAD_MAX_BYTES RADLAB_UPLOAD_MAX_RATIO RADLAB_UPLOAD_MAX_FILES RADLAB_UPLOAD_TTL_S RADLAB_VOLUME_MAX_VOXELS RADLAB_REQUEST_MAX_NAME_CHARS RADLAB_REQUEST_MAX_TEXT_CHARS RADLAB_REQUEST_MAX_REPEATED RADLAB_THUMBNAIL_MAX_SIZE RADLAB_SLICE_MAX_PIXELS RADLAB_DICOM_SOURCES RADLAB_DICOM_AE_TITLE RADLAB_DICOM_PORT RADLAB_DICOMWEB_PORT RADLAB_DICOM_QUIET_S
+RADLAB_BUS RADLAB_STORE RADLAB_DB RADLAB_RAY RADLAB_GRPC_ADDR RADLAB_METRICS_PORT RADLAB_METRICS_HOST RADLAB_LOG_LEVEL RADLAB_TOKEN_KEY RADLAB_TOKEN_PREVIOUS_KEYS RADLAB_TOKEN_MAX_TTL_DAYS RADLAB_PHI_KEY RADLAB_ANON_KEY RADLAB_DB_PASSWORD RADLAB_S3_ACCESS_KEY RADLAB_S3_SECRET_KEY RADLAB_UPLOAD_MAX_BYTES RADLAB_UPLOAD_MAX_RATIO RADLAB_UPLOAD_MAX_FILES RADLAB_UPLOAD_TTL_S RADLAB_VOLUME_MAX_VOXELS RADLAB_REQUEST_MAX_NAME_CHARS RADLAB_REQUEST_MAX_TEXT_CHARS RADLAB_REQUEST_MAX_REPEATED RADLAB_THUMBNAIL_MAX_SIZE RADLAB_SLICE_MAX_PIXELS RADLAB_DICOM_SOURCES RADLAB_DICOM_AE_TITLE RADLAB_DICOM_PORT RADLAB_DICOMWEB_PORT RADLAB_DICOM_QUIET_S RADLAB_HTTP_ADDR RADLAB_GATEWAY_TARGETS
 {{- end -}}
 
 {{/* Which credential in values.secrets feeds which variable. */}}
@@ -409,8 +409,36 @@ The whole env list of one service's container. Call with (dict "root" $ "name" $
 {{- include "radlab.secretEnv" (dict "root" $root "credential" "databasePassword" "required" false) }}
 {{- include "radlab.secretEnv" (dict "root" $root "credential" "objectStoreAccessKey" "required" false) }}
 {{- include "radlab.secretEnv" (dict "root" $root "credential" "objectStoreSecretKey" "required" false) }}
+{{- include "radlab.extraEnv" (dict "root" $root "own" .svc.extraEnv) }}
+{{- end -}}
+
+{{/*
+The HTTP gateway's env list: its own settings, the metrics and token settings every pod shares, the token keys (it
+only shows a caller who their token names; the services verify every call themselves) and extraEnv.
+Call with (dict "root" $ "gateway" .Values.gateway).
+*/}}
+{{- define "radlab.gatewayEnv" -}}
+{{- $root := .root -}}
+{{- range list "RADLAB_METRICS_PORT" "RADLAB_METRICS_HOST" "RADLAB_TOKEN_MAX_TTL_DAYS" }}
+{{ include "radlab.configEnv" (dict "root" $root "name" .) }}
+{{- end }}
+{{- $own := include "radlab.serviceConfigMapName" (dict "root" $root "component" "gateway") }}
+{{- range list "RADLAB_GATEWAY_TARGETS" "RADLAB_HTTP_ADDR" "RADLAB_LOG_LEVEL" }}
+{{ include "radlab.configEnv" (dict "root" $root "name" . "configMap" $own) }}
+{{- end }}
+{{- include "radlab.secretEnv" (dict "root" $root "credential" "tokenKey" "required" true) }}
+{{- include "radlab.secretEnv" (dict "root" $root "credential" "previousTokenKeys" "required" false) }}
+{{- include "radlab.extraEnv" (dict "root" $root "own" .gateway.extraEnv) }}
+{{- end -}}
+
+{{/*
+extraEnv entries, the global ones merged with a workload's own (`own` wins on a name); a variable the chart sets
+itself fails the render. Call with (dict "root" $ "own" $svc.extraEnv).
+*/}}
+{{- define "radlab.extraEnv" -}}
+{{- $root := .root -}}
 {{- $managed := splitList " " (include "radlab.managedEnvNames" $root) -}}
-{{- $extra := merge (deepCopy (.svc.extraEnv | default dict)) ($root.Values.extraEnv | default dict) -}}
+{{- $extra := merge (deepCopy (.own | default dict)) ($root.Values.extraEnv | default dict) -}}
 {{- range $envName, $envValue := $extra }}
 {{- if has $envName $managed }}
 {{- fail (printf "extraEnv.%s: the chart sets %s itself; use config.* or secrets.* instead" $envName $envName) }}
