@@ -9,8 +9,9 @@ export RADLAB_DATA ?= $(abspath data)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-setup:  ## build (or reuse the cached) virtualenv and point .venv at it
+setup:  ## build (or reuse the cached) virtualenv and web viewer, and point .venv and viewer/dist at them
 	@$(PHASE) setup scripts/venv.sh
+	@$(PHASE) viewer scripts/viewer.sh >/dev/null
 
 run: setup  ## start every service on this machine, push real scans through it with the SDK, fill a label map, stop
 	@$(PHASE) run $(PYTHON) scripts/smoke.py

@@ -3,10 +3,10 @@
 #
 # Usage: scripts/tools.sh TOOL   prints the path of TOOL's binary on stdout (installing it if missing);
 #                                progress and errors go to stderr, so `helm="$(scripts/tools.sh helm)"` works.
-# Tools: helm, dcm2niix, dciodvfy, plastimatch, tesseract, storescp
+# Tools: helm, dcm2niix, dciodvfy, plastimatch, tesseract, storescp, chromium
 # helm needs Go 1.26+ (helm v3.22.0's go.mod) and, on a cold cache, the Go module proxy.
-# dcm2niix, dciodvfy, plastimatch, tesseract and storescp are the distribution's packages (Debian: dcm2niix,
-# dicom3tools, plastimatch, tesseract-ocr, dcmtk), apt-get installed when missing (as root).
+# dcm2niix, dciodvfy, plastimatch, tesseract, storescp and chromium are the distribution's packages (Debian: dcm2niix,
+# dicom3tools, plastimatch, tesseract-ocr, dcmtk, chromium), apt-get installed when missing (as root).
 # RADLAB_TOOLS_DIR (or RADLAB_CACHE, for the whole cache) moves it elsewhere.
 set -euo pipefail
 
@@ -82,7 +82,9 @@ helm() {
 #     (Debian 12 ships 1.9.4);
 #   tesseract (package tesseract-ocr, which pulls its English model), the OCR the anonymization service reads
 #     text burned into the pixels with (Debian 12 ships 5.3.0);
-#   storescp (package dcmtk), the C-STORE receiver bench/pacs.py measures Radlab's SCP against.
+#   storescp (package dcmtk), the C-STORE receiver bench/pacs.py measures Radlab's SCP against;
+#   chromium (package chromium), the headless browser the web viewer's tests drive (a browser a test tool would
+#     download itself cannot be fetched here).
 apt_tool() {
   local binary="$1" package="$2" found
   # type -P: the binary on PATH, never a shell function's name.
@@ -123,6 +125,7 @@ main() {
     plastimatch) apt_tool plastimatch plastimatch ;;
     tesseract) apt_tool tesseract tesseract-ocr ;;
     storescp) apt_tool storescp dcmtk ;;
+    chromium) apt_tool chromium chromium ;;
     -h|--help) usage ;;
     *)
       log "unknown tool '$1'"
