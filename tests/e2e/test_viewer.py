@@ -10,12 +10,15 @@ reviewer rejects it from the viewer with a comment, and the annotator's worklist
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import subprocess
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
+import grpc
 import numpy as np
 import pytest
 from PIL import Image
@@ -23,10 +26,10 @@ from PIL import Image
 from radlab.annotation.v1 import annotation_service_pb2 as pb
 from radlab.client import Client
 from radlab.tokens import issue_token, token_key
-from radlab.type.v1 import geometry_pb2
+from radlab.type.v1 import geometry_pb2, label_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as wpb
 from shared.stack import Stack, free_port
-from shared.volumes import from_nifti
+from shared.volumes import from_nifti, to_nifti
 from tests.conftest import installed_tool, wait_until
 
 TENANT = "hospital-a"
@@ -158,7 +161,7 @@ def annotation_per_slice(client: Client, annotation_id: str, slices: int) -> np.
         annotation_id=annotation_id, plane=geometry_pb2.PLANE_AXIAL, slice_indices=list(range(slices))))
     counts = np.zeros(slices, dtype=int)
     for piece in got.slices:
-        if piece.mask.encoding == 1:  # RAW
+        if piece.mask.encoding == label_pb2.MASK_ENCODING_RAW:
             counts[piece.slice_index] += int(np.count_nonzero(np.frombuffer(piece.mask.data, np.uint8)))
         else:
             counts[piece.slice_index] += int(np.count_nonzero(np.asarray(Image.open(io.BytesIO(piece.mask.data)))))
@@ -250,3 +253,119 @@ def test_annotate_fill_save_reload_and_review_in_the_browser(stack, scan, browse
     assert "the lower pole is missing" in page.text_content("#tasks")
     assert errors == [] and review_errors == [], errors + review_errors
     (ARTEFACTS / "timings.json").write_text(json.dumps(timings, indent=2))
+
+
+def jwt_id(token: str) -> str:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]
+
+
+def test_a_revoked_sign_in_and_an_unreachable_server_lose_no_edit(stack, scan, browser):
+    """The token is revoked while an edit is unsaved: saving asks for a new token and then saves the edit. The server
+    cannot be reached (the page's requests aborted, as when the network drops): a banner says so, the save is retried
+    and lands once it answers again."""
+    dataset, item, _task, manual = scan
+    admin = Client(stack[0].grpc_addr, token_for(stack, "admin-1", "admin"))
+    first = token_for(stack, "admin-2", "admin")
+    page, errors = open_viewer(browser, stack, first, f"item={item.item_id}")
+    ready(page)
+    page.keyboard.press("b")
+    js, is_ = np.nonzero(manual[20])
+    page.evaluate("() => window.radlab.jump(20)")
+    stroke(page, [(int(is_.mean()) - 4, int(js.mean()), 20), (int(is_.mean()) + 4, int(js.mean()), 20)])
+
+    admin.annotation.RevokeToken(pb.RevokeTokenRequest(token_id=jwt_id(first)))
+    revoked = Client(stack[0].grpc_addr, first)
+    wait_until(lambda: _refused(revoked), "the revocation to reach the services")
+    page.click("#save")
+    page.wait_for_selector("dialog#sign-in[open]", timeout=30_000)
+    assert page.evaluate("() => window.radlab.labelSummary()")["perSlice"][20] > 0  # the edit is still there
+    page.fill("#sign-in-token", token_for(stack, "admin-2", "admin"))
+    page.click("dialog#sign-in button")
+    page.wait_for_function("() => /Saved 1 key slice/.test(document.querySelector('#messages').textContent)", timeout=30_000)
+
+    page.evaluate("() => window.radlab.jump(21)")
+    stroke(page, [(int(is_.mean()) - 4, int(js.mean()), 21), (int(is_.mean()) + 4, int(js.mean()), 21)])
+    page.route("**/api/v1/**", lambda route: route.abort())
+    page.click("#save")
+    page.wait_for_selector("#banner:not([hidden])", timeout=30_000)
+    assert "cannot be reached" in page.text_content("#banner")
+    page.unroute("**/api/v1/**")
+    page.wait_for_function("() => /Saved 1 key slice/.test(document.querySelector('#messages').textContent) && "
+                           "document.querySelector('#banner').hidden", timeout=30_000)
+    annotation_id = next(a.annotation_id for a in admin.annotation.GetItem(pb.GetItemRequest(item_id=item.item_id)).item.annotations
+                         if not a.model_id)
+    origins = admin.annotation.GetAnnotation(pb.GetAnnotationRequest(annotation_id=annotation_id)).slice_origins
+    drawn = {origin.slice_index for origin in origins if origin.provenance == label_pb2.SLICE_PROVENANCE_DRAWN and origin.source == "admin-2"}
+    assert {20, 21} <= drawn
+    assert errors == [], errors
+
+
+def _refused(client: Client) -> bool:
+    try:
+        client.annotation.ListDatasets(pb.ListDatasetsRequest())
+    except grpc.RpcError as error:
+        return error.code() is grpc.StatusCode.UNAUTHENTICATED
+    return False
+
+
+def test_a_volume_too_large_for_the_browser_opens_at_reduced_resolution_read_only(stack, scan, browser):
+    """A memory budget below the volume's size (`#budget=1`, 1 MiB, for the spleen's 2.8 MB of 32-bit voxels): every
+    third slice is shown with a notice, nothing can be drawn or saved, and the page never stays blank."""
+    _dataset, item, _task, _manual = scan
+    page, errors = open_viewer(browser, stack, token_for(stack, "admin-1", "admin"), f"item={item.item_id}&budget=1")
+    ready(page)
+    assert page.evaluate("() => window.radlab.every") == 3
+    assert "reduced resolution" in page.text_content("#messages")
+    assert page.is_disabled("#save") and page.is_disabled("[data-tool=brush]")
+    shot = np.asarray(Image.open(io.BytesIO(page.locator("#view-axial").screenshot())).convert("L"))
+    assert shot.std() > 20, "the axial view is blank"
+    assert errors == [], errors
+
+
+def test_a_disputed_consensus_is_adjudicated_in_the_browser(stack, browser, data_dir, tmp_path):
+    """Two blind readers (the manual spleen label, and it shifted 10 mm) disagree; the adjudicator opens the next
+    adjudication task, sees the per-class agreement, shows reader 1's labels outlined and picks them."""
+    manager = Client(stack[0].grpc_addr, token_for(stack, "manager-1", "manager"))
+    admin = Client(stack[0].grpc_addr, token_for(stack, "admin-1", "admin"))
+    dataset = admin.create_dataset("viewer adjudication").dataset_id
+    manager.create_class(dataset, "spleen", value=1)
+    manager.wait_for_workflow(dataset)
+    limits = [wpb.MeasureLimit(measure=wpb.AGREEMENT_MEASURE_DICE, limit=0.8)]
+    manager.workflow.CreateWorkflow(wpb.CreateWorkflowRequest(dataset_id=dataset, name="two readers", stages=[
+        wpb.Stage(stage_id="read", kind=wpb.STAGE_KIND_CONSENSUS, consensus=wpb.ConsensusSettings(
+            annotator_count=2, limits=limits, merge=wpb.MERGE_METHOD_STAPLE)),
+        wpb.Stage(stage_id="adjudicate", kind=wpb.STAGE_KIND_REVIEW),
+        wpb.Stage(stage_id="done", kind=wpb.STAGE_KIND_COMPLETE)]))
+    admin.upload(data_dir / SPLEEN_CT, dataset)
+    [item] = admin.wait_for_items(dataset, 1, timeout_s=120)
+    mask, affine = from_nifti(data_dir / SPLEEN_MASK)
+    shifted = to_nifti(SimpleNamespace(data=np.roll(mask > 0, 20, axis=2).astype(np.uint8), affine=affine),
+                       tmp_path / "shifted.nii.gz")
+    wait_until(lambda: len(manager.list_tasks(item_id=item.item_id)) == 2 or None, "two reader tasks")
+    chosen = ""
+    for reader, labels in (("alice", data_dir / SPLEEN_MASK), ("bob", shifted)):
+        client = Client(stack[0].grpc_addr, token_for(stack, reader, "annotator"))
+        workflow = client.workflow.ListWorkflows(wpb.ListWorkflowsRequest(dataset_id=dataset)).workflows[-1]
+        client.claim_task(workflow_id=workflow.workflow_id, stage_id="read")
+        done = client.import_labels(item.item_id, labels, mapping={"1": 1})
+        client.annotation.SubmitAnnotation(pb.SubmitAnnotationRequest(annotation_id=done.annotation_id, version=done.version))
+        chosen = chosen or done.annotation_id
+    reviewer = token_for(stack, "sam", "reviewer")
+    wait_until(lambda: [t for t in Client(stack[0].grpc_addr, reviewer).list_tasks(item_id=item.item_id)
+                        if t.stage_id == "adjudicate"] or None, "the adjudication task", timeout_s=120)
+    page, errors = open_viewer(browser, stack, reviewer, "")
+    page.click("[data-next$='/adjudicate']")
+    ready(page)
+    page.wait_for_function("() => window.radlab.dispute === 'CONSENSUS_STATE_DISPUTED'", timeout=30_000)
+    assert "no" in page.text_content("#verdicts")  # the spleen is not agreed
+    readers = page.eval_on_selector_all("[data-pick]", "buttons => buttons.map(b => b.dataset.pick)")
+    assert chosen in readers and len(readers) == 2
+    page.click(f"[data-show='{chosen}']")
+    page.wait_for_function("() => window.radlab.labelSummary().perSlice.some(n => n > 0)", timeout=30_000)
+    page.click(f"[data-pick='{chosen}']")
+    page.wait_for_function(f"() => window.radlab.adjudicated === '{chosen}'", timeout=30_000)
+    progress = wait_until(lambda: (p := manager.workflow.GetItemProgress(wpb.GetItemProgressRequest(item_id=item.item_id)))
+                          .stage_id == "done" and p, "the item done")
+    assert progress.annotation_id == chosen
+    assert errors == [], errors

@@ -7,7 +7,7 @@ import { ApiError, banner, me, rpc, thumbnail, type Json, type Me } from './api'
 import { CT_PRESETS, autoWindow, labelColour } from './display';
 import { Annotation } from './labels';
 import { Mpr, TOOLS, VIEWS } from './mpr';
-import { DTYPE_BYTES, fetchVoxels, gridOf, imageVolume, labelVolume, registerLoader, type Grid } from './volume';
+import { DTYPE_BYTES, fetchVoxels, gridOf, imageVolume, labelVolume, registerLoader, thinned, type Grid } from './volume';
 
 interface Open {
   item: Json;
@@ -17,6 +17,7 @@ interface Open {
   annotation: Annotation;
   classes: Json[];
   time: number;
+  every: number; // 1, or n when only every n-th slice fits in the browser (then read only)
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -180,12 +181,14 @@ async function openItem(itemId: string, taskId: string | null): Promise<void> {
     taskId ? rpc('workflow', 'GetTask', { taskId }).then((a) => a.task) : Promise.resolve(null),
   ]);
   const ref = item.volumeRef ?? {};
-  const grid = gridOf(ref.geometry);
+  const fullGrid = gridOf(ref.geometry);
+  const every = reduction(fullGrid);
+  const grid = thinned(fullGrid, every);
   $('item-title').textContent = `${item.displayName || item.seriesDescription || item.itemId} · ${item.modality}`;
   placeholder(item.volumeId, Math.floor(grid.dimensions[2] / 2));
   const classes: Json[] = (await rpc('annotation', 'ListLabelClasses', { datasetId: item.datasetId })).labelClasses ?? [];
-  const { voxels, bytes } = await fetchVoxels(item.volumeId, grid, DTYPE_BYTES[ref.dtype] ?? 2, 0,
-    (done) => say(`Loading the volume… ${Math.round(done * 100)} %`));
+  const { voxels, bytes } = await fetchVoxels(item.volumeId, fullGrid, DTYPE_BYTES[ref.dtype] ?? 2, 0,
+    (done) => say(`Loading the volume… ${Math.round(done * 100)} %`), every);
   if (ticket !== opening) return;
   state.timings.dataMs = performance.now() - started;
   state.bytes = bytes;
@@ -196,13 +199,16 @@ async function openItem(itemId: string, taskId: string | null): Promise<void> {
   labelVolume(drawnId, grid);
   labelVolume(filledId, grid);
   const annotation = new Annotation(item.itemId, drawnId, filledId, grid.dimensions);
-  open = { item, task, grid, imageId, annotation, classes, time: 0 };
+  open = { item, task, grid, imageId, annotation, classes, time: 0, every };
   mpr = new Mpr();
   await mpr.show(imageId);
   const mine = task?.annotationId ||
     (item.annotations ?? []).find((a: Json) => a.annotator === user.subject && !a.modelId)?.annotationId ||
     (task ? '' : (item.annotations ?? [])[0]?.annotationId) || '';
-  if (mine) await annotation.load(mine);
+  const prediction = every > 1 || mine ? null : (item.annotations ?? []).find((a: Json) => a.modelId);
+  if (every > 1) readOnly();
+  else if (mine) await annotation.load(mine);
+  else if (prediction) await annotation.overlay(prediction.annotationId);
   const values = classes.map((c) => Number(c.value));
   const colours = new Map(classes.map((c) => [Number(c.value), labelColour(Number(c.value), c.color)]));
   mpr.addLabels(filledId, filledId, values, colours, true);
@@ -215,7 +221,21 @@ async function openItem(itemId: string, taskId: string | null): Promise<void> {
   state.timings.mprMs = performance.now() - started;
   state.itemId = item.itemId;
   state.ready = true;
-  say(task?.comment ? `Reviewer's comment: “${task.comment}”` : 'Ready.');
+  state.every = every;
+  if (every > 1) {
+    say(`This volume is too large for this browser's memory: it is shown at reduced resolution (every ${every}th slice), ` +
+      'read only. Open it on a machine with more memory to label it.', 'error');
+    return;
+  }
+  say(prediction ? `Pre-labels of model ${prediction.modelId} are outlined: accept them, or edit a slice to correct it.`
+    : task?.comment ? `Reviewer's comment: “${task.comment}”` : 'Ready.');
+}
+
+/** A volume opened at reduced resolution: its labels' grid is not the one shown, so nothing can be drawn or saved. */
+function readOnly(): void {
+  const editing = Object.entries(TOOLS).filter(([, tool]) => tool.labels).map(([name]) => `[data-tool=${name}]`);
+  document.querySelectorAll<HTMLButtonElement>(['#actions button', '#undo', '#redo', ...editing].join(','))
+    .forEach((button) => { button.disabled = true; });
 }
 
 /** The item; a task just claimed makes it visible a moment later (annotation hears of the claim by an event). */
@@ -229,6 +249,17 @@ async function itemOnceVisible(itemId: string): Promise<Json> {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
+}
+
+/** 1 when the volume fits the browser's memory budget, else the slice step that makes it fit (the budget: `#budget=MiB`
+ * in the address, else a quarter of the device's memory, at most 2 GiB; voxels are held as 16 or 32 bits). */
+function reduction(grid: Grid): number {
+  const given = Number(new URLSearchParams(location.hash.slice(1)).get('budget'));
+  const device = ((navigator as any).deviceMemory ?? 8) * 1024;
+  const budget = (given > 0 ? given : Math.min(2048, device / 4)) * (1 << 20);
+  const [i, j, k] = grid.dimensions;
+  const needed = i * j * k * 4;
+  return needed <= budget ? 1 : Math.ceil(needed / budget);
 }
 
 /** The server's PNG of the middle axial slice, shown while the volume loads (the first image, at once). */
@@ -308,7 +339,7 @@ function buildPanel(): void {
     h('div', { id: 'actions' },
       h('button', { id: 'save', title: 'Save (Ctrl+S)', onclick: () => save() }, 'Save'),
       h('button', { id: 'fill', title: 'Fill between key slices (Ctrl+I)', onclick: () => fill() }, 'Fill between'),
-      h('button', { id: 'accept-fill', onclick: () => acceptFill() }, 'Accept filled'),
+      h('button', { id: 'accept-fill', title: 'Accept the outlined (filled or pre-labelled) slices', onclick: () => acceptFill() }, 'Accept outlined'),
       h('button', { id: 'submit', onclick: () => submit() }, 'Submit')),
     h('div', { id: 'review' }),
     h('div', { id: 'time' }),
@@ -338,9 +369,87 @@ function fillPanel(): void {
     $('review').replaceChildren(h('h3', {}, 'Review'),
       h('textarea', { id: 'review-comment', rows: 3, placeholder: 'comment (required to reject)' }),
       h('button', { id: 'approve', onclick: () => review('REVIEW_DECISION_ACCEPT') }, 'Approve'),
-      h('button', { id: 'reject', onclick: () => review('REVIEW_DECISION_REJECT') }, 'Reject'));
+      h('button', { id: 'reject', onclick: () => review('REVIEW_DECISION_REJECT') }, 'Reject'),
+      h('div', { id: 'adjudication' }));
+    void showDispute(task);
   }
+  if (task?.comment && task.reworkOfTaskId) void showReviewDiff(task);
   showProvenance();
+}
+
+/** A rework task: what the reviewer changed since the version they reviewed, slice by slice (click to go there). */
+async function showReviewDiff(task: Json): Promise<void> {
+  try {
+    const { task: reviewed } = await rpc('workflow', 'GetTask', { taskId: task.reworkOfTaskId });
+    const from = reviewed.review?.annotationVersion ?? reviewed.annotationVersion;
+    const diff = await rpc('annotation', 'GetAnnotationDiff', {
+      annotationId: open!.annotation.annotationId, fromVersion: String(from ?? 0), toVersion: '0',
+    });
+    const labels: Json[] = diff.labels ?? [];
+    $('review').replaceChildren(h('h3', {}, 'Reviewer’s comment and changes'), h('p', { id: 'review-comment-shown' }, `“${task.comment}”`),
+      labels.length ? h('ul', { id: 'review-diff' }, ...labels.map((label) => h('li', {},
+        `label ${label.labelValue}: +${label.voxelsAdded ?? 0} / −${label.voxelsRemoved ?? 0} voxels on slices `,
+        ...(label.slicesChanged ?? []).map((k: number) => h('a', { href: '#', onclick: (e: Event) => { e.preventDefault(); state.jump(k); } }, `${k + 1} `)))))
+        : h('p', {}, 'The reviewer changed no label.'));
+  } catch (error) {
+    say(`The review's changes could not be read: ${error instanceof Error ? error.message : error}`, 'error');
+  }
+}
+
+/** An adjudication: the consensus readers' per-class agreement, each reader's labels to show and pick, or one's own edit. */
+async function showDispute(task: Json): Promise<void> {
+  let result: Json;
+  try {
+    result = (await rpc('workflow', 'GetConsensusResult', { workflowId: task.workflowId, itemId: task.itemId })).consensusResult;
+  } catch {
+    return; // not after a consensus stage: a plain review
+  }
+  if (!result) return;
+  const table = h('table', { id: 'verdicts' }, h('tr', {}, ...['class', 'Dice', 'surface Dice', 'HD95 mm', 'agreed'].map((t) => h('th', {}, t))),
+    ...(result.classes ?? []).map((c: Json) => h('tr', {}, h('td', {}, String(c.labelValue)), h('td', {}, (c.dice ?? 0).toFixed(3)),
+      h('td', {}, (c.surfaceDice ?? 0).toFixed(3)), h('td', {}, (c.hd95Mm ?? 0).toFixed(1)),
+      h('td', { title: (c.shortfalls ?? []).join('; ') }, c.agreed ? 'yes' : 'no'))));
+  const readers = (result.annotationIds ?? []).map((annotationId: string, index: number) => h('li', {},
+    `reader ${index + 1} `,
+    h('button', { 'data-show': annotationId, onclick: () => showReader(annotationId, index + 1) }, 'Show'),
+    h('button', { 'data-pick': annotationId, onclick: () => adjudicate(annotationId) }, 'Pick')));
+  $('adjudication').replaceChildren(h('h3', {}, `Consensus: ${String(result.state).replace('CONSENSUS_STATE_', '').toLowerCase()}`),
+    table, h('ul', {}, ...readers),
+    h('button', { id: 'pick-mine', title: 'Save and submit your edit, then make it the item\'s labels', onclick: () => adjudicateMine() },
+      'Use my edit'));
+  state.dispute = result.state;
+}
+
+async function showReader(annotationId: string, reader: number): Promise<void> {
+  if (!open || !mpr) return;
+  await open.annotation.overlay(annotationId);
+  mpr.labelsChanged(open.annotation.filledId);
+  say(`Reader ${reader}'s labels are outlined: pick them, or accept and edit them into your own.`);
+}
+
+async function adjudicate(annotationId: string): Promise<void> {
+  try {
+    const { annotation } = await rpc('annotation', 'GetAnnotation', { annotationId });
+    await rpc('workflow', 'SubmitReview', {
+      taskId: open!.task!.taskId, decision: 'REVIEW_DECISION_ACCEPT', chosenAnnotationId: annotationId,
+      annotationVersion: String(annotation.version),
+    });
+    state.adjudicated = annotationId;
+    say('Adjudicated: the chosen labels are the item\'s.');
+  } catch (error) {
+    say(`Not adjudicated: ${error instanceof Error ? error.message : error}`, 'error');
+  }
+}
+
+/** The adjudicator's own labels — what the views show now, outlined ones accepted — saved whole as a new annotation
+ * of theirs, submitted and chosen. */
+async function adjudicateMine(): Promise<void> {
+  if (!open || !mpr) return;
+  open.annotation.acceptFilled();
+  open.annotation.startNew();
+  state.submitted = false;
+  await submit();
+  if (state.submitted) await adjudicate(open.annotation.annotationId);
 }
 
 function showProvenance(): void {
@@ -354,6 +463,7 @@ function showProvenance(): void {
 }
 
 function useTool(name: string): void {
+  if (open && open.every > 1 && TOOLS[name].labels) return;
   mpr?.use(name);
   document.querySelectorAll('[data-tool]').forEach((b) => b.classList.toggle('active', (b as HTMLElement).dataset.tool === name));
 }
@@ -388,9 +498,11 @@ async function showTime(time: number): Promise<void> {
 async function save(): Promise<boolean> {
   if (!open) return false;
   const started = performance.now();
+  say('Saving…');
   try {
     const { saved, version } = await open.annotation.save();
     state.timings.saveMs = performance.now() - started;
+    mpr?.labelsChanged(open.annotation.filledId);
     say(saved.length ? `Saved ${saved.length} key slice(s) as version ${version}.` : 'Nothing to save.');
     showProvenance();
     return true;

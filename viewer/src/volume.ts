@@ -67,27 +67,35 @@ function typed(dtype: string, bytes: ArrayBuffer): Voxels {
   }
 }
 
-/** All voxels of one time point, fetched in chunks of slices; `progress` gets the fraction done. */
-export async function fetchVoxels(volumeId: string, grid: Grid, dtypeBytes: number, time: number,
-  progress: (done: number) => void): Promise<{ voxels: Voxels; bytes: number }> {
+/** The grid of every `every`-th slice of `grid` (a volume too large for the browser, opened at reduced resolution). */
+export function thinned(grid: Grid, every: number): Grid {
+  if (every <= 1) return grid;
   const [i, j, k] = grid.dimensions;
-  const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / (i * j * dtypeBytes)));
-  const parts: Voxels[] = [];
+  return { ...grid, dimensions: [i, j, Math.ceil(k / every)], spacing: [grid.spacing[0], grid.spacing[1], grid.spacing[2] * every] };
+}
+
+/** Every `every`-th slice (all by default) of one time point, fetched in chunks; `progress` gets the fraction done. */
+export async function fetchVoxels(volumeId: string, grid: Grid, dtypeBytes: number, time: number,
+  progress: (done: number) => void, every = 1): Promise<{ voxels: Voxels; bytes: number }> {
+  const [i, j, k] = grid.dimensions;
+  const sliceSize = i * j;
+  const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / (sliceSize * dtypeBytes)));
+  let voxels: Voxels | null = null;
   let bytes = 0;
   for (let first = 0; first < k; first += perChunk) {
     const block = await volumeData(volumeId, first, Math.min(perChunk, k - first), time);
-    parts.push(typed(block.dtype, block.bytes));
+    const part = typed(block.dtype, block.bytes);
+    const Kind = part.constructor as { new (length: number): Voxels };
+    voxels ??= new Kind(sliceSize * Math.ceil(k / every));
+    for (let slice = first; slice < first + part.length / sliceSize; slice++) {
+      if (slice % every) continue;
+      const offset = (slice - first) * sliceSize;
+      voxels.set(part.subarray(offset, offset + sliceSize) as any, (slice / every) * sliceSize);
+    }
     bytes += block.bytes.byteLength;
     progress(Math.min(1, (first + perChunk) / k));
   }
-  const Kind = parts[0].constructor as { new (length: number): Voxels };
-  const voxels = new Kind(i * j * k);
-  let at = 0;
-  for (const part of parts) {
-    voxels.set(part as any, at);
-    at += part.length;
-  }
-  return { voxels, bytes };
+  return { voxels: voxels!, bytes };
 }
 
 export const DTYPE_BYTES: Record<string, number> = {
