@@ -195,13 +195,13 @@ def _health(_args: argparse.Namespace) -> int:
     from radlab.client import Client
 
     with Client() as client:
-        statuses = client.health()
-    if all(status == "UNAVAILABLE" for status in statuses.values()):
+        statuses = client.health_reasons()
+    if all(status == "UNAVAILABLE" for status, _reason in statuses.values()):
         print(f"radlab: nothing answers at {client.url}; is Radlab running there? start it with `radlab up`", file=sys.stderr)
         return 1
-    for service, status in statuses.items():
-        print(f"{service:14} {status}")
-    return 0 if all(status == "SERVING" for status in statuses.values()) else 1
+    for service, (status, reason) in statuses.items():
+        print(f"{service:14} {status}" + (f" ({reason})" if reason else ""))
+    return 0 if all(status == "SERVING" for status, _reason in statuses.values()) else 1
 
 
 def _datasets_create(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from typing import BinaryIO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from radlab import SERVICE_NAMES
+from radlab import HEALTH_REASON_TRAILER, SERVICE_NAMES
 from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
 from radlab.annotation.v1 import annotation_service_pb2_grpc as annotation_grpc
 from radlab.anonymization.v1 import anonymization_service_pb2_grpc as anonymization_grpc
@@ -129,13 +129,19 @@ class Client:
 
     def health(self, timeout_s: float = 5.0) -> dict[str, str]:
         """Serving status of each service, by short name (SERVING, NOT_SERVING, …)."""
+        return {short: status for short, (status, _reason) in self.health_reasons(timeout_s).items()}
+
+    def health_reasons(self, timeout_s: float = 5.0) -> dict[str, tuple[str, str]]:
+        """Serving status of each service, by short name, with why it is not serving ("" when it is, or when the
+        server does not say), e.g. ("NOT_SERVING", "database unreachable")."""
         statuses = {}
         for short, full in SERVICE_NAMES.items():
             try:
-                response = self._health.Check(health_pb2.HealthCheckRequest(service=full), timeout=timeout_s)
-                statuses[short] = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+                response, call = self._health.Check.with_call(health_pb2.HealthCheckRequest(service=full), timeout=timeout_s)
+                reason = dict(call.trailing_metadata() or ()).get(HEALTH_REASON_TRAILER, "")
+                statuses[short] = (health_pb2.HealthCheckResponse.ServingStatus.Name(response.status), reason)
             except grpc.RpcError as error:
-                statuses[short] = error.code().name
+                statuses[short] = (error.code().name, "")
         return statuses
 
     def create_dataset(self, name: str, description: str = "") -> annotation_pb.Dataset:

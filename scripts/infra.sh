@@ -3,6 +3,7 @@
 # $HOME/.cache/radlab/tools/:
 #   scripts/infra.sh start NAME    start one (kafka, minio, postgres, orthanc) if not running; prints its URL last
 #   scripts/infra.sh stop NAME     stop it and remove its data
+#   scripts/infra.sh halt NAME     stop it, keeping its data (postgres, minio): `start` brings it back
 #   scripts/infra.sh up            start all; prints `export RADLAB_TEST_<NAME>_URL=…` lines
 #   scripts/infra.sh down          stop all
 # Each server's own script is scripts/infra/<name>.sh with the same start/stop verbs.
@@ -11,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 servers=(kafka minio postgres orthanc)
 
 case ${1:-} in
-  start|stop)
+  start|stop|halt)
     [ -n "${2:-}" ] || { echo "usage: $0 $1 NAME" >&2; exit 2; }
     exec "$here/infra/$2.sh" "$1"
     ;;
@@ -26,5 +27,5 @@ case ${1:-} in
     for name in "${servers[@]}"; do "$here/infra/$name.sh" stop || status=1; done
     exit $status
     ;;
-  *) echo "usage: $0 start|stop NAME | up | down" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|halt NAME | up | down" >&2; exit 2 ;;
 esac

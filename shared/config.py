@@ -35,6 +35,10 @@ DEFAULT_SLICE_MAX_PIXELS = 4096 * 4096
 DEFAULT_DICOM_PORT = 11112
 DEFAULT_DICOMWEB_PORT = 8080
 DEFAULT_DICOM_QUIET_S = 30.0
+# Readiness: how often each service's database, the bus and the store are probed, and how long one probe may take
+# before its dependency counts as unreachable.
+DEFAULT_READINESS_PERIOD_S = 3.0
+DEFAULT_READINESS_TIMEOUT_S = 2.0
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -120,6 +124,8 @@ class Settings:
     services_url: str = DEFAULT_GRPC_ADDR  # RADLAB_URL: the services' gRPC address a lone gateway forwards to
     gateway_targets: str = ""  # "service=host:port ...": services RADLAB_URL does not reach (one Deployment each)
     viewer_dir: Path = REPOSITORY / "viewer" / "dist"  # the web viewer's built files the gateway serves
+    readiness_period_s: float = DEFAULT_READINESS_PERIOD_S
+    readiness_timeout_s: float = DEFAULT_READINESS_TIMEOUT_S
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -168,4 +174,6 @@ class Settings:
             services_url=env.get("RADLAB_URL") or DEFAULT_GRPC_ADDR,
             gateway_targets=env.get("RADLAB_GATEWAY_TARGETS") or "",
             viewer_dir=Path(env.get("RADLAB_VIEWER_DIR") or REPOSITORY / "viewer" / "dist"),
+            readiness_period_s=_seconds(env, "RADLAB_READINESS_PERIOD_S", DEFAULT_READINESS_PERIOD_S),
+            readiness_timeout_s=_seconds(env, "RADLAB_READINESS_TIMEOUT_S", DEFAULT_READINESS_TIMEOUT_S),
         )

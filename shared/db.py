@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from google.protobuf import message
 from sqlalchemy.engine import Connection, Engine
 
-from shared import events
+from shared import events, metrics
 from shared.bus import EventBus
 from shared.logs import current_trace_id
 from shared.migrations import Migration, migrate
@@ -140,6 +141,22 @@ class Database:
         with self.read() as conn:
             return _processed(self.processed_events, conn, consumer, event_id)
 
+    def ping(self, timeout_s: float) -> None:
+        """Return if the database answers within about `timeout_s`, else raise an error saying why (readiness)."""
+        if self._postgres:
+            # A pooled connection, checked first (pool_pre_ping), or a new one; a server that never answers is
+            # bounded by the caller's wait (readiness runs each probe on a thread of its own).
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return
+        # A connection of its own, not the pool's: an open handle would still read a file removed since.
+        path = Path(self.engine.url.database)
+        probe = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=timeout_s)
+        try:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            probe.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -216,27 +233,34 @@ class OutboxRelay:
         with self.db.engine.begin() as turn:
             key = _lock_key("outbox-relay", self.db.service)
             if not turn.execute(_ADVISORY_XACT_TRY_LOCK, {"key": key}).scalar_one():
+                # The replica publishing now reports the backlog; summed over replicas it is counted once.
+                metrics.OUTBOX_PENDING.labels(self.db.service).set(0)
                 return 0
             return self._publish_batch()
 
     def _publish_batch(self) -> int:
+        """Publish up to `batch` rows and report the rows still waiting (`radlab_outbox_pending_records`), also when
+        the bus fails midway; only a full batch costs a COUNT (a shorter one is everything waiting)."""
         outbox = self.db.outbox
         with self.db.read() as conn:
             rows = conn.execute(
                 sa.select(outbox).where(outbox.c.published_at.is_(None)).order_by(outbox.c.seq).limit(self.batch)
             ).all()
-        for row in rows:
-            self.bus.publish(row.topic, row.key, row.payload, json.loads(row.headers))
-            with self.db.engine.begin() as conn:
-                conn.execute(outbox.update().where(outbox.c.seq == row.seq).values(published_at=time.time()))
-        return len(rows)
+            waiting = len(rows) if len(rows) < self.batch else _unpublished(outbox, conn)
+        sent = 0
+        try:
+            for row in rows:
+                self.bus.publish(row.topic, row.key, row.payload, json.loads(row.headers))
+                with self.db.engine.begin() as conn:
+                    conn.execute(outbox.update().where(outbox.c.seq == row.seq).values(published_at=time.time()))
+                sent += 1
+        finally:
+            metrics.OUTBOX_PENDING.labels(self.db.service).set(waiting - sent)
+        return sent
 
     def pending(self) -> int:
-        outbox = self.db.outbox
         with self.db.read() as conn:
-            return conn.execute(
-                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-            ).scalar_one()
+            return _unpublished(self.db.outbox, conn)
 
     def run(self, stop: threading.Event, idle_s: float = 0.1) -> None:
         """Publish until `stop` is set; a bus error is logged and retried, never dropped."""
@@ -249,6 +273,10 @@ class OutboxRelay:
                 stop.wait(1.0)
             if not sent:
                 stop.wait(idle_s)
+
+
+def _unpublished(outbox: sa.Table, conn: Connection) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))).scalar_one()
 
 
 def _processed(table: sa.Table, conn: Connection, consumer: str, event_id: str) -> bool:

@@ -13,6 +13,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from radlab import HEALTH_REASON_TRAILER
 from shared import metrics
 from shared.auth import AuthInterceptor, TokenVerifier
 from shared.errors import RadlabError, capped
@@ -26,6 +27,26 @@ TRACE_HEADER = "x-radlab-trace-id"
 # A caller's trace id is kept only if it looks like one: it is logged, and named in INTERNAL errors.
 TRACE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_MESSAGE_BYTES = 64 << 20  # largest request or response
+# Health names beside the services' own: LIVENESS is SERVING while the process runs (the liveness and startup probes
+# ask it, so an unreachable database takes a pod out of its Service without restarting it); "" and each service's
+# name follow readiness. Why a name is NOT_SERVING travels in a trailer of its Check (HEALTH_REASON_TRAILER).
+LIVENESS = "liveness"
+
+
+class HealthService(health.HealthServicer):
+    """The standard gRPC health service, whose Check of a NOT_SERVING name also says why (`reasons`, set by
+    readiness) in a trailer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reasons: dict[str, str] = {}
+
+    def Check(self, request, context):
+        response = super().Check(request, context)
+        reason = self.reasons.get(request.service)
+        if reason and response.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+            context.set_trailing_metadata(((HEALTH_REASON_TRAILER, reason),))
+        return response
 
 
 class ObservabilityInterceptor(grpc.ServerInterceptor):
@@ -79,7 +100,7 @@ def build_server(
     tokens: TokenVerifier,
     max_workers: int = 32,
     request_limits: RequestLimits = RequestLimits(),
-) -> tuple[grpc.Server, health.HealthServicer, int]:
+) -> tuple[grpc.Server, HealthService, int]:
     """A started-ready server bound to `addr`; returns it, its health servicer and the bound port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
@@ -93,10 +114,10 @@ def build_server(
     )
     for register in registrations:
         register(server)
-    health_servicer = health.HealthServicer()
+    health_servicer = HealthService()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_names)
-    for name in [*names, ""]:
+    for name in [*names, "", LIVENESS]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     try:

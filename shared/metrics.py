@@ -20,8 +20,14 @@ HANDLER_DURATION = Histogram(
     "radlab_event_handler_duration_seconds", "Time to apply one event, retries included", ["consumer", "type"]
 )
 CONSUMER_LAG = Gauge("radlab_consumer_lag_records", "Records published but not yet committed", ["consumer", "topic"])
-OUTBOX_PENDING = Gauge("radlab_outbox_pending_records", "Outbox rows not yet published", ["service"])
-STORED_BYTES = Counter("radlab_stored_bytes_total", "Bytes written to the object store", ["bucket"])
+OUTBOX_PENDING = Gauge(
+    "radlab_outbox_pending_records", "Outbox rows not yet published, as the service's relay last counted them", ["service"]
+)
+STORED_BYTES = Counter("radlab_stored_bytes_total", "Bytes written through the object store port, per bucket", ["bucket"])
+DEPENDENCY_UP = Gauge(
+    "radlab_dependency_up", "1 while the service's database, the bus or the store answers its readiness probe, else 0",
+    ["service", "dependency"],
+)
 ANONYMIZED_INSTANCES = Counter(
     "radlab_anonymized_instances_total", "DICOM instances de-identified, by the engine that did it (bytes or dataset)", ["engine"]
 )

@@ -36,6 +36,7 @@ from shared.deadletters import DeadLetterConsumer, DeadLetterHandler
 from shared.grpcserver import build_server
 from shared.logs import configure
 from shared.migrations import Migration
+from shared.readiness import Readiness, Watched
 from shared.revocation import DenyList
 from shared.validation import RequestLimits
 
@@ -146,7 +147,8 @@ def bootstrap(name: str, adapters: Adapters) -> Service:
 
 
 class Runtime:
-    """The named services on one gRPC server, with their outbox relays and event consumers."""
+    """The named services on one gRPC server, with their outbox relays, event consumers and readiness: each
+    service's health follows whether its database, the bus and the store answer."""
 
     def __init__(self, names: list[str], settings: Settings):
         self.names = names
@@ -164,6 +166,12 @@ class Runtime:
             request_limits=RequestLimits.of(settings),
         )
         self.address = f"{settings.grpc_addr.rsplit(':', 1)[0]}:{self.port}"
+        self.readiness = Readiness(
+            self.health,
+            [Watched(service.name, service.grpc_service_names, service.database.ping) for service in self.services],
+            self.adapters.bus.ping, self.adapters.store.ping, settings.readiness_timeout_s,
+        )
+        self._readiness = Periodic("readiness", settings.readiness_period_s, self.readiness.check)
         self._stop_consuming = threading.Event()
         self._stop_relaying = threading.Event()
         self._consumers: list[threading.Thread] = []
@@ -183,6 +191,8 @@ class Runtime:
                 self._consumers.append(self._thread(f"dead-letters-{service.name}", letters.run, self._stop_consuming))
         for worker in self._consumers + self._relays:
             worker.start()
+        self.readiness.check()  # ready only once its dependencies have answered
+        self._readiness.start()
         self.server.start()
 
     @staticmethod
@@ -193,6 +203,7 @@ class Runtime:
         """Refuse new calls, let calls in flight finish within `grace_s`, stop consuming, stop each service's own
         background work (the outbox relays run meanwhile: what it emits goes out now, or from the outbox at the next
         start), then stop the relays and close the databases."""
+        self._readiness.stop()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace_s).wait()
         self._stop_consuming.set()

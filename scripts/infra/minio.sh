@@ -2,14 +2,15 @@
 # The S3 server the tests use (the `minio` slot of scripts/infra.sh), on 127.0.0.1:19000:
 #   scripts/infra/minio.sh start   build it if not cached, start it unless running; prints its URL last
 #   scripts/infra/minio.sh stop    stop it and remove its data
+#   scripts/infra/minio.sh halt    stop it, keeping its data and credentials: `start` brings the same server back
 #
 #
 # MinIO is built from source with `go install github.com/minio/minio@<pinned pseudo-version>` (the module
 # proxy serves MinIO only as pseudo-versions) into $HOME/.cache/radlab/tools/minio-<version>/ (a build
 # lands there only once complete), so a machine builds it once (about 4 minutes on 2 cores) and then
 # starts it in about a second. MinIO is AGPL-licensed: it is only run here, as a test server on loopback,
-# never linked into or shipped with Radlab. Its root credentials are made afresh for each start: they
-# guard a loopback server holding throwaway data. State lives in
+# never linked into or shipped with Radlab. Its root credentials are made afresh for each start after a
+# stop (a halted server keeps them): they guard a loopback server holding throwaway data. State lives in
 # ${RADLAB_INFRA_DIR:-/tmp/radlab-infra-<uid>}/minio: data/, server.pid, server.log, credentials.
 set -euo pipefail
 
@@ -83,9 +84,12 @@ start() {
   mkdir -p "$state/data"
   chmod 700 "$state"
   local access secret
-  access=radlab$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-  secret=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
-  (umask 077 && printf '%s\n%s\n' "$access" "$secret" >"$state/credentials")
+  if [ ! -f "$state/credentials" ]; then
+    access=radlab$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+    secret=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+    (umask 077 && printf '%s\n%s\n' "$access" "$secret" >"$state/credentials")
+  fi
+  { read -r access; read -r secret; } <"$state/credentials"
   MINIO_ROOT_USER="$access" MINIO_ROOT_PASSWORD="$secret" MINIO_BROWSER=off MINIO_UPDATE=off \
     setsid "$binary" server "$state/data" --address "$address" --console-address 127.0.0.1:0 --quiet \
     </dev/null >"$state/server.log" 2>&1 9>&- &
@@ -109,7 +113,7 @@ start() {
   exit 1
 }
 
-stop() {
+halt() {
   local pid
   if pid=$(running_pid); then
     kill "$pid" 2>/dev/null || true
@@ -120,12 +124,17 @@ stop() {
     if [ -d "/proc/$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
     log "stopped pid $pid"
   fi
+  rm -f "$pidfile"
+}
+
+stop() {
+  halt
   rm -rf "$state"
 }
 
 case ${1:-} in
-  start|stop) ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  start|stop|halt) ;;
+  *) echo "usage: $0 start|stop|halt" >&2; exit 2 ;;
 esac
 
 # One start or stop at a time (two test sessions, or `infra.sh up` beside one); the server must not hold fd 9.
@@ -136,4 +145,5 @@ flock 9
 case $1 in
   start) start ;;
   stop) stop ;;
+  halt) halt ;;
 esac

@@ -2,6 +2,7 @@
 # A private PostgreSQL cluster for the tests, on loopback only (trust auth), data in a temp dir:
 #   scripts/infra/postgres.sh start   init and start it if not running; prints its URL as the last line
 #   scripts/infra/postgres.sh stop    stop it and remove its data
+#   scripts/infra/postgres.sh halt    stop it, keeping its data: `start` brings the same cluster back
 # Uses the Debian `postgresql` package's binaries (installed if missing; the package's own default
 # cluster, if its install starts one, is left alone). RADLAB_INFRA_DIR (default /tmp/radlab-infra-UID)
 # holds the data dir `postgres/` and the server log; RADLAB_POSTGRES_PORT (default 15432) picks the port.
@@ -117,16 +118,20 @@ start() {
   echo "postgresql://radlab@$host:$port/radlab"
 }
 
-stop() {
+halt() {
   bin=$(find_bin)
   if [ -n "$bin" ] && running; then
     as_owner "$bin/pg_ctl" stop -D "$data" -m fast -w -t 60 >/dev/null
   fi
+}
+
+stop() {
+  halt
   rm -rf "$data" "$logfile"
 }
 
 case ${1:-} in
-  start|stop)
+  start|stop|halt)
     mkdir -p "$infra"
     if [ "$(id -u)" -eq 0 ]; then chmod 755 "$infra"; fi  # the postgres user must reach its data dir inside
     # One start/stop at a time per infra dir: two test sessions starting at once share one cluster.
@@ -134,5 +139,5 @@ case ${1:-} in
     flock 9
     "$1"
     ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|halt" >&2; exit 2 ;;
 esac

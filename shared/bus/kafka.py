@@ -10,6 +10,7 @@ partition count and replication factor, so a group may subscribe before anything
 
 from __future__ import annotations
 
+import socket
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
@@ -102,6 +103,19 @@ class KafkaBus(EventBus):
         subscription = _KafkaSubscription(self, group, names)
         self._subscriptions.add(subscription)
         return subscription
+
+    def ping(self, timeout_s: float) -> None:
+        # A broker that accepts a connection: cheap and bounded, where a metadata request through kafka-python would
+        # wait out its own reconnect back-off; the producer and consumers report what a broker refuses.
+        errors = []
+        for server in self.bootstrap_servers:
+            host, _, port = server.rpartition(":")
+            try:
+                socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+                return
+            except OSError as error:
+                errors.append(f"{server}: {error}")
+        raise ConnectionError(f"no Kafka broker accepts a connection ({'; '.join(errors)})")
 
     def close(self) -> None:
         for subscription in list(self._subscriptions):

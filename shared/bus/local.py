@@ -73,6 +73,15 @@ class LocalBus(EventBus):
     def subscribe(self, group: str, topics: Iterable[str]) -> Subscription:
         return _LocalSubscription(self, group, sorted(set(topics)))
 
+    def ping(self, timeout_s: float) -> None:
+        # A connection of its own, so the probe neither waits for this bus's lock nor passes on an open handle to a
+        # file since removed: the log must still open (read-write, never created) and read.
+        probe = sqlite3.connect(f"{self.path.as_uri()}?mode=rw", uri=True, timeout=timeout_s, check_same_thread=False)
+        try:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            probe.close()
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

@@ -30,6 +30,10 @@ class EventBus(abc.ABC):
     def subscribe(self, group: str, topics: Iterable[str]) -> Subscription:
         """Join consumer group `group` on `topics`; reading starts after the group's committed offsets."""
 
+    @abc.abstractmethod
+    def ping(self, timeout_s: float) -> None:
+        """Return if the bus answers within about `timeout_s`, else raise an error saying why (readiness)."""
+
     def close(self) -> None:
         """Release connections; the default adapter holds none."""
 

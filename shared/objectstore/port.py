@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
+from shared import metrics
+
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 # S3's limits, so what the file store accepts any S3 accepts and returns unchanged.
 MAX_KEY_BYTES = 1024
@@ -134,7 +136,6 @@ class ObjectStore(abc.ABC):
     def ensure_bucket(self, bucket: str) -> None:
         """Create `bucket` unless it exists."""
 
-    @abc.abstractmethod
     def put(
         self,
         bucket: str,
@@ -144,7 +145,23 @@ class ObjectStore(abc.ABC):
         content_type: str = DEFAULT_CONTENT_TYPE,
         metadata: dict[str, str] | None = None,
     ) -> ObjectInfo:
-        """Store `data` (bytes, or a binary file read in chunks, never whole) under `key`, replacing any object."""
+        """Store `data` (bytes, or a binary file read in chunks, never whole) under `key`, replacing any object.
+
+        Every adapter's write comes through here, so the bytes stored are counted once per bucket
+        (`radlab_stored_bytes_total`)."""
+        info = self._write(bucket, key, data, content_type=content_type, metadata=metadata)
+        metrics.STORED_BYTES.labels(info.bucket).inc(info.size)
+        return info
+
+    @abc.abstractmethod
+    def _write(
+        self, bucket: str, key: str, data: bytes | BinaryIO, *, content_type: str, metadata: dict[str, str] | None
+    ) -> ObjectInfo:
+        """The adapter's half of `put`: store the object atomically and describe what was stored."""
+
+    @abc.abstractmethod
+    def ping(self, timeout_s: float) -> None:
+        """Return if the store answers within about `timeout_s`, else raise an error saying why (readiness)."""
 
     @abc.abstractmethod
     def get(self, bucket: str, key: str) -> bytes:

@@ -159,14 +159,8 @@ class S3ObjectStore(ObjectStore):
                 if err.code != "BucketAlreadyOwnedByYou":  # made by someone else since we looked
                     raise
 
-    def put(
-        self,
-        bucket: str,
-        key: str,
-        data: bytes | BinaryIO,
-        *,
-        content_type: str = DEFAULT_CONTENT_TYPE,
-        metadata: dict[str, str] | None = None,
+    def _write(
+        self, bucket: str, key: str, data: bytes | BinaryIO, *, content_type: str, metadata: dict[str, str] | None
     ) -> ObjectInfo:
         check_bucket(bucket)
         check_key(key)
@@ -255,6 +249,20 @@ class S3ObjectStore(ObjectStore):
         check_key(key)
         with self._errors(bucket, key):
             self._client.remove_object(bucket, key)
+
+    def ping(self, timeout_s: float) -> None:
+        # Any S3 server answers an unsigned request to its root (mostly 403, which still says it serves), so the probe
+        # needs no permission; 5xx means it cannot serve now. A connection of its own, without the client's retries,
+        # so one probe ends within `timeout_s`.
+        pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where())
+        try:
+            response = pool.request("HEAD", f"{self._url}/", retries=False, timeout=urllib3.Timeout(total=timeout_s))
+        except urllib3.exceptions.HTTPError as err:
+            raise ConnectionError(f"cannot reach the S3 server at {self._url}: {err}") from err
+        finally:
+            pool.clear()
+        if response.status >= 500:
+            raise ConnectionError(f"the S3 server at {self._url} answers HTTP {response.status}")
 
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         check_bucket(bucket)

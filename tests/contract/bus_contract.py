@@ -40,6 +40,10 @@ class BusContract:
     def topic(self) -> str:
         return f"radlab.test.v1.Topic{uuid.uuid4().hex[:12]}"
 
+    def test_ping_answers_while_the_bus_does(self, bus):
+        """Readiness's probe returns (within its timeout) while the bus serves."""
+        bus.ping(2.0)
+
     def test_records_round_trip_with_key_and_headers(self, bus, topic):
         """A published record comes back with its key, value and headers intact."""
         bus.publish(topic, "study-1", b"\x00\x01payload", {"ce_id": "e1", "ce_type": topic})

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from radlab.annotation.v1 import events_pb2
 from shared import bus as bus_port
@@ -48,6 +49,24 @@ def counter_value(db: Database, name: str) -> int | None:
     counters = db.metadata.tables["counters"]
     with db.engine.connect() as conn:
         return conn.execute(sa.select(counters.c.value).where(counters.c.name == name)).scalar_one_or_none()
+
+
+def outbox_pending(service: str) -> float | None:
+    """What `radlab_outbox_pending_records` says of `service` now."""
+    return REGISTRY.get_sample_value("radlab_outbox_pending_records", {"service": service})
+
+
+class UnreachableBus(bus_port.EventBus):
+    """A bus whose broker cannot be reached: every publish fails."""
+
+    def publish(self, topic, key, value, headers=None) -> None:
+        raise ConnectionError("no broker answers")
+
+    def subscribe(self, group, topics):
+        raise ConnectionError("no broker answers")
+
+    def ping(self, timeout_s: float) -> None:
+        raise ConnectionError("no broker answers")
 
 
 def dataset_created(tenant: str = "t1") -> events.Event:
@@ -126,6 +145,28 @@ class DatabaseContract:
             uow.emit(events_pb2.DatasetCreated(dataset_id="kept"), subject="kept", tenant="t1")
         assert relay.pending() == 1
         assert relay.publish_pending() == 1 and relay.pending() == 0
+
+    def test_the_relay_reports_the_events_waiting_in_its_outbox(self, db, relay_bus):
+        """`radlab_outbox_pending_records{service}` counts what the relay found unpublished: it rises while the bus
+        refuses every publish (the rows stay), falls to 0 once they go out, and counts beyond one batch."""
+        for index in range(3):
+            with db.unit_of_work() as uow:
+                uow.emit(events_pb2.DatasetCreated(dataset_id=f"ds-{index}"), subject=f"ds-{index}", tenant="t1")
+        with pytest.raises(ConnectionError):
+            OutboxRelay(db, UnreachableBus()).publish_pending()
+        assert outbox_pending(db.service) == 3
+        with db.unit_of_work() as uow:
+            uow.emit(events_pb2.DatasetCreated(dataset_id="ds-3"), subject="ds-3", tenant="t1")
+        with pytest.raises(ConnectionError):
+            OutboxRelay(db, UnreachableBus(), batch=2).publish_pending()
+        assert outbox_pending(db.service) == 4
+        relay = OutboxRelay(db, relay_bus, batch=3)
+        assert relay.publish_pending() == 3 and outbox_pending(db.service) == 1
+        assert relay.publish_pending() == 1 and outbox_pending(db.service) == 0
+
+    def test_ping_answers_while_the_database_does(self, db):
+        """Readiness's probe returns (within its timeout) while the database serves."""
+        db.ping(2.0)
 
     def test_idempotent_applies_an_event_once_per_consumer(self, db):
         """The same event handed twice is applied once; a second consumer applies it once too."""

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
 from shared.objectstore import (
     BucketNotFound,
@@ -59,6 +60,11 @@ def _keys(infos: Iterable[ObjectInfo]) -> list[str]:
     return [info.key for info in infos]
 
 
+def stored_bytes(bucket: str) -> float:
+    """What `radlab_stored_bytes_total` says of `bucket` now."""
+    return REGISTRY.get_sample_value("radlab_stored_bytes_total", {"bucket": bucket}) or 0.0
+
+
 class ObjectStoreContract:
     """Tests run against every adapter; a subclass supplies the `store` fixture."""
 
@@ -72,6 +78,21 @@ class ObjectStoreContract:
         name = f"contract-{uuid.uuid4().hex[:16]}"
         store.ensure_bucket(name)
         return name
+
+    def test_put_counts_the_bytes_it_stores_per_bucket(self, store: ObjectStore, bucket: str) -> None:
+        """`radlab_stored_bytes_total{bucket}` grows by each object's size, bytes or stream, in the port's put."""
+        assert stored_bytes(bucket) == 0
+        store.put(bucket, "a.bin", b"x" * 1000)
+        assert stored_bytes(bucket) == 1000
+        store.put(bucket, "b.bin", GeneratedStream(3 * MiB))
+        assert stored_bytes(bucket) == 1000 + 3 * MiB
+        with pytest.raises(ConnectionResetError):
+            store.put(bucket, "c.bin", GeneratedStream(2 * MiB, fail_after=MiB))
+        assert stored_bytes(bucket) == 1000 + 3 * MiB  # a failed put stored nothing
+
+    def test_ping_answers_while_the_store_does(self, store: ObjectStore) -> None:
+        """Readiness's probe returns (within its timeout) while the store serves."""
+        store.ping(2.0)
 
     def test_bytes_round_trip(self, store: ObjectStore, bucket: str) -> None:
         """Bytes put under a key come back unchanged, with their size, sha256 and a UTC write time."""

@@ -16,6 +16,7 @@ from kafka import KafkaAdminClient
 
 from shared import bus as bus_port
 from shared.bus.kafka import KafkaBus
+from shared.stack import free_port
 from tests.conftest import REPO
 from tests.contract.bus_contract import BusContract
 from tests.contract.delivery_contract import DeliveryContract
@@ -56,6 +57,15 @@ def test_a_url_without_a_broker_or_with_an_unknown_option_is_refused():
         KafkaBus.from_url("kafka://")
     with pytest.raises(ValueError, match="known: session_timeout_ms"):
         KafkaBus.from_url("kafka://127.0.0.1:19092?session_timeout=3")
+
+
+def test_ping_fails_where_no_broker_listens():
+    """The probe connects to a bootstrap server; none listening fails it within its timeout, naming each one tried."""
+    port = free_port()
+    started = time.monotonic()
+    with pytest.raises(ConnectionError, match=f"no Kafka broker accepts a connection \\(127.0.0.1:{port}: "):
+        KafkaBus.from_url(f"kafka://127.0.0.1:{port}").ping(1.0)
+    assert time.monotonic() - started < 2.0
 
 
 def test_a_member_that_stops_polling_loses_its_partitions_and_its_commit_fails(kafka_url):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from shared.bus.local import LocalBus
@@ -44,3 +46,15 @@ def test_a_url_without_a_path_is_refused():
     """`local://` with no file is a configuration error that says what to write."""
     with pytest.raises(ValueError, match="local:///path/to/bus.sqlite"):
         LocalBus.from_url("local://")
+
+
+def test_ping_fails_while_the_log_is_gone_and_answers_once_it_is_back(tmp_path):
+    """The probe opens the log afresh, so a moved or deleted file fails it even though the bus's own handle still
+    reads the old one."""
+    bus = LocalBus.from_url(f"local://{tmp_path}/bus/bus.sqlite")
+    (tmp_path / "bus").rename(tmp_path / "elsewhere")
+    with pytest.raises(sqlite3.OperationalError, match="unable to open database file"):
+        bus.ping(1.0)
+    (tmp_path / "elsewhere").rename(tmp_path / "bus")
+    bus.ping(1.0)
+    bus.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from shared.db import Database, service_metadata
@@ -35,3 +37,14 @@ def test_an_unsupported_url_is_refused_with_the_urls_that_work():
     """A database URL of an unknown scheme names the schemes to use."""
     with pytest.raises(ValueError, match=r"unsupported database URL 'mysql://db/radlab': use sqlite:///folder"):
         Database("mysql://db/radlab", "annotation", service_metadata())
+
+
+def test_ping_fails_while_the_file_is_gone_and_answers_once_it_is_back(tmp_path):
+    """The probe opens the service's file afresh: the pool's open connections would still read a file moved away."""
+    db = Database(f"sqlite:///{tmp_path}/db", "annotation", service_metadata())
+    (tmp_path / "db").rename(tmp_path / "elsewhere")
+    with pytest.raises(sqlite3.OperationalError, match="unable to open database file"):
+        db.ping(1.0)
+    (tmp_path / "elsewhere").rename(tmp_path / "db")
+    db.ping(1.0)
+    db.dispose()

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from shared import config as settings
+from shared.grpcserver import LIVENESS
 from tests.conftest import REPO
 
 CHART = REPO / "deploy" / "helm" / "radlab"
@@ -162,13 +163,16 @@ def test_selectors_hold_name_instance_component_only(helm, default_render):
 
 
 def test_every_container_has_grpc_probes_on_50051(default_render):
-    """Startup, liveness and readiness probes of every service use the native gRPC probe on port 50051."""
+    """Startup, liveness and readiness probes of every service use the native gRPC probe on port 50051: readiness the
+    overall health (which follows the database, bus and store), startup and liveness the name that only says the
+    process runs, so an unreachable dependency takes pods out of their Service without restarting them."""
     for name, deployment in of_kind(default_render, "Deployment").items():
         if name == GATEWAY:
             continue
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
-        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-            assert container[probe]["grpc"] == {"port": GRPC_PORT}, (deployment["metadata"]["name"], probe)
+        for probe in ("startupProbe", "livenessProbe"):
+            assert container[probe]["grpc"] == {"port": GRPC_PORT, "service": LIVENESS}, (deployment["metadata"]["name"], probe)
+        assert container["readinessProbe"]["grpc"] == {"port": GRPC_PORT}, deployment["metadata"]["name"]
         ports = {port["name"]: port["containerPort"] for port in container["ports"]}
         assert ports == {"grpc": GRPC_PORT, "http-metrics": 9464}
 

@@ -171,7 +171,7 @@ def test_every_long_running_container_has_all_three_probes(profiles, profile):
                 if kind == "Deployment" and name == GATEWAY:
                     assert container[probe]["httpGet"]["port"] == "http", probe
                 elif kind == "Deployment":
-                    assert container[probe]["grpc"] == {"port": grpc_port}, (name, probe)
+                    assert container[probe]["grpc"]["port"] == grpc_port, (name, probe)
 
 
 def test_images_are_one_per_service_and_ray_runs_trainings(profiles):
@@ -573,11 +573,15 @@ def metrics_in(expression: str) -> set[str]:
 
 
 def test_alert_rules_use_only_metrics_the_code_records(profiles):
-    """Dead letters, rising lag, a stalled pipeline and RPC errors each have an alert, on series the services export."""
+    """Dead letters, rising lag, a stalled pipeline, an outbox backlog, an unreachable dependency and RPC errors each
+    have an alert, on series the services export."""
     (rule,) = [r for r in profiles["everything"] if r["kind"] == "PrometheusRule"]
     known = series_names(recorded_metrics())
     alerts = {a["alert"]: a for group in rule["spec"]["groups"] for a in group["rules"]}
-    assert set(alerts) == {"RadlabDeadLetters", "RadlabConsumerLagRising", "RadlabPipelineStalled", "RadlabRpcErrors"}
+    assert set(alerts) == {
+        "RadlabDeadLetters", "RadlabConsumerLagRising", "RadlabPipelineStalled", "RadlabOutboxBacklog",
+        "RadlabDependencyDown", "RadlabRpcErrors",
+    }
     for name, alert in alerts.items():
         used = metrics_in(alert["expr"])
         assert used and used <= known, (name, used - known)
