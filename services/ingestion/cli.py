@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset
 from services.ingestion.domain.geometry import analyse
 from services.ingestion.domain.grouping import group_image_series, holds_image
 from services.ingestion.domain.precise import describe as describe_precise
-from services.ingestion.domain.reader import parse_instance
+from services.ingestion.domain.reader import StoredInstance, collector_paused, parse_instance
 from services.ingestion.domain.volume import Refusal, Volume, build_volumes, stacked_affine
 from shared.config import Settings
 from shared.errors import InvalidArgument
@@ -58,6 +58,22 @@ def _header(path: Path) -> Dataset | None:
         return None  # not DICOM, or cut short: no part of the series
 
 
+def read_instances(files: list[Path]) -> tuple[list[Dataset], list[str]]:
+    """The DICOM instances among `files`, headers only (their pixel data is read as their volume is built), and the
+    files that could not be read, each with why."""
+    instances, unread = [], []
+    with collector_paused():  # one pause for the folder: the collector's passes over the growing headers cost more
+        for path in files:
+            try:
+                dataset = parse_instance(path.read_bytes(), StoredInstance.file(path))
+            except OSError as error:  # unreadable, or DICOM cut short where pydicom raises instead of giving up
+                unread.append(f"{path} ({error})")
+                continue
+            if dataset is not None:
+                instances.append(dataset)
+    return instances, unread
+
+
 def volumes_from_folder(source: Path, output: Path) -> int:
     """Build every image series under `source` (read only, searched recursively) into NIfTI and print what was found:
     the largest series in `output`, the others beside it by size (OUT_2.nii.gz, OUT_3.nii.gz, …). 0 when every series
@@ -70,15 +86,7 @@ def volumes_from_folder(source: Path, output: Path) -> int:
         raise InvalidArgument(f"{source} is not a folder; name the folder that holds the series' DICOM files")
     check_output(output)
     files = sorted(path for path in source.rglob("*") if path.is_file())
-    instances, unread = [], []
-    for path in files:
-        try:
-            dataset = parse_instance(path.read_bytes())
-        except OSError as error:  # unreadable, or DICOM cut short where pydicom raises instead of giving up
-            unread.append(f"{path} ({error})")
-            continue
-        if dataset is not None:
-            instances.append(dataset)
+    instances, unread = read_instances(files)
     images = sum(holds_image(dataset) for dataset in instances)
     left_out = f" ({len(instances) - images} segmentation(s) left out)" if len(instances) > images else ""
     print(f"{images} DICOM image(s) among {len(files)} file(s) in {source}{left_out}")

@@ -22,10 +22,10 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from services.ingestion.cli import volumes_from_folder
-from services.ingestion.domain.frames import Frame, VolumeRefused, _native_pixels, _number, decoded_bytes, frames_of
+from services.ingestion.domain.frames import VolumeRefused, _native_pixels, _number, decoded_bytes, frame_pixels, frames_of
 from services.ingestion.domain.geometry import analyse
 from services.ingestion.domain.grouping import group_image_series
-from services.ingestion.domain.reader import _read_explicit_little_endian, parse_instance
+from services.ingestion.domain.reader import StoredInstance, _read_explicit_little_endian, parse_instance
 from services.ingestion.domain.resample import resample
 from services.ingestion.domain.slices import Window, middle_axial, render
 from services.ingestion.domain.volume import Refusal, Volume, build_volume, build_volumes
@@ -115,6 +115,22 @@ def test_radlab_volume_equals_dcm2niix(folder, data_dir, dcm2niix, tmp_path):
         assert len(ours) == 1 and sorted(image.shape[2] for image in unmatched) == [3, 7]
     else:
         assert len(ours) == len(theirs) and unmatched == []
+
+
+@pytest.mark.parametrize("folder", [*EXACT, CT_TILT, "dcm_qa_ts/In"])
+def test_headers_with_stored_pixels_build_the_same_volumes(folder, data_dir):
+    """Instances parsed with their pixel data left where they are stored (as ingestion and `radlab volume` read them)
+    hold none of it, and build what the same instances held whole build, voxel for voxel."""
+    paths = sorted(path for path in (data_dir / folder).rglob("*") if path.is_file())
+    held = [dataset for dataset in (parse_instance(path.read_bytes()) for path in paths) if dataset is not None]
+    headers = [dataset for dataset in (parse_instance(path.read_bytes(), StoredInstance.file(path)) for path in paths)
+               if dataset is not None]
+    assert len(headers) == len(held) and all(header.get_item(0x7FE00010, keep_deferred=True).value is None for header in headers)
+    for whole, lazy in zip(build_volumes(held), build_volumes(headers), strict=True):
+        assert type(whole) is type(lazy)
+        if isinstance(whole, Volume):
+            assert whole.data.dtype == lazy.data.dtype and np.array_equal(whole.data, lazy.data)
+            assert np.array_equal(whole.affine, lazy.affine)
 
 
 def test_mr_geometry_in_lps(data_dir):
@@ -215,8 +231,9 @@ def test_tilt_corrected_grid_lies_on_the_dicom_slices(data_dir):
         j = voxel[1]
         low, frac = np.floor(j).astype(int), j - np.floor(j)
         value = volume.data[k, low, ii.ravel()] * (1 - frac) + volume.data[k, np.minimum(low + 1, 610), ii.ravel()] * frac
-        pixels = frame.pixels()[jj.ravel(), ii.ravel()] * frame.slope + frame.intercept
-        step = np.abs(np.diff(frame.pixels().astype(float), axis=0)).max()  # interpolating between rows may move it by ≤ step
+        (stored,) = frame_pixels([frame])
+        pixels = stored[jj.ravel(), ii.ravel()] * frame.slope + frame.intercept
+        step = np.abs(np.diff(stored.astype(float), axis=0)).max()  # interpolating between rows may move it by ≤ step
         assert np.abs(value - pixels).max() <= step
         assert np.median(np.abs(value - pixels)) <= 1
 
@@ -316,11 +333,11 @@ def test_a_series_over_the_voxel_budget_is_refused_from_its_headers_before_a_pix
     ct = read_folder(data_dir / CT_J2K)
     voxels = 20 * 512 * 512
 
-    def decoded(frame):
+    def decoded(frames):
         raise AssertionError("a frame's pixels were decoded")
 
     with monkeypatch.context() as patched:
-        patched.setattr(Frame, "pixels", decoded)
+        patched.setattr("services.ingestion.domain.volume.frame_pixels", decoded)
         [refusal] = build_volumes(ct, voxels - 1)
     assert isinstance(refusal, Refusal) and refusal.series_uid == str(ct[0].SeriesInstanceUID)
     assert refusal.reason.endswith(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
+from io import BytesIO
 
 import numpy as np
+from pydicom import dcmread
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.pixels import pixel_array
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from services.ingestion.domain.mosaic import Mosaic, MosaicUnreadable, mosaic_of
@@ -48,39 +52,80 @@ class Frame:
     # What may order repeated positions along a fourth axis (domain/dimensions.py): attribute keyword → value.
     ordering: tuple[tuple[str, object], ...] = ()
 
-    def pixels(self) -> np.ndarray:
-        """The stored values of this frame, [j, i], as pydicom decodes them (any supported transfer syntax).
 
-        Native little-endian grayscale is read straight from the pixel data (what pydicom would return,
-        unused high bits masked or sign-extended alike, without its per-call overhead).
-        """
-        if self.mosaic is not None:
-            image = _native_pixels(self.dataset, 0, int(_number(self.dataset, "Rows")), int(_number(self.dataset, "Columns")))
-            return self.mosaic.tile(self.dataset.pixel_array if image is None else image, self.tile)
-        native = _native_pixels(self.dataset, self.frame or 0, self.rows, self.columns)
-        if native is not None:
-            return native
-        array = self.dataset.pixel_array
-        return array if self.frame is None else array[self.frame]
+def frame_pixels(frames: list[Frame]) -> Iterator[np.ndarray]:
+    """Each frame's stored values [j, i], in order, as pydicom decodes them (any supported transfer syntax).
+
+    An instance is read once for its frames that follow one another (a mosaic's tiles, an Enhanced instance's frames),
+    and left when they end: one parsed with its pixel data left where it is stored (reader.parse_instance) holds none
+    of it between volumes' points. Native little-endian grayscale is read straight from the pixel data, one frame's
+    bytes at a time (what pydicom would return, unused high bits masked or sign-extended alike).
+    """
+    instance = None
+    for frame in frames:
+        if instance is None or instance.dataset is not frame.dataset:
+            instance = _InstancePixels(frame.dataset)
+        if frame.mosaic is None:
+            yield instance.frame(frame.frame, frame.rows, frame.columns)
+        else:
+            mosaic = instance.frame(None, int(_number(frame.dataset, "Rows")), int(_number(frame.dataset, "Columns")))
+            yield frame.mosaic.tile(mosaic, frame.tile)
+
+
+class _InstancePixels:
+    """One instance's frames as they are asked for; what it decoded kept until its frames end."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.single: np.ndarray | None = None  # a single-frame instance's decoded image (a mosaic's tiles share it)
+        self.whole: Dataset | None = None  # the instance with its pixel data, when it was left where it is stored
+
+    def frame(self, index: int | None, rows: int, columns: int) -> np.ndarray:
+        if index is None and self.single is not None:
+            return self.single
+        image = _native_pixels(self.dataset, index or 0, rows, columns)
+        if image is None:
+            image = self._decoded(index)
+        if index is None:
+            self.single = image
+        return image
+
+    def _decoded(self, index: int | None) -> np.ndarray:
+        dataset = self.dataset
+        if dataset.get_item(_PIXEL_DATA, keep_deferred=True).value is None:  # left where it is stored: read it whole
+            if self.whole is None:
+                self.whole = dcmread(BytesIO(dataset.buffer.read_all()), force=True)
+            dataset = self.whole
+        if index is None:
+            return dataset.pixel_array
+        return pixel_array(dataset, index=index)
+
+
+_PIXEL_DATA = tag_for_keyword("PixelData")
 
 
 def _native_pixels(dataset: Dataset, frame: int, rows: int, columns: int) -> np.ndarray | None:
-    """One frame of uncompressed little-endian single-sample pixel data as an array, or None for anything else."""
+    """One frame of uncompressed little-endian single-sample pixel data as an array, or None for anything else; read
+    from where it is stored when the dataset does not hold it."""
     meta = getattr(dataset, "file_meta", None)
     syntax = meta.get("TransferSyntaxUID") if meta is not None else None
     bits = _number(dataset, "BitsAllocated", None)
-    if (
-        syntax not in _NATIVE_SYNTAXES or bits not in (8, 16, 32) or int(_number(dataset, "SamplesPerPixel", 1)) != 1
-        or "PixelData" not in dataset
-    ):
+    element = dataset.get_item(_PIXEL_DATA, keep_deferred=True)
+    if syntax not in _NATIVE_SYNTAXES or bits not in (8, 16, 32) or int(_number(dataset, "SamplesPerPixel", 1)) != 1 or element is None:
         return None
     signed = int(_number(dataset, "PixelRepresentation", 0)) == 1
     dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
-    size = rows * columns
-    data = dataset.PixelData
-    if len(data) < (frame + 1) * size * dtype.itemsize:
+    size = rows * columns * dtype.itemsize
+    if element.value is None:
+        if not isinstance(element, RawDataElement) or element.length < (frame + 1) * size:
+            return None
+        data = dataset.buffer.read_range(element.value_tell + frame * size, size)
+        offset = 0
+    else:
+        data, offset = dataset.PixelData, frame * size
+    if len(data) < offset + size:
         return None  # let pydicom explain the short pixel data
-    array = np.frombuffer(data, dtype=dtype, count=size, offset=frame * size * dtype.itemsize).reshape(rows, columns)
+    array = np.frombuffer(data, dtype=dtype, count=rows * columns, offset=offset).reshape(rows, columns)
     unused = bits - int(_number(dataset, "BitsStored", bits))
     if unused > 0:  # mask (unsigned) or sign-extend (signed) past Bits Stored, as PS3.5 8.1.1 says to read it
         array = np.right_shift(np.left_shift(array, unused), unused)

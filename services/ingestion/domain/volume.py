@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from services.ingestion.domain.dimensions import FourthAxis, fourth_axis
-from services.ingestion.domain.frames import Frame, VolumeRefused, decoded_bytes
+from services.ingestion.domain.frames import Frame, VolumeRefused, decoded_bytes, frame_pixels
 from services.ingestion.domain.geometry import Geometry, Issue, analyse, gap_tolerance
 from services.ingestion.domain.grouping import Series, group_image_series
 from services.ingestion.domain.precise import precise_values
@@ -193,9 +193,8 @@ def _monochrome1(frame: Frame) -> bool:
     return str(frame.dataset.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1"
 
 
-def _bright_high(frame: Frame) -> np.ndarray:
+def _bright_high(frame: Frame, pixels: np.ndarray) -> np.ndarray:
     """The frame's stored values, MONOCHROME1 flipped within the stored range (low + high − value) so high is bright."""
-    pixels = frame.pixels()
     if not _monochrome1(frame):
         return pixels
     low, high = _stored_range(frame)
@@ -241,7 +240,7 @@ def _stack(frames: list[Frame]) -> np.ndarray:
     Each frame is written straight into the output: integer rescales run in the output dtype, whose
     wrap-around arithmetic gives the exact result whenever that result fits (which is how the dtype is chosen).
     """
-    stored = [_bright_high(frame) for frame in frames]
+    stored = [_bright_high(frame, pixels) for frame, pixels in zip(frames, frame_pixels(frames))]
     slopes = np.array([frame.slope for frame in frames])
     intercepts = np.array([frame.intercept for frame in frames])
     shape = (len(frames), *stored[0].shape)

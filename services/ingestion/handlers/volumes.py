@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +22,7 @@ from radlab.type.v1 import geometry_pb2
 from services.ingestion import store
 from services.ingestion.domain import slices
 from services.ingestion.domain.archive import HEAD_BYTES, kind_of
-from services.ingestion.domain.reader import parse_instance
+from services.ingestion.domain.reader import StoredInstance, parse_instance
 from services.ingestion.domain.volume import Refusal, Volume, build_volumes
 from shared.db import UnitOfWork
 from shared.events import Event
@@ -118,7 +119,9 @@ def _set_upload_state(uow: UnitOfWork, tenant: str, upload_id: str, state: int, 
 
 
 def _build(ports: Ports, tenant: str, dataset_id: str, bucket: str, keys: list[str]) -> tuple[list[_Built], list[Refusal]]:
-    """Read the de-identified objects, build each series (and each NIfTI) within the voxel budget into a stored volume."""
+    """Read the de-identified objects, build each series (and each NIfTI) within the voxel budget into a stored volume.
+
+    Instances are held as headers; each volume reads its pixel data from the bucket as it is built."""
     datasets: list[Dataset] = []
     where: dict[int, str] = {}  # id(dataset) → its object key
     built: list[_Built] = []
@@ -133,14 +136,14 @@ def _build(ports: Ports, tenant: str, dataset_id: str, bucket: str, keys: list[s
         if kind == "nifti":
             built.append(_nifti_volume(ports, tenant, dataset_id, bucket, key, data, refused))
             continue
-        dataset = parse_instance(data) if kind == "dicom" else None
+        dataset = parse_instance(data, _stored(ports, bucket, key)) if kind == "dicom" else None
         if dataset is None:
             continue  # no pixel data (structured reports, RT structures, …): nothing to build, nothing to refuse
         datasets.append(dataset)
         where[id(dataset)] = key
     for key in _earlier_parts(ports, tenant, dataset_id, bucket, datasets):
         try:
-            dataset = parse_instance(ports.objects.get(bucket, key))
+            dataset = parse_instance(ports.objects.get(bucket, key), _stored(ports, bucket, key))
         except ObjectNotFound:
             log.warning("an earlier arrival's instance is missing from the dicom bucket", extra={"object_key": key})
             continue
@@ -152,6 +155,11 @@ def _build(ports: Ports, tenant: str, dataset_id: str, bucket: str, keys: list[s
         else:
             built.append(_dicom_volume(ports, tenant, dataset_id, bucket, result, where))
     return [volume for volume in built if volume is not None], refused
+
+
+def _stored(ports: Ports, bucket: str, key: str) -> StoredInstance:
+    """Where a de-identified instance is read again when its volume is built: its header is all that is held before."""
+    return StoredInstance(partial(ports.objects.get, bucket, key), partial(ports.objects.get_range, bucket, key))
 
 
 def _earlier_parts(ports: Ports, tenant: str, dataset_id: str, bucket: str, datasets: list[Dataset]) -> list[str]:
