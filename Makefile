@@ -13,8 +13,8 @@ setup:  ## build (or reuse the cached) virtualenv and web viewer, and point .ven
 	@$(PHASE) setup scripts/venv.sh
 	@$(PHASE) viewer scripts/viewer.sh >/dev/null
 
-run: setup  ## start every service on this machine, push real scans through it with the SDK, fill a label map, stop
-	@$(PHASE) run $(PYTHON) scripts/smoke.py
+run: setup  ## start every service on this machine, push real scans through it with the SDK, fill a label map, print the web viewer's address; in a terminal serve until Ctrl-C (ARGS=--no-wait stops)
+	@$(PHASE) run $(PYTHON) scripts/smoke.py $(ARGS)
 
 test: setup  ## contracts lint and freshness, real servers up, every test suite, servers down
 	@scripts/test.sh $(PYTEST_ARGS)

@@ -79,25 +79,30 @@ def corpora(work: Path) -> list[Corpus]:
     data = config.data_dir()
     if not data.is_dir():
         raise FileNotFoundError(f"real data not found at {data}: set RADLAB_DATA to a copy of the repository's data/ folder")
-    ct = work / "ct"
-    ct.mkdir()
-    slices = [pydicom.dcmread(path) for path in sorted((data / CT_TEMPLATE).glob("*.dcm"))]
-    study, series = generate_uid(), generate_uid()
-    origin = np.array(slices[0].ImagePositionPatient, dtype=float)
-    for number in range(CT_SLICES):
-        instance = slices[number % len(slices)]
-        instance.StudyInstanceUID, instance.SeriesInstanceUID = study, series
-        instance.SOPInstanceUID = instance.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-        instance.InstanceNumber = number + 1
-        instance.ImagePositionPatient = [f"{value:.6f}" for value in origin + [0.0, 0.0, 1.25 * number]]
-        instance.SliceLocation = f"{origin[2] + 1.25 * number:.6f}"
-        instance.save_as(ct / f"{number:04d}.dcm", enforce_file_format=True)
+    ct = long_ct(data, work / "ct", CT_SLICES)
     found = []
     for name, folder in ((f"MR, {len(list((data / MR).glob('*.dcm')))} slices 256×256", data / MR),
                          (f"CT, {CT_SLICES} slices 512×512", ct)):
         files = sorted(folder.glob("*.dcm"))
         found.append(Corpus(name, folder, len(files), sum(path.stat().st_size for path in files)))
     return found
+
+
+def long_ct(data: Path, folder: Path, count: int) -> Path:
+    """A `count`-slice 512×512 CT series in `folder`: the real 3-slice CT's slices stacked 1.25 mm apart, one new study."""
+    folder.mkdir()
+    slices = [pydicom.dcmread(path) for path in sorted((data / CT_TEMPLATE).glob("*.dcm"))]
+    study, series = generate_uid(), generate_uid()
+    origin = np.array(slices[0].ImagePositionPatient, dtype=float)
+    for number in range(count):
+        instance = slices[number % len(slices)]
+        instance.StudyInstanceUID, instance.SeriesInstanceUID = study, series
+        instance.SOPInstanceUID = instance.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        instance.InstanceNumber = number + 1
+        instance.ImagePositionPatient = [f"{value:.6f}" for value in origin + [0.0, 0.0, 1.25 * number]]
+        instance.SliceLocation = f"{origin[2] + 1.25 * number:.6f}"
+        instance.save_as(folder / f"{number:04d}.dcm", enforce_file_format=True)
+    return folder
 
 
 def into_orthanc(url: str, corpus: Corpus) -> str:

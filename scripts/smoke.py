@@ -1,7 +1,9 @@
-"""`make run`: start the embedded stack, push real scans through it with the SDK, fill a label map, stop."""
+"""`make run`: start the embedded stack, push real scans through it with the SDK, fill a label map, show where the web
+viewer is, and in a terminal keep serving until Ctrl-C (`--no-wait`, or no terminal as in CI: stop)."""
 
 from __future__ import annotations
 
+import socket
 import sys
 import time
 import urllib.request
@@ -16,7 +18,7 @@ from radlab.tokens import issue_token, token_key
 from radlab.type.v1 import geometry_pb2
 from shared.config import Settings, data_dir
 from shared.grid import plane_axis
-from shared.stack import Stack
+from shared.stack import Stack, free_port
 
 # Real scans in RADLAB_DATA (the repository's data/): a 196-slice MR and a GE CT with gantry tilt and uneven gaps.
 SCANS = {"MR, 196 slices": "dcm_qa_deident/In", "CT with gantry tilt": "dcm_qa_ct/In/GE"}
@@ -31,8 +33,8 @@ def main() -> int:
         print(f"real data not found at {data}: set RADLAB_DATA to a copy of the repository's data/ folder", file=sys.stderr)
         return 2
     print(f"starting radlab up (state in {settings.home}) ...", flush=True)
-    with Stack(settings.home) as stack:
-        print(f"serving gRPC on {stack.grpc_addr}, metrics on :{stack.metrics_port}")
+    with Stack(settings.home, env={"RADLAB_HTTP_ADDR": _http_addr(settings.http_addr)}) as stack:
+        print(f"serving gRPC on {stack.grpc_addr}, metrics on :{stack.metrics_port}, HTTP on {stack.http_addr}")
         key = token_key(settings.home, settings.token_key)
         admin = issue_token(key, subject="make-run", role="admin", tenant="default")
         with Client(stack.grpc_addr, admin) as client:
@@ -56,11 +58,33 @@ def main() -> int:
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{stack.metrics_port}/metrics", timeout=5).read().decode()
         handled = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("radlab_events_handled_total{"))
         print(f"metrics: {handled:.0f} events handled")
-    dice = _interpolate(data)
+        dice = _interpolate(data)
+        annotator = issue_token(key, subject="make-run-annotator", role="annotator", tenant="default")
+        viewer = f"http://{stack.http_addr}/viewer/"
+        served = urllib.request.urlopen(viewer, timeout=10).read().decode()
+        print(f"web viewer: {viewer}#token={annotator}" if "<html" in served else f"web viewer NOT served at {viewer}")
+        if "--no-wait" not in sys.argv and sys.stdin.isatty():
+            print("serving until Ctrl-C (open the viewer above; `make run ARGS=--no-wait` stops at once) ...", flush=True)
+            try:
+                while stack.process.poll() is None:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                print()
     ok = (all(status == "SERVING" for status in statuses.values()) and refused == "UNAUTHENTICATED"
-          and len(volumes) == len(SCANS) and previews and dice > 0.9)
+          and len(volumes) == len(SCANS) and previews and dice > 0.9 and "<html" in served)
     print("make run:", "OK" if ok else "FAILED")
     return 0 if ok else 1
+
+
+def _http_addr(wanted: str) -> str:
+    """RADLAB_HTTP_ADDR (default 127.0.0.1:8000) when its port is free, else a free port (another stack may hold it)."""
+    host, _, port = wanted.rpartition(":")
+    with socket.socket() as probe:
+        try:
+            probe.bind((host or "127.0.0.1", int(port)))
+            return wanted
+        except OSError:
+            return f"{host or '127.0.0.1'}:{free_port()}"
 
 
 def _ingest(client: Client, dataset_id: str, name: str, folder: Path) -> list[ingestion_pb.Volume]:

@@ -22,14 +22,17 @@ import grpc
 import numpy as np
 import pytest
 from PIL import Image
+from pydicom.data import get_testdata_file
 
 from radlab.annotation.v1 import annotation_service_pb2 as pb
 from radlab.client import Client
 from radlab.tokens import issue_token, token_key
 from radlab.type.v1 import geometry_pb2, label_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as wpb
+from shared.grid import PLANES, plane_axis
 from shared.stack import Stack, free_port
 from shared.volumes import from_nifti, to_nifti
+from tests.browser import chromium, wait_ready
 from tests.conftest import installed_tool, wait_until
 
 TENANT = "hospital-a"
@@ -38,12 +41,6 @@ SPLEEN_CT = f"{SPLEEN}/sub-spleen2/ct/sub-spleen2_ct.nii.gz"
 SPLEEN_MASK = f"{SPLEEN}/derivatives/labels/sub-spleen2/ct/sub-spleen2_ct_seg-manual.nii.gz"
 REPO = Path(__file__).resolve().parents[2]
 ARTEFACTS = REPO / "build" / "artefacts" / "viewer"
-# Chromium as the probe of this machine runs it, with WebGL on SwiftShader (no GPU here).
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
-PLANE_AXIS = {"axial": 0, "coronal": 1, "sagittal": 2}  # the [k, j, i] axis each view holds fixed on this scan
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +74,8 @@ def scan(stack, data_dir):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    chromium = installed_tool("chromium")
-    with sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    with chromium(installed_tool("chromium")) as launched:
         yield launched
-        launched.close()
 
 
 def open_viewer(browser, stack, token: str, fragment: str):
@@ -94,10 +86,6 @@ def open_viewer(browser, stack, token: str, fragment: str):
     return page, errors
 
 
-def ready(page, timeout_ms: int = 120_000) -> None:
-    page.wait_for_function("() => window.radlab && window.radlab.ready === true", timeout=timeout_ms)
-
-
 def server_slice(stack, token: str, volume_id: str, plane: str, index: int, preset: str) -> np.ndarray:
     request = urllib.request.Request(
         f"{stack[2]}/api/v1/volumes/{volume_id}/slices/{plane}/{index}.png?window_preset={preset}",
@@ -106,15 +94,17 @@ def server_slice(stack, token: str, volume_id: str, plane: str, index: int, pres
         return np.asarray(Image.open(io.BytesIO(answer.read())).convert("L"), dtype=np.float64)
 
 
-def compare_view(page, stack, token: str, item, view: str, preset: str) -> tuple[float, float, float]:
+def compare_view(page, stack, token: str, item, view: str, preset: str, plane: str = "") -> tuple[float, float, float]:
     """(correlation of the view's pixels with the server's render of the same slice, the rendered row:column length
-    ratio, the physical one): the server's PNG is mapped onto the page through three voxel corners the viewer reports."""
+    ratio, the physical one): the server's PNG of `plane` (default: the view's own) is mapped onto the page through
+    three voxel corners the viewer reports."""
     shape = list(item.volume_ref.geometry.shape)  # [k, j, i]
     spacing = list(item.volume_ref.geometry.spacing)
+    plane = plane or view
     voxel = page.evaluate(f"() => window.radlab.voxelOf('{view}')")  # [i, j, k]
-    fixed = PLANE_AXIS[view]
+    fixed = plane_axis(np.array(item.volume_ref.geometry.affine).reshape(4, 4), plane)
     index = int(round(voxel[2 - fixed]))
-    expected = server_slice(stack, token, item.volume_id, view, index, preset)
+    expected = server_slice(stack, token, item.volume_id, plane, index, preset)
     rows_axis, columns_axis = [axis for axis in (0, 1, 2) if axis != fixed]  # the PNG's rows and columns, array order
 
     def page_point(row: int, column: int) -> np.ndarray:
@@ -172,7 +162,7 @@ def test_annotate_fill_save_reload_and_review_in_the_browser(stack, scan, browse
     dataset, item, task_id, manual = scan
     annotator_token = token_for(stack, "annotator-1", "annotator")
     page, errors = open_viewer(browser, stack, annotator_token, f"item={item.item_id}&task={task_id}")
-    ready(page)
+    wait_ready(page)
     timings = page.evaluate("() => window.radlab.timings")
     assert timings["mprMs"] > 0 and page.evaluate("() => window.radlab.bytes") > 0
 
@@ -225,7 +215,7 @@ def test_annotate_fill_save_reload_and_review_in_the_browser(stack, scan, browse
     held = annotation_per_slice(annotator, annotation_id, manual.shape[0])
     assert np.array_equal(held, shown)
     page.reload()
-    ready(page)
+    wait_ready(page)
     reloaded = page.evaluate("() => window.radlab.labelSummary()")
     assert np.array_equal(np.array(reloaded["perSlice"]), held)
     page.click("#submit")
@@ -240,7 +230,7 @@ def test_annotate_fill_save_reload_and_review_in_the_browser(stack, scan, browse
     review_page, review_errors = open_viewer(browser, stack, reviewer_token, "")
     review_page.wait_for_selector("[data-next$='/review']")
     review_page.click("[data-next$='/review']")
-    ready(review_page)
+    wait_ready(review_page)
     review_page.fill("#review-comment", "the lower pole is missing")
     review_page.click("#reject")
     review_page.wait_for_function("() => window.radlab.reviewed === 'REVIEW_DECISION_REJECT'", timeout=30_000)
@@ -268,7 +258,7 @@ def test_a_revoked_sign_in_and_an_unreachable_server_lose_no_edit(stack, scan, b
     admin = Client(stack[0].grpc_addr, token_for(stack, "admin-1", "admin"))
     first = token_for(stack, "admin-2", "admin")
     page, errors = open_viewer(browser, stack, first, f"item={item.item_id}")
-    ready(page)
+    wait_ready(page)
     page.keyboard.press("b")
     js, is_ = np.nonzero(manual[20])
     page.evaluate("() => window.radlab.jump(20)")
@@ -314,7 +304,7 @@ def test_a_volume_too_large_for_the_browser_opens_at_reduced_resolution_read_onl
     third slice is shown with a notice, nothing can be drawn or saved, and the page never stays blank."""
     _dataset, item, _task, _manual = scan
     page, errors = open_viewer(browser, stack, token_for(stack, "admin-1", "admin"), f"item={item.item_id}&budget=1")
-    ready(page)
+    wait_ready(page)
     assert page.evaluate("() => window.radlab.every") == 3
     assert "reduced resolution" in page.text_content("#messages")
     assert page.is_disabled("#save") and page.is_disabled("[data-tool=brush]")
@@ -356,7 +346,7 @@ def test_a_disputed_consensus_is_adjudicated_in_the_browser(stack, browser, data
                         if t.stage_id == "adjudicate"] or None, "the adjudication task", timeout_s=120)
     page, errors = open_viewer(browser, stack, reviewer, "")
     page.click("[data-next$='/adjudicate']")
-    ready(page)
+    wait_ready(page)
     page.wait_for_function("() => window.radlab.dispute === 'CONSENSUS_STATE_DISPUTED'", timeout=30_000)
     assert "no" in page.text_content("#verdicts")  # the spleen is not agreed
     readers = page.eval_on_selector_all("[data-pick]", "buttons => buttons.map(b => b.dataset.pick)")
@@ -368,4 +358,22 @@ def test_a_disputed_consensus_is_adjudicated_in_the_browser(stack, browser, data
     progress = wait_until(lambda: (p := manager.workflow.GetItemProgress(wpb.GetItemProgressRequest(item_id=item.item_id)))
                           .stage_id == "done" and p, "the item done")
     assert progress.annotation_id == chosen
+    assert errors == [], errors
+
+
+def test_a_radiograph_opens_in_one_view(stack, browser, tmp_path):
+    """A single-slice image (pydicom's real CR chest radiograph) is one view in the plane it was acquired in, not three,
+    and shows the server's render of that plane."""
+    admin = Client(stack[0].grpc_addr, token_for(stack, "admin-1", "admin"))
+    dataset = admin.create_dataset("viewer radiograph").dataset_id
+    admin.upload(Path(get_testdata_file("RG1_UNCR.dcm")), dataset)
+    [item] = admin.wait_for_items(dataset, 1, timeout_s=120)
+    token = token_for(stack, "admin-1", "admin")
+    page, errors = open_viewer(browser, stack, token, f"item={item.item_id}")
+    wait_ready(page)
+    assert page.is_visible("#view-axial") and not page.is_visible("#view-coronal") and not page.is_visible("#view-sagittal")
+    affine = np.array(item.volume_ref.geometry.affine).reshape(4, 4)
+    [acquired] = [plane for plane in PLANES if plane_axis(affine, plane) == 0]  # the plane the image lies in
+    correlation, rendered, physical = compare_view(page, stack, token, item, "axial", "MR_AUTO", acquired)
+    assert correlation > 0.9 and rendered == pytest.approx(physical, rel=0.02)
     assert errors == [], errors

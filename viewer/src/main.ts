@@ -200,7 +200,9 @@ async function openItem(itemId: string, taskId: string | null): Promise<void> {
   labelVolume(filledId, grid);
   const annotation = new Annotation(item.itemId, drawnId, filledId, grid.dimensions);
   open = { item, task, grid, imageId, annotation, classes, time: 0, every };
-  mpr = new Mpr();
+  const single = grid.dimensions[2] === 1; // a radiograph: one view
+  $('views').classList.toggle('single', single);
+  mpr = new Mpr(single ? VIEWS.filter((view) => view.id === 'axial') : VIEWS);
   await mpr.show(imageId);
   const mine = task?.annotationId ||
     (item.annotations ?? []).find((a: Json) => a.annotator === user.subject && !a.modelId)?.annotationId ||
@@ -297,7 +299,7 @@ function watchEdits(): void {
       mpr.labelsChanged(open.annotation.filledId);
     }
   }, true);
-  for (const view of VIEWS) {
+  for (const view of mpr!.views) {
     if (view.id === 'axial') continue;
     $(view.element).addEventListener('mousedown', (event) => {
       if (mpr && TOOLS[mpr.activeTool].labels && event.button === 0) {
@@ -306,7 +308,7 @@ function watchEdits(): void {
       }
     }, true);
   }
-  for (const view of VIEWS) {
+  for (const view of mpr!.views) {
     $(view.element).addEventListener(
       'CORNERSTONE_STACK_NEW_IMAGE' as any, () => showProvenance());
     $(view.element).addEventListener('wheel', () => setTimeout(showProvenance, 0));

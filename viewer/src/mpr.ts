@@ -50,22 +50,28 @@ function registerTools(): void {
   }
 }
 
+type View = (typeof VIEWS)[number];
+
 export class Mpr {
   readonly engine: RenderingEngine;
   private active = 'windowLevel';
 
-  constructor() {
+  /** The views shown: all three, or one alone, in the plane it was acquired in, for a single-slice image (a radiograph). */
+  constructor(readonly views: readonly View[] = VIEWS) {
     registerTools();
     this.engine = new RenderingEngine(ENGINE_ID);
-    this.engine.setViewports(VIEWS.map((view) => ({
+    this.engine.setViewports(views.map((view) => ({
       viewportId: view.id,
       type: Enums.ViewportType.ORTHOGRAPHIC,
       element: document.getElementById(view.element) as HTMLDivElement,
-      defaultOptions: { orientation: view.orientation, background: [0, 0, 0] as Types.Point3 },
+      defaultOptions: {
+        orientation: views.length === 1 ? Enums.OrientationAxis.ACQUISITION : view.orientation,
+        background: [0, 0, 0] as Types.Point3,
+      },
     })));
     ToolGroupManager.destroyToolGroup(GROUP_ID);
     const group = ToolGroupManager.createToolGroup(GROUP_ID)!;
-    for (const view of VIEWS) group.addViewport(view.id, ENGINE_ID);
+    for (const view of this.views) group.addViewport(view.id, ENGINE_ID);
     group.addTool(WindowLevelTool.toolName);
     group.addTool(PanTool.toolName);
     group.addTool(ZoomTool.toolName);
@@ -86,7 +92,7 @@ export class Mpr {
     group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Secondary }] });
     group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Wheel }] });
     this.use('windowLevel');
-    for (const view of VIEWS) {
+    for (const view of this.views) {
       const element = document.getElementById(view.element)!;
       element.oncontextmenu = (event) => event.preventDefault();
     }
@@ -114,7 +120,7 @@ export class Mpr {
   }
 
   async show(volumeId: string): Promise<void> {
-    await setVolumesForViewports(this.engine, [{ volumeId }], VIEWS.map((view) => view.id));
+    await setVolumesForViewports(this.engine, [{ volumeId }], this.views.map((view) => view.id));
     this.engine.render();
   }
 
@@ -143,14 +149,14 @@ export class Mpr {
   }
 
   window(center: number, width: number): void {
-    for (const view of VIEWS) {
+    for (const view of this.views) {
       this.viewport(view.id).setProperties({ voiRange: { lower: center - width / 2, upper: center + width / 2 } });
     }
     this.engine.render();
   }
 
   colormap(name: string, invert: boolean): void {
-    for (const view of VIEWS) this.viewport(view.id).setProperties({ colormap: { name: `radlab-${name}` }, invert });
+    for (const view of this.views) this.viewport(view.id).setProperties({ colormap: { name: `radlab-${name}` }, invert });
     this.engine.render();
   }
 
@@ -177,7 +183,7 @@ export class Mpr {
       representation: { type: ToolEnums.SegmentationRepresentations.Labelmap, data: { volumeId } as any },
       config: { segments: Object.fromEntries(values.map((value) => [value, { segmentIndex: value, label: String(value) }])) as any },
     }]);
-    for (const view of VIEWS) {
+    for (const view of this.views) {
       segmentation.addLabelmapRepresentationToViewport(view.id, [{ segmentationId }]);
       for (const [value, colour] of colours) {
         segmentation.config.color.setSegmentIndexColor(view.id, segmentationId, value, [...colour, 255] as any);
@@ -192,12 +198,12 @@ export class Mpr {
   }
 
   setActiveSegmentation(segmentationId: string, value: number): void {
-    for (const view of VIEWS) segmentation.activeSegmentation.setActiveSegmentation(view.id, segmentationId);
+    for (const view of this.views) segmentation.activeSegmentation.setActiveSegmentation(view.id, segmentationId);
     segmentation.segmentIndex.setActiveSegmentIndex(segmentationId, value);
   }
 
   setSegmentVisible(segmentationId: string, value: number, visible: boolean): void {
-    for (const view of VIEWS) {
+    for (const view of this.views) {
       segmentation.config.visibility.setSegmentIndexVisibility(view.id,
         { segmentationId, type: ToolEnums.SegmentationRepresentations.Labelmap }, value, visible);
     }
@@ -208,7 +214,7 @@ export class Mpr {
   }
 
   setOpacity(segmentationId: string, alpha: number): void {
-    for (const view of VIEWS) {
+    for (const view of this.views) {
       segmentation.config.style.setStyle(
         { viewportId: view.id, segmentationId, type: ToolEnums.SegmentationRepresentations.Labelmap },
         { fillAlpha: alpha } as any,
