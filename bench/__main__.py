@@ -8,6 +8,7 @@ import traceback
 
 # Each module has run() that prints its own table (and runs alone as `python -m bench.<name>`).
 MODULES = ("bench.anonymization", "bench.ingestion", "bench.pacs", "bench.interpolation", "bench.serving", "bench.annotation", "bench.workflow",
+           "bench.viewer",
            "bench.training",
            "bench.fuzz")
 
