@@ -186,6 +186,15 @@ def test_annotate_fill_save_reload_and_review_in_the_browser(stack, scan, browse
     assert page.evaluate("() => window.radlab.window") == {"center": -600, "width": 1500, "preset": "CT_LUNG"}
     page.keyboard.press("1")
 
+    # The 3D toggle shows a volume rendering in place of the MPR, and toggles back.
+    page.click("#toggle-3d")
+    page.wait_for_selector("#view-3d:not([hidden])")
+    page.wait_for_timeout(1000)
+    rendering = np.asarray(Image.open(io.BytesIO(page.locator("#view-3d").screenshot())).convert("L"))
+    assert rendering.std() > 10, "the 3D view is blank"
+    page.click("#toggle-3d")
+    page.wait_for_selector("#view-3d", state="hidden")
+
     # Paint the spleen on two key slices with the brush, then fill between them.
     keys = (8, 16)
     page.keyboard.press("b")

@@ -627,10 +627,6 @@ state.labelSummary = (): { perSlice: number[]; checksum: number } => {
   return { perSlice, checksum };
 };
 state.jump = (k: number) => { mpr!.jumpToSlice(open!.imageId, k); showProvenance(); };
-state.preset = preset;
-state.useTool = useTool;
-state.save = save;
-state.fill = fill;
 
 /** For tests: a view's display properties (window as voiRange, colour map, invert). */
 state.properties = (view: string) => mpr!.viewport(view).getProperties();

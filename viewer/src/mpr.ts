@@ -44,9 +44,8 @@ function registerTools(): void {
     AngleTool, ProbeTool, RectangleROITool, EllipticalROITool, PlanarFreehandROITool]) {
     addTool(Tool);
   }
-  for (const [name, colours] of Object.entries(COLORMAPS)) {
+  for (const name of Object.keys(COLORMAPS)) {
     utilities.colormap.registerColormap({ Name: `radlab-${name}`, RGBPoints: rgbPoints(name), ColorSpace: 'RGB' } as any);
-    void colours;
   }
 }
 
