@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
-from pydicom.pixels import apply_color_lut
+from pydicom.pixels import apply_color_lut, pixel_array
 from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, generate_uid
 
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
@@ -99,6 +99,10 @@ _HARMLESS_TEXT = (
     ("5 cm", False, "DejaVuSans.ttf", 18, "bottom-right"),
     ("LAT", False, "DejaVuSerif.ttf", 20, "bottom-left"),
 )
+_CINE_TEXT = (
+    ("MORALES, ELENA", True, "DejaVuSans-Bold.ttf", 18, "mid-left"),
+    ("MRN4821937", True, "DejaVuSansMono.ttf", 16, "mid-left"),
+)
 _HELD_OUT_US_TEXT = (
     ("NGUYEN THOMAS J", True, "DejaVuSans-Oblique.ttf", 14, "mid-left"),
     ("HX0093317", True, "DejaVuSansMono-Bold.ttf", 13, "mid-left"),
@@ -164,6 +168,18 @@ def corpus(data_dir: Path) -> list[CorpusImage]:
     ]
 
 
+def cine(frame: int, frames: int = 12) -> CorpusImage:
+    """pydicom-data's ultrasound cine (its first `frames` frames: a heart beating under the scanner's own text) with the
+    patient's name and record number drawn into frame `frame` only, its header saying Burned In Annotation NO."""
+    path = get_testdata_file("color3d_jpeg_baseline.dcm")
+    dataset = _testdata("color3d_jpeg_baseline.dcm")
+    pixels = np.stack([pixel_array(path, index=index) for index in range(frames)])  # YBR decoded to RGB
+    dataset.PixelData, dataset.NumberOfFrames = pixels.tobytes(), frames
+    dataset.PhotometricInterpretation, dataset.PlanarConfiguration = "RGB", 0
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return _rendered(f"us-cine-text-on-frame-{frame}", dataset, _CINE_TEXT, 1.0, on_frame=frame, burned_in_annotation="NO")
+
+
 def held_out(data_dir: Path) -> list[CorpusImage]:
     """The held-out corpus: other pydicom-data images and another data/ CT slice, another patient, other lines in
     other fonts (oblique, italic, condensed), sizes, contrasts and corners; measured on, never tuned on. (Two small
@@ -196,10 +212,13 @@ def _testdata(name: str) -> Dataset:
 
 def _rendered(
     name: str, dataset: Dataset, lines: tuple, contrast: float, modality: str | None = None, image_type: tuple | None = None,
-    lossy: bool = False, read: bool = True, patient: dict[str, str] = PATIENT,
+    lossy: bool = False, read: bool = True, patient: dict[str, str] = PATIENT, on_frame: int | None = None,
+    burned_in_annotation: str | None = None,
 ) -> CorpusImage:
-    """`dataset` with `patient` in its header and `lines` drawn into it at `contrast` (see _drawn), written as explicit VR little endian or, `lossy`, as JPEG baseline."""
-    dataset = _single_frame(dataset)
+    """`dataset` with `patient` in its header and `lines` drawn into it at `contrast` (see _drawn) — into frame
+    `on_frame` only when given, the other frames kept as they are — written as explicit VR little endian or, `lossy`,
+    as JPEG baseline; Burned In Annotation absent unless `burned_in_annotation` is given."""
+    dataset = _native(dataset)
     for keyword, value in patient.items():
         setattr(dataset, keyword, value)
     if modality:
@@ -207,12 +226,18 @@ def _rendered(
     if image_type:
         dataset.ImageType = list(image_type)
     dataset.pop("BurnedInAnnotation", None)
+    if burned_in_annotation:
+        dataset.BurnedInAnnotation = burned_in_annotation
     # Images made from one file are different instances.
     dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[name])
     pixels = dataset.pixel_array
-    ink, texts = _ink(pixels.shape[:2], lines)
+    target = pixels if on_frame is None else pixels[on_frame]
+    ink, texts = _ink(target.shape[:2], lines)
     if texts:
-        dataset.PixelData = _drawn(pixels, ink, texts, contrast).tobytes()
+        drawn = _drawn(target, ink, texts, contrast)
+        if on_frame is not None:
+            pixels[on_frame], drawn = drawn, pixels
+        dataset.PixelData = drawn.tobytes()
     if lossy:
         _as_jpeg(dataset)
     else:
@@ -222,8 +247,8 @@ def _rendered(
     return CorpusImage(name, output.getvalue(), texts, read)
 
 
-def _single_frame(dataset: Dataset) -> Dataset:
-    """Native pixels, palette and compression resolved to plain grey or RGB samples."""
+def _native(dataset: Dataset) -> Dataset:
+    """Native pixels (every frame), palette and compression resolved to plain grey or RGB samples."""
     pixels = dataset.pixel_array
     if dataset.PhotometricInterpretation == "PALETTE COLOR":
         pixels = (apply_color_lut(pixels, dataset) >> 8).astype(np.uint8)

@@ -34,6 +34,8 @@ profiles = sa.Table(
     sa.Column("retain_safe_private", sa.Boolean, nullable=False),
     sa.Column("retain_device_identity", sa.Boolean, nullable=False),
     sa.Column("retain_institution_identity", sa.Boolean, nullable=False),
+    # BurnedInTextPolicy: 0 (UNSPECIFIED) follows the deployment's RADLAB_BURNED_IN_TEXT.
+    sa.Column("burned_in_text", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_by", sa.String(200), nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
@@ -126,4 +128,11 @@ def _add_report_attribute_actions(op: Operations) -> None:
     op.add_column("reports", sa.Column("attribute_actions", sa.Text, nullable=True))
 
 
-migrations: list[Migration] = [("reports-attribute-actions", "reports", _add_report_attribute_actions)]
+def _add_profile_burned_in_text(op: Operations) -> None:
+    op.add_column("profiles", sa.Column("burned_in_text", sa.Integer, nullable=False, server_default="0"))
+
+
+migrations: list[Migration] = [
+    ("reports-attribute-actions", "reports", _add_report_attribute_actions),
+    ("profiles-burned-in-text", "profiles", _add_profile_burned_in_text),
+]

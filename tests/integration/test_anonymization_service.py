@@ -37,6 +37,7 @@ from shared.errors import RadlabError
 from shared.events import Event, envelope_for
 from shared.objectstore.file import FileObjectStore
 from tests.e2e.test_anonymization_pipeline import leaked
+from tests.burned_in_corpus import cine
 from tests.burned_in_corpus import corpus as burned_in_corpus
 from tests.conftest import installed_tool
 from tests.phi_corpus import PATIENT_ID, UID_CANARY, build_instance
@@ -86,9 +87,9 @@ def quarantine(ports: handlers.Ports, files: list[bytes], scan: str) -> list[str
     return keys
 
 
-def uploaded(keys: list[str], scan: str) -> Event:
+def uploaded(keys: list[str], scan: str, dataset_id: str = "dataset-1") -> Event:
     message = ingestion_events.ScanUploaded(
-        upload_id=f"upload-{scan}", scan_id=scan, dataset_id="dataset-1", quarantine_bucket="quarantine",
+        upload_id=f"upload-{scan}", scan_id=scan, dataset_id=dataset_id, quarantine_bucket="quarantine",
         quarantine_keys=keys, file_count=len(keys),
     )
     return Event(envelope_for(message, source="radlab.ingestion", subject=scan, tenant=TENANT), message)
@@ -319,6 +320,68 @@ def test_the_redact_policy_releases_every_image_with_its_identifying_text_filled
     assert keys_in(ports, "quarantine") == []
 
 
+def test_text_on_a_later_frame_of_a_cine_is_found_though_frame_0_is_clean(ports):
+    """A real ultrasound cine whose frame 7 alone carries the patient's name and record number: held under the hold
+    policy, and under a redact policy its regions are blanked in frame 7 (and every frame: regions are filled in all)."""
+    image = cine(7)
+    held_ports = reading_ports(ports, HOLD)
+    deliver(held_ports, uploaded(quarantine(held_ports, [image.data], "scan-cine"), "scan-cine"))
+    [pending], _next = held.list_held(held_ports, ADMIN, "", "scan-cine", pb.HOLD_STATE_PENDING, 0, 50)
+    assert pending.reason == pb.HOLD_REASON_TEXT_DETECTED and "patient name" in pending.detail
+
+    redacting = reading_ports(ports, REDACT)
+    deliver(redacting, uploaded(quarantine(redacting, [image.data], "scan-cine-redact"), "scan-cine-redact"))
+    [key] = outbox(redacting)[-1].object_keys
+    written = pydicom.dcmread(BytesIO(redacting.objects.get("dicom", key)))
+    frames = written.pixel_array
+    assert written.BurnedInAnnotation == "NO" and frames.shape[0] == 12
+    for text in image.texts:
+        x, y, width, height = text.box
+        assert np.all(frames[:, y:y + height, x:x + width] == frames.min()), text.text
+
+
+class CountingReader:
+    """The real Tesseract, counting the pages it is shown."""
+
+    def __init__(self):
+        self.tesseract, self.pages = Tesseract(installed_tool("tesseract")), 0
+
+    def read(self, page: np.ndarray) -> list:
+        self.pages += 1
+        return self.tesseract.read(page)
+
+
+def test_a_profile_chooses_its_own_burned_in_text_policy_over_the_deployments(ports, burned_in_images):
+    """The deployment holds; a dataset whose profile says REDACT has the radiograph's text filled and released, one
+    whose profile says OFF never has its pixels read (the radiograph released as is), and UNSPECIFIED holds."""
+    reader = CountingReader()
+    deployment = handlers.Ports(ports.db, ports.objects, ports.keys, BurnedInText(HOLD, reader))
+    radiograph = burned_in_images["cr-radiograph"]
+    for dataset_id, policy in (("dataset-redact", pb.BURNED_IN_TEXT_POLICY_REDACT), ("dataset-off", pb.BURNED_IN_TEXT_POLICY_OFF)):
+        deliver(ports, dataset_created(dataset_id))
+        mask = pb.UpdateProfileRequest(update_mask={"paths": ["burned_in_text"]}).update_mask
+        chosen = profiles.update_profile(ports, ADMIN, pb.Profile(dataset_id=dataset_id, burned_in_text=policy), mask)
+        assert chosen.burned_in_text == policy and chosen.retain_safe_private  # the other fields kept
+    deliver(ports, dataset_created("dataset-default"))
+    assert profiles.get_profile(ports, ADMIN, "dataset-default").burned_in_text == pb.BURNED_IN_TEXT_POLICY_UNSPECIFIED
+
+    def upload(dataset_id: str) -> pb.AnonymizationReport:
+        deliver(deployment, uploaded(quarantine(deployment, [radiograph.data], dataset_id), dataset_id, dataset_id))
+        return reports.get_report(deployment, ADMIN, dataset_id)
+
+    redacted = upload("dataset-redact")
+    assert (redacted.anonymized_count, redacted.held_count) == (1, 0) and "burned-in text redacted" in "".join(redacted.warnings)
+    read_before = reader.pages
+    skipped = upload("dataset-off")
+    assert (skipped.anonymized_count, skipped.held_count) == (1, 0) and reader.pages == read_before
+    assert not any("burned-in" in warning for warning in skipped.warnings)
+    defaulted = upload("dataset-default")
+    assert (defaulted.anonymized_count, defaulted.held_count) == (0, 1) and reader.pages > read_before
+    bad = pb.Profile(dataset_id="dataset-off", burned_in_text=7)
+    mask = pb.UpdateProfileRequest(update_mask={"paths": ["burned_in_text"]}).update_mask
+    assert refusal(lambda: profiles.update_profile(ports, ADMIN, bad, mask)).code is grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_profiles_default_to_radlabs_options_and_update_by_field_mask(ports):
     """A new dataset gets the engine's defaults; UpdateProfile changes only the masked flags."""
     deliver(ports, dataset_created("dataset-9"))
@@ -385,6 +448,7 @@ def test_a_database_from_before_datasets_were_cached_gains_the_table_and_keeps_i
     kept = {flag: flag == "retain_device_identity" for flag in profiles.PROFILE_FLAGS}
     with sa.create_engine(f"{url}/anonymization.sqlite").begin() as conn:
         conn.exec_driver_sql("ALTER TABLE reports DROP COLUMN attribute_actions")
+        conn.exec_driver_sql("ALTER TABLE profiles DROP COLUMN burned_in_text")
         conn.execute(store.profiles.insert().values(tenant=TENANT, dataset_id="dataset-1", updated_by="admin-0", updated_at=1.0, **kept))
         conn.exec_driver_sql(
             "INSERT INTO reports (tenant, scan_id, upload_id, dataset_id, profile, instance_count, anonymized_count, "
@@ -398,6 +462,7 @@ def test_a_database_from_before_datasets_were_cached_gains_the_table_and_keeps_i
         deliver(ports, dataset_created("dataset-1"))
         profile = profiles.get_profile(ports, ADMIN, "dataset-1")
         assert profile.retain_device_identity and profile.updated_by == "admin-0"
+        assert profile.burned_in_text == pb.BURNED_IN_TEXT_POLICY_UNSPECIFIED  # the deployment's default, as before
         old = reports.get_report(ports, ADMIN, "scan-old")
         assert old.anonymized_count == 1 and list(old.attribute_actions) == []
     finally:

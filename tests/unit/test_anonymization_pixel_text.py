@@ -161,3 +161,19 @@ def test_redaction_fills_every_frame_and_stores_them_native():
     assert pixels.shape == before.shape == (2, 600, 800) and np.all(pixels[inside] == before.min())
     pixels[inside] = before[inside]
     assert np.array_equal(pixels, before)
+
+
+def test_every_frame_is_read_but_repeats_once_and_a_cine_through_two_projections():
+    """Repeated frames (within lossy noise) are read once; two distinct frames are read each; a cine whose image moves
+    is read as its brightest and darkest projections, where a mark drawn on one frame only still shows."""
+    rng = np.random.default_rng(7)
+    still = rng.integers(40, 80, (64, 96), dtype=np.uint8)
+    noisy = np.clip(still.astype(int) + rng.integers(-2, 3, still.shape), 0, 255).astype(np.uint8)
+    assert len(pixel_text.frames_to_read(np.stack([still, noisy, still]))) == 1
+    other = still.copy()
+    other[10:20, 10:40] = 250
+    assert [frame[15, 20] for frame in pixel_text.frames_to_read(np.stack([still, other, still]))] == [still[15, 20], 250]
+    cine = np.stack([np.roll(still, shift, axis=1) for shift in range(0, 40, 4)])
+    cine[6, 40:48, 50:90] = 255
+    brightest, darkest = pixel_text.frames_to_read(cine)
+    assert np.all(brightest[40:48, 50:90] == 255) and darkest.max() < 80

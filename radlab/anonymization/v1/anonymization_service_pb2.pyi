@@ -44,6 +44,13 @@ class HoldResolution(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HOLD_RESOLUTION_RELEASE: _ClassVar[HoldResolution]
     HOLD_RESOLUTION_RELEASE_REDACTED: _ClassVar[HoldResolution]
     HOLD_RESOLUTION_DISCARD: _ClassVar[HoldResolution]
+
+class BurnedInTextPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BURNED_IN_TEXT_POLICY_UNSPECIFIED: _ClassVar[BurnedInTextPolicy]
+    BURNED_IN_TEXT_POLICY_HOLD: _ClassVar[BurnedInTextPolicy]
+    BURNED_IN_TEXT_POLICY_REDACT: _ClassVar[BurnedInTextPolicy]
+    BURNED_IN_TEXT_POLICY_OFF: _ClassVar[BurnedInTextPolicy]
 DEID_ACTION_UNSPECIFIED: DeidAction
 DEID_ACTION_REMOVED: DeidAction
 DEID_ACTION_EMPTIED: DeidAction
@@ -65,9 +72,13 @@ HOLD_RESOLUTION_UNSPECIFIED: HoldResolution
 HOLD_RESOLUTION_RELEASE: HoldResolution
 HOLD_RESOLUTION_RELEASE_REDACTED: HoldResolution
 HOLD_RESOLUTION_DISCARD: HoldResolution
+BURNED_IN_TEXT_POLICY_UNSPECIFIED: BurnedInTextPolicy
+BURNED_IN_TEXT_POLICY_HOLD: BurnedInTextPolicy
+BURNED_IN_TEXT_POLICY_REDACT: BurnedInTextPolicy
+BURNED_IN_TEXT_POLICY_OFF: BurnedInTextPolicy
 
 class Profile(_message.Message):
-    __slots__ = ("dataset_id", "retain_longitudinal_modified_dates", "retain_patient_characteristics", "clean_descriptors", "clean_structured_content", "clean_graphics", "retain_safe_private", "retain_device_identity", "retain_institution_identity", "updated_by", "update_time")
+    __slots__ = ("dataset_id", "retain_longitudinal_modified_dates", "retain_patient_characteristics", "clean_descriptors", "clean_structured_content", "clean_graphics", "retain_safe_private", "retain_device_identity", "retain_institution_identity", "updated_by", "update_time", "burned_in_text")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     RETAIN_LONGITUDINAL_MODIFIED_DATES_FIELD_NUMBER: _ClassVar[int]
     RETAIN_PATIENT_CHARACTERISTICS_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +90,7 @@ class Profile(_message.Message):
     RETAIN_INSTITUTION_IDENTITY_FIELD_NUMBER: _ClassVar[int]
     UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BURNED_IN_TEXT_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     retain_longitudinal_modified_dates: bool
     retain_patient_characteristics: bool
@@ -90,7 +102,8 @@ class Profile(_message.Message):
     retain_institution_identity: bool
     updated_by: str
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, dataset_id: _Optional[str] = ..., retain_longitudinal_modified_dates: _Optional[bool] = ..., retain_patient_characteristics: _Optional[bool] = ..., clean_descriptors: _Optional[bool] = ..., clean_structured_content: _Optional[bool] = ..., clean_graphics: _Optional[bool] = ..., retain_safe_private: _Optional[bool] = ..., retain_device_identity: _Optional[bool] = ..., retain_institution_identity: _Optional[bool] = ..., updated_by: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    burned_in_text: BurnedInTextPolicy
+    def __init__(self, dataset_id: _Optional[str] = ..., retain_longitudinal_modified_dates: _Optional[bool] = ..., retain_patient_characteristics: _Optional[bool] = ..., clean_descriptors: _Optional[bool] = ..., clean_structured_content: _Optional[bool] = ..., clean_graphics: _Optional[bool] = ..., retain_safe_private: _Optional[bool] = ..., retain_device_identity: _Optional[bool] = ..., retain_institution_identity: _Optional[bool] = ..., updated_by: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., burned_in_text: _Optional[_Union[BurnedInTextPolicy, str]] = ...) -> None: ...
 
 class GetProfileRequest(_message.Message):
     __slots__ = ("dataset_id",)

@@ -1,4 +1,11 @@
-"""Text burned into the pixels: which images are read, the page a reader sees, which lines identify someone, their redaction."""
+"""Text burned into the pixels: which images are read, the page a reader sees, which lines identify someone, their redaction.
+
+Every frame is read, but a cine costs about what one image does: a frame whose 8×8 block means repeat a kept frame's
+(within lossy noise) is skipped; up to two distinct frames are read each; beyond that the reader is shown two pages,
+the brightest and the darkest value each pixel takes over the frames, where the overlay every frame shares keeps its
+pixels and text only some frames carry stands out as it does against the image under it. Regions found are filled in
+every frame.
+"""
 
 from __future__ import annotations
 
@@ -94,15 +101,56 @@ def reading_reason(burned_in_annotation: str, modality: str, sop_class: str, ima
 
 def grey(frame: np.ndarray, photometric: str) -> np.ndarray:
     """A decoded frame as 8-bit grey as a viewer shows it (the brightest channel of colour, so coloured text stands out)."""
-    values = frame.astype(np.float32)
-    if values.ndim == 3:
-        values = values.max(axis=2)
-    if photometric == "MONOCHROME1":
-        values = values.max() - values
+    return grey_frames(frame[None], photometric)[0]
+
+
+def grey_frames(frames: np.ndarray, photometric: str) -> np.ndarray:
+    """Decoded frames ([frame, row, column(, sample)]) as 8-bit grey, one stretch for all so equal pixels stay equal."""
+    values = frames.max(axis=3) if frames.ndim == 4 else frames
     low, high = float(values.min()), float(values.max())
     if high <= low:
         return np.zeros(values.shape, np.uint8)
-    return np.rint((values - low) * (255.0 / (high - low))).astype(np.uint8)
+    scaled = np.empty(values.shape, np.uint8)
+    for index, frame in enumerate(values):  # one frame at a time: a cine in float would be four times its size
+        stretched = (frame.astype(np.float32) - low) * (255.0 / (high - low))
+        scaled[index] = np.rint(255.0 - stretched if photometric == "MONOCHROME1" else stretched)
+    return scaled
+
+
+# Two frames repeat each other when no 8×8 block's mean grey differs by more than this (lossy re-encoding's noise).
+_BLOCK = 8
+_REPEAT_TOLERANCE = 3.0
+# Up to this many distinct frames are each read; more (a cine whose anatomy moves) are read through two projections.
+_FRAMES_READ_ONE_BY_ONE = 2
+
+
+def frames_to_read(frames: np.ndarray) -> list[np.ndarray]:
+    """The 8-bit grey images a reader is shown so that every frame of an instance (`frames`: grey_frames) is read, but
+    cheaply: a frame repeating one already kept (by 8×8 block means, within lossy noise) is not read again; up to two
+    distinct frames are read each; beyond that, the brightest and the darkest value each pixel takes in any frame are
+    read, two pages in all. Text every frame shares has the same pixels in both, and text only some frames carry stands
+    out in one of them wherever the other frames are darker (or brighter) there, as text is against the image under it."""
+    distinct: list[np.ndarray] = []
+    signatures: list[np.ndarray] = []
+    for frame in frames:
+        signature = _block_means(frame)
+        if not any(np.abs(signature - kept).max() <= _REPEAT_TOLERANCE for kept in signatures):
+            signatures.append(signature)
+            distinct.append(frame)
+    if len(distinct) <= _FRAMES_READ_ONE_BY_ONE:
+        return distinct
+    brightest, darkest = distinct[0].copy(), distinct[0].copy()
+    for frame in distinct[1:]:
+        np.maximum(brightest, frame, out=brightest)
+        np.minimum(darkest, frame, out=darkest)
+    return [brightest, darkest]
+
+
+def _block_means(frame: np.ndarray) -> np.ndarray:
+    """The mean of each 8×8 block (the last row and column of blocks padded with their edge)."""
+    padded = np.pad(frame, ((0, -frame.shape[0] % _BLOCK), (0, -frame.shape[1] % _BLOCK)), mode="edge").astype(np.float32)
+    rows, columns = padded.shape[0] // _BLOCK, padded.shape[1] // _BLOCK
+    return padded.reshape(rows, _BLOCK, columns, _BLOCK).mean(axis=(1, 3))
 
 
 # Strokes of text up to this many pixels wide stand out from the smooth image around them (a top-hat's size).

@@ -1,8 +1,8 @@
-"""Text burned into the pixels: read where the header says it may be, then held for a person or redacted, as the site chose."""
+"""Text burned into the pixels: read in every frame where the header says it may be, then held or redacted as the profile chose."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import BytesIO
 
 import numpy as np
@@ -31,6 +31,13 @@ class BurnedInText:
     policy: str = OFF
     reader: pixel_text.TextReader | None = None
 
+    def for_profile(self, chosen: int) -> BurnedInText:
+        """This handling under a dataset's profile: its BurnedInTextPolicy, or the deployment's where UNSPECIFIED."""
+        return replace(self, policy=_POLICIES[chosen]) if chosen in _POLICIES else self
+
+
+_POLICIES = {pb.BURNED_IN_TEXT_POLICY_HOLD: HOLD, pb.BURNED_IN_TEXT_POLICY_REDACT: REDACT, pb.BURNED_IN_TEXT_POLICY_OFF: OFF}
+
 
 def screened(original: bytes, result: Deidentified, burned_in: BurnedInText) -> Deidentified:
     """`result` once its pixels were checked for identifying text: unchanged when the header gives no reason to read
@@ -51,10 +58,9 @@ def screened(original: bytes, result: Deidentified, burned_in: BurnedInText) -> 
         return result
     try:
         header = result.dataset
-        frame = _frame(result.data, header, 0)  # text burned in stays put from frame to frame
-        page, scale = pixel_text.page(pixel_text.grey(frame, str(header.get("PhotometricInterpretation", ""))))
+        frames = pixel_text.grey_frames(_frames(result.data, header), str(header.get("PhotometricInterpretation", "")))
         known = pixel_text.identifiers(pydicom.dcmread(BytesIO(original), stop_before_pixels=True, force=True))
-        found = pixel_text.findings(burned_in.reader.read(page), known, scale)
+        found = _read(pixel_text.frames_to_read(frames), known, burned_in.reader)
     except _UNREADABLE as error:
         report.release()
         report.hold(HoldKind.TEXT_DETECTED, f"{reason}, but its pixels could not be read ({_said(error)}); review it")
@@ -78,6 +84,18 @@ def screened(original: bytes, result: Deidentified, burned_in: BurnedInText) -> 
     report.release()
     report.redacted.extend(str(finding) for finding in found)
     return Deidentified(data, result.identity, report, result.engine)
+
+
+def _read(images: list[np.ndarray], known: dict[str, str], reader: pixel_text.TextReader) -> list[pixel_text.TextFinding]:
+    """The identifying lines found in any of `images`, a line found again where one already was counted once."""
+    found: list[pixel_text.TextFinding] = []
+    for image in images:
+        page, scale = pixel_text.page(image)
+        for finding in pixel_text.findings(reader.read(page), known, scale):
+            area = finding.region.width * finding.region.height
+            if not any(2 * finding.region.overlap(seen.region) > min(area, seen.region.width * seen.region.height) for seen in found):
+                found.append(finding)
+    return found
 
 
 def redacted(dataset: Dataset, regions: list[pixel_text.Region]) -> bytes:
@@ -122,9 +140,16 @@ def preview(data: bytes, frame_index: int, reader: pixel_text.TextReader | None)
     return pb.GetHeldInstancePreviewResponse(png=png.getvalue(), width=picture.width, height=picture.height, frame_count=frames)
 
 
-def _frame(data: bytes, header: Dataset, index: int) -> np.ndarray:
-    """Frame `index` of the instance as a viewer shows its samples: colour as RGB (palette colour through its tables)."""
+def _frame(data: bytes, header: Dataset, index: int | None) -> np.ndarray:
+    """Frame `index` of the instance (None: every frame) as a viewer shows its samples: colour as RGB (palette colour
+    through its tables)."""
     frame = pixel_array(BytesIO(data), index=index)
     if str(header.get("PhotometricInterpretation", "")) == "PALETTE COLOR":
         frame = (apply_color_lut(frame, header) >> 8).astype(np.uint8)
     return frame
+
+
+def _frames(data: bytes, header: Dataset) -> np.ndarray:
+    """Every frame of the instance, [frame, row, column(, sample)] even when it has one."""
+    frames = _frame(data, header, None)
+    return frames if int(header.get("NumberOfFrames", 1) or 1) > 1 else frames[None]

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from services.anonymization.handlers import Ports
 
 PROFILE_FLAGS = tuple(option.name for option in fields(Options))
+# Every field UpdateProfile may set: the PS3.15 options, and what is done with text burned into the pixels.
+PROFILE_FIELDS = (*PROFILE_FLAGS, "burned_in_text")
 
 
 def get_profile(ports: Ports, caller: Principal, dataset_id: str) -> pb.Profile:
@@ -36,15 +38,18 @@ def get_profile(ports: Ports, caller: Principal, dataset_id: str) -> pb.Profile:
 def update_profile(ports: Ports, caller: Principal, profile: pb.Profile, mask: field_mask_pb2.FieldMask) -> pb.Profile:
     if not profile.dataset_id:
         raise InvalidArgument("profile.dataset_id is required")
-    paths = list(mask.paths) or list(PROFILE_FLAGS)
-    unknown = sorted(set(paths) - set(PROFILE_FLAGS))
+    paths = list(mask.paths) or list(PROFILE_FIELDS)
+    unknown = sorted(set(paths) - set(PROFILE_FIELDS))
     if unknown:
-        raise InvalidArgument(f"update_mask names {', '.join(unknown)}; it may name only {', '.join(PROFILE_FLAGS)}")
+        raise InvalidArgument(f"update_mask names {', '.join(unknown)}; it may name only {', '.join(PROFILE_FIELDS)}")
+    if "burned_in_text" in paths and profile.burned_in_text not in pb.BurnedInTextPolicy.values():
+        raise InvalidArgument(f"profile.burned_in_text {profile.burned_in_text} is not a BurnedInTextPolicy; use one of "
+                              f"{', '.join(pb.BurnedInTextPolicy.keys())}")
     table = store.profiles
     with ports.db.unit_of_work() as uow:
         _require_known_dataset(uow, caller.tenant, profile.dataset_id)
         current = profile_of(uow, caller.tenant, profile.dataset_id)
-        values = {flag: getattr(profile if flag in paths else current, flag) for flag in PROFILE_FLAGS}
+        values = {name: getattr(profile if name in paths else current, name) for name in PROFILE_FIELDS}
         values |= {"updated_by": caller.subject, "updated_at": time.time()}
         key = (table.c.tenant == caller.tenant) & (table.c.dataset_id == profile.dataset_id)
         if uow.execute(sa.select(table.c.dataset_id).where(key)).first():
@@ -74,7 +79,7 @@ def profile_of(conn: UnitOfWork | Connection, tenant: str, dataset_id: str) -> p
         return pb.Profile(dataset_id=dataset_id, **{flag: getattr(Options(), flag) for flag in PROFILE_FLAGS})
     return pb.Profile(
         dataset_id=dataset_id, updated_by=row.updated_by, update_time=timestamp(row.updated_at),
-        **{flag: getattr(row, flag) for flag in PROFILE_FLAGS},
+        **{name: getattr(row, name) for name in PROFILE_FIELDS},
     )
 
 

@@ -19,7 +19,6 @@ from services.anonymization import store
 from services.anonymization.domain.engine import anonymize
 from services.anonymization.domain.nifti import deidentify_nifti, is_nifti
 from services.anonymization.domain.outcome import REPLACED, VOUCHED, AnonymizationFailed, Deidentified
-from services.anonymization.domain.profile import Options
 from services.anonymization.handlers.burned_in import screened
 from services.anonymization.handlers.held import hold, hold_reason, quarantine_key
 from services.anonymization.handlers.outputs import dicom_key, nifti_key
@@ -83,7 +82,7 @@ def on_scan_uploaded(ports: Ports, consumer: str, event: Event) -> None:
     result = None
     if failure is None:
         try:
-            result = _deidentify(ports, tenant, uploaded.scan_id, bucket, keys, options_of(profile))
+            result = _deidentify(ports, tenant, uploaded.scan_id, bucket, keys, profile)
         except AnonymizationFailed as error:
             failure = str(error)
 
@@ -117,9 +116,11 @@ def _why_not(tenant: str, uploaded: ingestion_events.ScanUploaded, keys: list[st
     return None
 
 
-def _deidentify(ports: Ports, tenant: str, scan_id: str, bucket: str, keys: list[str], options: Options) -> _Pass:
-    """Every file through the engine, outputs written as they come; on the first failure, remove them and raise."""
+def _deidentify(ports: Ports, tenant: str, scan_id: str, bucket: str, keys: list[str], profile: pb.Profile) -> _Pass:
+    """Every file through the engine with the dataset's `profile` (its options, and its handling of text burned into the
+    pixels), outputs written as they come; on the first failure, remove them and raise."""
     table = load_rule_table()
+    options, burned_in = options_of(profile), ports.burned_in.for_profile(profile.burned_in_text)
     ports.objects.ensure_bucket(DICOM_BUCKET)
     done = _Pass([], [], [], [], {}, Counter(), [])
     try:
@@ -137,7 +138,7 @@ def _deidentify(ports: Ports, tenant: str, scan_id: str, bucket: str, keys: list
                     continue
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # pydicom warnings quote values, and values may be PHI
-                    result = screened(data, anonymize(data, table, ports.keys.anon, tenant, options, scan=scan_id), ports.burned_in)
+                    result = screened(data, anonymize(data, table, ports.keys.anon, tenant, options, scan=scan_id), burned_in)
             except AnonymizationFailed as error:
                 raise AnonymizationFailed(f"{where}: {error}") from None
             ANONYMIZED_INSTANCES.labels(engine=result.engine).inc()
