@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+import time
 
 from radlab import SERVICES
 
@@ -51,9 +52,26 @@ def create_topics(bus_url: str, partitions: int, dead_letter_partitions: int, re
                 error = kafka.errors.for_code(topic["error_code"])
                 if error not in (kafka.errors.NoError, kafka.errors.TopicAlreadyExistsError):
                     raise error(f"cannot create topic {topic['name']}: {topic.get('error_message') or error.__name__}")
+            _await_leaders(admin, missing)
     finally:
         admin.close()
     return missing
+
+
+def _await_leaders(admin, topics: list[str], timeout_s: float = 60.0) -> None:
+    """Return once every partition of `topics` has a leader, so the services that start next find the topics' metadata
+    (a consumer group whose leader assigns partitions of a topic without it was seen to hang); else fail saying which."""
+    deadline = time.monotonic() + timeout_s
+    waiting = topics
+    while waiting:
+        described = admin.describe_topics(waiting)
+        waiting = sorted(topic["topic"] for topic in described
+                         if topic["error_code"] or not topic["partitions"]
+                         or any(partition["leader"] < 0 for partition in topic["partitions"]))
+        if waiting and time.monotonic() > deadline:
+            raise TimeoutError(f"topics without a leader after {timeout_s:.0f} s: {', '.join(waiting)}")
+        if waiting:
+            time.sleep(0.5)
 
 
 def migrate(db_url: str, service: str) -> None:
