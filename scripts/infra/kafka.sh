@@ -9,6 +9,8 @@
 # ${RADLAB_INFRA_DIR:-/tmp/radlab-infra-$(id -u)}/kafka. Ports: RADLAB_KAFKA_PORT (default 19092) and
 # RADLAB_KAFKA_CONTROLLER_PORT (default 19093); RADLAB_KAFKA_START_TIMEOUT (seconds, default 120).
 set -euo pipefail
+# shellcheck source=scripts/infra/server_pid.sh
+. "$(dirname "${BASH_SOURCE[0]}")/server_pid.sh"
 
 # Pinned; the cache folder is keyed by it, so bumping it downloads the new jars.
 KAFKA_VERSION="4.3.1"
@@ -185,7 +187,8 @@ start() {
   # when this script exits, and the broker outlives it. fd 9 is the lock; the broker must not hold it.
   setsid java "${java_opts[@]}" -cp "${KAFKA_HOME}/libs/*" kafka.Kafka "${STATE}/server.properties" \
     </dev/null >>"${STATE}/stdout.log" 2>&1 9>&- &
-  local pid=$!
+  local pid
+  pid=$(server_pid $! "kafka\.Kafka ${STATE}/server\.properties")
   echo "${pid}" >"${PID_FILE}"
   log "starting Kafka ${KAFKA_VERSION} (pid ${pid}) on 127.0.0.1:${PORT}, log in ${STATE}/kafka.log"
 

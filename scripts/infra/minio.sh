@@ -13,6 +13,8 @@
 # stop (a halted server keeps them): they guard a loopback server holding throwaway data. State lives in
 # ${RADLAB_INFRA_DIR:-/tmp/radlab-infra-<uid>}/minio: data/, server.pid, server.log, credentials.
 set -euo pipefail
+# shellcheck source=scripts/infra/server_pid.sh
+. "$(dirname "${BASH_SOURCE[0]}")/server_pid.sh"
 
 version=v0.0.0-20260212201848-7aac2a2c5b7c
 module=github.com/minio/minio
@@ -93,7 +95,7 @@ start() {
   MINIO_ROOT_USER="$access" MINIO_ROOT_PASSWORD="$secret" MINIO_BROWSER=off MINIO_UPDATE=off \
     setsid "$binary" server "$state/data" --address "$address" --console-address 127.0.0.1:0 --quiet \
     </dev/null >"$state/server.log" 2>&1 9>&- &
-  echo $! >"$pidfile"
+  server_pid $! "^$binary server $state/data " >"$pidfile"
   for _ in $(seq 1 150); do
     if healthy; then
       log "running (pid $(cat "$pidfile")), data in $state/data"

@@ -12,6 +12,8 @@
 # from the modalities it lists, checked by host. State lives in ${RADLAB_INFRA_DIR:-/tmp/radlab-infra-<uid>}/orthanc:
 # storage/, orthanc.json, server.pid, server.log.
 set -euo pipefail
+# shellcheck source=scripts/infra/server_pid.sh
+. "$(dirname "${BASH_SOURCE[0]}")/server_pid.sh"
 
 dicom_port=${RADLAB_ORTHANC_DICOM_PORT:-14242}
 http_port=${RADLAB_ORTHANC_HTTP_PORT:-18042}
@@ -95,7 +97,7 @@ start() {
   # TCP_NODELAY: DCMTK, which Orthanc's DICOM side is built on, turns Nagle's algorithm off only when it is set; without
   # it each C-STORE it sends waits on a delayed ACK (into storescp: 2.7× fewer instances/s, measured by bench/pacs.py).
   TCP_NODELAY=1 setsid "$binary" "$state/orthanc.json" </dev/null >"$state/server.log" 2>&1 9>&- &
-  echo $! >"$pidfile"
+  server_pid $! "^$binary $state/orthanc.json" >"$pidfile"
   for _ in $(seq 1 150); do
     if healthy; then
       log "running (pid $(cat "$pidfile")), DICOM on 127.0.0.1:$dicom_port, storage in $state/storage"
