@@ -34,7 +34,7 @@ check-protos: setup  ## buf lint, and fail if the generated code is stale
 rules: setup  ## regenerate the packaged PS3.15 rule table (services/anonymization/profile_rules.json)
 	@scripts/rules.sh
 
-bench: setup  ## benchmarks vs named peers: anonymization (gdcmanon, dicognito, …), ingestion (dcm2niix), interpolation (ITK MCI); serving load; the web viewer (against its goals); annotation (highdicom, plastimatch; saves, imports, listing); workflow (consensus speed, items through review); training (few-shot U-Net vs interpolation, Ray path vs plain loop); the RPC fuzz at 600 calls per method
+bench: setup  ## benchmarks vs named peers: anonymization (gdcmanon, dicognito, …), ingestion (dcm2niix), interpolation (ITK MCI); serving load; the web viewer (against its goals); annotation (highdicom, plastimatch; saves, imports, listing); workflow (consensus speed, items through review); replicas (a burst through one and two processes of every service on Kafka + PostgreSQL, events/s); training (few-shot U-Net vs interpolation, Ray path vs plain loop); the RPC fuzz at 600 calls per method
 	@$(PHASE) bench $(PYTHON) -m bench
 
 clean:  ## remove local state (.radlab) and the .venv link; the cache stays

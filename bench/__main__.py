@@ -1,4 +1,4 @@
-"""`make bench`: runs every benchmark module in turn (anonymization, ingestion, the PACS entrance, interpolation, serving, annotation, workflow, training, the RPC fuzz); one failing does not stop the others."""
+"""`make bench`: runs every benchmark module in turn (anonymization, ingestion, the PACS entrance, interpolation, serving, annotation, workflow, the viewer, replicas on the real servers, training, the RPC fuzz); one failing does not stop the others."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import traceback
 # Each module has run() that prints its own table (and runs alone as `python -m bench.<name>`).
 MODULES = ("bench.anonymization", "bench.ingestion", "bench.pacs", "bench.interpolation", "bench.serving", "bench.annotation", "bench.workflow",
            "bench.viewer",
-           "bench.training",
+           "bench.scale", "bench.training",
            "bench.fuzz")
 
 

@@ -30,9 +30,11 @@ def event_types() -> list[str]:
     return sorted(types)
 
 
-def create_topics(bus_url: str, partitions: int, dead_letter_partitions: int, replication_factor: int) -> list[str]:
-    """Create each event topic and its dead-letter topic that the cluster lacks; returns the names created. Topics
-    already there are left as they are (Kafka never lowers a topic's partitions)."""
+def create_topics(bus_url: str, partitions: int, dead_letter_partitions: int, replication_factor: int) -> tuple[list[str], list[str]]:
+    """Create each event topic and its dead-letter topic that the cluster lacks, and add partitions to those that have
+    fewer than asked (Kafka never removes partitions: a topic with more keeps them); returns (created, grown). Growing
+    a topic moves some subjects' new events to another partition, so scale partitions up while the pipeline is quiet;
+    running services see the new partitions at their next metadata refresh (at most 5 minutes), or when restarted."""
     import kafka.errors
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
@@ -46,28 +48,35 @@ def create_topics(bus_url: str, partitions: int, dead_letter_partitions: int, re
     try:
         missing = sorted(set(wanted) - set(admin.list_topics()))
         if missing:
-            # A service starting beside the Job may create one first (with the brokers' defaults): that one stays.
+            # A service starting beside the Job may create one first (with the brokers' defaults): grown below.
             result = admin.create_topics([NewTopic(t, wanted[t], replication_factor) for t in missing], raise_errors=False)
             for topic in result["topics"]:
                 error = kafka.errors.for_code(topic["error_code"])
                 if error not in (kafka.errors.NoError, kafka.errors.TopicAlreadyExistsError):
                     raise error(f"cannot create topic {topic['name']}: {topic.get('error_message') or error.__name__}")
             _await_leaders(admin, missing)
+        have = {topic["name"]: len(topic["partitions"]) for topic in admin.describe_topics(sorted(wanted))}
+        grown = sorted(topic for topic, count in have.items() if count < wanted[topic])
+        if grown:
+            admin.create_partitions({topic: wanted[topic] for topic in grown})
+            _await_leaders(admin, grown, partitions=wanted)
     finally:
         admin.close()
-    return missing
+    return missing, grown
 
 
-def _await_leaders(admin, topics: list[str], timeout_s: float = 60.0) -> None:
-    """Return once every partition of `topics` has a leader, so the services that start next find the topics' metadata
-    (a consumer group whose leader assigns partitions of a topic without it was seen to hang); else fail saying which."""
+def _await_leaders(admin, topics: list[str], timeout_s: float = 60.0, partitions: dict[str, int] | None = None) -> None:
+    """Return once every partition of `topics` has a leader (and each topic the count of `partitions` names, where it
+    names one), so the services that start next find the topics' metadata (a consumer group whose leader assigns
+    partitions of a topic without it was seen to hang); else fail saying which."""
     deadline = time.monotonic() + timeout_s
     waiting = topics
     while waiting:
         described = admin.describe_topics(waiting)
-        waiting = sorted(topic["topic"] for topic in described
+        waiting = sorted(topic["name"] for topic in described
                          if topic["error_code"] or not topic["partitions"]
-                         or any(partition["leader"] < 0 for partition in topic["partitions"]))
+                         or len(topic["partitions"]) < (partitions or {}).get(topic["name"], 0)
+                         or any(partition["leader_id"] < 0 for partition in topic["partitions"]))
         if waiting and time.monotonic() > deadline:
             raise TimeoutError(f"topics without a leader after {timeout_s:.0f} s: {', '.join(waiting)}")
         if waiting:
@@ -96,9 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "topics":
             if min(args.partitions, args.dead_letter_partitions, args.replication_factor) < 1:
                 parser.error("partitions, dead-letter partitions and replication factor must each be at least 1")
-            created = create_topics(os.environ["RADLAB_BUS"], args.partitions, args.dead_letter_partitions,
-                                    args.replication_factor)
+            created, grown = create_topics(os.environ["RADLAB_BUS"], args.partitions, args.dead_letter_partitions,
+                                           args.replication_factor)
             print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else " (all there)"))
+            if grown:
+                print(f"added partitions to {len(grown)} topics: {', '.join(grown)}")
         else:
             migrate(os.environ["RADLAB_DB"], args.service)
             print(f"{args.service}: schema up to date")

@@ -158,6 +158,22 @@ class KafkaBus(EventBus):
             admin.wait_for_topics(missing, timeout_ms=30_000)
             self._known_topics.update(missing)
 
+    def group_members(self, group: str) -> dict[str, set[tuple[str, int]]]:
+        """The (topic, partition) pairs the group gives each member now, by the member's client id; empty while the
+        group is rebalancing (Kafka-specific; for tests and operators)."""
+        with self._lock:
+            described = self._admin_client().describe_groups([group]).get(group) or {}
+        if described.get("group_state") != "Stable":
+            return {}
+        members: dict[str, set[tuple[str, int]]] = {}
+        for member in described.get("members", []):
+            # kafka-python decodes a consumer's assignment into a dict; one it could not decode (none yet) stays text.
+            assignment = member.get("member_assignment")
+            assigned = assignment.get("assigned_partitions") or [] if isinstance(assignment, dict) else []
+            members.setdefault(member["client_id"], set()).update(
+                (each["topic"], partition) for each in assigned for partition in each["partitions"])
+        return members
+
     def _committed(self, group: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         """The group's committed offset of each partition that has one."""
         with self._lock:

@@ -130,7 +130,7 @@ class DeliveryContract:
             if not any(consumer.subscription.lag().values()):
                 break
         consumer.subscription.close()
-        assert applied == ["ds-0", "ds-2"]
+        assert sorted(applied) == ["ds-0", "ds-2"]  # ordered per key only: the shared topic may have several partitions
         dead = read_topic(bus, bus_port.dead_letter_topic(CREATED), tenant, expected=2)
         errors = {envelope.subject: record.headers for envelope, record in dead}
         assert set(errors) == {"x", "ds-1"}

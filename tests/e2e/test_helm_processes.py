@@ -46,7 +46,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -71,6 +70,7 @@ from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
 from radlab.client import Client
 from radlab.tokens import issue_token
 from shared.bus.kafka import KafkaBus
+from shared.stack import free_port, routed_client
 from tests.conftest import REPO, wait_until
 from tests.e2e.test_annotation_pipeline import SPLEEN_CT, SPLEEN_MASK
 from tests.unit import test_helm_chart, test_helm_deploy
@@ -226,12 +226,6 @@ def processes(resources: list[dict], secret: dict[tuple[str, str], str]) -> list
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def localize(resources: list[dict], deployments: list[Process]) -> None:
     """The one place a pod's address and cluster DNS become loopback: each container port gets a free local port,
     rewritten where the process's environment names it; each Service's DNS name and port becomes 127.0.0.1 and the
@@ -355,16 +349,6 @@ def check_topics(output: str, bus_url: str, wanted: list[str]) -> None:
         admin.close()
 
 
-def sdk(deployments: dict[str, Process], token: str) -> tuple[Client, list[Client]]:
-    """One SDK client whose stub for each service reaches that service's own process; (it, every client to close)."""
-    clients = {name: Client(f"127.0.0.1:{process.ports['grpc']}", token)
-               for name, process in deployments.items() if "grpc" in process.ports}
-    client = clients["annotation"]
-    for name, each in clients.items():
-        setattr(client, name, getattr(each, name))
-    return client, list(clients.values())
-
-
 def test_the_rendered_jobs_and_deployments_carry_a_scan_from_upload_to_exported_label(
     helm, chart_values, jobs_script, kafka_url, minio_url, data_dir, tmp_path
 ):
@@ -397,12 +381,9 @@ def test_the_rendered_jobs_and_deployments_carry_a_scan_from_upload_to_exported_
         ready_took = time.monotonic() - started - jobs_took
 
         admin = issue_token(TOKEN_KEY, subject="platform-admin", role="admin", tenant=TENANT)
-        client, clients = sdk(deployments, admin)
-        try:
+        addresses = {name: f"127.0.0.1:{process.ports['grpc']}" for name, process in deployments.items() if "grpc" in process.ports}
+        with routed_client(addresses, admin) as client:
             carry_the_spleen(client, deployments["gateway"], admin, data_dir, tmp_path)
-        finally:
-            for each in clients:
-                each.close()
         flow_took = time.monotonic() - started - jobs_took - ready_took
 
         for process in deployments.values():
