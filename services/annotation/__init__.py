@@ -19,5 +19,5 @@ def bootstrap(adapters: Adapters) -> Service:
         "annotation", adapters, store.metadata,
         ports=lambda database: handlers.Ports(database, adapters.store, volumes, adapters.settings.token_max_ttl_s),
         servicer=AnnotationServicer, add_to_server=pb_grpc.add_AnnotationServiceServicer_to_server,
-        event_handlers=handlers.event_handlers,
+        event_handlers=handlers.event_handlers, migrations=store.migrations,
     )

@@ -4,8 +4,10 @@ their immutable versions, the append-only audit log, export jobs, and who works 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic.operations import Operations
 
 from shared.db import service_metadata
+from shared.migrations import Migration
 from shared.revocation import RevokedTokens
 
 metadata = service_metadata()
@@ -88,6 +90,9 @@ items = sa.Table(
     sa.Column("stage_id", sa.String(100), nullable=False, default=""),
     sa.Column("completed", sa.Boolean, nullable=False, default=False),
     sa.Column("stage_at", sa.Float, nullable=False, default=0.0),
+    # The annotation that carried the item through its last stage (StageCompleted): after consensus, the merge or the
+    # adjudicator's choice; what "the item's labels" means to exports once the workflow has spoken.
+    sa.Column("carried_annotation_id", sa.String(36), nullable=False, server_default=""),
     sa.Index("items_by_dataset", "dataset_id", "seq"),
     sa.Index("items_by_modality", "dataset_id", "modality", "seq"),
     sa.Index("items_by_folder", "dataset_id", "folder_id", "seq"),
@@ -210,3 +215,12 @@ task_access = sa.Table(
 )
 
 revoked_tokens = RevokedTokens(metadata)
+
+
+def _add_item_carried_annotation(op: Operations) -> None:
+    op.add_column("items", sa.Column("carried_annotation_id", sa.String(36), nullable=False, server_default=""))
+
+
+migrations: list[Migration] = [
+    ("items-carried-annotation", "items", _add_item_carried_annotation),
+]

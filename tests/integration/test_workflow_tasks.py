@@ -229,11 +229,12 @@ def test_fifty_claimers_take_each_of_a_thousand_tasks_exactly_once(db):
     assert len(holders) == 1000 and "" not in holders
 
 
-def test_every_n_completed_items_request_training_on_all_of_them(db):
+def test_every_n_completed_items_request_training_on_all_of_them_with_the_stages_settings(db):
     stages = [pb.Stage(stage_id="annotate", kind=pb.STAGE_KIND_ANNOTATE,
                        assignment=pb.AssignmentSettings(policy=pb.ASSIGNMENT_POLICY_ROUND_ROBIN, assignees=["alice"])),
               pb.Stage(stage_id="model", kind=pb.STAGE_KIND_MODEL,
-                       model=pb.ModelSettings(model_kind="monai.segresnet", train_every_completed_items=2)),
+                       model=pb.ModelSettings(model_kind="monai.segresnet", train_every_completed_items=2,
+                                              hyperparameters={"max_epochs": "8"})),
               pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)]
     dataset_id, workflow_id = dataset(db, stages)
     for number in range(5):
@@ -244,6 +245,7 @@ def test_every_n_completed_items_request_training_on_all_of_them(db):
     requests = emitted(db, events_pb2.TrainingRequested)
     assert [len(request.examples) for request in requests] == [2, 4]
     assert requests[-1].model_kind == "monai.segresnet" and requests[-1].workflow_id == workflow_id
+    assert dict(requests[-1].hyperparameters) == {"max_epochs": "8"}  # the stage's training settings travel with it
     assert [e.labels.key for e in requests[-1].examples] == [f"labels/a-{n}/v1" for n in range(4)]
 
 

@@ -245,20 +245,29 @@ class TrainingExample(_message.Message):
     def __init__(self, item_id: _Optional[str] = ..., volume_id: _Optional[str] = ..., annotation_id: _Optional[str] = ..., annotation_version: _Optional[int] = ..., labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ...) -> None: ...
 
 class TrainingRequested(_message.Message):
-    __slots__ = ("workflow_id", "dataset_id", "model_kind", "base_model_id", "label_values", "examples")
+    __slots__ = ("workflow_id", "dataset_id", "model_kind", "base_model_id", "label_values", "examples", "hyperparameters")
+    class HyperparametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_KIND_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     LABEL_VALUES_FIELD_NUMBER: _ClassVar[int]
     EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    HYPERPARAMETERS_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
     dataset_id: str
     model_kind: str
     base_model_id: str
     label_values: _containers.RepeatedScalarFieldContainer[int]
     examples: _containers.RepeatedCompositeFieldContainer[TrainingExample]
-    def __init__(self, workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., model_kind: _Optional[str] = ..., base_model_id: _Optional[str] = ..., label_values: _Optional[_Iterable[int]] = ..., examples: _Optional[_Iterable[_Union[TrainingExample, _Mapping]]] = ...) -> None: ...
+    hyperparameters: _containers.ScalarMap[str, str]
+    def __init__(self, workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., model_kind: _Optional[str] = ..., base_model_id: _Optional[str] = ..., label_values: _Optional[_Iterable[int]] = ..., examples: _Optional[_Iterable[_Union[TrainingExample, _Mapping]]] = ..., hyperparameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class PredictionRequested(_message.Message):
     __slots__ = ("model_id", "item_id", "volume_id", "dataset_id", "workflow_id", "task_id")

@@ -223,14 +223,23 @@ class MeasureLimit(_message.Message):
     def __init__(self, label_value: _Optional[int] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., limit: _Optional[float] = ...) -> None: ...
 
 class ModelSettings(_message.Message):
-    __slots__ = ("model_id", "model_kind", "train_every_completed_items")
+    __slots__ = ("model_id", "model_kind", "train_every_completed_items", "hyperparameters")
+    class HyperparametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_KIND_FIELD_NUMBER: _ClassVar[int]
     TRAIN_EVERY_COMPLETED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    HYPERPARAMETERS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     model_kind: str
     train_every_completed_items: int
-    def __init__(self, model_id: _Optional[str] = ..., model_kind: _Optional[str] = ..., train_every_completed_items: _Optional[int] = ...) -> None: ...
+    hyperparameters: _containers.ScalarMap[str, str]
+    def __init__(self, model_id: _Optional[str] = ..., model_kind: _Optional[str] = ..., train_every_completed_items: _Optional[int] = ..., hyperparameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Stage(_message.Message):
     __slots__ = ("stage_id", "name", "kind", "assignment", "review", "consensus", "model", "next_stage_id", "webhook", "routes")

@@ -43,15 +43,17 @@ def on_task_created(uow: UnitOfWork, event: Event) -> None:
 
 def on_stage_completed(uow: UnitOfWork, event: Event) -> None:
     left: workflow_events.StageCompleted = event.message
-    _at_stage(uow, left.item_id, left.next_stage_id, left.next_stage_kind == workflow_pb.STAGE_KIND_COMPLETE, event)
+    _at_stage(uow, left.item_id, left.next_stage_id, left.next_stage_kind == workflow_pb.STAGE_KIND_COMPLETE, event,
+              carried=left.annotation_id)
 
 
-def _at_stage(uow: UnitOfWork, item_id: str, stage_id: str, completed: bool, event: Event) -> None:
-    """The item is at `stage_id` as of the event's time (events about it arrive on several topics: the latest wins)."""
+def _at_stage(uow: UnitOfWork, item_id: str, stage_id: str, completed: bool, event: Event, carried: str = "") -> None:
+    """The item is at `stage_id` as of the event's time (events about it arrive on several topics: the latest wins),
+    carried there by annotation `carried` when the event names one."""
     at = event.envelope.time.seconds + event.envelope.time.nanos / 1e9
     items = store.items
-    uow.execute(items.update().where(items.c.item_id == item_id, items.c.stage_at <= at).values(
-        stage_id=stage_id, completed=completed, stage_at=at))
+    values = {"stage_id": stage_id, "completed": completed, "stage_at": at} | ({"carried_annotation_id": carried} if carried else {})
+    uow.execute(items.update().where(items.c.item_id == item_id, items.c.stage_at <= at).values(**values))
 
 
 def holders(conn, item_seqs) -> dict:

@@ -61,6 +61,7 @@ def on_training_requested(ports, consumer: str, event: Event) -> None:
     examples = [{"item_id": e.item_id, "volume_id": e.volume_id, "labels_key": e.labels.key,
                  "annotation_id": e.annotation_id, "annotation_version": e.annotation_version}
                 for e in requested.examples if e.labels.key]
+    config = pb.TrainingConfig(hyperparameters=dict(requested.hyperparameters))
     submit = None
 
     def record(uow: UnitOfWork) -> None:
@@ -70,12 +71,12 @@ def on_training_requested(ports, consumer: str, event: Event) -> None:
         try:
             _check_examples(examples, requested.dataset_id)
             run_id = _insert_run(uow, tenant, requested.dataset_id, requested.workflow_id, requested.model_kind,
-                                 requested.base_model_id, list(requested.label_values), examples, pb.TrainingConfig(),
+                                 requested.base_model_id, list(requested.label_values), examples, config,
                                  "", event.id, ports.runs.claim())
             submit = run_id
         except (InvalidArgument, FailedPrecondition) as refused:
             run_id = _insert_run(uow, tenant, requested.dataset_id, requested.workflow_id, requested.model_kind or DEFAULT_KIND,
-                                 requested.base_model_id, list(requested.label_values), examples, pb.TrainingConfig(),
+                                 requested.base_model_id, list(requested.label_values), examples, config,
                                  "", event.id, None, check=False)
             _end(uow, _row(uow, run_id), job_pb2.JOB_STATE_FAILED, str(refused))
 

@@ -225,7 +225,7 @@ def _request_training(uow: UnitOfWork, item, stages: list[pb.Stage], complete: p
             continue
         uow.emit(events_pb2.TrainingRequested(
             workflow_id=item.workflow_id, dataset_id=item.dataset_id, model_kind=model.model.model_kind,
-            base_model_id=model.model.model_id,
+            base_model_id=model.model.model_id, hyperparameters=dict(model.model.hyperparameters),
             examples=[events_pb2.TrainingExample(
                 item_id=row.item_id, volume_id=row.volume_id, annotation_id=row.annotation_id,
                 annotation_version=row.annotation_version,
