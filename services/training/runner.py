@@ -44,7 +44,8 @@ def train(config: dict[str, RunSpec], session: TrainingSession) -> dict[str, Any
     objects = objectstore.connect(spec.store_url)
     volumes = VolumeStore(objects, cache_bytes=0)
     loaded = {example["item_id"]: _example(volumes, example) for example in spec.examples}
-    modalities = sorted({modality for _, _, modality in loaded.values()})
+    # A volume without a modality (a NIfTI upload) goes with the others; two known modalities are refused.
+    modalities = sorted({modality for _, _, modality in loaded.values() if modality}) or [""]
     if len(modalities) > 1:
         raise ValueError(f"the examples mix modalities {modalities}; train one model per modality")
     patients = {item: patient for item, (_, patient, _) in loaded.items()}
