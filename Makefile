@@ -14,7 +14,7 @@ setup:  ## build (or reuse the cached) virtualenv and web viewer, and point .ven
 	@$(PHASE) viewer scripts/viewer.sh >/dev/null
 
 run: setup  ## start every service on this machine, push real scans through it with the SDK, fill a label map, print the web viewer's address; in a terminal serve until Ctrl-C (ARGS=--no-wait stops)
-	@$(PHASE) run $(PYTHON) scripts/smoke.py $(ARGS)
+	@$(PHASE) run $(PYTHON) scripts/labeling_loop.py $(ARGS)
 
 test: setup  ## contracts lint and freshness, real servers up, every test suite, servers down
 	@scripts/test.sh $(PYTEST_ARGS)

@@ -257,7 +257,7 @@ def _upload(args: argparse.Namespace) -> int:
     from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 
     with Client() as client:
-        bar = _ProgressBar("uploading")
+        bar = ProgressBar("uploading")
         try:
             upload = client.upload(args.path, args.dataset, progress=bar)
         finally:
@@ -276,7 +276,7 @@ def _upload(args: argparse.Namespace) -> int:
     return 0 if upload.state != pb.UPLOAD_STATE_FAILED else 1
 
 
-class _ProgressBar:
+class ProgressBar:
     """Upload progress as a tqdm bar on stderr, drawn from the first progress report on; a stream that restarts (a
     resumed upload) restarts the rate."""
 
