@@ -90,9 +90,10 @@ items = sa.Table(
     sa.Column("stage_id", sa.String(100), nullable=False, default=""),
     sa.Column("completed", sa.Boolean, nullable=False, default=False),
     sa.Column("stage_at", sa.Float, nullable=False, default=0.0),
-    # The annotation that carried the item through its last stage (StageCompleted): after consensus, the merge or the
-    # adjudicator's choice; what "the item's labels" means to exports once the workflow has spoken.
+    # The annotation that carried the item through its last stage (StageCompleted) and when: after consensus, the
+    # merge or the adjudicator's choice; the item's labels to exports unless one is handed in after that.
     sa.Column("carried_annotation_id", sa.String(36), nullable=False, server_default=""),
+    sa.Column("carried_at", sa.Float, nullable=False, server_default="0"),
     sa.Index("items_by_dataset", "dataset_id", "seq"),
     sa.Index("items_by_modality", "dataset_id", "modality", "seq"),
     sa.Index("items_by_folder", "dataset_id", "folder_id", "seq"),
@@ -219,6 +220,7 @@ revoked_tokens = RevokedTokens(metadata)
 
 def _add_item_carried_annotation(op: Operations) -> None:
     op.add_column("items", sa.Column("carried_annotation_id", sa.String(36), nullable=False, server_default=""))
+    op.add_column("items", sa.Column("carried_at", sa.Float, nullable=False, server_default="0"))
 
 
 migrations: list[Migration] = [

@@ -1,6 +1,6 @@
 """The annotation a workflow carried an item on with (StageCompleted: a consensus merge, an adjudicator's choice) is
-what an export takes for the item, not whichever reader handed in last; a database from before the column migrates.
-On SQLite and a file store."""
+what an export takes for the item, not whichever reader handed in before; one handed in after it is taken again; a
+database from before the columns migrates. On SQLite and a file store."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ def older_database(url: str) -> None:
     Database(url, "annotation", store.metadata).dispose()
     with sa.create_engine(f"{url}/annotation.sqlite").begin() as conn:
         conn.exec_driver_sql("ALTER TABLE items DROP COLUMN carried_annotation_id")
+        conn.exec_driver_sql("ALTER TABLE items DROP COLUMN carried_at")
         conn.exec_driver_sql("DELETE FROM schema_migrations")
 
 
@@ -78,5 +79,7 @@ def test_an_export_takes_the_annotation_the_workflow_carried_the_item_on_with(tm
             outcome=workflow_events.STAGE_OUTCOME_PASSED, next_stage_id="done", next_stage_kind=workflow_pb.STAGE_KIND_COMPLETE,
             annotation_id=chosen))
         assert [a["annotation_id"] for a in exported(ports, dataset_id)] == [chosen]
+        corrected = drawn(ports, MANAGER, item_id, value, slice(12, 28))  # handed in after the workflow spoke
+        assert [a["annotation_id"] for a in exported(ports, dataset_id)] == [corrected]
     finally:
         database.dispose()

@@ -52,7 +52,8 @@ def _at_stage(uow: UnitOfWork, item_id: str, stage_id: str, completed: bool, eve
     carried there by annotation `carried` when the event names one."""
     at = event.envelope.time.seconds + event.envelope.time.nanos / 1e9
     items = store.items
-    values = {"stage_id": stage_id, "completed": completed, "stage_at": at} | ({"carried_annotation_id": carried} if carried else {})
+    values = {"stage_id": stage_id, "completed": completed, "stage_at": at} | (
+        {"carried_annotation_id": carried, "carried_at": at} if carried else {})
     uow.execute(items.update().where(items.c.item_id == item_id, items.c.stage_at <= at).values(**values))
 
 

@@ -183,8 +183,9 @@ def _labels_file(ports, job, item, head, manifest: Manifest, segments):
 
 
 def _selected(conn, job) -> list[tuple]:
-    """(item, annotation head, version) for each annotation the export takes: each item's latest submitted (the one
-    its workflow carried on, where it named one: after consensus the merge or the adjudicator's choice), or all."""
+    """(item, annotation head, version) for each annotation the export takes: each item's latest submitted — or the
+    one its workflow last carried it on with (after consensus: the merge or the adjudicator's choice) where none was
+    handed in after that — or all."""
     heads = store.annotations
     query = sa.select(heads).where(heads.c.dataset_id == job.dataset_id, heads.c.submitted_at.is_not(None))
     if job.item_ids:
@@ -195,7 +196,8 @@ def _selected(conn, job) -> list[tuple]:
     out = []
     for item_id, submitted in chosen.items():
         item = conn.execute(sa.select(store.items).where(store.items.c.item_id == item_id)).one()
-        carried = [head for head in submitted if head.annotation_id == item.carried_annotation_id]
+        carried = [head for head in submitted if head.annotation_id == item.carried_annotation_id
+                   and item.carried_at >= submitted[-1].submitted_at]
         picked = submitted if job.selection == pb.ANNOTATION_SELECTION_ALL_SUBMITTED else carried or submitted[-1:]
         out += [(item, head, version_row(conn, head.annotation_id, head.version)) for head in picked]
     return sorted(out, key=lambda entry: (entry[0].seq, entry[1].created_at))
