@@ -31,6 +31,9 @@ DEPENDENCY_UP = Gauge(
 ANONYMIZED_INSTANCES = Counter(
     "radlab_anonymized_instances_total", "DICOM instances de-identified, by the engine that did it (bytes or dataset)", ["engine"]
 )
+HELD_INSTANCES = Counter(
+    "radlab_held_instances_total", "DICOM instances held for a person's review instead of de-identified, by reason", ["reason"]
+)
 
 
 def serve(host: str, port: int) -> None:

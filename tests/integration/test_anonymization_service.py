@@ -240,11 +240,17 @@ def test_an_admin_looks_up_the_original_patient_id_and_the_row_keeps_only_cipher
     assert elsewhere.value.code is grpc.StatusCode.NOT_FOUND
 
 
+def held_counted(reason: str) -> float:
+    return REGISTRY.get_sample_value("radlab_held_instances_total", {"reason": reason}) or 0.0
+
+
 def test_a_held_ultrasound_is_listed_and_released_into_dicom(ports, corpus):
-    """The US instance is listed PENDING; regions that are no rectangle, or given without RELEASE_REDACTED, are refused
+    """The US instance is counted and listed PENDING; regions that are no rectangle, or given without RELEASE_REDACTED, are refused
     clearly; RELEASE writes it, emits ScanAnonymized and empties quarantine."""
     files, _canaries = corpus
+    before = held_counted("risky_image_type")
     deliver(ports, uploaded(quarantine(ports, files, "scan-5"), "scan-5"))
+    assert held_counted("risky_image_type") == before + 1  # the dashboard's holds panel
     [pending], _next = held.list_held(ports, ADMIN, "", "scan-5", pb.HOLD_STATE_PENDING, 0, 50)
     assert (pending.modality, pending.reason, pending.state) == ("US", pb.HOLD_REASON_RISKY_IMAGE_TYPE, pb.HOLD_STATE_PENDING)
     assert pending.sop_instance_uid.startswith("2.25.")

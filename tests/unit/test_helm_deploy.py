@@ -545,11 +545,14 @@ def test_credentials_come_only_from_existing_secrets(profiles, profile):
 
 def recorded_metrics() -> dict[str, str]:
     """The metrics the code really records (a shared.metrics object whose .labels() is called in shared/ or
-    services/), by Prometheus name, with their type."""
-    used = set()
+    services/, and the families a custom collector yields, e.g. training's and workflow's gauges read from their
+    databases), by Prometheus name, with their type."""
+    used, families = set(), {}
     for path in [*(REPO / "shared").rglob("*.py"), *(REPO / "services").rglob("*.py")]:
-        used |= set(re.findall(r"\b([A-Z_]+)\.labels\(", path.read_text()))
-    return {
+        text = path.read_text()
+        used |= set(re.findall(r"\b([A-Z_]+)\.labels\(", text))
+        families |= {name: kind.lower() for kind, name in re.findall(r"\b(Gauge|Counter|Summary)MetricFamily\(\s*\"(radlab_[a-z_]+)\"", text)}
+    return families | {
         getattr(metrics, variable)._name: getattr(metrics, variable)._type
         for variable in used if hasattr(metrics, variable)
     }
@@ -563,6 +566,8 @@ def series_names(recorded: dict[str, str]) -> set[str]:
             names.add(f"{name}_total")
         elif kind == "histogram":
             names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+        elif kind == "summary":
+            names |= {name, f"{name}_sum", f"{name}_count"}
         else:
             names.add(name)
     return names

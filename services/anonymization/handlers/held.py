@@ -26,6 +26,7 @@ from shared import paging
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import FailedPrecondition, InvalidArgument, NotFound
+from shared.metrics import HELD_INSTANCES
 from shared.objectstore import DICOM_BUCKET, ObjectNotFound
 from shared.protos import timestamp
 
@@ -53,6 +54,7 @@ def hold(ports: Ports, uow: UnitOfWork, tenant: str, uploaded, bucket: str, key:
             created_at=now, resolved_by="", comment="",
         )
     )
+    HELD_INSTANCES.labels(reason=pb.HoldReason.Name(hold_reason(result)).removeprefix("HOLD_REASON_").lower()).inc()
 
 
 def hold_reason(result: Deidentified) -> int:
