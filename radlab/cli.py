@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     anonymize.add_argument("destination", help="output folder; instances held for review (burned-in text, hidden overlay bits) go to held/")
     anonymize.add_argument("--key-file", help="file holding the key (default: RADLAB_ANON_KEY)")
     anonymize.add_argument("--tenant", default="default", help="pseudonyms are stable per tenant")
+    anonymize.add_argument("--burned-in-text", choices=("hold", "redact", "off"),
+                           help="identifying text read in the pixels (Tesseract): hold the instance for review, redact "
+                                "it, or only trust the header (default: RADLAB_BURNED_IN_TEXT, else hold)")
     anonymize.set_defaults(run=_server_command("anonymize", _anonymize))
 
     volume = commands.add_parser("volume", help="build NIfTI volumes from a folder of DICOM files, offline, and say what was found")
@@ -226,9 +229,14 @@ def _datasets_list(_args: argparse.Namespace) -> int:
 
 def _anonymize(args: argparse.Namespace) -> int:
     from services.anonymization.cli import anonymize_folder, read_key
+    from services.anonymization.handlers.burned_in import BurnedInText
+    from services.anonymization.tesseract import Tesseract
+    from shared.config import Settings
 
     key = read_key(args.key_file)
-    return 1 if anonymize_folder(Path(args.source), Path(args.destination), key, args.tenant) else 0
+    settings = Settings.from_env()
+    burned_in = BurnedInText(args.burned_in_text or settings.burned_in_text, Tesseract.found(settings.tesseract))
+    return 1 if anonymize_folder(Path(args.source), Path(args.destination), key, args.tenant, burned_in=burned_in) else 0
 
 
 def _volume(args: argparse.Namespace) -> int:

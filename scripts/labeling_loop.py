@@ -51,6 +51,7 @@ NEW_SCAN = ("spleen CT, 26 slices (NIfTI)", SPLEEN_CT, SPLEEN_MANUAL, 1, "manual
 SHOWCASE = {"MR, 196 slices": "dcm_qa_deident/In", "CT with gantry tilt and uneven gaps": "dcm_qa_ct/In/GE",
             "4D EPI, 128 files": "dcm_qa_stc/In/GE/TriggerTime/4_epi_ascending",
             "one MR image in nine transfer syntaxes": "dcm_qa_ts/In"}
+ULTRASOUND = ("an ultrasound (pydicom's test files)", "US1_UNCR.dcm")  # held: identity may be burned into its pixels
 # Readers: who draws which key slices (every n-th labelled slice from the k-th); bob labels the liver on one scan.
 READERS = {"alice": (3, 0), "bob": (3, 1)}
 SENIOR = "dr-senior"
@@ -238,6 +239,10 @@ def showcase(loop: Loop) -> None:
     dataset = loop.admin.create_dataset(f"scans {time.strftime('%Y-%m-%d %H:%M:%S')}", "make run: vendor series").dataset_id
     for name, folder in SHOWCASE.items():
         _upload(loop.admin, loop.data / folder, dataset, name)
+    from pydicom.data import get_testdata_file
+
+    name, file_name = ULTRASOUND
+    _upload(loop.admin, Path(get_testdata_file(file_name)), dataset, name)
 
 
 def _upload(client: Client, path: Path, dataset: str, name: str) -> ingestion_pb.Upload:
@@ -258,12 +263,17 @@ def _upload(client: Client, path: Path, dataset: str, name: str) -> ingestion_pb
             anonymization_pb.GetAnonymizationReportRequest(scan_id=upload.scan_id)).report
         actions = ", ".join(f"{anonymization_pb.DeidAction.Name(a.action).removeprefix('DEID_ACTION_').lower()} {a.count}"
                             for a in report.action_counts if a.count)
-        holds = ", ".join(f"{anonymization_pb.HoldReason.Name(h.reason).removeprefix('HOLD_REASON_').lower()} {h.count}"
+        holds = ", ".join(f"{anonymization_pb.HoldReason.Name(h.reason).removeprefix('HOLD_REASON_').lower().replace('_', ' ')} {h.count}"
                           for h in report.hold_counts if h.count)
         print(f"  de-identified {report.anonymized_count} of {report.instance_count} instance(s): attributes {actions or 'none'}; "
               f"held {report.held_count}{f' ({holds})' if holds else ''}; dropped {report.dropped_count}")
-        for warning in report.warnings[:3]:
+        for warning in [w for w in report.warnings if "held for review" not in w][:3]:  # the held are listed below
             print(f"  note: {warning}")
+        if report.held_count:
+            for held in client.anonymization.ListHeldInstances(anonymization_pb.ListHeldInstancesRequest(
+                    scan_id=upload.scan_id, page_size=10)).held_instances:
+                reason = anonymization_pb.HoldReason.Name(held.reason).removeprefix("HOLD_REASON_").lower().replace("_", " ")
+                print(f"  held {held.modality} instance ({reason}): {held.detail}")
     described: dict[str, list[str]] = {}  # alike volumes (one image in nine transfer syntaxes) on one line
     for volume_id in upload.volume_ids:
         volume = client.ingestion.GetVolume(ingestion_pb.GetVolumeRequest(volume_id=volume_id)).volume

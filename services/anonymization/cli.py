@@ -1,4 +1,5 @@
-"""`radlab anonymize SRC_DIR DST_DIR`: de-identify a folder of DICOM and NIfTI files on this machine, writing atomically."""
+"""`radlab anonymize SRC_DIR DST_DIR`: de-identify a folder of DICOM and NIfTI files on this machine, writing atomically,
+with the pixels checked for burned-in identity as the service checks them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from services.anonymization.domain.engine import anonymize
 from services.anonymization.domain.nifti import deidentify_nifti, is_nifti
+from services.anonymization.handlers.burned_in import BurnedInText, screened
 from services.anonymization.rules_table import load_rule_table
 from shared.errors import InvalidArgument
 from shared.files import write_atomically
@@ -49,10 +51,11 @@ def output_path(destination: Path, result, written: set[Path]) -> tuple[Path, bo
     return target, True, " (another file has the same SOP Instance UID: kept beside it)" if copy > 1 else ""
 
 
-def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = "default", out=None) -> int:
+def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = "default", out=None,
+                     burned_in: BurnedInText = BurnedInText()) -> int:
     """De-identify every file under `source` into `destination` (held instances into destination/held/),
     named by their new SOP Instance UID (NIfTI: by a digest of the cleaned file) so no input file name
-    (which may hold PHI) is carried over.
+    (which may hold PHI) is carried over; text burned into the pixels is held or redacted as `burned_in` says.
     Returns the number of files that failed; a failed file writes nothing."""
     out = out or sys.stdout
     if not Path(source).is_dir():
@@ -78,7 +81,7 @@ def anonymize_folder(source: Path, destination: Path, key: bytes, tenant: str = 
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = anonymize(data, table, key, tenant, scan=scan)
+                result = screened(data, anonymize(data, table, key, tenant, scan=scan), burned_in)
         except InvalidArgument as error:
             failed += 1
             print(f"{label}: FAILED, nothing written: {error}", file=out)

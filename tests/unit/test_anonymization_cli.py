@@ -1,4 +1,5 @@
-"""`radlab anonymize`: refuses without a key, writes whole files only, hides input names, holds burned-in text."""
+"""`radlab anonymize`: refuses without a key, writes whole files only, hides input names, holds or redacts text burned
+into the pixels."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import gzip
 import shutil
 import warnings
 
+import numpy as np
+import pydicom
+
 from radlab.cli import main
+from tests.burned_in_corpus import corpus as burned_in_corpus
+from tests.conftest import installed_tool
 from tests.phi_corpus import UID_CANARY, build_instance
 from tests.unit.test_anonymization_nifti import MR as NIFTI_MR
 from tests.unit.test_anonymization_nifti import with_phi
@@ -84,3 +90,28 @@ def test_two_files_with_one_sop_instance_uid_are_both_kept_and_a_repeated_file_i
     written = sorted(path.name for path in destination.glob("*.dcm"))
     assert len(written) == 3 and sum(name.endswith("_2.dcm") for name in written) == 1
     assert "kept beside it" in printed and "written once" in printed and "4 de-identified, 0 failed" in printed
+
+
+def test_text_burned_into_the_pixels_is_held_or_redacted_offline_as_the_service_does(tmp_path, data_dir, monkeypatch, capsys):
+    """The radiograph with the patient's name in a corner (its header does not say so) is held under hold and written
+    with the name's pixels filled under redact (read by the real Tesseract); the CT slice goes through unread."""
+    images = {image.name: image for image in burned_in_corpus(data_dir)}
+    source = tmp_path / "in"
+    source.mkdir()
+    for name in ("cr-radiograph", "ct-axial"):
+        (source / f"{name}.dcm").write_bytes(images[name].data)
+    monkeypatch.setenv("RADLAB_ANON_KEY", "k" * 32)
+    monkeypatch.setenv("RADLAB_TESSERACT", installed_tool("tesseract"))
+    assert main(["anonymize", str(source), str(tmp_path / "held"), "--burned-in-text", "hold"]) == 0
+    assert "HELD for review (identifying text burned into the pixels" in capsys.readouterr().out
+    assert len(list((tmp_path / "held" / "held").iterdir())) == 1 and len(list((tmp_path / "held").glob("*.dcm"))) == 1
+
+    assert main(["anonymize", str(source), str(tmp_path / "redacted"), "--burned-in-text", "redact"]) == 0
+    assert "HELD" not in capsys.readouterr().out and not (tmp_path / "redacted" / "held").exists()
+    written = [pydicom.dcmread(path) for path in (tmp_path / "redacted").glob("*.dcm")]
+    [radiograph] = [dataset for dataset in written if dataset.Modality != "CT"]
+    assert radiograph.BurnedInAnnotation == "NO"
+    pixels = radiograph.pixel_array
+    for text in (t for t in images["cr-radiograph"].texts if t.identifying):
+        x, y, width, height = text.box
+        assert np.all(pixels[y:y + height, x:x + width] == pixels.min()), text.text

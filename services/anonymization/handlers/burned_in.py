@@ -90,12 +90,17 @@ def _read(images: list[np.ndarray], known: dict[str, str], reader: pixel_text.Te
     """The identifying lines found in any of `images`, a line found again where one already was counted once."""
     found: list[pixel_text.TextFinding] = []
     for image in images:
-        page, scale = pixel_text.page(image)
-        for finding in pixel_text.findings(reader.read(page), known, scale):
+        for finding in _lines(image, known, reader):
             area = finding.region.width * finding.region.height
             if not any(2 * finding.region.overlap(seen.region) > min(area, seen.region.width * seen.region.height) for seen in found):
                 found.append(finding)
     return found
+
+
+def _lines(image: np.ndarray, known: dict[str, str], reader: pixel_text.TextReader) -> list[pixel_text.TextFinding]:
+    """The identifying lines of one 8-bit grey image, each region grown along its row over ink the reader missed."""
+    page, scale = pixel_text.page(image)
+    return [pixel_text.along_the_line(finding, image) for finding in pixel_text.findings(reader.read(page), known, scale)]
 
 
 def redacted(dataset: Dataset, regions: list[pixel_text.Region]) -> bytes:
@@ -130,9 +135,8 @@ def preview(data: bytes, frame_index: int, reader: pixel_text.TextReader | None)
         shown = pixel_text.grey(windowed, photometric)
     picture = Image.fromarray(shown.astype(np.uint8)).convert("RGB")
     if reader is not None:
-        page, scale = pixel_text.page(pixel_text.grey(frame, photometric))
         draw = ImageDraw.Draw(picture)
-        for finding in pixel_text.findings(reader.read(page), pixel_text.identifiers(header), scale):
+        for finding in _lines(pixel_text.grey(frame, photometric), pixel_text.identifiers(header), reader):
             region = finding.region
             draw.rectangle((region.x, region.y, region.x + region.width - 1, region.y + region.height - 1), outline=(255, 0, 0), width=2)
     png = BytesIO()
