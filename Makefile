@@ -13,7 +13,8 @@ setup:  ## build (or reuse the cached) virtualenv and web viewer, and point .ven
 	@$(PHASE) setup scripts/venv.sh
 	@$(PHASE) viewer scripts/viewer.sh >/dev/null
 
-run: setup  ## start every service on this machine, push real scans through it with the SDK, fill a label map, print the web viewer's address; in a terminal serve until Ctrl-C (ARGS=--no-wait stops)
+run: setup  ## the whole labeling loop on real scans on this machine (upload → de-identify → label → consensus → train → pre-label → export → report), then the web viewer's address; in a terminal serve until Ctrl-C (ARGS=--no-wait stops, ARGS=--quick for CI-sized training)
+	@$(PHASE) checkers bash -c 'scripts/tools.sh dciodvfy >/dev/null && scripts/peers.sh >/dev/null'
 	@$(PHASE) run $(PYTHON) scripts/labeling_loop.py $(ARGS)
 
 test: setup  ## contracts lint and freshness, real servers up, every test suite, servers down

@@ -1,5 +1,5 @@
 """What annotation tells workflow of a handed-in annotation's shapes (AnnotationSubmitted's boxes and polygons), and a
-consensus's fused boxes becoming box shapes of the radlab.consensus annotation; on SQLite and a file store."""
+consensus's fused boxes and merged polygons becoming shapes of the radlab.consensus annotation; on SQLite and a file store."""
 
 from __future__ import annotations
 
@@ -92,15 +92,17 @@ def test_a_handed_in_annotation_tells_its_boxes_and_polygons_with_their_holes_bu
         (values["polygon"], AXIAL, 1, False, list(outer.vertices)), (values["polygon"], AXIAL, 1, True, list(hole.vertices))]
 
 
-def test_a_reached_consensus_hands_in_its_fused_boxes_as_box_shapes(ports):
+def test_a_reached_consensus_hands_in_its_fused_boxes_and_merged_polygons_as_shapes(ports):
     item_id, values = item_with_classes(ports)
     merged = f"{TENANT}/{item_id}/consensus/result-1"
     ports.volumes.write(LABELS_BUCKET, merged, np.zeros(SHAPE, np.uint16), np.eye(4), {})
     fused = [label_pb2.SliceBox(plane=AXIAL, slice_index=2, label_value=values["box"], x0=10.5, y0=10, x1=30.5, y1=30.5,
                                 score=1.0),
              label_pb2.SliceBox(plane=AXIAL, slice_index=3, label_value=values["box"], x0=40, y0=40, x1=56, y1=60, score=0.5)]
+    outline = label_pb2.Polygon(plane=AXIAL, slice_index=1, label_value=values["polygon"],
+                                vertices=[label_pb2.Point2(x=x, y=y) for x, y in ((12, 10), (30, 10), (30, 30), (12, 30))])
     deliver(ports, workflow_events.ConsensusReached(
-        consensus_result_id="result-1", item_id=item_id, consensus_boxes=fused,
+        consensus_result_id="result-1", item_id=item_id, consensus_boxes=fused, consensus_polygons=[outline],
         consensus_labels=label_pb2.Mask(bucket=LABELS_BUCKET, key=merged)))
 
     [handed_in] = submitted(ports)
@@ -108,6 +110,9 @@ def test_a_reached_consensus_hands_in_its_fused_boxes_as_box_shapes(ports):
     unscored = [label_pb2.SliceBox(plane=b.plane, slice_index=b.slice_index, label_value=b.label_value, x0=b.x0, y0=b.y0,
                                    x1=b.x1, y1=b.y1) for b in fused]  # shapes keep no confidence
     assert sorted(handed_in.boxes, key=lambda b: b.slice_index) == unscored
+    [polygon] = handed_in.polygons
+    assert (polygon.slice_index, polygon.label_value, list(polygon.vertices)) == (1, values["polygon"], list(outline.vertices))
     kept = annotations.get_annotation(ports, ADMIN, pb.GetAnnotationRequest(annotation_id=handed_in.annotation_id)).shapes
-    assert {(s.slice_index, s.box.x0, s.box.y1, s.author) for s in kept} == {(2, 10.5, 30.5, "radlab.consensus"),
-                                                                           (3, 40, 60, "radlab.consensus")}
+    assert {(s.slice_index, s.box.x0, s.box.y1, s.author) for s in kept if s.HasField("box")} == {
+        (2, 10.5, 30.5, "radlab.consensus"), (3, 40, 60, "radlab.consensus")}
+    assert [(s.slice_index, s.author) for s in kept if s.HasField("polygon")] == [(1, "radlab.consensus")]

@@ -452,9 +452,10 @@ def read_shapes(db: Database, drawn: dict[Principal, annotation_events.Annotatio
     return item
 
 
-def test_readers_whose_boxes_and_polygons_agree_reach_consensus_on_their_fused_boxes(db):
+def test_readers_whose_boxes_and_polygons_agree_reach_consensus_on_their_fused_boxes_and_merged_polygons(db):
     """Slightly shifted boxes and polygons: each class's shape IoU is its matched IoUs over the larger count, the
-    merge holds the boxes fused (mean corners, both readers: confidence 1), and each reader is scored against it."""
+    merge holds the boxes fused (mean corners, both readers: confidence 1) and the polygons merged (their common
+    part), and each reader is scored against it."""
     square = [label_pb2.Point2(x=x, y=y) for x, y in ((10, 10), (30, 10), (30, 30), (10, 30))]
     shifted = [label_pb2.Point2(x=p.x + 2, y=p.y) for p in square]
     alice_boxes = [box(1, 2, 10, 10, 30, 30), box(1, 2, 40, 40, 56, 60), box(2, 3, 5, 5, 25, 25)]
@@ -486,6 +487,11 @@ def test_readers_whose_boxes_and_polygons_agree_reach_consensus_on_their_fused_b
     assert {(n.reader, n.drawn, n.matched) for n in verdicts[1].shape_instances} == {("alice", 2, 2), ("bob", 2, 2)}
     assert result.agreement == pytest.approx(np.mean([v.shape_iou for v in verdicts.values()]))
     assert list(result.consensus_boxes) == list(reached.consensus_boxes)
+    [outline] = reached.consensus_polygons  # the squares' common part, 12..30 × 10..30, traced within half a pixel
+    assert (outline.label_value, outline.plane, outline.slice_index) == (3, geometry_pb2.PLANE_AXIAL, 1)
+    xs, ys = [p.x for p in outline.vertices], [p.y for p in outline.vertices]
+    assert max(abs(min(xs) - 12), abs(max(xs) - 30), abs(min(ys) - 10), abs(max(ys) - 30)) <= 0.5
+    assert list(result.consensus_polygons) == list(reached.consensus_polygons)
     scores = {score.reader: score.shape_iou for score in result.reader_scores}
     assert scores.keys() == {"alice", "bob"} and min(scores.values()) > 0.9
     recorded = {stats.reader: stats for stats in consensus.reader_stats(db, MANAGER, "")}

@@ -194,6 +194,20 @@ def test_weighted_box_fusion_matches_against_the_fused_box():
     assert fused[0].box[0] == pytest.approx((0.9 * 0 + 0.9 * 2 + 0.5 * 3.4) / 2.3)
 
 
+def test_polygons_merge_into_what_more_than_half_the_readers_cover():
+    """Three readers' shifted squares merge into the pixels two or more cover, traced as one outline whose covering
+    share is between 2/3 and 1; a region only one reader of three drew, and two readers' disjoint outlines (a tie on
+    every pixel: no majority), give nothing."""
+    square = [(10, 10), (40, 10), (40, 30), (10, 30)]
+    right, down = [(x + 4, y) for x, y in square], [(x, y + 4) for x, y in square]
+    [(vertices, share)] = consensus.fuse_polygons({"r1": [square], "r2": [right], "r3": [down, [(90, 90), (99, 90), (99, 99)]]})
+    covered = np.zeros((60, 60), bool)
+    covered[consensus.raster_polygon(vertices[:, 1], vertices[:, 0], covered.shape)] = True
+    votes = sum(np.pad(np.ones((21, 31), int), ((y, 60 - y - 21), (x, 60 - x - 31))) for x, y in ((10, 10), (14, 10), (10, 14)))
+    assert measure.dice(covered, votes >= 2) > 0.95 and 2 / 3 < share < 1
+    assert consensus.fuse_polygons({"r1": [square], "r2": [[(x + 100, y) for x, y in square]]}) == []
+
+
 def test_polygons_match_by_the_pixels_they_cover():
     square = [(0, 0), (100, 0), (100, 100), (0, 100)]
     moved = [(x + 20, y) for x, y in square]

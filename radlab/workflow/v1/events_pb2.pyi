@@ -149,7 +149,7 @@ class StageCompleted(_message.Message):
     def __init__(self, workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., stage_kind: _Optional[_Union[_workflow_service_pb2.StageKind, str]] = ..., outcome: _Optional[_Union[StageOutcome, str]] = ..., next_stage_id: _Optional[str] = ..., next_stage_kind: _Optional[_Union[_workflow_service_pb2.StageKind, str]] = ..., annotation_id: _Optional[str] = ...) -> None: ...
 
 class ConsensusReached(_message.Message):
-    __slots__ = ("consensus_result_id", "workflow_id", "dataset_id", "item_id", "stage_id", "agreement", "annotation_ids", "consensus_labels", "consensus_boxes")
+    __slots__ = ("consensus_result_id", "workflow_id", "dataset_id", "item_id", "stage_id", "agreement", "annotation_ids", "consensus_labels", "consensus_boxes", "consensus_polygons")
     CONSENSUS_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -159,6 +159,7 @@ class ConsensusReached(_message.Message):
     ANNOTATION_IDS_FIELD_NUMBER: _ClassVar[int]
     CONSENSUS_LABELS_FIELD_NUMBER: _ClassVar[int]
     CONSENSUS_BOXES_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_POLYGONS_FIELD_NUMBER: _ClassVar[int]
     consensus_result_id: str
     workflow_id: str
     dataset_id: str
@@ -168,10 +169,11 @@ class ConsensusReached(_message.Message):
     annotation_ids: _containers.RepeatedScalarFieldContainer[str]
     consensus_labels: _label_pb2.Mask
     consensus_boxes: _containers.RepeatedCompositeFieldContainer[_label_pb2.SliceBox]
-    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., agreement: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., consensus_boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ...) -> None: ...
+    consensus_polygons: _containers.RepeatedCompositeFieldContainer[_label_pb2.Polygon]
+    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., agreement: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., consensus_boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ..., consensus_polygons: _Optional[_Iterable[_Union[_label_pb2.Polygon, _Mapping]]] = ...) -> None: ...
 
 class ConsensusDisputed(_message.Message):
-    __slots__ = ("consensus_result_id", "workflow_id", "dataset_id", "item_id", "stage_id", "agreement", "threshold", "annotation_ids", "consensus_labels", "consensus_boxes")
+    __slots__ = ("consensus_result_id", "workflow_id", "dataset_id", "item_id", "stage_id", "agreement", "threshold", "annotation_ids", "consensus_labels", "consensus_boxes", "consensus_polygons")
     CONSENSUS_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +184,7 @@ class ConsensusDisputed(_message.Message):
     ANNOTATION_IDS_FIELD_NUMBER: _ClassVar[int]
     CONSENSUS_LABELS_FIELD_NUMBER: _ClassVar[int]
     CONSENSUS_BOXES_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_POLYGONS_FIELD_NUMBER: _ClassVar[int]
     consensus_result_id: str
     workflow_id: str
     dataset_id: str
@@ -192,7 +195,8 @@ class ConsensusDisputed(_message.Message):
     annotation_ids: _containers.RepeatedScalarFieldContainer[str]
     consensus_labels: _label_pb2.Mask
     consensus_boxes: _containers.RepeatedCompositeFieldContainer[_label_pb2.SliceBox]
-    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., consensus_boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ...) -> None: ...
+    consensus_polygons: _containers.RepeatedCompositeFieldContainer[_label_pb2.Polygon]
+    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., consensus_boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ..., consensus_polygons: _Optional[_Iterable[_Union[_label_pb2.Polygon, _Mapping]]] = ...) -> None: ...
 
 class ConsensusAdjudicated(_message.Message):
     __slots__ = ("consensus_result_id", "dataset_id", "item_id", "chosen_annotation_id", "chosen_labels_key")

@@ -562,7 +562,7 @@ class PairwiseAgreement(_message.Message):
     def __init__(self, annotation_id_a: _Optional[str] = ..., annotation_id_b: _Optional[str] = ..., label_value: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
 
 class ConsensusResult(_message.Message):
-    __slots__ = ("consensus_result_id", "workflow_id", "stage_id", "item_id", "state", "measure", "agreement", "threshold", "annotation_ids", "pairs", "consensus_labels", "create_time", "classes", "reader_scores", "consensus_boxes")
+    __slots__ = ("consensus_result_id", "workflow_id", "stage_id", "item_id", "state", "measure", "agreement", "threshold", "annotation_ids", "pairs", "consensus_labels", "create_time", "classes", "reader_scores", "consensus_boxes", "consensus_polygons")
     CONSENSUS_RESULT_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -578,6 +578,7 @@ class ConsensusResult(_message.Message):
     CLASSES_FIELD_NUMBER: _ClassVar[int]
     READER_SCORES_FIELD_NUMBER: _ClassVar[int]
     CONSENSUS_BOXES_FIELD_NUMBER: _ClassVar[int]
+    CONSENSUS_POLYGONS_FIELD_NUMBER: _ClassVar[int]
     consensus_result_id: str
     workflow_id: str
     stage_id: str
@@ -593,7 +594,8 @@ class ConsensusResult(_message.Message):
     classes: _containers.RepeatedCompositeFieldContainer[ClassVerdict]
     reader_scores: _containers.RepeatedCompositeFieldContainer[ReaderScore]
     consensus_boxes: _containers.RepeatedCompositeFieldContainer[_label_pb2.SliceBox]
-    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., item_id: _Optional[str] = ..., state: _Optional[_Union[ConsensusState, str]] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., pairs: _Optional[_Iterable[_Union[PairwiseAgreement, _Mapping]]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classes: _Optional[_Iterable[_Union[ClassVerdict, _Mapping]]] = ..., reader_scores: _Optional[_Iterable[_Union[ReaderScore, _Mapping]]] = ..., consensus_boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ...) -> None: ...
+    consensus_polygons: _containers.RepeatedCompositeFieldContainer[_label_pb2.Polygon]
+    def __init__(self, consensus_result_id: _Optional[str] = ..., workflow_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., item_id: _Optional[str] = ..., state: _Optional[_Union[ConsensusState, str]] = ..., measure: _Optional[_Union[AgreementMeasure, str]] = ..., agreement: _Optional[float] = ..., threshold: _Optional[float] = ..., annotation_ids: _Optional[_Iterable[str]] = ..., pairs: _Optional[_Iterable[_Union[PairwiseAgreement, _Mapping]]] = ..., consensus_labels: _Optional[_Union[_label_pb2.Mask, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., classes: _Optional[_Iterable[_Union[ClassVerdict, _Mapping]]] = ..., reader_scores: _Optional[_Iterable[_Union[ReaderScore, _Mapping]]] = ..., consensus_boxes: _Optional[_Iterable[_Union[_label_pb2.SliceBox, _Mapping]]] = ..., consensus_polygons: _Optional[_Iterable[_Union[_label_pb2.Polygon, _Mapping]]] = ...) -> None: ...
 
 class ClassVerdict(_message.Message):
     __slots__ = ("label_value", "agreed", "dice", "iou", "surface_dice", "hd95_mm", "assd_mm", "volume_difference", "shortfalls", "shape_iou", "shape_instances")

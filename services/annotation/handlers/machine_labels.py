@@ -26,13 +26,14 @@ CONSENSUS_AUTHOR = "radlab.consensus"  # the annotator of merges; workflow knows
 
 
 def on_consensus(ports, consumer: str, event: Event) -> None:
-    """ConsensusReached or ConsensusDisputed: the merged labels and fused boxes become an annotation by
-    radlab.consensus, submitted when the readers agreed."""
+    """ConsensusReached or ConsensusDisputed: the merged labels, fused boxes and merged polygons become an annotation
+    by radlab.consensus, submitted when the readers agreed."""
     outcome: workflow_events.ConsensusReached | workflow_events.ConsensusDisputed = event.message
     reached = isinstance(outcome, workflow_events.ConsensusReached)
     _annotate(ports, consumer, event, outcome.item_id, outcome.consensus_labels, author=CONSENSUS_AUTHOR, model_id="",
               origin=Origin(IMPORTED, f"consensus {outcome.consensus_result_id}"), submit=reached,
-              action="annotation.consensus_merged", shapes=_box_shapes(outcome.consensus_boxes, CONSENSUS_AUTHOR))
+              action="annotation.consensus_merged",
+              shapes=_box_shapes(outcome.consensus_boxes, CONSENSUS_AUTHOR) | _polygon_shapes(outcome.consensus_polygons))
 
 
 def _box_shapes(boxes: Iterable[label_pb2.SliceBox], author: str) -> dict[str, dict]:
@@ -43,6 +44,17 @@ def _box_shapes(boxes: Iterable[label_pb2.SliceBox], author: str) -> dict[str, d
         shape = pb.Shape(shape_id=str(uuid.uuid4()), label_value=found.label_value, plane=found.plane,
                          slice_index=found.slice_index, box=pb.Box(x0=found.x0, y0=found.y0, x1=found.x1, y1=found.y1),
                          author=author)
+        shapes[shape.shape_id] = json_format.MessageToDict(shape, preserving_proto_field_name=True)
+    return shapes
+
+
+def _polygon_shapes(polygons: Iterable[label_pb2.Polygon]) -> dict[str, dict]:
+    """Merged polygons as the manifest stores shapes (outer rings: the merge traces each region's outline)."""
+    shapes = {}
+    for found in polygons:
+        shape = pb.Shape(shape_id=str(uuid.uuid4()), label_value=found.label_value, plane=found.plane,
+                         slice_index=found.slice_index, polygon=pb.ShapePolygon(outer=pb.Ring(vertices=found.vertices)),
+                         author=CONSENSUS_AUTHOR)
         shapes[shape.shape_id] = json_format.MessageToDict(shape, preserving_proto_field_name=True)
     return shapes
 

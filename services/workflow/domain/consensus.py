@@ -14,6 +14,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from skimage.draw import polygon as raster_polygon
+from skimage.measure import approximate_polygon, find_contours
 
 from shared import agreement as measure
 from shared.errors import InvalidArgument
@@ -470,6 +471,45 @@ def fuse_readers(drawn: Mapping[str, Instances]) -> list[tuple[tuple[int, int, i
     return [((value, plane, index), box, score) for kind, value, plane, index in places
             for box, score in fuse_boxes({reader: instances.get((kind, value, plane, index), [])
                                           for reader, instances in drawn.items()})]
+
+
+def fuse_polygons(readers: Mapping[str, Sequence[Polygon]]) -> list[tuple[np.ndarray, float]]:
+    """The readers' polygons on one slice merged by majority: the pixels more than half of the readers cover (a tie is
+    no majority, as in `merge`'s majority), traced back into one outline per connected region; each as ((x, y)
+    vertices, the mean share of readers covering its pixels)."""
+    drawn = {reader: [_vertices(shape) for shape in shapes] for reader, shapes in readers.items()}
+    every = [vertices for shapes in drawn.values() for vertices in shapes]
+    if not every or not readers:
+        return []
+    low = np.floor(np.min([vertices.min(axis=0) for vertices in every], axis=0)) - 1
+    high = np.ceil(np.max([vertices.max(axis=0) for vertices in every], axis=0)) + 1
+    size = (int(high[1] - low[1]) + 1, int(high[0] - low[0]) + 1)
+    votes = np.zeros(size, np.int32)
+    for shapes in drawn.values():
+        covered = np.zeros(size, bool)
+        for vertices in shapes:
+            covered[raster_polygon(vertices[:, 1] - low[1], vertices[:, 0] - low[0], size)] = True
+        votes += covered
+    regions, count = ndimage.label(2 * votes > len(readers))
+    fused = []
+    for region in range(1, count + 1):
+        inside = regions == region
+        if inside.sum() < 3:
+            continue  # a sliver no outline can hold
+        outline = max(find_contours(np.pad(inside, 1).astype(float), 0.5), key=len)
+        traced = approximate_polygon(outline, tolerance=0.5)[:-1] - 1  # (row, column); the closing vertex repeats
+        if len(traced) >= 3:
+            fused.append((traced[:, ::-1] + low, float(votes[inside].mean() / len(readers))))
+    return fused
+
+
+def fuse_readers_polygons(drawn: Mapping[str, Instances]) -> list[tuple[tuple[int, int, int], np.ndarray, float]]:
+    """Every reader's polygons merged per class and slice (`fuse_polygons`), as ((label value, plane, slice index),
+    vertices, share of readers)."""
+    places = sorted({key for instances in drawn.values() for key in instances if key[0] == OUTLINE})
+    return [((value, plane, index), vertices, share) for kind, value, plane, index in places
+            for vertices, share in fuse_polygons({reader: instances.get((kind, value, plane, index), [])
+                                                  for reader, instances in drawn.items()})]
 
 
 def shape_score(boxes: Instances, merged: Instances) -> float:

@@ -58,7 +58,7 @@ def on_readers_finished(ports, consumer: str, event: Event) -> None:
     tolerance = settings.surface_tolerance_mm or DEFAULT_TOLERANCE_MM
     drawn = {task.assignee: _instances(annotation_events.AnnotationSubmitted.FromString(task.shapes or b""))
              for task in done}
-    fused = _fused(drawn)
+    fused, outlines = _fused(drawn), _outlines(drawn)
     thresholds = stage_rules.consensus_thresholds(settings)
     if len(labels) < 2:  # one reading left: nothing to agree with, so an adjudicator decides from it
         verdicts, scores, merged, shape_verdicts = {}, {}, next(iter(labels.values())), {}
@@ -92,7 +92,7 @@ def on_readers_finished(ports, consumer: str, event: Event) -> None:
                                       surface_dice=_mean(m.surface_dice for m in per_class.values()),
                                       shape_iou=_shape_score(drawn[reader], fused))
                        for reader, per_class in scores.items()],
-        consensus_boxes=fused,
+        consensus_boxes=fused, consensus_polygons=outlines,
     )
 
     def record(uow: UnitOfWork) -> None:
@@ -108,13 +108,13 @@ def on_readers_finished(ports, consumer: str, event: Event) -> None:
             uow.emit(events_pb2.ConsensusReached(
                 consensus_result_id=result_id, workflow_id=item.workflow_id, dataset_id=item.dataset_id,
                 item_id=item.item_id, stage_id=stage.stage_id, agreement=result.agreement,
-                annotation_ids=result.annotation_ids, consensus_labels=mask, consensus_boxes=fused),
-                subject=item.item_id, tenant=item.tenant)
+                annotation_ids=result.annotation_ids, consensus_labels=mask, consensus_boxes=fused,
+                consensus_polygons=outlines), subject=item.item_id, tenant=item.tenant)
             return  # the item moves on when annotation hands in the merge as an annotation (on_annotation_submitted)
         uow.emit(events_pb2.ConsensusDisputed(
             consensus_result_id=result_id, workflow_id=item.workflow_id, dataset_id=item.dataset_id, item_id=item.item_id,
             stage_id=stage.stage_id, agreement=result.agreement, threshold=result.threshold,
-            annotation_ids=result.annotation_ids, consensus_labels=mask, consensus_boxes=fused),
+            annotation_ids=result.annotation_ids, consensus_labels=mask, consensus_boxes=fused, consensus_polygons=outlines),
             subject=item.item_id, tenant=item.tenant)
         progress.leave(uow, current, stages, stage, events_pb2.STAGE_OUTCOME_DISPUTED)
 
@@ -220,6 +220,12 @@ def _instances(reading: annotation_events.AnnotationSubmitted) -> rules.Instance
 def _fused(drawn: dict[str, rules.Instances]) -> list[label_pb2.SliceBox]:
     return [label_pb2.SliceBox(plane=plane, slice_index=index, label_value=value, x0=x0, y0=y0, x1=x1, y1=y1, score=score)
             for (value, plane, index), (x0, y0, x1, y1), score in rules.fuse_readers(drawn)]
+
+
+def _outlines(drawn: dict[str, rules.Instances]) -> list[label_pb2.Polygon]:
+    return [label_pb2.Polygon(plane=plane, slice_index=index, label_value=value,
+                              vertices=[label_pb2.Point2(x=float(x), y=float(y)) for x, y in vertices])
+            for (value, plane, index), vertices, _share in rules.fuse_readers_polygons(drawn)]
 
 
 def _shape_verdict(drawn: dict[str, rules.Instances], value: int, min_iou: float | None) -> pb.ClassVerdict:
