@@ -13,7 +13,7 @@ setup:  ## build (or reuse the cached) virtualenv and web viewer, and point .ven
 	@$(PHASE) setup scripts/venv.sh
 	@$(PHASE) viewer scripts/viewer.sh >/dev/null
 
-run: setup  ## the whole labeling loop on real scans on this machine (upload → de-identify → label → consensus → train → pre-label → export → report), then the web viewer's address; in a terminal serve until Ctrl-C (ARGS=--no-wait stops, ARGS=--quick for CI-sized training)
+run: setup  ## the whole labeling loop on real scans on this machine (upload → de-identify → label → consensus → train → pre-label → export → report), then the web viewer's address; in a terminal serve until Ctrl-C (ARGS=--no-wait stops, ARGS=--quick: a shorter run)
 	@$(PHASE) checkers bash -c 'scripts/tools.sh dciodvfy >/dev/null && scripts/peers.sh >/dev/null'
 	@$(PHASE) run $(PYTHON) scripts/labeling_loop.py $(ARGS)
 

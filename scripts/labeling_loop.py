@@ -75,9 +75,8 @@ class Loop:
             (SENIOR, "reviewer"))}
         self.timings: list[tuple[str, float]] = []
         self.readings: dict[tuple[str, str], Reading] = {}
-        self.references: dict[str, Reference] = {}  # what each reader draws, by item (bob's: by reader below)
-        self.truth: dict[str, Reference] = {}
-        self.consensus: list = []
+        self.truth: dict[str, Reference] = {}  # each item's reference label; the readers draw from it
+        self.consensus: list[workflow_pb.ConsensusResult] = []
         self.prelabel_dice = float("nan")
         self.model: training_pb.Model | None = None
         self.exports: dict[str, tuple[Path, export_checks.Checked]] = {}
@@ -109,6 +108,8 @@ class Loop:
 
 
 class StepFailed(RuntimeError):
+    """A step of the loop failed: its name, and the cause as the user should read it (never a traceback)."""
+
     def __init__(self, step: str, cause: Exception):
         if isinstance(cause, grpc.RpcError):
             why = f"{cause.code().name}: {cause.details()}"
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-wait", action="store_true", help="stop when the loop is done, also in a terminal")
     parser.add_argument("--quick", action="store_true",
-                        help="CI's run: a few training steps and no showcase scans (the loop itself is the same)")
+                        help="a shorter run: a few training steps and no vendor series (the loop itself is the same)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     data = data_dir()
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         except StepFailed as failed:
             print(f"\nmake run FAILED: {failed}", file=sys.stderr)
             if not isinstance(failed.__cause__, LoopFailed | export_checks.CheckFailed):
-                traceback.print_exception(failed.__cause__, file=open(home / "failure.txt", "w"))  # noqa: SIM115
+                with (home / "failure.txt").open("w") as details:
+                    traceback.print_exception(failed.__cause__, file=details)
                 print(f"(details in {home / 'failure.txt'}; the platform's log is {stack.log})", file=sys.stderr)
             return 1
         finally:
