@@ -17,6 +17,7 @@ from pathlib import Path
 
 import grpc
 import numpy as np
+from pydicom.data import get_testdata_file
 
 import export_checks
 from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
@@ -241,8 +242,6 @@ def showcase(loop: Loop) -> None:
     dataset = loop.admin.create_dataset(f"scans {time.strftime('%Y-%m-%d %H:%M:%S')}", "make run: vendor series").dataset_id
     for name, folder in SHOWCASE.items():
         _upload(loop.admin, loop.data / folder, dataset, name)
-    from pydicom.data import get_testdata_file
-
     name, file_name = ULTRASOUND
     _upload(loop.admin, Path(get_testdata_file(file_name)), dataset, name)
 
@@ -359,9 +358,14 @@ def prelabel(loop: Loop, dataset: str, workflow: str) -> None:
     against the scan's manual label, then the readers and the senior reader finish it like the others."""
     [item] = upload_labelled(loop, dataset, (NEW_SCAN,))
     manager = loop.people["manager"]
-    predicted = wait_for(lambda: [a for a in manager.annotation.GetItem(annotation_pb.GetItemRequest(item_id=item)).item.annotations
-                                  if a.model_id == loop.model.model_id], "the model's pre-label of the new scan", timeout_s=300)[0]
-    geometry = manager.annotation.GetItem(annotation_pb.GetItemRequest(item_id=item)).item.volume_ref.geometry
+
+    def prelabelled():
+        found = manager.annotation.GetItem(annotation_pb.GetItemRequest(item_id=item)).item
+        return found if any(a.model_id == loop.model.model_id for a in found.annotations) else None
+
+    found = wait_for(prelabelled, "the model's pre-label of the new scan", timeout_s=300)
+    predicted = next(a for a in found.annotations if a.model_id == loop.model.model_id)
+    geometry = found.volume_ref.geometry
     loop.prelabel_dice = dice(mask_of(manager, predicted.annotation_id, geometry, 1), on_item_grid(loop.truth[item], geometry))
     print(f"item {item}: pre-labelled by model {loop.model.model_id}; Dice against its manual label {loop.prelabel_dice:.3f}")
     readers(loop, workflow, 1)

@@ -67,6 +67,16 @@ def key_indices(mask: np.ndarray, every: int, start: int) -> list[int]:
     return sorted({int(labelled[0]), *labelled[start::every].tolist(), int(labelled[-1])})
 
 
+def next_task(client: Client, workflow_id: str, stage_id: str) -> workflow_pb.Task | None:
+    """The caller's next task of the stage, claimed; None when none is left for them."""
+    try:
+        return client.claim_task(workflow_id=workflow_id, stage_id=stage_id)
+    except grpc.RpcError as error:
+        if error.code() is grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
+
+
 @dataclass(frozen=True)
 class Reading:
     """One reader's submitted annotation of an item, and how its interpolated slices compare with the reference."""
@@ -85,12 +95,9 @@ def read(client: Client, reader: str, workflow_id: str, stage_id: str, reference
          truth: dict[str, Reference], every: int, start: int, class_value: int) -> Reading | None:
     """Claim the reader's next task of the stage, draw its key slices from the item's reference, wait for
     interpolation to fill the slices between them, hand the annotation in; None when no task is left for the reader."""
-    try:
-        task = client.claim_task(workflow_id=workflow_id, stage_id=stage_id)
-    except grpc.RpcError as error:
-        if error.code() is grpc.StatusCode.NOT_FOUND:
-            return None
-        raise
+    task = next_task(client, workflow_id, stage_id)
+    if task is None:
+        return None
     item = client.annotation.GetItem(annotation_pb.GetItemRequest(item_id=task.item_id)).item
     geometry = item.volume_ref.geometry
     if plane_axis(np.asarray(geometry.affine, dtype=float).reshape(4, 4), "axial") != 0:
@@ -115,10 +122,10 @@ def read(client: Client, reader: str, workflow_id: str, stage_id: str, reference
     client.annotation.SubmitAnnotation(annotation_pb.SubmitAnnotationRequest(
         annotation_id=saved.annotation_id, version=current.annotation.version))
     result = mask_of(client, saved.annotation_id, geometry, class_value)
-    reference = on_item_grid(truth[item.item_id], geometry)
+    wrong = references[item.item_id] != truth[item.item_id]
+    reference = on_item_grid(truth[item.item_id], geometry) if wrong else drawn
     return Reading(reader, item.item_id, saved.annotation_id, len(keys), len(between),
-                   dice(result[between], reference[between]), dice(result, reference),
-                   references[item.item_id] != truth[item.item_id])
+                   dice(result[between], reference[between]), dice(result, reference), wrong)
 
 
 def mask_of(client: Client, annotation_id: str, geometry: geometry_pb2.Geometry, value: int) -> np.ndarray:
@@ -147,12 +154,9 @@ class Decision:
 def adjudicate(client: Client, workflow_id: str, stage_id: str, readings: dict[tuple[str, str], Reading]) -> Decision | None:
     """Claim the next review task: accept the readers' merge when they agreed, else pick the reader whose label the
     senior reader (driven by the reference) finds right; None when no review task is waiting."""
-    try:
-        task = client.claim_task(workflow_id=workflow_id, stage_id=stage_id)
-    except grpc.RpcError as error:
-        if error.code() is grpc.StatusCode.NOT_FOUND:
-            return None
-        raise
+    task = next_task(client, workflow_id, stage_id)
+    if task is None:
+        return None
     result = client.workflow.GetConsensusResult(workflow_pb.GetConsensusResultRequest(item_id=task.item_id)).consensus_result
     chosen, annotation_id = "", client.workflow.GetItemProgress(
         workflow_pb.GetItemProgressRequest(item_id=task.item_id)).annotation_id

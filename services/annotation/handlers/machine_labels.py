@@ -39,24 +39,25 @@ def on_consensus(ports, consumer: str, event: Event) -> None:
 def _box_shapes(boxes: Iterable[label_pb2.SliceBox], author: str) -> dict[str, dict]:
     """Boxes (fused, or a detector's) as the manifest stores shapes, by new shape ids (unmeasured: their confidence is
     in the consensus result or the prediction)."""
-    shapes = {}
-    for found in boxes:
-        shape = pb.Shape(shape_id=str(uuid.uuid4()), label_value=found.label_value, plane=found.plane,
-                         slice_index=found.slice_index, box=pb.Box(x0=found.x0, y0=found.y0, x1=found.x1, y1=found.y1),
-                         author=author)
-        shapes[shape.shape_id] = json_format.MessageToDict(shape, preserving_proto_field_name=True)
-    return shapes
+    return _stored(pb.Shape(label_value=found.label_value, plane=found.plane, slice_index=found.slice_index,
+                            box=pb.Box(x0=found.x0, y0=found.y0, x1=found.x1, y1=found.y1), author=author)
+                   for found in boxes)
+
+
+def _stored(shapes: Iterable[pb.Shape]) -> dict[str, dict]:
+    """Shapes as the manifest stores them, each under a new shape id."""
+    stored = {}
+    for shape in shapes:
+        shape.shape_id = str(uuid.uuid4())
+        stored[shape.shape_id] = json_format.MessageToDict(shape, preserving_proto_field_name=True)
+    return stored
 
 
 def _polygon_shapes(polygons: Iterable[label_pb2.Polygon]) -> dict[str, dict]:
     """Merged polygons as the manifest stores shapes (outer rings: the merge traces each region's outline)."""
-    shapes = {}
-    for found in polygons:
-        shape = pb.Shape(shape_id=str(uuid.uuid4()), label_value=found.label_value, plane=found.plane,
-                         slice_index=found.slice_index, polygon=pb.ShapePolygon(outer=pb.Ring(vertices=found.vertices)),
-                         author=CONSENSUS_AUTHOR)
-        shapes[shape.shape_id] = json_format.MessageToDict(shape, preserving_proto_field_name=True)
-    return shapes
+    return _stored(pb.Shape(label_value=found.label_value, plane=found.plane, slice_index=found.slice_index,
+                            polygon=pb.ShapePolygon(outer=pb.Ring(vertices=found.vertices)), author=CONSENSUS_AUTHOR)
+                   for found in polygons)
 
 
 def on_predictions_ready(ports, consumer: str, event: Event) -> None:

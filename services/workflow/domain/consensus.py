@@ -467,10 +467,7 @@ def shape_agreement(drawn: Mapping[str, Instances], value: int, min_iou: float |
 def fuse_readers(drawn: Mapping[str, Instances]) -> list[tuple[tuple[int, int, int], tuple[float, ...], float]]:
     """Every reader's boxes fused per class and slice (weighted box fusion: a box fewer readers drew scores less), as
     ((label value, plane, slice index), box, score)."""
-    places = sorted({key for instances in drawn.values() for key in instances if key[0] == BOX})
-    return [((value, plane, index), box, score) for kind, value, plane, index in places
-            for box, score in fuse_boxes({reader: instances.get((kind, value, plane, index), [])
-                                          for reader, instances in drawn.items()})]
+    return _per_place(drawn, BOX, fuse_boxes)
 
 
 def fuse_polygons(readers: Mapping[str, Sequence[Polygon]]) -> list[tuple[np.ndarray, float]]:
@@ -506,10 +503,15 @@ def fuse_polygons(readers: Mapping[str, Sequence[Polygon]]) -> list[tuple[np.nda
 def fuse_readers_polygons(drawn: Mapping[str, Instances]) -> list[tuple[tuple[int, int, int], np.ndarray, float]]:
     """Every reader's polygons merged per class and slice (`fuse_polygons`), as ((label value, plane, slice index),
     vertices, share of readers)."""
-    places = sorted({key for instances in drawn.values() for key in instances if key[0] == OUTLINE})
-    return [((value, plane, index), vertices, share) for kind, value, plane, index in places
-            for vertices, share in fuse_polygons({reader: instances.get((kind, value, plane, index), [])
-                                                  for reader, instances in drawn.items()})]
+    return _per_place(drawn, OUTLINE, fuse_polygons)
+
+
+def _per_place(drawn: Mapping[str, Instances], kind: str, fuse) -> list[tuple]:
+    """`fuse` applied to the readers' shapes of `kind` at each (class, plane, slice), as (place, shape, score)."""
+    places = sorted({key for instances in drawn.values() for key in instances if key[0] == kind})
+    return [((value, plane, index), shape, score) for _kind, value, plane, index in places
+            for shape, score in fuse({reader: instances.get((kind, value, plane, index), [])
+                                      for reader, instances in drawn.items()})]
 
 
 def shape_score(boxes: Instances, merged: Instances) -> float:
