@@ -89,12 +89,14 @@ wait_ready() {
 }
 
 create_role_and_database() {
-  # CREATEDB lets a test suite make a fresh database per test (see tests/contract/test_db_postgres.py).
+  # CREATEDB lets a test suite make a fresh database per test (see tests/contract/test_db_postgres.py);
+  # pg_signal_backend lets it drop one WITH (FORCE) while an autovacuum worker is in it.
   "$bin/psql" -q -X -h "$host" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 >/dev/null <<'EOF'
 SELECT 'CREATE ROLE radlab LOGIN CREATEDB' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'radlab')
 \gexec
 SELECT 'CREATE DATABASE radlab OWNER radlab' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'radlab')
 \gexec
+GRANT pg_signal_backend TO radlab;
 EOF
 }
 
