@@ -200,6 +200,7 @@ class _KafkaSubscription(Subscription):
         self._consumer.subscribe(topics)
 
     def poll(self, timeout_s: float, max_records: int = 100) -> list[Record]:
+        self._resume_pending_join()
         batches = self._consumer.poll(timeout_ms=max(0, int(timeout_s * 1000)), max_records=max_records)
         return [
             Record(
@@ -213,6 +214,16 @@ class _KafkaSubscription(Subscription):
             for tp in sorted(batches)
             for message in batches[tp]
         ]
+
+    def _resume_pending_join(self) -> None:
+        """A join left in flight by a poll that timed out is awaited again by the next one only while kafka-python
+        (3.0.12) still thinks a rejoin is needed; when the join came from a metadata change alone (partitions added to a
+        subscribed topic, or a topic the leader first assigned without metadata), the leader marks that change seen
+        before its SyncGroup returns, the join is never awaited, and the member sits in "rebalancing" with no partitions
+        and no heartbeats for good. Java counts a pending join as a reason to rejoin (rejoinNeededOrPending); so do we."""
+        coordinator = self._consumer._coordinator
+        if getattr(coordinator, "_join_task", None) is not None:
+            coordinator.request_rejoin()
 
     def commit(self, records: Sequence[Record]) -> None:
         offsets: dict[TopicPartition, int] = {}

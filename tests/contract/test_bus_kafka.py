@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 from kafka import KafkaAdminClient
+from kafka.admin import NewPartitions
 
 from shared import bus as bus_port
 from shared.bus.kafka import KafkaBus
@@ -91,6 +92,27 @@ def test_a_member_that_stops_polling_loses_its_partitions_and_its_commit_fails(k
     assert successor.lag() == {topic: 0}
     stuck.close()
     successor.close()
+    bus.close()
+
+
+def test_a_member_polling_without_waiting_takes_the_partitions_added_to_its_topic(kafka_url):
+    """Partitions added to a subscribed topic make the group's only member (its leader) rejoin through a metadata
+    change alone; polls that return before the rejoin completes must still see it through. kafka-python 3.0.12 alone
+    leaves such a member in "rebalancing" with no partitions for good (the hang seen in the chart's process test)."""
+    bus = KafkaBus.from_url(with_session_timeout(kafka_url))
+    topic, group = f"radlab.test.v1.Grown{uuid.uuid4().hex[:12]}", f"radlab.grown-{uuid.uuid4().hex[:8]}"
+    member = bus.subscribe(group, [topic])
+    deadline = time.monotonic() + 30
+    while not member.partitions() and time.monotonic() < deadline:
+        member.poll(0.2, 100)
+    before = len(member.partitions())
+    assert before >= 1
+    bus._admin_client().create_partitions({topic: NewPartitions(total_count=before + 2)})
+    deadline = time.monotonic() + 30
+    while len(member.partitions()) < before + 2 and time.monotonic() < deadline:
+        member.poll(0, 100)
+    assert member.partitions() == {(topic, partition) for partition in range(before + 2)}
+    member.close()
     bus.close()
 
 
