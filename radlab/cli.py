@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     make = datasets.add_parser("create", help="create a dataset and print it")
     make.add_argument("name")
     make.add_argument("--description", default="")
+    make.add_argument("--id", default="", dest="dataset_id",
+                      help="the dataset id to use, a UUID (e.g. one RADLAB_DICOM_SOURCES already binds); default: a new one")
     make.set_defaults(run=_datasets_create)
     listing = datasets.add_parser("list", help="list the datasets you may see")
     listing.set_defaults(run=_datasets_list)
@@ -213,7 +215,7 @@ def _datasets_create(args: argparse.Namespace) -> int:
     from radlab.client import Client
 
     with Client() as client:
-        dataset = client.create_dataset(args.name, args.description)
+        dataset = client.create_dataset(args.name, args.description, args.dataset_id)
     print(json.dumps(json_format.MessageToDict(dataset), indent=2))
     return 0
 

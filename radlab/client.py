@@ -144,9 +144,9 @@ class Client:
                 statuses[short] = (error.code().name, "")
         return statuses
 
-    def create_dataset(self, name: str, description: str = "") -> annotation_pb.Dataset:
-        """A new dataset; its id names the dataset in uploads."""
-        request = annotation_pb.CreateDatasetRequest(name=name, description=description)
+    def create_dataset(self, name: str, description: str = "", dataset_id: str = "") -> annotation_pb.Dataset:
+        """A new dataset; its id (chosen here as a UUID, or by Radlab when empty) names the dataset in uploads."""
+        request = annotation_pb.CreateDatasetRequest(name=name, description=description, dataset_id=dataset_id)
         return self.annotation.CreateDataset(request).dataset
 
     def list_datasets(self) -> list[annotation_pb.Dataset]:

@@ -11,13 +11,16 @@ import sys
 import time
 import traceback
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
 import numpy as np
+import pydicom
 from pydicom.data import get_testdata_file
+from pynetdicom import AE
 
 import export_checks
 from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
@@ -49,9 +52,11 @@ TRAINING_SCANS = (
 )
 NEW_SCAN = ("spleen CT, 26 slices (NIfTI)", SPLEEN_CT, SPLEEN_MANUAL, 1, "manual")
 # Scans that show what ingestion and anonymization do with real series (no labels).
-SHOWCASE = {"MR, 196 slices": "dcm_qa_deident/In", "CT with gantry tilt and uneven gaps": "dcm_qa_ct/In/GE",
-            "4D EPI, 128 files": "dcm_qa_stc/In/GE/TriggerTime/4_epi_ascending",
+SHOWCASE = {"MR, 196 slices": "dcm_qa_deident/In", "4D EPI, 128 files": "dcm_qa_stc/In/GE/TriggerTime/4_epi_ascending",
             "one MR image in nine transfer syntaxes": "dcm_qa_ts/In"}
+# A series a scanner pushes by C-STORE into the showcase dataset, bound to the scanner's AE title before it exists.
+STORED = ("CT with gantry tilt and uneven gaps", "dcm_qa_ct/In/GE")
+SCANNER_AE = "CT_SCANNER_1"
 ULTRASOUND = ("an ultrasound (pydicom's test files)", "US1_UNCR.dcm")  # held: identity may be burned into its pixels
 # Readers: who draws which key slices (every n-th labelled slice from the k-th); bob labels the liver on one scan.
 READERS = {"alice": (3, 0), "bob": (3, 1)}
@@ -68,8 +73,9 @@ FORMATS = {"NIfTI": annotation_pb.LABEL_FORMAT_NIFTI, "DICOM-SEG": annotation_pb
 class Loop:
     """One run of the loop: the people's clients, what each step found, and how long each step took."""
 
-    def __init__(self, stack: Stack, home: Path, data: Path, quick: bool, started: float):
+    def __init__(self, stack: Stack, home: Path, data: Path, quick: bool, started: float, scans_dataset: str):
         self.stack, self.home, self.data, self.quick, self.started = stack, home, data, quick, started
+        self.scans_dataset = scans_dataset  # chosen before the platform starts: the scanner's AE title is bound to it
         self.key = token_key(home, None)
         self.people = {name: self.client(name, role) for name, role in (
             ("make-run", "admin"), ("manager", "manager"), ("alice", "annotator"), ("bob", "annotator"),
@@ -140,10 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     home.mkdir(parents=True)
     print(f"starting radlab up (state in {home}) ...", flush=True)
     started = time.perf_counter()
-    with Stack(home, env={"RADLAB_HTTP_ADDR": _http_addr(settings.http_addr)}) as stack:
-        print(f"serving gRPC on {stack.grpc_addr}, metrics on :{stack.metrics_port}, HTTP on {stack.http_addr} "
-              f"({time.perf_counter() - started:.1f} s)")
-        loop = Loop(stack, home, data, args.quick, started)
+    scans_dataset = str(uuid.uuid4())
+    env = {"RADLAB_HTTP_ADDR": _http_addr(settings.http_addr), "RADLAB_DICOM_PORT": str(free_port()),
+           "RADLAB_DICOM_SOURCES": f"{SCANNER_AE}={TENANT}/{scans_dataset}", "RADLAB_DICOM_QUIET_S": "3"}
+    with Stack(home, env=env) as stack:
+        print(f"serving gRPC on {stack.grpc_addr}, metrics on :{stack.metrics_port}, HTTP on {stack.http_addr}, "
+              f"DICOM C-STORE on :{env['RADLAB_DICOM_PORT']} ({time.perf_counter() - started:.1f} s)")
+        loop = Loop(stack, home, data, args.quick, started, scans_dataset)
         try:
             run(loop)
         except StepFailed as failed:
@@ -239,7 +248,10 @@ def upload_labelled(loop: Loop, dataset: str, scans) -> list[str]:
 
 def showcase(loop: Loop) -> None:
     """Real vendor series into a dataset of their own: what anonymization removed and held, what ingestion detected."""
-    dataset = loop.admin.create_dataset(f"scans {time.strftime('%Y-%m-%d %H:%M:%S')}", "make run: vendor series").dataset_id
+    dataset = loop.admin.create_dataset(f"scans {time.strftime('%Y-%m-%d %H:%M:%S')}", "make run: vendor series",
+                                        dataset_id=loop.scans_dataset).dataset_id
+    name, folder = STORED
+    _store(loop, loop.data / folder, name)
     for name, folder in SHOWCASE.items():
         _upload(loop.admin, loop.data / folder, dataset, name)
     name, file_name = ULTRASOUND
@@ -254,7 +266,41 @@ def _upload(client: Client, path: Path, dataset: str, name: str) -> ingestion_pb
         upload = client.upload(path, dataset, progress=bar)
     finally:
         bar.end_line()
-    upload = client.wait_for_upload(upload.upload_id)
+    return _described(client, client.wait_for_upload(upload.upload_id), name, started)
+
+
+def _store(loop: Loop, folder: Path, name: str) -> ingestion_pb.Upload:
+    """A series pushed by C-STORE as the scanner bound to the showcase dataset would (with a progress bar); ingestion
+    makes it an upload once the study has been quiet RADLAB_DICOM_QUIET_S seconds, waited for and described."""
+    started = time.perf_counter()
+    settings = Settings.from_env(loop.stack.env)
+    instances = [pydicom.dcmread(path) for path in sorted(folder.rglob("*.dcm"))]
+    scanner = AE(ae_title=SCANNER_AE)
+    for sop_class in sorted({instance.SOPClassUID for instance in instances}):
+        scanner.add_requested_context(sop_class, sorted({instance.file_meta.TransferSyntaxUID for instance in instances}))
+    association = scanner.associate("127.0.0.1", settings.dicom_port, ae_title=settings.dicom_ae_title)
+    if not association.is_established:
+        raise LoopFailed(f"{name}: the C-STORE association to {settings.dicom_ae_title} on :{settings.dicom_port} was refused")
+    bar = ProgressBar(f"C-STORE {name} from {SCANNER_AE}")
+    total, sent = sum(len(instance.PixelData) for instance in instances), 0
+    try:
+        for instance in instances:
+            status = association.send_c_store(instance)
+            if not status or status.Status != 0:
+                raise LoopFailed(f"{name}: C-STORE of {instance.SOPInstanceUID} ended with status "
+                                 f"{getattr(status, 'Status', 'none')} {getattr(status, 'ErrorComment', '')}".rstrip())
+            sent += len(instance.PixelData)
+            bar(sent, total)
+    finally:
+        bar.end_line()
+        association.release()
+    listing = ingestion_pb.ListUploadsRequest(dataset_id=loop.scans_dataset, page_size=10)
+    arrived = wait_for(lambda: list(loop.admin.ingestion.ListUploads(listing).uploads), f"the upload of what {SCANNER_AE} stored")
+    return _described(loop.admin, loop.admin.wait_for_upload(arrived[0].upload_id), name, started)
+
+
+def _described(client: Client, upload: ingestion_pb.Upload, name: str, started: float) -> ingestion_pb.Upload:
+    """Print what anonymization did to a finished upload and the volumes ingestion built; LoopFailed if it failed."""
     if upload.state != ingestion_pb.UPLOAD_STATE_COMPLETED:
         raise LoopFailed(f"{name}: upload {upload.upload_id} ended {ingestion_pb.UploadState.Name(upload.state)}: "
                          f"{upload.failure_reason}")

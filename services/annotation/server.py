@@ -19,7 +19,7 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
 
     # ---- datasets
     def CreateDataset(self, request, context):
-        view = datasets.create_dataset(self.db, current_principal(), request.name, request.description)
+        view = datasets.create_dataset(self.db, current_principal(), request.name, request.description, request.dataset_id)
         return pb.CreateDatasetResponse(dataset=_dataset(view))
 
     def GetDataset(self, request, context):

@@ -77,6 +77,22 @@ def test_a_new_dataset_gets_its_workflow_through_the_bus(stack):
         assert duplicate.value.code() is grpc.StatusCode.ALREADY_EXISTS and "choose another name" in duplicate.value.details()
 
 
+def test_a_dataset_takes_the_id_its_creator_chose_once(stack):
+    """A dataset created under a caller-chosen UUID (one a PACS source was bound to beforehand) keeps it and reaches the
+    other services under it; the same id again is ALREADY_EXISTS, an id not in canonical UUID form INVALID_ARGUMENT."""
+    chosen = str(uuid.uuid4())
+    with Client(stack.grpc_addr, token(stack, "manager")) as client:
+        assert client.create_dataset("chosen id CT", dataset_id=chosen).dataset_id == chosen
+        assert client.wait_for_workflow(chosen, timeout_s=20).dataset_id == chosen
+        with pytest.raises(grpc.RpcError) as taken:
+            client.create_dataset("another name", dataset_id=chosen)
+        assert taken.value.code() is grpc.StatusCode.ALREADY_EXISTS and f"dataset id {chosen} is taken" in taken.value.details()
+        with pytest.raises(grpc.RpcError) as malformed:
+            client.create_dataset("a third name", dataset_id=chosen.upper())
+        assert malformed.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "canonical form" in malformed.value.details()
+        assert [d.dataset_id for d in client.list_datasets()].count(chosen) == 1
+
+
 def test_the_callers_trace_id_follows_the_event_into_the_consumers_logs(stack):
     """A trace id sent with CreateDataset reaches the JSON log lines of its consumers (workflow, ingestion,
     anonymization) for the DatasetCreated each handled."""

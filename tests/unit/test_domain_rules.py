@@ -41,6 +41,18 @@ def test_a_dataset_name_with_control_characters_is_refused(name):
         datasets.clean_name(name)
 
 
+def test_a_chosen_dataset_id_must_be_a_canonical_uuid_and_none_chosen_gets_a_new_one():
+    """A canonical lower-case UUID is kept; upper case, braces, no hyphens or other text are refused saying the form;
+    an empty id becomes a new UUID each time."""
+    chosen = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    assert datasets.chosen_dataset_id(chosen) == chosen
+    for wrong in (chosen.upper(), "{" + chosen + "}", chosen.replace("-", ""), "ct-2024", "../x"):
+        with pytest.raises(InvalidArgument, match="canonical form"):
+            datasets.chosen_dataset_id(wrong)
+    first, second = datasets.chosen_dataset_id(""), datasets.chosen_dataset_id("")
+    assert first != second and datasets.chosen_dataset_id(first) == first
+
+
 def test_a_description_is_trimmed_and_limited():
     """A description keeps its inner lines, loses surrounding whitespace, and may not pass MAX_DESCRIPTION."""
     assert datasets.clean_description("  line one\nline two  \n") == "line one\nline two"

@@ -138,12 +138,14 @@ class Dataset(_message.Message):
     def __init__(self, dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., vendor_ids: _Optional[_Iterable[str]] = ..., item_count: _Optional[int] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateDatasetRequest(_message.Message):
-    __slots__ = ("name", "description")
+    __slots__ = ("name", "description", "dataset_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    dataset_id: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., dataset_id: _Optional[str] = ...) -> None: ...
 
 class CreateDatasetResponse(_message.Message):
     __slots__ = ("dataset",)

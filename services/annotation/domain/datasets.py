@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from radlab.quoting import shown
 from radlab.tokens import ACCOUNT_ID
 from shared.errors import InvalidArgument
@@ -20,6 +22,20 @@ def clean_name(name: str) -> str:
     if not cleaned.isprintable():
         raise InvalidArgument("dataset name contains control characters; use plain text")
     return cleaned
+
+
+def chosen_dataset_id(dataset_id: str) -> str:
+    """The dataset id a caller chose (a UUID in its canonical lower-case form), or a new one when none was chosen."""
+    if not dataset_id:
+        return str(uuid.uuid4())
+    try:
+        canonical = str(uuid.UUID(dataset_id))
+    except ValueError:
+        canonical = ""
+    if canonical != dataset_id:
+        raise InvalidArgument(f"dataset id {shown(dataset_id)} is not a UUID in its canonical form "
+                              "(e.g. 0f8fad5b-d9cb-469f-a165-70867728950e); leave it empty and Radlab picks one")
+    return dataset_id
 
 
 def clean_description(description: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -36,15 +35,18 @@ class DatasetView:
     item_count: int
 
 
-def create_dataset(db: Database, caller: Principal, name: str, description: str) -> DatasetView:
+def create_dataset(db: Database, caller: Principal, name: str, description: str, dataset_id: str = "") -> DatasetView:
+    """A new dataset, under the id the caller chose or a new one."""
     name, description = rules.clean_name(name), rules.clean_description(description)
+    dataset_id = rules.chosen_dataset_id(dataset_id)
     with db.unit_of_work() as uow:
         taken = uow.execute(
             sa.select(store.datasets.c.dataset_id).where(store.datasets.c.tenant == caller.tenant, store.datasets.c.name == name)
         ).first()
         if taken:
             raise AlreadyExists(f"a dataset named {shown(name)} already exists ({taken.dataset_id}); choose another name")
-        dataset_id = str(uuid.uuid4())
+        if uow.execute(sa.select(store.datasets.c.dataset_id).where(store.datasets.c.dataset_id == dataset_id)).first():
+            raise AlreadyExists(f"dataset id {dataset_id} is taken; choose another, or leave it empty and Radlab picks one")
         uow.execute(
             store.datasets.insert().values(
                 dataset_id=dataset_id, tenant=caller.tenant, name=name, description=description,
