@@ -61,8 +61,8 @@ ULTRASOUND = ("an ultrasound (pydicom's test files)", "US1_UNCR.dcm")  # held: i
 # Readers: who draws which key slices (every n-th labelled slice from the k-th); bob labels the liver on one scan.
 READERS = {"alice": (3, 0), "bob": (3, 1)}
 SENIOR = "dr-senior"
-# Chosen by the run's own validation Dice (a training item held out), never by the new scan's score: 12 × 12 steps
-# validated at 0.195, 30 × 20 at 0.149 (it overfits the one scan it trains on).
+# Chosen by the run's own validation Dice when it still held a training item out, never by the new scan's score:
+# 12 × 12 steps validated at 0.195, 30 × 20 at 0.149 (it overfit the one scan it trained on).
 TRAINING = {"max_epochs": "12", "steps_per_epoch": "12", "batch_size": "8", "time_budget_s": "120", "patience": "0"}
 QUICK_TRAINING = {"max_epochs": "3", "steps_per_epoch": "6", "batch_size": "4", "time_budget_s": "30", "patience": "0"}
 FORMATS = {"NIfTI": annotation_pb.LABEL_FORMAT_NIFTI, "DICOM-SEG": annotation_pb.LABEL_FORMAT_DICOM_SEG,
