@@ -15,6 +15,7 @@ setup:  ## build (or reuse the cached) virtualenv and web viewer, and point .ven
 
 run: setup  ## the whole labeling loop on real scans on this machine (upload → de-identify → label → consensus → train → pre-label → export → report), then the web viewer's address; in a terminal serve until Ctrl-C (ARGS=--no-wait stops, ARGS=--quick: a shorter run)
 	@$(PHASE) checkers bash -c 'scripts/tools.sh dciodvfy >/dev/null && scripts/peers.sh >/dev/null'
+	@$(PHASE) pacs scripts/infra/orthanc.sh install
 	@$(PHASE) run $(PYTHON) scripts/labeling_loop.py $(ARGS)
 
 test: setup  ## contracts lint and freshness, real servers up, every test suite, servers down

@@ -13,14 +13,12 @@ import traceback
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import grpc
 import numpy as np
-import pydicom
 from pydicom.data import get_testdata_file
-from pynetdicom import AE
 
 import export_checks
 from radlab.annotation.v1 import annotation_service_pb2 as annotation_pb
@@ -34,6 +32,7 @@ from radlab.type.v1 import geometry_pb2, job_pb2
 from radlab.workflow.v1 import workflow_service_pb2 as workflow_pb
 from shared.agreement import dice
 from shared.config import Settings, data_dir
+from loop_pacs import OrthancPacs, PacsFailed
 from shared.stack import Stack, free_port
 from simulated_readers import LoopFailed, Reading, Reference, adjudicate, mask_of, on_item_grid, read, wait_for
 
@@ -54,9 +53,9 @@ NEW_SCAN = ("spleen CT, 26 slices (NIfTI)", SPLEEN_CT, SPLEEN_MANUAL, 1, "manual
 # Scans that show what ingestion and anonymization do with real series (no labels).
 SHOWCASE = {"MR, 196 slices": "dcm_qa_deident/In", "4D EPI, 128 files": "dcm_qa_stc/In/GE/TriggerTime/4_epi_ascending",
             "one MR image in nine transfer syntaxes": "dcm_qa_ts/In"}
-# A series a scanner pushes by C-STORE into the showcase dataset, bound to the scanner's AE title before it exists.
-STORED = ("CT with gantry tilt and uneven gaps", "dcm_qa_ct/In/GE")
-SCANNER_AE = "CT_SCANNER_1"
+# A series the PACS (Orthanc) sends by C-STORE into the showcase dataset, its AE title bound to the dataset's id
+# before the dataset exists.
+PUSHED = ("CT with gantry tilt and uneven gaps", "dcm_qa_ct/In/GE")
 ULTRASOUND = ("an ultrasound (pydicom's test files)", "US1_UNCR.dcm")  # held: identity may be burned into its pixels
 # Readers: who draws which key slices (every n-th labelled slice from the k-th); bob labels the liver on one scan.
 READERS = {"alice": (3, 0), "bob": (3, 1)}
@@ -73,9 +72,11 @@ FORMATS = {"NIfTI": annotation_pb.LABEL_FORMAT_NIFTI, "DICOM-SEG": annotation_pb
 class Loop:
     """One run of the loop: the people's clients, what each step found, and how long each step took."""
 
-    def __init__(self, stack: Stack, home: Path, data: Path, quick: bool, started: float, scans_dataset: str):
+    def __init__(self, stack: Stack, home: Path, data: Path, quick: bool, started: float, pacs: OrthancPacs,
+                 scans_dataset: str):
         self.stack, self.home, self.data, self.quick, self.started = stack, home, data, quick, started
-        self.scans_dataset = scans_dataset  # chosen before the platform starts: the scanner's AE title is bound to it
+        self.pacs = pacs
+        self.scans_dataset = scans_dataset  # chosen before the platform starts: the PACS's AE title is bound to it
         self.key = token_key(home, None)
         self.people = {name: self.client(name, role) for name, role in (
             ("make-run", "admin"), ("manager", "manager"), ("alice", "annotator"), ("bob", "annotator"),
@@ -120,7 +121,7 @@ class StepFailed(RuntimeError):
     def __init__(self, step: str, cause: Exception):
         if isinstance(cause, grpc.RpcError):
             why = f"{cause.code().name}: {cause.details()}"
-        elif isinstance(cause, LoopFailed | export_checks.CheckFailed):
+        elif isinstance(cause, LoopFailed | export_checks.CheckFailed | PacsFailed):
             why = str(cause)
         else:
             why = f"{type(cause).__name__}: {cause}"
@@ -146,13 +147,20 @@ def main(argv: list[str] | None = None) -> int:
     home.mkdir(parents=True)
     print(f"starting radlab up (state in {home}) ...", flush=True)
     started = time.perf_counter()
+    pacs = OrthancPacs(home / "pacs")
+    try:
+        pacs.start()
+    except PacsFailed as failed:
+        print(f"make run FAILED: the PACS the loop sends a series from: {failed}", file=sys.stderr)
+        return 1
+    print(f"PACS: Orthanc (AE title {pacs.ae_title}) on {pacs.url} ({time.perf_counter() - started:.1f} s)")
     scans_dataset = str(uuid.uuid4())
     env = {"RADLAB_HTTP_ADDR": _http_addr(settings.http_addr), "RADLAB_DICOM_PORT": str(free_port()),
-           "RADLAB_DICOM_SOURCES": f"{SCANNER_AE}={TENANT}/{scans_dataset}", "RADLAB_DICOM_QUIET_S": "3"}
-    with Stack(home, env=env) as stack:
+           "RADLAB_DICOM_SOURCES": f"{pacs.ae_title}={TENANT}/{scans_dataset}", "RADLAB_DICOM_QUIET_S": "3"}
+    with closing(pacs), Stack(home, env=env) as stack:
         print(f"serving gRPC on {stack.grpc_addr}, metrics on :{stack.metrics_port}, HTTP on {stack.http_addr}, "
               f"DICOM C-STORE on :{env['RADLAB_DICOM_PORT']} ({time.perf_counter() - started:.1f} s)")
-        loop = Loop(stack, home, data, args.quick, started, scans_dataset)
+        loop = Loop(stack, home, data, args.quick, started, pacs, scans_dataset)
         try:
             run(loop)
         except StepFailed as failed:
@@ -250,8 +258,8 @@ def showcase(loop: Loop) -> None:
     """Real vendor series into a dataset of their own: what anonymization removed and held, what ingestion detected."""
     dataset = loop.admin.create_dataset(f"scans {time.strftime('%Y-%m-%d %H:%M:%S')}", "make run: vendor series",
                                         dataset_id=loop.scans_dataset).dataset_id
-    name, folder = STORED
-    _store(loop, loop.data / folder, name)
+    name, folder = PUSHED
+    _pushed(loop, loop.data / folder, name)
     for name, folder in SHOWCASE.items():
         _upload(loop.admin, loop.data / folder, dataset, name)
     name, file_name = ULTRASOUND
@@ -269,33 +277,20 @@ def _upload(client: Client, path: Path, dataset: str, name: str) -> ingestion_pb
     return _described(client, client.wait_for_upload(upload.upload_id), name, started)
 
 
-def _store(loop: Loop, folder: Path, name: str) -> ingestion_pb.Upload:
-    """A series pushed by C-STORE as the scanner bound to the showcase dataset would (with a progress bar); ingestion
-    makes it an upload once the study has been quiet RADLAB_DICOM_QUIET_S seconds, waited for and described."""
+def _pushed(loop: Loop, folder: Path, name: str) -> ingestion_pb.Upload:
+    """A series stored in the PACS (a progress bar) and sent on by its C-STORE; ingestion makes it an upload once the
+    study has been quiet RADLAB_DICOM_QUIET_S seconds, waited for and described."""
     started = time.perf_counter()
     settings = Settings.from_env(loop.stack.env)
-    instances = [pydicom.dcmread(path) for path in sorted(folder.rglob("*.dcm"))]
-    scanner = AE(ae_title=SCANNER_AE)
-    for sop_class in sorted({instance.SOPClassUID for instance in instances}):
-        scanner.add_requested_context(sop_class, sorted({instance.file_meta.TransferSyntaxUID for instance in instances}))
-    association = scanner.associate("127.0.0.1", settings.dicom_port, ae_title=settings.dicom_ae_title)
-    if not association.is_established:
-        raise LoopFailed(f"{name}: the C-STORE association to {settings.dicom_ae_title} on :{settings.dicom_port} was refused")
-    bar = ProgressBar(f"C-STORE {name} from {SCANNER_AE}")
-    total, sent = sum(len(instance.PixelData) for instance in instances), 0
+    bar = ProgressBar(f"into the PACS: {name}")
     try:
-        for instance in instances:
-            status = association.send_c_store(instance)
-            if not status or status.Status != 0:
-                raise LoopFailed(f"{name}: C-STORE of {instance.SOPInstanceUID} ended with status "
-                                 f"{getattr(status, 'Status', 'none')} {getattr(status, 'ErrorComment', '')}".rstrip())
-            sent += len(instance.PixelData)
-            bar(sent, total)
+        stored = loop.pacs.store(sorted(folder.rglob("*.dcm")), progress=bar)
     finally:
         bar.end_line()
-        association.release()
+    loop.pacs.send(stored, settings.dicom_ae_title, settings.dicom_port)
+    print(f"{name}: {len(stored)} instance(s) sent by the PACS ({loop.pacs.ae_title}) to {settings.dicom_ae_title} by C-STORE")
     listing = ingestion_pb.ListUploadsRequest(dataset_id=loop.scans_dataset, page_size=10)
-    arrived = wait_for(lambda: list(loop.admin.ingestion.ListUploads(listing).uploads), f"the upload of what {SCANNER_AE} stored")
+    arrived = wait_for(lambda: list(loop.admin.ingestion.ListUploads(listing).uploads), "the upload of what the PACS sent")
     return _described(loop.admin, loop.admin.wait_for_upload(arrived[0].upload_id), name, started)
 
 

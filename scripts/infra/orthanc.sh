@@ -2,6 +2,7 @@
 # The PACS the tests use (the `orthanc` slot of scripts/infra.sh): Orthanc with its DICOMweb plugin, on loopback:
 #   scripts/infra/orthanc.sh start   install it if missing, start it unless running; prints its HTTP URL last
 #   scripts/infra/orthanc.sh stop    stop it and remove its data
+#   scripts/infra/orthanc.sh install install it if missing (`make run` does, before it starts one of its own)
 #
 # Uses the Debian `orthanc` and `orthanc-dicomweb` packages (installed if missing; the packages' own service, if
 # their install starts one, is left alone on its own ports). Each start writes a fresh configuration: DICOM on
@@ -133,7 +134,8 @@ stop() {
 
 case ${1:-} in
   start|stop) ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  install) install; exit 0 ;;
+  *) echo "usage: $0 start|stop|install" >&2; exit 2 ;;
 esac
 
 # One start or stop at a time (two test sessions, or `infra.sh up` beside one); the server must not hold fd 9.
