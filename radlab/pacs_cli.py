@@ -1,5 +1,6 @@
 """`radlab pacs query|pull --url DICOMWEB_URL`: find a PACS's studies (QIDO-RS) and pull them into a dataset (WADO-RS,
-then one upload per study), with a progress bar, resuming a broken pull where it stopped."""
+then one upload per study), with a progress bar, resuming a broken pull where it stopped; `radlab pacs query|move
+--dimse HOST:PORT`: the same search by C-FIND, and studies sent on by C-MOVE to Radlab's C-STORE SCP."""
 
 from __future__ import annotations
 
@@ -22,12 +23,20 @@ class PacsFailed(RuntimeError):
 
 def add_commands(commands, server_command) -> None:
     """Register `radlab pacs query` and `radlab pacs pull` on the `radlab` parser's subcommands."""
-    pacs = commands.add_parser("pacs", help="find studies on a PACS and pull them into a dataset (DICOMweb)")
+    pacs = commands.add_parser("pacs", help="find studies on a PACS and bring them into a dataset (DICOMweb or DIMSE)")
     pacs.set_defaults(run=lambda _args: pacs.print_help() or 2)
     verbs = pacs.add_subparsers(title="pacs commands")
-    query = verbs.add_parser("query", help="list a PACS's studies of a study, a patient or a date range (QIDO-RS)")
+    query = verbs.add_parser("query", help="list a PACS's studies of a study, a patient or a date range (QIDO-RS or C-FIND)")
     _selection(query)
+    _dimse(query)
     query.set_defaults(run=server_command("pacs query", _query))
+    move = verbs.add_parser("move", help="have a PACS send its studies to Radlab's C-STORE SCP (C-MOVE); they go into "
+                            "the dataset its AE title is bound to (RADLAB_DICOM_SOURCES)")
+    _selection(move, dicomweb=False)
+    _dimse(move)
+    move.add_argument("--destination", default=os.environ.get("RADLAB_DICOM_AE_TITLE") or "RADLAB",
+                      help="the AE title the PACS knows Radlab's SCP by (default RADLAB_DICOM_AE_TITLE or RADLAB)")
+    move.set_defaults(run=server_command("pacs move", _move))
     pull = verbs.add_parser("pull", help="pull a PACS's studies into a dataset (WADO-RS, then an upload per study)")
     _selection(pull)
     pull.add_argument("--dataset", required=True, help="the dataset id (radlab datasets create NAME)")
@@ -37,8 +46,9 @@ def add_commands(commands, server_command) -> None:
     pull.set_defaults(run=server_command("pacs pull", _pull))
 
 
-def _selection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", required=True, help="the PACS's DICOMweb root, e.g. http://pacs:8042/dicom-web")
+def _selection(parser: argparse.ArgumentParser, dicomweb: bool = True) -> None:
+    if dicomweb:
+        parser.add_argument("--url", help="the PACS's DICOMweb root, e.g. http://pacs:8042/dicom-web")
     parser.add_argument("--study", help="a Study Instance UID")
     parser.add_argument("--patient", help="a Patient ID: every study of that patient")
     parser.add_argument("--since", help="studies from this date on, YYYYMMDD")
@@ -46,6 +56,25 @@ def _selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attempts", type=int, default=DEFAULT_ATTEMPTS,
                         help=f"tries of each request to a PACS that does not answer, waiting 2, 4, 8 … s between them "
                              f"(default {DEFAULT_ATTEMPTS})")
+
+
+def _dimse(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dimse", metavar="HOST:PORT", help="the PACS's DICOM side instead of DICOMweb, e.g. pacs:104")
+    parser.add_argument("--called-ae", help="the PACS's AE title (with --dimse)")
+    parser.add_argument("--calling-ae", default=os.environ.get("RADLAB_DICOM_AE_TITLE") or "RADLAB",
+                        help="the AE title Radlab calls the PACS with, one the PACS lists for this host "
+                             "(default RADLAB_DICOM_AE_TITLE or RADLAB)")
+
+
+def _dimse_pacs(args: argparse.Namespace):
+    """The PACS's DIMSE side named by --dimse/--called-ae/--calling-ae."""
+    from radlab.pacs_dimse import Pacs
+
+    if getattr(args, "url", None):
+        raise ValueError("name the PACS by --url (DICOMweb) or by --dimse (DICOM), not both")
+    if not args.called_ae:
+        raise ValueError("--dimse needs the PACS's AE title: --called-ae TITLE")
+    return Pacs.parse(args.dimse, args.called_ae, args.calling_ae)
 
 
 def _filters(args: argparse.Namespace) -> dict[str, str]:
@@ -103,19 +132,61 @@ def _client(args: argparse.Namespace):
 
 
 def _query(args: argparse.Namespace) -> int:
-    studies = _studies(_client(args), args.url, args)
+    if args.dimse:
+        from radlab.pacs_dimse import find_studies
+
+        pacs = _dimse_pacs(args)
+        studies, where = find_studies(pacs, _filters(args)), str(pacs)
+    elif args.url:
+        studies, where = _studies(_client(args), args.url, args), args.url
+    else:
+        raise ValueError("name the PACS: --url DICOMWEB_ROOT, or --dimse HOST:PORT --called-ae TITLE")
     for study in studies:
         modalities = "\\".join(study.get("ModalitiesInStudy", []) or [])
         print(f"{study.StudyInstanceUID}  {study.get('StudyDate', '') or '-':8}  {modalities or '-':6}  "
               f"{study.get('NumberOfStudyRelatedInstances', '?')} instance(s)  {study.get('StudyDescription', '') or ''}")
-    print(f"{len(studies)} study(ies) at {args.url}", file=sys.stderr)
+    print(f"{len(studies)} study(ies) at {where}", file=sys.stderr)
     return 0
+
+
+def _move(args: argparse.Namespace) -> int:
+    """C-MOVE each matching study to Radlab's SCP, one progress bar each; non-zero if an instance failed."""
+    from tqdm import tqdm
+
+    from radlab.pacs_dimse import find_studies, move_study
+
+    if not args.dimse:
+        raise ValueError("radlab pacs move asks a PACS's DICOM side: --dimse HOST:PORT --called-ae TITLE "
+                         "(over DICOMweb, use radlab pacs pull)")
+    pacs = _dimse_pacs(args)
+    studies = find_studies(pacs, _filters(args))
+    if not studies:
+        print(f"no study at {pacs} matches; nothing moved", file=sys.stderr)
+        return 1
+    failed = 0
+    for number, study in enumerate(studies, 1):
+        uid = _uid(str(pacs), study.get("StudyInstanceUID", ""))
+        with tqdm(desc=f"study {number}/{len(studies)}", unit="instance", file=sys.stderr) as bar:
+            def shown(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            moved = move_study(pacs, uid, args.destination, shown)
+        failed += moved.failed
+        print(f"study {number}/{len(studies)} {uid}: {moved.completed} instance(s) sent to {args.destination}"
+              f"{f', {moved.failed} failed' if moved.failed else ''}{f', {moved.warnings} with a warning' if moved.warnings else ''}")
+    print(f"Radlab takes each study once it has been quiet RADLAB_DICOM_QUIET_S seconds, into the dataset "
+          f"RADLAB_DICOM_SOURCES binds {pacs.called_ae} to", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _pull(args: argparse.Namespace) -> int:
     from radlab.client import Client
     from radlab.ingestion.v1 import ingestion_service_pb2 as pb
 
+    if not args.url:
+        raise ValueError("radlab pacs pull retrieves over DICOMweb: --url DICOMWEB_ROOT (from a PACS's DICOM side, "
+                         "radlab pacs move --dimse HOST:PORT has it send the studies to Radlab's SCP)")
     pacs = _client(args)
     studies = _studies(pacs, args.url, args)
     if not studies:

@@ -176,6 +176,36 @@ def test_orthanc_pushes_mr_and_ct_by_c_store_and_each_study_is_built_as_its_uplo
     assert_no_phi(radlab, data_dir)
 
 
+def test_a_study_found_by_c_find_is_sent_by_c_move_and_built_as_its_upload_is(radlab, in_orthanc, orthanc_url, uploaded,
+                                                                             data_dir, capsys):
+    """`radlab pacs query --dimse` finds the CT study by C-FIND (Radlab calling as the modality Orthanc lists for this
+    host); `radlab pacs move` has Orthanc send it by C-STORE to Radlab's SCP, where it becomes an upload of the dataset
+    Orthanc's AE title is bound to, its volume equal voxel for voxel to the upload path's. An unknown calling AE title
+    is refused with what to do."""
+    ingestion, settings = ingestion_ports(radlab), radlab.adapters.settings
+    system = _orthanc(orthanc_url, "/system")
+    _orthanc(orthanc_url, "/modalities/radlab", {"AET": settings.dicom_ae_title, "Host": "127.0.0.1",
+                                                 "Port": settings.dicom_port}, method="PUT")
+    study = pydicom.dcmread(sorted((data_dir / CT).glob("*.dcm"))[0], stop_before_pixels=True).StudyInstanceUID
+    dimse = ["--dimse", f"127.0.0.1:{system['DicomPort']}", "--called-ae", system["DicomAet"],
+             "--calling-ae", settings.dicom_ae_title]
+    before = {upload.upload_id for upload in uploads.list_uploads(ingestion, MANAGER, PUSHED, 0, 0, 50)[0]}
+
+    assert cli.main(["pacs", "query", *dimse, "--study", study]) == 0
+    listed = capsys.readouterr()
+    assert listed.out.split()[:1] == [study] and "3 instance(s)" in listed.out and "1 study(ies) at" in listed.err
+    assert cli.main(["pacs", "move", *dimse, "--study", study, "--destination", settings.dicom_ae_title]) == 0
+    assert f"3 instance(s) sent to {settings.dicom_ae_title}" in capsys.readouterr().out
+    moved = [upload for upload in finished_uploads(ingestion, PUSHED, len(before) + 1) if upload.upload_id not in before]
+    assert [upload.file_count for upload in moved] == [3] and moved[0].uploader.startswith("pacs:")
+    assert list(volumes_of(ingestion, moved)) == [CT_SHAPE]
+    assert_same_volumes(volumes_of(ingestion, moved), {CT_SHAPE: uploaded[CT_SHAPE]})
+
+    assert cli.main(["pacs", "query", *dimse[:4], "--calling-ae", "STRANGER", "--study", study]) == 1
+    refused = capsys.readouterr().err
+    assert refused.startswith(f"radlab: {system['DicomAet']}@127.0.0.1") and "STRANGER" in refused, refused
+
+
 class BreakingProxy:
     """An HTTP proxy to the PACS that goes away after `instances` WADO-RS instance retrievals: every later request
     gets its connection closed unanswered, as a PACS that went down half-way."""
@@ -255,6 +285,23 @@ def test_pull_names_what_it_needs(capsys):
     assert "name a study (--study UID), a patient (--patient ID) or a date range" in capsys.readouterr().err
     assert cli.main(["pacs", "query", "--url", "http://127.0.0.1:9/dicom-web", "--since", "2024-01-01"]) == 1
     assert "--since is a date as YYYYMMDD" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["query", "--study", "1.2"], "name the PACS: --url DICOMWEB_ROOT, or --dimse HOST:PORT --called-ae TITLE"),
+    (["query", "--dimse", "127.0.0.1:9", "--study", "1.2"], "--dimse needs the PACS's AE title: --called-ae TITLE"),
+    (["query", "--dimse", "pacs", "--called-ae", "PACS", "--study", "1.2"], "--dimse is HOST:PORT"),
+    (["query", "--dimse", "127.0.0.1:9", "--called-ae", "A_TITLE_LONGER_THAN_16", "--study", "1.2"], "--called-ae is an AE title"),
+    (["query", "--url", "http://127.0.0.1:9/dicom-web", "--dimse", "127.0.0.1:9", "--called-ae", "P", "--study", "1.2"],
+     "not both"),
+    (["move", "--study", "1.2"], "radlab pacs move asks a PACS's DICOM side"),
+    (["pull", "--study", "1.2", "--dataset", "d"], "radlab pacs pull retrieves over DICOMweb"),
+    (["query", "--dimse", "127.0.0.1:9", "--called-ae", "PACS", "--study", "1.2"], "PACS@127.0.0.1:9 did not answer"),
+])
+def test_dimse_queries_and_moves_name_what_they_need(argv, said, capsys):
+    """Each missing or malformed part of a DIMSE query or move, and a PACS that does not answer, is one line saying so."""
+    assert cli.main(["pacs", *argv]) == 1
+    assert said in capsys.readouterr().err
 
 
 def association(radlab, calling: str, *contexts):
