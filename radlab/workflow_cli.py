@@ -51,7 +51,8 @@ def _workflows_list(args: argparse.Namespace) -> int:
     with Client() as client:
         for workflow in client.workflow.ListWorkflows(pb.ListWorkflowsRequest(dataset_id=args.dataset)).workflows:
             stages = " → ".join(stage.stage_id for stage in workflow.stages)
-            print(f"{workflow.workflow_id}  {workflow.name}  ({stages})")
+            print(f"{workflow.workflow_id}  v{workflow.version}{' current' if workflow.current else ''}  {workflow.name}  "
+                  f"({stages})")
     return 0
 
 

@@ -130,6 +130,26 @@ def test_an_item_goes_through_annotate_review_reject_rework_and_complete(db):
     assert {a.assignee for a in emitted(db, events_pb2.TaskAssigned)} == {"alice", "rita"}
 
 
+def test_a_new_workflow_is_the_datasets_next_version_and_items_in_flight_keep_theirs(db):
+    """The default workflow is version 1; CreateWorkflow on the dataset makes version 2, superseding it: new items enter
+    version 2, an item already in version 1 stays there and goes on through version 1's stages."""
+    dataset_id, first = dataset(db)
+    early = add_item(db, dataset_id)
+    second = workflows.create_workflow(db, MANAGER, dataset_id, "two readers", [
+        pb.Stage(stage_id="read", kind=pb.STAGE_KIND_ANNOTATE), pb.Stage(stage_id="done", kind=pb.STAGE_KIND_COMPLETE)])
+    late = add_item(db, dataset_id)
+    listed = workflows.list_workflows(db, MANAGER, dataset_id, 0, 10)[0]
+    assert [(w.workflow_id, w.version, w.supersedes, w.current) for w in listed] == [
+        (first, 1, "", False), (second.workflow_id, 2, first, True)]
+    assert workflows.get_workflow(db, MANAGER, second.workflow_id) == second == listed[1]
+    assert (progress(db, early).workflow_id, progress(db, early).stage_id) == (first, "annotate")
+    assert (progress(db, late).workflow_id, progress(db, late).stage_id) == (second.workflow_id, "read")
+    claimed = tasks.claim(db, ALICE, pb.ClaimTaskRequest(workflow_id=first))
+    assert claimed.item_id == early
+    submit(db, early, "alice", "a-1", 1)
+    assert progress(db, early).stage_id == "review"  # version 1's next stage, which version 2 does not have
+
+
 def test_a_review_on_a_stale_version_is_refused_and_nobody_reviews_their_own_work(db):
     dataset_id, workflow_id = dataset(db)
     item = add_item(db, dataset_id)

@@ -296,20 +296,26 @@ class WebhookSettings(_message.Message):
     def __init__(self, url: _Optional[str] = ..., secret: _Optional[str] = ..., wait_for_answer: _Optional[bool] = ..., reject_stage_id: _Optional[str] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("workflow_id", "dataset_id", "name", "stages", "creator", "create_time")
+    __slots__ = ("workflow_id", "dataset_id", "name", "stages", "creator", "create_time", "version", "supersedes", "current")
     WORKFLOW_ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
     CREATOR_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDES_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
     workflow_id: str
     dataset_id: str
     name: str
     stages: _containers.RepeatedCompositeFieldContainer[Stage]
     creator: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    version: int
+    supersedes: str
+    current: bool
+    def __init__(self, workflow_id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., supersedes: _Optional[str] = ..., current: _Optional[bool] = ...) -> None: ...
 
 class CreateWorkflowRequest(_message.Message):
     __slots__ = ("dataset_id", "name", "stages")

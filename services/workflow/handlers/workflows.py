@@ -1,4 +1,5 @@
-"""Workflow definitions: created (a default one per new dataset), read and listed; the one a dataset's items follow."""
+"""Workflow definitions: created (a default one per new dataset), read and listed; the one a dataset's items follow.
+A dataset's definitions are its versions, in the order they were created; none changes once created."""
 
 from __future__ import annotations
 
@@ -37,9 +38,9 @@ def get_workflow(db: Database, caller: Principal, workflow_id: str) -> pb.Workfl
     table = store.workflows
     with db.read() as conn:
         row = conn.execute(sa.select(table).where(table.c.workflow_id == workflow_id, table.c.tenant == caller.tenant)).first()
-    if row is None:
-        raise NotFound(f"workflow {shown(workflow_id)} not found")
-    return _workflow(row)
+        if row is None:
+            raise NotFound(f"workflow {shown(workflow_id)} not found")
+        return _workflow(conn, row)
 
 
 def list_workflows(db: Database, caller: Principal, dataset_id: str, after: int, limit: int) -> tuple[list[pb.Workflow], int | None]:
@@ -49,7 +50,7 @@ def list_workflows(db: Database, caller: Principal, dataset_id: str, after: int,
         query = query.where(table.c.dataset_id == dataset_id)
     with db.read() as conn:
         rows, next_after = paging.page_of(conn, query, table.c.seq, after, limit)
-    return [_workflow(row) for row in rows], next_after
+        return [_workflow(conn, row) for row in rows], next_after
 
 
 def on_dataset_created(uow: UnitOfWork, event: Event) -> None:
@@ -74,7 +75,7 @@ def _insert(uow: UnitOfWork, tenant: str, dataset_id: str, name: str, stages: li
         subject=dataset_id, tenant=tenant,
     )
     table = store.workflows
-    return _workflow(uow.execute(sa.select(table).where(table.c.workflow_id == workflow_id)).one())
+    return _workflow(uow, uow.execute(sa.select(table).where(table.c.workflow_id == workflow_id)).one())
 
 
 def active(conn, tenant: str, dataset_id: str):
@@ -88,8 +89,14 @@ def stages_of(row) -> list[pb.Stage]:
     return list(pb.Workflow.FromString(row.stages).stages)
 
 
-def _workflow(row) -> pb.Workflow:
+def _workflow(conn, row) -> pb.Workflow:
     workflow = pb.Workflow.FromString(row.stages)
+    table = store.workflows
+    versions = conn.execute(sa.select(table.c.workflow_id).where(table.c.tenant == row.tenant, table.c.dataset_id == row.dataset_id)
+                            .order_by(table.c.seq)).scalars().all()
+    workflow.version = versions.index(row.workflow_id) + 1
+    workflow.supersedes = versions[workflow.version - 2] if workflow.version > 1 else ""
+    workflow.current = versions[-1] == row.workflow_id
     for stage in workflow.stages:
         if stage.webhook.secret:
             stage.webhook.secret = rules.REDACTED
