@@ -11,6 +11,7 @@ partition count and replication factor, so a group may subscribe before anything
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,12 @@ _DEFAULT_SESSION_TIMEOUT_MS = 45_000
 _DEFAULT_MAX_POLL_INTERVAL_MS = 300_000
 _OPTIONS = ("session_timeout_ms", "heartbeat_interval_ms", "max_poll_interval_ms", "client_id")
 _PUBLISH_TIMEOUT_S = 60.0
+# The readiness probe's request: ApiVersions (key 18) v0, which every broker answers (an UNSUPPORTED_VERSION error
+# still comes in v0's form); its header's correlation id comes back first in the answer.
+_PROBE_CORRELATION_ID = 0x52414442
+_PROBE_CLIENT_ID = b"radlab-probe"
+_PROBE_HEADER = struct.pack(">hhih", 18, 0, _PROBE_CORRELATION_ID, len(_PROBE_CLIENT_ID)) + _PROBE_CLIENT_ID
+_PROBE_REQUEST = struct.pack(">i", len(_PROBE_HEADER)) + _PROBE_HEADER
 
 # The errors kafka-python raises when a commit comes from a member the group no longer counts on.
 _LOST_MEMBERSHIP = (
@@ -105,17 +112,24 @@ class KafkaBus(EventBus):
         return subscription
 
     def ping(self, timeout_s: float) -> None:
-        # A broker that accepts a connection: cheap and bounded, where a metadata request through kafka-python would
-        # wait out its own reconnect back-off; the producer and consumers report what a broker refuses.
+        # A broker that answers a Kafka request (ApiVersions over a socket of its own): bounded by `timeout_s`, where a
+        # request through kafka-python would wait out its client's reconnect back-off.
         errors = []
         for server in self.bootstrap_servers:
             host, _, port = server.rpartition(":")
             try:
-                socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
-                return
+                with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as conn:
+                    conn.settimeout(timeout_s)
+                    conn.sendall(_PROBE_REQUEST)
+                    answer = b""
+                    while len(answer) < 8 and (chunk := conn.recv(8 - len(answer))):
+                        answer += chunk
+                if len(answer) == 8 and struct.unpack(">i", answer[4:])[0] == _PROBE_CORRELATION_ID:
+                    return
+                errors.append(f"{server}: accepts a connection but does not answer as a Kafka broker")
             except OSError as error:
                 errors.append(f"{server}: {error}")
-        raise ConnectionError(f"no Kafka broker accepts a connection ({'; '.join(errors)})")
+        raise ConnectionError(f"no Kafka broker answers ({'; '.join(errors)})")
 
     def close(self) -> None:
         for subscription in list(self._subscriptions):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -64,9 +65,40 @@ def test_ping_fails_where_no_broker_listens():
     """The probe connects to a bootstrap server; none listening fails it within its timeout, naming each one tried."""
     port = free_port()
     started = time.monotonic()
-    with pytest.raises(ConnectionError, match=f"no Kafka broker accepts a connection \\(127.0.0.1:{port}: "):
+    with pytest.raises(ConnectionError, match=f"no Kafka broker answers \\(127.0.0.1:{port}: "):
         KafkaBus.from_url(f"kafka://127.0.0.1:{port}").ping(1.0)
     assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize(("reply", "said"), [
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "accepts a connection but does not answer as a Kafka broker"),
+    (b"", "timed out"),
+])
+def test_ping_fails_where_something_else_listens(reply, said):
+    """A server that accepts the connection but is no Kafka broker (an HTTP server's answer, or silence until the
+    probe's timeout) fails the probe, saying so; the real broker passes it (the bus contract's ping test)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(64)
+            if reply:
+                conn.sendall(reply)
+            else:
+                time.sleep(1.5)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectionError, match=f"127.0.0.1:{port}: {said}"):
+            KafkaBus.from_url(f"kafka://127.0.0.1:{port}").ping(1.0)
+        assert time.monotonic() - started < 2.0
+    finally:
+        server.join(timeout=5)
+        listener.close()
 
 
 def test_a_member_that_stops_polling_loses_its_partitions_and_its_commit_fails(kafka_url):
