@@ -10,6 +10,8 @@ from dataclasses import dataclass
 # What a study query returns besides the keys it matched on.
 STUDY_FIELDS = ("StudyDate", "StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedInstances", "PatientID")
 _PENDING = (0xFF00, 0xFF01)
+# A C-MOVE answer's counts of the instances sent, failed and sent with a warning (Moved's fields, in order).
+_DONE_COUNTS = ("NumberOfCompletedSuboperations", "NumberOfFailedSuboperations", "NumberOfWarningSuboperations")
 
 
 class DimseFailed(RuntimeError):
@@ -85,13 +87,15 @@ def move_study(pacs: Pacs, study_uid: str, destination: str, progress: Callable[
             code = _status(pacs, f"C-MOVE of study {study_uid} to {destination}", status, partial_ok=True)
             last = status
             if code in _PENDING:
-                done = sum(int(status.get(counter, 0) or 0) for counter in (
-                    "NumberOfCompletedSuboperations", "NumberOfFailedSuboperations", "NumberOfWarningSuboperations"))
-                progress(done, done + int(status.get("NumberOfRemainingSuboperations", 0) or 0))
+                done = sum(_count(status, counter) for counter in _DONE_COUNTS)
+                progress(done, done + _count(status, "NumberOfRemainingSuboperations"))
     if last is None:
         raise DimseFailed(f"{pacs} ended the C-MOVE of study {study_uid} without a final answer")
-    return Moved(*(int(last.get(counter, 0) or 0) for counter in (
-        "NumberOfCompletedSuboperations", "NumberOfFailedSuboperations", "NumberOfWarningSuboperations")))
+    return Moved(*(_count(last, counter) for counter in _DONE_COUNTS))
+
+
+def _count(status, counter: str) -> int:
+    return int(status.get(counter, 0) or 0)
 
 
 @contextmanager

@@ -479,27 +479,14 @@ def test_annotators_see_only_the_items_of_their_tasks_and_only_their_own_annotat
 
 
 def test_a_models_prediction_becomes_its_annotation_every_slice_predicted_and_seen_by_annotators(stack, admin, annotator, scans, spleen):
-    """The training service is played by the test: it writes a label array and publishes PredictionsReady on the
-    stack's bus as training does (annotation's handling alone, without a model; test_training_pipeline runs real ones)."""
-    from radlab.training.v1 import events_pb2 as training_events
-    from shared import bus as bus_port
-    from shared import events
-    from shared.volume_store import VolumeStore
+    """The training service is played by the test (tests/predictions.py: a label array and PredictionsReady on the
+    stack's bus, as training does): annotation's handling alone, without a model; test_training_pipeline runs real ones."""
+    from tests.predictions import publish_prediction
 
     running, home = stack
     dataset, spleen_item, _ = scans
     mask, affine = spleen
-    key = f"{TENANT}/predictions/{spleen_item.item_id}"
-    VolumeStore(objectstore.connect(f"file://{home}/objects")).write("labels", key, mask.astype(np.uint16), affine)
-    ready = training_events.PredictionsReady(prediction_id="p-1", item_id=spleen_item.item_id, model_id="model-7@v2",
-                                             volume_id=spleen_item.volume_id, dataset_id=dataset, confidence=0.93,
-                                             labels=label_pb2.Mask(bucket="labels", key=key))
-    envelope = events.envelope_for(ready, source="radlab.training", subject=spleen_item.item_id, tenant=TENANT)
-    bus = bus_port.connect(f"local://{home / 'bus.sqlite'}")
-    try:
-        bus.publish(envelope.type, envelope.subject, envelope.payload, events.to_headers(envelope))
-    finally:
-        bus.close()
+    publish_prediction(home, TENANT, spleen_item, dataset, mask, affine, "p-1", "model-7@v2")
     predicted = wait_until(lambda: [a for a in annotator.annotation.GetItem(pb.GetItemRequest(item_id=spleen_item.item_id)).item.annotations
                                     if a.model_id == "model-7@v2"] or None, "the model's annotation")[0]
     origins = annotation(annotator, predicted.annotation_id).slice_origins

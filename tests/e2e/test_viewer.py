@@ -256,13 +256,9 @@ def test_annotate_fill_save_reload_and_review_in_the_browser(stack, scan, browse
 
 def test_a_models_pre_label_is_outlined_and_accepted_in_the_browser(stack, browser, data_dir):
     """A model's prediction on an item is outlined when the annotator opens it; "Accept outlined" makes it the
-    annotator's own labels, submitted slice by slice equal to the prediction. The model is played by the test: the
-    label array written to the store and PredictionsReady published on the stack's bus as training does
-    (test_training_pipeline runs real models)."""
-    from radlab.training.v1 import events_pb2 as training_events
-    from shared import bus as bus_port
-    from shared import events, objectstore
-    from shared.volume_store import VolumeStore
+    annotator's own labels, submitted slice by slice equal to the prediction. The model is played by the test
+    (tests/predictions.py); test_training_pipeline runs real models."""
+    from tests.predictions import publish_prediction
 
     running, home, _ = stack
     admin = Client(running.grpc_addr, token_for(stack, "admin-1", "admin"))
@@ -273,17 +269,7 @@ def test_a_models_pre_label_is_outlined_and_accepted_in_the_browser(stack, brows
     admin.upload(data_dir / SPLEEN_CT, dataset)
     item = admin.wait_for_items(dataset, 1, timeout_s=180)[0]
     mask, affine = from_nifti(data_dir / SPLEEN_MASK)
-    key = f"{TENANT}/predictions/{item.item_id}"
-    VolumeStore(objectstore.connect(f"file://{home}/objects")).write("labels", key, mask.astype(np.uint16), affine)
-    ready = training_events.PredictionsReady(prediction_id="p-viewer", item_id=item.item_id, model_id="model-7@v2",
-                                             volume_id=item.volume_id, dataset_id=dataset, confidence=0.93,
-                                             labels=label_pb2.Mask(bucket="labels", key=key))
-    envelope = events.envelope_for(ready, source="radlab.training", subject=item.item_id, tenant=TENANT)
-    bus = bus_port.connect(f"local://{home / 'bus.sqlite'}")
-    try:
-        bus.publish(envelope.type, envelope.subject, envelope.payload, events.to_headers(envelope))
-    finally:
-        bus.close()
+    publish_prediction(home, TENANT, item, dataset, mask, affine, "p-viewer", "model-7@v2")
     wait_until(lambda: [a for a in admin.annotation.GetItem(pb.GetItemRequest(item_id=item.item_id)).item.annotations
                         if a.model_id == "model-7@v2"] or None, "the model's annotation")
     task = wait_until(lambda: annotator.list_tasks(dataset_id=dataset, item_id=item.item_id), "the annotate task")[0]

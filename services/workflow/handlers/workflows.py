@@ -50,7 +50,8 @@ def list_workflows(db: Database, caller: Principal, dataset_id: str, after: int,
         query = query.where(table.c.dataset_id == dataset_id)
     with db.read() as conn:
         rows, next_after = paging.page_of(conn, query, table.c.seq, after, limit)
-        return [_workflow(conn, row) for row in rows], next_after
+        read: dict[str, list[str]] = {}  # each dataset's workflows read once for the page
+        return [_workflow(conn, row, read) for row in rows], next_after
 
 
 def on_dataset_created(uow: UnitOfWork, event: Event) -> None:
@@ -89,14 +90,19 @@ def stages_of(row) -> list[pb.Stage]:
     return list(pb.Workflow.FromString(row.stages).stages)
 
 
-def _workflow(conn, row) -> pb.Workflow:
+def _workflow(conn, row, read: dict[str, list[str]] | None = None) -> pb.Workflow:
+    """The workflow message of a row, its version from its dataset's workflows in creation order (`read`: the orders
+    already read, by dataset id)."""
     workflow = pb.Workflow.FromString(row.stages)
     table = store.workflows
-    versions = conn.execute(sa.select(table.c.workflow_id).where(table.c.tenant == row.tenant, table.c.dataset_id == row.dataset_id)
-                            .order_by(table.c.seq)).scalars().all()
-    workflow.version = versions.index(row.workflow_id) + 1
-    workflow.supersedes = versions[workflow.version - 2] if workflow.version > 1 else ""
-    workflow.current = versions[-1] == row.workflow_id
+    read = {} if read is None else read
+    if row.dataset_id not in read:
+        read[row.dataset_id] = conn.execute(sa.select(table.c.workflow_id).where(
+            table.c.tenant == row.tenant, table.c.dataset_id == row.dataset_id).order_by(table.c.seq)).scalars().all()
+    order = read[row.dataset_id]
+    workflow.version = order.index(row.workflow_id) + 1
+    workflow.supersedes = order[workflow.version - 2] if workflow.version > 1 else ""
+    workflow.current = order[-1] == row.workflow_id
     for stage in workflow.stages:
         if stage.webhook.secret:
             stage.webhook.secret = rules.REDACTED
